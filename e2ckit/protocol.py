@@ -1,0 +1,411 @@
+"""The E2C socket-server wire protocol, as pure bytes in and values out.
+
+No sockets, no asyncio, no pandas: the client and the simulator both stand on this
+module, one encoding requests and decoding replies, the other the reverse.
+
+Rules of the wire (see ``shared/e2c-protocol.md``):
+
+* every integer is big-endian;
+* a request is always 18 bytes, a reply 13 bytes, followed for *get-nodes* by
+  exactly ``dlen`` node records of 12 bytes each;
+* replies carry no request id, so one request may be outstanding per connection.
+
+Request (18 bytes)::
+
+    offset  0       2       4               8     9     10                    18
+           +-------+-------+---------------+-----+-----+----------------------+
+           |  res  |  bus  |    can_id     |mode |dlen |  data, zero padded   |
+           +-------+-------+---------------+-----+-----+----------------------+
+              u16     u16        u32         u8    u8         8 bytes
+
+    can_id = ((node + 1) & 0x7FF) << 18 | (rca & 0x3FFFF)
+
+Reply (13 bytes)::
+
+    offset  0               4     5                     13
+           +---------------+-----+----------------------+
+           |     error     |dlen |  data, zero padded   |
+           +---------------+-----+----------------------+
+                 u32         u8         8 bytes
+
+Node record (12 bytes, ``dlen`` of them after a successful get-nodes reply)::
+
+    offset  0               4                       12
+           +---------------+-----------------------+
+           |    node_id    |   ESN (1-wire serial)  |
+           +---------------+-----------------------+
+                 u32                8 bytes
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass, field
+
+from e2ckit.errors import FrameError, ShortFrameError, ValidationError
+
+__all__ = [
+    "CONTROL_RCA_OFFSET",
+    "E2C_INTERNAL_CHANNEL",
+    "E2C_INTERNAL_NODE",
+    "ERRORS",
+    "ErrorCode",
+    "ErrorInfo",
+    "MAX_CHANNEL",
+    "MAX_NODE",
+    "MAX_RCA",
+    "Mode",
+    "NODE_RECORD_SIZE",
+    "NodeRecord",
+    "REPLY_SIZE",
+    "REQUEST_SIZE",
+    "Reply",
+    "ReplyDecoder",
+    "Request",
+    "decode_reply",
+    "error_info",
+    "pack_can_id",
+    "unpack_can_id",
+]
+
+REQUEST_SIZE = 18
+REPLY_SIZE = 13
+NODE_RECORD_SIZE = 12
+DATA_SIZE = 8
+
+#: The E2C's own node lives on channel 5 (antenna LRUs use channels 0-4).
+E2C_INTERNAL_CHANNEL = 5
+E2C_INTERNAL_NODE = 0x16
+#: Highest channel number the request layout can carry; the E2C itself has 0-5.
+MAX_CHANNEL = 0xFFFF
+#: ``node + 1`` must fit in 11 bits, so 0x7FE is the highest addressable node.
+MAX_NODE = 0x7FE
+MAX_RCA = 0x3FFFF
+#: FEMC convention: the control RCA of a point is its monitor RCA + 0x10000.
+CONTROL_RCA_OFFSET = 0x10000
+
+_REQUEST = struct.Struct(">HHIBB8s")
+_REPLY = struct.Struct(">IB8s")
+_NODE = struct.Struct(">I8s")
+
+
+class Mode(enum.IntEnum):
+    """What the E2C does with a request."""
+
+    MONITOR = 0
+    CONTROL = 1
+    GET_NODES = 2
+    RESET = 3
+
+
+class ErrorCode(enum.IntEnum):
+    """Error codes an E2C puts in the first four bytes of a reply."""
+
+    NO_ERROR = 0
+    TIMEOUT_ERROR = 5002
+    REQUEST_ERROR = 5003
+    MONUNPK_ERROR = 5004
+    MANAGER_UNAVBLE = 5005
+    ILLEGAL_MGRNAME = 5006
+    CANDRV_ERROR = 5007
+    CONUNPK_ERROR = 5008
+    BADCHAN_ERROR = 5009
+    CANWRT_ERROR = 5010
+    CANREAD_ERROR = 5011
+    FLUSHED_ERROR = 5012
+    READ_PERM_DENIED = 5013
+    WRITE_PERM_DENIED = 5014
+    ACCESS_DENIED = 5015
+    UNKNOWN_ERROR = 5999
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """One row of the E2C error table."""
+
+    code: int
+    name: str
+    description: str
+
+
+_DESCRIPTIONS = {
+    ErrorCode.NO_ERROR: "no error",
+    ErrorCode.TIMEOUT_ERROR: "CAN bus timeout: the node did not answer",
+    ErrorCode.REQUEST_ERROR: "the request could not be parsed",
+    ErrorCode.MONUNPK_ERROR: "unable to unpack monitor data",
+    ErrorCode.MANAGER_UNAVBLE: "requested manager unavailable",
+    ErrorCode.ILLEGAL_MGRNAME: "request for an unknown manager",
+    ErrorCode.CANDRV_ERROR: "low-level CAN driver failure",
+    ErrorCode.CONUNPK_ERROR: "error unpacking control data",
+    ErrorCode.BADCHAN_ERROR: "requested channel unavailable",
+    ErrorCode.CANWRT_ERROR: "error writing to the CAN bus",
+    ErrorCode.CANREAD_ERROR: "error reading from the CAN bus",
+    ErrorCode.FLUSHED_ERROR: "operation flushed by the server",
+    ErrorCode.READ_PERM_DENIED: "permission to read denied",
+    ErrorCode.WRITE_PERM_DENIED: "permission to write denied",
+    ErrorCode.ACCESS_DENIED: "read/write access denied",
+    ErrorCode.UNKNOWN_ERROR: "otherwise undefined error",
+}
+
+#: The full E2C error table, by numeric code.
+ERRORS: dict[int, ErrorInfo] = {
+    int(c): ErrorInfo(int(c), c.name, _DESCRIPTIONS[c]) for c in ErrorCode
+}
+
+
+def error_info(code: int) -> ErrorInfo:
+    """Return the table row for ``code``; codes outside the table are named ``UNKNOWN(<n>)``."""
+    try:
+        return ERRORS[code]
+    except KeyError:
+        return ErrorInfo(code, f"UNKNOWN({code})", "error code not in the E2C error table")
+
+
+def _check_int(field_name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{field_name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ValidationError(
+            f"{field_name} {value:#x} ({value}) is out of range {low:#x}..{high:#x}"
+        )
+    return value
+
+
+def pack_can_id(node: int, rca: int) -> int:
+    """Pack a node id and relative CAN address into the 29-bit AMB identifier.
+
+    The node sits in the top 11 bits *offset by one* (node 0 is ``1 << 18``),
+    the RCA in the low 18 bits.
+    """
+    _check_int("node", node, 0, MAX_NODE)
+    _check_int("rca", rca, 0, MAX_RCA)
+    return ((node + 1) & 0x7FF) << 18 | rca
+
+
+def unpack_can_id(can_id: int) -> tuple[int, int]:
+    """Split an AMB identifier into ``(node, rca)``; the inverse of :func:`pack_can_id`.
+
+    Identifiers whose node field is 0 (which would be node −1) are rejected.
+    """
+    _check_int("can_id", can_id, 0, 0xFFFFFFFF)
+    top = (can_id >> 18) & 0x7FF
+    if can_id >> 29:
+        raise FrameError(f"can_id {can_id:#x} has bits set above the 29-bit AMB identifier")
+    if top == 0:
+        raise FrameError(f"can_id {can_id:#x} has node field 0, which encodes no node")
+    return top - 1, can_id & MAX_RCA
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request to an E2C: a monitor, a control, a get-nodes or a reset.
+
+    Validation happens at construction, so a ``Request`` that exists can be sent.
+    """
+
+    channel: int
+    node: int
+    rca: int
+    mode: Mode = Mode.MONITOR
+    data: bytes = b""
+    resource: int = 0
+
+    def __post_init__(self) -> None:
+        _check_int("channel", self.channel, 0, MAX_CHANNEL)
+        _check_int("node", self.node, 0, MAX_NODE)
+        _check_int("rca", self.rca, 0, MAX_RCA)
+        _check_int("resource", self.resource, 0, 0xFFFF)
+        try:
+            object.__setattr__(self, "mode", Mode(self.mode))
+        except ValueError:
+            raise ValidationError(
+                f"mode {self.mode!r} is not one of 0 monitor, 1 control, 2 get-nodes, 3 reset"
+            ) from None
+        if not isinstance(self.data, (bytes, bytearray, memoryview)):
+            raise ValidationError(f"data must be bytes, got {type(self.data).__name__}")
+        object.__setattr__(self, "data", bytes(self.data))
+        if len(self.data) > DATA_SIZE:
+            raise ValidationError(f"data is {len(self.data)} bytes; at most {DATA_SIZE} fit a CAN frame")
+        if self.mode is Mode.CONTROL and not self.data:
+            raise ValidationError("a control request needs 1 to 8 data bytes, got none")
+        if self.mode is not Mode.CONTROL and self.data:
+            raise ValidationError(
+                f"a {self.mode.name.lower().replace('_', '-')} request carries no data, "
+                f"got {len(self.data)} bytes"
+            )
+
+    @property
+    def can_id(self) -> int:
+        """The 29-bit AMB identifier of this request."""
+        return pack_can_id(self.node, self.rca)
+
+    def encode(self) -> bytes:
+        """The 18 bytes to send."""
+        return _REQUEST.pack(
+            self.resource, self.channel, self.can_id, self.mode, len(self.data), self.data
+        )
+
+    @classmethod
+    def decode(cls, frame: bytes) -> Request:
+        """Parse exactly 18 bytes into a request (the simulator's side).
+
+        Raises :class:`~e2ckit.errors.ShortFrameError` for fewer bytes and
+        :class:`~e2ckit.errors.FrameError` for anything that is not a valid request.
+        """
+        frame = bytes(frame)
+        if len(frame) < REQUEST_SIZE:
+            raise ShortFrameError(f"request needs {REQUEST_SIZE} bytes, got {len(frame)}")
+        if len(frame) > REQUEST_SIZE:
+            raise FrameError(f"request is {REQUEST_SIZE} bytes, got {len(frame)}")
+        resource, channel, can_id, mode, dlen, data = _REQUEST.unpack(frame)
+        node, rca = unpack_can_id(can_id)
+        if mode not in Mode._value2member_map_:
+            raise FrameError(f"mode {mode} is not one of 0..3")
+        if dlen > DATA_SIZE:
+            raise FrameError(f"dlen {dlen} is more than {DATA_SIZE}")
+        if mode != Mode.CONTROL:
+            # Published clients send dlen 0 and zero padding for non-control modes;
+            # the E2C ignores the data field there, and so do we.
+            dlen = 0
+        try:
+            return cls(channel, node, rca, Mode(mode), data[:dlen], resource)
+        except ValidationError as exc:
+            raise FrameError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """One node found by a get-nodes request: its id and 8-byte ESN."""
+
+    node: int
+    esn: bytes
+
+    def __post_init__(self) -> None:
+        _check_int("node", self.node, 0, 0xFFFFFFFF)
+        if len(self.esn) != 8:
+            raise ValidationError(f"esn must be 8 bytes, got {len(self.esn)}")
+        object.__setattr__(self, "esn", bytes(self.esn))
+
+    @property
+    def esn_hex(self) -> str:
+        """The ESN as the published client prints it, ``0x10DA070401080072``."""
+        return "0x" + self.esn.hex().upper()
+
+    def encode(self) -> bytes:
+        """The 12 bytes of this record."""
+        return _NODE.pack(self.node, self.esn)
+
+    @classmethod
+    def decode(cls, frame: bytes) -> NodeRecord:
+        """Parse exactly 12 bytes into a node record."""
+        if len(frame) != NODE_RECORD_SIZE:
+            raise ShortFrameError(f"node record needs {NODE_RECORD_SIZE} bytes, got {len(frame)}")
+        node, esn = _NODE.unpack(bytes(frame))
+        return cls(node, esn)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An E2C reply: error code, data bytes and, for get-nodes, the node records."""
+
+    error: int = 0
+    data: bytes = b""
+    nodes: tuple[NodeRecord, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        _check_int("error", self.error, 0, 0xFFFFFFFF)
+        object.__setattr__(self, "data", bytes(self.data))
+        object.__setattr__(self, "nodes", tuple(self.nodes))
+        if len(self.data) > DATA_SIZE:
+            raise ValidationError(f"reply data is {len(self.data)} bytes; at most {DATA_SIZE}")
+        if self.nodes and self.data:
+            raise ValidationError("a reply carries either data or node records, not both")
+        if len(self.nodes) > 0xFF:
+            raise ValidationError(f"{len(self.nodes)} node records do not fit the u8 dlen field")
+
+    @property
+    def ok(self) -> bool:
+        """True when the E2C reported no error."""
+        return self.error == 0
+
+    @property
+    def error_info(self) -> ErrorInfo:
+        """The error-table row for :attr:`error`."""
+        return error_info(self.error)
+
+    def encode(self) -> bytes:
+        """The bytes to send: 13, plus 12 per node record."""
+        dlen = len(self.nodes) if self.nodes else len(self.data)
+        head = _REPLY.pack(self.error, dlen, self.data)
+        return head + b"".join(n.encode() for n in self.nodes)
+
+
+def decode_reply(buffer: bytes, mode: Mode | int) -> tuple[Reply, int] | None:
+    """Decode one reply to a request of ``mode`` from the start of ``buffer``.
+
+    Returns ``(reply, bytes_consumed)``, or ``None`` if more bytes are needed.
+    A get-nodes reply is complete only once all ``dlen`` node records are in.
+    Raises :class:`~e2ckit.errors.FrameError` for a reply that cannot be valid.
+    """
+    if len(buffer) < REPLY_SIZE:
+        return None
+    error, dlen, data = _REPLY.unpack_from(buffer, 0)
+    if mode == Mode.GET_NODES and error == 0:
+        end = REPLY_SIZE + dlen * NODE_RECORD_SIZE
+        if len(buffer) < end:
+            return None
+        records = tuple(
+            NodeRecord.decode(bytes(buffer[o : o + NODE_RECORD_SIZE]))
+            for o in range(REPLY_SIZE, end, NODE_RECORD_SIZE)
+        )
+        return Reply(error, b"", records), end
+    if dlen > DATA_SIZE:
+        raise FrameError(f"reply dlen {dlen} is more than {DATA_SIZE}")
+    if error != 0 and dlen:
+        # The E2C sends dlen 0 with every error; anything else is not an E2C reply.
+        raise FrameError(f"reply has error {error} and dlen {dlen}; errors carry no data")
+    return Reply(error, data[:dlen]), REPLY_SIZE
+
+
+class ReplyDecoder:
+    """Incremental reply parser: feed bytes as they arrive, take replies out.
+
+    ``feed()`` accepts any slicing of the stream (one byte at a time included), which
+    is what makes split TCP segments harmless. Replies come out in request order, so
+    the decoder must be told the mode of each request sent (``expect``).
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._modes: list[Mode] = []
+
+    def expect(self, mode: Mode | int) -> None:
+        """Record that a request of ``mode`` was sent and its reply is due."""
+        self._modes.append(Mode(mode))
+
+    def feed(self, data: bytes) -> list[Reply]:
+        """Add received bytes; return every reply now complete, oldest first."""
+        self._buffer += data
+        out: list[Reply] = []
+        while self._buffer:
+            if not self._modes:
+                raise FrameError(f"{len(self._buffer)} bytes received with no request outstanding")
+            result = decode_reply(self._buffer, self._modes[0])
+            if result is None:
+                break
+            reply, used = result
+            del self._buffer[:used]
+            self._modes.pop(0)
+            out.append(reply)
+        return out
+
+    @property
+    def pending(self) -> int:
+        """Number of requests whose replies have not yet been decoded."""
+        return len(self._modes)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet part of a complete reply."""
+        return len(self._buffer)
