@@ -1,0 +1,66 @@
+"""e2ckit: ALMA E2C monitor and control for analysis, in notebooks and on the command line.
+
+The public surface is listed in ``__all__``; names are imported on first use so that
+``import e2ckit`` (and the CLI) stays fast and pulls in pandas only when needed.
+
+>>> import e2ckit                                                   # doctest: +SKIP
+>>> df = e2ckit.sweep("cryo")            # the whole array's cryostats, one row per antenna
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    # DataFrame API
+    "sweep": "e2ckit.api",
+    "asweep": "e2ckit.api",
+    "read": "e2ckit.api",
+    "nodes": "e2ckit.api",
+    "inventory": "e2ckit.api",
+    "style": "e2ckit.api",
+    "to_wide": "e2ckit.api",
+    # logging to parquet
+    "Logger": "e2ckit.logger",
+    "load": "e2ckit.logger",
+    # building blocks
+    "Client": "e2ckit.client",
+    "E2CClient": "e2ckit.client",
+    "Array": "e2ckit.array",
+    "default_array": "e2ckit.array",
+    "Request": "e2ckit.protocol",
+    "Reply": "e2ckit.protocol",
+    "Mode": "e2ckit.protocol",
+    "NodeRecord": "e2ckit.protocol",
+    "catalog": "e2ckit.catalog",
+    "default_catalog": "e2ckit.catalog",
+    "SimulatedArray": "e2ckit.sim",
+    # errors
+    "E2CKitError": "e2ckit.errors",
+    "E2CError": "e2ckit.errors",
+    "TransportError": "e2ckit.errors",
+    "E2CConnectionError": "e2ckit.errors",
+    "E2CTimeoutError": "e2ckit.errors",
+    "ProtocolError": "e2ckit.errors",
+    "ValidationError": "e2ckit.errors",
+    "SweepError": "e2ckit.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'e2ckit' has no attribute {name!r}")
+    mod = import_module(module)
+    value = mod if name == "catalog" else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -8,6 +8,7 @@
     │   ├── FrameError                a malformed request or reply
     │   └── ShortFrameError           too few bytes for a whole frame
     ├── E2CError                      the E2C answered with an error code (carries the request)
+    ├── SweepError                    raise_on_error=True and some readings failed (carries the frame)
     └── TransportError                the connection failed (carries host and port)
         ├── E2CConnectionError        refused, reset, closed mid-reply, unknown host
         └── E2CTimeoutError (TimeoutError)  no complete reply within the timeout
@@ -31,6 +32,7 @@ __all__ = [
     "FrameError",
     "ProtocolError",
     "ShortFrameError",
+    "SweepError",
     "TransportError",
     "ValidationError",
 ]
@@ -94,3 +96,14 @@ class E2CConnectionError(TransportError, ConnectionError):
 
 class E2CTimeoutError(TransportError, TimeoutError):
     """No complete reply (or no connection) within the timeout."""
+
+
+class SweepError(E2CKitError):
+    """Some readings of a sweep failed and the caller asked for an exception.
+
+    ``frame`` holds the whole tidy result, good rows included.
+    """
+
+    def __init__(self, message: str, frame: object) -> None:
+        self.frame = frame
+        super().__init__(message)

@@ -1,0 +1,438 @@
+"""The DataFrame API: ``nodes()``, ``inventory()``, ``read()`` and ``sweep()``.
+
+Names in, DataFrames out. Points and groups come from the catalog; antennas from the
+host map (``$E2CKIT_ARRAY`` or the ALMA defaults, or the ``array`` argument); the
+network work from the fan-out engine.
+
+Tidy frames have one row per (time, antenna, point) with the columns of
+:data:`TIDY_COLUMNS`. Wide frames pivot the tidy ``value`` column to one row per
+antenna and one column per point, plus an ``error`` column, with units and limit
+states kept in ``df.attrs``. Failure is data: a dead host is rows with ``error``
+set, not an exception, unless ``raise_on_error=True``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from e2ckit import engine
+from e2ckit.array import Array, Endpoint, default_array
+from e2ckit.errors import SweepError, ValidationError
+from e2ckit.protocol import Mode, Request
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from e2ckit.catalog import Catalog, Point
+
+__all__ = [
+    "TIDY_COLUMNS",
+    "asweep",
+    "inventory",
+    "nodes",
+    "read",
+    "resolve_array",
+    "style",
+    "sweep",
+    "to_wide",
+]
+
+#: Columns of a tidy result, in order.
+TIDY_COLUMNS = [
+    "time",  # UTC, tz-aware: when the request was sent
+    "antenna",
+    "point",
+    "value",  # float64; NaN when there is no good reading
+    "text",  # what to show: "3.02", "OPEN", "1.2.3", or why there is no value
+    "unit",
+    "status",  # "ok", a FEMC status text, or "error"
+    "limit",  # ok / warn / alarm / unavailable
+    "error",  # None, or "<code>: <text>"
+    "raw",  # reply bytes (None when nothing came back)
+    "latency_ms",  # request round trip in ms (NaN when nothing came back)
+]
+
+LRU_CHANNELS = (0, 1, 2, 3, 4)
+
+ArrayLike = Array | str | os.PathLike | Any
+
+
+def resolve_array(array: ArrayLike | None) -> Array:
+    """Accept an :class:`Array`, a host-map CSV path, anything with ``.array``
+    (a ``SimulatedArray``), or None for ``$E2CKIT_ARRAY`` / the ALMA defaults."""
+    if array is None:
+        return default_array()
+    if isinstance(array, Array):
+        return array
+    if isinstance(array, (str, os.PathLike)):
+        return Array.from_csv(array)
+    inner = getattr(array, "array", None)
+    if isinstance(inner, Array):
+        return inner
+    raise ValidationError(f"array must be an Array, a host-map CSV path or a SimulatedArray, got {type(array).__name__}")
+
+
+def _catalog(catalog: Catalog | None) -> Catalog:
+    if catalog is not None:
+        return catalog
+    from e2ckit.catalog import default_catalog
+
+    return default_catalog()
+
+
+def _split_what(cat: Catalog, what: str | Sequence[str]) -> tuple[list[Point], list[str]]:
+    """Static points and dynamic group names in ``what`` (validated before any I/O)."""
+    items = [what] if isinstance(what, str) else list(what)
+    if not items:
+        raise ValidationError("nothing to read: give a group name or point names")
+    static: list[str] = []
+    dynamic: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValidationError(f"points must be names (str), got {item!r}")
+        (dynamic if cat.is_dynamic(item) else static).append(item)
+    points = cat.resolve(static) if static else []
+    return points, dynamic
+
+
+def _progress_callback(progress: bool | Callable[[int, int, str], None] | None, total: int):
+    if not progress:
+        return None
+    done = [0]
+
+    def tick(antenna: str, _results: list) -> None:
+        done[0] += 1
+        if callable(progress):
+            progress(done[0], total, antenna)
+        else:
+            print(f"\r{done[0]}/{total} antennas ({antenna})", end="" if done[0] < total else "\n", file=sys.stderr)
+
+    return tick
+
+
+async def _discover(arr: Array, antennas: Sequence[str], timeout: float, deadline: float, concurrency: int):
+    plan = {a: (arr[a], [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]) for a in antennas}
+    return await engine.sweep_requests(plan, timeout=timeout, deadline=deadline, concurrency=concurrency)
+
+
+async def _sweep_async(
+    cat: Catalog,
+    arr: Array,
+    antennas: Sequence[str],
+    static: Sequence[Point],
+    dynamic: Sequence[str],
+    timeout: float,
+    deadline: float,
+    concurrency: int,
+    tick: Any,
+) -> tuple[dict[str, list[Point]], dict[str, list[engine.Result]], dict[str, list[engine.Result]]]:
+    import time
+
+    start = time.monotonic()
+    discovered: dict[str, list[engine.Result]] = {}
+    if dynamic:
+        # Dynamic groups (the ambient temperature of every node present) need the
+        # node listing first; both phases share the one deadline.
+        discovered = await _discover(arr, antennas, timeout, deadline, concurrency)
+    per_antenna: dict[str, list[Point]] = {}
+    plan: dict[str, tuple[Endpoint, list[Request]]] = {}
+    for a in antennas:
+        pts = list(static)
+        if dynamic:
+            found = [(r.request.channel, n.node) for r in discovered[a] if r.ok and r.reply for n in r.reply.nodes]
+            for g in dynamic:
+                pts += cat.expand(g, nodes=found)
+        per_antenna[a] = pts
+        seen: dict[tuple[int, int, int], None] = {}
+        for p in pts:
+            seen.setdefault((p.channel_for(a), p.node, p.rca), None)
+        plan[a] = (arr[a], [Request(ch, node, rca) for ch, node, rca in seen])
+    remaining = max(deadline - (time.monotonic() - start), 1e-3)
+    results = await engine.sweep_requests(
+        plan, timeout=timeout, deadline=remaining, concurrency=concurrency, on_antenna_done=tick
+    )
+    return per_antenna, results, discovered
+
+
+def _tidy_frame(
+    per_antenna: dict[str, list[Point]],
+    results: dict[str, list[engine.Result]],
+    discovered: dict[str, list[engine.Result]],
+) -> pd.DataFrame:
+    import pandas as pd
+
+    rows: list[tuple] = []
+    for antenna, pts in per_antenna.items():
+        by_addr = {(r.request.channel, r.request.node, r.request.rca): r for r in results[antenna]}
+        if not pts and discovered.get(antenna):
+            # A dynamic group on an antenna that never listed its nodes: one error row.
+            bad = next((r for r in discovered[antenna] if not r.ok), None)
+            if bad is not None:
+                rows.append(
+                    (bad.time, antenna, "(node listing)", math.nan, "", "", "error", "unavailable",
+                     f"{bad.error}: {bad.detail}", None, math.nan)
+                )  # fmt: skip
+            continue
+        for p in pts:
+            r = by_addr[(p.channel_for(antenna), p.node, p.rca)]
+            latency = r.latency * 1e3 if r.latency is not None else math.nan
+            if r.ok and r.reply is not None:
+                d = p.decode(r.reply.data)
+                value = math.nan if d.value is None else float(d.value)
+                rows.append(
+                    (r.time, antenna, p.name, value, d.text, p.unit, d.status, d.limit, None, r.reply.data, latency)
+                )
+            else:
+                raw = r.reply.data if r.reply is not None else None
+                rows.append(
+                    (r.time, antenna, p.name, math.nan, "", p.unit, "error", "unavailable",
+                     f"{r.error}: {r.detail}", raw, latency)
+                )  # fmt: skip
+    df = pd.DataFrame.from_records(rows, columns=TIDY_COLUMNS)
+    df["time"] = pd.to_datetime(df["time"], unit="s", utc=True)
+    df["value"] = df["value"].astype("float64")
+    df["latency_ms"] = df["latency_ms"].astype("float64")
+    return df
+
+
+def to_wide(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Pivot a tidy result: one row per antenna, one column per point, plus ``error``.
+
+    ``attrs`` keeps ``units`` (point → unit), ``limits`` and ``text``
+    (antenna → point → limit state / display text) and ``time`` (antenna → time of
+    its first request, ISO 8601).
+    """
+    import pandas as pd
+
+    antennas = list(dict.fromkeys(tidy["antenna"]))
+    points = [p for p in dict.fromkeys(tidy["point"]) if p != "(node listing)"]
+    wide = tidy[tidy["point"] != "(node listing)"].pivot_table(
+        index="antenna", columns="point", values="value", aggfunc="last", dropna=False
+    )
+    wide = wide.reindex(index=antennas, columns=points)
+    wide.columns.name = None
+
+    def summarise(g: pd.DataFrame) -> str | None:
+        errs = g.dropna(subset=["error"])
+        if errs.empty:
+            return None
+        common = errs["error"].str.split(" \\(not sent", n=1).str[0].value_counts()
+        top, n = common.index[0], int(common.iloc[0])
+        if n == len(errs) and len(errs) == len(g):
+            return f"{top} (all {n} points)"
+        parts = [f"{pt}: {e}" for pt, e in zip(errs["point"], errs["error"], strict=False)]
+        return "; ".join(parts[:3]) + (f"; ... {len(parts) - 3} more" if len(parts) > 3 else "")
+
+    wide["error"] = pd.Series({a: summarise(g) for a, g in tidy.groupby("antenna", sort=False)}).reindex(antennas)
+    wide.attrs["units"] = dict(zip(tidy["point"], tidy["unit"], strict=False))
+    wide.attrs["limits"] = {a: dict(zip(g["point"], g["limit"], strict=False)) for a, g in tidy.groupby("antenna", sort=False)}
+    wide.attrs["text"] = {a: dict(zip(g["point"], g["text"], strict=False)) for a, g in tidy.groupby("antenna", sort=False)}
+    wide.attrs["time"] = {a: g["time"].min().isoformat() for a, g in tidy.groupby("antenna", sort=False)}
+    return wide
+
+
+_LIMIT_STYLE = {
+    "alarm": "background-color: #f8d0d0; color: #900; font-weight: bold",
+    "warn": "background-color: #fff1c2",
+    "unavailable": "color: #999; background-color: #eee",
+}
+
+
+def style(wide: pd.DataFrame) -> Any:
+    """A pandas Styler of a wide sweep: alarms red, warnings amber, gaps grey, errors shown.
+
+    Cells show the decoded text (``OPEN``, ``3.02``), so enums read as words.
+    """
+    limits = wide.attrs.get("limits", {})
+    text = wide.attrs.get("text", {})
+    units = wide.attrs.get("units", {})
+    shown = wide.copy().astype(object)
+    for a in shown.index:
+        for p in shown.columns:
+            if p in text.get(a, {}):
+                shown.loc[a, p] = text[a][p] or "—"
+    shown.columns = [f"{p} [{units[p]}]" if units.get(p) else p for p in shown.columns]
+    col_of = dict(zip(shown.columns, wide.columns, strict=False))
+
+    def paint(frame: Any) -> Any:
+        import pandas as pd
+
+        css = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        for a in frame.index:
+            for c in frame.columns:
+                state = limits.get(a, {}).get(col_of[c])
+                css.loc[a, c] = _LIMIT_STYLE.get(state, "")
+        return css
+
+    return shown.style.apply(paint, axis=None)
+
+
+def sweep(
+    what: str | Sequence[str],
+    antennas: str | Iterable[str] | None = None,
+    *,
+    array: ArrayLike | None = None,
+    timeout: float = 1.0,
+    deadline: float | None = None,
+    tidy: bool = False,
+    raise_on_error: bool = False,
+    progress: bool | Callable[[int, int, str], None] | None = None,
+    concurrency: int = 64,
+    catalog: Catalog | None = None,
+) -> pd.DataFrame:
+    """Read a group or list of points from many antennas at once.
+
+    ``what``: a group (``"cryo"``) or point names and groups mixed. ``antennas``:
+    names, families (``"DV"``), comma-separated, or None/"all" for the whole map.
+    ``timeout`` bounds each request; ``deadline`` (default ``2 × timeout + 0.5`` s)
+    bounds the whole sweep, so a silent antenna costs at most the deadline.
+    Returns a wide frame (one row per antenna), or tidy rows with ``tidy=True``.
+    """
+    cat = _catalog(catalog)
+    static, dynamic = _split_what(cat, what)
+    arr = resolve_array(array)
+    names = arr.select(antennas)
+    total_deadline = timeout * 2 + 0.5 if deadline is None else deadline
+    if timeout <= 0 or total_deadline <= 0:
+        raise ValidationError(f"timeout and deadline must be positive, got {timeout} and {total_deadline}")
+    for a in names:  # a point whose channel depends on the antenna family fails here, not mid-sweep
+        for p in static:
+            p.channel_for(a)
+    tick = _progress_callback(progress, len(names))
+    per_antenna, results, discovered = engine.run(
+        lambda: _sweep_async(cat, arr, names, static, dynamic, timeout, total_deadline, concurrency, tick)
+    )
+    return _finish(per_antenna, results, discovered, tidy, raise_on_error)
+
+
+async def asweep(
+    what: str | Sequence[str],
+    antennas: str | Iterable[str] | None = None,
+    *,
+    array: ArrayLike | None = None,
+    timeout: float = 1.0,
+    deadline: float | None = None,
+    tidy: bool = False,
+    raise_on_error: bool = False,
+    concurrency: int = 64,
+    catalog: Catalog | None = None,
+) -> pd.DataFrame:
+    """:func:`sweep` for ``async`` code: ``df = await e2ckit.asweep("cryo")``."""
+    cat = _catalog(catalog)
+    static, dynamic = _split_what(cat, what)
+    arr = resolve_array(array)
+    names = arr.select(antennas)
+    total_deadline = timeout * 2 + 0.5 if deadline is None else deadline
+    for a in names:
+        for p in static:
+            p.channel_for(a)
+    per_antenna, results, discovered = await engine.run_in_loop(
+        _sweep_async, cat, arr, names, static, dynamic, timeout, total_deadline, concurrency, None
+    )
+    return _finish(per_antenna, results, discovered, tidy, raise_on_error)
+
+
+def _finish(per_antenna, results, discovered, tidy: bool, raise_on_error: bool) -> pd.DataFrame:
+    df = _tidy_frame(per_antenna, results, discovered)
+    if raise_on_error:
+        bad = df.dropna(subset=["error"])
+        if not bad.empty:
+            first = bad.iloc[0]
+            raise SweepError(
+                f"{len(bad)} of {len(df)} readings failed; first: {first['antenna']} {first['point']}: {first['error']}",
+                df,
+            )
+    return df if tidy else to_wide(df)
+
+
+def read(
+    antenna: str,
+    points: str | Sequence[str],
+    *,
+    array: ArrayLike | None = None,
+    timeout: float = 1.0,
+    deadline: float | None = None,
+    raise_on_error: bool = False,
+    catalog: Catalog | None = None,
+) -> pd.DataFrame:
+    """Read points (or groups) from one antenna; tidy rows, one per point."""
+    arr = resolve_array(array)
+    name = arr.select([antenna])
+    return sweep(
+        points, name, array=arr, timeout=timeout, deadline=deadline, tidy=True,
+        raise_on_error=raise_on_error, catalog=catalog,
+    )  # fmt: skip
+
+
+def nodes(
+    antennas: str | Iterable[str] | None = None,
+    *,
+    array: ArrayLike | None = None,
+    timeout: float = 1.0,
+    deadline: float | None = None,
+    channels: Sequence[int] = LRU_CHANNELS,
+    concurrency: int = 64,
+    catalog: Catalog | None = None,
+) -> pd.DataFrame:
+    """List the CAN nodes each antenna's E2C reports: one row per node.
+
+    Columns: antenna, channel, node, node_hex, esn, lru, name, error. An antenna (or
+    channel) that does not answer gives one row with ``error`` set and no node.
+    """
+    import pandas as pd
+
+    cat = _catalog(catalog)
+    arr = resolve_array(array)
+    names = arr.select(antennas)
+    plan = {a: (arr[a], [Request(ch, 0, 0, Mode.GET_NODES) for ch in channels]) for a in names}
+    dl = timeout * 2 + 0.5 if deadline is None else deadline
+    results = engine.run(lambda: engine.sweep_requests(plan, timeout=timeout, deadline=dl, concurrency=concurrency))
+    rows = []
+    for a in names:
+        for r in results[a]:
+            if r.ok and r.reply is not None:
+                for n in r.reply.nodes:
+                    info = cat.node_info(n.node)
+                    rows.append((a, r.request.channel, n.node, f"0x{n.node:02X}", n.esn_hex, info.abbrev, info.name, None))
+            else:
+                rows.append((a, r.request.channel, None, None, None, None, None, f"{r.error}: {r.detail}"))
+    df = pd.DataFrame.from_records(rows, columns=["antenna", "channel", "node", "node_hex", "esn", "lru", "name", "error"])
+    df["node"] = df["node"].astype("Int64")
+    return df
+
+
+def inventory(
+    antennas: str | Iterable[str] | None = None,
+    *,
+    array: ArrayLike | None = None,
+    timeout: float = 1.0,
+    deadline: float | None = None,
+    found: pd.DataFrame | None = None,
+    catalog: Catalog | None = None,
+) -> pd.DataFrame:
+    """Compare each antenna's nodes against the expected inventory.
+
+    One row per expected or found node: antenna, channel, node_hex, lru, ``state``
+    (``ok``, ``missing``, ``unexpected``, or ``unreachable`` when the channel did not
+    answer). Pass ``found`` (a :func:`nodes` frame) to avoid asking again.
+    """
+    import pandas as pd
+
+    cat = _catalog(catalog)
+    if found is None:
+        found = nodes(antennas, array=array, timeout=timeout, deadline=deadline, catalog=cat)
+    rows = []
+    for a, g in found.groupby("antenna", sort=False):
+        dead = set(g.loc[g["error"].notna(), "channel"])
+        have = {(int(c), int(n)) for c, n in zip(g["channel"], g["node"], strict=False) if pd.notna(n)}
+        expected = {(c, n): abbr for c, n, abbr in cat.expected_inventory(a)}
+        for (c, n), abbr in sorted(expected.items()):
+            state = "ok" if (c, n) in have else ("unreachable" if c in dead else "missing")
+            rows.append((a, c, f"0x{n:02X}", abbr, state))
+        for c, n in sorted(have - set(expected)):
+            rows.append((a, c, f"0x{n:02X}", cat.node_info(n).abbrev, "unexpected"))
+    return pd.DataFrame.from_records(rows, columns=["antenna", "channel", "node_hex", "lru", "state"])

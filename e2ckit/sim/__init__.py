@@ -1,0 +1,27 @@
+"""The fake E2C: a simulated ALMA array that tests, notebooks, benchmarks and demos run against.
+
+``SimulatedArray`` starts one fake E2C per antenna on loopback, in a background thread;
+each antenna's answers come from an :class:`AntennaModel` (LRU inventory, physics,
+controls) driven by a shared :class:`SimClock`, optionally following a scenario.
+Run it from a shell with ``python -m e2ckit.sim``.
+"""
+
+from e2ckit.sim.server import FAULT_KINDS, Fault, SimulatedArray
+
+__all__ = ["FAULT_KINDS", "AntennaModel", "Fault", "SimClock", "SimulatedArray", "list_scenarios", "load_scenario"]
+
+
+def __getattr__(name: str):  # lazy: the model pulls in the catalog and physics
+    if name == "AntennaModel":
+        from e2ckit.sim.model import AntennaModel
+
+        return AntennaModel
+    if name == "SimClock":
+        from e2ckit.sim.clock import SimClock
+
+        return SimClock
+    if name in ("list_scenarios", "load_scenario"):
+        from e2ckit.sim import scenario
+
+        return getattr(scenario, name)
+    raise AttributeError(name)

@@ -1,0 +1,423 @@
+"""The fake E2C: an asyncio TCP server per simulated antenna, in a background thread.
+
+Transport only: framing, per-channel serialisation, CAN-like latency, power state and
+fault injection live here; what an antenna answers is decided by
+:class:`e2ckit.sim.model.AntennaModel`, through the same protocol codec the client uses.
+
+``SimulatedArray`` runs its own event loop on a private thread, so it works the same
+from a script, from pytest and from a notebook cell whose loop is already running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import random
+import socket
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from e2ckit.array import ANTENNAS, Array, Endpoint, antenna_family
+from e2ckit.errors import FrameError, ValidationError
+from e2ckit.protocol import REPLY_SIZE, REQUEST_SIZE, ErrorCode, Reply, Request
+
+__all__ = ["FAULT_KINDS", "Fault", "SimulatedArray"]
+
+#: Transport faults the server can inject, per antenna.
+FAULT_KINDS = {
+    "down": "refuse connections (nothing listens), as a powered-off E2C",
+    "silent": "accept and read requests, never answer",
+    "slow": "answer after an extra `delay` seconds",
+    "split": "send every reply in several TCP segments",
+    "drop": "close the connection half-way through a reply",
+    "garbage": "answer with bytes that are not an E2C reply",
+    "error": "answer a chosen E2C error `code` for a chosen `node`/`rca` (all if omitted)",
+}
+
+
+@dataclass
+class Fault:
+    """One fault on one antenna; ``probability`` < 1 applies it to a random share of requests."""
+
+    kind: str
+    probability: float = 1.0
+    delay: float = 0.5
+    code: int = int(ErrorCode.TIMEOUT_ERROR)
+    node: int | None = None
+    rca: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValidationError(f"fault kind {self.kind!r} is not one of {', '.join(FAULT_KINDS)}")
+        if not 0.0 <= self.probability <= 1.0:
+            raise ValidationError(f"fault probability {self.probability} is not within 0..1")
+        if self.delay < 0:
+            raise ValidationError(f"fault delay {self.delay} must not be negative")
+
+    def matches(self, request: Request | None) -> bool:
+        if self.kind != "error":
+            return True
+        if request is None:
+            return False
+        return (self.node is None or request.node == self.node) and (
+            self.rca is None or request.rca == self.rca
+        )
+
+
+@dataclass
+class _Antenna:
+    name: str
+    model: Any
+    host: str
+    port: int
+    server: asyncio.base_events.Server | None = None
+    writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    requests: int = 0
+
+
+class SimulatedArray:
+    """A simulated ALMA array: one fake E2C per antenna, listening on loopback.
+
+    >>> with SimulatedArray(["DV01", "CM03"], seed=1) as sim:       # doctest: +SKIP
+    ...     sim.array["DV01"]            # Endpoint('DV01', '127.0.0.1', 40123)
+
+    ``bind="port"`` (default) puts every antenna on ``host`` with its own free port;
+    ``bind="address"`` gives each antenna its own loopback address (127.0.1.1, .2, ...)
+    on ``port`` (default 2000), so clients that only take a host name can be pointed
+    at it through a host-name map (see :meth:`write_hosts`).
+    """
+
+    def __init__(
+        self,
+        antennas: Iterable[str] | str | None = None,
+        *,
+        seed: int = 0,
+        latency: float = 0.0005,
+        clock: Any = None,
+        scenario: Any = None,
+        bind: str = "port",
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        base_address: str = "127.0.1.1",
+    ) -> None:
+        from e2ckit.sim.clock import SimClock
+        from e2ckit.sim.model import AntennaModel
+
+        names = Array(Endpoint(a, "-") for a in ANTENNAS).select(antennas)
+        for name in names:
+            antenna_family(name)
+        if bind not in ("port", "address"):
+            raise ValidationError(f"bind must be 'port' or 'address', got {bind!r}")
+        _require_loopback(host)
+        if latency < 0:
+            raise ValidationError(f"latency {latency} must not be negative")
+        self.seed = seed
+        self.latency = latency
+        self.clock = clock if clock is not None else SimClock()
+        self.bind = bind
+        self._rng = random.Random(seed)
+        base = ipaddress.ip_address(base_address)
+        self._antennas: dict[str, _Antenna] = {}
+        for i, name in enumerate(names):
+            model = AntennaModel(name, seed=seed, clock=self.clock)
+            if bind == "address":
+                addr = str(base + i)
+                _require_loopback(addr)
+                ep_host, ep_port = addr, 2000 if port is None else port
+            else:
+                ep_host, ep_port = host, 0 if port is None else port
+            self._antennas[name] = _Antenna(name, model, ep_host, ep_port)
+        self.scenario = None
+        if scenario is not None:
+            self.apply_scenario(scenario)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle ---------------------------------------------------------------
+
+    def __enter__(self) -> SimulatedArray:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"SimulatedArray({len(self._antennas)} antennas, seed={self.seed}, {state})"
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> SimulatedArray:
+        """Open every antenna's listener; returns once all of them accept connections."""
+        if self.running:
+            return self
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._open_all())
+            except BaseException as exc:  # reported to the starting thread
+                failure.append(exc)
+                started.set()
+                return
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self._close_all())
+            loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name="e2ckit-sim", daemon=True)
+        self._thread.start()
+        started.wait()
+        if failure:
+            self._thread.join()
+            self._thread = None
+            raise failure[0]
+        self._apply_scenario_faults()
+        return self
+
+    def stop(self) -> None:
+        """Close every listener and connection and stop the background thread."""
+        if not self.running or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        assert self._thread is not None
+        self._thread.join(timeout=10)
+        self._thread = None
+        self._loop = None
+
+    async def _open_all(self) -> None:
+        for ant in self._antennas.values():
+            if not any(f.kind == "down" for f in ant.faults):
+                await self._listen(ant)
+
+    async def _listen(self, ant: _Antenna) -> None:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await self._serve(ant, reader, writer)
+
+        try:
+            ant.server = await asyncio.start_server(handler, ant.host, ant.port, reuse_address=True)
+        except OSError as exc:
+            raise ValidationError(f"cannot listen for {ant.name} on {ant.host}:{ant.port}: {exc.strerror or exc}") from None
+        ant.port = ant.server.sockets[0].getsockname()[1]
+
+    async def _unlisten(self, ant: _Antenna) -> None:
+        if ant.server is not None:
+            ant.server.close()
+            ant.server = None
+        for w in list(ant.writers):
+            _abort(w)
+
+    async def _close_all(self) -> None:
+        for ant in self._antennas.values():
+            await self._unlisten(ant)
+        await asyncio.sleep(0)
+
+    def _call(self, coro: Any) -> Any:
+        """Run a coroutine on the simulator's loop from any other thread."""
+        if not self.running or self._loop is None:
+            coro.close()
+            return None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
+
+    # -- where things are ---------------------------------------------------------
+
+    @property
+    def antennas(self) -> list[str]:
+        """Names of the simulated antennas."""
+        return list(self._antennas)
+
+    @property
+    def models(self) -> dict[str, Any]:
+        """The :class:`~e2ckit.sim.model.AntennaModel` of each antenna, by name."""
+        return {n: a.model for n, a in self._antennas.items()}
+
+    @property
+    def array(self) -> Array:
+        """The host map of this simulated array (ports are real once started)."""
+        return Array((Endpoint(a.name, a.host, a.port) for a in self._antennas.values()), source="simulator")
+
+    def write_array(self, path: str | os.PathLike[str]) -> Path:
+        """Write the host map as CSV, for ``E2CKIT_ARRAY``."""
+        if not self.running:
+            raise ValidationError("start the simulated array before writing its host map (ports are not known yet)")
+        return self.array.to_csv(path)
+
+    def host_names(self) -> dict[str, str]:
+        """ALMA host name → simulated address (``dv01-e2c`` → ``127.0.1.1``), for ``bind="address"``."""
+        return {f"{a.name.lower()}-e2c": a.host for a in self._antennas.values()}
+
+    # -- faults and scenarios -----------------------------------------------------
+
+    def fault(self, antenna: str, kind: str, **params: Any) -> Fault:
+        """Inject a transport fault (see :data:`FAULT_KINDS`) on one antenna."""
+        ant = self._get(antenna)
+        f = Fault(kind, **params)
+        ant.faults.append(f)
+        if kind == "down" and f.probability >= 1.0:
+            self._call(self._unlisten(ant))
+        return f
+
+    def clear_faults(self, antenna: str | None = None) -> None:
+        """Remove the faults of one antenna, or of all; a downed antenna listens again."""
+        targets = [self._get(antenna)] if antenna else list(self._antennas.values())
+        for ant in targets:
+            was_down = any(f.kind == "down" and f.probability >= 1.0 for f in ant.faults)
+            ant.faults.clear()
+            if was_down and self.running and ant.server is None:
+                self._call(self._listen(ant))
+
+    def apply_scenario(self, scenario: Any) -> None:
+        """Load a scenario by name or path (or take a Scenario) and schedule its events."""
+        from e2ckit.sim.scenario import load_scenario
+
+        sc = load_scenario(scenario) if isinstance(scenario, (str, os.PathLike)) else scenario
+        sc.apply(self.models, self.clock)
+        self.scenario = sc
+        if self.running:
+            self._apply_scenario_faults()
+
+    def _apply_scenario_faults(self) -> None:
+        sc = self.scenario
+        for spec in getattr(sc, "faults", None) or []:
+            spec = dict(spec)
+            name = spec.pop("antenna")
+            if name.upper() in self._antennas:
+                self.fault(name, spec.pop("kind"), **spec)
+
+    def _get(self, antenna: str) -> _Antenna:
+        try:
+            return self._antennas[antenna.upper()]
+        except KeyError:
+            raise ValidationError(f"antenna {antenna!r} is not in this simulated array") from None
+
+    def requests_served(self, antenna: str | None = None) -> int:
+        """Requests read (answered or not) by one antenna or by all."""
+        if antenna:
+            return self._get(antenna).requests
+        return sum(a.requests for a in self._antennas.values())
+
+    # -- one connection -----------------------------------------------------------
+
+    def _pick_fault(self, ant: _Antenna, request: Request | None) -> Fault | None:
+        for f in ant.faults:
+            if f.kind == "down" or not f.matches(request):
+                continue
+            if f.probability >= 1.0 or self._rng.random() < f.probability:
+                return f
+        return None
+
+    async def _serve(self, ant: _Antenna, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        ant.writers.add(writer)
+        try:
+            while True:
+                if not ant.model.powered():
+                    _abort(writer)  # a powered-off E2C answers nothing
+                    return
+                try:
+                    frame = await reader.readexactly(REQUEST_SIZE)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                ant.requests += 1
+                try:
+                    request: Request | None = Request.decode(frame)
+                except FrameError:
+                    request = None
+                fault = self._pick_fault(ant, request)
+                if fault is not None and fault.kind == "silent":
+                    continue
+                if request is None:
+                    reply = Reply(int(ErrorCode.REQUEST_ERROR))
+                elif fault is not None and fault.kind == "error":
+                    reply = Reply(int(fault.code))
+                else:
+                    reply = await self._answer(ant, request)
+                if not ant.model.powered():
+                    _abort(writer)
+                    return
+                if not await self._send(writer, reply.encode(), fault):
+                    return
+        except (ConnectionError, asyncio.CancelledError):
+            return
+        finally:
+            ant.writers.discard(writer)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _answer(self, ant: _Antenna, request: Request) -> Reply:
+        # One request at a time per CAN channel, as a real bus master serialises them;
+        # the sleep stands for the CAN round trip and the node's firmware.
+        lock = ant.locks.setdefault(request.channel, asyncio.Lock())
+        async with lock:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            return ant.model.handle(request)
+
+    async def _send(self, writer: asyncio.StreamWriter, payload: bytes, fault: Fault | None) -> bool:
+        kind = fault.kind if fault else None
+        if kind == "slow":
+            assert fault is not None
+            await asyncio.sleep(fault.delay)
+        if kind == "split":
+            # Three segments with pauses, so the client sees them as separate reads.
+            cuts = sorted({1, min(5, len(payload) - 1), len(payload) - 1})
+            start = 0
+            for cut in [*cuts, len(payload)]:
+                writer.write(payload[start:cut])
+                await writer.drain()
+                await asyncio.sleep(0.002)
+                start = cut
+            return True
+        if kind == "drop":
+            writer.write(payload[: REPLY_SIZE // 2])
+            await writer.drain()
+            _abort(writer)
+            return False
+        if kind == "garbage":
+            # dlen 0xEE with an error code set can never be a valid E2C reply.
+            writer.write(b"\xde\xad\xbe\xef\xee" + os.urandom(8))
+            await writer.drain()
+            return True
+        writer.write(payload)
+        await writer.drain()
+        return True
+
+
+def _abort(writer: asyncio.StreamWriter) -> None:
+    """Close with a reset rather than a polite FIN, as a dying host would."""
+    transport = writer.transport
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    transport.abort()
+
+
+def _require_loopback(host: str) -> None:
+    """The simulator only ever binds loopback addresses."""
+    if host == "localhost":
+        return
+    try:
+        ok = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValidationError(f"the simulator binds loopback addresses only (127.0.0.0/8, ::1), not {host!r}")
