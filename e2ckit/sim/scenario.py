@@ -1,0 +1,286 @@
+"""Scenarios: what happens to which antennas, when, written as small TOML files.
+
+A scenario is data (``e2ckit/sim/scenarios/NAME.toml``) so that users can read, copy and
+change one without reading code. Times are offsets from the clock's start (``"30m"``,
+``"2h"``, ``"1d6h"``, or seconds). A file looks like::
+
+    name = "compressor-trip"
+    description = "DV05's compressor trips after an hour; its cryostat warms."
+
+    [[steps]]
+    at = "1h"
+    antennas = ["DV05"]          # or "all"
+    action = "trip_compressor"
+
+Actions (each takes ``at`` and ``antennas``):
+
+================  ==================================================================
+power_off         the antennas lose power (the E2C goes silent)
+power_on          power returns; nodes reboot; the compressor drive stays off
+outage            ``duration``: power_off at ``at``, power_on after ``duration``
+trip_compressor   the compressor faults and stops (latched)
+leak              ``rate`` mbar/h: a vacuum leak opens (0 closes it)
+missing           ``lru`` (abbreviation such as "FEPS" or a node id): the LRU is absent
+control           ``point``, ``value``: a control request through the model, honoured or
+                  refused as a user's would be; ``retry_every``/``retries`` repeat a refused one
+================  ==================================================================
+
+Transport faults for the server go in ``[[faults]]`` tables (``antenna``, ``kind``,
+``probability``, ``delay``...), with a top-level ``seed`` for their random draws; they are
+exposed unchanged as :attr:`Scenario.faults` and applied by the server, not here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from e2ckit.sim.clock import SimClock, parse_duration
+
+__all__ = ["ACTIONS", "Scenario", "list_scenarios", "load_scenario"]
+
+ACTIONS = ("power_off", "power_on", "outage", "trip_compressor", "leak", "missing", "control")
+_REQUIRED = {
+    "outage": ("duration",),
+    "leak": ("rate",),
+    "missing": ("lru",),
+    "control": ("point", "value"),
+}
+
+
+def _scenario_dir() -> Any:
+    return resources.files("e2ckit.sim").joinpath("scenarios")
+
+
+def list_scenarios() -> list[str]:
+    """Names of the scenarios shipped with e2ckit."""
+    return sorted(
+        p.name[: -len(".toml")] for p in _scenario_dir().iterdir() if p.name.endswith(".toml")
+    )
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """A shipped scenario by name (``"outage"``) or any scenario file by path."""
+    text: str
+    source: str
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.exists():
+        text, source = path.read_text(encoding="utf-8"), str(path)
+    else:
+        res = _scenario_dir().joinpath(f"{name_or_path}.toml")
+        if not res.is_file():
+            raise ValueError(
+                f"no scenario {str(name_or_path)!r}; shipped: {', '.join(list_scenarios())}"
+            )
+        text, source = res.read_text(encoding="utf-8"), f"e2ckit/sim/scenarios/{name_or_path}.toml"
+    return Scenario.from_dict(_loads_toml(text), source=source)
+
+
+@dataclass
+class Scenario:
+    """A named list of scheduled steps, plus transport faults for the server."""
+
+    name: str
+    description: str = ""
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    seed: int = 0
+    source: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str | None = None) -> Scenario:
+        """Build and validate a scenario from parsed TOML."""
+        where = source or "scenario"
+        steps = [dict(s) for s in data.get("steps", [])]
+        for i, s in enumerate(steps):
+            action = s.get("action")
+            if action not in ACTIONS:
+                raise ValueError(f"{where}: step {i + 1} action {action!r} is not one of {ACTIONS}")
+            for key in ("at", "antennas", *_REQUIRED.get(action, ())):
+                if key not in s:
+                    raise ValueError(f"{where}: step {i + 1} ({action}) needs {key!r}")
+            s["at"] = parse_duration(s["at"])
+            for key in ("duration", "retry_every"):
+                if key in s:
+                    s[key] = parse_duration(s[key])
+        faults = [dict(f) for f in data.get("faults", [])]
+        for i, f in enumerate(faults):
+            if "antenna" not in f or "kind" not in f:
+                raise ValueError(f"{where}: fault {i + 1} needs 'antenna' and 'kind'")
+            f["antenna"] = str(f["antenna"]).upper()
+        return cls(
+            name=str(data.get("name", Path(where).stem)),
+            description=str(data.get("description", "")).strip(),
+            steps=steps,
+            faults=faults,
+            seed=int(data.get("seed", 0)),
+            source=source,
+        )
+
+    def antennas(self) -> list[str]:
+        """Every antenna a step or fault names ("all" not expanded)."""
+        out: list[str] = []
+        for s in self.steps:
+            for a in _names(s["antennas"]):
+                if a not in out:
+                    out.append(a)
+        for f in self.faults:
+            if f["antenna"] not in out:
+                out.append(f["antenna"])
+        return out
+
+    def timeline(self) -> list[tuple[float, str, str]]:
+        """(seconds from start, antennas, what) for every step, in time order: a readable plan."""
+        rows = []
+        for s in self.steps:
+            ants = s["antennas"] if isinstance(s["antennas"], str) else ",".join(s["antennas"])
+            what = s["action"]
+            if what == "control":
+                what += f" {s['point']}={s['value']}"
+            elif what == "outage":
+                what += f" for {s['duration'] / 3600:g} h"
+            elif what == "leak":
+                what += f" {s['rate']:g} mbar/h"
+            elif what == "missing":
+                what += f" {s['lru']}"
+            rows.append((s["at"], ants, what))
+        return sorted(rows, key=lambda r: r[0])
+
+    def apply(self, models: dict[str, Any], clock: SimClock) -> None:
+        """Schedule every step on the models it names (absent antennas are skipped)."""
+        start = getattr(clock, "start", None)
+        if start is None:
+            start = clock.now()
+        by_name = {k.upper(): m for k, m in models.items()}
+        for s in self.steps:
+            names = list(by_name) if s["antennas"] == "all" else _names(s["antennas"])
+            t = start + s["at"]
+            for name in names:
+                model = by_name.get(name)
+                if model is not None:
+                    _schedule(model, s, t)
+
+    def __repr__(self) -> str:
+        return f"Scenario({self.name!r}, {len(self.steps)} steps, {len(self.faults)} faults)"
+
+
+def _names(antennas: Any) -> list[str]:
+    if isinstance(antennas, str):
+        return [antennas.upper()] if antennas != "all" else []
+    return [str(a).upper() for a in antennas]
+
+
+def _schedule(model: Any, step: dict[str, Any], t: float) -> None:
+    action = step["action"]
+    if action == "power_off":
+        model.schedule(t, lambda m, ta: m.power_off(ta))
+    elif action == "power_on":
+        model.schedule(t, lambda m, ta: m.power_on(ta))
+    elif action == "outage":
+        back = t + step["duration"]
+        model.schedule(t, lambda m, ta: m.power_off(ta))
+        model.schedule(back, lambda m, ta: m.power_on(ta))
+    elif action == "trip_compressor":
+        model.schedule(t, lambda m, ta: m.trip_compressor(ta))
+    elif action == "leak":
+        rate = float(step["rate"])
+        model.schedule(t, lambda m, ta: m.start_leak(ta, rate))
+    elif action == "missing":
+        lru = step["lru"]
+        missing = bool(step.get("missing", True))
+        model.schedule(t, lambda m, ta: m.set_missing(lru, missing))
+    elif action == "control":
+        model.control_at(
+            t,
+            step["point"],
+            step["value"],
+            retry_every=step.get("retry_every"),
+            retries=int(step.get("retries", 0)),
+        )
+
+
+# --------------------------------------------------------------------------------------
+# TOML: tomllib on 3.11+, tomli if installed, else a parser for the small subset the
+# scenario files use (key = string/number/bool/array of scalars, [table], [[array]]).
+
+
+def _loads_toml(text: str) -> dict[str, Any]:
+    try:
+        import tomllib  # type: ignore[import-not-found]
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ModuleNotFoundError:
+            return _loads_toml_subset(text)
+    return tomllib.loads(text)
+
+
+_KEY = re.compile(r"^([A-Za-z0-9_-]+)\s*=\s*(.+)$")
+
+
+def _loads_toml_subset(text: str) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    cur = root
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = _strip_comment(lines[i]).strip()
+        i += 1
+        if not line:
+            continue
+        if line.startswith("[["):
+            name = line.strip("[] ")
+            cur = {}
+            root.setdefault(name, []).append(cur)
+            continue
+        if line.startswith("["):
+            cur = root.setdefault(line.strip("[] "), {})
+            continue
+        m = _KEY.match(line)
+        if not m:
+            raise ValueError(f"TOML line {i}: cannot read {line!r}")
+        key, raw = m.group(1), m.group(2).strip()
+        if raw.startswith('"""'):  # multi-line basic string
+            body = raw[3:]
+            while '"""' not in body:
+                body += "\n" + lines[i]
+                i += 1
+            cur[key] = body[: body.index('"""')].removeprefix("\n")
+            continue
+        elif raw.startswith("[") and not raw.endswith("]"):
+            while not raw.endswith("]"):
+                raw += " " + _strip_comment(lines[i]).strip()
+                i += 1
+        cur[key] = _value(raw)
+    return root
+
+
+def _strip_comment(line: str) -> str:
+    out, quoted = [], False
+    for c in line:
+        if c == '"':
+            quoted = not quoted
+        if c == "#" and not quoted:
+            break
+        out.append(c)
+    return "".join(out)
+
+
+def _value(raw: str) -> Any:
+    raw = raw.strip()
+    if raw.startswith("["):
+        inner = raw[1:-1].strip()
+        items = [x for x in re.findall(r'"[^"]*"|[^,\s][^,]*', inner) if x.strip()]
+        return [_value(x) for x in items]
+    if raw.startswith('"') and raw.endswith('"'):
+        body = raw[1:-1]
+        return body.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+    if raw in ("true", "false"):
+        return raw == "true"
+    try:
+        return int(raw.replace("_", ""), 0)
+    except ValueError:
+        return float(raw.replace("_", ""))
