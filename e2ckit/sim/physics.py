@@ -153,7 +153,7 @@ class PhysicsParams:
         scale = (u(0.92, 1.08), u(0.92, 1.08), u(0.85, 1.15))
         return cls(
             ambient_k=u(282.0, 289.0),
-            cold_k=(u(2.8, 3.8), u(12.5, 16.5), u(88.0, 108.0)),
+            cold_k=(u(2.9, 3.8), u(12.5, 16.5), u(88.0, 108.0)),
             tau_leak_s=tuple(t * s for t, s in zip(cls.tau_leak_s, scale)),
             tau_cool_s=tuple(t * u(0.9, 1.1) for t in cls.tau_cool_s),
             supply_mpa=u(2.02, 2.18),
