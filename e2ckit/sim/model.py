@@ -265,7 +265,7 @@ class AntennaModel:
         r = seeded_rng("sensors", self.name, self.seed)
         spread = [0.08] * 5 + [0.4] * 4 + [1.5] * 4
         bias = [-0.05, 0.02, 0.03, 0.06, 0.07, -0.3, 0.1, 0.2, 0.4, -1.0, 0.5, 1.0, 2.0]
-        return [b + r.uniform(-s, s) for b, s in zip(bias, spread)]
+        return [b + r.uniform(-s, s) for b, s in zip(bias, spread, strict=True)]
 
     # ----------------------------------------------------------------------------------
     # scheduling (scenarios)
@@ -339,7 +339,7 @@ class AntennaModel:
     def set_missing(self, abbrev_or_node: str | int, missing: bool = True) -> None:
         """Make an LRU absent (or present again): not listed by get-nodes, requests time out."""
         with self._lock:
-            for channel, node in self._resolve_nodes(abbrev_or_node):
+            for _channel, node in self._resolve_nodes(abbrev_or_node):
                 (self._missing.add if missing else self._missing.discard)(node)
 
     def _resolve_nodes(self, abbrev_or_node: str | int) -> list[tuple[int, int]]:

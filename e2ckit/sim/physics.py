@@ -154,7 +154,7 @@ class PhysicsParams:
         return cls(
             ambient_k=u(282.0, 289.0),
             cold_k=(u(2.9, 3.8), u(12.5, 16.5), u(88.0, 108.0)),
-            tau_leak_s=tuple(t * s for t, s in zip(cls.tau_leak_s, scale)),
+            tau_leak_s=tuple(t * s for t, s in zip(cls.tau_leak_s, scale, strict=True)),
             tau_cool_s=tuple(t * u(0.9, 1.1) for t in cls.tau_cool_s),
             supply_mpa=u(2.02, 2.18),
             return_mpa=u(0.72, 0.88),
@@ -384,7 +384,7 @@ class Physics:
         ups = (p.cold_k[1], p.cold_k[2], p.ambient_k)
         self._cool_target = tuple(
             c - (u - c) * (tc * self._knee_factor(i, c)) / tl
-            for i, (c, u, tc, tl) in enumerate(zip(p.cold_k, ups, p.tau_cool_s, p.tau_leak_s))
+            for i, (c, u, tc, tl) in enumerate(zip(p.cold_k, ups, p.tau_cool_s, p.tau_leak_s, strict=True))
         )
         x0 = [
             p.cold_k[0],
@@ -513,7 +513,7 @@ class Physics:
         if memo is not None and memo.t == t:
             return memo
         if t < self._head[0]:
-            self._rollback(t, strict=False)
+            self._rollback(t, strict=True)
         th, xh, dh, ei = self._head
         # walk the head along the grid up to the last grid point <= t
         while True:
