@@ -41,6 +41,7 @@ __all__ = [
     "TEMP_POINT",
     "compare_to_median",
     "crossings",
+    "explain_errors",
     "good",
     "hours",
     "is_down",
@@ -105,6 +106,63 @@ def hours(td: pd.Series | pd.DataFrame, decimals: int = 2) -> pd.Series | pd.Dat
     if not pd.api.types.is_timedelta64_dtype(td):
         return td
     return (td / pd.Timedelta(hours=1)).round(decimals)
+
+
+def explain(error: str) -> str:
+    """What an ``error`` value of a tidy row means, in words.
+
+    ``"E2C:TIMEOUT_ERROR: ..."`` is an error reply from the E2C (its error table, §3);
+    ``"refused: ..."``, ``"timeout: ..."`` and the other transport codes mean the E2C
+    itself did not answer (powered off, unreachable, or too slow).
+    """
+    from e2ckit.engine import TRANSPORT_ERRORS
+    from e2ckit.protocol import ErrorCode, error_info
+
+    code = _error_code(error) or ""
+    if code.startswith("E2C"):
+        name = str(error).split(":", 2)[1].strip() if str(error).count(":") >= 1 else ""
+        try:
+            info = error_info(int(ErrorCode[name]))
+        except KeyError:
+            return "an error reply from the E2C (not in its error table)"
+        hint = {
+            "TIMEOUT_ERROR": " (the LRU is absent, unpowered or not answering on this channel)",
+        }.get(info.name, "")
+        return f"E2C error {info.code} {info.name}: {info.description}{hint}"
+    if code in TRANSPORT_ERRORS:
+        meaning = TRANSPORT_ERRORS[code]
+        if code in DOWN_ERRORS:
+            meaning += " — the whole E2C did not answer: power, network, or the host is down"
+        return meaning
+    return "not a known e2ckit error code"
+
+
+def explain_errors(tidy: pd.DataFrame) -> pd.DataFrame:
+    """The errors in a tidy result, grouped, with what each means.
+
+    One row per distinct error: ``error`` (the code), ``antennas``, ``readings`` (how many
+    rows carry it), ``points`` (a few of them) and ``meaning``. Empty when all is well.
+    """
+    pd = _pd()
+    bad = tidy.dropna(subset=["error"])
+    rows = []
+    for err, g in bad.groupby(bad["error"].map(_short_error), sort=False):
+        pts = list(dict.fromkeys(g["point"]))
+        rows.append(
+            (err, ", ".join(dict.fromkeys(g["antenna"])), len(g),
+             ", ".join(pts[:4]) + (f" (+{len(pts) - 4} more)" if len(pts) > 4 else ""),
+             explain(g["error"].iloc[0]))
+        )  # fmt: skip
+    out = pd.DataFrame.from_records(rows, columns=["error", "antennas", "readings", "points", "meaning"])
+    return out.sort_values("readings", ascending=False, kind="stable", ignore_index=True)
+
+
+def _short_error(error: str) -> str:
+    """``"E2C:TIMEOUT_ERROR: CAN bus timeout"`` → ``"E2C:TIMEOUT_ERROR"``; ``"refused: …"`` → ``"refused"``."""
+    text = str(error)
+    if text.startswith("E2C:"):
+        return ":".join(text.split(":", 2)[:2]).strip()
+    return _error_code(text) or text
 
 
 # --------------------------------------------------------------------------------------

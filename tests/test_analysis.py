@@ -198,3 +198,24 @@ def test_outliers_in_a_wide_sweep():
     out = analysis.outliers(wide)
     assert out[["antenna", "point"]].values.tolist() == [["DV07", "FEMC.GATE_VALVE_STATE"], ["DV06", "FEMC.TEMP0"]]
     assert out.iloc[1]["median"] == pytest.approx(4.01) and out.iloc[1]["unit"] == "K"
+
+
+def test_explain_errors_groups_and_explains():
+    df = pd.DataFrame.from_records(
+        [
+            (T0, "DV08", "FEPS.VOLTAGE_5V", math.nan, "", "V", "error", "unavailable",
+             "E2C:TIMEOUT_ERROR: 5002 CAN bus timeout: the node did not answer", None, 1.0),
+            (T0, "DV08", "FEPS.VOLTAGE_6V", math.nan, "", "V", "error", "unavailable",
+             "E2C:TIMEOUT_ERROR: 5002 CAN bus timeout: the node did not answer", None, 1.0),
+            (T0, "PM03", "FEMC.TEMP0", math.nan, "", "K", "error", "unavailable",
+             "refused: connection refused: nothing listens (E2C down or powered off)", None, math.nan),
+            (T0, "DV01", "FEMC.TEMP0", 4.0, "4", "K", "ok", "ok", None, b"", 1.0),
+        ],
+        columns=TIDY_COLUMNS,
+    )  # fmt: skip
+    out = analysis.explain_errors(df)
+    assert out["error"].tolist() == ["E2C:TIMEOUT_ERROR", "refused"]
+    assert out["readings"].tolist() == [2, 1] and out["antennas"].tolist() == ["DV08", "PM03"]
+    assert out["meaning"][0].startswith("E2C error 5002 TIMEOUT_ERROR") and "absent" in out["meaning"][0]
+    assert "did not answer" in out["meaning"][1]
+    assert analysis.explain_errors(df[df["error"].isna()]).empty
