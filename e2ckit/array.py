@@ -88,6 +88,14 @@ class Array(Mapping[str, Endpoint]):
                 f"unknown antenna {antenna!r} (host map {self.source or 'in memory'}: {known}, ...)"
             ) from None
 
+    def __contains__(self, antenna: object) -> bool:
+        # Mapping's default calls __getitem__ and catches only KeyError.
+        return isinstance(antenna, str) and antenna.upper() in self._map
+
+    def get(self, antenna: str, default: Endpoint | None = None) -> Endpoint | None:  # type: ignore[override]
+        """The endpoint of ``antenna``, or ``default`` when the map does not have it."""
+        return self[antenna] if antenna in self else default
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._map)
 
