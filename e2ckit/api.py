@@ -227,7 +227,8 @@ def to_wide(tidy: pd.DataFrame) -> pd.DataFrame:
         parts = [f"{pt}: {e}" for pt, e in zip(errs["point"], errs["error"], strict=False)]
         return "; ".join(parts[:3]) + (f"; ... {len(parts) - 3} more" if len(parts) > 3 else "")
 
-    wide["error"] = pd.Series({a: summarise(g) for a, g in tidy.groupby("antenna", sort=False)}).reindex(antennas)
+    summaries = {a: summarise(g) for a, g in tidy.groupby("antenna", sort=False)}
+    wide["error"] = pd.Series([summaries.get(a) for a in antennas], index=wide.index, dtype=object)
     wide.attrs["units"] = dict(zip(tidy["point"], tidy["unit"], strict=False))
     wide.attrs["limits"] = {a: dict(zip(g["point"], g["limit"], strict=False)) for a, g in tidy.groupby("antenna", sort=False)}
     wide.attrs["text"] = {a: dict(zip(g["point"], g["text"], strict=False)) for a, g in tidy.groupby("antenna", sort=False)}

@@ -1,0 +1,242 @@
+"""The DataFrame API against the simulator over real loopback sockets.
+
+Guards what users build on: values equal what the antennas serve, failures come back
+as rows with errors within the deadline, one call works in scripts and inside a
+running event loop, and bad names fail before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import e2ckit
+from e2ckit.api import TIDY_COLUMNS
+from e2ckit.catalog import default_catalog
+from e2ckit.client import Client
+from e2ckit.errors import SweepError, ValidationError
+from e2ckit.sim import SimulatedArray
+from e2ckit.sim.clock import SimClock
+
+ANTS = ["DV01", "DA41", "CM01", "PM02"]
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with SimulatedArray(ANTS, seed=11, clock=SimClock(rate=None)) as s:
+        yield s
+
+
+@pytest.fixture
+def faulty():
+    """A private array for fault tests, so faults never leak into other tests."""
+    with SimulatedArray(["DV01", "DV02", "DV03", "CM04"], seed=3, clock=SimClock(rate=None)) as s:
+        yield s
+
+
+def _served(value: object, dtype: str) -> float:
+    """What the wire can carry: floats travel as float32."""
+    return float(np.float32(value)) if dtype == "f32" else float(value)  # type: ignore[arg-type]
+
+
+def test_sweep_cryo_values_equal_what_the_simulator_serves(sim) -> None:
+    cat = default_catalog()
+    wide = e2ckit.sweep("cryo", array=sim)
+    points = [p.name for p in cat.resolve("cryo")]
+    assert list(wide.index) == sim.antennas == ["CM01", "DA41", "DV01", "PM02"]
+    assert list(wide.columns) == [*points, "error"]
+    assert wide["error"].isna().all(), wide["error"].tolist()
+    for ant in ANTS:
+        model = sim.models[ant]
+        for name in [f"FEMC.TEMP{k}" for k in range(13)] + ["FEMC.CRYOSTAT_PRESSURE", "FEMC.PORT_PRESSURE"]:
+            expected = _served(model.peek(name), "f32")
+            assert wide.loc[ant, name] == pytest.approx(expected, rel=1e-6), (ant, name)
+    assert wide.attrs["units"]["FEMC.TEMP0"] == "K"
+    assert wide.attrs["units"]["FEMC.CRYOSTAT_PRESSURE"] == "mbar"
+    # the cold steady state the notes give: 4K stage 2.7-4 K, vacuum 1e-7..1e-6 mbar
+    assert wide["FEMC.TEMP0"].between(2.5, 4.5).all()
+    assert wide["FEMC.CRYOSTAT_PRESSURE"].between(1e-8, 1e-5).all()
+
+
+def test_compressor_channel_follows_the_antenna_family(sim) -> None:
+    tidy = e2ckit.sweep("cmpr", array=sim, tidy=True)
+    assert list(tidy.columns) == TIDY_COLUMNS
+    assert tidy["error"].isna().all(), tidy.dropna(subset=["error"])[["antenna", "point", "error"]]
+    for ant in ANTS:
+        got = tidy[(tidy.antenna == ant) & (tidy.point == "CMPR.SUPPLY_PRESSURE")]["value"].iloc[0]
+        assert got == pytest.approx(_served(sim.models[ant].peek("CMPR.SUPPLY_PRESSURE"), "f32"), rel=1e-6)
+    assert str(tidy["time"].dt.tz) == "UTC"
+    assert (tidy["latency_ms"] > 0).all()
+
+
+def test_tidy_rows_are_one_per_antenna_and_point(sim) -> None:
+    tidy = e2ckit.sweep(["FEMC.TEMP0", "revision"], antennas="DV01,CM", array=sim, tidy=True)
+    rev = [p.name for p in default_catalog().resolve("revision")]
+    assert set(tidy["antenna"]) == {"DV01", "CM01"}
+    assert len(tidy) == 2 * (1 + len(rev))
+    assert not tidy.duplicated(["antenna", "point"]).any()
+
+
+def test_read_one_antenna(sim) -> None:
+    df = e2ckit.read("pm02", ["FEMC.TEMP5", "FEMC.VACUUM_GAUGE"], array=sim)
+    assert list(df["point"]) == ["FEMC.TEMP5", "FEMC.VACUUM_GAUGE"]
+    assert (df["antenna"] == "PM02").all()
+    gauge = df.set_index("point").loc["FEMC.VACUUM_GAUGE"]
+    assert gauge["value"] == sim.models["PM02"].peek("FEMC.VACUUM_GAUGE")
+    assert gauge["text"] == ("ON" if gauge["value"] == 1 else "OFF")
+
+
+def test_down_and_silent_antennas_each_give_error_rows_within_the_deadline(faulty) -> None:
+    faulty.fault("DV02", "down")
+    faulty.fault("DV03", "silent")
+    deadline = 0.8
+    t0 = time.monotonic()
+    wide = e2ckit.sweep("cryo", array=faulty, timeout=0.3, deadline=deadline)
+    elapsed = time.monotonic() - t0
+    assert elapsed < deadline + 0.5, f"sweep took {elapsed:.2f} s with a {deadline} s deadline"
+    assert wide.loc["DV01", "error"] is None and wide.loc["CM04", "error"] is None
+    assert not math.isnan(wide.loc["DV01", "FEMC.TEMP0"])
+    assert wide.loc["DV02", "error"].startswith("refused")
+    assert wide.loc["DV03", "error"].startswith("timeout") or wide.loc["DV03", "error"].startswith("deadline")
+    assert wide.loc[["DV02", "DV03"], "FEMC.TEMP0"].isna().all()
+    assert "all 22 points" in wide.loc["DV03", "error"]
+
+
+def test_a_silent_antenna_costs_the_deadline_not_a_timeout_per_point(faulty) -> None:
+    faulty.fault("DV01", "silent")
+    t0 = time.monotonic()
+    tidy = e2ckit.sweep("cryo", antennas=["DV01"], array=faulty, timeout=0.5, deadline=0.5, tidy=True)
+    assert time.monotonic() - t0 < 1.0  # 22 points × 0.5 s would be 11 s
+    assert tidy["error"].notna().all() and len(tidy) == 22
+
+
+def test_an_e2c_error_on_one_point_leaves_the_others(faulty) -> None:
+    faulty.fault("CM04", "error", code=5011, node=0x13, rca=0x0C004)
+    tidy = e2ckit.read("CM04", "cryo", array=faulty)
+    bad = tidy[tidy.point == "FEMC.TEMP1"].iloc[0]
+    assert bad["error"].startswith("E2C:CANREAD_ERROR") and math.isnan(bad["value"])
+    assert tidy[tidy.point != "FEMC.TEMP1"]["error"].isna().all()
+
+
+def test_split_replies_are_read_exactly(faulty) -> None:
+    faulty.fault("DV01", "split")
+    tidy = e2ckit.read("DV01", "cryo", array=faulty)
+    assert tidy["error"].isna().all()
+
+
+def test_raise_on_error_carries_the_frame(faulty) -> None:
+    faulty.fault("DV02", "down")
+    with pytest.raises(SweepError, match="DV02") as info:
+        e2ckit.sweep("revision", array=faulty, timeout=0.3, raise_on_error=True)
+    frame = info.value.frame
+    assert set(frame["antenna"]) == {"DV01", "DV02", "DV03", "CM04"}
+    assert frame[frame.antenna == "DV01"]["error"].isna().all()
+
+
+def test_sweep_works_inside_a_running_event_loop(sim) -> None:
+    async def notebook_cell():
+        # A Jupyter cell runs inside the kernel's loop: the sync call must still work…
+        wide = e2ckit.sweep("revision", array=sim)
+        # …and async code can await the async flavour.
+        tidy = await e2ckit.asweep("revision", array=sim, tidy=True)
+        return wide, tidy
+
+    wide, tidy = asyncio.run(notebook_cell())
+    assert wide["error"].isna().all()
+    assert tidy["error"].isna().all() and set(tidy["antenna"]) == set(ANTS)
+
+
+def test_control_effects_show_in_the_next_sweep_as_status_not_values(faulty) -> None:
+    cat = default_catalog()
+    ep = faulty.array["DV01"]
+    p = cat.point("FEMC.SET_BACKING_PUMP")
+    with Client(ep.host, ep.port) as c:
+        c.control(p.channel_for("DV01"), p.node, p.rca, b"\x00")
+    tidy = e2ckit.read("DV01", ["FEMC.BACKING_PUMP", "FEMC.TURBO_PUMP", "FEMC.SUPPLY_CURRENT_230V"], array=faulty)
+    rows = tidy.set_index("point")
+    assert rows.loc["FEMC.BACKING_PUMP", "value"] == 0
+    for name in ("FEMC.TURBO_PUMP", "FEMC.SUPPLY_CURRENT_230V"):
+        assert math.isnan(rows.loc[name, "value"]), name
+        assert "-3" in rows.loc[name, "status"], rows.loc[name, "status"]
+        assert rows.loc[name, "error"] is None  # the E2C answered; the hardware said "blocked"
+        assert rows.loc[name, "limit"] == "unavailable"
+
+
+def test_minimum_time_sentinel_gives_no_value_but_a_note(sim) -> None:
+    sim.clock.advance(seconds=600)  # past the compressor's 180 s / 420 s windows
+    tidy = e2ckit.read("DV01", ["CMPR.TIME_SINCE_POWER_ON"], array=sim)
+    row = tidy.iloc[0]
+    raw = row["raw"]
+    if struct.unpack(">I", raw)[0] == 0xFFFFFFFF:
+        assert math.isnan(row["value"]) and "elapsed" in row["text"]
+    else:  # the simulated compressor was powered on less than 180 s ago
+        assert row["value"] < 180
+
+
+def test_dynamic_temps_group_reads_every_node_present(sim) -> None:
+    wide = e2ckit.sweep("temps", antennas="DV01", array=sim)
+    listed = e2ckit.nodes("DV01", array=sim)
+    assert wide.shape[1] - 1 == len(listed), (list(wide.columns), len(listed))
+    vals = wide.drop(columns="error").iloc[0]
+    assert vals.between(0, 60).all(), vals
+
+
+def test_nodes_and_inventory(sim) -> None:
+    df = e2ckit.nodes(["DV01", "CM01"], array=sim)
+    assert df["error"].isna().all()
+    dv = df[df.antenna == "DV01"]
+    assert set(dv.loc[dv.lru == "CMPR", "channel"]) == {2}
+    assert set(df[(df.antenna == "CM01") & (df.lru == "CMPR")]["channel"]) == {3}
+    assert dv["esn"].str.match(r"^0x[0-9A-F]{16}$").all()
+    inv = e2ckit.inventory(["DV01", "CM01"], array=sim)
+    assert set(inv["state"]) == {"ok"}, inv[inv.state != "ok"]
+
+
+def test_inventory_names_a_missing_lru_and_an_unreachable_antenna(faulty) -> None:
+    faulty.models["DV01"].set_missing("FEPS")
+    faulty.fault("DV02", "down")
+    inv = e2ckit.inventory(["DV01", "DV02"], array=faulty, timeout=0.3)
+    dv1 = inv[inv.antenna == "DV01"].set_index("lru")
+    assert dv1.loc["FEPS", "state"] == "missing"
+    assert (dv1.drop(index="FEPS")["state"] == "ok").all()
+    assert set(inv[inv.antenna == "DV02"]["state"]) == {"unreachable"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"what": "cyro"}, "cyro"),
+        ({"what": ["FEMC.TEMP0", "FEMC.NOPE"]}, "FEMC.NOPE"),
+        ({"what": "cryo", "antennas": "XX99"}, "XX99"),
+        ({"what": "cryo", "antennas": "DV77"}, "DV77"),
+        ({"what": []}, "nothing to read"),
+    ],
+)
+def test_bad_names_fail_before_anything_is_sent(sim, kwargs: dict, message: str) -> None:
+    before = sim.requests_served()
+    with pytest.raises(ValidationError, match=message):
+        e2ckit.sweep(array=sim, **kwargs)
+    assert sim.requests_served() == before
+
+
+def test_style_marks_alarms(faulty) -> None:
+    wide = e2ckit.sweep("cryo", antennas="DV01", array=faulty)
+    wide.attrs["limits"]["DV01"]["FEMC.TEMP0"] = "alarm"
+    html = e2ckit.style(wide).to_html()
+    assert "#f8d0d0" in html and "FEMC.TEMP0 [K]" in html
+
+
+def test_wide_is_a_pivot_of_tidy(sim) -> None:
+    tidy = e2ckit.sweep("cmpr", array=sim, tidy=True)
+    wide = e2ckit.to_wide(tidy)
+    back = wide.drop(columns="error").stack(future_stack=True).rename("value").reset_index()
+    back.columns = ["antenna", "point", "value"]
+    merged = tidy[["antenna", "point", "value"]].merge(back, on=["antenna", "point"], suffixes=("", "_w"))
+    assert len(merged) == len(tidy)
+    pd.testing.assert_series_equal(merged["value"], merged["value_w"], check_names=False)
