@@ -186,6 +186,7 @@ class AntennaModel:
         self.pressure_interlock = True
         self._lock = threading.RLock()
         self._missing: set[int] = set()
+        self._unlisted: set[tuple[int, int]] = set()
         self._errors: dict[tuple[int | None, int], int] = {}
         self._resets: dict[int, list[float]] = {}
         self._req_count: dict[int, int] = {}
@@ -203,7 +204,10 @@ class AntennaModel:
     def _build_inventory(self) -> None:
         inventory = list(self.catalog.expected_inventory(self.name))
         if not any(n == ACU_NODE for _, n, _ in inventory):
+            # the ACU answers its points (they are in the catalog) but, as in the real DV10
+            # listing of §6, is not among the nodes get-nodes finds (inferred)
             inventory.append((ACU_CHANNEL, ACU_NODE, "ACU"))
+            self._unlisted = {(ACU_CHANNEL, ACU_NODE)}
         if not any(c == E2C_INTERNAL_CHANNEL for c, _, _ in inventory):
             inventory.append((E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE, "E2C"))
         self._nodes: dict[tuple[int, int], _Node] = {}
@@ -227,7 +231,9 @@ class AntennaModel:
                 hw_rev=(r.randint(1, 2), r.randint(0, 5)),
                 protocol_rev=(1, r.choice((0, 1)), 0),
             )
-        self._by_abbrev = {n.abbrev: key for key, n in self._nodes.items()}
+        self._by_abbrev: dict[str, list[tuple[int, int]]] = {}
+        for key, n in self._nodes.items():
+            self._by_abbrev.setdefault(n.abbrev, []).append(key)
 
     def _e2c_serial(self) -> bytes:
         """The E2C's serial number is its MAC address (§5); a locally administered one here
@@ -237,7 +243,7 @@ class AntennaModel:
 
     def _build_points(self) -> None:
         """(channel, node, rca) → point, separately for monitors and controls."""
-        self._monitor_points: dict[tuple[int, int, int], Any] = {}
+        self._monitor_points: dict[tuple[int, int, int], list[Any]] = {}
         self._control_points: dict[tuple[int, int, int], Any] = {}
         for p in self.catalog.points.values():
             try:
@@ -246,8 +252,14 @@ class AntennaModel:
                 continue
             if channel is None or (channel, p.node) not in self._nodes:
                 continue
-            table = self._control_points if getattr(p, "kind", "monitor") == "control" else self._monitor_points
-            table[(channel, p.node, p.rca)] = p
+            if getattr(p, "kind", "monitor") == "control":
+                self._control_points[(channel, p.node, p.rca)] = p
+            else:
+                # several points may read fields of one reply (ACU temperatures, LORR bits):
+                # whole-reply points first, then the fields written into that base
+                group = self._monitor_points.setdefault((channel, p.node, p.rca), [])
+                group.append(p)
+                group.sort(key=lambda q: (_kind_of(q) == "bit", getattr(q, "byte", 0)))
         self._generic: dict[tuple[int, int, int], tuple[str, Any]] = {}
         for (channel, node) in self._nodes:
             for tmpl in AMBSI_GENERIC:
@@ -344,12 +356,12 @@ class AntennaModel:
 
     def _resolve_nodes(self, abbrev_or_node: str | int) -> list[tuple[int, int]]:
         if isinstance(abbrev_or_node, str):
-            key = self._by_abbrev.get(abbrev_or_node.upper())
-            if key is None:
+            keys = self._by_abbrev.get(abbrev_or_node.upper())
+            if not keys:
                 raise KeyError(
                     f"{self.name} has no LRU {abbrev_or_node!r}; it has {sorted(self._by_abbrev)}"
                 )
-            return [key]
+            return list(keys)
         found = [k for k in self._nodes if k[1] == abbrev_or_node]
         if not found:
             raise KeyError(f"{self.name} has no node {abbrev_or_node:#x}")
@@ -396,7 +408,7 @@ class AntennaModel:
         return [
             NodeRecord(n.node, n.esn)
             for (c, node), n in sorted(self._nodes.items())
-            if c == channel and node not in self._missing
+            if c == channel and node not in self._missing and (c, node) not in self._unlisted
         ]
 
     def handle(self, request: Request) -> Reply:
@@ -435,10 +447,16 @@ class AntennaModel:
 
     def _monitor_reply(self, ch: int, node: int, rca: int, st: State) -> Reply:
         key = (ch, node, rca)
-        p = self._monitor_points.get(key)
-        if p is not None:
-            value, status = self._value(p.name, st, ch, node)
-            return Reply(0, self._encode(p, value, status))
+        group = self._monitor_points.get(key)
+        if group:
+            data: bytes | None = None
+            for p in group:
+                value, status = self._value(p.name, st, ch, node, fallback=data is None)
+                if value is None:
+                    continue  # a field the whole-reply point already set
+                data = self._encode(p, value, status, data)
+            assert data is not None
+            return Reply(0, data)
         g = self._generic.get(key)
         if g is not None:
             tmpl, p = g
@@ -446,10 +464,12 @@ class AntennaModel:
         return Reply(int(ErrorCode.TIMEOUT_ERROR))  # unknown RCA: the node stays silent
 
     @staticmethod
-    def _encode(p: Any, value: Any, status: int) -> bytes:
-        if getattr(p, "status", False) or str(p.name).startswith("FEMC."):
-            return p.encode(value, status=status)
-        return p.encode(value)
+    def _encode(p: Any, value: Any, status: int, base: bytes | None = None) -> bytes:
+        if base is not None and getattr(p, "size", None):
+            base = base[: p.size].ljust(p.size, b"\0")
+        if getattr(p, "femc_status", False):
+            return p.encode(value, status=status, base=base)
+        return p.encode(value, base=base)
 
     def peek(self, point: str, node: int | None = None, channel: int | None = None) -> Any:
         """The physical value this antenna would serve for ``point`` now, without counting
@@ -480,15 +500,18 @@ class AntennaModel:
 
     # -- physical values ---------------------------------------------------------------
 
-    def _value(self, name: str, st: State, ch: int, node: int) -> tuple[Any, int]:
-        """(physical value, FEMC status) of a catalog point at state ``st``."""
+    def _value(
+        self, name: str, st: State, ch: int, node: int, fallback: bool = True
+    ) -> tuple[Any, int]:
+        """(physical value, FEMC status) of a catalog point at state ``st``; a point with
+        no model here gets a plausible constant, or ``(None, 0)`` if not ``fallback``."""
         group, _, item = name.partition(".")
         fn = getattr(self, f"_v_{group.lower()}", None)
         if fn is not None:
             out = fn(item, st)
             if out is not None:
                 return out
-        return self._fallback(name, st), 0
+        return (self._fallback(name, st) if fallback else None), 0
 
     def _noise(self, what: str, t: float, amplitude: float, quantum: float = 1.0) -> float:
         return amplitude * noise(seed_int(self.name, self.seed, what), t, quantum)
@@ -593,25 +616,30 @@ class AntennaModel:
             return 8.0 + 4.0 * self._u("ped") + 3.0 * math.sin(day), 0  # daily swing (simulated)
         return None
 
+    #: LORR STATUS bits (byte, bit) that are set on a healthy antenna: DCM locked (simulated)
+    _LORR_SET = {(0, 0)}
+
     def _v_lorr(self, item: str, st: State) -> tuple[Any, int] | None:
+        p = self.catalog.point(f"LORR.{item}")
         if item == "STATUS":
-            return 0x0001, 0  # DCM locked, nothing out of range (simulated)
+            size = getattr(p, "size", None) or 2
+            word = sum(1 << (8 * (size - 1 - byte) + bit) for byte, bit in self._LORR_SET)
+            return word, 0
+        if _kind_of(p) == "bit" and p.rca == 0x00001:
+            return int((p.byte, p.bit) in self._LORR_SET), 0
         if item == "RX_OPT_PWR":
             return 0.6 + 0.6 * self._u("lorr") + self._noise("lorr", st.t, 0.005), 0
         return None
 
-    _FEPS_VOLTS = (5.0, 6.0, 7.0, -7.0, 9.0, 16.0, -16.0, 25.0)
-
     def _v_feps(self, item: str, st: State) -> tuple[Any, int] | None:
-        m = re.search(r"(\d+)$", item)
-        k = int(m.group(1)) if m else 0
         u = self._u(f"feps{item}")
-        if "VOLT" in item or item.startswith("V"):
-            nominal = self._FEPS_VOLTS[(k - 1) % 8] if k else 5.0
-            return nominal * (1.0 + 0.01 * (u - 0.5)) + self._noise(item, st.t, 0.005), 0
-        if "CURR" in item or item.startswith("I"):
+        m = re.fullmatch(r"V_([PN])(\d+)", item)
+        if m:  # supply voltages within 1 % of nominal (simulated)
+            nominal = float(m.group(2)) * (1 if m.group(1) == "P" else -1)
+            return nominal * (1.0 + 0.02 * (u - 0.5)) + self._noise(item, st.t, 0.003), 0
+        if item.startswith("I_"):
             return 0.3 + 2.0 * u + self._noise(item, st.t, 0.005), 0
-        if "TEMP" in item or item.startswith("T"):
+        if item.startswith("TEMP"):
             return 30.0 + 10.0 * u + self._noise(item, st.t, 0.05), 0
         return None
 
@@ -620,11 +648,28 @@ class AntennaModel:
         return seed_int("const", self.name, self.seed, what) / 2.0**64
 
     def _fallback(self, name: str, st: State) -> Any:
-        """A plausible constant for a catalog point with no model here (simulated)."""
+        """A plausible constant for a catalog point with no model here (simulated): the
+        middle of its nominal range when the catalog has one, else by unit and type."""
         p = self.catalog.point(name)
         unit = str(getattr(p, "unit", "") or "")
         dtype = str(getattr(p, "dtype", "") or "")
+        kind = _kind_of(p)
+        size = getattr(p, "size", None) or 1
         u = self._u(name)
+        if kind == "version":
+            return (1,) * size
+        if kind in ("esn", "bytes"):
+            return bytes(size)
+        if kind in ("bit", "flags", "can_error"):
+            return 0
+        if getattr(p, "enum", ()):
+            return p.enum[0][0] if not isinstance(p.enum[0][0], str) else 0
+        lo, hi = getattr(p, "nominal_low", None), getattr(p, "nominal_high", None)
+        if lo is not None and hi is not None:
+            value = lo + (hi - lo) * (0.3 + 0.4 * u)
+            return round(value) if kind == "int" else value
+        if kind == "ds18s20":
+            return 30.0 + 5.0 * u
         if unit == "K":
             return 290.0 + u
         if unit in ("C", "°C", "degC"):
@@ -679,6 +724,8 @@ class AntennaModel:
         if tmpl == "AMBIENT_TEMP":
             return ds18s20_bytes(value, little_endian=n.little_endian)
         if p is not None:
+            if _kind_of(p) == "version" and getattr(p, "size", None):
+                value = tuple(value)[: p.size] + (0,) * (p.size - len(value))
             return p.encode(value)
         return _raw_generic(tmpl, value)
 
@@ -754,6 +801,16 @@ class AntennaModel:
                 return True, "fault latch cleared"
             return True, "nothing latched"
         return True, "acknowledged (no simulated effect)"
+
+
+def _kind_of(p: Any) -> str:
+    """The catalog's value kind of a point (int, float, bit, flags, version, esn...)."""
+    try:
+        from e2ckit.catalog import DTYPES
+
+        return str(DTYPES[p.dtype][0])
+    except Exception:
+        return ""
 
 
 def _counter(seconds: float, window: float) -> int:
