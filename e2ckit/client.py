@@ -123,7 +123,7 @@ class Client:
             sock = self._connect(deadline)
             try:
                 sock.settimeout(max(deadline - time.monotonic(), 1e-3))
-                sock.sendall(request.encode())
+                self._send(sock, request.encode(), limit)
                 reply = self._read_reply(sock, request.mode, deadline, limit)
             except BaseException:
                 # Whatever went wrong, this connection may now hold a late or partial
@@ -133,6 +133,17 @@ class Client:
         if check and reply.error:
             raise E2CError(reply.error, request, host=f"{self.host}:{self.port}")
         return reply
+
+    def _send(self, sock: socket.socket, payload: bytes, limit: float) -> None:
+        # A connection the E2C reset since the last request fails here, not in recv.
+        try:
+            sock.sendall(payload)
+        except TimeoutError:
+            raise E2CTimeoutError(f"request not sent within {limit:g} s", self.host, self.port) from None
+        except OSError as exc:
+            raise E2CConnectionError(
+                f"connection failed while sending: {exc.strerror or exc}", self.host, self.port
+            ) from None
 
     def _read_reply(self, sock: socket.socket, mode: Mode, deadline: float, limit: float) -> Reply:
         buffer = bytearray()

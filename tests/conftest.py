@@ -1,0 +1,132 @@
+"""Shared fixtures: simulated arrays on loopback, and the host map that points e2ckit at them.
+
+Every fixture here binds loopback addresses only and never resolves a real host name.
+
+* ``sim`` (module scope): a started ``SimulatedArray(["DV01", "DV02", "CM01"], seed=7)`` on
+  127.0.0.1 with free ports and a *stepped* clock (``SimClock(rate=None)``), so a point
+  reads the same bytes until a test calls ``sim.clock.advance(...)``. Shared by the tests
+  of one module: a test that injects faults should clear them (``sim.clear_faults()``)
+  and one that changes hardware state (controls, resets, missing LRUs) should use
+  ``fresh_sim`` instead.
+* ``fresh_sim``: a factory, ``fresh_sim(antennas=("DV01",), **kwargs)``, for a private
+  simulated array started now and stopped when the test ends; keyword arguments go to
+  ``SimulatedArray`` (``seed`` defaults to 7, ``clock`` to a new stepped clock).
+* ``address_sim``: a factory like ``fresh_sim`` for ``bind="address"`` arrays (one
+  loopback address per antenna, 127.0.1.x). It tries port 2000 and falls back to free
+  high ports when 2000 is taken on those addresses; it skips the test, with the
+  reason, when the addresses cannot be bound at all.
+* ``array_csv``: writes ``sim``'s host map to a temporary CSV, sets ``E2CKIT_ARRAY`` to
+  it for the duration of the test (monkeypatch), and returns its path.
+* ``client_for(sim, antenna, timeout=...)``: a plain helper (not a fixture) returning an
+  ``e2ckit.client.Client`` for one simulated antenna.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2ckit.client import Client
+from e2ckit.errors import ValidationError
+
+#: Antennas of the shared ``sim`` fixture: two DVs (compressor on channel 2), one CM (channel 3).
+SIM_ANTENNAS = ("DV01", "DV02", "CM01")
+SIM_SEED = 7
+
+
+def _require_simulator() -> None:
+    """Skip (with the reason) while the simulator's model or catalog cannot be imported."""
+    try:
+        from e2ckit.catalog import default_catalog
+        from e2ckit.sim.clock import SimClock  # noqa: F401
+        from e2ckit.sim.model import AntennaModel  # noqa: F401
+
+        default_catalog()
+    except (ImportError, FileNotFoundError) as exc:
+        pytest.skip(f"the simulator cannot run yet (model, clock or catalog missing): {exc}")
+
+
+def _new_sim(antennas: Sequence[str] | str, **kwargs: Any) -> Any:
+    from e2ckit.sim import SimulatedArray
+    from e2ckit.sim.clock import SimClock
+
+    kwargs.setdefault("seed", SIM_SEED)
+    kwargs.setdefault("clock", SimClock(rate=None))
+    return SimulatedArray(antennas, **kwargs)
+
+
+def client_for(sim: Any, antenna: str, timeout: float = 2.0) -> Client:
+    """A ``Client`` for one antenna of a started simulated array (not yet connected)."""
+    ep = sim.array[antenna]
+    return Client(ep.host, ep.port, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Any]:
+    """A started 3-antenna simulated array (DV01, DV02, CM01; seed 7; stepped clock)."""
+    _require_simulator()
+    s = _new_sim(list(SIM_ANTENNAS)).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def fresh_sim() -> Iterator[Callable[..., Any]]:
+    """Factory for private simulated arrays, each stopped when the test ends."""
+    _require_simulator()
+    started: list[Any] = []
+
+    def make(antennas: Sequence[str] | str = ("DV01",), **kwargs: Any) -> Any:
+        s = _new_sim(list(antennas) if not isinstance(antennas, str) else antennas, **kwargs)
+        s.start()
+        started.append(s)
+        return s
+
+    try:
+        yield make
+    finally:
+        for s in started:
+            s.stop()
+
+
+@pytest.fixture
+def address_sim() -> Iterator[Callable[..., Any]]:
+    """Factory for ``bind="address"`` simulated arrays (127.0.1.x), port 2000 if free."""
+    _require_simulator()
+    started: list[Any] = []
+    rng = random.Random()
+
+    def make(antennas: Sequence[str] | str = ("DV01",), **kwargs: Any) -> Any:
+        kwargs["bind"] = "address"
+        ports = [kwargs.pop("port", 2000)] + [rng.randrange(20000, 60000) for _ in range(5)]
+        last: Exception | None = None
+        for port in ports:
+            s = _new_sim(antennas, port=port, **kwargs)
+            try:
+                s.start()
+            except ValidationError as exc:  # "cannot listen for XX on 127.0.1.n:port"
+                last = exc
+                continue
+            started.append(s)
+            return s
+        pytest.skip(f"cannot bind one loopback address per antenna (127.0.1.x) on any port tried: {last}")
+
+    try:
+        yield make
+    finally:
+        for s in started:
+            s.stop()
+
+
+@pytest.fixture
+def array_csv(sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``sim``'s host map as a CSV file, with ``E2CKIT_ARRAY`` pointing at it for this test."""
+    path = sim.write_array(tmp_path / "array.csv")
+    monkeypatch.setenv("E2CKIT_ARRAY", str(path))
+    return Path(path)
