@@ -1,0 +1,600 @@
+"""Every CLI command through typer's CliRunner, against a seeded simulated array on loopback.
+
+The simulated array binds 127.0.0.1 with free ports and reaches the CLI through
+``E2CKIT_ARRAY``; the control audit log goes to a tmp path. No real host names are
+ever resolved: ``--host`` is always an antenna of the simulated map or 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+from e2ckit import __version__
+from e2ckit.cli import (
+    EXIT_BAD_INPUT,
+    EXIT_NOTHING,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_REFUSED,
+    BadInput,
+    app,
+    exit_status,
+    parse_data,
+    parse_int,
+    resolve_target,
+)
+from e2ckit.sim import SimulatedArray
+
+ANTENNAS = ["DV01", "DV02", "DA41", "CM01", "PM01"]
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    s = SimulatedArray(ANTENNAS, seed=7)
+    s.start()
+    path = tmp_path_factory.mktemp("array") / "array.csv"
+    s.write_array(path)
+    s.csv = str(path)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(autouse=True)
+def env(sim, tmp_path, monkeypatch):
+    monkeypatch.setenv("E2CKIT_ARRAY", sim.csv)
+    monkeypatch.setenv("E2CKIT_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    sim.clear_faults()
+    return tmp_path
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture(scope="module")
+def cat():
+    from e2ckit.catalog import default_catalog
+
+    return default_catalog()
+
+
+def one_line_error(result) -> str:
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def as_json(result):
+    return json.loads(result.stdout)
+
+
+# -- basics -------------------------------------------------------------------------------
+
+
+def test_version(run):
+    r = run("version")
+    assert r.exit_code == 0
+    assert r.stdout.strip() == __version__
+    assert run("--version").stdout.strip() == __version__
+
+
+def test_help_lists_every_command(run):
+    r = run("--help")
+    assert r.exit_code == 0
+    for name in ("version", "monitor", "control", "tools", "sweep", "nodes", "points", "simulate"):
+        assert name in r.stdout
+    sub = run("monitor", "--help").stdout
+    assert "request" in sub and "nodes" in sub and "temperature" in sub
+    tools = run("tools", "--help").stdout
+    for name in ("temperature", "revision", "cryo", "cmpr"):
+        assert name in tools
+
+
+# -- parsing and pure helpers ---------------------------------------------------------------
+
+
+def test_parse_int_hex_and_decimal():
+    assert parse_int("0x13", "--node", 0, 0x7FE) == 0x13
+    assert parse_int("19", "--node", 0, 0x7FE) == 19
+    assert parse_int(" 0X0C000 ", "--rca", 0, 0x3FFFF) == 0xC000
+    with pytest.raises(BadInput, match="--node 'zz' is not a number"):
+        parse_int("zz", "--node", 0, 0x7FE)
+    with pytest.raises(BadInput, match="out of range"):
+        parse_int("6", "--channel", 0, 5)
+    with pytest.raises(BadInput, match="missing --rca"):
+        parse_int(None, "--rca", 0, 5)
+
+
+def test_parse_data():
+    assert parse_data("0x60 0x64 0x48 0x44") == b"\x60\x64\x48\x44"
+    assert parse_data("1,2, 255") == b"\x01\x02\xff"
+    with pytest.raises(BadInput, match="at most 8"):
+        parse_data(" ".join(["1"] * 9))
+    with pytest.raises(BadInput, match="out of range"):
+        parse_data("0x100")
+    with pytest.raises(BadInput, match="not a number"):
+        parse_data("0xZZ")
+    with pytest.raises(BadInput, match="missing --data"):
+        parse_data("  ")
+
+
+def test_exit_status_rules():
+    assert exit_status([None, None]) == EXIT_OK
+    assert exit_status([None, "timeout: x"]) == EXIT_PARTIAL
+    assert exit_status(["E2C:TIMEOUT_ERROR: 5002", "E2C:TIMEOUT_ERROR: 5002"]) == EXIT_PARTIAL
+    assert exit_status(["refused: x", "timeout: y"]) == EXIT_NOTHING
+    assert exit_status([float("nan"), None]) == EXIT_OK
+
+
+def test_resolve_target_uses_the_active_map(sim):
+    ep = sim.array["DV01"]
+    for spelling in ("DV01", "dv01", "dv01-e2c", "DV01-E2C"):
+        label, got = resolve_target(spelling, None)
+        assert (label, got.host, got.port) == ("DV01", ep.host, ep.port)
+    # a fully qualified name is taken literally, labelled with its antenna (never resolved here)
+    label, got = resolve_target("dv01-e2c.example.invalid", None)
+    assert (label, got.host, got.port) == ("DV01", "dv01-e2c.example.invalid", 2000)
+    label, got = resolve_target("DV01", 4321)
+    assert got.port == 4321
+    label, got = resolve_target("127.0.0.1", 2345)
+    assert (label, got.host, got.port) == ("127.0.0.1", "127.0.0.1", 2345)
+    assert resolve_target("127.0.0.1", None)[1].port == 2000
+    with pytest.raises(BadInput, match="unknown antenna"):
+        resolve_target("DV25", None)  # a real antenna, but not in this map
+    with pytest.raises(BadInput, match="missing --host"):
+        resolve_target(None, None)
+
+
+# -- monitor --------------------------------------------------------------------------------
+
+
+def test_monitor_request_decodes_with_the_catalog(run, cat):
+    r = run("monitor", "request", "--host", "DV01", "--channel", "1", "--node", "0x13", "--rca", "0x0C000", "-f", "json")
+    assert r.exit_code == 0, r.output
+    (row,) = as_json(r)
+    assert row["antenna"] == "DV01"
+    assert row["error"] is None
+    assert len(row["raw"].split()) == 5  # float + FEMC status byte
+    assert row["point"] is not None and row["unit"] == "K"
+    assert 1.0 < row["value"] < 400.0
+
+
+def test_monitor_request_by_ip_and_port_and_interpret(run, sim):
+    ep = sim.array["DV02"]
+    r = run("monitor", "request", "--host", ep.host, "--port", str(ep.port), "--channel", "5", "--node", "0x16",
+            "--rca", "0x0E", "--interpret", ">f", "-f", "json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    (row,) = as_json(r)
+    assert row["antenna"] == "127.0.0.1"
+    assert isinstance(row["interpreted"], float) and 0 < row["interpreted"] < 120
+
+
+def test_monitor_request_plain_table_when_piped(run):
+    r = run("monitor", "request", "--host", "DV01", "--channel", "1", "--node", "0x13", "--rca", "0x0C000")
+    assert r.exit_code == 0
+    assert "\x1b[" not in r.stdout  # no colour codes into a pipe
+    assert "DV01" in r.stdout and "raw" in r.stdout and "…" not in r.stdout
+
+
+def test_monitor_request_e2c_error_exit_1(run, sim):
+    sim.fault("DV01", "error", code=5002, node=0x13)
+    r = run("monitor", "request", "--host", "DV01", "--channel", "1", "--node", "0x13", "--rca", "0x0C000", "-f", "json")
+    assert r.exit_code == EXIT_PARTIAL
+    assert as_json(r)[0]["error"].startswith("E2C:TIMEOUT_ERROR")
+    assert "TIMEOUT_ERROR" in r.stderr
+
+
+def test_monitor_request_host_down_exit_3(run, sim):
+    sim.fault("DV01", "down")
+    r = run("monitor", "request", "--host", "DV01", "--channel", "1", "--node", "0x13", "--rca", "0x0C000", "--timeout", "0.3")
+    assert r.exit_code == EXIT_NOTHING
+    assert "Traceback" not in r.output
+
+
+BAD_MONITOR = [
+    (["--channel", "zz", "--node", "0x13", "--rca", "0x0C000"], "--channel 'zz' is not a number"),
+    (["--channel", "0xG1", "--node", "0x13", "--rca", "0x0C000"], "is not a number"),
+    (["--channel", "6", "--node", "0x13", "--rca", "0x0C000"], "--channel 6 is out of range"),
+    (["--channel", "-1", "--node", "0x13", "--rca", "0x0C000"], "out of range"),
+    (["--channel", "1", "--node", "0x800", "--rca", "0x0C000"], "--node 0x800 is out of range"),
+    (["--channel", "1", "--node", "0x13", "--rca", "0x40000"], "--rca 0x40000 is out of range"),
+    (["--channel", "1", "--node", "0x13"], "missing --rca"),
+    (["--channel", "1", "--node", "0x13", "--rca", "1", "--interpret", "Q!x"], "--interpret"),
+    (["--channel", "1", "--node", "0x13", "--rca", "1", "--format", "xml"], "--format 'xml'"),
+    (["--channel", "1", "--node", "0x13", "--rca", "1", "--timeout", "0"], "--timeout must be positive"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_MONITOR)
+def test_monitor_request_bad_input(run, args, message):
+    r = run("monitor", "request", "--host", "DV01", *args)
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert message in one_line_error(r)
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [("DV99", "unknown antenna 'DV99'"), ("dv25-e2c", "unknown antenna"), (None, "missing --host")],
+)
+def test_monitor_request_unknown_or_missing_host(run, host, message):
+    args = ["monitor", "request", "--channel", "1", "--node", "0x13", "--rca", "0x0C000"]
+    if host:
+        args += ["--host", host]
+    r = run(*args)
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert message in one_line_error(r)
+
+
+def test_monitor_nodes(run):
+    r = run("monitor", "nodes", "--host", "DV01", "-f", "csv")
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert {row["antenna"] for row in rows} == {"DV01"}
+    lrus = {row["lru"] for row in rows}
+    assert {"FEMC", "CMPR"} <= lrus
+    assert all(len(row["esn"].removeprefix("0x")) == 16 for row in rows)
+
+
+@pytest.mark.parametrize("group", ["monitor", "tools"])
+def test_temperature(run, group):
+    r = run(group, "temperature", "--host", "DV01", "--channel", "1", "--node", "0x13", "-f", "json")
+    assert r.exit_code == 0, r.output
+    (row,) = as_json(r)
+    assert row["lru"] == "FEMC"
+    assert -20 < row["temperature_C"] < 80
+
+
+def test_temperature_bad_node(run):
+    r = run("tools", "temperature", "--host", "DV01", "--channel", "1", "--node", "4096")
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert "--node 4096 is out of range" in one_line_error(r)
+
+
+# -- tools ----------------------------------------------------------------------------------
+
+
+def test_tools_cryo_all_concurrent(run, cat, sim):
+    r = run("tools", "cryo", "--all", "-f", "json")
+    assert r.exit_code == 0, r.output
+    rows = as_json(r)
+    assert [row["antenna"] for row in rows] == sim.antennas
+    cryo = [p.name for p in cat.resolve("cryo")]
+    assert set(cryo) <= set(rows[0])
+    assert all(row["error"] is None for row in rows)
+
+
+def test_tools_cryo_one_host_table(run):
+    r = run("tools", "cryo", "--host", "DV02")
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()  # one host: field/value lines, every point whole
+    assert lines[0].split() == ["field", "value"]
+    assert lines[2].split() == ["antenna", "DV02"]
+    assert any(ln.startswith("TEMP0 [K]") for ln in lines)
+    assert any(ln.startswith("VACUUM_GAUGE") and ln.split()[-1] in ("ON", "OFF") for ln in lines)
+
+
+def test_tools_cmpr_uses_the_family_channel(run):
+    r = run("tools", "cmpr", "--all", "-f", "json")
+    assert r.exit_code == 0, r.output
+    rows = {row["antenna"]: row for row in as_json(r)}
+    assert set(rows) == set(ANTENNAS)
+    assert all(row["error"] is None for row in rows.values())  # CM/PM on channel 3, DA/DV on 2
+
+
+def test_tools_revision(run, sim):
+    r = run("tools", "revision", "--all", "-f", "json")
+    assert r.exit_code == 0, r.output
+    rows = as_json(r)
+    assert [row["antenna"] for row in rows] == sim.antennas  # the active map only, no central hosts
+    texts = [v for v in rows[0].values() if isinstance(v, str) and v.count(".") == 2 and v[0].isdigit()]
+    assert texts, rows[0]
+
+
+def test_tools_host_and_all_are_exclusive(run):
+    r = run("tools", "cryo", "--host", "DV01", "--all")
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert "not both" in one_line_error(r)
+    r = run("tools", "cmpr")
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert "--host" in one_line_error(r)
+
+
+def test_tools_cryo_partial_and_total_failure(run, sim):
+    sim.fault("DV02", "down")
+    r = run("tools", "cryo", "--all", "-f", "csv", "--timeout", "0.3")
+    assert r.exit_code == EXIT_PARTIAL
+    rows = {row["antenna"]: row for row in csv.DictReader(io.StringIO(r.stdout))}
+    assert rows["DV02"]["error"].startswith("refused")
+    assert rows["DV01"]["error"] == ""
+    assert "DV02" in r.stderr
+    for a in ANTENNAS:
+        sim.fault(a, "down")
+    r = run("tools", "cryo", "--all", "-f", "csv", "--timeout", "0.3")
+    assert r.exit_code == EXIT_NOTHING
+
+
+def test_tools_silent_antenna_costs_one_deadline(run, sim):
+    import time
+
+    sim.fault("DA41", "silent")
+    t0 = time.monotonic()
+    r = run("tools", "cryo", "--all", "-f", "json", "--timeout", "0.3", "--deadline", "0.8")
+    assert time.monotonic() - t0 < 3.0
+    assert r.exit_code == EXIT_PARTIAL
+    rows = {row["antenna"]: row for row in as_json(r)}
+    assert rows["DA41"]["error"] and rows["DV01"]["error"] is None
+
+
+# -- sweep ------------------------------------------------------------------------------------
+
+
+def test_sweep_family_json(run):
+    r = run("sweep", "cryo", "--antennas", "DV", "-f", "json")
+    assert r.exit_code == 0, r.output
+    assert [row["antenna"] for row in as_json(r)] == ["DV01", "DV02"]
+
+
+def test_sweep_points_list_and_tidy_csv(run, cat):
+    names = [p.name for p in cat.resolve("cryo")][:2]
+    r = run("sweep", ",".join(names), "--antennas", "DV01,CM01", "--tidy", "-f", "csv")
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert len(rows) == 4
+    assert {"time", "antenna", "point", "value", "text", "unit", "status", "limit", "error", "raw", "latency_ms"} <= set(rows[0])
+
+
+def test_sweep_parquet_to_file(run, env):
+    import pyarrow.parquet as pq
+
+    out = env / "cmpr.parquet"
+    r = run("sweep", "cmpr", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert r.stdout == ""
+    t = pq.read_table(out)
+    assert t.num_rows == len(ANTENNAS)
+    assert "antenna" in t.column_names
+
+
+def test_sweep_csv_file_by_suffix(run, env):
+    out = env / "cryo.csv"
+    r = run("sweep", "cryo", "-o", str(out))
+    assert r.exit_code == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == len(ANTENNAS)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nosuchgroup"], "nosuchgroup"),
+        (["cryo", "--antennas", "DV99"], "DV99"),
+        (["cryo", "--antennas", "XX"], "XX"),
+        (["cryo", "--timeout", "-1"], "--timeout"),
+        (["cryo", "--deadline", "0"], "--deadline"),
+        (["cryo", "--format", "yaml"], "--format"),
+    ],
+)
+def test_sweep_bad_input(run, args, message):
+    r = run("sweep", *args)
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert message in one_line_error(r)
+
+
+# -- nodes and points ----------------------------------------------------------------------------
+
+
+def test_nodes_and_inventory(run):
+    r = run("nodes", "--antennas", "DV01,CM01", "-f", "json")
+    assert r.exit_code == 0, r.output
+    rows = as_json(r)
+    assert {row["antenna"] for row in rows} == {"DV01", "CM01"}
+    r = run("nodes", "--antennas", "DV01", "--inventory", "-f", "json")
+    assert r.exit_code == 0, r.output
+    states = {row["state"] for row in as_json(r)}
+    assert "ok" in states
+
+
+def test_nodes_unknown_antenna(run):
+    r = run("nodes", "--antennas", "ZZ01")
+    assert r.exit_code == EXIT_BAD_INPUT
+    one_line_error(r)
+
+
+def test_points(run, cat):
+    r = run("points", "-f", "json")
+    assert r.exit_code == 0
+    assert len(as_json(r)) == len(list(cat.points.values() if isinstance(cat.points, dict) else cat.points))
+    r = run("points", "cryo", "-f", "json")
+    assert {row["name"] for row in as_json(r)} == {p.name for p in cat.resolve("cryo")}
+    r = run("points", "--groups", "-f", "json")
+    assert {"cryo", "cmpr", "revision"} <= {row["group"] for row in as_json(r)}
+    r = run("points")
+    assert r.exit_code == 0 and "name" in r.stdout.splitlines()[0]
+
+
+def test_points_unknown_group(run):
+    r = run("points", "nosuchgroup")
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert "nosuchgroup" in one_line_error(r)
+
+
+# -- control --------------------------------------------------------------------------------------
+
+
+CONTROL = ["control", "request", "--host", "DV01", "--channel", "0", "--node", "0x22", "--rca", "0x00082", "--data", "0x01"]
+
+
+def audit_lines(env):
+    path = env / "audit.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_control_refused_without_yes_and_terminal(run, env, sim):
+    before = sim.requests_served("DV01")
+    r = run(*CONTROL)
+    assert r.exit_code == EXIT_REFUSED
+    assert "refused" in r.stderr
+    assert "DV01" in r.stderr and "0x00082" in r.stderr and "0x01" in r.stderr  # it said what it would do
+    assert sim.requests_served("DV01") == before  # nothing sent
+    (entry,) = audit_lines(env)
+    assert entry["outcome"] == "refused"
+    assert entry["target"]["antenna"] == "DV01" and entry["data"] == "0x01"
+    assert {"time", "user", "host", "target", "data", "outcome"} <= set(entry)
+
+
+def test_control_with_yes_is_sent_and_audited(run, env, sim):
+    before = sim.requests_served("DV01")
+    r = run(*CONTROL, "--yes", "-f", "json")
+    assert r.exit_code == 0, r.output
+    assert as_json(r)[0]["outcome"] == "sent"
+    assert sim.requests_served("DV01") == before + 1
+    (entry,) = audit_lines(env)
+    assert entry["outcome"] == "sent"
+    assert entry["host"].startswith("127.0.0.1:")
+
+
+def test_control_states_lru_and_point(run, cat):
+    r = run(*CONTROL)
+    assert "LORR" in r.stderr
+
+
+def test_control_prompt_declined(run, env, monkeypatch):
+    import e2ckit.cli as cli
+
+    monkeypatch.setattr(cli, "_can_confirm", lambda: True)
+    r = run(*CONTROL, input="n\n")
+    assert r.exit_code == EXIT_REFUSED
+    assert audit_lines(env)[0]["outcome"] == "declined"
+    r = run(*CONTROL, input="y\n")
+    assert r.exit_code == EXIT_OK
+    assert audit_lines(env)[1]["outcome"] == "sent"
+
+
+def test_control_e2c_error_is_audited(run, env, sim):
+    sim.fault("DV01", "error", code=5014)
+    r = run(*CONTROL, "--yes")
+    assert r.exit_code == EXIT_PARTIAL
+    assert audit_lines(env)[0]["outcome"] == "e2c-error"
+    assert "WRITE_PERM_DENIED" in audit_lines(env)[0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("0x60 0x64 0x48 0x44 1 2 3 4 5", "at most 8"),
+        ("0x1FF", "out of range"),
+        ("0xZZ", "not a number"),
+        ("", "missing --data"),
+    ],
+)
+def test_control_bad_data(run, env, data, message):
+    args = CONTROL[:-1] + [data, "--yes"]
+    r = run(*args)
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert message in one_line_error(r)
+    assert audit_lines(env) == []  # nothing to send, nothing to log
+
+
+def test_control_bad_channel(run):
+    r = run("control", "request", "--host", "DV01", "--channel", "7", "--node", "0x22", "--rca", "0x82", "--data", "1")
+    assert r.exit_code == EXIT_BAD_INPUT
+    one_line_error(r)
+
+
+def test_control_unwritable_audit_log_sends_nothing(run, env, sim, monkeypatch):
+    (env / "blocker").write_text("a file, not a folder")
+    monkeypatch.setenv("E2CKIT_AUDIT_LOG", str(env / "blocker" / "audit.jsonl"))
+    before = sim.requests_served("DV01")
+    r = run(*CONTROL, "--yes")
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert "audit log" in one_line_error(r)
+    assert sim.requests_served("DV01") == before
+
+
+def test_audit_default_path(monkeypatch, tmp_path):
+    from e2ckit import audit
+
+    monkeypatch.delenv("E2CKIT_AUDIT_LOG", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert audit.audit_path() == tmp_path / "e2ckit" / "control-audit.jsonl"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    assert str(audit.audit_path()).endswith(".local/state/e2ckit/control-audit.jsonl")
+
+
+# -- simulation ------------------------------------------------------------------------------------
+
+
+def test_global_simulate_runs_against_an_embedded_array(run, sim):
+    before = os.environ["E2CKIT_ARRAY"]
+    r = run("--simulate", "sweep", "cryo", "--antennas", "DV01,PM04", "-f", "json")
+    assert r.exit_code == 0, r.output
+    assert [row["antenna"] for row in as_json(r)] == ["DV01", "PM04"]  # PM04 is not in the module's array
+    assert "simulating 66 antennas" in r.stderr
+    assert os.environ["E2CKIT_ARRAY"] == before  # restored
+
+
+def test_global_array_option(run, sim, env):
+    path = env / "two.csv"
+    path.write_text("antenna,host,port\n" + "".join(f"{a},{sim.array[a].host},{sim.array[a].port}\n" for a in ("DV01", "CM01")))
+    r = run("--array", str(path), "tools", "cryo", "--all", "-f", "json")
+    assert r.exit_code == 0, r.output
+    assert [row["antenna"] for row in as_json(r)] == ["DV01", "CM01"]
+    r = run("--array", str(env / "missing.csv"), "version")
+    assert r.exit_code == EXIT_BAD_INPUT
+
+
+def test_simulate_command(run, env):
+    out = env / "sim.csv"
+    r = run("simulate", "--antennas", "DV01,CM", "--duration", "0.2", "--write-array", str(out), "--seed", "3", "-f", "csv")
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert len(rows) == 13 and {r["antenna"] for r in rows} >= {"DV01", "CM12"}
+    assert out.read_text().startswith("antenna,host,port")
+
+
+def test_simulate_bad_input(run):
+    for args, msg in ((["--bind", "wire"], "--bind"), (["--antennas", "XX01"], "XX01"), (["--rate", "0"], "--rate")):
+        r = run("simulate", "--duration", "0", *args)
+        assert r.exit_code == EXIT_BAD_INPUT, args
+        assert msg in one_line_error(r)
+    r = run("--simulate", "simulate", "--duration", "0")
+    assert r.exit_code == EXIT_BAD_INPUT
+
+
+def test_simulate_list_scenarios(run):
+    r = run("simulate", "--list-scenarios", "-f", "json")
+    assert r.exit_code == 0
+    assert "outage" in {row["scenario"] for row in as_json(r)}
+
+
+def test_log_command_is_registered_when_the_logger_exists(run):
+    pytest.importorskip("e2ckit.cli_log")
+    r = run("log", "--help")
+    assert r.exit_code == 0
+
+
+def test_tools_on_a_bare_address(run, sim):
+    ep = sim.array["CM01"]
+    r = run("tools", "revision", "--host", ep.host, "--port", str(ep.port), "-f", "json")
+    assert r.exit_code == 0, r.output
+    assert as_json(r)[0]["antenna"] == "127.0.0.1"
+    r = run("tools", "cmpr", "--host", ep.host, "--port", str(ep.port))
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert "--channel" in one_line_error(r)
+    r = run("tools", "cmpr", "--host", ep.host, "--port", str(ep.port), "--channel", "3", "-f", "json")
+    assert r.exit_code == 0, r.output
+    assert as_json(r)[0]["error"] is None

@@ -1,0 +1,129 @@
+"""The installed CLI as a real subprocess: start-up imports, pipes, exit codes, the control refusal.
+
+The simulator runs in this test process on 127.0.0.1 (free ports) and the child finds it
+through ``E2CKIT_ARRAY``; the child's audit log goes to a tmp path.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from e2ckit.sim import SimulatedArray
+
+HEAVY = ("pandas", "pyarrow", "matplotlib", "ipywidgets")
+ANTENNAS = ["DV01", "DV02", "CM01", "PM02"]
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    s = SimulatedArray(ANTENNAS, seed=11)
+    s.start()
+    s.csv = str(s.write_array(tmp_path_factory.mktemp("e2e") / "array.csv"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def env(sim, tmp_path):
+    e = dict(os.environ)
+    e["E2CKIT_ARRAY"] = sim.csv
+    e["E2CKIT_AUDIT_LOG"] = str(tmp_path / "audit.jsonl")
+    e.pop("COLUMNS", None)
+    sim.clear_faults()
+    return e
+
+
+def e2ckit(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    code = "import sys; from e2ckit.cli import main; sys.argv[0] = 'e2ckit'; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("args", [["--help"], ["version"], ["tools", "--help"], ["sweep", "--help"]])
+def test_startup_imports_nothing_heavy(args):
+    probe = (
+        "import sys, atexit\n"
+        f"heavy = {HEAVY!r}\n"
+        "atexit.register(lambda: sys.stderr.write('LOADED=' + ','.join(m for m in heavy if m in sys.modules) + '\\n'))\n"
+        "from e2ckit.cli import main\n"
+        f"sys.argv = ['e2ckit', *{args!r}]\n"
+        "main()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    loaded = [ln for ln in r.stderr.splitlines() if ln.startswith("LOADED=")]
+    assert loaded == ["LOADED="], r.stderr
+
+
+def test_cryo_all_piped_is_plain_and_untruncated(env, sim):
+    r = e2ckit("tools", "cryo", "--all", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "\x1b[" not in r.stdout and "…" not in r.stdout
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:2] == ["antenna", "host"]
+    assert [ln.split()[0] for ln in lines[2:]] == sim.antennas
+    assert len({len(ln) for ln in lines[:2]}) == 1  # header and rule line up
+
+
+def test_dead_antenna_gives_exit_1_and_data_still_flows(sim, env):
+    sim.fault("CM01", "down")
+    r = e2ckit("tools", "cmpr", "--all", "--format", "csv", "--timeout", "0.3", env=env)
+    assert r.returncode == 1
+    rows = {row["antenna"]: row for row in csv.DictReader(io.StringIO(r.stdout))}
+    assert rows["CM01"]["error"].startswith("refused") and rows["DV01"]["error"] == ""
+    assert "CM01" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_input_exit_2_one_line(env):
+    r = e2ckit("monitor", "request", "--host", "DV01", "--channel", "9", "--node", "0x13", "--rca", "0xC000", env=env)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr.strip().count("\n") == 0 and "--channel 9 is out of range" in r.stderr
+    r = e2ckit("sweep", "nosuchgroup", env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+def test_control_refused_without_a_terminal(sim, env, tmp_path):
+    before = sim.requests_served("DV02")
+    r = e2ckit("control", "request", "--host", "DV02", "--channel", "0", "--node", "0x22", "--rca", "0x82",
+               "--data", "0x01", env=env)  # fmt: skip
+    assert r.returncode == 4
+    assert "refused" in r.stderr and "LORR" in r.stderr
+    assert sim.requests_served("DV02") == before
+    (entry,) = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert entry["outcome"] == "refused" and entry["target"]["antenna"] == "DV02"
+
+
+def test_control_with_yes(sim, env, tmp_path):
+    r = e2ckit("control", "request", "--host", "DV02", "--channel", "0", "--node", "0x22", "--rca", "0x82",
+               "--data", "0x01", "--yes", "--format", "json", env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["outcome"] == "sent"
+    assert json.loads((tmp_path / "audit.jsonl").read_text())["outcome"] == "sent"
+
+
+def test_main_job_embedded_simulation(env):
+    env = dict(env)
+    env.pop("E2CKIT_ARRAY")
+    r = e2ckit("--simulate", "sweep", "cryo", "--format", "csv", env=env)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert len(rows) == 66
+    assert all(row["error"] == "" for row in rows)
+
+
+def test_console_script_is_installed():
+    exe = os.path.join(os.path.dirname(sys.executable), "e2ckit")
+    if not os.path.exists(exe):
+        pytest.skip("console script not installed (pip install -e .)")
+    r = subprocess.run([exe, "version"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip()
