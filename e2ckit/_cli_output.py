@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 FORMATS = ("table", "csv", "json", "parquet")
-_SUFFIX_FORMAT = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet", ".txt": "table"}
+_SUFFIX_FORMAT = {
+    ".csv": "csv",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".txt": "table",
+}
 _STATE_STYLE = {"alarm": "bold red", "warn": "yellow", "unavailable": "dim", "error": "red"}
 
 
@@ -113,7 +119,13 @@ def emit(table: Table, fmt: str | None = None, output: str | None = None) -> Non
     elif fmt == "csv":
         text = _csv(table)
     else:
-        text = json.dumps([dict(zip(table.columns, map(_machine, r), strict=False)) for r in table.rows], indent=1) + "\n"
+        text = (
+            json.dumps(
+                [dict(zip(table.columns, map(_machine, r), strict=False)) for r in table.rows],
+                indent=1,
+            )
+            + "\n"
+        )
     if output:
         Path(output).write_text(text, encoding="utf-8")
     else:
@@ -190,7 +202,10 @@ def plain(table: Table) -> str:
     numeric = [_is_numeric_column([r[i] for r in body]) for i in range(len(headers))]
 
     def line(cells: Sequence[str]) -> str:
-        out = [c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric, strict=False)]
+        out = [
+            c.rjust(w) if num else c.ljust(w)
+            for c, w, num in zip(cells, widths, numeric, strict=False)
+        ]
         return "  ".join(out).rstrip()
 
     lines = [line(headers), line(["-" * w for w in widths])]
@@ -215,7 +230,13 @@ def _rich(table: Table) -> None:
         cells = []
         for c, s in zip(row, states, strict=False):
             style = _STATE_STYLE.get(s or "")
-            cells.append(f"[{style}]{_escape(c)}[/]" if style and c else _escape(c) if c else ("[dim]—[/]" if s else ""))
+            cells.append(
+                f"[{style}]{_escape(c)}[/]"
+                if style and c
+                else _escape(c)
+                if c
+                else ("[dim]—[/]" if s else "")
+            )
         rt.add_row(*cells)
     console.print(rt)
 

@@ -37,7 +37,9 @@ def audit_path() -> Path:
     explicit = os.environ.get(ENV_VAR)
     if explicit:
         return Path(explicit).expanduser()
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
     return Path(state) / "e2ckit" / "control-audit.jsonl"
 
 

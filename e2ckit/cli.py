@@ -50,7 +50,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -83,7 +83,9 @@ Exit status: 0 all answered, 1 some readings failed, 2 bad input,
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=_HELP, rich_markup_mode=None)
 monitor_app = typer.Typer(no_args_is_help=True, help="Monitor requests (e2c-client compatible).")
 control_app = typer.Typer(no_args_is_help=True, help="Control requests: confirmed, audited.")
-tools_app = typer.Typer(no_args_is_help=True, help="Ready-made reads: temperature, revision, cryo, cmpr.")
+tools_app = typer.Typer(
+    no_args_is_help=True, help="Ready-made reads: temperature, revision, cryo, cmpr."
+)
 app.add_typer(monitor_app, name="monitor", short_help="E2C monitoring related commands")
 app.add_typer(control_app, name="control", short_help="E2C control related commands")
 app.add_typer(tools_app, name="tools", short_help="E2C utility commands")
@@ -93,12 +95,18 @@ app.add_typer(tools_app, name="tools", short_help="E2C utility commands")
 
 _FORMAT_HELP = "table (rich on a terminal, plain text when piped), csv, json or parquet"
 FormatOpt = typer.Option(None, "--format", "-f", help=_FORMAT_HELP, metavar="FORMAT")
-OutputOpt = typer.Option(None, "--output", "-o", help="write the data to FILE (format from its suffix unless --format)")
-HostOpt = typer.Option(None, help="antenna of the active array (DV01) or E2C host name / IP address")
+OutputOpt = typer.Option(
+    None, "--output", "-o", help="write the data to FILE (format from its suffix unless --format)"
+)
+HostOpt = typer.Option(
+    None, help="antenna of the active array (DV01) or E2C host name / IP address"
+)
 PortOpt = typer.Option(None, help="E2C socket server port [default: the host map's, else 2000]")
 TimeoutOpt = typer.Option(1.0, help="seconds per request")
 DeadlineOpt = typer.Option(None, help="seconds for the whole command [default: 2 x timeout + 0.5]")
-VerboseOpt = typer.Option(False, "--verbose/--no-verbose", help="print connection details on stderr")
+VerboseOpt = typer.Option(
+    False, "--verbose/--no-verbose", help="print connection details on stderr"
+)
 
 
 class BadInput(Exception):
@@ -178,7 +186,7 @@ def parse_int(text: str | None, option: str, low: int, high: int) -> int:
 def parse_data(text: str | None) -> bytes:
     """``"0x60 0x64"`` (spaces or commas) → b"\\x60\\x64"; 1 to 8 bytes, each 0..255."""
     if text is None or not text.strip():
-        raise BadInput("missing --data: give 1 to 8 bytes, e.g. --data \"0x60 0x64\"")
+        raise BadInput('missing --data: give 1 to 8 bytes, e.g. --data "0x60 0x64"')
     items = [t for t in re.split(r"[\s,]+", text.strip()) if t]
     if len(items) > 8:
         raise BadInput(f"--data has {len(items)} bytes; a CAN control carries at most 8")
@@ -187,9 +195,13 @@ def parse_data(text: str | None) -> bytes:
         try:
             value = int(item[2:], 16) if item.lower().startswith("0x") else int(item, 10)
         except ValueError:
-            raise BadInput(f"--data byte {item!r} is not a number (decimal, or hex with 0x)") from None
+            raise BadInput(
+                f"--data byte {item!r} is not a number (decimal, or hex with 0x)"
+            ) from None
         if not 0 <= value <= 0xFF:
-            raise BadInput(f"--data byte {item} is out of range 0..255 (separate bytes with spaces)")
+            raise BadInput(
+                f"--data byte {item} is out of range 0..255 (separate bytes with spaces)"
+            )
         out.append(value)
     return bytes(out)
 
@@ -236,7 +248,9 @@ def resolve_target(host: str | None, port: int | None) -> tuple[str, Endpoint]:
         # a fully qualified name of a known antenna (dv01-e2c.site.domain): that host
         return name, Endpoint(name, h, DEFAULT_PORT if port is None else port)
     if _ANTENNA_RE.match(name):
-        raise BadInput(f"unknown antenna {h!r}: not in the active array ({arr.source or 'in memory'})")
+        raise BadInput(
+            f"unknown antenna {h!r}: not in the active array ({arr.source or 'in memory'})"
+        )
     return h, Endpoint(h, h, DEFAULT_PORT if port is None else port)
 
 
@@ -264,7 +278,9 @@ def _all_points(cat: Any) -> list[Any]:
     return list(pts.values()) if isinstance(pts, dict) else list(pts)
 
 
-def find_point(cat: Any, channel: int, node: int, rca: int, antenna: str | None, kind: str) -> Any | None:
+def find_point(
+    cat: Any, channel: int, node: int, rca: int, antenna: str | None, kind: str
+) -> Any | None:
     """The catalog point at this address (``kind`` monitor or control), if any."""
     for p in _all_points(cat):
         if p.node != node or p.rca != rca or getattr(p, "kind", "monitor") != kind:
@@ -324,7 +340,9 @@ def _short_names(points: list[str]) -> dict[str, str]:
     return {p: p[cut:] if cut and p[cut:] else p for p in points}
 
 
-def wide_table(tidy: pd.DataFrame, title: str | None = None, host_of: dict[str, str] | None = None) -> Table:
+def wide_table(
+    tidy: pd.DataFrame, title: str | None = None, host_of: dict[str, str] | None = None
+) -> Table:
     """One row per antenna, one column per point: display text with limit colours,
     machine values numeric (text for points that have no number, such as revisions)."""
     from e2ckit._cli_output import Table
@@ -336,9 +354,16 @@ def wide_table(tidy: pd.DataFrame, title: str | None = None, host_of: dict[str, 
     texts = wide.attrs.get("text", {})
     limits = wide.attrs.get("limits", {})
     short = _short_names(points)
-    numeric = {p: bool(wide[p].notna().any()) or not any(texts.get(a, {}).get(p) for a in wide.index) for p in points}
+    numeric = {
+        p: bool(wide[p].notna().any()) or not any(texts.get(a, {}).get(p) for a in wide.index)
+        for p in points
+    }
     columns = ["antenna", *points, "error"]
-    headers = ["antenna", *[f"{short[p]} [{units[p]}]" if units.get(p) else short[p] for p in points], "error"]
+    headers = [
+        "antenna",
+        *[f"{short[p]} [{units[p]}]" if units.get(p) else short[p] for p in points],
+        "error",
+    ]
     if host_of:
         columns.insert(1, "host")
         headers.insert(1, "host")
@@ -346,8 +371,14 @@ def wide_table(tidy: pd.DataFrame, title: str | None = None, host_of: dict[str, 
     for a in wide.index:
         err = wide.at[a, "error"]
         err = None if err is None or err != err else str(err)
-        vals = [(float(wide.at[a, p]) if numeric[p] else (texts.get(a, {}).get(p) or None)) for p in points]
-        shown = [texts.get(a, {}).get(p) or ("" if limits.get(a, {}).get(p) != "unavailable" else "—") for p in points]
+        vals = [
+            (float(wide.at[a, p]) if numeric[p] else (texts.get(a, {}).get(p) or None))
+            for p in points
+        ]
+        shown = [
+            texts.get(a, {}).get(p) or ("" if limits.get(a, {}).get(p) != "unavailable" else "—")
+            for p in points
+        ]
         st = [limits.get(a, {}).get(p) for p in points]
         lead = [a] + ([host_of.get(a, "")] if host_of else [])
         rows.append([*lead, *vals, err])
@@ -375,12 +406,21 @@ def frame_table(df: pd.DataFrame, title: str | None = None, hide: tuple[str, ...
 def _emit(table: Table, fmt: str | None, output: str | None) -> None:
     from e2ckit._cli_output import emit, resolve_format
 
-    if table.headers is not None and len(table.headers) != len(table.columns) and resolve_format(fmt, output) == "table":
+    if (
+        table.headers is not None
+        and len(table.headers) != len(table.columns)
+        and resolve_format(fmt, output) == "table"
+    ):
         # a display that hides columns: render the display-only view
         from e2ckit._cli_output import Table as T
 
         keep = table.meta.get("display_columns")
-        table = T(table.headers, [[r[i] for i in keep] for r in table.rows], text=table.text, title=table.title)
+        table = T(
+            table.headers,
+            [[r[i] for i in keep] for r in table.rows],
+            text=table.text,
+            title=table.title,
+        )
     emit(table, fmt, output)
     if output:
         _err(f"wrote {len(table.rows)} rows to {output}")
@@ -451,7 +491,9 @@ def _run_sweep(
         names = [e.antenna for e in endpoints]
     with _progress(len(names), label) as tick:
         progress = None if tick is None else (lambda d, t, a: tick(d, t, rename.get(a, a)))
-        df = sweep(what, names, array=arr, timeout=timeout, deadline=deadline, tidy=True, progress=progress)
+        df = sweep(
+            what, names, array=arr, timeout=timeout, deadline=deadline, tidy=True, progress=progress
+        )
     if rename:
         df["antenna"] = df["antenna"].replace(rename)
     return df
@@ -472,10 +514,20 @@ def _version_callback(value: bool) -> None:
 def root(
     ctx: typer.Context,
     simulate: bool = typer.Option(
-        False, "--simulate", help="run the command against an embedded simulated array (66 antennas, seed 0, loopback)"
+        False,
+        "--simulate",
+        help="run the command against an embedded simulated array (66 antennas, seed 0, loopback)",
     ),
-    array: Optional[str] = typer.Option(None, "--array", help="host-map CSV (antenna,host,port) instead of $E2CKIT_ARRAY"),
-    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="print the version and exit"),
+    array: str | None = typer.Option(
+        None, "--array", help="host-map CSV (antenna,host,port) instead of $E2CKIT_ARRAY"
+    ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version_callback,
+        is_eager=True,
+        help="print the version and exit",
+    ),
 ) -> None:
     """ALMA E2C monitor and control."""
     if array and simulate:
@@ -539,16 +591,18 @@ def version() -> None:
 @monitor_app.command("request", short_help="Perform AMB monitor request")
 @_guard
 def monitor_request(
-    host: Optional[str] = HostOpt,
-    port: Optional[int] = PortOpt,
-    channel: Optional[str] = typer.Option(None, help="LRU channel number (0-4; 5 = the E2C itself)"),
-    node: Optional[str] = typer.Option(None, help="LRU node address (0x13 or 19)"),
-    rca: Optional[str] = typer.Option(None, help="Monitor request RCA (0x0C000)"),
-    interpret: Optional[str] = typer.Option(None, help="also unpack the data with this struct format (\">f\")"),
+    host: str | None = HostOpt,
+    port: int | None = PortOpt,
+    channel: str | None = typer.Option(None, help="LRU channel number (0-4; 5 = the E2C itself)"),
+    node: str | None = typer.Option(None, help="LRU node address (0x13 or 19)"),
+    rca: str | None = typer.Option(None, help="Monitor request RCA (0x0C000)"),
+    interpret: str | None = typer.Option(
+        None, help='also unpack the data with this struct format (">f")'
+    ),
     timeout: float = TimeoutOpt,
     verbose: bool = VerboseOpt,
-    fmt: Optional[str] = FormatOpt,
-    output: Optional[str] = OutputOpt,
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
 ) -> None:
     """Read one monitor point; decode it when the catalog knows the address.
 
@@ -584,7 +638,22 @@ def monitor_request(
         except struct.error as exc:
             _err(f"--interpret {interpret!r} does not fit {len(row['raw'])} data bytes: {exc}")
             row["error"] = row["error"] or "interpret: data does not fit the format"
-    cols = ["antenna", "host", "channel", "node", "rca", "lru", "point", "raw", "value", "text", "unit", "status", "error", "latency_ms"]
+    cols = [
+        "antenna",
+        "host",
+        "channel",
+        "node",
+        "rca",
+        "lru",
+        "point",
+        "raw",
+        "value",
+        "text",
+        "unit",
+        "status",
+        "error",
+        "latency_ms",
+    ]
     vals = [label, f"{ep.host}:{ep.port}", ch, f"0x{nd:02X}", f"0x{ra:05X}", lru, point.name if point else None,
             _hex(row["raw"]), row["value"], row["text"], point.unit if point else None, row["status"], row["error"],
             row["latency_ms"]]  # fmt: skip
@@ -594,14 +663,20 @@ def monitor_request(
     _emit(Table(cols, [vals], title=f"{label} monitor request"), fmt, output)
     if row["error"]:
         _err(f"error: {row['error']}")
-        raise typer.Exit(EXIT_NOTHING if row["raw"] is None and not row["error"].startswith("E2C:") else EXIT_PARTIAL)
+        raise typer.Exit(
+            EXIT_NOTHING
+            if row["raw"] is None and not row["error"].startswith("E2C:")
+            else EXIT_PARTIAL
+        )
 
 
 def _hex(data: bytes | None) -> str | None:
     return None if data is None else " ".join(f"0x{b:02X}" for b in data)
 
 
-def _monitor_once(ep: Endpoint, ch: int, nd: int, ra: int, timeout: float, point: Any) -> dict[str, Any]:
+def _monitor_once(
+    ep: Endpoint, ch: int, nd: int, ra: int, timeout: float, point: Any
+) -> dict[str, Any]:
     """One monitor request on a fresh connection; failure comes back as data."""
     import math
     import time
@@ -610,7 +685,14 @@ def _monitor_once(ep: Endpoint, ch: int, nd: int, ra: int, timeout: float, point
     from e2ckit.errors import ProtocolError, TransportError
     from e2ckit.protocol import Mode, Request, error_info
 
-    row: dict[str, Any] = {"raw": None, "value": math.nan, "text": None, "status": None, "error": None, "latency_ms": math.nan}
+    row: dict[str, Any] = {
+        "raw": None,
+        "value": math.nan,
+        "text": None,
+        "status": None,
+        "error": None,
+        "latency_ms": math.nan,
+    }
     t0 = time.perf_counter()
     try:
         with Client(ep.host, ep.port, timeout=timeout) as c:
@@ -644,12 +726,12 @@ def _monitor_once(ep: Endpoint, ch: int, nd: int, ra: int, timeout: float, point
 @monitor_app.command("nodes", short_help="List all CAN nodes reported by E2C host")
 @_guard
 def monitor_nodes(
-    host: Optional[str] = HostOpt,
-    port: Optional[int] = PortOpt,
+    host: str | None = HostOpt,
+    port: int | None = PortOpt,
     timeout: float = TimeoutOpt,
     verbose: bool = VerboseOpt,
-    fmt: Optional[str] = FormatOpt,
-    output: Optional[str] = OutputOpt,
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
 ) -> None:
     """List the nodes (LRUs) and serial numbers on every channel of one E2C."""
     from e2ckit._cli_output import resolve_format
@@ -689,7 +771,16 @@ def _temperature(host: str | None, port: int | None, channel: str | None, node: 
         except Exception as exc:
             row["error"] = f"protocol: {_one_line(exc)}"
     cols = ["antenna", "host", "channel", "node", "lru", "temperature_C", "raw", "error"]
-    vals = [label, f"{ep.host}:{ep.port}", ch, f"0x{nd:02X}", lru, temp, _hex(row["raw"]), row["error"]]
+    vals = [
+        label,
+        f"{ep.host}:{ep.port}",
+        ch,
+        f"0x{nd:02X}",
+        lru,
+        temp,
+        _hex(row["raw"]),
+        row["error"],
+    ]
     _emit(Table(cols, [vals], title=f"{label} AMBSI temperature"), fmt, output)
     if row["error"]:
         _err(f"error: {row['error']}")
@@ -699,17 +790,19 @@ def _temperature(host: str | None, port: int | None, channel: str | None, node: 
 _TEMP_DOC = """AMBSI ambient temperature (RCA 0x30003, DS18S20) of one node, in °C."""
 
 
-@monitor_app.command("temperature", short_help="AMBSI temperature of one node (as tools temperature)")
+@monitor_app.command(
+    "temperature", short_help="AMBSI temperature of one node (as tools temperature)"
+)
 @_guard
 def monitor_temperature(
-    host: Optional[str] = HostOpt,
-    port: Optional[int] = PortOpt,
-    channel: Optional[str] = typer.Option(None, help="LRU channel number"),
-    node: Optional[str] = typer.Option(None, help="LRU node address"),
+    host: str | None = HostOpt,
+    port: int | None = PortOpt,
+    channel: str | None = typer.Option(None, help="LRU channel number"),
+    node: str | None = typer.Option(None, help="LRU node address"),
     timeout: float = TimeoutOpt,
     verbose: bool = VerboseOpt,
-    fmt: Optional[str] = FormatOpt,
-    output: Optional[str] = OutputOpt,
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
 ) -> None:
     """AMBSI ambient temperature (RCA 0x30003, DS18S20) of one node, in °C."""
     _temperature(host, port, channel, node, timeout, verbose, fmt, output)
@@ -718,14 +811,14 @@ def monitor_temperature(
 @tools_app.command("temperature", short_help="Perform AMB monitor request for AMBSI temperature")
 @_guard
 def tools_temperature(
-    host: Optional[str] = HostOpt,
-    port: Optional[int] = PortOpt,
-    channel: Optional[str] = typer.Option(None, help="LRU channel number"),
-    node: Optional[str] = typer.Option(None, help="LRU node address"),
+    host: str | None = HostOpt,
+    port: int | None = PortOpt,
+    channel: str | None = typer.Option(None, help="LRU channel number"),
+    node: str | None = typer.Option(None, help="LRU node address"),
     timeout: float = TimeoutOpt,
     verbose: bool = VerboseOpt,
-    fmt: Optional[str] = FormatOpt,
-    output: Optional[str] = OutputOpt,
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
 ) -> None:
     """AMBSI ambient temperature (RCA 0x30003, DS18S20) of one node, in °C."""
     _temperature(host, port, channel, node, timeout, verbose, fmt, output)
@@ -803,22 +896,28 @@ def _drop_column(table: Table, name: str) -> Table:
     return table
 
 
-AllOpt = typer.Option(False, "--all/--no-all", help="every antenna of the active array, concurrently")
+AllOpt = typer.Option(
+    False, "--all/--no-all", help="every antenna of the active array, concurrently"
+)
 ShowErrorsOpt = typer.Option(True, "--show-errors/--hide-errors", help="show the error column")
 
 
 @tools_app.command("revision", short_help="Obtain E2C revision information")
 @_guard
 def tools_revision(
-    host: Optional[str] = HostOpt,
-    port: Optional[int] = PortOpt,
-    all_: bool = typer.Option(False, "--all/--no-all", help="every E2C of the active array (with the ALMA defaults: central E2Cs too)"),
+    host: str | None = HostOpt,
+    port: int | None = PortOpt,
+    all_: bool = typer.Option(
+        False,
+        "--all/--no-all",
+        help="every E2C of the active array (with the ALMA defaults: central E2Cs too)",
+    ),
     timeout: float = TimeoutOpt,
-    deadline: Optional[float] = DeadlineOpt,
+    deadline: float | None = DeadlineOpt,
     show_errors: bool = ShowErrorsOpt,
     verbose: bool = VerboseOpt,
-    fmt: Optional[str] = FormatOpt,
-    output: Optional[str] = OutputOpt,
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
 ) -> None:
     """E2C protocol, software and U-Boot revisions (and processor temperature)."""
     _group_read("revision", "E2C revision information", host, port, all_, timeout, deadline, show_errors,
@@ -828,33 +927,47 @@ def tools_revision(
 @tools_app.command("cryo", short_help="Perform AMB monitor request for Cryostat status")
 @_guard
 def tools_cryo(
-    host: Optional[str] = HostOpt,
-    port: Optional[int] = PortOpt,
+    host: str | None = HostOpt,
+    port: int | None = PortOpt,
     all_: bool = AllOpt,
     timeout: float = TimeoutOpt,
-    deadline: Optional[float] = DeadlineOpt,
+    deadline: float | None = DeadlineOpt,
     show_errors: bool = ShowErrorsOpt,
     verbose: bool = VerboseOpt,
-    fmt: Optional[str] = FormatOpt,
-    output: Optional[str] = OutputOpt,
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
 ) -> None:
     """Cryostat (FEMC) status: temperatures, pumps, valves, vacuum; the catalog's `cryo` group."""
-    _group_read("cryo", "Cryostat status", host, port, all_, timeout, deadline, show_errors, verbose, fmt, output)
+    _group_read(
+        "cryo",
+        "Cryostat status",
+        host,
+        port,
+        all_,
+        timeout,
+        deadline,
+        show_errors,
+        verbose,
+        fmt,
+        output,
+    )
 
 
 @tools_app.command("cmpr", short_help="Perform AMB monitor requests for Compressor status")
 @_guard
 def tools_cmpr(
-    host: Optional[str] = HostOpt,
-    port: Optional[int] = PortOpt,
+    host: str | None = HostOpt,
+    port: int | None = PortOpt,
     all_: bool = AllOpt,
-    channel: Optional[str] = typer.Option(None, help="compressor channel when --host is no antenna name: 2 (DA/DV), 3 (CM/PM)"),
+    channel: str | None = typer.Option(
+        None, help="compressor channel when --host is no antenna name: 2 (DA/DV), 3 (CM/PM)"
+    ),
     timeout: float = TimeoutOpt,
-    deadline: Optional[float] = DeadlineOpt,
+    deadline: float | None = DeadlineOpt,
     show_errors: bool = ShowErrorsOpt,
     verbose: bool = VerboseOpt,
-    fmt: Optional[str] = FormatOpt,
-    output: Optional[str] = OutputOpt,
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
 ) -> None:
     """Helium compressor status (°C, MPa, alarms, timers); the catalog's `cmpr` group.
 
@@ -871,17 +984,21 @@ def tools_cmpr(
 @control_app.command("request", short_help="Perform AMB control request")
 @_guard
 def control_request(
-    host: Optional[str] = HostOpt,
-    port: Optional[int] = PortOpt,
-    channel: Optional[str] = typer.Option(None, help="LRU channel number"),
-    node: Optional[str] = typer.Option(None, help="LRU node address"),
-    rca: Optional[str] = typer.Option(None, help="Control request RCA"),
-    data: Optional[str] = typer.Option(None, help="1 to 8 bytes, space separated, decimal or 0x hex: \"0x60 0x64\""),
-    yes: bool = typer.Option(False, "--yes", "-y", help="send without asking (required when there is no terminal)"),
+    host: str | None = HostOpt,
+    port: int | None = PortOpt,
+    channel: str | None = typer.Option(None, help="LRU channel number"),
+    node: str | None = typer.Option(None, help="LRU node address"),
+    rca: str | None = typer.Option(None, help="Control request RCA"),
+    data: str | None = typer.Option(
+        None, help='1 to 8 bytes, space separated, decimal or 0x hex: "0x60 0x64"'
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="send without asking (required when there is no terminal)"
+    ),
     timeout: float = TimeoutOpt,
     verbose: bool = VerboseOpt,
-    fmt: Optional[str] = FormatOpt,
-    output: Optional[str] = OutputOpt,
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
 ) -> None:
     """Send one control request, after saying what it will do and getting a yes.
 
@@ -905,11 +1022,15 @@ def control_request(
     try:
         log_path = audit.check_writable()
     except OSError as exc:
-        raise BadInput(f"cannot write the control audit log {audit.audit_path()}: {exc.strerror or exc}; nothing sent") from None
+        raise BadInput(
+            f"cannot write the control audit log {audit.audit_path()}: {exc.strerror or exc}; nothing sent"
+        ) from None
     target = {"antenna": label, "channel": ch, "node": f"0x{nd:02X}", "rca": f"0x{ra:05X}",
               "lru": lru or None, "point": point.name if point else None}  # fmt: skip
     where = f"{ep.host}:{ep.port}"
-    lru_text = f"{lru} ({lru_name})" if lru and lru_name and lru_name != lru else (lru or "unknown LRU")
+    lru_text = (
+        f"{lru} ({lru_name})" if lru and lru_name and lru_name != lru else (lru or "unknown LRU")
+    )
     pt_text = point.name if point else "not in the catalog"
     desc = getattr(point, "description", "") if point else ""
     _err("Control request:")
@@ -919,12 +1040,16 @@ def control_request(
     _err(f"  data     {_hex(payload)} ({len(payload)} byte{'s' if len(payload) != 1 else ''})")
 
     def log(outcome: str, detail: str | None = None) -> None:
-        audit.record(host=where, target=target, data=payload, outcome=outcome, detail=detail, path=log_path)
+        audit.record(
+            host=where, target=target, data=payload, outcome=outcome, detail=detail, path=log_path
+        )
 
     if not yes:
         if not _can_confirm():
             log("refused", "no --yes and no terminal to confirm on")
-            _err("refused: not sending a control request without --yes when there is no terminal to confirm on")
+            _err(
+                "refused: not sending a control request without --yes when there is no terminal to confirm on"
+            )
             raise typer.Exit(EXIT_REFUSED)
         if not typer.confirm("Send this control request?", default=False, err=True):
             log("declined", "declined at the prompt")
@@ -935,7 +1060,18 @@ def control_request(
     status, error = _send_control(ep, ch, nd, ra, payload, timeout)
     log(status, error)
     cols = ["antenna", "host", "channel", "node", "rca", "lru", "point", "data", "outcome", "error"]
-    vals = [label, where, ch, f"0x{nd:02X}", f"0x{ra:05X}", lru, point.name if point else None, _hex(payload), status, error]
+    vals = [
+        label,
+        where,
+        ch,
+        f"0x{nd:02X}",
+        f"0x{ra:05X}",
+        lru,
+        point.name if point else None,
+        _hex(payload),
+        status,
+        error,
+    ]
     _emit(Table(cols, [vals], title=f"{label} control request"), fmt, output)
     if verbose:
         _err(f"audit log: {log_path}")
@@ -950,7 +1086,9 @@ def _can_confirm() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
-def _send_control(ep: Endpoint, ch: int, nd: int, ra: int, payload: bytes, timeout: float) -> tuple[str, str | None]:
+def _send_control(
+    ep: Endpoint, ch: int, nd: int, ra: int, payload: bytes, timeout: float
+) -> tuple[str, str | None]:
     from e2ckit.client import Client
     from e2ckit.errors import ProtocolError, TransportError
     from e2ckit.protocol import Mode, Request, error_info
@@ -969,16 +1107,25 @@ def _send_control(ep: Endpoint, ch: int, nd: int, ra: int, payload: bytes, timeo
 # -- new commands ---------------------------------------------------------------------------------
 
 
+WhatArg = typer.Argument(
+    ..., help="group (cryo, cmpr, revision, temps, ...) or point names, comma separated"
+)
+
+
 @app.command("sweep")
 @_guard
 def sweep_cmd(
-    what: list[str] = typer.Argument(..., help="group (cryo, cmpr, revision, temps, ...) or point names, comma separated"),
-    antennas: str = typer.Option("all", "--antennas", "-a", help="DV01,DV02 | DV | all (of the active array)"),
+    what: list[str] = WhatArg,
+    antennas: str = typer.Option(
+        "all", "--antennas", "-a", help="DV01,DV02 | DV | all (of the active array)"
+    ),
     timeout: float = TimeoutOpt,
-    deadline: Optional[float] = DeadlineOpt,
-    tidy: bool = typer.Option(False, "--tidy", help="one row per (antenna, point) with text, status, raw bytes, latency"),
-    fmt: Optional[str] = FormatOpt,
-    output: Optional[str] = OutputOpt,
+    deadline: float | None = DeadlineOpt,
+    tidy: bool = typer.Option(
+        False, "--tidy", help="one row per (antenna, point) with text, status, raw bytes, latency"
+    ),
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
 ) -> None:
     """Read a group or points from many antennas at once (one deadline for all).
 
@@ -991,7 +1138,9 @@ def sweep_cmd(
     if not items:
         raise BadInput("give a group or point names")
     arr = _active_array()
-    tidy_df = _run_sweep(items if len(items) > 1 else items[0], antennas, arr, timeout, deadline, items[0])
+    tidy_df = _run_sweep(
+        items if len(items) > 1 else items[0], antennas, arr, timeout, deadline, items[0]
+    )
     if tidy:
         df = tidy_df.copy()
         df["raw"] = [None if r is None else bytes(r).hex() for r in df["raw"]]
@@ -1006,12 +1155,16 @@ def sweep_cmd(
 @app.command("nodes")
 @_guard
 def nodes_cmd(
-    antennas: str = typer.Option("all", "--antennas", "-a", help="DV01,DV02 | DV | all (of the active array)"),
-    inventory: bool = typer.Option(False, "--inventory", help="compare against the expected LRUs: ok / missing / unexpected"),
+    antennas: str = typer.Option(
+        "all", "--antennas", "-a", help="DV01,DV02 | DV | all (of the active array)"
+    ),
+    inventory: bool = typer.Option(
+        False, "--inventory", help="compare against the expected LRUs: ok / missing / unexpected"
+    ),
     timeout: float = TimeoutOpt,
-    deadline: Optional[float] = DeadlineOpt,
-    fmt: Optional[str] = FormatOpt,
-    output: Optional[str] = OutputOpt,
+    deadline: float | None = DeadlineOpt,
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
 ) -> None:
     """List the CAN nodes every antenna's E2C reports (or check them against the inventory)."""
     from e2ckit._cli_output import resolve_format
@@ -1028,7 +1181,13 @@ def nodes_cmd(
         _emit(frame_table(inv, title="LRU inventory"), fmt, output)
         bad = inv[inv["state"] != "ok"]
         if not bad.empty:
-            _err(f"{len(bad)} LRUs not as expected: " + ", ".join(f"{a} {l} {s}" for a, l, s in zip(bad["antenna"], bad["lru"], bad["state"], strict=False))[:2000])
+            _err(
+                f"{len(bad)} LRUs not as expected: "
+                + ", ".join(
+                    f"{a} {lru} {st}"
+                    for a, lru, st in zip(bad["antenna"], bad["lru"], bad["state"], strict=False)
+                )[:2000]
+            )
     else:
         _emit(frame_table(df, title="CAN nodes", hide=("node",)), fmt, output)
     _report_errors(df, "channel listings")
@@ -1038,10 +1197,10 @@ def nodes_cmd(
 @app.command("points")
 @_guard
 def points_cmd(
-    group: Optional[str] = typer.Argument(None, help="only the points of this group"),
+    group: str | None = typer.Argument(None, help="only the points of this group"),
     groups: bool = typer.Option(False, "--groups", help="list the groups instead of points"),
-    fmt: Optional[str] = FormatOpt,
-    output: Optional[str] = OutputOpt,
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
 ) -> None:
     """Browse the catalog: every point (or a group's), with address, type and unit."""
     from e2ckit._cli_output import Table, resolve_format
@@ -1059,7 +1218,9 @@ def points_cmd(
             try:
                 pts = cat.resolve(group)
             except Exception:
-                raise BadInput(f"unknown group {group!r}: known groups are {', '.join(_groups(cat))}") from None
+                raise BadInput(
+                    f"unknown group {group!r}: known groups are {', '.join(_groups(cat))}"
+                ) from None
         elif cat.is_dynamic(group):
             # built per antenna from the nodes it reports: show the generic points it reads
             pts = []
@@ -1118,19 +1279,36 @@ def _channel_text(p: Any) -> str:
 @app.command("simulate")
 @_guard
 def simulate_cmd(
-    antennas: Optional[str] = typer.Option(None, "--antennas", "-a", help="names or families, comma separated [default: all 66]"),
-    scenario: Optional[str] = typer.Option(None, help="scenario name or .toml path (see --list-scenarios)"),
-    list_scenarios: bool = typer.Option(False, "--list-scenarios", help="list the shipped scenarios and exit"),
+    antennas: str | None = typer.Option(
+        None, "--antennas", "-a", help="names or families, comma separated [default: all 66]"
+    ),
+    scenario: str | None = typer.Option(
+        None, help="scenario name or .toml path (see --list-scenarios)"
+    ),
+    list_scenarios: bool = typer.Option(
+        False, "--list-scenarios", help="list the shipped scenarios and exit"
+    ),
     seed: int = typer.Option(0, help="random seed: same seed, same array"),
-    rate: float = typer.Option(1.0, help="simulated seconds per real second (3600: an hour a second)"),
+    rate: float = typer.Option(
+        1.0, help="simulated seconds per real second (3600: an hour a second)"
+    ),
     latency: float = typer.Option(0.0005, help="seconds per request on a CAN channel"),
-    bind: str = typer.Option("port", help="port: 127.0.0.1 with a free port each; address: one loopback address per antenna"),
-    port: Optional[int] = typer.Option(None, "--port", help="port for --bind address [default 2000]"),
-    write_array: Optional[str] = typer.Option(None, "--write-array", metavar="CSV", help="write the host map here, for E2CKIT_ARRAY"),
-    write_hosts: Optional[str] = typer.Option(None, "--write-hosts", metavar="FILE", help="write /etc/hosts lines (--bind address)"),
-    duration: Optional[float] = typer.Option(None, help="stop after this many seconds [default: until Ctrl-C]"),
-    fmt: Optional[str] = FormatOpt,
-    output: Optional[str] = OutputOpt,
+    bind: str = typer.Option(
+        "port",
+        help="port: 127.0.0.1 with a free port each; address: one loopback address per antenna",
+    ),
+    port: int | None = typer.Option(None, "--port", help="port for --bind address [default 2000]"),
+    write_array: str | None = typer.Option(
+        None, "--write-array", metavar="CSV", help="write the host map here, for E2CKIT_ARRAY"
+    ),
+    write_hosts: str | None = typer.Option(
+        None, "--write-hosts", metavar="FILE", help="write /etc/hosts lines (--bind address)"
+    ),
+    duration: float | None = typer.Option(
+        None, help="stop after this many seconds [default: until Ctrl-C]"
+    ),
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
 ) -> None:
     """Run a simulated array in the foreground; print where each antenna listens.
 
@@ -1143,7 +1321,8 @@ def simulate_cmd(
 
     resolve_format(fmt, output)
     if list_scenarios:
-        from e2ckit.sim.scenario import list_scenarios as _list, load_scenario
+        from e2ckit.sim.scenario import list_scenarios as _list
+        from e2ckit.sim.scenario import load_scenario
 
         rows = [[n, getattr(load_scenario(n), "description", "")] for n in _list()]
         _emit(Table(["scenario", "description"], rows, title="scenarios"), fmt, output)
@@ -1157,21 +1336,39 @@ def simulate_cmd(
     from e2ckit.sim import SimulatedArray
     from e2ckit.sim.clock import SimClock
 
-    sim = SimulatedArray(antennas, seed=seed, latency=latency, clock=SimClock(rate=rate), scenario=scenario, bind=bind, port=port)
+    sim = SimulatedArray(
+        antennas,
+        seed=seed,
+        latency=latency,
+        clock=SimClock(rate=rate),
+        scenario=scenario,
+        bind=bind,
+        port=port,
+    )
     sim.start()
     try:
         rows = [[name, ep.host, ep.port] for name, ep in sim.array.items()]
-        _emit(Table(["antenna", "host", "port"], rows, title="simulated array", meta={"vertical": False}), fmt, output)
+        _emit(
+            Table(
+                ["antenna", "host", "port"], rows, title="simulated array", meta={"vertical": False}
+            ),
+            fmt,
+            output,
+        )
         sys.stdout.flush()
         if write_array:
-            _err(f"host map written to {sim.write_array(write_array)} (export E2CKIT_ARRAY={write_array})")
+            _err(
+                f"host map written to {sim.write_array(write_array)} (export E2CKIT_ARRAY={write_array})"
+            )
         if write_hosts:
             with open(write_hosts, "w", encoding="utf-8") as f:
                 for hostname, addr in sim.host_names().items():
                     f.write(f"{addr}\t{hostname}\n")
             _err(f"/etc/hosts lines written to {write_hosts}")
         what = f" scenario {scenario}," if scenario else ""
-        _err(f"simulating {len(sim.antennas)} antennas (seed {seed},{what} rate {rate:g}x); Ctrl-C to stop")
+        _err(
+            f"simulating {len(sim.antennas)} antennas (seed {seed},{what} rate {rate:g}x); Ctrl-C to stop"
+        )
         stop = threading.Event()
         if threading.current_thread() is threading.main_thread():
             old = signal.signal(signal.SIGTERM, lambda *_: stop.set())

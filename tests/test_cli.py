@@ -162,7 +162,20 @@ def test_resolve_target_uses_the_active_map(sim):
 
 
 def test_monitor_request_decodes_with_the_catalog(run, cat):
-    r = run("monitor", "request", "--host", "DV01", "--channel", "1", "--node", "0x13", "--rca", "0x0C000", "-f", "json")
+    r = run(
+        "monitor",
+        "request",
+        "--host",
+        "DV01",
+        "--channel",
+        "1",
+        "--node",
+        "0x13",
+        "--rca",
+        "0x0C000",
+        "-f",
+        "json",
+    )
     assert r.exit_code == 0, r.output
     (row,) = as_json(r)
     assert row["antenna"] == "DV01"
@@ -183,7 +196,18 @@ def test_monitor_request_by_ip_and_port_and_interpret(run, sim):
 
 
 def test_monitor_request_plain_table_when_piped(run):
-    r = run("monitor", "request", "--host", "DV01", "--channel", "1", "--node", "0x13", "--rca", "0x0C000")
+    r = run(
+        "monitor",
+        "request",
+        "--host",
+        "DV01",
+        "--channel",
+        "1",
+        "--node",
+        "0x13",
+        "--rca",
+        "0x0C000",
+    )
     assert r.exit_code == 0
     assert "\x1b[" not in r.stdout  # no colour codes into a pipe
     assert "DV01" in r.stdout and "raw" in r.stdout and "…" not in r.stdout
@@ -191,7 +215,20 @@ def test_monitor_request_plain_table_when_piped(run):
 
 def test_monitor_request_e2c_error_exit_1(run, sim):
     sim.fault("DV01", "error", code=5002, node=0x13)
-    r = run("monitor", "request", "--host", "DV01", "--channel", "1", "--node", "0x13", "--rca", "0x0C000", "-f", "json")
+    r = run(
+        "monitor",
+        "request",
+        "--host",
+        "DV01",
+        "--channel",
+        "1",
+        "--node",
+        "0x13",
+        "--rca",
+        "0x0C000",
+        "-f",
+        "json",
+    )
     assert r.exit_code == EXIT_PARTIAL
     assert as_json(r)[0]["error"].startswith("E2C:TIMEOUT_ERROR")
     assert "TIMEOUT_ERROR" in r.stderr
@@ -199,7 +236,20 @@ def test_monitor_request_e2c_error_exit_1(run, sim):
 
 def test_monitor_request_host_down_exit_3(run, sim):
     sim.fault("DV01", "down")
-    r = run("monitor", "request", "--host", "DV01", "--channel", "1", "--node", "0x13", "--rca", "0x0C000", "--timeout", "0.3")
+    r = run(
+        "monitor",
+        "request",
+        "--host",
+        "DV01",
+        "--channel",
+        "1",
+        "--node",
+        "0x13",
+        "--rca",
+        "0x0C000",
+        "--timeout",
+        "0.3",
+    )
     assert r.exit_code == EXIT_NOTHING
     assert "Traceback" not in r.output
 
@@ -214,7 +264,10 @@ BAD_MONITOR = [
     (["--channel", "1", "--node", "0x13"], "missing --rca"),
     (["--channel", "1", "--node", "0x13", "--rca", "1", "--interpret", "Q!x"], "--interpret"),
     (["--channel", "1", "--node", "0x13", "--rca", "1", "--format", "xml"], "--format 'xml'"),
-    (["--channel", "1", "--node", "0x13", "--rca", "1", "--timeout", "0"], "--timeout must be positive"),
+    (
+        ["--channel", "1", "--node", "0x13", "--rca", "1", "--timeout", "0"],
+        "--timeout must be positive",
+    ),
 ]
 
 
@@ -251,7 +304,9 @@ def test_monitor_nodes(run):
 
 @pytest.mark.parametrize("group", ["monitor", "tools"])
 def test_temperature(run, group):
-    r = run(group, "temperature", "--host", "DV01", "--channel", "1", "--node", "0x13", "-f", "json")
+    r = run(
+        group, "temperature", "--host", "DV01", "--channel", "1", "--node", "0x13", "-f", "json"
+    )
     assert r.exit_code == 0, r.output
     (row,) = as_json(r)
     assert row["lru"] == "FEMC"
@@ -300,7 +355,9 @@ def test_tools_revision(run, sim):
     assert r.exit_code == 0, r.output
     rows = as_json(r)
     assert [row["antenna"] for row in rows] == sim.antennas  # the active map only, no central hosts
-    texts = [v for v in rows[0].values() if isinstance(v, str) and v.count(".") == 2 and v[0].isdigit()]
+    texts = [
+        v for v in rows[0].values() if isinstance(v, str) and v.count(".") == 2 and v[0].isdigit()
+    ]
     assert texts, rows[0]
 
 
@@ -354,7 +411,19 @@ def test_sweep_points_list_and_tidy_csv(run, cat):
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert len(rows) == 4
-    assert {"time", "antenna", "point", "value", "text", "unit", "status", "limit", "error", "raw", "latency_ms"} <= set(rows[0])
+    assert {
+        "time",
+        "antenna",
+        "point",
+        "value",
+        "text",
+        "unit",
+        "status",
+        "limit",
+        "error",
+        "raw",
+        "latency_ms",
+    } <= set(rows[0])
 
 
 def test_sweep_parquet_to_file(run, env):
@@ -417,7 +486,9 @@ def test_nodes_unknown_antenna(run):
 def test_points(run, cat):
     r = run("points", "-f", "json")
     assert r.exit_code == 0
-    assert len(as_json(r)) == len(list(cat.points.values() if isinstance(cat.points, dict) else cat.points))
+    assert len(as_json(r)) == len(
+        list(cat.points.values() if isinstance(cat.points, dict) else cat.points)
+    )
     r = run("points", "cryo", "-f", "json")
     assert {row["name"] for row in as_json(r)} == {p.name for p in cat.resolve("cryo")}
     r = run("points", "--groups", "-f", "json")
@@ -435,7 +506,20 @@ def test_points_unknown_group(run):
 # -- control --------------------------------------------------------------------------------------
 
 
-CONTROL = ["control", "request", "--host", "DV01", "--channel", "0", "--node", "0x22", "--rca", "0x00082", "--data", "0x01"]
+CONTROL = [
+    "control",
+    "request",
+    "--host",
+    "DV01",
+    "--channel",
+    "0",
+    "--node",
+    "0x22",
+    "--rca",
+    "0x00082",
+    "--data",
+    "0x01",
+]
 
 
 def audit_lines(env):
@@ -448,7 +532,9 @@ def test_control_refused_without_yes_and_terminal(run, env, sim):
     r = run(*CONTROL)
     assert r.exit_code == EXIT_REFUSED
     assert "refused" in r.stderr
-    assert "DV01" in r.stderr and "0x00082" in r.stderr and "0x01" in r.stderr  # it said what it would do
+    assert (
+        "DV01" in r.stderr and "0x00082" in r.stderr and "0x01" in r.stderr
+    )  # it said what it would do
     assert sim.requests_served("DV01") == before  # nothing sent
     (entry,) = audit_lines(env)
     assert entry["outcome"] == "refused"
@@ -510,7 +596,20 @@ def test_control_bad_data(run, env, data, message):
 
 
 def test_control_bad_channel(run):
-    r = run("control", "request", "--host", "DV01", "--channel", "7", "--node", "0x22", "--rca", "0x82", "--data", "1")
+    r = run(
+        "control",
+        "request",
+        "--host",
+        "DV01",
+        "--channel",
+        "7",
+        "--node",
+        "0x22",
+        "--rca",
+        "0x82",
+        "--data",
+        "1",
+    )
     assert r.exit_code == EXIT_BAD_INPUT
     one_line_error(r)
 
@@ -542,14 +641,20 @@ def test_global_simulate_runs_against_an_embedded_array(run, sim):
     before = os.environ["E2CKIT_ARRAY"]
     r = run("--simulate", "sweep", "cryo", "--antennas", "DV01,PM04", "-f", "json")
     assert r.exit_code == 0, r.output
-    assert [row["antenna"] for row in as_json(r)] == ["DV01", "PM04"]  # PM04 is not in the module's array
+    assert [row["antenna"] for row in as_json(r)] == [
+        "DV01",
+        "PM04",
+    ]  # PM04 is not in the module's array
     assert "simulating 66 antennas" in r.stderr
     assert os.environ["E2CKIT_ARRAY"] == before  # restored
 
 
 def test_global_array_option(run, sim, env):
     path = env / "two.csv"
-    path.write_text("antenna,host,port\n" + "".join(f"{a},{sim.array[a].host},{sim.array[a].port}\n" for a in ("DV01", "CM01")))
+    path.write_text(
+        "antenna,host,port\n"
+        + "".join(f"{a},{sim.array[a].host},{sim.array[a].port}\n" for a in ("DV01", "CM01"))
+    )
     r = run("--array", str(path), "tools", "cryo", "--all", "-f", "json")
     assert r.exit_code == 0, r.output
     assert [row["antenna"] for row in as_json(r)] == ["DV01", "CM01"]
@@ -559,7 +664,19 @@ def test_global_array_option(run, sim, env):
 
 def test_simulate_command(run, env):
     out = env / "sim.csv"
-    r = run("simulate", "--antennas", "DV01,CM", "--duration", "0.2", "--write-array", str(out), "--seed", "3", "-f", "csv")
+    r = run(
+        "simulate",
+        "--antennas",
+        "DV01,CM",
+        "--duration",
+        "0.2",
+        "--write-array",
+        str(out),
+        "--seed",
+        "3",
+        "-f",
+        "csv",
+    )
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert len(rows) == 13 and {r["antenna"] for r in rows} >= {"DV01", "CM12"}
@@ -567,7 +684,11 @@ def test_simulate_command(run, env):
 
 
 def test_simulate_bad_input(run):
-    for args, msg in ((["--bind", "wire"], "--bind"), (["--antennas", "XX01"], "XX01"), (["--rate", "0"], "--rate")):
+    for args, msg in (
+        (["--bind", "wire"], "--bind"),
+        (["--antennas", "XX01"], "XX01"),
+        (["--rate", "0"], "--rate"),
+    ):
         r = run("simulate", "--duration", "0", *args)
         assert r.exit_code == EXIT_BAD_INPUT, args
         assert msg in one_line_error(r)
@@ -595,6 +716,8 @@ def test_tools_on_a_bare_address(run, sim):
     r = run("tools", "cmpr", "--host", ep.host, "--port", str(ep.port))
     assert r.exit_code == EXIT_BAD_INPUT
     assert "--channel" in one_line_error(r)
-    r = run("tools", "cmpr", "--host", ep.host, "--port", str(ep.port), "--channel", "3", "-f", "json")
+    r = run(
+        "tools", "cmpr", "--host", ep.host, "--port", str(ep.port), "--channel", "3", "-f", "json"
+    )
     assert r.exit_code == 0, r.output
     assert as_json(r)[0]["error"] is None

@@ -40,7 +40,9 @@ def env(sim, tmp_path):
     return e
 
 
-def e2ckit(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def e2ckit(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     code = "import sys; from e2ckit.cli import main; sys.argv[0] = 'e2ckit'; main()"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
@@ -48,7 +50,9 @@ def e2ckit(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.C
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("args", [["--help"], ["version"], ["tools", "--help"], ["sweep", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["version"], ["tools", "--help"], ["sweep", "--help"]]
+)
 def test_startup_imports_nothing_heavy(args):
     probe = (
         "import sys, atexit\n"
@@ -84,7 +88,19 @@ def test_dead_antenna_gives_exit_1_and_data_still_flows(sim, env):
 
 
 def test_bad_input_exit_2_one_line(env):
-    r = e2ckit("monitor", "request", "--host", "DV01", "--channel", "9", "--node", "0x13", "--rca", "0xC000", env=env)
+    r = e2ckit(
+        "monitor",
+        "request",
+        "--host",
+        "DV01",
+        "--channel",
+        "9",
+        "--node",
+        "0x13",
+        "--rca",
+        "0xC000",
+        env=env,
+    )
     assert r.returncode == 2
     assert r.stdout == ""
     assert r.stderr.strip().count("\n") == 0 and "--channel 9 is out of range" in r.stderr
