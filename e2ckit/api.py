@@ -206,33 +206,54 @@ def to_wide(tidy: pd.DataFrame) -> pd.DataFrame:
     (antenna → point → limit state / display text) and ``time`` (antenna → time of
     its first request, ISO 8601).
     """
+    import numpy as np
     import pandas as pd
 
-    antennas = list(dict.fromkeys(tidy["antenna"]))
-    points = [p for p in dict.fromkeys(tidy["point"]) if p != "(node listing)"]
-    wide = tidy[tidy["point"] != "(node listing)"].pivot_table(
-        index="antenna", columns="point", values="value", aggfunc="last", dropna=False
-    )
-    wide = wide.reindex(index=antennas, columns=points)
-    wide.columns.name = None
+    # Plain Python over the columns: a sweep is a few thousand rows, and per-group
+    # pandas calls would cost more than the network round trips.
+    ants = tidy["antenna"].tolist()
+    pts = tidy["point"].tolist()
+    vals = tidy["value"].to_numpy()
+    errs = tidy["error"].tolist()
+    antennas = list(dict.fromkeys(ants))
+    points = [p for p in dict.fromkeys(pts) if p != "(node listing)"]
+    col = {p: j for j, p in enumerate(points)}
+    row = {a: i for i, a in enumerate(antennas)}
+    grid = np.full((len(antennas), len(points)), np.nan)
+    limits: dict[str, dict[str, str]] = {a: {} for a in antennas}
+    text: dict[str, dict[str, str]] = {a: {} for a in antennas}
+    first: dict[str, Any] = {}
+    failed: dict[str, list[tuple[str, str]]] = {a: [] for a in antennas}
+    counts: dict[str, int] = dict.fromkeys(antennas, 0)
+    for a, p, v, e, lim, t, when in zip(
+        ants, pts, vals, errs, tidy["limit"].tolist(), tidy["text"].tolist(), tidy["time"].tolist(), strict=True
+    ):
+        counts[a] += 1
+        first.setdefault(a, when)
+        if e is not None and e == e:  # not None / NaN
+            failed[a].append((p, e))
+        if p in col:
+            grid[row[a], col[p]] = v
+            limits[a][p] = lim
+            text[a][p] = t
+    wide = pd.DataFrame(grid, index=pd.Index(antennas, name="antenna"), columns=points)
 
-    def summarise(g: pd.DataFrame) -> str | None:
-        errs = g.dropna(subset=["error"])
-        if errs.empty:
+    def summarise(a: str) -> str | None:
+        bad = failed[a]
+        if not bad:
             return None
-        common = errs["error"].str.split(" \\(not sent", n=1).str[0].value_counts()
-        top, n = common.index[0], int(common.iloc[0])
-        if n == len(errs) and len(errs) == len(g):
-            return f"{top} (all {n} points)"
-        parts = [f"{pt}: {e}" for pt, e in zip(errs["point"], errs["error"], strict=False)]
+        # "timeout: ... (not sent: ...)" and "timeout: ..." are the same cause
+        causes = {e.split(" (not sent", 1)[0] for _, e in bad}
+        if len(causes) == 1 and len(bad) == counts[a]:
+            return f"{causes.pop()} (all {len(bad)} points)"
+        parts = [f"{p}: {e}" for p, e in bad]
         return "; ".join(parts[:3]) + (f"; ... {len(parts) - 3} more" if len(parts) > 3 else "")
 
-    summaries = {a: summarise(g) for a, g in tidy.groupby("antenna", sort=False)}
-    wide["error"] = pd.Series([summaries.get(a) for a in antennas], index=wide.index, dtype=object)
-    wide.attrs["units"] = dict(zip(tidy["point"], tidy["unit"], strict=False))
-    wide.attrs["limits"] = {a: dict(zip(g["point"], g["limit"], strict=False)) for a, g in tidy.groupby("antenna", sort=False)}
-    wide.attrs["text"] = {a: dict(zip(g["point"], g["text"], strict=False)) for a, g in tidy.groupby("antenna", sort=False)}
-    wide.attrs["time"] = {a: g["time"].min().isoformat() for a, g in tidy.groupby("antenna", sort=False)}
+    wide["error"] = pd.Series([summarise(a) for a in antennas], index=wide.index, dtype=object)
+    wide.attrs["units"] = dict(zip(pts, tidy["unit"].tolist(), strict=True))
+    wide.attrs["limits"] = limits
+    wide.attrs["text"] = text
+    wide.attrs["time"] = {a: t.isoformat() for a, t in first.items()}
     return wide
 
 

@@ -26,15 +26,7 @@ from typing import Any, TypeVar
 
 from e2ckit.array import Endpoint
 from e2ckit.errors import ProtocolError, ValidationError
-from e2ckit.protocol import (
-    NODE_RECORD_SIZE,
-    REPLY_SIZE,
-    Mode,
-    Reply,
-    Request,
-    decode_reply,
-    error_info,
-)
+from e2ckit.protocol import Reply, ReplyDecoder, Request, error_info
 
 __all__ = ["Result", "run", "sweep_requests"]
 
@@ -69,44 +61,83 @@ class Result:
         return self.error is None
 
 
-class _Connection:
-    """One asyncio connection to one E2C, opened on demand, dropped after any fault."""
+class _ReplyProtocol(asyncio.Protocol):
+    """Feeds received bytes to the codec's incremental decoder; hands replies to a waiter.
 
-    def __init__(self, endpoint: Endpoint) -> None:
-        self.endpoint = endpoint
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+    Lower level than streams on purpose: a sweep is thousands of tiny exchanges, and
+    a future plus one timer per request costs far less than a task per ``wait_for``.
+    """
 
-    async def open(self, timeout: float) -> None:
-        if self.writer is not None:
-            return
-        ep = self.endpoint
-        self.reader, self.writer = await asyncio.wait_for(asyncio.open_connection(ep.host, ep.port), timeout)
-        sock = self.writer.get_extra_info("socket")
+    def __init__(self) -> None:
+        self.decoder = ReplyDecoder()
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future[Reply] | None = None
+        self.lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def data_received(self, data: bytes) -> None:
+        try:
+            replies = self.decoder.feed(data)
+        except ProtocolError as exc:
+            self._fail(exc)
+            return
+        for reply in replies:
+            if self.waiter is not None and not self.waiter.done():
+                self.waiter.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self._fail(ConnectionResetError("connection closed by the E2C mid-reply"))
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+
+
+class _Connection:
+    """One connection to one E2C, opened on demand, dropped after any fault."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.proto: _ReplyProtocol | None = None
+
+    async def open(self, timeout: float) -> None:
+        if self.proto is not None and not self.proto.lost:
+            return
+        loop = asyncio.get_running_loop()
+        ep = self.endpoint
+        _, self.proto = await asyncio.wait_for(loop.create_connection(_ReplyProtocol, ep.host, ep.port), timeout)
+
     def close(self) -> None:
-        if self.writer is not None:
-            with contextlib.suppress(Exception):
-                self.writer.close()
-        self.reader = self.writer = None
+        if self.proto is not None and self.proto.transport is not None:
+            self.proto.transport.close()
+        self.proto = None
 
     async def exchange(self, request: Request, timeout: float) -> Reply:
-        assert self.reader is not None and self.writer is not None
-        self.writer.write(request.encode())
-        return await asyncio.wait_for(self._read(request.mode), timeout)
+        proto = self.proto
+        assert proto is not None and proto.transport is not None
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Reply] = loop.create_future()
+        proto.waiter = fut
+        proto.decoder.expect(request.mode)
+        proto.transport.write(request.encode())
 
-    async def _read(self, mode: Mode) -> Reply:
-        assert self.reader is not None
-        head = await self.reader.readexactly(REPLY_SIZE)
-        result = decode_reply(head, mode)
-        if result is None:  # get-nodes: the records follow the 13-byte head
-            rest = await self.reader.readexactly(head[4] * NODE_RECORD_SIZE)
-            result = decode_reply(head + rest, mode)
-            assert result is not None
-        return result[0]
+        def expire() -> None:
+            if not fut.done():
+                fut.set_exception(TimeoutError())
+
+        timer = loop.call_later(timeout, expire)
+        try:
+            return await fut
+        finally:
+            timer.cancel()
+            proto.waiter = None
 
 
 def _classify(exc: BaseException) -> tuple[str, str]:
@@ -116,7 +147,7 @@ def _classify(exc: BaseException) -> tuple[str, str]:
         return "refused", TRANSPORT_ERRORS["refused"]
     if isinstance(exc, socket.gaierror):
         return "unresolved", f"host name did not resolve ({exc})"
-    if isinstance(exc, asyncio.IncompleteReadError | ConnectionResetError | BrokenPipeError):
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
         return "closed", TRANSPORT_ERRORS["closed"]
     if isinstance(exc, ProtocolError):
         return "protocol", f"{TRANSPORT_ERRORS['protocol']}: {exc}"
