@@ -16,6 +16,7 @@ import ipaddress
 import os
 import random
 import socket
+import struct
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -76,8 +77,9 @@ class _Antenna:
     host: str
     port: int
     server: asyncio.base_events.Server | None = None
-    writers: set[asyncio.StreamWriter] = field(default_factory=set)
-    locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    connections: set[_E2CConnection] = field(default_factory=set)
+    #: loop time at which each CAN channel is next free (one request at a time per bus)
+    channel_free: dict[int, float] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     requests: int = 0
 
@@ -206,11 +208,11 @@ class SimulatedArray:
                 await self._listen(ant)
 
     async def _listen(self, ant: _Antenna) -> None:
-        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._serve(ant, reader, writer)
-
+        loop = asyncio.get_running_loop()
         try:
-            ant.server = await asyncio.start_server(handler, ant.host, ant.port, reuse_address=True)
+            ant.server = await loop.create_server(
+                lambda: _E2CConnection(self, ant), ant.host, ant.port, reuse_address=True
+            )
         except OSError as exc:
             raise ValidationError(f"cannot listen for {ant.name} on {ant.host}:{ant.port}: {exc.strerror or exc}") from None
         ant.port = ant.server.sockets[0].getsockname()[1]
@@ -219,8 +221,8 @@ class SimulatedArray:
         if ant.server is not None:
             ant.server.close()
             ant.server = None
-        for w in list(ant.writers):
-            _abort(w)
+        for conn in list(ant.connections):
+            conn.abort()
 
     async def _close_all(self) -> None:
         for ant in self._antennas.values():
@@ -321,94 +323,114 @@ class SimulatedArray:
                 return f
         return None
 
-    async def _serve(self, ant: _Antenna, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        sock = writer.get_extra_info("socket")
+
+
+class _E2CConnection(asyncio.Protocol):
+    """One client connection to one simulated E2C.
+
+    Requests are cut from the byte stream 18 at a time. Each reply is scheduled, not
+    slept for: a CAN channel carries one request at a time, so a reply is due at
+    ``max(now, channel free) + latency``, and replies on one connection leave in the
+    order their requests came.
+    """
+
+    def __init__(self, sim: SimulatedArray, ant: _Antenna) -> None:
+        self.sim = sim
+        self.ant = ant
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.last_due = 0.0
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        ant.writers.add(writer)
-        try:
-            while True:
-                if not ant.model.powered():
-                    _abort(writer)  # a powered-off E2C answers nothing
-                    return
-                try:
-                    frame = await reader.readexactly(REQUEST_SIZE)
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                ant.requests += 1
-                try:
-                    request: Request | None = Request.decode(frame)
-                except FrameError:
-                    request = None
-                fault = self._pick_fault(ant, request)
-                if fault is not None and fault.kind == "silent":
-                    continue
-                if request is None:
-                    reply = Reply(int(ErrorCode.REQUEST_ERROR))
-                elif fault is not None and fault.kind == "error":
-                    reply = Reply(int(fault.code))
-                else:
-                    reply = await self._answer(ant, request)
-                if not ant.model.powered():
-                    _abort(writer)
-                    return
-                if not await self._send(writer, reply.encode(), fault):
-                    return
-        except (ConnectionError, asyncio.CancelledError):
+        self.ant.connections.add(self)
+        if not self.ant.model.powered():
+            self.abort()  # a powered-off E2C answers nothing
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.ant.connections.discard(self)
+
+    def abort(self) -> None:
+        """Close with a reset rather than a polite FIN, as a dying host would."""
+        self.closed = True
+        if self.transport is None:
             return
-        finally:
-            ant.writers.discard(writer)
-            with contextlib.suppress(Exception):
-                writer.close()
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
-    async def _answer(self, ant: _Antenna, request: Request) -> Reply:
-        # One request at a time per CAN channel, as a real bus master serialises them;
-        # the sleep stands for the CAN round trip and the node's firmware.
-        lock = ant.locks.setdefault(request.channel, asyncio.Lock())
-        async with lock:
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            return ant.model.handle(request)
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= REQUEST_SIZE and not self.closed:
+            frame = bytes(self.buffer[:REQUEST_SIZE])
+            del self.buffer[:REQUEST_SIZE]
+            self._request(frame)
 
-    async def _send(self, writer: asyncio.StreamWriter, payload: bytes, fault: Fault | None) -> bool:
-        kind = fault.kind if fault else None
-        if kind == "slow":
-            assert fault is not None
-            await asyncio.sleep(fault.delay)
+    def _request(self, frame: bytes) -> None:
+        ant, sim = self.ant, self.sim
+        if not ant.model.powered():
+            self.abort()
+            return
+        ant.requests += 1
+        try:
+            request: Request | None = Request.decode(frame)
+        except FrameError:
+            request = None
+        fault = sim._pick_fault(ant, request)
+        if fault is not None and fault.kind == "silent":
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if request is None:
+            reply, due = Reply(int(ErrorCode.REQUEST_ERROR)), now
+        else:
+            # The sleep-free CAN model: the bus is busy until the previous request on
+            # this channel is answered, then the node takes `latency`.
+            start = max(now, ant.channel_free.get(request.channel, 0.0))
+            due = start + sim.latency
+            ant.channel_free[request.channel] = due
+            if fault is not None and fault.kind == "error":
+                reply = Reply(int(fault.code))
+            else:
+                reply = ant.model.handle(request)
+        if fault is not None and fault.kind == "slow":
+            due += fault.delay
+        due = max(due, self.last_due)
+        self.last_due = due
+        payload = reply.encode()
+        kind = fault.kind if fault is not None else None
         if kind == "split":
-            # Three segments with pauses, so the client sees them as separate reads.
-            cuts = sorted({1, min(5, len(payload) - 1), len(payload) - 1})
-            start = 0
-            for cut in [*cuts, len(payload)]:
-                writer.write(payload[start:cut])
-                await writer.drain()
-                await asyncio.sleep(0.002)
-                start = cut
-            return True
-        if kind == "drop":
-            writer.write(payload[: REPLY_SIZE // 2])
-            await writer.drain()
-            _abort(writer)
-            return False
-        if kind == "garbage":
+            # Three segments 2 ms apart, so the client sees them as separate reads.
+            cuts = [0, 1, 5, len(payload) - 1, len(payload)]
+            for i in range(len(cuts) - 1):
+                loop.call_at(due + 0.002 * i, self._write, payload[cuts[i] : cuts[i + 1]])
+            self.last_due = due + 0.002 * (len(cuts) - 2)
+        elif kind == "drop":
+            loop.call_at(due, self._write, payload[: REPLY_SIZE // 2])
+            loop.call_at(due, self.abort)
+        elif kind == "garbage":
             # dlen 0xEE with an error code set can never be a valid E2C reply.
-            writer.write(b"\xde\xad\xbe\xef\xee" + os.urandom(8))
-            await writer.drain()
-            return True
-        writer.write(payload)
-        await writer.drain()
-        return True
+            loop.call_at(due, self._write, b"\xde\xad\xbe\xef\xee" + os.urandom(8))
+        elif due <= now:
+            self._write(payload)
+        else:
+            loop.call_at(due, self._write, payload)
 
-
-def _abort(writer: asyncio.StreamWriter) -> None:
-    """Close with a reset rather than a polite FIN, as a dying host would."""
-    transport = writer.transport
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    transport.abort()
+    def _write(self, payload: bytes) -> None:
+        if self.closed or self.transport is None or self.transport.is_closing():
+            return
+        if not self.ant.model.powered():
+            self.abort()
+            return
+        self.transport.write(payload)
 
 
 def _require_loopback(host: str) -> None:
