@@ -365,7 +365,8 @@ class Point:
             if not isinstance(value, (int, float)):
                 raise ValidationError(f"{self.name} encodes a number, got {value!r}")
             is_sentinel = any(value == s for s, _, _ in self.sentinels)
-            x = value if is_sentinel else (value - self.offset) / self.scale
+            exact = is_sentinel or (self.scale == 1.0 and not self.offset)
+            x = value if exact else (value - self.offset) / self.scale  # ints stay exact
             buf = self._blank(base, size or 0)
             if kind == "bit":
                 if round(x) not in (0, 1):
