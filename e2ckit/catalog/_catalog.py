@@ -8,7 +8,35 @@ Four kinds of CSV file, told apart by their header (so a user file can be any of
 * inventory (``families,channel,first,last,abbrev``): what an antenna should report.
 
 Every row is validated; a bad one raises :class:`ValidationError` naming the file, the
-line and the field. Lines whose first field starts with ``#`` are comments.
+line and the field. Lines whose first field starts with ``#`` are comments. Names and
+addresses must be unique across all loaded files (an address is node, RCA, field, kind).
+
+Points columns (only name, channel, node, rca, dtype and source are required):
+
+==============  ==========================================================================
+name            ``LRU.POINT`` (letters, digits, ``_``); unique, case-insensitively
+kind            ``monitor`` (default) or ``control``
+lru             LRU abbreviation (default: the part of the name before the dot)
+channel         ``1``; ``DA:2|DV:2|CM:3|PM:3`` by antenna family; ``*`` for a template
+node, rca       integers (``0x`` allowed); node 0..0x7FE, rca 0..0x3FFFF; node ``*`` for templates
+dtype           u8 i8 u16 i16 u32 i32 u64 f32 f64 (big-endian), bit, flags, version, esn,
+                bytes, ds18s20, can_error (see ``_point.DTYPES``)
+size            reply bytes without the FEMC status byte (default: the dtype's size)
+byte, bit       where this point's field sits in the reply (several points may share one)
+unit            physical unit after scaling (``K``, ``°C``, ``MPa``, ``mbar``...)
+scale, offset   physical = raw·scale + offset (default 1, 0)
+format          Python format spec for the text (``.2f``, ``.2e``)
+enum            ``0=CLOSED;1=OPEN`` (flags: ``0.0=DCM locked;0.1=...``, byte.bit)
+femc_status     yes when a signed FEMC status byte trails the value (§7)
+sentinels       raw values that are not readings: ``-1.0=sensor absent``; a label starting
+                ``info:`` is information, not a failure (``0xFFFFFFFF=info:minimum on-time elapsed``)
+nominal_*       normal operating range (documentation, no effect on ``limit``)
+warn_*, alarm_* bounds; beyond them the limit state is ``warn`` / ``alarm``
+limit_source    where the limits come from (firmware, flag, inferred)
+source          where the address and decoding come from: ICD, firmware, public code,
+                simulated, inferred
+description     one line for people
+==============  ==========================================================================
 """
 
 from __future__ import annotations
