@@ -396,3 +396,22 @@ def test_command_line_prints_where_each_antenna_listens(tmp_path):
             proc.kill()
             raise
     assert rc == 0
+
+
+def test_failed_start_releases_the_listeners_it_opened():
+    """One antenna's address is taken: start fails, and the others' listeners are freed."""
+    blocker = socket.socket()
+    try:
+        blocker.bind(("127.0.1.2", 0))
+    except OSError as exc:
+        blocker.close()
+        pytest.skip(f"cannot bind 127.0.1.2 on this machine: {exc}")
+    with blocker:
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        s = SimulatedArray(["CM01", "CM02"], bind="address", port=port)  # CM01 → .1, CM02 → .2
+        with pytest.raises(ValidationError, match="CM02"):
+            s.start()
+        assert not s.running
+        with socket.socket() as probe:
+            probe.bind(("127.0.1.1", port))  # would raise EADDRINUSE if CM01's listener leaked

@@ -43,8 +43,29 @@ def gethostbyname(host):
     return _orig_gethostbyname(_lookup(host))
 
 
+def _mapped(address):
+    if isinstance(address, tuple) and address and isinstance(address[0], (str, bytes)):
+        return (_lookup(address[0]),) + tuple(address[1:])
+    return address
+
+
+# socket.connect((name, port)) resolves in C, past getaddrinfo: map the name first.
+_orig_connect = _socket.socket.connect
+_orig_connect_ex = _socket.socket.connect_ex
+
+
+def _connect(self, address):
+    return _orig_connect(self, _mapped(address))
+
+
+def _connect_ex(self, address):
+    return _orig_connect_ex(self, _mapped(address))
+
+
 _socket.getaddrinfo = getaddrinfo
 _socket.gethostbyname = gethostbyname
+_socket.socket.connect = _connect
+_socket.socket.connect_ex = _connect_ex
 '''
 
 

@@ -174,6 +174,10 @@ class SimulatedArray:
                 loop.run_until_complete(self._open_all())
             except BaseException as exc:  # reported to the starting thread
                 failure.append(exc)
+                # Release the listeners opened before the failure, or they stay bound.
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(self._close_all())
+                loop.close()
                 started.set()
                 return
             started.set()
