@@ -389,7 +389,15 @@ class AntennaModel:
         with self._lock:
             t = self.clock.now() if t is None else t
             self._run_due(t)
-            return self.physics.state(t)
+            return self._physics_state(t)
+
+    #: Physics is queried on a 1 s grid of simulated time: the slowest thing the
+    #: protocol shows changes on a scale of seconds, and a sweep's requests then share
+    #: one computed state instead of integrating again for every request.
+    STATE_QUANTUM = 1.0
+
+    def _physics_state(self, t: float) -> State:
+        return self.physics.state(math.floor(t / self.STATE_QUANTUM) * self.STATE_QUANTUM)
 
     def powered(self) -> bool:
         """False while an outage holds this antenna down (the server drops its connections)."""
@@ -418,7 +426,7 @@ class AntennaModel:
     def _handle_at(self, request: Request, t: float) -> Reply:
         with self._lock:
             self._run_due(t)
-            st = self.physics.state(t)
+            st = self._physics_state(t)
             if not st.powered:
                 # the server drops connections of an unpowered E2C; a direct caller gets this
                 return Reply(int(ErrorCode.TIMEOUT_ERROR))
@@ -485,7 +493,7 @@ class AntennaModel:
         with self._lock:
             t = self.clock.now()
             self._run_due(t)
-            st = self.physics.state(t)
+            st = self._physics_state(t)
             tmpl = point.split(".")[-1].upper()
             if node is not None or (point.upper() in AMBSI_GENERIC):
                 if node is None:
@@ -691,7 +699,7 @@ class AntennaModel:
 
     def _count(self, node: int, ch: int, t: float) -> None:
         n = self._nodes[(ch, node)]
-        boot = self._boot_time(n, self.physics.state(t))
+        boot = self._boot_time(n, self._physics_state(t))
         if self._req_boot.get(node) != boot:
             self._req_boot[node], self._req_count[node] = boot, 0
         self._req_count[node] += 1
