@@ -359,18 +359,20 @@ def outage_summary(
         for key, c in cross.items():
             c = c[c["antenna"] == a]
             point, limit = limits[key]
+            units = tidy.loc[tidy["point"] == point, "unit"].dropna() if "unit" in tidy else []
+            unit = f" {units.iloc[0]}" if len(units) and units.iloc[0] else ""
             # Warming: the first upward crossing seen after the last reading before the loss.
             ups = c[(c["direction"] == "up") & (c["seen_after"] > lost)]
             before = good(tidy[(tidy["antenna"] == a) & (tidy["point"] == point) & (tidy["time"] <= lost)])
             already = not before.empty and before.sort_values("time")["value"].iloc[-1] > limit
             up_at = pd.NaT
             if already:
-                notes.append(f"{_short(point)} already above {limit:g} before the outage")
+                notes.append(f"{_short(point)} already above {limit:g}{unit} before the outage")
             elif not ups.empty:
                 first = ups.iloc[0]
                 up_at = first["time"]
                 if first["hidden"]:
-                    notes.append(f"{_short(point)} crossed {limit:g} while unreadable (≤)")
+                    notes.append(f"{_short(point)} crossed {limit:g}{unit} while unreadable (≤)")
             row[f"{key}_above"] = up_at - lost if pd.notna(up_at) else pd.NaT
             # Recovery: the first downward crossing after both the warm-up and the power return.
             after = max(x for x in (up_at, end_of_outage) if pd.notna(x)) if pd.notna(end_of_outage) else up_at
@@ -461,6 +463,7 @@ def outliers(
     *,
     threshold: float = 5.0,
     min_antennas: int = 5,
+    minority: float = 0.1,
 ) -> pd.DataFrame:
     """Antennas whose reading of a point stands out from the rest of the array.
 
@@ -470,7 +473,9 @@ def outliers(
     points) is computed per antenna; rows with |score| > ``threshold`` are returned:
     ``antenna``, ``point``, ``value``, ``median``, ``score``, ``unit``, sorted by |score|.
     Enumerated points (states, flags) are compared by their most common value instead:
-    an antenna whose value differs from the value most antennas have gets score ``inf``.
+    an antenna whose value differs from the value most antennas have gets score ``inf``,
+    provided at most a ``minority`` share of antennas differ (more is a split by design,
+    such as the compressor's ECU type by antenna family).
     """
     pd = _pd()
     import numpy as np
@@ -485,7 +490,7 @@ def outliers(
         ints = bool(np.all(np.isclose(s, s.round()))) and s.nunique() <= 8
         if ints:
             mode = s.mode().iloc[0]
-            if (s == mode).mean() < 0.5:
+            if (s != mode).mean() > minority:  # a real split (ECU types by family), not an odd one out
                 continue
             for a, v in s[s != mode].items():
                 rows.append((a, p, float(v), float(mode), math.inf, units.get(p, "")))

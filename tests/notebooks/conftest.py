@@ -43,7 +43,7 @@ except ImportError:  # nbval is in the test extras; without it the notebooks are
 
 
 def manifest() -> dict:
-    """``notebooks.toml``: {"defaults", "notebooks": {name: options}, "sanitize"}."""
+    """``notebooks.toml``: {"defaults", "notebooks": {name: options}, "sanitize": [{regex, replace}]}."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
@@ -118,7 +118,7 @@ class NotebookSuite(pytest.File):
         for name, options in listed.items():
             nb = SimNotebook.from_parent(self, path=NOTEBOOKS / f"{name}.ipynb")
             nb.sim_options = options
-            nb.sanitize_extra = spec.get("sanitize", {})
+            nb.sanitize_extra = {s["regex"]: s["replace"] for s in spec.get("sanitize", [])}
             yield nb
 
 

@@ -1,7 +1,7 @@
 """Run notebooks against the same simulated arrays as the tests and store their outputs.
 
     python tests/notebooks/record.py                  # every notebook in notebooks.toml
-    python tests/notebooks/record.py 03-compare-the-array
+    python tests/notebooks/record.py -v 03-compare-the-array   # with the time each cell took
 
 The outputs nbval compares against are the ones stored in the notebook, so after changing a
 notebook (or the simulator) run this, look at the diff, and commit. It uses the kernel of the
@@ -45,7 +45,7 @@ def run_cell(kernel: RunningKernel, source: str, timeout: float = 300) -> tuple[
     return outputs, count, failed
 
 
-def record(name: str, options: dict) -> float:
+def record(name: str, options: dict, verbose: bool = False) -> float:
     path = NOTEBOOKS / f"{name}.ipynb"
     nb = nbformat.read(path, as_version=4)
     start = time.monotonic()
@@ -53,10 +53,19 @@ def record(name: str, options: dict) -> float:
         with kernel_environment(options, tmp) as sim:
             kernel = RunningKernel(CURRENT_ENV_KERNEL_NAME, cwd=str(NOTEBOOKS))
         try:
+            count = 0
             for cell in nb.cells:
                 if cell.cell_type != "code":
                     continue
-                cell.outputs, cell.execution_count, failed = run_cell(kernel, cell.source)
+                count += 1
+                began = time.monotonic()
+                cell.outputs, _, failed = run_cell(kernel, cell.source)
+                cell.execution_count = count
+                for output in cell.outputs:
+                    if "execution_count" in output:
+                        output.execution_count = count
+                if verbose:
+                    print(f"  [{count}] {time.monotonic() - began:5.1f} s  {cell.source.splitlines()[-1][:60]}")
                 if failed and "NBVAL_RAISES_EXCEPTION" not in cell.source:
                     err = next(o for o in cell.outputs if o.output_type == "error")
                     raise SystemExit(f"{name}: a cell raised {err.ename}: {err.evalue}\n{cell.source}")
@@ -68,10 +77,12 @@ def record(name: str, options: dict) -> float:
     return time.monotonic() - start
 
 
-def main(names: list[str]) -> None:
+def main(args: list[str]) -> None:
+    verbose = "-v" in args
+    names = [a for a in args if a != "-v"]
     spec = manifest()["notebooks"]
     for name in names or list(spec):
-        took = record(name, spec[name])
+        took = record(name, spec[name], verbose)
         print(f"{name}: recorded in {took:.1f} s")
 
 
