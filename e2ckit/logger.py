@@ -519,16 +519,23 @@ class Logger:
         self._maybe_flush()
         return rows
 
-    def start(self) -> Logger:
-        """Log in a background thread (e.g. from a notebook); :meth:`stop` ends it."""
+    def start(self, duration: float | None = None, cycles: int | None = None) -> Logger:
+        """Log in a background thread (e.g. from a notebook) until :meth:`stop`, or until
+        ``duration`` clock seconds or ``cycles`` cycles have passed (then it flushes and
+        ends by itself; ``running`` turns False)."""
         if self.running:
             return self
+        if duration is not None and not duration >= 0:
+            raise ValidationError(f"duration must be a non-negative number of seconds, got {duration!r}")
         self._open()
         self._stop.clear()
         self._failure = None
         self._failure_reported = False
-        self._start_grid()
-        self._thread = threading.Thread(target=self._background, name="e2ckit-logger", daemon=True)
+        begin = self._start_grid()
+        end = None if duration is None else begin + duration
+        self._thread = threading.Thread(
+            target=self._background, args=(end, cycles), name="e2ckit-logger", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -548,9 +555,9 @@ class Logger:
             raise self._failure
         return self.status
 
-    def _background(self) -> None:
+    def _background(self, end: float | None, cycles: int | None) -> None:
         try:
-            self._loop(drive=False)
+            self._loop(drive=False, end=end, cycles=cycles)
         except BaseException as exc:  # reported by stop() and status
             self._failure = exc
         finally:

@@ -561,3 +561,89 @@ def test_compaction_on_a_full_disk_keeps_the_inputs(two_days, monkeypatch) -> No
     assert parts(two_days) == files and not hidden(two_days)
     monkeypatch.undo()
     pd.testing.assert_frame_equal(_key(load(two_days)), _key(before))
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def array_csv(tmp_path, monkeypatch):
+    with SimulatedArray(["DV01", "CM03"], seed=4, latency=0.0) as sim:
+        path = sim.write_array(tmp_path / "array.csv")
+        monkeypatch.setenv("E2CKIT_ARRAY", str(path))
+        yield sim, path
+
+
+def _cli():
+    from typer.testing import CliRunner
+
+    from e2ckit.cli import app
+
+    return CliRunner(), app
+
+
+@pytest.mark.parametrize("spelling", [[], ["run"]])
+def test_cli_log_both_spellings(array_csv, tmp_path, spelling) -> None:
+    runner, app = _cli()
+    out = tmp_path / "log"
+    args = ["log", *spelling, "cryo", "FEMC.TEMP0", "--antennas", "DV01", "--interval", "0.05"]
+    res = runner.invoke(app, [*args, "--duration", "0.2", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    df = load(out)
+    assert set(df.antenna) == {"DV01"} and 1 <= df.time.nunique() <= 5
+    assert "stopped" in res.output and f"{len(df)} samples" in res.output
+
+
+def test_cli_log_compact(two_days) -> None:
+    runner, app = _cli()
+    before = len(load(two_days))
+    res = runner.invoke(app, ["log", "compact", str(two_days), "--before", "2026-01-03"])
+    assert res.exit_code == 0, res.output
+    assert "compacted 6 of 6 closed partitions" in res.output
+    assert len(parts(two_days)) == 6 and len(load(two_days)) == before
+
+
+def test_cli_log_bad_input(array_csv, tmp_path) -> None:
+    runner, app = _cli()
+    res = runner.invoke(app, ["log", "no-such-group", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "no-such-group" in res.output
+    assert not (tmp_path / "x").exists()
+    res = runner.invoke(app, ["log", "cryo", "--duration", "soon", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2
+    res = runner.invoke(app, ["log", "compact", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "no log" in res.output
+    assert runner.invoke(app, ["log", "--help"]).exit_code == 0
+
+
+def test_cli_log_starts_without_pandas_or_pyarrow() -> None:
+    code = "import sys, e2ckit.cli_log; print(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_cli_log_flushes_and_exits_0_on_a_signal(array_csv, tmp_path, sig) -> None:
+    sim, csv = array_csv
+    sim.fault("CM03", "down")  # its "down" line tells us a cycle has run
+    out = tmp_path / "log"
+    env = {**os.environ, "E2CKIT_ARRAY": str(csv)}
+    cmd = [sys.executable, "-m", "e2ckit.cli", "log", "cryo", "--interval", "0.05"]
+    proc = subprocess.Popen(
+        [*cmd, "--flush-every", "3600", "--out", str(out)],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "CM03 down" in line:
+            break
+    proc.send_signal(sig)
+    rest = proc.stderr.read()
+    proc.wait(30)
+    assert proc.returncode == 0, "".join(lines) + rest
+    assert f"stopped ({sig.name})" in rest
+    written = int(rest.split(" samples")[0].split()[-1])
+    df = load(out)  # nothing was flushed before the signal: all of it came from the final flush
+    assert len(df) == written > 0
+    assert set(df.antenna) == {"DV01", "CM03"}

@@ -1,0 +1,221 @@
+"""``e2ckit log``: log groups or points to a parquet dataset, and compact it.
+
+::
+
+    e2ckit log GROUP|POINT... --out DIR [--interval 1] [--antennas DV01,CM] [--duration 8h]
+    e2ckit log run GROUP|POINT... ...            (the same, spelled out)
+    e2ckit log compact DIR [--before 2026-01-02]
+
+``log GROUP...`` and ``log compact DIR`` share one command group: a first word that
+is not a subcommand name is taken as the first GROUP of ``run`` (see
+:class:`DefaultGroup`).
+
+On a terminal a status line on stderr shows cycles, samples, errors, overruns and
+antennas down; antennas going down or coming back are reported as lines on stderr
+either way. SIGINT (Ctrl-C) and SIGTERM stop after the cycle in progress, flush and
+exit 0. Nothing here imports pandas or pyarrow until a command runs, so the CLI starts
+fast.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+__all__ = ["DefaultGroup", "register"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class DefaultGroup(TyperGroup):
+    """A command group whose unknown first word means the default ``run`` subcommand,
+    so that ``e2ckit log cryo ...`` and ``e2ckit log compact DIR`` both work."""
+
+    default_command = "run"
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+log_app = typer.Typer(
+    cls=DefaultGroup,
+    no_args_is_help=True,
+    help=(
+        "Log monitor points to a crash-safe parquet dataset "
+        "(DIR/date=YYYY-MM-DD/antenna=XXNN/part-*.parquet), and compact it.\n\n"
+        "\b\n"
+        "  e2ckit log cryo cmpr --out night --interval 1\n"
+        "  e2ckit log FEMC.TEMP0 --antennas DV --duration 8h --out night\n"
+        "  e2ckit log compact night --before 2026-01-02"
+    ),
+    rich_markup_mode=None,
+)
+
+
+def _err(message: str) -> None:
+    typer.echo(f"e2ckit: {message}", err=True)
+
+
+def _seconds(text: str | None, name: str) -> float | None:
+    if text is None:
+        return None
+    from e2ckit.sim.clock import parse_duration
+
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=name) from None
+    if value < 0:
+        raise typer.BadParameter("must not be negative", param_hint=name)
+    return value
+
+
+_WHAT = typer.Argument(..., metavar="GROUP", help="groups or points to log (see e2ckit points)")
+
+
+@log_app.command("run")
+def log_run(
+    what: list[str] = _WHAT,
+    out: str = typer.Option("e2ckit-log", "--out", "-o", help="dataset directory (created; appended to)"),
+    interval: float = typer.Option(1.0, "--interval", "-i", help="seconds between cycle starts"),
+    antennas: str | None = typer.Option(None, "--antennas", "-a", help="DV01,CM03 | DV | all [default: all]"),
+    duration: str | None = typer.Option(None, "--duration", "-d", help="stop after this long: 90, 30m, 8h, 1d"),
+    timeout: float | None = typer.Option(None, "--timeout", help="seconds per request [default: min(1, interval/2)]"),
+    flush_every: float = typer.Option(10.0, "--flush-every", help="seconds between flushes (what a crash can lose)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no status line and no antenna messages"),
+) -> None:
+    """Log GROUPs or POINTs every --interval seconds until --duration, Ctrl-C or SIGTERM."""
+    dur = _seconds(duration, "--duration")
+    from e2ckit.errors import E2CKitError, ValidationError
+    from e2ckit.logger import Logger, LogWriteError
+
+    try:
+        log = Logger(what, antennas, interval=interval, path=out, timeout=timeout, flush_every=flush_every)
+    except (ValidationError, KeyError) as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except E2CKitError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+    stop = threading.Event()
+    received: list[str] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    tty = sys.stderr.isatty() and not quiet
+    code = EXIT_OK
+    try:
+        try:
+            log.start(duration=dur)
+        except LogWriteError as exc:
+            _err(f"error: {exc}")
+            raise typer.Exit(EXIT_FAILED) from None
+        if not quiet:
+            _err(f"logging {', '.join(what)} of {len(log.antennas)} antennas every {interval:g} s to {out}")
+        states: dict[str, str] = {}
+        while log.running and not stop.wait(0.5 if tty else 1.0):
+            _report(log, states, tty, quiet)
+    finally:
+        try:
+            st = log.stop()  # after the cycle in progress; flushes
+        except LogWriteError as exc:
+            if tty:
+                sys.stderr.write("\r\x1b[2K")
+            _err(f"error: {exc}")
+            code = EXIT_FAILED
+            st = log.status
+        for s, h in old.items():
+            signal.signal(s, h)
+    if tty:
+        sys.stderr.write("\r\x1b[2K")
+    why = f" ({received[0]})" if received else ""
+    _err(
+        f"stopped{why}: {st.cycles} cycles, {st.samples_written} samples in {st.files} files at {out}, "
+        f"{st.errors} errors, {st.overruns} overruns"
+    )
+    raise typer.Exit(code)
+
+
+def _report(log: Any, states: dict[str, str], tty: bool, quiet: bool) -> None:
+    """Antennas that changed state as lines; then the status line (terminal only)."""
+    if quiet:
+        return
+    st = log.status
+    lines = []
+    for a, h in st.antennas.items():
+        was = states.get(a)
+        if h.state == was or h.state == "unknown":
+            continue
+        if h.state == "down":
+            lines.append(f"{a} down: {h.last_error}")
+        elif was == "down":
+            lines.append(f"{a} answers again")
+        states[a] = h.state
+    if tty:
+        sys.stderr.write("\r\x1b[2K")
+    for line in lines:
+        _err(line)
+    if tty:
+        sys.stderr.write(st.line()[: _width()])
+        sys.stderr.flush()
+
+
+def _width() -> int:
+    try:
+        return max(os.get_terminal_size(sys.stderr.fileno()).columns - 1, 20)
+    except OSError:
+        return 200
+
+
+@log_app.command("compact")
+def log_compact(
+    path: str = typer.Argument(..., metavar="DIR", help="dataset directory"),
+    before: str | None = typer.Option(
+        None, "--before", help="compact days before this date (YYYY-MM-DD) [default: today, UTC]"
+    ),
+) -> None:
+    """Merge each closed day's part files into one file per antenna, atomically."""
+    from e2ckit.errors import ValidationError
+    from e2ckit.logger import LogWriteError, compact
+
+    try:
+        results = compact(path, before=before)
+    except ValidationError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except LogWriteError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_FAILED) from None
+    done = [r for r in results if r.file is not None]
+    rows = sum(r.rows for r in done)
+    b0 = sum(r.bytes_before for r in done)
+    b1 = sum(r.bytes_after for r in done)
+    for r in done:
+        typer.echo(
+            f"date={r.date} antenna={r.antenna}: {r.files_before} files -> 1, {r.rows} rows, "
+            f"{r.bytes_before} -> {r.bytes_after} bytes"
+        )
+    ratio = f" ({b1 / b0:.0%})" if b0 else ""
+    _err(
+        f"compacted {len(done)} of {len(results)} closed partitions: {rows} rows, "
+        f"{b0} -> {b1} bytes{ratio}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``log`` command group to the main ``e2ckit`` app."""
+    app.add_typer(log_app, name="log", short_help="log points to a parquet dataset; compact it")
