@@ -349,13 +349,16 @@ def wide_table(
     from e2ckit.api import to_wide
 
     wide = to_wide(tidy)
+    attrs, wide.attrs = wide.attrs, {}  # pandas deep-copies attrs on every cell access: drop them
     points = [c for c in wide.columns if c != "error"]
-    units = wide.attrs.get("units", {})
-    texts = wide.attrs.get("text", {})
-    limits = wide.attrs.get("limits", {})
+    units = attrs.get("units", {})
+    texts = attrs.get("text", {})
+    limits = attrs.get("limits", {})
     short = _short_names(points)
+    cells = {p: dict(zip(wide.index, wide[p].tolist(), strict=True)) for p in [*points, "error"]}
     numeric = {
-        p: bool(wide[p].notna().any()) or not any(texts.get(a, {}).get(p) for a in wide.index)
+        p: any(v == v for v in cells[p].values())
+        or not any(texts.get(a, {}).get(p) for a in wide.index)
         for p in points
     }
     columns = ["antenna", *points, "error"]
@@ -369,10 +372,10 @@ def wide_table(
         headers.insert(1, "host")
     rows, text, states = [], [], []
     for a in wide.index:
-        err = wide.at[a, "error"]
+        err = cells["error"][a]
         err = None if err is None or err != err else str(err)
         vals = [
-            (float(wide.at[a, p]) if numeric[p] else (texts.get(a, {}).get(p) or None))
+            (float(cells[p][a]) if numeric[p] else (texts.get(a, {}).get(p) or None))
             for p in points
         ]
         shown = [
@@ -1398,6 +1401,12 @@ if _cli_log is not None:
 
 def main() -> None:
     """Console-script entry point."""
+    if sys.argv[1:] in (["version"], ["--version"]):
+        # fast path: typer would load its pydantic-based argument coercion just to print this
+        from e2ckit import __version__
+
+        print(__version__)
+        return
     app(prog_name="e2ckit")
 
 
