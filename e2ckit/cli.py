@@ -1389,14 +1389,11 @@ def simulate_cmd(
     _err("simulation stopped")
 
 
-# -- the logger's commands, when installed ------------------------------------------------------------
+# -- the logger's commands (e2ckit.cli_log adds the `log` group) ------------------------------------
 
-try:
-    from e2ckit import cli_log as _cli_log
-except ImportError:  # the logger is not part of this build yet
-    _cli_log = None
-if _cli_log is not None:
-    _cli_log.register(app)
+from e2ckit import cli_log as _cli_log  # noqa: E402  (registers after every other command)
+
+_cli_log.register(app)
 
 
 def main() -> None:
