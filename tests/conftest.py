@@ -17,8 +17,11 @@ Every fixture here binds loopback addresses only and never resolves a real host 
   reason, when the addresses cannot be bound at all.
 * ``array_csv``: writes ``sim``'s host map to a temporary CSV, sets ``E2CKIT_ARRAY`` to
   it for the duration of the test (monkeypatch), and returns its path.
-* ``client_for(sim, antenna, timeout=...)``: a plain helper (not a fixture) returning an
-  ``e2ckit.client.Client`` for one simulated antenna.
+* ``sim_client``: a factory, ``sim_client(sim, "DV01", timeout=2.0)``, returning an
+  ``e2ckit.client.Client`` for one antenna of a started array, closed when the test ends.
+
+(Test modules cannot import helpers from here: ``tests/notebooks/conftest.py`` shares
+the module name ``conftest``. Use the fixtures.)
 """
 
 from __future__ import annotations
@@ -38,18 +41,6 @@ SIM_ANTENNAS = ("DV01", "DV02", "CM01")
 SIM_SEED = 7
 
 
-def _require_simulator() -> None:
-    """Skip (with the reason) while the simulator's model or catalog cannot be imported."""
-    try:
-        from e2ckit.catalog import default_catalog
-        from e2ckit.sim.clock import SimClock  # noqa: F401
-        from e2ckit.sim.model import AntennaModel  # noqa: F401
-
-        default_catalog()
-    except (ImportError, FileNotFoundError) as exc:
-        pytest.skip(f"the simulator cannot run yet (model, clock or catalog missing): {exc}")
-
-
 def _new_sim(antennas: Sequence[str] | str, **kwargs: Any) -> Any:
     from e2ckit.sim import SimulatedArray
     from e2ckit.sim.clock import SimClock
@@ -59,16 +50,11 @@ def _new_sim(antennas: Sequence[str] | str, **kwargs: Any) -> Any:
     return SimulatedArray(antennas, **kwargs)
 
 
-def client_for(sim: Any, antenna: str, timeout: float = 2.0) -> Client:
-    """A ``Client`` for one antenna of a started simulated array (not yet connected)."""
-    ep = sim.array[antenna]
-    return Client(ep.host, ep.port, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Any]:
     """A started 3-antenna simulated array (DV01, DV02, CM01; seed 7; stepped clock)."""
-    _require_simulator()
     s = _new_sim(list(SIM_ANTENNAS)).start()
     try:
         yield s
@@ -79,7 +65,6 @@ def sim() -> Iterator[Any]:
 @pytest.fixture
 def fresh_sim() -> Iterator[Callable[..., Any]]:
     """Factory for private simulated arrays, each stopped when the test ends."""
-    _require_simulator()
     started: list[Any] = []
 
     def make(antennas: Sequence[str] | str = ("DV01",), **kwargs: Any) -> Any:
@@ -98,7 +83,6 @@ def fresh_sim() -> Iterator[Callable[..., Any]]:
 @pytest.fixture
 def address_sim() -> Iterator[Callable[..., Any]]:
     """Factory for ``bind="address"`` simulated arrays (127.0.1.x), port 2000 if free."""
-    _require_simulator()
     started: list[Any] = []
     rng = random.Random()
 
@@ -122,6 +106,24 @@ def address_sim() -> Iterator[Callable[..., Any]]:
     finally:
         for s in started:
             s.stop()
+
+
+@pytest.fixture
+def sim_client() -> Iterator[Callable[..., Client]]:
+    """Factory: ``sim_client(sim, antenna, timeout=2.0)`` → a ``Client``, closed at teardown."""
+    made: list[Client] = []
+
+    def make(sim: Any, antenna: str, timeout: float = 2.0) -> Client:
+        ep = sim.array[antenna]
+        c = Client(ep.host, ep.port, timeout=timeout)
+        made.append(c)
+        return c
+
+    try:
+        yield make
+    finally:
+        for c in made:
+            c.close()
 
 
 @pytest.fixture

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import client_for
 
 from e2ckit.client import Client
 from e2ckit.errors import (
@@ -37,6 +35,12 @@ SERIAL = (1, FEMC, 0x00000)
 TIMEOUT = 0.5
 #: generous slack on top of a timeout for a loaded CI machine
 SLACK = 1.0
+
+
+def client_for(sim, antenna: str, timeout: float = 2.0) -> Client:
+    """A ``Client`` for one antenna of a started simulated array (not yet connected)."""
+    ep = sim.array[antenna]
+    return Client(ep.host, ep.port, timeout=timeout)
 
 
 @pytest.fixture(autouse=True)

@@ -19,11 +19,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from conftest import client_for
-
 import e2c_client
+import pytest
 from e2c_client import E2CClient as PublishedClient
+
+from e2ckit.client import Client
 from e2ckit.client import E2CClient as OurClient
 from e2ckit.sim.hostshim import shim_env
 
@@ -31,6 +31,12 @@ FEMC, CMPR, E2C_NODE = 0x13, 0x25, 0x16
 CLI = shutil.which("e2c-client", path=os.path.dirname(sys.executable)) or shutil.which("e2c-client")
 #: FEMC cryostat temperature sensors the published ``tools cryo`` table shows
 CRYO_COLUMNS = {0: 8, 1: 9, 5: 10, 6: 11, 8: 12, 9: 13, 10: 14, 12: 15}
+
+
+def client_for(sim, antenna: str, timeout: float = 2.0) -> Client:
+    """A ``Client`` for one antenna of a started simulated array (not yet connected)."""
+    ep = sim.array[antenna]
+    return Client(ep.host, ep.port, timeout=timeout)
 
 
 def test_the_published_client_is_the_one_we_pin():
@@ -235,8 +241,9 @@ def expected_cryo_cells(sim, antenna: str) -> dict[int, str]:
     with client_for(sim, antenna) as c:
         temps = {k: femc_float(c.monitor(1, FEMC, 0x0C000 + 4 * k)) for k in CRYO_COLUMNS}
         pressure = femc_float(c.monitor(1, FEMC, 0x0C044))
-    cells = {col: "%2.2f" % temps[k] for k, col in CRYO_COLUMNS.items()}
-    cells[17] = "%.2e" % pressure
+    # the published CLI formats with % ("%2.2f", "%.2e"): the same here, on purpose
+    cells = {col: "%2.2f" % temps[k] for k, col in CRYO_COLUMNS.items()}  # noqa: UP031
+    cells[17] = "%.2e" % pressure  # noqa: UP031
     for k, col in CRYO_COLUMNS.items():  # and they are the model's physical values
         assert float(cells[col]) == pytest.approx(sim.models[antenna].peek(f"FEMC.TEMP{k}"), abs=0.006)
     return cells

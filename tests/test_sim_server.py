@@ -22,9 +22,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import SIM_ANTENNAS, client_for
 
 from e2ckit.array import Array
+from e2ckit.client import Client
 from e2ckit.errors import E2CError, ValidationError
 from e2ckit.protocol import REPLY_SIZE, Mode, Reply, Request, decode_reply
 from e2ckit.sim import SimulatedArray
@@ -33,6 +33,14 @@ FEMC, CMPR, E2C_NODE, ACU = 0x13, 0x25, 0x16, 0x00
 #: channel 0 and 1 nodes of the real DV10 listing (protocol notes §6)
 DV10_CH0 = {0x22, 0x29, 0x2A, 0x30, 0x32, 0x40, 0x41, 0x42, 0x43, 0x50, 0x51, 0x52, 0x53, 0x60, 0x61}
 DV10_CH1 = {0x13, 0x24, 0x26, 0x28}
+
+SIM_ANTENNAS = ("DV01", "DV02", "CM01")  # the shared ``sim`` fixture's antennas
+
+
+def client_for(sim, antenna: str, timeout: float = 2.0) -> Client:
+    """A ``Client`` for one antenna of a started simulated array (not yet connected)."""
+    ep = sim.array[antenna]
+    return Client(ep.host, ep.port, timeout=timeout)
 
 
 @pytest.fixture(autouse=True)
@@ -383,8 +391,6 @@ def test_command_line_prints_where_each_antenna_listens(tmp_path):
         assert {a: (ep.host, ep.port) for a, ep in back.items()} == listening
         for name, (host, port) in listening.items():
             assert host == "127.0.0.1"
-            from e2ckit.client import Client
-
             with Client(host, port, timeout=2.0) as c:
                 assert [n.node for n in c.nodes(5)] == [E2C_NODE]
                 assert CMPR in [n.node for n in c.nodes(3 if name == "CM01" else 2)]
