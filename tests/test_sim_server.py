@@ -421,3 +421,10 @@ def test_failed_start_releases_the_listeners_it_opened():
         assert not s.running
         with socket.socket() as probe:
             probe.bind(("127.0.1.1", port))  # would raise EADDRINUSE if CM01's listener leaked
+
+
+def test_sim_client_fixture_closes_its_clients(sim, sim_client):
+    c = sim_client(sim, "CM01", timeout=1.0)
+    assert not c.connected and c.timeout == 1.0
+    assert [n.node for n in c.nodes(5)] == [E2C_NODE]
+    assert c.connected  # closed by the fixture at teardown
