@@ -32,9 +32,15 @@ def _pyproject() -> dict:
 def _environment_names() -> tuple[set[str], set[str]]:
     conda, pip = set(), set()
     section = None
+    in_deps = False
     for line in (ROOT / "environment.yml").read_text().splitlines():
         stripped = line.split("#", 1)[0].rstrip()
         if not stripped.strip():
+            continue
+        if not line.startswith((" ", "-")):  # a top-level key: name, channels, dependencies
+            in_deps = stripped == "dependencies:"
+            continue
+        if not in_deps:
             continue
         if stripped.strip() == "- pip:":
             section = "pip"
