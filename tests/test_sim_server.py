@@ -428,3 +428,19 @@ def test_sim_client_fixture_closes_its_clients(sim, sim_client):
     assert not c.connected and c.timeout == 1.0
     assert [n.node for n in c.nodes(5)] == [E2C_NODE]
     assert c.connected  # closed by the fixture at teardown
+
+
+def test_scenario_given_to_the_constructor_applies_its_faults() -> None:
+    """flaky-network marks PM03 down: with the scenario passed at construction, PM03 refuses."""
+    from e2ckit.client import Client
+    from e2ckit.errors import E2CConnectionError
+    from e2ckit.sim import SimulatedArray
+    from e2ckit.sim.clock import SimClock
+
+    with SimulatedArray(["PM03", "DV01"], seed=1, clock=SimClock(rate=None), scenario="flaky-network") as sim:
+        assert sim.scenario is not None and sim.scenario.name == "flaky-network"
+        pm03, dv01 = sim.array["PM03"], sim.array["DV01"]
+        with Client(dv01.host, dv01.port, timeout=2) as c:
+            assert len(c.monitor(1, 0x13, 0x0C000)) == 5
+        with pytest.raises(E2CConnectionError), Client(pm03.host, pm03.port, timeout=2) as c:
+            c.monitor(1, 0x13, 0x0C000)

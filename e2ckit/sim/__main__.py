@@ -58,8 +58,6 @@ def main(argv: list[str] | None = None) -> int:
     except E2CKitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for name, ep in sim.array.items():
-        print(f"{name}\t{ep.host}:{ep.port}", flush=True)
     if args.write_array:
         print(f"host map written to {sim.write_array(args.write_array)}", file=sys.stderr)
     if args.write_hosts:
@@ -67,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
             for hostname, addr in sim.host_names().items():
                 f.write(f"{addr}\t{hostname}\n")
         print(f"hosts lines written to {args.write_hosts}", file=sys.stderr)
+    # The listening lines come last, so a reader that sees them can use the files too.
+    for name, ep in sim.array.items():
+        print(f"{name}\t{ep.host}:{ep.port}", flush=True)
     print(f"simulating {len(sim.antennas)} antennas; Ctrl-C to stop", file=sys.stderr, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -136,11 +136,11 @@ class SimulatedArray:
             else:
                 ep_host, ep_port = host, 0 if port is None else port
             self._antennas[name] = _Antenna(name, model, ep_host, ep_port)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self.scenario = None
         if scenario is not None:
             self.apply_scenario(scenario)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
 
     # -- life cycle ---------------------------------------------------------------
 
