@@ -529,8 +529,8 @@ class _LogPanel(_Panel):
         self.source = source
         self.log: pd.DataFrame = _load_source(source)
         self.range = w.SelectionRangeSlider(
-            options=[("", 0)], index=(0, 0), description="time", continuous_update=False,
-            layout=w.Layout(width="95%"),
+            options=[("", 0)], index=(0, 0), description="time (UTC)", continuous_update=False,
+            layout=w.Layout(width="95%"), style={"description_width": "initial"},
         )  # fmt: skip
         self.reload_button = w.Button(description="Reload", icon="refresh", tooltip="read the log again")
         self.reload_button.on_click(lambda _b: self.reload())
@@ -552,7 +552,7 @@ class _LogPanel(_Panel):
             return
         keep_all = self.range.index == (0, len(self.range.options) - 1) or len(self.range.options) <= 1
         old = self.range.value
-        fmt = "%Y-%m-%d %H:%M" if (times[-1] - times[0]).days >= 1 else "%H:%M:%S"
+        fmt = "%m-%d %H:%M" if (times[-1] - times[0]).days >= 1 else "%H:%M:%S"  # short: the readout is narrow
         opts = [(t.tz_convert("UTC").strftime(fmt), t) for t in times]
         with self._quiet():
             self.range.options = opts
@@ -617,8 +617,8 @@ class TrendPanel(_LogPanel):
         self.interactive = interactive
         self.points = w.SelectMultiple(description="points", rows=6, layout=w.Layout(width="340px"))
         self.antennas = w.SelectMultiple(description="antennas", rows=6, layout=w.Layout(width="220px"))
-        self.log_scale = w.Dropdown(options=[("auto (pressures)", None), ("log", True), ("linear", False)],
-                                    description="y scale")  # fmt: skip
+        self.log_scale = w.Dropdown(options=[("auto (log for pressures)", "auto"), ("log", "log"), ("linear", "linear")],
+                                    value="auto", description="y scale")  # fmt: skip
         self.show_thresholds = w.Checkbox(value=True, description="thresholds (30 K, 5e-4 mbar)")
         self._fill_choices(points, antennas)
         for control in (self.points, self.antennas, self.log_scale, self.show_thresholds, self.range):
@@ -662,7 +662,8 @@ class TrendPanel(_LogPanel):
         n = len(analysis.good(self.data))
         self._say(f"{n} readings · {len(points)} points × {len(antennas)} antennas · "
                   f"{self.start:%Y-%m-%d %H:%M} – {self.end:%Y-%m-%d %H:%M} UTC")  # fmt: skip
-        self._show(render_trend(self.data, points, antennas, log=self.log_scale.value,
+        log = {"auto": None, "log": True, "linear": False}[self.log_scale.value]
+        self._show(render_trend(self.data, points, antennas, log=log,
                                 thresholds=self.show_thresholds.value, interactive=self.interactive))  # fmt: skip
         return self.figure
 

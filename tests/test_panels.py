@@ -167,7 +167,7 @@ def test_trend_panel_controls():
     panel.set_range("2026-01-01 03:00", "2026-01-01 05:00")
     assert panel.data["time"].min() == T0 + pd.Timedelta(hours=3)
     assert panel.data["time"].max() == T0 + pd.Timedelta(hours=5) and len(panel.data) == 13
-    panel.log_scale.value = True
+    panel.log_scale.value = "log"
     assert panel.figure.axes[0].get_yscale() == "log"
     panel.show_thresholds.value = False
     assert thresholds(panel.figure.axes[0]) == []
@@ -222,3 +222,27 @@ def test_panels_display_and_save(tmp_path):
     panel._ipython_display_()  # no front end: must not raise
     panel.savefig(tmp_path / "trend.png")
     assert (tmp_path / "trend.png").stat().st_size > 1000
+
+
+def test_array_panel_against_a_simulated_array():
+    pytest.importorskip("e2ckit.catalog")
+    from e2ckit.sim import SimulatedArray
+    from e2ckit.sim.clock import SimClock
+
+    clock = SimClock(rate=None)
+    sim = SimulatedArray("DV01,DV02,DV05,CM01", seed=3, clock=clock)
+    sim.apply_scenario("compressor-trip")  # DV05's compressor trips at 1 h; its cryostat warms
+    clock.advance(hours=6)
+    with sim:
+        panel = panels.ArrayPanel("cryo", array=sim, point="FEMC.TEMP0", timeout=2.0)
+        assert list(panel.data.index) == ["CM01", "DV01", "DV02", "DV05"]  # host-map order
+        assert panel.data.loc["DV05", "FEMC.TEMP0"] > 30 > panel.data.loc["DV01", "FEMC.TEMP0"]
+        assert panel.data.attrs["limits"]["DV05"]["FEMC.TEMP0"] == "alarm"
+        ax = panel.figure.axes[0]
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["CM01", "DV01", "DV02", "DV05"]
+        assert matplotlib.colors.to_hex(ax.patches[3].get_facecolor()) == panels.LIMIT_COLOURS["alarm"]
+        sim.fault("DV02", "down")
+        panel.antennas.value = "DV01,DV02"
+        panel.refresh_button.click()
+        assert list(panel.data.index) == ["DV01", "DV02"] and panel.data.loc["DV02", "error"].startswith("refused")
+        assert "1 antennas with errors" in panel.status.value
