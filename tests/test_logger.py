@@ -238,9 +238,12 @@ def test_real_time_background_logging(sim, tmp_path) -> None:
     assert not st.running and st.cycles >= 2 and st.samples_written == st.samples
     df = load(tmp_path)
     assert len(df) == st.samples
-    gaps = df.time.drop_duplicates().diff().dropna().dt.total_seconds()
-    # each start on the 50 ms grid (a multiple of it, should the machine stall)
-    assert ((gaps / 0.05).round() * 0.05 - gaps).abs().max() < 0.02
+    # each cycle starts on the 50 ms grid of the first one, a little late at most (its
+    # wake-up); a drifting schedule would spread these over the whole interval
+    t = df.time.drop_duplicates()
+    late = ((t - t.iloc[0]).dt.total_seconds() % 0.05).to_numpy()
+    late = [x if x < 0.045 else x - 0.05 for x in late]  # a hair early is float rounding
+    assert sorted(late)[len(late) // 2] < 0.015
 
 
 def test_background_logger_follows_a_stepped_clock_driven_elsewhere(sim, clock, tmp_path) -> None:
@@ -315,20 +318,20 @@ def test_full_disk_gives_a_clear_error_and_no_visible_partial_file(sim, clock, t
     log = Logger("cryo", array=sim, path=tmp_path, clock=clock, flush_rows=10**9)
     log.run(cycles=1)  # one good flush first
     good = parts(tmp_path)
-    real_write = pq.write_table
+    real_write = logger_mod._write_parquet
 
     def full(table, where, **kw):
         where.write(b"PAR1 half a file")  # bytes hit the disk, then the disk is full
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(logger_mod.pq, "write_table", full)
+    monkeypatch.setattr(logger_mod, "_write_parquet", full)
     with pytest.raises(LogWriteError, match="no space left") as info:
         log.run(cycles=2)
     assert str(tmp_path) in str(info.value)
     assert parts(tmp_path) == good and not hidden(tmp_path)
     assert log.status.samples_buffered == 2 * 3 * NC  # kept for a later flush
     assert "no space left" in log.status.failure
-    monkeypatch.setattr(logger_mod.pq, "write_table", real_write)
+    monkeypatch.setattr(logger_mod, "_write_parquet", real_write)
     log.flush()  # space freed: nothing was lost
     assert len(load(tmp_path)) == 3 * 3 * NC
 
@@ -337,7 +340,7 @@ def test_background_write_failure_is_reported_by_stop(sim, clock, tmp_path, monk
     def full(table, where, **kw):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(logger_mod.pq, "write_table", full)
+    monkeypatch.setattr(logger_mod, "_write_parquet", full)
     log = Logger("FEMC.TEMP0", array=sim, path=tmp_path, clock=clock, flush_rows=1).start()
     clock.advance(0)
     deadline = time.monotonic() + 10
@@ -567,7 +570,7 @@ def test_compaction_on_a_full_disk_keeps_the_inputs(two_days, monkeypatch) -> No
     def full(table, where, **kw):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(logger_mod.pq, "write_table", full)
+    monkeypatch.setattr(logger_mod, "_write_parquet", full)
     with pytest.raises(LogWriteError, match="no space left"):
         compact(two_days, before="2026-01-03")
     assert parts(two_days) == files and not hidden(two_days)
