@@ -73,6 +73,7 @@ class _ReplyProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.waiter: asyncio.Future[Reply] | None = None
         self.lost = False
+        self.received = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -82,6 +83,7 @@ class _ReplyProtocol(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
+        self.received += len(data)
         try:
             replies = self.decoder.feed(data)
         except ProtocolError as exc:
@@ -93,7 +95,14 @@ class _ReplyProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
-        self._fail(ConnectionResetError("connection closed by the E2C mid-reply"))
+        self._fail(self.lost_error())
+
+    def lost_error(self) -> Exception:
+        # A connection reset before it carried a single reply byte is how a powered-off
+        # or overloaded E2C turns clients away: treat it like a refusal.
+        if not self.received:
+            return ConnectionRefusedError("connection reset by the E2C before any reply (E2C down or powered off)")
+        return ConnectionResetError("connection closed by the E2C mid-reply")
 
     def _fail(self, exc: BaseException) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -112,7 +121,12 @@ class _Connection:
             return
         loop = asyncio.get_running_loop()
         ep = self.endpoint
-        _, self.proto = await asyncio.wait_for(loop.create_connection(_ReplyProtocol, ep.host, ep.port), timeout)
+        try:
+            _, self.proto = await asyncio.wait_for(
+                loop.create_connection(_ReplyProtocol, ep.host, ep.port), timeout
+            )
+        except ConnectionResetError:
+            raise _ReplyProtocol().lost_error() from None
 
     def close(self) -> None:
         if self.proto is not None and self.proto.transport is not None:
@@ -123,6 +137,8 @@ class _Connection:
         proto = self.proto
         assert proto is not None and proto.transport is not None
         loop = asyncio.get_running_loop()
+        if proto.lost:  # reset between connect and now: no reply can come
+            raise proto.lost_error()
         fut: asyncio.Future[Reply] = loop.create_future()
         proto.waiter = fut
         proto.decoder.expect(request.mode)
@@ -144,7 +160,7 @@ def _classify(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         return "timeout", TRANSPORT_ERRORS["timeout"]
     if isinstance(exc, ConnectionRefusedError):
-        return "refused", TRANSPORT_ERRORS["refused"]
+        return "refused", str(exc) if exc.args and isinstance(exc.args[0], str) else TRANSPORT_ERRORS["refused"]
     if isinstance(exc, socket.gaierror):
         return "unresolved", f"host name did not resolve ({exc})"
     if isinstance(exc, ConnectionResetError | BrokenPipeError):

@@ -240,3 +240,19 @@ def test_wide_is_a_pivot_of_tidy(sim) -> None:
     merged = tidy[["antenna", "point", "value"]].merge(back, on=["antenna", "point"], suffixes=("", "_w"))
     assert len(merged) == len(tidy)
     pd.testing.assert_series_equal(merged["value"], merged["value_w"], check_names=False)
+
+
+def test_a_powered_off_antenna_is_refused_at_once_and_returns_with_power(faulty) -> None:
+    now = faulty.clock.now()
+    faulty.models["DV02"].power_off(now)
+    t0 = time.monotonic()
+    tidy = e2ckit.sweep("cryo", antennas="DV01,DV02", array=faulty, timeout=2.0, deadline=4.0, tidy=True)
+    assert time.monotonic() - t0 < 1.5, "a powered-off E2C must not cost a timeout"
+    down = tidy[tidy.antenna == "DV02"]
+    assert down["error"].str.startswith("refused").all() and down["value"].isna().all()
+    assert tidy[tidy.antenna == "DV01"]["error"].isna().all()
+    faulty.models["DV02"].power_on(now + 60)
+    faulty.clock.advance(seconds=120)
+    back = e2ckit.read("DV02", ["FEMC.TEMP0", "CMPR.DRIVE"], array=faulty)
+    assert back["error"].isna().all()
+    assert back.set_index("point").loc["CMPR.DRIVE", "value"] == 0  # drive stays off until commanded
