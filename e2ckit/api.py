@@ -280,28 +280,25 @@ def style(wide: pd.DataFrame) -> Any:
 
     Cells show the decoded text (``OPEN``, ``3.02``), so enums read as words.
     """
+    import pandas as pd
+
     limits = wide.attrs.get("limits", {})
     text = wide.attrs.get("text", {})
     units = wide.attrs.get("units", {})
-    shown = wide.copy().astype(object)
-    for a in shown.index:
-        for p in shown.columns:
-            if p in text.get(a, {}):
-                shown.loc[a, p] = text[a][p] or "—"
-    shown.columns = [f"{p} [{units[p]}]" if units.get(p) else p for p in shown.columns]
-    col_of = dict(zip(shown.columns, wide.columns, strict=False))
-
-    def paint(frame: Any) -> Any:
-        import pandas as pd
-
-        css = pd.DataFrame("", index=frame.index, columns=frame.columns)
-        for a in frame.index:
-            for c in frame.columns:
-                state = limits.get(a, {}).get(col_of[c])
-                css.loc[a, c] = _LIMIT_STYLE.get(state, "")
-        return css
-
-    return shown.style.apply(paint, axis=None)
+    # Build both grids as plain lists: per-cell .loc on a frame whose attrs pandas
+    # deep-copies on every access would take seconds for a 66-antenna sweep.
+    cols = list(wide.columns)
+    index = list(wide.index)
+    values = {c: wide[c].tolist() for c in cols}
+    shown_rows, css_rows = [], []
+    for i, a in enumerate(index):
+        t, lim = text.get(a, {}), limits.get(a, {})
+        shown_rows.append([(t[c] or "—") if c in t else values[c][i] for c in cols])
+        css_rows.append([_LIMIT_STYLE.get(lim.get(c), "") for c in cols])
+    headers = [f"{c} [{units[c]}]" if units.get(c) else c for c in cols]
+    shown = pd.DataFrame(shown_rows, index=wide.index, columns=headers)
+    css = pd.DataFrame(css_rows, index=wide.index, columns=headers)
+    return shown.style.apply(lambda _frame: css, axis=None)
 
 
 def sweep(
