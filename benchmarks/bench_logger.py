@@ -184,7 +184,7 @@ def synthetic(n: int) -> tuple[list[str], list[_Buffer]]:
                     b.status.append("ok")
                     b.error.append(None)
                     b.raw.append(None)
-                    b.latency.append(int(rng.gauss(12, 3)))
+                    b.latency.append(max(1, int(rng.gauss(12, 3))))
                 b.unit.append("K")
     return ants, list(bufs.values())
 
@@ -266,14 +266,15 @@ def main() -> None:
     ap.add_argument("--hour-antennas", type=int, default=4, help="antennas in the simulated hour (0: skip)")
     ap.add_argument("--samples", type=int, default=1_000_000, help="synthetic samples for the write comparison")
     args = ap.parse_args()
-    rows: list[tuple[str, str, str]] = [("measure", "value", "value")]
+    head = ("measure", "value", "value")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        rows += live(args.seconds, tmp, args.latency)
+        _table([head, *live(args.seconds, tmp, args.latency)])
+        print()
         if args.hour_antennas:
-            rows += hour(args.hour_antennas, tmp)
-        rows += throughput(args.samples, tmp)
-    _table(rows)
+            _table([head, *hour(args.hour_antennas, tmp)])
+            print()
+        _table([head, *throughput(args.samples, tmp)])
 
 
 if __name__ == "__main__":
