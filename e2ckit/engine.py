@@ -21,8 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from e2ckit.array import Endpoint
 from e2ckit.errors import ProtocolError, ValidationError
@@ -44,9 +43,12 @@ TRANSPORT_ERRORS = {
 }
 
 
-@dataclass(frozen=True)
-class Result:
-    """The outcome of one request: the reply, or why there is none."""
+class Result(NamedTuple):
+    """The outcome of one request: the reply, or why there is none.
+
+    A named tuple rather than a dataclass: a sweep makes thousands, and a frozen
+    dataclass's ``__init__`` costs several times as much.
+    """
 
     antenna: str
     request: Request

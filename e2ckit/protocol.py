@@ -365,7 +365,17 @@ def decode_reply(buffer: bytes, mode: Mode | int) -> tuple[Reply, int] | None:
     if error != 0 and dlen:
         # The E2C sends dlen 0 with every error; anything else is not an E2C reply.
         raise FrameError(f"reply has error {error} and dlen {dlen}; errors carry no data")
-    return Reply(error, data[:dlen]), REPLY_SIZE
+    return _checked_reply(error, data[:dlen]), REPLY_SIZE
+
+
+def _checked_reply(error: int, data: bytes) -> Reply:
+    """A Reply from fields the decoder has already checked (skips ``__post_init__``,
+    which a sweep would otherwise run thousands of times for nothing)."""
+    reply = object.__new__(Reply)
+    object.__setattr__(reply, "error", error)
+    object.__setattr__(reply, "data", data)
+    object.__setattr__(reply, "nodes", ())
+    return reply
 
 
 class ReplyDecoder:

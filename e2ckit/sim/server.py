@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import os
 import random
@@ -385,7 +386,7 @@ class _E2CConnection(asyncio.Protocol):
             return
         ant.requests += 1
         try:
-            request: Request | None = Request.decode(frame)
+            request: Request | None = _decode_request(frame)
         except FrameError:
             request = None
         fault = sim._pick_fault(ant, request)
@@ -429,12 +430,17 @@ class _E2CConnection(asyncio.Protocol):
             loop.call_at(due, self._write, payload)
 
     def _write(self, payload: bytes) -> None:
+        # Power is checked when the request arrives; a reply already on its way
+        # (latency, not seconds) is not worth a second look at the physics.
         if self.closed or self.transport is None or self.transport.is_closing():
             return
-        if not self.ant.model.powered():
-            self.abort()
-            return
         self.transport.write(payload)
+
+
+@functools.lru_cache(maxsize=8192)
+def _decode_request(frame: bytes) -> Request:
+    """Request.decode, remembered: a sweep or a logger sends the same frames every cycle."""
+    return Request.decode(frame)
 
 
 def _require_loopback(host: str) -> None:
