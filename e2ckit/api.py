@@ -322,20 +322,9 @@ def sweep(
     bounds the whole sweep, so a silent antenna costs at most the deadline.
     Returns a wide frame (one row per antenna), or tidy rows with ``tidy=True``.
     """
-    cat = _catalog(catalog)
-    static, dynamic = _split_what(cat, what)
-    arr = resolve_array(array)
-    names = arr.select(antennas)
-    total_deadline = timeout * 2 + 0.5 if deadline is None else deadline
-    if timeout <= 0 or total_deadline <= 0:
-        raise ValidationError(f"timeout and deadline must be positive, got {timeout} and {total_deadline}")
-    for a in names:  # a point whose channel depends on the antenna family fails here, not mid-sweep
-        for p in static:
-            p.channel_for(a)
-    tick = _progress_callback(progress, len(names))
-    per_antenna, results, discovered = engine.run(
-        lambda: _sweep_async(cat, arr, names, static, dynamic, timeout, total_deadline, concurrency, tick)
-    )
+    args = _prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
+    tick = _progress_callback(progress, len(args[2]))
+    per_antenna, results, discovered = engine.run(lambda: _sweep_async(*args, tick))
     return _finish(per_antenna, results, discovered, tidy, raise_on_error)
 
 
@@ -352,18 +341,32 @@ async def asweep(
     catalog: Catalog | None = None,
 ) -> pd.DataFrame:
     """:func:`sweep` for ``async`` code: ``df = await e2ckit.asweep("cryo")``."""
+    args = _prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
+    per_antenna, results, discovered = await engine.run_in_loop(_sweep_async, *args, None)
+    return _finish(per_antenna, results, discovered, tidy, raise_on_error)
+
+
+def _prepare(
+    what: str | Sequence[str],
+    antennas: str | Iterable[str] | None,
+    array: ArrayLike | None,
+    timeout: float,
+    deadline: float | None,
+    concurrency: int,
+    catalog: Catalog | None,
+) -> tuple:
+    """Resolve and check every name and number before anything is sent."""
     cat = _catalog(catalog)
     static, dynamic = _split_what(cat, what)
     arr = resolve_array(array)
     names = arr.select(antennas)
     total_deadline = timeout * 2 + 0.5 if deadline is None else deadline
-    for a in names:
+    if not timeout > 0 or not total_deadline > 0:
+        raise ValidationError(f"timeout and deadline must be positive, got {timeout} and {total_deadline}")
+    for a in names:  # a point whose channel depends on the antenna family fails here, not mid-sweep
         for p in static:
             p.channel_for(a)
-    per_antenna, results, discovered = await engine.run_in_loop(
-        _sweep_async, cat, arr, names, static, dynamic, timeout, total_deadline, concurrency, None
-    )
-    return _finish(per_antenna, results, discovered, tidy, raise_on_error)
+    return cat, arr, names, static, dynamic, timeout, total_deadline, concurrency
 
 
 def _finish(per_antenna, results, discovered, tidy: bool, raise_on_error: bool) -> pd.DataFrame:

@@ -793,24 +793,6 @@ def _temperature(host: str | None, port: int | None, channel: str | None, node: 
 _TEMP_DOC = """AMBSI ambient temperature (RCA 0x30003, DS18S20) of one node, in °C."""
 
 
-@monitor_app.command(
-    "temperature", short_help="AMBSI temperature of one node (as tools temperature)"
-)
-@_guard
-def monitor_temperature(
-    host: str | None = HostOpt,
-    port: int | None = PortOpt,
-    channel: str | None = typer.Option(None, help="LRU channel number"),
-    node: str | None = typer.Option(None, help="LRU node address"),
-    timeout: float = TimeoutOpt,
-    verbose: bool = VerboseOpt,
-    fmt: str | None = FormatOpt,
-    output: str | None = OutputOpt,
-) -> None:
-    """AMBSI ambient temperature (RCA 0x30003, DS18S20) of one node, in °C."""
-    _temperature(host, port, channel, node, timeout, verbose, fmt, output)
-
-
 @tools_app.command("temperature", short_help="Perform AMB monitor request for AMBSI temperature")
 @_guard
 def tools_temperature(
@@ -825,6 +807,12 @@ def tools_temperature(
 ) -> None:
     """AMBSI ambient temperature (RCA 0x30003, DS18S20) of one node, in °C."""
     _temperature(host, port, channel, node, timeout, verbose, fmt, output)
+
+
+# The seed README spells it `monitor temperature`: the same command under both names.
+monitor_app.command("temperature", short_help="AMBSI temperature of one node (as tools temperature)")(
+    tools_temperature
+)
 
 
 # -- tools: group reads on one host or all ----------------------------------------------------------
