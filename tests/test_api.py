@@ -168,15 +168,19 @@ def test_control_effects_show_in_the_next_sweep_as_status_not_values(faulty) -> 
         assert rows.loc[name, "limit"] == "unavailable"
 
 
-def test_minimum_time_sentinel_gives_no_value_but_a_note(sim) -> None:
-    sim.clock.advance(seconds=600)  # past the compressor's 180 s / 420 s windows
-    tidy = e2ckit.read("DV01", ["CMPR.TIME_SINCE_POWER_ON"], array=sim)
-    row = tidy.iloc[0]
-    raw = row["raw"]
-    if struct.unpack(">I", raw)[0] == 0xFFFFFFFF:
-        assert math.isnan(row["value"]) and "elapsed" in row["text"]
-    else:  # the simulated compressor was powered on less than 180 s ago
-        assert row["value"] < 180
+def test_minimum_time_sentinel_gives_no_value_but_a_note(faulty) -> None:
+    model = faulty.models["CM04"]
+    now = faulty.clock.now()
+    model.power_off(now + 10)
+    model.power_on(now + 20)  # the compressor powers up with the E2C: its timer restarts
+    faulty.clock.advance(seconds=80)
+    early = e2ckit.read("CM04", ["CMPR.TIME_SINCE_POWER_ON"], array=faulty).iloc[0]
+    assert early["error"] is None
+    assert 0 <= early["value"] < 180, early["text"]
+    faulty.clock.advance(seconds=600)  # past the 180 s minimum on-time
+    late = e2ckit.read("CM04", ["CMPR.TIME_SINCE_POWER_ON"], array=faulty).iloc[0]
+    assert struct.unpack(">I", late["raw"])[0] == 0xFFFFFFFF
+    assert math.isnan(late["value"]) and "elapsed" in late["text"] and late["status"] == "ok"
 
 
 def test_dynamic_temps_group_reads_every_node_present(sim) -> None:
