@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from e2ckit import engine
 from e2ckit.array import Array, Endpoint, default_array
 from e2ckit.errors import SweepError, ValidationError
-from e2ckit.protocol import Mode, Request
+from e2ckit.protocol import Mode, Request, monitor_request
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -114,17 +114,6 @@ def _progress_callback(progress: bool | Callable[[int, int, str], None] | None, 
     return tick
 
 
-_REQUESTS: dict[tuple[int, int, int], Request] = {}
-
-
-def _monitor_request(addr: tuple[int, int, int]) -> Request:
-    """Requests are immutable: build (and validate) each address once per process."""
-    req = _REQUESTS.get(addr)
-    if req is None:
-        req = _REQUESTS[addr] = Request(*addr)
-    return req
-
-
 async def _discover(arr: Array, antennas: Sequence[str], timeout: float, deadline: float, concurrency: int):
     plan = {a: (arr[a], [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]) for a in antennas}
     return await engine.sweep_requests(plan, timeout=timeout, deadline=deadline, concurrency=concurrency)
@@ -161,7 +150,7 @@ async def _sweep_async(
         seen: dict[tuple[int, int, int], None] = {}
         for p in pts:
             seen.setdefault((p.channel_for(a), p.node, p.rca), None)
-        plan[a] = (arr[a], [_monitor_request(addr) for addr in seen])
+        plan[a] = (arr[a], [monitor_request(*addr) for addr in seen])
     remaining = max(deadline - (time.monotonic() - start), 1e-3)
     results = await engine.sweep_requests(
         plan, timeout=timeout, deadline=remaining, concurrency=concurrency, on_antenna_done=tick

@@ -37,6 +37,7 @@ from e2ckit.protocol import (
     Reply,
     Request,
     decode_reply,
+    monitor_request,
 )
 
 __all__ = ["DEFAULT_PORT", "Client", "E2CClient", "decode_ds18s20"]
@@ -180,7 +181,7 @@ class Client:
 
     def monitor(self, channel: int, node: int, rca: int, *, timeout: float | None = None) -> bytes:
         """Read a monitor point; return its data bytes (0 to 8)."""
-        return self.request(Request(channel, node, rca, Mode.MONITOR), timeout=timeout).data
+        return self.request(monitor_request(channel, node, rca), timeout=timeout).data
 
     def control(
         self, channel: int, node: int, rca: int, data: bytes | Iterable[int], *, timeout: float | None = None

@@ -40,6 +40,7 @@ Node record (12 bytes, ``dlen`` of them after a successful get-nodes reply)::
 from __future__ import annotations
 
 import enum
+import functools
 import struct
 from dataclasses import dataclass, field
 
@@ -65,6 +66,7 @@ __all__ = [
     "Request",
     "decode_reply",
     "error_info",
+    "monitor_request",
     "pack_can_id",
     "unpack_can_id",
 ]
@@ -339,6 +341,15 @@ class Reply:
         dlen = len(self.nodes) if self.nodes else len(self.data)
         head = _REPLY.pack(self.error, dlen, self.data)
         return head + b"".join(n.encode() for n in self.nodes)
+
+
+@functools.lru_cache(maxsize=16384, typed=True)  # typed: 1.0 and True are not channel 1
+def monitor_request(channel: int, node: int, rca: int) -> Request:
+    """``Request(channel, node, rca)``, built and validated once per address.
+
+    Requests are immutable and sweeps and loggers ask the same addresses every cycle.
+    """
+    return Request(channel, node, rca)
 
 
 def decode_reply(buffer: bytes, mode: Mode | int) -> tuple[Reply, int] | None:

@@ -234,3 +234,14 @@ def test_random_reply_bytes_raise_only_protocol_errors(data: bytes, mode: Mode) 
         dec.feed(data)
     except ProtocolError:
         pass
+
+
+def test_monitor_request_is_built_once_and_still_validated() -> None:
+    from e2ckit.protocol import monitor_request
+
+    assert monitor_request(1, 0x13, 0x0C000) is monitor_request(1, 0x13, 0x0C000)
+    assert monitor_request(1, 0x13, 0x0C000) == Request(1, 0x13, 0x0C000)
+    with pytest.raises(ValidationError, match="channel must be an integer"):
+        monitor_request(1.0, 0x13, 0x0C000)  # equal to 1 and hashed alike: must not hit the cache
+    with pytest.raises(ValidationError, match="node must be an integer"):
+        monitor_request(1, True, 0x0C000)
