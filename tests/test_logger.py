@@ -305,6 +305,26 @@ def test_no_write_permission_names_the_path(sim, tmp_path) -> None:
         ro.chmod(0o700)
 
 
+def test_permission_denied_names_the_path_even_as_root(sim, tmp_path, monkeypatch) -> None:
+    """Root ignores file modes (and CI runs as root): deny the write probe the way the kernel would."""
+    import builtins
+
+    real_open = builtins.open
+
+    def deny(file, mode="r", *args, **kwargs):
+        if "e2ckit-probe" in str(file):
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(logger_mod, "open", deny, raising=False)
+    log = Logger("cryo", array=sim, path=tmp_path / "log")
+    with pytest.raises(LogWriteError, match="(?i)permission") as info:
+        log.run(cycles=1)
+    assert str(tmp_path / "log") in str(info.value)
+    assert sim.requests_served() == 0
+    assert not [p for p in (tmp_path / "log").rglob("*") if p.is_file()]
+
+
 def test_path_that_is_a_file_fails_before_the_first_cycle(sim, tmp_path) -> None:
     f = tmp_path / "file"
     f.write_text("x")
