@@ -244,6 +244,11 @@ class Request:
 
     def encode(self) -> bytes:
         """The 18 bytes to send."""
+        return self._frame
+
+    @functools.cached_property
+    def _frame(self) -> bytes:
+        # Requests are immutable and sweeps send the same ones every cycle: pack once.
         return _REQUEST.pack(
             self.resource, self.channel, self.can_id, self.mode, len(self.data), self.data
         )
