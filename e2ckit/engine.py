@@ -39,7 +39,7 @@ from e2ckit.array import Endpoint
 from e2ckit.errors import ProtocolError, ValidationError
 from e2ckit.protocol import Reply, Request, decode_reply, error_info
 
-__all__ = ["Result", "run", "sweep_requests"]
+__all__ = ["TRANSPORT_ERRORS", "Result", "fanout", "run", "run_in_loop", "sweep_requests"]
 
 T = TypeVar("T")
 
