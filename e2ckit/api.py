@@ -17,6 +17,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from e2ckit import engine
@@ -38,7 +39,9 @@ __all__ = [
     "resolve_array",
     "style",
     "sweep",
+    "sweep_rows",
     "to_wide",
+    "wide_parts",
 ]
 
 #: Columns of a tidy result, in order.
@@ -158,13 +161,12 @@ async def _sweep_async(
     return per_antenna, results, discovered
 
 
-def _tidy_frame(
+def _tidy_rows(
     per_antenna: dict[str, list[Point]],
     results: dict[str, list[engine.Result]],
     discovered: dict[str, list[engine.Result]],
-) -> pd.DataFrame:
-    import pandas as pd
-
+) -> list[tuple]:
+    """Decoded results as tuples in :data:`TIDY_COLUMNS` order (time as UNIX seconds)."""
     rows: list[tuple] = []
     for antenna, pts in per_antenna.items():
         by_addr = {(r.request.channel, r.request.node, r.request.rca): r for r in results[antenna]}
@@ -192,6 +194,13 @@ def _tidy_frame(
                     (r.time, antenna, p.name, math.nan, "", p.unit, "error", "unavailable",
                      f"{r.error}: {r.detail}", raw, latency)
                 )  # fmt: skip
+    return rows
+
+
+def _frame(rows: list[tuple]) -> pd.DataFrame:
+    """The tidy DataFrame of :func:`_tidy_rows` output."""
+    import pandas as pd
+
     df = pd.DataFrame.from_records(rows, columns=TIDY_COLUMNS)
     df["time"] = pd.to_datetime(df["time"], unit="s", utc=True)
     df["value"] = df["value"].astype("float64")
@@ -199,44 +208,48 @@ def _tidy_frame(
     return df
 
 
-def to_wide(tidy: pd.DataFrame) -> pd.DataFrame:
-    """Pivot a tidy result: one row per antenna, one column per point, plus ``error``.
+@dataclass
+class WideParts:
+    """A wide view of tidy rows in plain Python: what :func:`to_wide` and the CLI share."""
 
-    ``attrs`` keeps ``units`` (point → unit), ``limits`` and ``text``
-    (antenna → point → limit state / display text) and ``time`` (antenna → time of
-    its first request, ISO 8601).
-    """
-    import numpy as np
-    import pandas as pd
+    antennas: list[str]
+    points: list[str]
+    values: list[list[float]]  # [antenna][point], NaN where there is no reading
+    errors: list[str | None]  # per antenna: None, or a one-line summary
+    units: dict[str, str]
+    limits: dict[str, dict[str, str]]  # antenna → point → ok/warn/alarm/unavailable
+    text: dict[str, dict[str, str]]  # antenna → point → display text
+    first: dict[str, Any]  # antenna → time of its first request
 
-    # Plain Python over the columns: a sweep is a few thousand rows, and per-group
-    # pandas calls would cost more than the network round trips.
-    ants = tidy["antenna"].tolist()
-    pts = tidy["point"].tolist()
-    vals = tidy["value"].to_numpy()
-    errs = tidy["error"].tolist()
-    antennas = list(dict.fromkeys(ants))
-    points = [p for p in dict.fromkeys(pts) if p != "(node listing)"]
-    col = {p: j for j, p in enumerate(points)}
-    row = {a: i for i, a in enumerate(antennas)}
-    grid = np.full((len(antennas), len(points)), np.nan)
-    limits: dict[str, dict[str, str]] = {a: {} for a in antennas}
-    text: dict[str, dict[str, str]] = {a: {} for a in antennas}
+
+def wide_parts(rows: Iterable[tuple]) -> WideParts:
+    """Pivot tidy rows (tuples in :data:`TIDY_COLUMNS` order) without pandas."""
+    i_t, i_a, i_p, i_v, i_x, i_u, _, i_l, i_e = range(9)
+    antennas: dict[str, None] = {}
+    points: dict[str, None] = {}
+    cell: dict[tuple[str, str], float] = {}
+    limits: dict[str, dict[str, str]] = {}
+    text: dict[str, dict[str, str]] = {}
+    units: dict[str, str] = {}
     first: dict[str, Any] = {}
-    failed: dict[str, list[tuple[str, str]]] = {a: [] for a in antennas}
-    counts: dict[str, int] = dict.fromkeys(antennas, 0)
-    for a, p, v, e, lim, t, when in zip(
-        ants, pts, vals, errs, tidy["limit"].tolist(), tidy["text"].tolist(), tidy["time"].tolist(), strict=True
-    ):
+    failed: dict[str, list[tuple[str, str]]] = {}
+    counts: dict[str, int] = {}
+    for r in rows:
+        a, p, e = r[i_a], r[i_p], r[i_e]
+        if a not in antennas:
+            antennas[a] = None
+            limits[a], text[a], failed[a], counts[a] = {}, {}, [], 0
+            first[a] = r[i_t]
         counts[a] += 1
-        first.setdefault(a, when)
+        units[p] = r[i_u]
         if e is not None and e == e:  # not None / NaN
             failed[a].append((p, e))
-        if p in col:
-            grid[row[a], col[p]] = v
-            limits[a][p] = lim
-            text[a][p] = t
-    wide = pd.DataFrame(grid, index=pd.Index(antennas, name="antenna"), columns=points)
+        if p == "(node listing)":
+            continue
+        points.setdefault(p, None)
+        cell[(a, p)] = r[i_v]
+        limits[a][p] = r[i_l]
+        text[a][p] = r[i_x]
 
     def summarise(a: str) -> str | None:
         bad = failed[a]
@@ -249,11 +262,36 @@ def to_wide(tidy: pd.DataFrame) -> pd.DataFrame:
         parts = [f"{p}: {e}" for p, e in bad]
         return "; ".join(parts[:3]) + (f"; ... {len(parts) - 3} more" if len(parts) > 3 else "")
 
-    wide["error"] = pd.Series([summarise(a) for a in antennas], index=wide.index, dtype=object)
-    wide.attrs["units"] = dict(zip(pts, tidy["unit"].tolist(), strict=True))
-    wide.attrs["limits"] = limits
-    wide.attrs["text"] = text
-    wide.attrs["time"] = {a: t.isoformat() for a, t in first.items()}
+    names, cols = list(antennas), list(points)
+    nan = math.nan
+    return WideParts(
+        antennas=names,
+        points=cols,
+        values=[[cell.get((a, p), nan) for p in cols] for a in names],
+        errors=[summarise(a) for a in names],
+        units=units,
+        limits=limits,
+        text=text,
+        first=first,
+    )
+
+
+def to_wide(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Pivot a tidy result: one row per antenna, one column per point, plus ``error``.
+
+    ``attrs`` keeps ``units`` (point → unit), ``limits`` and ``text``
+    (antenna → point → limit state / display text) and ``time`` (antenna → time of
+    its first request, ISO 8601).
+    """
+    import pandas as pd
+
+    w = wide_parts(tidy[TIDY_COLUMNS].itertuples(index=False, name=None))
+    wide = pd.DataFrame(w.values, index=pd.Index(w.antennas, name="antenna"), columns=w.points, dtype="float64")
+    wide["error"] = pd.Series(w.errors, index=wide.index, dtype=object)
+    wide.attrs["units"] = w.units
+    wide.attrs["limits"] = w.limits
+    wide.attrs["text"] = w.text
+    wide.attrs["time"] = {a: pd.Timestamp(t).isoformat() for a, t in w.first.items()}
     return wide
 
 
@@ -358,8 +396,28 @@ def _prepare(
     return cat, arr, names, static, dynamic, timeout, total_deadline, concurrency
 
 
+def sweep_rows(
+    what: str | Sequence[str],
+    antennas: str | Iterable[str] | None = None,
+    *,
+    array: ArrayLike | None = None,
+    timeout: float = 1.0,
+    deadline: float | None = None,
+    progress: bool | Callable[[int, int, str], None] | None = None,
+    concurrency: int = 64,
+    catalog: Catalog | None = None,
+) -> list[tuple]:
+    """:func:`sweep` without pandas: tidy rows as tuples in :data:`TIDY_COLUMNS` order,
+    ``time`` as UNIX seconds. For light callers (the CLI) that would otherwise spend
+    more time importing pandas than sweeping the array; :func:`wide_parts` pivots them."""
+    args = _prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
+    tick = _progress_callback(progress, len(args[2]))
+    per_antenna, results, discovered = engine.run(lambda: _sweep_async(*args, tick))
+    return _tidy_rows(per_antenna, results, discovered)
+
+
 def _finish(per_antenna, results, discovered, tidy: bool, raise_on_error: bool) -> pd.DataFrame:
-    df = _tidy_frame(per_antenna, results, discovered)
+    df = _frame(_tidy_rows(per_antenna, results, discovered))
     if raise_on_error:
         bad = df.dropna(subset=["error"])
         if not bad.empty:

@@ -318,16 +318,28 @@ def exit_status(errors: list[Any]) -> int:
     return EXIT_PARTIAL
 
 
-def _report_errors(frame: pd.DataFrame, what: str = "readings") -> None:
-    """One summary line per failing antenna on stderr (data stays clean on stdout)."""
-    bad = frame[frame["error"].notna()]
-    if bad.empty:
+def _report_errors(frame: Any, what: str = "readings") -> None:
+    """One summary line per failing antenna on stderr (data stays clean on stdout).
+
+    ``frame``: a DataFrame with ``antenna`` and ``error`` columns, or tidy rows
+    (tuples in ``api.TIDY_COLUMNS`` order)."""
+    if isinstance(frame, list):
+        antennas, errors = [r[1] for r in frame], [r[8] for r in frame]
+    else:
+        antennas, errors = list(frame["antenna"]), list(frame["error"])
+    total: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    first: dict[str, Any] = {}
+    for a, e in zip(antennas, errors, strict=True):
+        total[a] = total.get(a, 0) + 1
+        if e is not None and e == e:
+            counts[a] = counts.get(a, 0) + 1
+            first.setdefault(a, e)
+    if not counts:
         return
-    per = bad.groupby("antenna", sort=False)["error"].agg(lambda s: s.iloc[0])
-    counts = bad.groupby("antenna", sort=False).size()
-    total = frame.groupby("antenna", sort=False).size()
-    _err(f"{len(bad)} of {len(frame)} {what} failed on {len(per)} of {len(total)} antennas:")
-    for a, e in per.items():
+    n_bad = sum(counts.values())
+    _err(f"{n_bad} of {len(errors)} {what} failed on {len(counts)} of {len(total)} antennas:")
+    for a, e in first.items():
         _err(f"  {a}: {counts[a]}/{total[a]} failed, e.g. {e}")
 
 
@@ -340,54 +352,57 @@ def _short_names(points: list[str]) -> dict[str, str]:
     return {p: p[cut:] if cut and p[cut:] else p for p in points}
 
 
-def wide_table(
-    tidy: pd.DataFrame, title: str | None = None, host_of: dict[str, str] | None = None
-) -> Table:
+def wide_table(rows: list[tuple], title: str | None = None, host_of: dict[str, str] | None = None) -> Table:
     """One row per antenna, one column per point: display text with limit colours,
-    machine values numeric (text for points that have no number, such as revisions)."""
-    from e2ckit._cli_output import Table
-    from e2ckit.api import to_wide
+    machine values numeric (text for points that have no number, such as revisions).
 
-    wide = to_wide(tidy)
-    attrs, wide.attrs = wide.attrs, {}  # pandas deep-copies attrs on every cell access: drop them
-    points = [c for c in wide.columns if c != "error"]
-    units = attrs.get("units", {})
-    texts = attrs.get("text", {})
-    limits = attrs.get("limits", {})
+    ``rows``: tidy rows from ``api.sweep_rows`` (no pandas on this path)."""
+    from e2ckit._cli_output import Table
+    from e2ckit.api import wide_parts
+
+    w = wide_parts(rows)
+    points = w.points
     short = _short_names(points)
-    cells = {p: dict(zip(wide.index, wide[p].tolist(), strict=True)) for p in [*points, "error"]}
     numeric = {
-        p: any(v == v for v in cells[p].values())
-        or not any(texts.get(a, {}).get(p) for a in wide.index)
-        for p in points
+        p: any(row[j] == row[j] for row in w.values) or not any(w.text.get(a, {}).get(p) for a in w.antennas)
+        for j, p in enumerate(points)
     }
     columns = ["antenna", *points, "error"]
     headers = [
         "antenna",
-        *[f"{short[p]} [{units[p]}]" if units.get(p) else short[p] for p in points],
+        *[f"{short[p]} [{w.units[p]}]" if w.units.get(p) else short[p] for p in points],
         "error",
     ]
     if host_of:
         columns.insert(1, "host")
         headers.insert(1, "host")
-    rows, text, states = [], [], []
-    for a in wide.index:
-        err = cells["error"][a]
-        err = None if err is None or err != err else str(err)
-        vals = [
-            (float(cells[p][a]) if numeric[p] else (texts.get(a, {}).get(p) or None))
-            for p in points
-        ]
-        shown = [
-            texts.get(a, {}).get(p) or ("" if limits.get(a, {}).get(p) != "unavailable" else "—")
-            for p in points
-        ]
-        st = [limits.get(a, {}).get(p) for p in points]
+    out_rows, text, states = [], [], []
+    for a, values, err in zip(w.antennas, w.values, w.errors, strict=True):
+        texts, limits = w.text.get(a, {}), w.limits.get(a, {})
+        vals = [(float(v) if numeric[p] else (texts.get(p) or None)) for p, v in zip(points, values, strict=True)]
+        shown = [texts.get(p) or ("" if limits.get(p) != "unavailable" else "—") for p in points]
+        st = [limits.get(p) for p in points]
         lead = [a] + ([host_of.get(a, "")] if host_of else [])
-        rows.append([*lead, *vals, err])
+        out_rows.append([*lead, *vals, err])
         text.append([*lead, *shown, err or ""])
         states.append([None] * len(lead) + st + ["error" if err else None])
-    return Table(columns, rows, text=text, states=states, title=title, headers=headers)
+    return Table(columns, out_rows, text=text, states=states, title=title, headers=headers)
+
+
+def rows_table(rows: list[tuple], title: str | None = None) -> Table:
+    """Tidy rows as a Table: one line per (antenna, point), time in ISO 8601, raw in hex."""
+    from datetime import datetime, timezone
+
+    from e2ckit._cli_output import Table
+    from e2ckit.api import TIDY_COLUMNS
+
+    out = []
+    for r in rows:
+        r = list(r)
+        r[0] = datetime.fromtimestamp(r[0], tz=timezone.utc).isoformat(timespec="microseconds")
+        r[9] = None if r[9] is None else bytes(r[9]).hex()
+        out.append(r)
+    return Table(list(TIDY_COLUMNS), out, title=title)
 
 
 def frame_table(df: pd.DataFrame, title: str | None = None, hide: tuple[str, ...] = ()) -> Table:
@@ -461,14 +476,14 @@ def _run_sweep(
     deadline: float | None,
     label: str,
     stand_in_family: str = "DV",
-) -> pd.DataFrame:
-    """``api.sweep`` (tidy) with a progress bar, for any host map.
+) -> list[tuple]:
+    """``api.sweep_rows`` (tidy rows, no pandas) with a progress bar, for any host map.
 
     The catalog addresses points per antenna family, so an E2C that is no antenna
     (a bare address, a central LO host) is swept under a stand-in antenna name of
     ``stand_in_family`` and renamed back in the result.
     """
-    from e2ckit.api import resolve_array, sweep
+    from e2ckit.api import resolve_array, sweep_rows
     from e2ckit.array import Array, Endpoint
 
     _check_timing(timeout, deadline)
@@ -494,12 +509,10 @@ def _run_sweep(
         names = [e.antenna for e in endpoints]
     with _progress(len(names), label) as tick:
         progress = None if tick is None else (lambda d, t, a: tick(d, t, rename.get(a, a)))
-        df = sweep(
-            what, names, array=arr, timeout=timeout, deadline=deadline, tidy=True, progress=progress
-        )
+        rows = sweep_rows(what, names, array=arr, timeout=timeout, deadline=deadline, progress=progress)
     if rename:
-        df["antenna"] = df["antenna"].replace(rename)
-    return df
+        rows = [(r[0], rename.get(r[1], r[1]), *r[2:]) for r in rows]
+    return rows
 
 
 # -- root ---------------------------------------------------------------------------------
@@ -862,14 +875,14 @@ def _group_read(
             )
     if verbose:
         _err(f"{group}: {len(arr.select(antennas))} host(s) from {arr.source or 'memory'}")
-    tidy = _run_sweep(group, antennas, arr, timeout, deadline, group, stand_in_family=family)
+    rows = _run_sweep(group, antennas, arr, timeout, deadline, group, stand_in_family=family)
     hosts = {a: f"{arr[a].host}:{arr[a].port}" for a in arr.select(antennas)}
-    table = wide_table(tidy, title=title, host_of=hosts)
+    table = wide_table(rows, title=title, host_of=hosts)
     if not show_errors:
         table = _drop_column(table, "error")
     _emit(table, fmt, output)
-    _report_errors(tidy)
-    raise typer.Exit(exit_status(list(tidy["error"])))
+    _report_errors(rows)
+    raise typer.Exit(exit_status([r[8] for r in rows]))
 
 
 def _drop_column(table: Table, name: str) -> Table:
@@ -1129,18 +1142,12 @@ def sweep_cmd(
     if not items:
         raise BadInput("give a group or point names")
     arr = _active_array()
-    tidy_df = _run_sweep(
-        items if len(items) > 1 else items[0], antennas, arr, timeout, deadline, items[0]
-    )
-    if tidy:
-        df = tidy_df.copy()
-        df["raw"] = [None if r is None else bytes(r).hex() for r in df["raw"]]
-        table = frame_table(df, title=f"sweep {' '.join(items)}")
-    else:
-        table = wide_table(tidy_df, title=f"sweep {' '.join(items)}")
+    rows = _run_sweep(items if len(items) > 1 else items[0], antennas, arr, timeout, deadline, items[0])
+    title = f"sweep {' '.join(items)}"
+    table = rows_table(rows, title=title) if tidy else wide_table(rows, title=title)
     _emit(table, fmt, output)
-    _report_errors(tidy_df)
-    raise typer.Exit(exit_status(list(tidy_df["error"])))
+    _report_errors(rows)
+    raise typer.Exit(exit_status([r[8] for r in rows]))
 
 
 @app.command("nodes")
