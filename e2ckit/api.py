@@ -89,7 +89,12 @@ def _catalog(catalog: Catalog | None) -> Catalog:
 
 def _split_what(cat: Catalog, what: str | Sequence[str]) -> tuple[list[Point], list[str]]:
     """Static points and dynamic group names in ``what`` (validated before any I/O)."""
-    items = [what] if isinstance(what, str) else list(what)
+    if isinstance(what, str):
+        items = [what]
+    elif isinstance(what, Iterable):
+        items = list(what)
+    else:
+        raise ValidationError(f"what must be a group or point name, or a list of them; got {what!r}")
     if not items:
         raise ValidationError("nothing to read: give a group name or point names")
     static: list[str] = []
@@ -373,6 +378,18 @@ async def asweep(
     return _finish(per_antenna, results, discovered, tidy, raise_on_error)
 
 
+def _seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValidationError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _timing(timeout: object, deadline: object) -> tuple[float, float]:
+    """Checked (timeout, deadline); the deadline defaults to 2 × timeout + 0.5 s."""
+    t = _seconds("timeout", timeout)
+    return t, (t * 2 + 0.5 if deadline is None else _seconds("deadline", deadline))
+
+
 def _prepare(
     what: str | Sequence[str],
     antennas: str | Iterable[str] | None,
@@ -387,9 +404,9 @@ def _prepare(
     static, dynamic = _split_what(cat, what)
     arr = resolve_array(array)
     names = arr.select(antennas)
-    total_deadline = timeout * 2 + 0.5 if deadline is None else deadline
-    if not timeout > 0 or not total_deadline > 0:
-        raise ValidationError(f"timeout and deadline must be positive, got {timeout} and {total_deadline}")
+    timeout, total_deadline = _timing(timeout, deadline)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValidationError(f"concurrency must be a whole number of antennas, at least 1; got {concurrency!r}")
     for a in names:  # a point whose channel depends on the antenna family fails here, not mid-sweep
         for p in static:
             p.channel_for(a)
@@ -468,8 +485,8 @@ def nodes(
     cat = _catalog(catalog)
     arr = resolve_array(array)
     names = arr.select(antennas)
+    timeout, dl = _timing(timeout, deadline)
     plan = {a: (arr[a], [Request(ch, 0, 0, Mode.GET_NODES) for ch in channels]) for a in names}
-    dl = timeout * 2 + 0.5 if deadline is None else deadline
     results = engine.run(lambda: engine.sweep_requests(plan, timeout=timeout, deadline=dl, concurrency=concurrency))
     rows = []
     for a in names:

@@ -119,7 +119,12 @@ class Array(Mapping[str, Endpoint]):
         """
         if antennas is None:
             return self.antennas
-        items = antennas.split(",") if isinstance(antennas, str) else list(antennas)
+        if isinstance(antennas, str):
+            items = antennas.split(",")
+        elif isinstance(antennas, Iterable):
+            items = list(antennas)
+        else:
+            raise ValidationError(f"antennas must be names, families, 'all' or a list of them; got {antennas!r}")
         wanted: set[str] = set()
         for raw in items:
             item = str(raw).strip().upper()

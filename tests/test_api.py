@@ -220,6 +220,13 @@ def test_inventory_names_a_missing_lru_and_an_unreachable_antenna(faulty) -> Non
         ({"what": "cryo", "antennas": "XX99"}, "XX99"),
         ({"what": "cryo", "antennas": "DV77"}, "DV77"),
         ({"what": []}, "nothing to read"),
+        ({"what": 123}, "what must be a group or point name"),
+        ({"what": None}, "what must be a group or point name"),
+        ({"what": "cryo", "antennas": 5}, "antennas must be names"),
+        ({"what": "cryo", "timeout": "1"}, "timeout must be a positive number of seconds, got '1'"),
+        ({"what": "cryo", "timeout": 0}, "timeout must be a positive number"),
+        ({"what": "cryo", "deadline": float("nan")}, "deadline must be a positive number"),
+        ({"what": "cryo", "concurrency": 0}, "concurrency must be a whole number"),
     ],
 )
 def test_bad_names_fail_before_anything_is_sent(sim, kwargs: dict, message: str) -> None:
