@@ -62,7 +62,6 @@ import atexit
 import contextlib
 import errno
 import json
-import math
 import os
 import re
 import secrets
@@ -368,16 +367,17 @@ class Logger:
         concurrency: int = 64,
         catalog: Catalog | None = None,
     ) -> None:
-        from e2ckit.api import _catalog, _split_what, resolve_array
+        from e2ckit.api import _catalog, _seconds, _split_what, resolve_array
 
-        if not interval > 0 or not math.isfinite(interval):
-            raise ValidationError(f"interval must be a positive number of seconds, got {interval!r}")
-        if not flush_every > 0:
-            raise ValidationError(f"flush_every must be positive, got {flush_every!r}")
-        if flush_rows < 1:
-            raise ValidationError(f"flush_rows must be at least 1, got {flush_rows!r}")
+        interval = _seconds("interval", interval)
+        flush_every = _seconds("flush_every", flush_every)
+        if isinstance(flush_rows, bool) or not isinstance(flush_rows, int) or flush_rows < 1:
+            raise ValidationError(f"flush_rows must be a whole number of rows, at least 1; got {flush_rows!r}")
         if clock is not None and not callable(getattr(clock, "now", None)):
             raise ValidationError("clock must have a now() method returning UNIX seconds")
+        # Everything that can be wrong with the names fails here, before any cycle.
+        self._catalog = _catalog(catalog)
+        self._static, self._dynamic = _split_what(self._catalog, what)
         self.what = [what] if isinstance(what, str) else list(what)
         self.interval = float(interval)
         self.path = Path(path)
@@ -385,9 +385,6 @@ class Logger:
         self.flush_rows = int(flush_rows)
         self.clock = clock
         self.concurrency = concurrency
-        # Everything that can be wrong with the names fails here, before any cycle.
-        self._catalog = _catalog(catalog)
-        self._static, self._dynamic = _split_what(self._catalog, self.what)
         self._array = resolve_array(array)
         self.antennas = self._array.select(antennas)
         for a in self.antennas:
@@ -397,12 +394,12 @@ class Logger:
         real_interval = self.interval / rate if rate else None
         if timeout is None:
             timeout = 1.0 if real_interval is None else min(1.0, max(real_interval * 0.5, 0.02))
+        timeout = _seconds("timeout", timeout)
         if deadline is None:
             deadline = timeout * 2 + 0.5
             if real_interval is not None:
                 deadline = min(deadline, max(real_interval * 0.8, 0.05))
-        if not timeout > 0 or not deadline > 0:
-            raise ValidationError(f"timeout and deadline must be positive, got {timeout!r} and {deadline!r}")
+        deadline = _seconds("deadline", deadline)
         self.timeout = float(timeout)
         self.deadline = float(deadline)
         self._plan, self._slots = self._static_plan()
@@ -877,9 +874,16 @@ def _point_names(points: str | Iterable[str] | None) -> list[str] | None:
     """Point names; a catalog group name expands to its points."""
     if points is None:
         return None
-    items = [points] if isinstance(points, str) else list(points)
+    if isinstance(points, str):
+        items = [points]
+    elif isinstance(points, Iterable):
+        items = list(points)
+    else:
+        raise ValidationError(f"points must be point or group names, or a list of them; got {points!r}")
     names: list[str] = []
     for item in items:
+        if not isinstance(item, str):
+            raise ValidationError(f"points must be names (str), got {item!r}")
         if "." not in item:
             with contextlib.suppress(Exception):
                 from e2ckit.catalog import default_catalog

@@ -286,9 +286,22 @@ def test_unknown_names_fail_before_the_first_cycle(sim, tmp_path, what, antennas
 
 
 def test_bad_arguments(sim, tmp_path) -> None:
-    for kwargs in ({"interval": 0}, {"flush_every": -1}, {"flush_rows": 0}, {"clock": object()}):
-        with pytest.raises(ValidationError):
+    cases = [
+        ({"interval": 0}, "interval must be a positive number"),
+        ({"interval": "1"}, "interval must be a positive number of seconds, got '1'"),
+        ({"flush_every": -1}, "flush_every must be a positive number"),
+        ({"flush_rows": 0}, "flush_rows must be a whole number"),
+        ({"flush_rows": 1.5}, "flush_rows must be a whole number"),
+        ({"timeout": "x"}, "timeout must be a positive number"),
+        ({"clock": object()}, "clock must have a now"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValidationError, match=message):
             Logger("cryo", array=sim, path=tmp_path, **kwargs)
+    with pytest.raises(ValidationError, match="what must be a group or point name"):
+        Logger(123, array=sim, path=tmp_path)
+    with pytest.raises(ValidationError, match="points must be point or group names"):
+        load(tmp_path, points=5)
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores permissions")
