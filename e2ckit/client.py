@@ -57,7 +57,7 @@ class Client:
     def __init__(self, host: str, port: int = DEFAULT_PORT, timeout: float = 1.0) -> None:
         if not isinstance(port, int) or not 0 < port < 65536:
             raise ValidationError(f"port must be 1..65535, got {port!r}")
-        if timeout is None or timeout <= 0:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ValidationError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.host = host
         self.port = port
@@ -187,7 +187,14 @@ class Client:
         self, channel: int, node: int, rca: int, data: bytes | Iterable[int], *, timeout: float | None = None
     ) -> None:
         """Send a control (1 to 8 data bytes). This changes hardware: callers confirm first."""
-        payload = bytes(data)
+        if isinstance(data, str):
+            raise ValidationError(f"control data must be bytes or a list of byte values, not the string {data!r}")
+        if isinstance(data, int):  # bytes(7) would quietly be seven zero bytes
+            raise ValidationError(f"control data must be bytes or a list of byte values, not the number {data!r}")
+        try:
+            payload = bytes(data)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"control data must be 1 to 8 byte values 0..255: {exc}") from None
         self.request(Request(channel, node, rca, Mode.CONTROL, payload), timeout=timeout)
 
     def reset(self, channel: int, node: int, rca: int = 0, *, timeout: float | None = None) -> None:

@@ -360,6 +360,8 @@ def test_control_and_reset_reach_the_model(fresh_sim):
         (lambda c: c.control(1, FEMC, 0x1C046, b""), "data"),
         (lambda c: c.control(1, FEMC, 0x1C046, bytes(9)), "data"),
         (lambda c: c.control(1, FEMC, 0x1C046, [256]), "bytes must be in range"),
+        (lambda c: c.control(1, FEMC, 0x1C046, "0x01"), "not the string"),
+        (lambda c: c.control(1, FEMC, 0x1C046, 7), "control data must be"),
         (lambda c: c.request(Request(1, FEMC, 0, Mode.MONITOR, b"\x01")), "carries no data"),
         (lambda c: c.nodes(0x10000), "channel"),
     ],
@@ -367,7 +369,7 @@ def test_control_and_reset_reach_the_model(fresh_sim):
 def test_validation_errors_before_anything_is_sent(sim, call, field):
     before = sim.requests_served("DV01")
     c = client_for(sim, "DV01")
-    with pytest.raises(ValueError) as exc:  # ValidationError is a ValueError
+    with pytest.raises(ValidationError) as exc:
         call(c)
     assert field in str(exc.value)
     assert not c.connected, "no connection opened"
