@@ -187,15 +187,7 @@ class Client:
         self, channel: int, node: int, rca: int, data: bytes | Iterable[int], *, timeout: float | None = None
     ) -> None:
         """Send a control (1 to 8 data bytes). This changes hardware: callers confirm first."""
-        if isinstance(data, str):
-            raise ValidationError(f"control data must be bytes or a list of byte values, not the string {data!r}")
-        if isinstance(data, int):  # bytes(7) would quietly be seven zero bytes
-            raise ValidationError(f"control data must be bytes or a list of byte values, not the number {data!r}")
-        try:
-            payload = bytes(data)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(f"control data must be 1 to 8 byte values 0..255: {exc}") from None
-        self.request(Request(channel, node, rca, Mode.CONTROL, payload), timeout=timeout)
+        self.request(Request(channel, node, rca, Mode.CONTROL, _control_bytes(data)), timeout=timeout)
 
     def reset(self, channel: int, node: int, rca: int = 0, *, timeout: float | None = None) -> None:
         """Send a mode-3 reset request."""
@@ -209,6 +201,18 @@ class Client:
     def all_nodes(self, channels: Iterable[int] = LRU_CHANNELS) -> dict[int, list[NodeRecord]]:
         """Node listings of every LRU channel (0-4), by channel."""
         return {ch: self.nodes(ch) for ch in channels}
+
+
+def _control_bytes(data: object) -> bytes:
+    """Control data as bytes, refusing what ``bytes()`` would silently misread."""
+    if isinstance(data, str):
+        raise ValidationError(f"control data must be bytes or a list of byte values, not the string {data!r}")
+    if isinstance(data, int):  # bytes(7) would quietly be seven zero bytes
+        raise ValidationError(f"control data must be bytes or a list of byte values, not the number {data!r}")
+    try:
+        return bytes(data)  # type: ignore[call-overload]
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"control data must be 1 to 8 byte values 0..255: {exc}") from None
 
 
 def decode_ds18s20(data: bytes) -> float:
@@ -275,7 +279,7 @@ class E2CClient:
         """Send one request; return ``(error_code, data)`` without raising on E2C errors."""
         # The published client silently drops data for non-control modes and cuts it
         # to 8 bytes; keep the first behaviour, refuse the second (it hides mistakes).
-        payload = bytes(data) if mode == Mode.CONTROL else b""
+        payload = _control_bytes(data) if mode == Mode.CONTROL else b""
         req = Request(bus_id, node_id, can_addr, Mode(mode), payload, resource_id)
         reply = self._client.request(req, check=False)
         if mode == Mode.GET_NODES and reply.error == 0:
