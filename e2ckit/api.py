@@ -354,10 +354,11 @@ def sweep(
     bounds the whole sweep, so a silent antenna costs at most the deadline.
     Returns a wide frame (one row per antenna), or tidy rows with ``tidy=True``.
     """
-    args = _prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
-    tick = _progress_callback(progress, len(args[2]))
-    per_antenna, results, discovered = engine.run(lambda: _sweep_async(*args, tick))
-    return _finish(per_antenna, results, discovered, tidy, raise_on_error)
+    rows = sweep_rows(
+        what, antennas, array=array, timeout=timeout, deadline=deadline, progress=progress,
+        concurrency=concurrency, catalog=catalog,
+    )  # fmt: skip
+    return _finish(rows, tidy, raise_on_error)
 
 
 async def asweep(
@@ -375,7 +376,7 @@ async def asweep(
     """:func:`sweep` for ``async`` code: ``df = await e2ckit.asweep("cryo")``."""
     args = _prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
     per_antenna, results, discovered = await engine.run_in_loop(_sweep_async, *args, None)
-    return _finish(per_antenna, results, discovered, tidy, raise_on_error)
+    return _finish(_tidy_rows(per_antenna, results, discovered), tidy, raise_on_error)
 
 
 def _seconds(name: str, value: object) -> float:
@@ -433,8 +434,8 @@ def sweep_rows(
     return _tidy_rows(per_antenna, results, discovered)
 
 
-def _finish(per_antenna, results, discovered, tidy: bool, raise_on_error: bool) -> pd.DataFrame:
-    df = _frame(_tidy_rows(per_antenna, results, discovered))
+def _finish(rows: list[tuple], tidy: bool, raise_on_error: bool) -> pd.DataFrame:
+    df = _frame(rows)
     if raise_on_error:
         bad = df.dropna(subset=["error"])
         if not bad.empty:

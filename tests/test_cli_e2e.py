@@ -54,27 +54,13 @@ def e2ckit(
     "args", [["--help"], ["version"], ["tools", "--help"], ["sweep", "--help"]]
 )
 def test_startup_imports_nothing_heavy(args):
-    probe = (
-        "import sys, atexit\n"
-        f"heavy = {HEAVY!r}\n"
-        "atexit.register(lambda: sys.stderr.write('LOADED=' + ','.join(m for m in heavy if m in sys.modules) + '\\n'))\n"
-        "from e2ckit.cli import main\n"
-        f"sys.argv = ['e2ckit', *{args!r}]\n"
-        "main()\n"
-    )
-    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    r, loaded = _run_probing_imports(args)
     assert r.returncode == 0, r.stderr
-    loaded = [ln for ln in r.stderr.splitlines() if ln.startswith("LOADED=")]
     assert loaded == ["LOADED="], r.stderr
 
 
-@pytest.mark.parametrize(
-    "args",
-    [["tools", "cryo", "--all"], ["sweep", "cmpr", "--format", "csv"], ["sweep", "cryo", "--tidy", "--format", "json"]],
-)
-def test_array_sweeps_answer_without_pandas(env, args):
-    """The everyday array-wide commands read, decode and print without importing pandas
-    (its import alone costs more than sweeping 66 antennas)."""
+def _run_probing_imports(args: list[str], env: dict[str, str] | None = None):
+    """Run the CLI in a child that reports, at exit, which heavy modules it imported."""
     probe = (
         "import sys, atexit\n"
         f"heavy = {HEAVY!r}\n"
@@ -84,9 +70,19 @@ def test_array_sweeps_answer_without_pandas(env, args):
         "main()\n"
     )
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env)
+    return r, [ln for ln in r.stderr.splitlines() if ln.startswith("LOADED=")]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["tools", "cryo", "--all"], ["sweep", "cmpr", "--format", "csv"], ["sweep", "cryo", "--tidy", "--format", "json"]],
+)
+def test_array_sweeps_answer_without_pandas(env, args):
+    """The everyday array-wide commands read, decode and print without importing pandas
+    (its import alone costs more than sweeping 66 antennas)."""
+    r, loaded = _run_probing_imports(args, env)
     assert r.returncode == 0, r.stderr
     assert len([ln for ln in r.stdout.splitlines() if ln.strip()]) > len(ANTENNAS) - 1
-    loaded = [ln for ln in r.stderr.splitlines() if ln.startswith("LOADED=")]
     assert loaded == ["LOADED="], r.stderr
 
 
