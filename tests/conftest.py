@@ -132,3 +132,11 @@ def array_csv(sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     path = sim.write_array(tmp_path / "array.csv")
     monkeypatch.setenv("E2CKIT_ARRAY", str(path))
     return Path(path)
+
+
+@pytest.fixture
+def no_faults_left(sim: Any) -> Iterator[None]:
+    """The shared ``sim`` starts and ends each test fault-free (use with ``usefixtures``)."""
+    sim.clear_faults()
+    yield
+    sim.clear_faults()

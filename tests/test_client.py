@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from simhelpers import client_for
 
 from e2ckit.client import Client
 from e2ckit.errors import (
@@ -37,18 +38,8 @@ TIMEOUT = 0.5
 SLACK = 1.0
 
 
-def client_for(sim, antenna: str, timeout: float = 2.0) -> Client:
-    """A ``Client`` for one antenna of a started simulated array (not yet connected)."""
-    ep = sim.array[antenna]
-    return Client(ep.host, ep.port, timeout=timeout)
 
-
-@pytest.fixture(autouse=True)
-def _no_faults_left(sim):
-    """Each test starts and ends with a fault-free shared array."""
-    sim.clear_faults()
-    yield
-    sim.clear_faults()
+pytestmark = pytest.mark.usefixtures("no_faults_left")
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from pathlib import Path
 import e2c_client
 import pytest
 from e2c_client import E2CClient as PublishedClient
+from simhelpers import client_for
 
-from e2ckit.client import Client
 from e2ckit.client import E2CClient as OurClient
 from e2ckit.sim.hostshim import shim_env
 
@@ -33,21 +33,12 @@ CLI = shutil.which("e2c-client", path=os.path.dirname(sys.executable)) or shutil
 CRYO_COLUMNS = {0: 8, 1: 9, 5: 10, 6: 11, 8: 12, 9: 13, 10: 14, 12: 15}
 
 
-def client_for(sim, antenna: str, timeout: float = 2.0) -> Client:
-    """A ``Client`` for one antenna of a started simulated array (not yet connected)."""
-    ep = sim.array[antenna]
-    return Client(ep.host, ep.port, timeout=timeout)
-
 
 def test_the_published_client_is_the_one_we_pin():
     assert e2c_client.__version__ == "0.2.2"
 
 
-@pytest.fixture(autouse=True)
-def _no_faults_left(sim):
-    sim.clear_faults()
-    yield
-    sim.clear_faults()
+pytestmark = pytest.mark.usefixtures("no_faults_left")
 
 
 def endpoint(sim, antenna="DV01"):

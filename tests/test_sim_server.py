@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from simhelpers import client_for
 
 from e2ckit.array import Array
 from e2ckit.client import Client
@@ -37,17 +38,8 @@ DV10_CH1 = {0x13, 0x24, 0x26, 0x28}
 SIM_ANTENNAS = ("DV01", "DV02", "CM01")  # the shared ``sim`` fixture's antennas
 
 
-def client_for(sim, antenna: str, timeout: float = 2.0) -> Client:
-    """A ``Client`` for one antenna of a started simulated array (not yet connected)."""
-    ep = sim.array[antenna]
-    return Client(ep.host, ep.port, timeout=timeout)
 
-
-@pytest.fixture(autouse=True)
-def _no_faults_left(sim):
-    sim.clear_faults()
-    yield
-    sim.clear_faults()
+pytestmark = pytest.mark.usefixtures("no_faults_left")
 
 
 def raw_connect(sim, antenna: str) -> socket.socket:
