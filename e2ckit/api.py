@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from e2ckit import engine
+from e2ckit._check import name_list, positive_seconds
 from e2ckit.array import Array, Endpoint, default_array
 from e2ckit.errors import SweepError, ValidationError
 from e2ckit.protocol import Mode, Request, monitor_request
@@ -89,12 +90,7 @@ def _catalog(catalog: Catalog | None) -> Catalog:
 
 def _split_what(cat: Catalog, what: str | Sequence[str]) -> tuple[list[Point], list[str]]:
     """Static points and dynamic group names in ``what`` (validated before any I/O)."""
-    if isinstance(what, str):
-        items = [what]
-    elif isinstance(what, Iterable):
-        items = list(what)
-    else:
-        raise ValidationError(f"what must be a group or point name, or a list of them; got {what!r}")
+    items = name_list(what, "what", "a group or point name, or a list of them")
     if not items:
         raise ValidationError("nothing to read: give a group name or point names")
     static: list[str] = []
@@ -379,16 +375,10 @@ async def asweep(
     return _finish(_tidy_rows(per_antenna, results, discovered), tidy, raise_on_error)
 
 
-def _seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValidationError(f"{name} must be a positive number of seconds, got {value!r}")
-    return float(value)
-
-
 def _timing(timeout: object, deadline: object) -> tuple[float, float]:
     """Checked (timeout, deadline); the deadline defaults to 2 × timeout + 0.5 s."""
-    t = _seconds("timeout", timeout)
-    return t, (t * 2 + 0.5 if deadline is None else _seconds("deadline", deadline))
+    t = positive_seconds("timeout", timeout)
+    return t, (t * 2 + 0.5 if deadline is None else positive_seconds("deadline", deadline))
 
 
 def _prepare(

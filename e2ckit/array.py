@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from e2ckit._check import name_list
 from e2ckit.errors import ValidationError
 
 __all__ = [
@@ -119,12 +120,7 @@ class Array(Mapping[str, Endpoint]):
         """
         if antennas is None:
             return self.antennas
-        if isinstance(antennas, str):
-            items = antennas.split(",")
-        elif isinstance(antennas, Iterable):
-            items = list(antennas)
-        else:
-            raise ValidationError(f"antennas must be names, families, 'all' or a list of them; got {antennas!r}")
+        items = name_list(antennas, "antennas", "names, families, 'all' or a list of them", commas=True)
         wanted: set[str] = set()
         for raw in items:
             item = str(raw).strip().upper()

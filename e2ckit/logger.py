@@ -81,6 +81,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from e2ckit import engine
+from e2ckit._check import name_list, positive_seconds
 from e2ckit.errors import E2CKitError, ValidationError
 
 if TYPE_CHECKING:
@@ -367,10 +368,10 @@ class Logger:
         concurrency: int = 64,
         catalog: Catalog | None = None,
     ) -> None:
-        from e2ckit.api import _catalog, _seconds, _split_what, resolve_array
+        from e2ckit.api import _catalog, _split_what, resolve_array
 
-        interval = _seconds("interval", interval)
-        flush_every = _seconds("flush_every", flush_every)
+        interval = positive_seconds("interval", interval)
+        flush_every = positive_seconds("flush_every", flush_every)
         if isinstance(flush_rows, bool) or not isinstance(flush_rows, int) or flush_rows < 1:
             raise ValidationError(f"flush_rows must be a whole number of rows, at least 1; got {flush_rows!r}")
         if clock is not None and not callable(getattr(clock, "now", None)):
@@ -394,12 +395,12 @@ class Logger:
         real_interval = self.interval / rate if rate else None
         if timeout is None:
             timeout = 1.0 if real_interval is None else min(1.0, max(real_interval * 0.5, 0.02))
-        timeout = _seconds("timeout", timeout)
+        timeout = positive_seconds("timeout", timeout)
         if deadline is None:
             deadline = timeout * 2 + 0.5
             if real_interval is not None:
                 deadline = min(deadline, max(real_interval * 0.8, 0.05))
-        deadline = _seconds("deadline", deadline)
+        deadline = positive_seconds("deadline", deadline)
         self.timeout = float(timeout)
         self.deadline = float(deadline)
         self._plan, self._slots = self._static_plan()
@@ -874,12 +875,7 @@ def _point_names(points: str | Iterable[str] | None) -> list[str] | None:
     """Point names; a catalog group name expands to its points."""
     if points is None:
         return None
-    if isinstance(points, str):
-        items = [points]
-    elif isinstance(points, Iterable):
-        items = list(points)
-    else:
-        raise ValidationError(f"points must be point or group names, or a list of them; got {points!r}")
+    items = name_list(points, "points", "point or group names, or a list of them")
     names: list[str] = []
     for item in items:
         if not isinstance(item, str):

@@ -1,0 +1,28 @@
+"""Argument checks shared by the public entry points: one wording for one mistake."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from e2ckit.errors import ValidationError
+
+
+def name_list(value: object, field: str, expected: str, *, commas: bool = False) -> list[str]:
+    """``value`` as a list of names: one name, or any iterable of them.
+
+    ``commas`` also splits ``"DV01,CM03"``. Anything else raises ValidationError
+    naming ``field`` and what was ``expected``.
+    """
+    if isinstance(value, str):
+        return value.split(",") if commas else [value]
+    if isinstance(value, Iterable):
+        return list(value)
+    raise ValidationError(f"{field} must be {expected}; got {value!r}")
+
+
+def positive_seconds(field: str, value: object) -> float:
+    """A finite, positive number of seconds (not a bool, not a string)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValidationError(f"{field} must be a positive number of seconds, got {value!r}")
+    return float(value)
