@@ -103,6 +103,8 @@ HostOpt = typer.Option(
 )
 PortOpt = typer.Option(None, help="E2C socket server port [default: the host map's, else 2000]")
 TimeoutOpt = typer.Option(1.0, help="seconds per request")
+ChannelOpt = typer.Option(None, help="LRU channel number (0-4; 5 = the E2C itself)")
+NodeOpt = typer.Option(None, help="LRU node address (0x13 or 19)")
 DeadlineOpt = typer.Option(None, help="seconds for the whole command [default: 2 x timeout + 0.5]")
 VerboseOpt = typer.Option(
     False, "--verbose/--no-verbose", help="print connection details on stderr"
@@ -609,8 +611,8 @@ def version() -> None:
 def monitor_request(
     host: str | None = HostOpt,
     port: int | None = PortOpt,
-    channel: str | None = typer.Option(None, help="LRU channel number (0-4; 5 = the E2C itself)"),
-    node: str | None = typer.Option(None, help="LRU node address (0x13 or 19)"),
+    channel: str | None = ChannelOpt,
+    node: str | None = NodeOpt,
     rca: str | None = typer.Option(None, help="Monitor request RCA (0x0C000)"),
     interpret: str | None = typer.Option(
         None, help='also unpack the data with this struct format (">f")'
@@ -811,8 +813,8 @@ _TEMP_DOC = """AMBSI ambient temperature (RCA 0x30003, DS18S20) of one node, in 
 def tools_temperature(
     host: str | None = HostOpt,
     port: int | None = PortOpt,
-    channel: str | None = typer.Option(None, help="LRU channel number"),
-    node: str | None = typer.Option(None, help="LRU node address"),
+    channel: str | None = ChannelOpt,
+    node: str | None = NodeOpt,
     timeout: float = TimeoutOpt,
     verbose: bool = VerboseOpt,
     fmt: str | None = FormatOpt,
@@ -990,8 +992,8 @@ def tools_cmpr(
 def control_request(
     host: str | None = HostOpt,
     port: int | None = PortOpt,
-    channel: str | None = typer.Option(None, help="LRU channel number"),
-    node: str | None = typer.Option(None, help="LRU node address"),
+    channel: str | None = ChannelOpt,
+    node: str | None = NodeOpt,
     rca: str | None = typer.Option(None, help="Control request RCA"),
     data: str | None = typer.Option(
         None, help='1 to 8 bytes, space separated, decimal or 0x hex: "0x60 0x64"'
