@@ -160,22 +160,12 @@ def test_resolve_target_uses_the_active_map(sim):
 
 # -- monitor --------------------------------------------------------------------------------
 
+#: ``monitor request`` of FEMC.TEMP0 on DV01 (channel 1, node 0x13, RCA 0x0C000)
+TEMP0_ON_DV01 = ("monitor", "request", "--host", "DV01", "--channel", "1", "--node", "0x13", "--rca", "0x0C000")
+
 
 def test_monitor_request_decodes_with_the_catalog(run, cat):
-    r = run(
-        "monitor",
-        "request",
-        "--host",
-        "DV01",
-        "--channel",
-        "1",
-        "--node",
-        "0x13",
-        "--rca",
-        "0x0C000",
-        "-f",
-        "json",
-    )
+    r = run(*TEMP0_ON_DV01, "-f", "json")
     assert r.exit_code == 0, r.output
     (row,) = as_json(r)
     assert row["antenna"] == "DV01"
@@ -196,18 +186,7 @@ def test_monitor_request_by_ip_and_port_and_interpret(run, sim):
 
 
 def test_monitor_request_plain_table_when_piped(run):
-    r = run(
-        "monitor",
-        "request",
-        "--host",
-        "DV01",
-        "--channel",
-        "1",
-        "--node",
-        "0x13",
-        "--rca",
-        "0x0C000",
-    )
+    r = run(*TEMP0_ON_DV01)
     assert r.exit_code == 0
     assert "\x1b[" not in r.stdout  # no colour codes into a pipe
     assert "DV01" in r.stdout and "raw" in r.stdout and "…" not in r.stdout
@@ -215,20 +194,7 @@ def test_monitor_request_plain_table_when_piped(run):
 
 def test_monitor_request_e2c_error_exit_1(run, sim):
     sim.fault("DV01", "error", code=5002, node=0x13)
-    r = run(
-        "monitor",
-        "request",
-        "--host",
-        "DV01",
-        "--channel",
-        "1",
-        "--node",
-        "0x13",
-        "--rca",
-        "0x0C000",
-        "-f",
-        "json",
-    )
+    r = run(*TEMP0_ON_DV01, "-f", "json")
     assert r.exit_code == EXIT_PARTIAL
     assert as_json(r)[0]["error"].startswith("E2C:TIMEOUT_ERROR")
     assert "TIMEOUT_ERROR" in r.stderr
@@ -236,20 +202,7 @@ def test_monitor_request_e2c_error_exit_1(run, sim):
 
 def test_monitor_request_host_down_exit_3(run, sim):
     sim.fault("DV01", "down")
-    r = run(
-        "monitor",
-        "request",
-        "--host",
-        "DV01",
-        "--channel",
-        "1",
-        "--node",
-        "0x13",
-        "--rca",
-        "0x0C000",
-        "--timeout",
-        "0.3",
-    )
+    r = run(*TEMP0_ON_DV01, "--timeout", "0.3")
     assert r.exit_code == EXIT_NOTHING
     assert "Traceback" not in r.output
 
