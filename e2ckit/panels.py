@@ -77,7 +77,7 @@ def _log_scale(unit: str | None, values: Any = None) -> bool:
     return v.size == 0 or bool((v > 0).all())
 
 
-def _new_figure(width: float = 9.0, height: float = 4.0, nrows: int = 1, interactive: bool = False) -> Figure:
+def _new_figure(width: float = 9.0, height: float = 4.0, interactive: bool = False) -> Figure:
     if interactive:
         import matplotlib.pyplot as plt
 

@@ -609,6 +609,13 @@ def test_bad_row_names_file_line_and_field(tmp_path, row, line, field):
     assert f"{path}:{line}:" in msg and repr(field) in msg, msg
 
 
+def test_misspelt_column_in_a_points_file_is_named(tmp_path):
+    header = "name,kind,lru,channel,node,rca,dtype,unti,source\n"
+    path = user_file(tmp_path, "MY.A,monitor,MY,0,0x7A,0x100,u8,V,simulated\n", header=header)
+    with pytest.raises(ValidationError, match=r"mine\.csv:1: unknown column 'unti' in a points file"):
+        load_catalog(extra=[path])
+
+
 def test_duplicate_name_rejected(tmp_path):
     path = user_file(tmp_path, "FEMC.TEMP0,monitor,MY,0,0x7A,0x100,u8,,,,,,,,,,simulated,\n")
     with pytest.raises(ValidationError, match=r"mine\.csv:2: field 'name'.*already defined at e2ckit/catalog/data/points\.csv"):

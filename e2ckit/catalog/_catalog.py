@@ -585,6 +585,14 @@ def load_files(sources: Iterable[tuple[str, str]]) -> Catalog:
         if not rows.header:
             continue
         kind = _kind_of(rows)
+        if kind == "points":
+            # A misspelt column ("unti") would otherwise be ignored without a word.
+            unknown = [h for h in rows.header if h and h not in POINT_COLUMNS]
+            if unknown:
+                raise ValidationError(
+                    f"{label}:1: unknown column {', '.join(map(repr, unknown))} in a points file "
+                    f"(columns: {', '.join(POINT_COLUMNS)})"
+                )
         for line, row in rows.rows:
             if kind == "points":
                 p = _point_row(rows, line, row)
