@@ -16,7 +16,6 @@ it would be taken as the answer to the next question.
 from __future__ import annotations
 
 import socket
-import struct
 import threading
 import time
 from collections.abc import Iterable
@@ -216,21 +215,16 @@ def _control_bytes(data: object) -> bytes:
 
 
 def decode_ds18s20(data: bytes) -> float:
-    """Decode an AMBSI's 4-byte DS18S20 reading to °C.
+    """An AMBSI's 4-byte DS18S20 reading in °C, either byte order (see
+    :func:`e2ckit.catalog.ds18s20_celsius`); raises ProtocolError for a bad reading."""
+    from e2ckit.catalog import ds18s20_celsius  # noqa: PLC0415 (catalog only needed here)
 
-    Layout: temp (i16, half degrees), count_remain (u8), count_per_c (u8). AMBSIs
-    send it in either byte order; as the published tools do, big-endian is assumed
-    when the first byte is 0x00 or 0xFF (the sign byte of a big-endian i16 near room
-    temperature), little-endian otherwise.
-    °C = (temp >> 1) − 0.25 + (count_per_c − count_remain) / count_per_c
-    """
     if len(data) != 4:
         raise ProtocolError(f"DS18S20 reading needs 4 bytes, got {len(data)}")
-    order = ">" if data[0] in (0x00, 0xFF) else "<"
-    temp, remain, per_c = struct.unpack(order + "hBB", bytes(data))
-    if per_c == 0:
+    celsius = ds18s20_celsius(bytes(data))
+    if celsius is None:
         raise ProtocolError("DS18S20 reading has count_per_c 0")
-    return (temp >> 1) - 0.25 + (per_c - remain) / per_c
+    return celsius
 
 
 class E2CClient:

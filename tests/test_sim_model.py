@@ -10,9 +10,10 @@ import struct
 
 import pytest
 
+from e2ckit.catalog import ds18s20_encode
 from e2ckit.protocol import ErrorCode, Mode, Request
 from e2ckit.sim.clock import SimClock
-from e2ckit.sim.model import AntennaModel, ds18s20_bytes, esn_crc8, make_esn
+from e2ckit.sim.model import AntennaModel, esn_crc8, make_esn
 from e2ckit.sim.physics import MIN_OFF_S, MIN_ON_S
 from e2ckit.sim.scenario import Scenario, list_scenarios, load_scenario
 
@@ -160,7 +161,7 @@ def test_generic_ambsi_points(clock, catalog):
 def test_ds18s20_round_trip():
     for c in (25.0, 27.3, 31.55, 44.94, 38.5):
         for le in (False, True):
-            b = ds18s20_bytes(c, little_endian=le)
+            b = ds18s20_encode(c, little_endian=le)
             big = b[0] in (0x00, 0xFF)
             assert big == (not le)
             temp, remain, per_c = struct.unpack(">hBB" if big else "<hBB", b)

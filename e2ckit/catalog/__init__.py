@@ -25,7 +25,14 @@ from importlib import resources
 from pathlib import Path
 
 from e2ckit.catalog._catalog import Catalog, Group, NodeInfo, load_files, read_sources
-from e2ckit.catalog._point import DTYPES, FEMC_STATUS, Decoded, Point
+from e2ckit.catalog._point import (
+    DTYPES,
+    FEMC_STATUS,
+    Decoded,
+    Point,
+    ds18s20_celsius,
+    ds18s20_encode,
+)
 
 __all__ = [
     "DTYPES",
@@ -37,6 +44,8 @@ __all__ = [
     "NodeInfo",
     "Point",
     "default_catalog",
+    "ds18s20_celsius",
+    "ds18s20_encode",
     "load_catalog",
 ]
 

@@ -304,17 +304,11 @@ class Point:
         if kind in ("esn", "bytes"):
             return Decoded(None, "0x" + body.hex().upper(), "ok", note, "ok", raw)
         if kind == "ds18s20":
-            # [temp: i16 half degrees][count_remain: u8][count_per_c: u8]; AMBSIs send either
-            # byte order: big-endian when the first byte is 0x00 or 0xFF (the sign byte of a
-            # small i16), else little-endian (§5).
-            order = ">" if body[0] in (0x00, 0xFF) else "<"
-            temp, remain, per_c = struct.unpack(order + "hBB", body)
-            if per_c == 0:
+            c = ds18s20_celsius(body)
+            if c is None:
                 return Decoded(None, "bad reading", "bad reading", "DS18S20 count_per_c is 0", "unavailable", raw)
-            c = (temp >> 1) - 0.25 + (per_c - remain) / per_c
-            more = "little-endian" if order == "<" else None
-            if more:
-                note = (note + "; " if note else "") + more
+            if body[0] not in (0x00, 0xFF):
+                note = (note + "; " if note else "") + "little-endian"
             return Decoded(c, _fmt_number(c, self.fmt or ".2f", False), "ok", note, self.limit_state(c), raw)
         if kind == "can_error":
             # [error count: u16][0][last error code: u8]
@@ -417,8 +411,24 @@ class Point:
         raise ValidationError(f"unknown dtype {self.dtype}")
 
 
-def ds18s20_encode(celsius: float, name: str = "ds18s20") -> bytes:
-    """Big-endian DS18S20 bytes for ``celsius`` with count_per_c = 16, exact to 1/16 °C.
+def ds18s20_celsius(body: bytes) -> float | None:
+    """°C from 4 DS18S20 bytes (None when count_per_c is 0).
+
+    Layout: [temp: i16 half degrees][count_remain: u8][count_per_c: u8]. AMBSIs send
+    either byte order: big-endian when the first byte is 0x00 or 0xFF (the sign byte of
+    a small i16), else little-endian (§5).
+    °C = (temp >> 1) − 0.25 + (count_per_c − count_remain) / count_per_c
+    """
+    order = ">" if body[0] in (0x00, 0xFF) else "<"
+    temp, remain, per_c = struct.unpack(order + "hBB", body)
+    if per_c == 0:
+        return None
+    return (temp >> 1) - 0.25 + (per_c - remain) / per_c
+
+
+def ds18s20_encode(celsius: float, name: str = "ds18s20", *, little_endian: bool = False) -> bytes:
+    """DS18S20 bytes for ``celsius`` with count_per_c = 16, exact to 1/16 °C; big-endian
+    unless ``little_endian`` (the i16's low byte first, as some real AMBSIs send it).
 
     Decoding gives whole − 0.25 + k/16 with whole = temp >> 1 and k = 16 − count_remain
     in 0..15, so whole = floor(c + 0.25) and k = round((c + 0.25 − whole)·16).
@@ -432,7 +442,7 @@ def ds18s20_encode(celsius: float, name: str = "ds18s20") -> bytes:
     if k == 16:
         whole, k = whole + 1, 0
     half_bit = 1 if celsius - math.floor(celsius) >= 0.5 else 0  # ignored by the decoder
-    return struct.pack(">hBB", (whole << 1) | half_bit, 16 - k, 16)
+    return struct.pack("<hBB" if little_endian else ">hBB", (whole << 1) | half_bit, 16 - k, 16)
 
 
 def _flag_set(body: bytes, key: str) -> bool:

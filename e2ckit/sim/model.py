@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from e2ckit.catalog import ds18s20_encode
 from e2ckit.protocol import (
     E2C_INTERNAL_CHANNEL,
     E2C_INTERNAL_NODE,
@@ -59,7 +60,6 @@ __all__ = [
     "AMBSI_GENERIC",
     "AntennaModel",
     "ControlRecord",
-    "ds18s20_bytes",
     "esn_crc8",
     "make_esn",
 ]
@@ -730,7 +730,7 @@ class AntennaModel:
     def _generic_bytes(self, tmpl: str, p: Any, n: _Node, st: State) -> bytes:
         value = self._generic_value(tmpl, n, st)
         if tmpl == "AMBIENT_TEMP":
-            return ds18s20_bytes(value, little_endian=n.little_endian)
+            return ds18s20_encode(value, little_endian=n.little_endian)
         if p is not None:
             if _kind_of(p) == "version" and getattr(p, "size", None):
                 value = tuple(value)[: p.size] + (0,) * (p.size - len(value))
@@ -826,18 +826,6 @@ def _counter(seconds: float, window: float) -> int:
     if not seconds < window:
         return 0xFFFFFFFF
     return max(0, int(seconds))
-
-
-def ds18s20_bytes(celsius: float, *, little_endian: bool = False) -> bytes:
-    """Four DS18S20 bytes for ``celsius`` (§5): temp (i16, half degrees), count_remain,
-    count_per_c = 16, such that (temp>>1) − 0.25 + (16 − count_remain)/16 = celsius to 1/16 °C.
-    Little-endian order puts the i16 low byte first, as some real AMBSIs do."""
-    whole = math.floor(celsius + 0.25)
-    remain = 16 - round((celsius + 0.25 - whole) * 16)
-    if remain <= 0:  # rounding reached the next degree
-        whole, remain = whole + 1, 16
-    half = (whole << 1) | (1 if celsius - math.floor(celsius) >= 0.5 else 0)
-    return struct.pack("<hBB" if little_endian else ">hBB", half, remain, 16)
 
 
 def _raw_generic(tmpl: str, value: Any) -> bytes:
