@@ -11,7 +11,7 @@ import struct
 import pytest
 
 from e2ckit.catalog import ds18s20_encode
-from e2ckit.protocol import ErrorCode, Mode, Request
+from e2ckit.protocol import ErrorCode, Mode, Request, decode_reply
 from e2ckit.sim.clock import SimClock
 from e2ckit.sim.model import AntennaModel, esn_crc8, make_esn
 from e2ckit.sim.physics import MIN_OFF_S, MIN_ON_S
@@ -374,3 +374,62 @@ def test_scenario_from_file(tmp_path, clock, catalog):
     assert not models["DV01"].powered()
     with pytest.raises(ValueError):
         load_scenario("no-such-scenario")
+
+
+# -- the server's cached path ------------------------------------------------------------
+
+
+def _monitor_requests(m, catalog):
+    reqs = []
+    for p in catalog.resolve(["cryo", "cmpr", "revision", "power"]):
+        reqs.append(Request(p.channel_for(m.name), p.node, p.rca))
+    return reqs + [Request(1, FEMC, 0x30002), Request(1, FEMC, 0x30003), Request(1, 0x55, 0xC000)]
+
+
+def test_serve_answers_what_handle_answers_and_follows_every_change(clock, catalog):
+    """``serve`` keeps monitor replies within a physics quantum; each change that alters
+    an answer (time, an injected error, a missing LRU, a control, a scenario action) shows
+    at once, exactly as ``handle`` would answer it."""
+    served, handled = model(clock, catalog), model(clock, catalog)
+    reqs = _monitor_requests(served, catalog)
+
+    def same(when: str) -> None:
+        for _ in range(2):  # the second round comes from the kept replies
+            for r in reqs:
+                assert served.serve(r) == handled.handle(r).encode(), f"{when}: {r}"
+
+    same("start")
+    clock.advance(minutes=5)
+    same("five minutes later")
+    for m in (served, handled):
+        m.set_error("FEMC.TEMP0", ErrorCode.CANREAD_ERROR)
+    same("after set_error")
+    for m in (served, handled):
+        m.set_missing("FEPS")
+    same("after set_missing")
+    for m in (served, handled):
+        ctl(m, "FEMC.SET_BACKING_PUMP", 0, catalog)  # turbo points turn "blocked"
+    same("after a control")
+    for m in (served, handled):
+        m.schedule(clock.now() + 0.25, lambda mm, t: mm.set_error("FEMC.TEMP1", ErrorCode.CANREAD_ERROR))
+    clock.advance(0.5)  # same 1-s physics quantum, but the scheduled action is now due
+    same("after a scenario action inside one quantum")
+    assert served.serve(reqs[0]) == handled.handle(reqs[0]).encode()
+    for m in (served, handled):
+        m.power_off(clock.now())
+    clock.advance(1.0)
+    assert handled.handle(reqs[0]).error == ErrorCode.TIMEOUT_ERROR
+    assert served.serve(reqs[0]) is None, "unpowered: the server drops the connection"
+
+
+def test_serve_counts_every_request_in_the_transaction_counter(clock, catalog):
+    m = model(clock, catalog)
+    p = catalog.point("FEMC.TEMP0")
+    temp0 = Request(p.channel_for(m.name), p.node, p.rca)
+    before = trans_num(m, 1, FEMC)
+    for _ in range(5):
+        m.serve(temp0)  # the first computes the reply, the next four reuse it
+    assert trans_num(m, 1, FEMC) == before + 6, "5 served + the first TRANS_NUM read"
+    counter = Request(1, FEMC, 0x30002)
+    a, b = (struct.unpack(">I", decode_reply(m.serve(counter), Mode.MONITOR)[0].data)[0] for _ in range(2))
+    assert b == a + 1, "never a stale counter"
