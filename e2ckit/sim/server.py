@@ -13,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import heapq
 import ipaddress
+import itertools
+import math
 import os
 import random
 import socket
@@ -138,6 +141,7 @@ class SimulatedArray:
                 ep_host, ep_port = host, 0 if port is None else port
             self._antennas[name] = _Antenna(name, model, ep_host, ep_port)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._outbox: _Outbox | None = None  # made on the loop's thread by start()
         self._thread: threading.Thread | None = None
         self.scenario = None
         if scenario is not None:
@@ -171,6 +175,7 @@ class SimulatedArray:
 
         def run() -> None:
             asyncio.set_event_loop(loop)
+            self._outbox = _Outbox(loop)
             try:
                 loop.run_until_complete(self._open_all())
             except BaseException as exc:  # reported to the starting thread
@@ -330,7 +335,43 @@ class SimulatedArray:
 
 
 
-class _E2CConnection(asyncio.Protocol):
+class _Outbox:
+    """Every reply waiting for its due time, in one heap behind at most one loop timer.
+
+    One ``call_at`` per reply would cost a timer object, a heap of Python-compared
+    handles and a callback dispatch each; a sweep schedules thousands a second. Entries
+    are ``(due, seq, fn, arg)``: equal due times keep the order they were put in, so
+    the replies and reply fragments of one connection leave in order.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.heap: list[tuple[float, int, Any, Any]] = []
+        self.seq = itertools.count()
+        self.timer: asyncio.TimerHandle | None = None
+        self.at = math.inf
+
+    def put(self, due: float, fn: Any, arg: Any) -> None:
+        heapq.heappush(self.heap, (due, next(self.seq), fn, arg))
+        if due < self.at:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.at = due
+            self.timer = self.loop.call_at(due, self._fire)
+
+    def _fire(self) -> None:
+        self.timer, self.at = None, math.inf
+        heap = self.heap
+        now = self.loop.time()
+        while heap and heap[0][0] <= now:
+            _, _, fn, arg = heapq.heappop(heap)
+            fn(arg)
+        if heap:
+            self.at = heap[0][0]
+            self.timer = self.loop.call_at(self.at, self._fire)
+
+
+class _E2CConnection(asyncio.BufferedProtocol):
     """One client connection to one simulated E2C.
 
     Requests are cut from the byte stream 18 at a time. Each reply is scheduled, not
@@ -342,7 +383,12 @@ class _E2CConnection(asyncio.Protocol):
     def __init__(self, sim: SimulatedArray, ant: _Antenna) -> None:
         self.sim = sim
         self.ant = ant
-        self.buffer = bytearray()
+        self.loop = asyncio.get_running_loop()
+        assert sim._outbox is not None
+        self.outbox = sim._outbox
+        self.buffer = bytearray()  # bytes of a request not complete yet
+        # the transport reads into this (BufferedProtocol): no fresh 256 kB bytes per read
+        self._inbox = memoryview(bytearray(4096))
         self.transport: asyncio.Transport | None = None
         self.last_due = 0.0
         self.closed = False
@@ -372,7 +418,16 @@ class _E2CConnection(asyncio.Protocol):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.transport.abort()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._inbox
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if nbytes == REQUEST_SIZE and not self.buffer:  # one whole request: the usual read
+            self._request(bytes(self._inbox[:REQUEST_SIZE]))
+            return
+        self.data_received(self._inbox[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
         self.buffer += data
         while len(self.buffer) >= REQUEST_SIZE and not self.closed:
             frame = bytes(self.buffer[:REQUEST_SIZE])
@@ -381,6 +436,20 @@ class _E2CConnection(asyncio.Protocol):
 
     def _request(self, frame: bytes) -> None:
         ant, sim = self.ant, self.sim
+        if not ant.faults:
+            # The common case, kept lean: a sweep is thousands of these per second.
+            try:
+                request = _decode_request(frame)
+            except FrameError:
+                request = None
+            if request is not None:
+                payload = ant.model.serve(request)
+                if payload is None:  # unpowered
+                    self.abort()
+                    return
+                ant.requests += 1
+                self._send_at(self._due(request), payload)
+                return
         if not ant.model.powered():
             self.abort()
             return
@@ -392,16 +461,12 @@ class _E2CConnection(asyncio.Protocol):
         fault = sim._pick_fault(ant, request)
         if fault is not None and fault.kind == "silent":
             return
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         now = loop.time()
         if request is None:
             reply, due = Reply(int(ErrorCode.REQUEST_ERROR)), now
         else:
-            # The sleep-free CAN model: the bus is busy until the previous request on
-            # this channel is answered, then the node takes `latency`.
-            start = max(now, ant.channel_free.get(request.channel, 0.0))
-            due = start + sim.latency
-            ant.channel_free[request.channel] = due
+            due = self._due(request)
             if fault is not None and fault.kind == "error":
                 reply = Reply(int(fault.code))
             else:
@@ -416,18 +481,39 @@ class _E2CConnection(asyncio.Protocol):
             # Three segments 2 ms apart, so the client sees them as separate reads.
             cuts = [0, 1, 5, len(payload) - 1, len(payload)]
             for i in range(len(cuts) - 1):
-                loop.call_at(due + 0.002 * i, self._write, payload[cuts[i] : cuts[i + 1]])
+                self.outbox.put(due + 0.002 * i, self._write, payload[cuts[i] : cuts[i + 1]])
             self.last_due = due + 0.002 * (len(cuts) - 2)
         elif kind == "drop":
-            loop.call_at(due, self._write, payload[: REPLY_SIZE // 2])
-            loop.call_at(due, self.abort)
+            self.outbox.put(due, self._write, payload[: REPLY_SIZE // 2])
+            self.outbox.put(due, _E2CConnection.abort, self)
         elif kind == "garbage":
             # dlen 0xEE with an error code set can never be a valid E2C reply.
-            loop.call_at(due, self._write, b"\xde\xad\xbe\xef\xee" + os.urandom(8))
+            self.outbox.put(due, self._write, b"\xde\xad\xbe\xef\xee" + os.urandom(8))
         elif due <= now:
             self._write(payload)
         else:
-            loop.call_at(due, self._write, payload)
+            self.outbox.put(due, self._write, payload)
+
+    def _due(self, request: Request) -> float:
+        """Loop time the reply to ``request`` is due, without a fault's extra delay.
+
+        The sleep-free CAN model: the bus is busy until the previous request on this
+        channel is answered, then the node takes ``latency``."""
+        ant = self.ant
+        start = max(self.loop.time(), ant.channel_free.get(request.channel, 0.0))
+        due = start + self.sim.latency
+        ant.channel_free[request.channel] = due
+        return due
+
+    def _send_at(self, due: float, payload: bytes) -> None:
+        """Send ``payload`` at loop time ``due``, after every reply already scheduled here."""
+        if due < self.last_due:
+            due = self.last_due
+        self.last_due = due
+        if due <= self.loop.time():
+            self._write(payload)
+        else:
+            self.outbox.put(due, self._write, payload)
 
     def _write(self, payload: bytes) -> None:
         # Power is checked when the request arrives; a reply already on its way
