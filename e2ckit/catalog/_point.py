@@ -18,11 +18,12 @@ be carried.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from e2ckit.errors import ValidationError
 
@@ -82,6 +83,12 @@ def parse_antenna(antenna: object) -> str:
     ``"dv01-e2c"``; anything else is a :class:`ValidationError`."""
     if not isinstance(antenna, str):
         raise ValidationError(f"antenna must be a name like 'DV01', got {antenna!r}")
+    return _family(antenna)
+
+
+@functools.lru_cache(maxsize=1024)
+def _family(antenna: str) -> str:
+    # remembered: a sweep asks for the channel of every point on every antenna
     name = antenna.strip().upper()
     if name.endswith("-E2C"):
         name = name[:-4]
@@ -93,14 +100,16 @@ def parse_antenna(antenna: object) -> str:
     return m.group(1)
 
 
-@dataclass(frozen=True)
-class Decoded:
+class Decoded(NamedTuple):
     """One decoded reply.
 
     ``value`` is a float, or None when there is no good number (bad status, sentinel,
     wrong length, or a point that is text by nature such as a version); ``text`` is what
     to show; ``status`` is ``"ok"`` or why the reading is not good; ``note`` adds detail;
     ``limit`` is ``ok``/``warn``/``alarm``/``unavailable``; ``raw`` the reply bytes.
+
+    A named tuple (immutable, attributes as above): a sweep or a logger decodes
+    thousands a second, and a frozen dataclass costs several times as much to make.
     """
 
     value: float | None
@@ -165,9 +174,17 @@ class Point:
     description: str = ""
     template: bool = False
     _channels: tuple[tuple[str, int], ...] = field(default=(), repr=False, compare=False)
+    #: what :meth:`decode` needs, worked out once: (reply size, value kind, unpack
+    #: function, enum labels by raw value, whether the value is scaled)
+    _dec: tuple[Any, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_channels", _parse_channel_rule(self.channel_rule))
+        kind, fmt, _ = DTYPES.get(self.dtype, ("", None, None))
+        unpack = struct.Struct(fmt).unpack_from if fmt else None
+        labels = dict(self.enum) if kind in ("int", "float", "bit") else {}
+        scaled = self.scale != 1.0 or bool(self.offset)
+        object.__setattr__(self, "_dec", (self.reply_size, kind, unpack, labels, scaled))
 
     # -- addressing ----------------------------------------------------------------
 
@@ -239,38 +256,39 @@ class Point:
 
     def decode(self, data: bytes) -> Decoded:
         """Decode a reply's data bytes. Never raises for bad data (see module doc)."""
-        raw = bytes(data)
-
-        def bad(status: str, note: str | None, text: str | None = None) -> Decoded:
-            return Decoded(None, text if text is not None else status, status, note, "unavailable", raw)
-
-        want = self.reply_size
+        raw = data if type(data) is bytes else bytes(data)
+        want = self._dec[0]
         if want is not None and len(raw) != want:
-            return bad("bad length", f"expected {want} bytes, got {len(raw)}")
+            return self._bad(raw, "bad length", f"expected {want} bytes, got {len(raw)}")
         if want is None and not 1 <= len(raw) - (1 if self.femc_status else 0) <= 8:
-            return bad("bad length", f"expected 1 to 8 data bytes, got {len(raw)}")
+            return self._bad(raw, "bad length", f"expected 1 to 8 data bytes, got {len(raw)}")
         body = raw
         note = None
         if self.femc_status:
             # [value bytes][status: i8] -- a negative status means no good reading (§7)
-            body, status = raw[:-1], struct.unpack(">b", raw[-1:])[0]
-            if status < 0:
+            body, status = raw[:-1], raw[-1]
+            if status > 127:
+                status -= 256
                 label = FEMC_STATUS.get(status, "unknown FEMC status")
-                return bad(f"{label} ({status})", f"FEMC status byte {status} (0x{status & 0xFF:02X})")
+                return self._bad(raw, f"{label} ({status})", f"FEMC status byte {status} (0x{status & 0xFF:02X})")
             if status > 0:
                 note = f"unexpected positive FEMC status byte {status}"
         try:
             return self._decode_body(body, raw, note)
         except (struct.error, IndexError, ValueError) as exc:  # belt and braces
-            return bad("undecodable", str(exc))
+            return self._bad(raw, "undecodable", str(exc))
+
+    @staticmethod
+    def _bad(raw: bytes, status: str, note: str | None) -> Decoded:
+        return Decoded(None, status, status, note, "unavailable", raw)
 
     def _decode_body(self, body: bytes, raw: bytes, note: str | None) -> Decoded:
-        kind = self._kind
+        _, kind, unpack, labels, scaled = self._dec
         if kind in ("int", "float", "bit"):
             if kind == "bit":
                 x: float = (body[self.byte] >> self.bit) & 1
             else:
-                x = struct.unpack_from(DTYPES[self.dtype][1], body, self.byte)[0]  # type: ignore[arg-type]
+                x = unpack(body, self.byte)[0]
             for s_raw, is_error, label in self.sentinels:
                 if x == s_raw:
                     shown = f"0x{int(x):X}" if kind == "int" and x > 9 else repr(x)
@@ -280,16 +298,14 @@ class Point:
                     return Decoded(None, label, "ok", n, "ok", raw)
             if kind == "float" and not math.isfinite(x):
                 return Decoded(None, "not a number", "not a number", f"raw {x!r}", "unavailable", raw)
-            value = x * self.scale + self.offset if (self.scale != 1.0 or self.offset) else float(x)
-            if self.enum:
-                labels = dict(self.enum)
+            value = x * self.scale + self.offset if scaled else float(x)
+            if labels:
                 label = labels.get(int(x))
                 if label is None:
                     label = f"unknown ({int(x)})"
                     note = (note + "; " if note else "") + f"{int(x)} is not a known state"
                 return Decoded(float(value), label, "ok", note, self.limit_state(value), raw)
-            integral = kind in ("int", "bit") and self.scale == 1.0 and not self.offset
-            text = _fmt_number(value, self.fmt, integral)
+            text = _fmt_number(value, self.fmt, kind != "float" and not scaled)
             return Decoded(float(value), text, "ok", note, self.limit_state(value), raw)
         if kind == "flags":
             x = int.from_bytes(body, "big")
