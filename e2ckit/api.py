@@ -284,15 +284,23 @@ def to_wide(tidy: pd.DataFrame) -> pd.DataFrame:
     (antenna → point → limit state / display text) and ``time`` (antenna → time of
     its first request, ISO 8601).
     """
+    return _wide_frame(wide_parts(tidy[TIDY_COLUMNS].itertuples(index=False, name=None)))
+
+
+def _wide_frame(w: WideParts) -> pd.DataFrame:
+    """The DataFrame of :func:`to_wide` from its plain-Python parts."""
     import pandas as pd
 
-    w = wide_parts(tidy[TIDY_COLUMNS].itertuples(index=False, name=None))
     wide = pd.DataFrame(w.values, index=pd.Index(w.antennas, name="antenna"), columns=w.points, dtype="float64")
     wide["error"] = pd.Series(w.errors, index=wide.index, dtype=object)
     wide.attrs["units"] = w.units
     wide.attrs["limits"] = w.limits
     wide.attrs["text"] = w.text
-    wide.attrs["time"] = {a: pd.Timestamp(t).isoformat() for a, t in w.first.items()}
+    # tidy frames carry Timestamps, tidy rows UNIX seconds
+    wide.attrs["time"] = {
+        a: (pd.Timestamp(t, unit="s", tz="UTC") if isinstance(t, float) else pd.Timestamp(t)).isoformat()
+        for a, t in w.first.items()
+    }
     return wide
 
 
@@ -425,16 +433,18 @@ def sweep_rows(
 
 
 def _finish(rows: list[tuple], tidy: bool, raise_on_error: bool) -> pd.DataFrame:
-    df = _frame(rows)
     if raise_on_error:
-        bad = df.dropna(subset=["error"])
-        if not bad.empty:
-            first = bad.iloc[0]
+        i_a, i_p, i_e = TIDY_COLUMNS.index("antenna"), TIDY_COLUMNS.index("point"), TIDY_COLUMNS.index("error")
+        bad = [r for r in rows if r[i_e] is not None]
+        if bad:
+            first = bad[0]
             raise SweepError(
-                f"{len(bad)} of {len(df)} readings failed; first: {first['antenna']} {first['point']}: {first['error']}",
-                df,
+                f"{len(bad)} of {len(rows)} readings failed; first: {first[i_a]} {first[i_p]}: {first[i_e]}",
+                _frame(rows),
             )
-    return df if tidy else to_wide(df)
+    # the wide frame straight from the rows: a tidy DataFrame on the way costs more
+    # than the sweep's own decoding
+    return _frame(rows) if tidy else _wide_frame(wide_parts(rows))
 
 
 def read(
