@@ -246,6 +246,15 @@ class Request:
         """The 18 bytes to send."""
         return self._frame
 
+    def __hash__(self) -> int:
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        # the generated hash of every field, worked out once: the simulator looks a
+        # request up in its reply cache for every frame it reads
+        return hash((self.channel, self.node, self.rca, self.mode, self.data, self.resource))
+
     @functools.cached_property
     def _frame(self) -> bytes:
         # Requests are immutable and sweeps send the same ones every cycle: pack once.

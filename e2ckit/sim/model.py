@@ -199,7 +199,9 @@ class AntennaModel:
         self._gen = 0
         #: encoded monitor replies of the current physics state (see :meth:`serve`)
         self._replies: dict[Request, tuple[bytes, bool]] = {}
-        self._replies_key: tuple[object, int] = (None, -1)
+        #: (quantum start, quantum end, settings generation, physics version, powered)
+        #: under which the kept replies hold
+        self._epoch: tuple[float, float, int, int, bool] = (math.inf, -math.inf, -1, -1, False)
         self._boots: dict[tuple[int, int], float] = {}  # node boot times for those replies
         self._counted = 0
         self._build_inventory()
@@ -439,8 +441,8 @@ class AntennaModel:
 
         The server's path, and the same answers as :meth:`handle`, only cheaper: a monitor
         reply depends on the request, the physics state (computed once per
-        :attr:`STATE_QUANTUM`) and discrete settings, so its bytes are kept until the state
-        object or the settings generation changes. A sweep asks every point of an antenna
+        :attr:`STATE_QUANTUM`) and discrete settings, so its bytes are kept until the
+        quantum ends, a physics event is added or a setting changes. A sweep asks every point of an antenna
         within one quantum; the logger asks the same points again a second later. Only the
         transaction counter (TRANS_NUM) changes with every request, so it is never kept,
         and every request still counts towards it.
@@ -449,12 +451,16 @@ class AntennaModel:
             t = self.clock.now()
             if self._actions and self._actions[0][0] <= t:
                 self._run_due(t)
-            st = self._physics_state(t)
-            if self._replies_key[0] is not st or self._replies_key[1] != self._gen:
+            lo, hi, gen, version, powered = self._epoch
+            if not (lo <= t < hi and gen == self._gen and version == self.physics.version):
+                # a new quantum, or something changed: start again from the physics
+                st = self._physics_state(t)
                 self._replies.clear()
                 self._boots.clear()
-                self._replies_key = (st, self._gen)
-            if not st.powered:
+                q = math.floor(t / self.STATE_QUANTUM) * self.STATE_QUANTUM  # as _physics_state
+                self._epoch = (q, q + self.STATE_QUANTUM, self._gen, self.physics.version, st.powered)
+                lo, hi, gen, version, powered = self._epoch
+            if not powered:
                 return None
             hit = self._replies.get(request)
             if hit is not None:
@@ -470,7 +476,7 @@ class AntennaModel:
                 return hit[0]
             counted = self._counted
             payload = self._handle_at(request, t).encode()
-            if request.mode is Mode.MONITOR and self._gen == self._replies_key[1]:
+            if request.mode is Mode.MONITOR and self._gen == gen and self.physics.version == version:
                 g = self._generic.get((request.channel, request.node, request.rca))
                 if g is None or g[0] != "TRANS_NUM":
                     self._replies[request] = (payload, self._counted != counted)

@@ -406,6 +406,8 @@ class Physics:
         self._head = (self.t0, list(x0), Discrete(), 0)
         self._steps = 0
         self._memo: State | None = None
+        #: bumped by every event added: what a state at a given time is may have changed
+        self.version = 0
 
     # -- events ------------------------------------------------------------------------
 
@@ -419,6 +421,7 @@ class Physics:
         i = bisect.bisect_right([(e[0], e[1]) for e in self._events], key)
         self._events.insert(i, (key[0], key[1], kind, value))
         self._memo = None
+        self.version += 1
         if t <= self._head[0]:
             self._rollback(t, strict=True)
 
