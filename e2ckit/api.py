@@ -347,7 +347,7 @@ def sweep(
     tidy: bool = False,
     raise_on_error: bool = False,
     progress: bool | Callable[[int, int, str], None] | None = None,
-    concurrency: int = 64,
+    concurrency: int = engine.DEFAULT_CONCURRENCY,
     catalog: Catalog | None = None,
 ) -> pd.DataFrame:
     """Read a group or list of points from many antennas at once.
@@ -374,7 +374,7 @@ async def asweep(
     deadline: float | None = None,
     tidy: bool = False,
     raise_on_error: bool = False,
-    concurrency: int = 64,
+    concurrency: int = engine.DEFAULT_CONCURRENCY,
     catalog: Catalog | None = None,
 ) -> pd.DataFrame:
     """:func:`sweep` for ``async`` code: ``df = await e2ckit.asweep("cryo")``."""
@@ -420,7 +420,7 @@ def sweep_rows(
     timeout: float = 1.0,
     deadline: float | None = None,
     progress: bool | Callable[[int, int, str], None] | None = None,
-    concurrency: int = 64,
+    concurrency: int = engine.DEFAULT_CONCURRENCY,
     catalog: Catalog | None = None,
 ) -> list[tuple]:
     """:func:`sweep` without pandas: tidy rows as tuples in :data:`TIDY_COLUMNS` order,
@@ -473,7 +473,7 @@ def nodes(
     timeout: float = 1.0,
     deadline: float | None = None,
     channels: Sequence[int] = LRU_CHANNELS,
-    concurrency: int = 64,
+    concurrency: int = engine.DEFAULT_CONCURRENCY,
     catalog: Catalog | None = None,
 ) -> pd.DataFrame:
     """List the CAN nodes each antenna's E2C reports: one row per node.

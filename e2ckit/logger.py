@@ -365,7 +365,7 @@ class Logger:
         flush_every: float = 10.0,
         flush_rows: int = 100_000,
         clock: Any = None,
-        concurrency: int = 64,
+        concurrency: int = engine.DEFAULT_CONCURRENCY,
         catalog: Catalog | None = None,
     ) -> None:
         from e2ckit.api import _catalog, _split_what, resolve_array

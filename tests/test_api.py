@@ -267,3 +267,27 @@ def test_a_powered_off_antenna_is_refused_at_once_and_returns_with_power(faulty)
     back = e2ckit.read("DV02", ["FEMC.TEMP0", "CMPR.DRIVE"], array=faulty)
     assert back["error"].isna().all()
     assert back.set_index("point").loc["CMPR.DRIVE", "value"] == 0  # drive stays off until commanded
+
+
+def _most_at_once(tidy: pd.DataFrame) -> int:
+    """The most antennas with a request in flight at one moment (from send times and latencies)."""
+    spans = []
+    for _, g in tidy.groupby("antenna"):
+        sent = [t.timestamp() for t in g["time"]]
+        spans.append((min(sent), max(t + lat / 1e3 for t, lat in zip(sent, g["latency_ms"], strict=True))))
+    return max(sum(1 for s0, e0 in spans if s0 <= s1 < e0) for s1, _ in spans)
+
+
+def test_concurrency_caps_antennas_in_flight_and_the_default_takes_the_whole_array(fresh_sim) -> None:
+    """``concurrency`` caps how many antennas are talked to at once; by default it is
+    above ALMA's 66, so a whole-array sweep goes in one wave instead of leaving the last
+    antennas to wait for the first."""
+    ants = ["DV01", "DV02", "DV03", "DV04", "DV05", "DV06"]
+    s = fresh_sim(ants, latency=0.005)
+    points = ["FEMC.TEMP0", "FEMC.TEMP1", "FEMC.TEMP2"]
+    capped = e2ckit.sweep(points, array=s, tidy=True, concurrency=2)
+    assert capped["error"].isna().all() and len(capped) == 18
+    assert _most_at_once(capped) == 2
+    whole = e2ckit.sweep(points, array=s, tidy=True)
+    assert _most_at_once(whole) == len(ants)
+    assert e2ckit.engine.DEFAULT_CONCURRENCY > 66
