@@ -667,3 +667,24 @@ def test_user_nodes_and_inventory_files(tmp_path):
     bad = user_file(tmp_path, "0x7A,0x70,X,Y\n", header="first,last,abbrev,name\n", name="b.csv")
     with pytest.raises(ValidationError, match=r"b\.csv:2: field 'last'"):
         load_catalog(extra=[bad])
+
+
+@given(st.data())
+def test_sample_is_decode_without_the_text(data) -> None:
+    """``Point.sample`` (the logger's path) gives decode's value and status for any bytes:
+    good numbers, sentinels, NaN, negative FEMC status bytes and wrong lengths alike."""
+    points = [p for p in default_catalog().points.values() if not p.template]
+    p = data.draw(st.sampled_from(points))
+    want = p.reply_size or 9
+    good = st.binary(min_size=want, max_size=want)
+    sentinel = st.sampled_from([s for s, _, _ in p.sentinels] or [0]).map(
+        lambda s: p.encode(s) if p.sentinels else bytes(want)
+    )
+    raw = data.draw(st.one_of(good, sentinel, st.binary(max_size=10)))
+    d = p.decode(raw)
+    value, status = p.sample(raw)
+    assert status == d.status
+    if d.value is None:
+        assert value is None
+    else:
+        assert value == float(d.value) and type(value) is float

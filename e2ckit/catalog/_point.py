@@ -184,7 +184,14 @@ class Point:
         unpack = struct.Struct(fmt).unpack_from if fmt else None
         labels = dict(self.enum) if kind in ("int", "float", "bit") else {}
         scaled = self.scale != 1.0 or bool(self.offset)
-        object.__setattr__(self, "_dec", (self.reply_size, kind, unpack, labels, scaled))
+        # the plain number case of sample(): a fixed-size int or float field inside the reply
+        plain = (
+            unpack is not None
+            and self.size is not None
+            and self.byte + struct.calcsize(fmt) <= self.size  # type: ignore[arg-type]
+        )
+        sentinel_raws = frozenset(s for s, _, _ in self.sentinels)
+        object.__setattr__(self, "_dec", (self.reply_size, kind, unpack, labels, scaled, plain, sentinel_raws))
 
     # -- addressing ----------------------------------------------------------------
 
@@ -278,12 +285,24 @@ class Point:
         except (struct.error, IndexError, ValueError) as exc:  # belt and braces
             return self._bad(raw, "undecodable", str(exc))
 
+    def sample(self, data: bytes) -> tuple[float | None, str]:
+        """``(value, status)`` of a reply, as :meth:`decode` gives them (value as a float),
+        without the display text and limit state: what a logger stores, for the cost of
+        one unpack when the reply is a good plain number."""
+        want, kind, unpack, _, scaled, plain, sentinel_raws = self._dec
+        if plain and len(data) == want and (not self.femc_status or data[-1] < 128):
+            x = unpack(data, self.byte)[0]
+            if x not in sentinel_raws and (kind != "float" or math.isfinite(x)):
+                return (x * self.scale + self.offset if scaled else float(x)), "ok"
+        d = self.decode(data)
+        return (None if d.value is None else float(d.value)), d.status
+
     @staticmethod
     def _bad(raw: bytes, status: str, note: str | None) -> Decoded:
         return Decoded(None, status, status, note, "unavailable", raw)
 
     def _decode_body(self, body: bytes, raw: bytes, note: str | None) -> Decoded:
-        _, kind, unpack, labels, scaled = self._dec
+        _, kind, unpack, labels, scaled, _, _ = self._dec
         if kind in ("int", "float", "bit"):
             if kind == "bit":
                 x: float = (body[self.byte] >> self.bit) & 1
