@@ -677,20 +677,17 @@ class Logger:
         health: dict[str, tuple[int, int, str | None]] = {}
         for a, pairs in swept.items():
             b = new[a] = _Buffer()
+            # bound appends: this loop runs for every sample, thousands a second
+            add_time, add_point, add_value, add_unit = b.time.append, b.point.append, b.value.append, b.unit.append
+            add_status, add_error, add_latency, add_raw = b.status.append, b.error.append, b.latency.append, b.raw.append
             n_err = 0
             last_error = None
             for p, r in pairs:
                 reply = r.reply
-                latency = None if r.latency is None else min(65535, round(r.latency * 1e4))
+                lat = r.latency
                 if r.error is None and reply is not None and p is not None:
-                    d = p.decode(reply.data)
-                    value = d.value
-                    if value is not None:
-                        try:
-                            value = float(value)
-                        except (TypeError, ValueError):
-                            value = None
-                    status, error = d.status, None
+                    value, status = p.sample(reply.data)
+                    error = None
                     # raw bytes only where no value could be decoded: they are what a
                     # diagnosis needs, and on every row they would triple the file size
                     raw = reply.data if value is None else None
@@ -700,14 +697,14 @@ class Logger:
                     raw = reply.data if reply is not None else None
                     n_err += 1
                     last_error = error
-                b.time.append(t_us)
-                b.point.append(p.name if p is not None else "(node listing)")
-                b.value.append(value)
-                b.unit.append(p.unit if p is not None else "")
-                b.status.append(status)
-                b.error.append(error)
-                b.latency.append(latency)
-                b.raw.append(raw)
+                add_time(t_us)
+                add_point(p.name if p is not None else "(node listing)")
+                add_value(value)
+                add_unit(p.unit if p is not None else "")
+                add_status(status)
+                add_error(error)
+                add_latency(None if lat is None else min(65535, round(lat * 1e4)))
+                add_raw(raw)
             rows += len(b)
             errors += n_err
             health[a] = (len(b), n_err, last_error)
