@@ -36,7 +36,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from e2ckit.array import Endpoint
 from e2ckit.errors import ProtocolError, ValidationError
-from e2ckit.protocol import Reply, Request, decode_reply, error_info
+from e2ckit.protocol import Mode, Reply, Request, decode_reply, error_info
 
 __all__ = ["DEFAULT_CONCURRENCY", "TRANSPORT_ERRORS", "Result", "fanout", "run", "run_in_loop", "sweep_requests"]
 
@@ -354,19 +354,27 @@ def fanout(
             buf += data
             data = bytes(buf)
         req = link.reqs[link.i]
-        try:
-            done = decode_reply(data, req.mode)
-            if done is not None and done[1] != len(data):
-                raise ProtocolError(f"{len(data) - done[1]} unexpected bytes after the reply")
-        except ProtocolError as exc:
-            fail(link, "protocol", f"{TRANSPORT_ERRORS['protocol']}: {exc}", stop=False)
-            advance(link)
-            return
-        if done is None:
-            if not buf:
-                buf += data
-            return  # part of a reply: wait for the rest
-        reply = done[0]
+        # The same reply bytes come back again and again (states, counters, anything
+        # that did not change since the last cycle): decode each distinct one once.
+        reply = _seen.get(data) if req.mode is not Mode.GET_NODES else None
+        if reply is None:
+            try:
+                done = decode_reply(data, req.mode)
+                if done is not None and done[1] != len(data):
+                    raise ProtocolError(f"{len(data) - done[1]} unexpected bytes after the reply")
+            except ProtocolError as exc:
+                fail(link, "protocol", f"{TRANSPORT_ERRORS['protocol']}: {exc}", stop=False)
+                advance(link)
+                return
+            if done is None:
+                if not buf:
+                    buf += data
+                return  # part of a reply: wait for the rest
+            reply = done[0]
+            if req.mode is not Mode.GET_NODES:
+                if len(_seen) >= _SEEN_MAX:
+                    _seen.clear()
+                _seen[data] = reply
         buf.clear()
         latency = monotonic() - link.t0
         if reply.error:
@@ -374,7 +382,7 @@ def fanout(
             err_code, err_text = f"E2C:{info.name}", f"{info.code} {info.description}"
         else:
             err_code = err_text = None
-        link.results.append(Result(link.antenna, req, reply, err_code, err_text, link.sent_at, latency))
+        link.results.append(_result(Result, (link.antenna, req, reply, err_code, err_text, link.sent_at, latency)))
         link.i += 1
         link.token += 1  # this request's timer entry is now stale
         advance(link)
@@ -410,6 +418,14 @@ def fanout(
             close(link)
         poller.close()
     return {a: link.results for a, link in links.items()}
+
+
+#: Replies by their bytes (see ``on_ready`` in :func:`fanout`); shared by every sweep,
+#: emptied when full. Replies are immutable, so sharing one is safe.
+_seen: dict[bytes, Reply] = {}
+_SEEN_MAX = 8192
+#: ``Result(...)`` without the named tuple's Python-level ``__new__``
+_result = tuple.__new__
 
 
 def _lost(link: _Link) -> tuple[str, str]:
