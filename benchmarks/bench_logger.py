@@ -8,7 +8,7 @@ Run on demand (not part of the test suite)::
    runs in its own process (``python -m e2ckit.sim``) so that the CPU measured is the
    logger's alone (its cycle thread, the engine's loop and its flushes): CPU seconds
    per sample and % of one core, cycle times, overruns, bytes per sample on disk as
-   flushed (a file per antenna every 10 s) and after compaction.
+   flushed (a file per antenna at every flush, 30 s by default) and after compaction.
 2. **An hour at 1 Hz, compacted**: a stepped simulated clock drives an hour of
    1 Hz cycles for a few antennas (in-process, no waiting), then compaction: bytes per
    sample of a closed partition, where the per-file overhead no longer counts.
@@ -24,6 +24,7 @@ sample on disk after compaction.
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import random
 import subprocess
@@ -35,6 +36,10 @@ from pathlib import Path
 import e2ckit
 from e2ckit.catalog import default_catalog
 from e2ckit.logger import Logger, _Buffer, compact, load
+
+
+#: cycles per flush in the simulated hour: the logger's default flush_every at 1 Hz
+FLUSH_CYCLES = round(inspect.signature(Logger).parameters["flush_every"].default)
 
 
 def _disk(path: Path) -> tuple[int, int]:
@@ -116,7 +121,7 @@ def live(seconds: float, tmp: Path, latency: float) -> list[tuple[str, str, str]
         ("  cycle time median / p95 / max", f"{1e3 * p(0.5):.0f} / {1e3 * p(0.95):.0f} ms", f"{1e3 * cycle_times[-1]:.0f} ms"),
         ("  flushes: count, median time", f"{len(flush_times)}", f"{1e3 * sorted(flush_times)[len(flush_times) // 2]:.0f} ms"),
         ("  overruns, errors", f"{st.overruns}", f"{st.errors}"),
-        ("  on disk as flushed (10 s files)", f"{files} files", f"{size / rows_on_disk:.2f} B/sample"),
+        (f"  on disk as flushed ({log.flush_every:g} s files)", f"{files} files", f"{size / rows_on_disk:.2f} B/sample"),
         ("  after compaction (one file per antenna)", f"{files_c} files, {t_compact:.1f} s", f"{size_c / rows_on_disk:.2f} B/sample"),
         ("  compacted partitions", f"{sum(r.file is not None for r in res)}", ""),
     ]
@@ -134,7 +139,7 @@ def hour(antennas: int, tmp: Path) -> list[tuple[str, str, str]]:
         t = time.perf_counter()
         for _ in range(3600):
             log.step()
-            if log.status.samples_buffered >= 10 * len(names) * 45:  # a flush every 10 cycles, as live
+            if log.status.samples_buffered >= FLUSH_CYCLES * len(names) * 45:  # flushes as live
                 log.flush()
         st = log.run(cycles=0)
         took = time.perf_counter() - t
@@ -145,7 +150,7 @@ def hour(antennas: int, tmp: Path) -> list[tuple[str, str, str]]:
     assert len(load(out)) == n
     return [
         (f"an hour at 1 Hz, {len(names)} antennas (stepped clock)", f"{n} samples", f"{took:.0f} s to run"),
-        ("  as flushed (10 s files)", f"{files} files", f"{size / n:.2f} B/sample"),
+        (f"  as flushed ({FLUSH_CYCLES} s files)", f"{files} files", f"{size / n:.2f} B/sample"),
         ("  after compaction", f"{files_c} files", f"{size_c / n:.2f} B/sample"),
     ]
 
