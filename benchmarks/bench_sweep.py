@@ -5,9 +5,10 @@ Run on demand (not part of the test suite)::
     .venv/bin/python benchmarks/bench_sweep.py [--repeat 5] [--no-cli]
 
 One simulated array of 66 antennas (0.5 ms per request on each CAN channel), in one
-run, three ways of reading the 22 ``cryo`` points of every antenna:
+run, three ways of reading the 25 ``cryo`` points of every antenna:
 
-* ``e2ckit.sweep("cryo")``: one asyncio connection per antenna, all in parallel;
+* ``e2ckit.sweep("cryo")``: one connection per antenna, all in parallel, to a wide
+  DataFrame;
 * the published client's pattern: ``e2c_client.E2CClient``, antenna after antenna,
   request after request (what ``e2c-client tools cryo --all`` does inside);
 * ``e2c-client tools cryo --all`` itself, as a process, against the same array bound

@@ -347,7 +347,7 @@ class Logger:
     flush_every, flush_rows:
         flush after this many real seconds, or this many buffered rows, whichever
         comes first; ``flush_every`` bounds what a crash can lose. Every flush writes
-        one file per antenna: the default 30 s makes 190,000 files in a night of
+        one file per antenna: the default 30 s makes 190,000 files a day when
         logging the whole array (10 s made three times as many, each costing the
         same fixed CPU and bytes of parquet footer) until :func:`compact` merges them.
     clock:
