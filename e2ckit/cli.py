@@ -18,7 +18,8 @@ new commands for sweeps, node inventories, the catalog and the simulator::
     e2ckit log ...                                              (when the logger is installed)
 
 Global options: ``--simulate`` runs the command against an embedded simulated array of
-all 66 antennas (seeded, loopback, stopped when the command ends); ``--array CSV``
+all 66 antennas (seeded, loopback, stopped when the command ends; ``--sim-seed`` and
+``--sim-scenario`` shape it); ``--array CSV``
 uses that host map instead of ``$E2CKIT_ARRAY`` / the ALMA defaults.
 
 ``--host`` takes an antenna of the active array (``DV01``, ``dv01-e2c``) or any host
@@ -536,6 +537,14 @@ def root(
         "--simulate",
         help="run the command against an embedded simulated array (66 antennas, seed 0, loopback)",
     ),
+    sim_seed: int = typer.Option(
+        0, "--sim-seed", help="with --simulate: the simulated array's random seed"
+    ),
+    sim_scenario: str | None = typer.Option(
+        None,
+        "--sim-scenario",
+        help="with --simulate: a scenario name or .toml path (e2ckit simulate --list-scenarios)",
+    ),
     array: str | None = typer.Option(
         None, "--array", help="host-map CSV (antenna,host,port) instead of $E2CKIT_ARRAY"
     ),
@@ -551,6 +560,9 @@ def root(
     if array and simulate:
         _err("error: give --simulate or --array, not both")
         raise typer.Exit(EXIT_BAD_INPUT)
+    if not simulate and (sim_seed or sim_scenario):
+        _err("error: --sim-seed and --sim-scenario shape the --simulate array; add --simulate")
+        raise typer.Exit(EXIT_BAD_INPUT)
     if array:
         if not os.path.isfile(array):
             _err(f"error: --array {array!r}: no such file")
@@ -560,7 +572,7 @@ def root(
         if ctx.invoked_subcommand == "simulate":
             _err("error: `e2ckit simulate` starts a simulated array itself; drop --simulate")
             raise typer.Exit(EXIT_BAD_INPUT)
-        _start_embedded_simulation(ctx)
+        _start_embedded_simulation(ctx, sim_seed, sim_scenario)
 
 
 def _set_env(ctx: typer.Context, key: str, value: str) -> None:
@@ -576,16 +588,22 @@ def _set_env(ctx: typer.Context, key: str, value: str) -> None:
     ctx.call_on_close(restore)
 
 
-def _start_embedded_simulation(ctx: typer.Context) -> None:
+def _start_embedded_simulation(ctx: typer.Context, seed: int, scenario: str | None) -> None:
     import tempfile
 
+    from e2ckit.errors import E2CKitError
     from e2ckit.sim import SimulatedArray
 
-    sim = SimulatedArray(seed=0, bind="port")
+    try:
+        sim = SimulatedArray(seed=seed, scenario=scenario, bind="port")
+    except (ValueError, E2CKitError) as exc:  # an unknown or malformed scenario
+        _err(f"error: --sim-scenario: {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     sim.start()
     tmp = tempfile.TemporaryDirectory(prefix="e2ckit-sim-")
     path = sim.write_array(os.path.join(tmp.name, "array.csv"))
-    _err(f"simulating {len(sim.antennas)} antennas on 127.0.0.1 (seed 0) for this command")
+    what = f"seed {seed}" + (f", scenario {sim.scenario.name}" if sim.scenario is not None else "")
+    _err(f"simulating {len(sim.antennas)} antennas on 127.0.0.1 ({what}) for this command")
 
     def stop() -> None:
         sim.stop()

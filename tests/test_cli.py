@@ -673,3 +673,29 @@ def test_tools_on_a_bare_address(run, sim):
     )
     assert r.exit_code == 0, r.output
     assert as_json(r)[0]["error"] is None
+
+
+def test_global_simulate_takes_a_seed_and_a_scenario(run):
+    r = run("--simulate", "--sim-scenario", "missing-lru", "nodes", "--inventory", "--antennas", "DV08,DV09", "-f", "json")
+    assert r.exit_code == 0, r.output
+    assert "scenario missing-lru" in r.stderr
+    off = [(row["antenna"], row["lru"], row["state"]) for row in as_json(r) if row["state"] != "ok"]
+    assert off == [("DV08", "FEPS", "missing")], off
+    a = run("--simulate", "--sim-seed", "5", "sweep", "FEMC.TEMP0", "--antennas", "DV01", "-f", "json")
+    b = run("--simulate", "--sim-seed", "6", "sweep", "FEMC.TEMP0", "--antennas", "DV01", "-f", "json")
+    assert "seed 5" in a.stderr and a.exit_code == b.exit_code == 0
+    assert as_json(a)[0]["FEMC.TEMP0"] != as_json(b)[0]["FEMC.TEMP0"], "another seed, another array"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sim-scenario", "no-such-thing", "--simulate"], "no scenario 'no-such-thing'"),
+        (["--sim-seed", "3"], "add --simulate"),
+        (["--sim-scenario", "outage"], "add --simulate"),
+    ],
+)
+def test_global_simulate_options_bad_input(run, args, message):
+    r = run(*args, "version")
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert message in one_line_error(r)
