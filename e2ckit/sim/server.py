@@ -363,12 +363,16 @@ class _Outbox:
         self.timer, self.at = None, math.inf
         heap = self.heap
         now = self.loop.time()
-        while heap and heap[0][0] <= now:
-            _, _, fn, arg = heapq.heappop(heap)
-            fn(arg)
-        if heap:
-            self.at = heap[0][0]
-            self.timer = self.loop.call_at(self.at, self._fire)
+        try:
+            while heap and heap[0][0] <= now:
+                _, _, fn, arg = heapq.heappop(heap)
+                fn(arg)
+        finally:  # even if one send failed, the rest keep their times
+            if heap and heap[0][0] < self.at:
+                if self.timer is not None:
+                    self.timer.cancel()
+                self.at = heap[0][0]
+                self.timer = self.loop.call_at(self.at, self._fire)
 
 
 class _E2CConnection(asyncio.BufferedProtocol):
@@ -423,7 +427,8 @@ class _E2CConnection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         if nbytes == REQUEST_SIZE and not self.buffer:  # one whole request: the usual read
-            self._request(bytes(self._inbox[:REQUEST_SIZE]))
+            if not self.closed:
+                self._request(bytes(self._inbox[:REQUEST_SIZE]))
             return
         self.data_received(self._inbox[:nbytes])
 
