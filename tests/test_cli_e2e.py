@@ -161,3 +161,47 @@ def test_console_script_is_installed():
         pytest.skip("console script not installed (pip install -e .)")
     r = subprocess.run([exe, "version"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip()
+
+
+def _in_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run the CLI with stdout on a pseudo-terminal, as a user at a shell would; returns
+    the exit status and what the terminal received (escape sequences included)."""
+    import pty
+
+    main_fd, child_fd = pty.openpty()
+    code = "import sys; from e2ckit.cli import main; sys.argv[0] = 'e2ckit'; main()"
+    term_env = {**env, "COLUMNS": "160", "LINES": "40", "TERM": "xterm-256color"}
+    term_env.pop("NO_COLOR", None)
+    p = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=child_fd, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=term_env,
+    )  # fmt: skip
+    os.close(child_fd)
+    out = bytearray()
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main_fd)
+    return p.wait(timeout=60), out.decode("utf-8", "replace")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_a_terminal_gets_a_rich_table_with_failures_marked(sim, env):
+    """On a terminal the table is drawn by rich: a border, bold headers, a failed reading
+    as a dim dash and the antenna's error in red, good readings plain."""
+    sim.fault("DV02", "error", code=5002)
+    status, out = _in_a_terminal(["sweep", "FEMC.TEMP0", "--antennas", "DV01,DV02"], env)
+    assert status == 1, out  # one antenna failed: partial
+    assert "┏" in out and "\x1b[1m" in out, "a rich table with bold headers"
+    dv01 = next(line for line in out.splitlines() if "DV01" in line)
+    dv02 = next(line for line in out.splitlines() if "DV02" in line)
+    shown = float(dv01.split("│")[2])
+    assert shown == pytest.approx(sim.models["DV01"].peek("FEMC.TEMP0"), abs=0.05)
+    assert "\x1b[2m" not in dv01 and "\x1b[31m" not in dv01
+    assert "\x1b[2m—" in dv02, "the failed reading: a dim dash"
+    assert "\x1b[31m" in dv02 and "5002" in dv02, "the error, in red"
