@@ -683,6 +683,7 @@ def test_sample_is_decode_without_the_text(data) -> None:
     raw = data.draw(st.one_of(good, sentinel, st.binary(max_size=10)))
     d = p.decode(raw)
     value, status = p.sample(raw)
+    assert p.sample(bytearray(raw)) == (value, status), "any bytes-like, the same (and remembered)"
     assert status == d.status
     if d.value is None:
         assert value is None

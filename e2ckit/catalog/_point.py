@@ -191,7 +191,8 @@ class Point:
             and self.byte + struct.calcsize(fmt) <= self.size  # type: ignore[arg-type]
         )
         sentinel_raws = frozenset(s for s, _, _ in self.sentinels)
-        object.__setattr__(self, "_dec", (self.reply_size, kind, unpack, labels, scaled, plain, sentinel_raws))
+        memo: dict[bytes, tuple[float | None, str]] = {}  # sample() of the other cases
+        object.__setattr__(self, "_dec", (self.reply_size, kind, unpack, labels, scaled, plain, sentinel_raws, memo))
 
     # -- addressing ----------------------------------------------------------------
 
@@ -289,20 +290,29 @@ class Point:
         """``(value, status)`` of a reply, as :meth:`decode` gives them (value as a float),
         without the display text and limit state: what a logger stores, for the cost of
         one unpack when the reply is a good plain number."""
-        want, kind, unpack, _, scaled, plain, sentinel_raws = self._dec
+        want, kind, unpack, _, scaled, plain, sentinel_raws, memo = self._dec
         if plain and len(data) == want and (not self.femc_status or data[-1] < 128):
             x = unpack(data, self.byte)[0]
             if x not in sentinel_raws and (kind != "float" or math.isfinite(x)):
                 return (x * self.scale + self.offset if scaled else float(x)), "ok"
-        d = self.decode(data)
-        return (None if d.value is None else float(d.value)), d.status
+        # The rest (sentinels, status bytes, versions, flags, bits) repeat the same few
+        # byte strings cycle after cycle: decode each once.
+        key = data if type(data) is bytes else bytes(data)
+        out = memo.get(key)
+        if out is None:
+            d = self.decode(key)
+            out = (None if d.value is None else float(d.value)), d.status
+            if len(memo) >= 256:
+                memo.clear()
+            memo[key] = out
+        return out
 
     @staticmethod
     def _bad(raw: bytes, status: str, note: str | None) -> Decoded:
         return Decoded(None, status, status, note, "unavailable", raw)
 
     def _decode_body(self, body: bytes, raw: bytes, note: str | None) -> Decoded:
-        _, kind, unpack, labels, scaled, _, _ = self._dec
+        _, kind, unpack, labels, scaled, _, _, _ = self._dec
         if kind in ("int", "float", "bit"):
             if kind == "bit":
                 x: float = (body[self.byte] >> self.bit) & 1
