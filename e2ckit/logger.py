@@ -680,34 +680,32 @@ class Logger:
         health: dict[str, tuple[int, int, str | None]] = {}
         for a, pairs in swept.items():
             b = new[a] = _Buffer()
-            # bound appends: this loop runs for every sample, thousands a second
-            add_time, add_point, add_value, add_unit = b.time.append, b.point.append, b.value.append, b.unit.append
-            add_status, add_error, add_latency, add_raw = b.status.append, b.error.append, b.latency.append, b.raw.append
+            # whole columns where a sample adds nothing new; the loop below is the part
+            # that looks at each reply (it runs thousands of times a second)
+            b.time = [t_us] * len(pairs)
+            b.point = [p.name if p is not None else "(node listing)" for p, _ in pairs]
+            b.unit = [p.unit if p is not None else "" for p, _ in pairs]
+            b.latency = [None if r.latency is None else min(65535, round(r.latency * 1e4)) for _, r in pairs]
+            add_value, add_status, add_error, add_raw = b.value.append, b.status.append, b.error.append, b.raw.append
             n_err = 0
             last_error = None
             for p, r in pairs:
                 reply = r.reply
-                lat = r.latency
                 if r.error is None and reply is not None and p is not None:
                     value, status = p.sample(reply.data)
-                    error = None
+                    add_value(value)
+                    add_status(status)
+                    add_error(None)
                     # raw bytes only where no value could be decoded: they are what a
                     # diagnosis needs, and on every row they would triple the file size
-                    raw = reply.data if value is None else None
+                    add_raw(reply.data if value is None else None)
                 else:
-                    value, status = None, "error"
-                    error = f"{r.error}: {r.detail}"
-                    raw = reply.data if reply is not None else None
+                    last_error = f"{r.error}: {r.detail}"
+                    add_value(None)
+                    add_status("error")
+                    add_error(last_error)
+                    add_raw(reply.data if reply is not None else None)
                     n_err += 1
-                    last_error = error
-                add_time(t_us)
-                add_point(p.name if p is not None else "(node listing)")
-                add_value(value)
-                add_unit(p.unit if p is not None else "")
-                add_status(status)
-                add_error(error)
-                add_latency(None if lat is None else min(65535, round(lat * 1e4)))
-                add_raw(raw)
             rows += len(b)
             errors += n_err
             health[a] = (len(b), n_err, last_error)
