@@ -86,6 +86,7 @@ class _Antenna:
     channel_free: dict[int, float] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     requests: int = 0
+    accepted: int = 0
 
 
 class SimulatedArray:
@@ -323,6 +324,12 @@ class SimulatedArray:
             return self._get(antenna).requests
         return sum(a.requests for a in self._antennas.values())
 
+    def connections_accepted(self, antenna: str | None = None) -> int:
+        """Client connections accepted so far by one antenna or by all."""
+        if antenna:
+            return self._get(antenna).accepted
+        return sum(a.accepted for a in self._antennas.values())
+
     # -- one connection -----------------------------------------------------------
 
     def _pick_fault(self, ant: _Antenna, request: Request | None) -> Fault | None:
@@ -404,6 +411,7 @@ class _E2CConnection(asyncio.BufferedProtocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.ant.connections.add(self)
+        self.ant.accepted += 1
         if not self.ant.model.powered():
             self.abort()  # a powered-off E2C answers nothing
 
