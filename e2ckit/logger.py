@@ -415,6 +415,9 @@ class Logger:
         self._buffers: dict[tuple[str, str], _Buffer] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # connections kept from cycle to cycle (closed when logging stops): a cycle a
+        # second would otherwise open and close one per antenna every second
+        self._pool = engine.ConnectionPool()
         self._opened = False
         self._t0: float | None = None
         self._k = 0
@@ -445,19 +448,18 @@ class Logger:
     def _now(self) -> float:
         return self.clock.now() if self.clock is not None else time.time()
 
-    def _static_plan(self) -> tuple[dict, dict[str, list[tuple[Point, int]]]]:
-        """Requests per antenna (each address once) and, per point, its request's index."""
-        from e2ckit.protocol import Request
+    def _static_plan(self) -> tuple[dict, dict[str, tuple[list[Point | None], list[int] | None]]]:
+        """Requests per antenna (each address once) and its points with, per point, its
+        request's index (``None`` when that is just the point's own position)."""
+        from e2ckit.protocol import monitor_request
 
-        plan: dict[str, tuple[Any, list[Request]]] = {}
-        slots: dict[str, list[tuple[Point, int]]] = {}
+        plan: dict[str, tuple[Any, list[Any]]] = {}
+        slots: dict[str, tuple[list[Point | None], list[int] | None]] = {}
         for a in self.antennas:
             index: dict[tuple[int, int, int], int] = {}
-            slots[a] = []
-            for p in self._static:
-                key = (p.channel_for(a), p.node, p.rca)
-                slots[a].append((p, index.setdefault(key, len(index))))
-            plan[a] = (self._array[a], [Request(*key) for key in index])
+            where = [index.setdefault((p.channel_for(a), p.node, p.rca), len(index)) for p in self._static]
+            slots[a] = (list(self._static), None if where == list(range(len(where))) else where)
+            plan[a] = (self._array[a], [monitor_request(*key) for key in index])
         return plan, slots
 
     def _open(self) -> None:
@@ -516,6 +518,7 @@ class Logger:
             pass
         finally:
             self._stop.set()
+            self._pool.close()
             self.flush()
         return self.status
 
@@ -563,6 +566,8 @@ class Logger:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if not self.running:
+            self._pool.close()
         if self._opened:
             self.flush()
         if self._failure is not None and not self._failure_reported:
@@ -576,6 +581,7 @@ class Logger:
         except BaseException as exc:  # reported by stop() and status
             self._failure = exc
         finally:
+            self._pool.close()
             try:
                 self.flush()
             except BaseException as exc:
@@ -641,15 +647,23 @@ class Logger:
 
     # -- one cycle -----------------------------------------------------------------------------
 
-    def _sweep(self) -> dict[str, list[tuple[Point, Any]]]:
-        """One sweep through the engine: per antenna, (point, Result) pairs."""
+    def _sweep(self) -> dict[str, tuple[list[Point | None], list[Any]]]:
+        """One sweep through the engine: per antenna, its points and their Results, aligned
+        (``None`` for the point of a failed node listing)."""
         if not self._dynamic:
             results = engine.run(
                 lambda: engine.sweep_requests(
-                    self._plan, timeout=self.timeout, deadline=self.deadline, concurrency=self.concurrency
+                    self._plan, timeout=self.timeout, deadline=self.deadline, concurrency=self.concurrency,
+                    pool=self._pool,
                 )
             )
-            return {a: [(p, results[a][i]) for p, i in self._slots[a]] for a in self.antennas}
+            out: dict[str, tuple[list[Point | None], list[Any]]] = {}
+            for a in self.antennas:
+                pts, index = self._slots[a]
+                res = results[a]
+                # usually one request per point, in order: the results as they are
+                out[a] = (pts, res if index is None else [res[i] for i in index])
+            return out
         from e2ckit.api import _sweep_async
 
         per_antenna, results, discovered = engine.run(
@@ -658,14 +672,14 @@ class Logger:
                 self.timeout, self.deadline, self.concurrency, None,
             )
         )  # fmt: skip
-        out: dict[str, list[tuple[Point, Any]]] = {}
+        out = {}
         for a, pts in per_antenna.items():
             by_addr = {(r.request.channel, r.request.node, r.request.rca): r for r in results[a]}
-            out[a] = [(p, by_addr[(p.channel_for(a), p.node, p.rca)]) for p in pts]
+            out[a] = (list(pts), [by_addr[(p.channel_for(a), p.node, p.rca)] for p in pts])
             if not pts:  # a dynamic group on an antenna that did not list its nodes
                 bad = next((r for r in discovered.get(a, []) if not r.ok), None)
                 if bad is not None:
-                    out[a] = [(None, bad)]
+                    out[a] = ([None], [bad])
         return out
 
     def _cycle(self) -> int:
@@ -678,18 +692,18 @@ class Logger:
         rows = errors = 0
         new: dict[str, _Buffer] = {}
         health: dict[str, tuple[int, int, str | None]] = {}
-        for a, pairs in swept.items():
+        for a, (pts, res) in swept.items():
             b = new[a] = _Buffer()
             # whole columns where a sample adds nothing new; the loop below is the part
             # that looks at each reply (it runs thousands of times a second)
-            b.time = [t_us] * len(pairs)
-            b.point = [p.name if p is not None else "(node listing)" for p, _ in pairs]
-            b.unit = [p.unit if p is not None else "" for p, _ in pairs]
-            b.latency = [None if r.latency is None else min(65535, round(r.latency * 1e4)) for _, r in pairs]
+            b.time = [t_us] * len(res)
+            b.point = [p.name if p is not None else "(node listing)" for p in pts]
+            b.unit = [p.unit if p is not None else "" for p in pts]
+            b.latency = [None if r.latency is None else min(65535, round(r.latency * 1e4)) for r in res]
             add_value, add_status, add_error, add_raw = b.value.append, b.status.append, b.error.append, b.raw.append
             n_err = 0
             last_error = None
-            for p, r in pairs:
+            for p, r in zip(pts, res, strict=True):
                 reply = r.reply
                 if r.error is None and reply is not None and p is not None:
                     value, status = p.sample(reply.data)
@@ -828,6 +842,7 @@ class Logger:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(self.deadline + 1)
+        self._pool.close()
         with contextlib.suppress(Exception):
             if self._opened:
                 self.flush()

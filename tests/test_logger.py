@@ -92,6 +92,44 @@ def test_logged_values_equal_what_the_simulator_serves(sim, clock, tmp_path) -> 
     assert df.error.isna().all()
 
 
+def test_points_sharing_one_reply_are_asked_once_and_logged_each(sim, clock, tmp_path) -> None:
+    """LORR status bits and the two ACU temperatures are fields of shared replies: one
+    request per reply, one row per point, each with the value a sweep decodes."""
+    what = ["lorr", "ACU.CABIN_TEMP", "ACU.PEDESTAL_TEMP"]
+    n_points = len(default_catalog().resolve(what))
+    log = Logger(what, array=sim, interval=60, path=tmp_path, clock=clock)
+    before = sim.requests_served()
+    log.run(cycles=2)
+    asked = sim.requests_served() - before
+    df = load(tmp_path)
+    assert len(df) == 2 * len(ANTS) * n_points
+    assert asked == 2 * len(ANTS) * (n_points - 6 - 1), "7 LORR status points share one reply, 2 ACU points another"
+    sweep = e2ckit.sweep(what, array=sim, tidy=True)
+    last = df[df.time == df.time.max()].set_index(["antenna", "point"])
+    assert sweep["error"].isna().all()
+    for row in sweep.itertuples():
+        assert last.loc[(row.antenna, row.point)].value == row.value, (row.antenna, row.point)
+
+
+def test_connections_are_kept_between_cycles_and_replaced_when_the_e2c_drops_them(sim, clock, tmp_path) -> None:
+    """A cycle a second must not cost a TCP handshake per antenna: the logger keeps its
+    connections. One the E2C resets between cycles is replaced without an error row."""
+    log = Logger("FEMC.TEMP0", array=sim, interval=60, path=tmp_path, clock=clock)
+    before = {a: sim.connections_accepted(a) for a in ANTS}
+    for _ in range(3):
+        log.step()
+    assert {a: sim.connections_accepted(a) - before[a] for a in ANTS} == dict.fromkeys(ANTS, 1)
+    sim.fault("DV01", "down")  # resets DV01's connections...
+    sim.clear_faults("DV01")  # ... and it listens again before the next cycle
+    log.step()
+    assert sim.connections_accepted("DV01") - before["DV01"] == 2
+    assert sim.connections_accepted("CM03") - before["CM03"] == 1
+    log.stop()
+    assert len(log._pool) == 0, "connections closed when logging stops"
+    df = load(tmp_path)
+    assert len(df) == 4 * len(ANTS) and df["error"].isna().all(), df[df["error"].notna()]
+
+
 def test_time_axis_is_the_clock_grid(sim, clock, tmp_path) -> None:
     log = Logger("cryo", "DV01", array=sim, interval=60, path=tmp_path, clock=clock)
     log.run(cycles=5)
