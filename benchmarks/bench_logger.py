@@ -9,6 +9,8 @@ Run on demand (not part of the test suite)::
    logger's alone (its cycle thread, the engine's loop and its flushes): CPU seconds
    per sample and % of one core, cycle times, overruns, bytes per sample on disk as
    flushed (a file per antenna at every flush, 30 s by default) and after compaction.
+   Baseline, same run and simulator: the bare exchange (send, poll, recv in a minimal
+   loop at 1 Hz, nothing decoded or kept), the floor of any Python client for this load.
 2. **An hour at 1 Hz, compacted**: a stepped simulated clock drives an hour of
    1 Hz cycles for a few antennas (in-process, no waiting), then compaction: bytes per
    sample of a closed partition, where the per-file overhead no longer counts.
@@ -27,6 +29,8 @@ import argparse
 import inspect
 import math
 import random
+import select
+import socket
 import subprocess
 import sys
 import tempfile
@@ -73,6 +77,50 @@ class ExternalSim:
         self.proc.wait(timeout=10)
 
 
+def bare_exchange(plan: dict, cycles: int, interval: float = 1.0) -> float:
+    """CPU seconds per request of the least any Python client must do for the same load:
+    one socket per antenna kept open, its frames sent one at a time, each reply read
+    before the next request, a cycle every ``interval`` seconds as the logger runs; no
+    decoding, no results, no timeouts. Most of it is the kernel's loopback TCP work, so
+    it moves with the machine's speed as the logger's figure does: the ratio between the
+    two is the steadier number on a shared machine."""
+    ep = select.epoll()
+    socks: dict[int, tuple[socket.socket, list[bytes]]] = {}
+    for endpoint, requests in plan.values():
+        s = socket.create_connection((endpoint.host, endpoint.port), timeout=5)
+        s.setblocking(False)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        ep.register(s.fileno(), select.EPOLLIN)
+        socks[s.fileno()] = (s, [r.encode() for r in requests])
+    n = 0
+    cpu0 = time.process_time()
+    start = time.monotonic()
+    try:
+        for k in range(cycles):
+            time.sleep(max(start + k * interval - time.monotonic(), 0.0))
+            nxt = dict.fromkeys(socks, 1)
+            for s, frames in socks.values():
+                s.send(frames[0])
+            left = len(socks)
+            while left:
+                for fd, _ in ep.poll(5.0):
+                    s, frames = socks[fd]
+                    if not s.recv(4096):  # 13 bytes, whole on loopback
+                        raise SystemExit("the simulator closed a connection")
+                    n += 1
+                    i = nxt[fd]
+                    if i < len(frames):
+                        nxt[fd] = i + 1
+                        s.send(frames[i])
+                    else:
+                        left -= 1
+        return (time.process_time() - cpu0) / n
+    finally:
+        for s, _ in socks.values():
+            s.close()
+        ep.close()
+
+
 def live(seconds: float, tmp: Path, latency: float) -> list[tuple[str, str, str]]:
     sim = ExternalSim(tmp, latency)
     out = tmp / "live"
@@ -100,6 +148,7 @@ def live(seconds: float, tmp: Path, latency: float) -> list[tuple[str, str, str]
         st = log.run(duration=seconds)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         samples = st.samples - n0
+        floor = bare_exchange(log._plan, cycles=15)
     finally:
         sim.close()
     files, size = _disk(out)
@@ -117,7 +166,8 @@ def live(seconds: float, tmp: Path, latency: float) -> list[tuple[str, str, str]
         ("  points per antenna, samples per second", f"{per_point}", f"{samples / wall:.0f}/s"),
         ("  measured for", f"{wall:.1f} s", f"{st.cycles - 2} cycles"),
         ("  logger CPU (whole process)", f"{cpu:.2f} s", f"{100 * cpu / wall:.1f} % of one core"),
-        ("  CPU per sample", f"{1e6 * cpu / samples:.1f} us", ""),
+        ("  CPU per sample", f"{1e6 * cpu / samples:.1f} us", f"{cpu / samples / floor:.2f}x the floor"),
+        ("  floor: the bare exchange, per request", f"{1e6 * floor:.1f} us", "send, poll, recv; nothing else"),
         ("  cycle time median / p95 / max", f"{1e3 * p(0.5):.0f} / {1e3 * p(0.95):.0f} ms", f"{1e3 * cycle_times[-1]:.0f} ms"),
         ("  flushes: count, median time", f"{len(flush_times)}", f"{1e3 * sorted(flush_times)[len(flush_times) // 2]:.0f} ms"),
         ("  overruns, errors", f"{st.overruns}", f"{st.errors}"),
