@@ -36,7 +36,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from e2ckit.array import Endpoint
 from e2ckit.errors import ProtocolError, ValidationError
-from e2ckit.protocol import Mode, Reply, Request, decode_reply, error_info
+from e2ckit.protocol import REPLY_SIZE, Mode, Reply, Request, decode_reply, error_info
 
 __all__ = ["DEFAULT_CONCURRENCY", "TRANSPORT_ERRORS", "ConnectionPool", "Result", "fanout", "run", "run_in_loop", "sweep_requests"]
 
@@ -424,32 +424,19 @@ def fanout(
             buf += data
             data = bytes(buf)
         req = link.reqs[link.i]
-        # The same reply bytes come back again and again (states, counters, anything
-        # that did not change since the last cycle): decode each distinct one once.
-        known = _seen.get(data) if req.mode is not Mode.GET_NODES else None
-        if known is None:
-            try:
-                done = decode_reply(data, req.mode)
-                if done is not None and done[1] != len(data):
-                    raise ProtocolError(f"{len(data) - done[1]} unexpected bytes after the reply")
-            except ProtocolError as exc:
-                fail(link, "protocol", f"{TRANSPORT_ERRORS['protocol']}: {exc}", stop=False)
-                advance(link)
-                return
-            if done is None:
-                if not buf:
-                    buf += data
-                return  # part of a reply: wait for the rest
-            reply = done[0]
-            if reply.error:
-                info = error_info(reply.error)
-                known = (reply, f"E2C:{info.name}", f"{info.code} {info.description}")
-            else:
-                known = (reply, None, None)
-            if req.mode is not Mode.GET_NODES:
-                if len(_seen) >= _SEEN_MAX:
-                    _seen.clear()
-                _seen[data] = known
+        try:
+            done = decode_reply(data, req.mode)
+            if done is not None and done[1] != len(data):
+                raise ProtocolError(f"{len(data) - done[1]} unexpected bytes after the reply")
+        except ProtocolError as exc:
+            fail(link, "protocol", f"{TRANSPORT_ERRORS['protocol']}: {exc}", stop=False)
+            advance(link)
+            return
+        if done is None:
+            if not buf:
+                buf += data
+            return  # part of a reply: wait for the rest
+        known = _with_error(done[0])
         buf.clear()
         reply, err_code, err_text = known
         latency = monotonic() - link.t0
@@ -458,10 +445,10 @@ def fanout(
         link.token += 1  # this request's timer entry is now stale
         advance(link)
 
-    def on_known_reply(link: _Link, sock: socket.socket, data: bytes, known: tuple) -> None:
-        """The usual event, kept lean: a whole reply whose bytes were seen before; the
-        next request goes out at once. What :func:`on_data` and :func:`advance` would do
-        for it, minus their checks for the cases that cannot apply here."""
+    def on_reply(link: _Link, sock: socket.socket, data: bytes, known: tuple) -> None:
+        """The usual event, kept lean: a whole, decoded monitor or control reply; the next
+        request goes out at once. What :func:`on_data` and :func:`advance` would do for
+        it, minus their checks for the cases that cannot apply here."""
         now = monotonic()
         i = link.i
         link.received += len(data)
@@ -517,11 +504,13 @@ def fanout(
                         continue
                     except OSError:
                         data = b""
-                    known = _seen.get(data)
-                    if known is not None and link.reqs[link.i].mode is not Mode.GET_NODES:
-                        on_known_reply(link, sock, data, known)  # type: ignore[arg-type]
-                    else:
-                        on_data(link, data)
+                    # the usual event: one whole monitor (or control) reply in one read
+                    if len(data) == REPLY_SIZE and link.reqs[link.i].mode is not Mode.GET_NODES:
+                        known = _seen.get(data) or _remember(data)
+                        if known is not None:
+                            on_reply(link, sock, data, known)  # type: ignore[arg-type]
+                            continue
+                    on_data(link, data)  # anything else: partial, closed, bad bytes, get-nodes
             elif timers and live:
                 time.sleep(min(wait, 0.05))
     finally:
@@ -538,6 +527,30 @@ _seen: dict[bytes, tuple[Reply, str | None, str | None]] = {}
 _SEEN_MAX = 8192
 #: ``Result(...)`` without the named tuple's Python-level ``__new__``
 _result = tuple.__new__
+
+
+def _with_error(reply: Reply) -> tuple[Reply, str | None, str | None]:
+    """``reply`` with the error code and text a Result carries for it."""
+    if not reply.error:
+        return (reply, None, None)
+    info = error_info(reply.error)
+    return (reply, f"E2C:{info.name}", f"{info.code} {info.description}")
+
+
+def _remember(data: bytes) -> tuple[Reply, str | None, str | None] | None:
+    """Decode one whole monitor or control reply and keep it in :data:`_seen`: the
+    same bytes come back again and again (states, counters, anything that did not
+    change since the last cycle), and each distinct reply is decoded once. None for
+    bytes that are not a valid reply (the general path then says why)."""
+    try:
+        reply = decode_reply(data, Mode.MONITOR)[0]  # type: ignore[index]
+    except ProtocolError:
+        return None
+    known = _with_error(reply)
+    if len(_seen) >= _SEEN_MAX:
+        _seen.clear()
+    _seen[data] = known
+    return known
 
 
 def _lost(link: _Link) -> tuple[str, str]:
