@@ -109,7 +109,7 @@ async def sweep_requests(
 class _Link:
     """One antenna's connection and where it is in its list of requests."""
 
-    __slots__ = ("antenna", "addr", "reqs", "frames", "i", "sock", "fd", "buf", "connecting",
+    __slots__ = ("antenna", "addr", "reqs", "frames", "plain", "i", "sock", "fd", "buf", "connecting",
                  "received", "sent_at", "t0", "token", "results", "give_up")  # fmt: skip
 
     def __init__(self, antenna: str, addr: Any, reqs: Sequence[Request]) -> None:
@@ -117,6 +117,8 @@ class _Link:
         self.addr = addr  # (family, sockaddr), or ("unresolved", text)
         self.reqs = reqs
         self.frames = [r.encode() for r in reqs]
+        # only monitor and control requests: every reply is 13 bytes (no get-nodes)
+        self.plain = all(r.mode is not Mode.GET_NODES for r in reqs)
         self.i = 0
         self.sock: socket.socket | None = None
         self.fd = -1
@@ -405,7 +407,7 @@ def fanout(
             advance(link)
             return
         try:
-            data = sock.recv(4096)
+            data = sock.recv(_READ)
         except BlockingIOError:
             return
         except OSError:
@@ -499,13 +501,13 @@ def fanout(
                         continue
                     sock = link.sock
                     try:
-                        data = sock.recv(4096)  # type: ignore[union-attr]
+                        data = sock.recv(_READ)  # type: ignore[union-attr]
                     except BlockingIOError:
                         continue
                     except OSError:
                         data = b""
                     # the usual event: one whole monitor (or control) reply in one read
-                    if len(data) == REPLY_SIZE and link.reqs[link.i].mode is not Mode.GET_NODES:
+                    if link.plain and len(data) == REPLY_SIZE:
                         known = _seen.get(data) or _remember(data)
                         if known is not None:
                             on_reply(link, sock, data, known)  # type: ignore[arg-type]
@@ -525,6 +527,10 @@ def fanout(
 #: sharing one is safe.
 _seen: dict[bytes, tuple[Reply, str | None, str | None]] = {}
 _SEEN_MAX = 8192
+#: bytes asked of the kernel per read: a reply is 13 bytes (a get-nodes one 13 + 12 per
+#: node, and a longer one arrives over several reads); small reads come from Python's
+#: small-object allocator instead of a 4 kB buffer shrunk after every read
+_READ = 512
 #: ``Result(...)`` without the named tuple's Python-level ``__new__``
 _result = tuple.__new__
 
