@@ -522,9 +522,8 @@ def fanout(
     return {a: link.results for a, link in links.items()}
 
 
-#: Decoded replies by their bytes, with their error code and text (see ``on_data`` in
-#: :func:`fanout`); shared by every sweep, emptied when full. Replies are immutable, so
-#: sharing one is safe.
+#: Decoded replies by their bytes, with their error code and text (see :func:`_remember`);
+#: shared by every sweep, emptied when full. Replies are immutable, so sharing one is safe.
 _seen: dict[bytes, tuple[Reply, str | None, str | None]] = {}
 _SEEN_MAX = 8192
 #: bytes asked of the kernel per read: a reply is 13 bytes (a get-nodes one 13 + 12 per
