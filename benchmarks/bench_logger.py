@@ -41,7 +41,6 @@ import e2ckit
 from e2ckit.catalog import default_catalog
 from e2ckit.logger import Logger, _Buffer, compact, load
 
-
 #: cycles per flush in the simulated hour: the logger's default flush_every at 1 Hz
 FLUSH_CYCLES = round(inspect.signature(Logger).parameters["flush_every"].default)
 

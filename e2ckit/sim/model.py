@@ -442,10 +442,10 @@ class AntennaModel:
         The server's path, and the same answers as :meth:`handle`, only cheaper: a monitor
         reply depends on the request, the physics state (computed once per
         :attr:`STATE_QUANTUM`) and discrete settings, so its bytes are kept until the
-        quantum ends, a physics event is added or a setting changes. A sweep asks every point of an antenna
-        within one quantum; the logger asks the same points again a second later. Only the
-        transaction counter (TRANS_NUM) changes with every request, so it is never kept,
-        and every request still counts towards it.
+        quantum ends, a physics event is added or a setting changes. A sweep asks every
+        point of an antenna within one quantum. Only the transaction counter (TRANS_NUM)
+        changes with every request, so it is never kept, and every request still counts
+        towards it.
         """
         with self._lock:
             t = self.clock.now()
