@@ -77,7 +77,6 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from e2ckit import engine
@@ -943,6 +942,10 @@ def _part_files(directory: Path) -> list[Path]:
 def _read_files(files: list[Path], root: Path, flt: Any) -> pa.Table:
     """Read part files with ``flt`` pushed down; a file that cannot be read is skipped
     with a warning naming it (the fast path reads all at once, the slow one file by file)."""
+    # here, not at the top: pyarrow.dataset imports pandas, and only reading needs it,
+    # so `e2ckit log` starts its first cycle without waiting for either
+    import pyarrow.dataset as ds
+
     fmt = ds.ParquetFileFormat()
     part = ds.partitioning(_PARTITIONS, flavor="hive")
     schema = pa.unify_schemas([FILE_SCHEMA, _PARTITIONS])

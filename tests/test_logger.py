@@ -733,3 +733,12 @@ def test_cli_log_flushes_and_exits_0_on_a_signal(array_csv, tmp_path, sig) -> No
     df = load(out)  # nothing was flushed before the signal: all of it came from the final flush
     assert len(df) == written > 0
     assert set(df.antenna) == {"DV01", "CM03"}
+
+
+def test_the_logger_module_starts_without_pandas() -> None:
+    """Writing needs pyarrow only; pandas (pulled in by pyarrow.dataset) waits for reading,
+    so `e2ckit log` takes its first sample without paying for that import."""
+    code = "import sys, e2ckit.logger; print(sorted(m for m in ('pandas', 'pyarrow.dataset') if m in sys.modules))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
