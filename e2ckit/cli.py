@@ -742,7 +742,7 @@ def _monitor_once(
     row["latency_ms"] = (time.perf_counter() - t0) * 1e3
     if reply.error:
         info = error_info(reply.error)
-        row["error"] = f"E2C:{info.name}: {info.code} {info.description}"
+        row["error"] = f"{info.tag}: {info.text}"
         row["raw"] = reply.data
         return row
     row["raw"] = reply.data
@@ -1124,7 +1124,7 @@ def _send_control(
         return "failed", _one_line(exc)
     if reply.error:
         info = error_info(reply.error)
-        return "e2c-error", f"E2C:{info.name}: {info.code} {info.description}"
+        return "e2c-error", f"{info.tag}: {info.text}"
     return "sent", None
 
 

@@ -539,7 +539,7 @@ def _with_error(reply: Reply) -> tuple[Reply, str | None, str | None]:
     if not reply.error:
         return (reply, None, None)
     info = error_info(reply.error)
-    return (reply, f"E2C:{info.name}", f"{info.code} {info.description}")
+    return (reply, info.tag, info.text)
 
 
 def _remember(data: bytes) -> tuple[Reply, str | None, str | None] | None:

@@ -130,6 +130,16 @@ class ErrorInfo:
     name: str
     description: str
 
+    @property
+    def tag(self) -> str:
+        """The short form results and tables carry: ``E2C:TIMEOUT_ERROR``."""
+        return f"E2C:{self.name}"
+
+    @property
+    def text(self) -> str:
+        """Code and description: ``5002 CAN bus timeout: the node did not answer``."""
+        return f"{self.code} {self.description}"
+
 
 _DESCRIPTIONS = {
     ErrorCode.NO_ERROR: "no error",

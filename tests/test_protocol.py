@@ -159,6 +159,9 @@ def test_error_table_is_complete() -> None:
     assert ERRORS[5002].name == "TIMEOUT_ERROR"
     assert ERRORS[5009].name == "BADCHAN_ERROR"
     assert error_info(1234).name == "UNKNOWN(1234)"
+    # the two forms every result, table and error row shows
+    assert ERRORS[5002].tag == "E2C:TIMEOUT_ERROR"
+    assert ERRORS[5002].text == "5002 CAN bus timeout: the node did not answer"
 
 
 def test_short_and_long_request_frames() -> None:
