@@ -464,15 +464,12 @@ class AntennaModel:
                 return None
             hit = self._replies.get(request)
             if hit is not None:
-                if hit[1]:  # counted when first answered: count again, as _count would
-                    node = request.node
-                    boot = self._boots.get((request.channel, node))
+                if hit[1]:  # counted when first answered: count it again
+                    boot = self._boots.get((request.channel, request.node))
                     if boot is None:
-                        self._count(node, request.channel, t)
+                        self._count(request.node, request.channel, t)
                     else:
-                        if self._req_boot.get(node) != boot:
-                            self._req_boot[node], self._req_count[node] = boot, 0
-                        self._req_count[node] += 1
+                        self._tally(request.node, boot)
                 return hit[0]
             counted = self._counted
             payload = self._handle_at(request, t).encode()
@@ -761,6 +758,10 @@ class AntennaModel:
         n = self._nodes[(ch, node)]
         boot = self._boot_time(n, self._physics_state(t))
         self._boots[(ch, node)] = boot
+        self._tally(node, boot)
+
+    def _tally(self, node: int, boot: float) -> None:
+        """One more request to ``node`` since its boot at ``boot`` (a reboot restarts the count)."""
         if self._req_boot.get(node) != boot:
             self._req_boot[node], self._req_count[node] = boot, 0
         self._req_count[node] += 1
