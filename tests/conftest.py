@@ -26,6 +26,7 @@ the module name ``conftest``. Use the fixtures.)
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -50,6 +51,15 @@ def _new_sim(antennas: Sequence[str] | str, **kwargs: Any) -> Any:
     return SimulatedArray(antennas, **kwargs)
 
 
+@contextlib.contextmanager
+def _stopped_at_teardown() -> Iterator[list[Any]]:
+    """A list for the arrays a factory fixture starts; each is stopped when the test ends."""
+    started: list[Any] = []
+    try:
+        yield started
+    finally:
+        for s in started:
+            s.stop()
 
 
 @pytest.fixture(scope="module")
@@ -65,47 +75,39 @@ def sim() -> Iterator[Any]:
 @pytest.fixture
 def fresh_sim() -> Iterator[Callable[..., Any]]:
     """Factory for private simulated arrays, each stopped when the test ends."""
-    started: list[Any] = []
+    with _stopped_at_teardown() as started:
 
-    def make(antennas: Sequence[str] | str = ("DV01",), **kwargs: Any) -> Any:
-        s = _new_sim(list(antennas) if not isinstance(antennas, str) else antennas, **kwargs)
-        s.start()
-        started.append(s)
-        return s
+        def make(antennas: Sequence[str] | str = ("DV01",), **kwargs: Any) -> Any:
+            s = _new_sim(list(antennas) if not isinstance(antennas, str) else antennas, **kwargs)
+            s.start()
+            started.append(s)
+            return s
 
-    try:
         yield make
-    finally:
-        for s in started:
-            s.stop()
 
 
 @pytest.fixture
 def address_sim() -> Iterator[Callable[..., Any]]:
     """Factory for ``bind="address"`` simulated arrays (127.0.1.x), port 2000 if free."""
-    started: list[Any] = []
     rng = random.Random()
+    with _stopped_at_teardown() as started:
 
-    def make(antennas: Sequence[str] | str = ("DV01",), **kwargs: Any) -> Any:
-        kwargs["bind"] = "address"
-        ports = [kwargs.pop("port", 2000)] + [rng.randrange(20000, 60000) for _ in range(5)]
-        last: Exception | None = None
-        for port in ports:
-            s = _new_sim(antennas, port=port, **kwargs)
-            try:
-                s.start()
-            except ValidationError as exc:  # "cannot listen for XX on 127.0.1.n:port"
-                last = exc
-                continue
-            started.append(s)
-            return s
-        pytest.skip(f"cannot bind one loopback address per antenna (127.0.1.x) on any port tried: {last}")
+        def make(antennas: Sequence[str] | str = ("DV01",), **kwargs: Any) -> Any:
+            kwargs["bind"] = "address"
+            ports = [kwargs.pop("port", 2000)] + [rng.randrange(20000, 60000) for _ in range(5)]
+            last: Exception | None = None
+            for port in ports:
+                s = _new_sim(antennas, port=port, **kwargs)
+                try:
+                    s.start()
+                except ValidationError as exc:  # "cannot listen for XX on 127.0.1.n:port"
+                    last = exc
+                    continue
+                started.append(s)
+                return s
+            pytest.skip(f"cannot bind one loopback address per antenna (127.0.1.x) on any port tried: {last}")
 
-    try:
         yield make
-    finally:
-        for s in started:
-            s.stop()
 
 
 @pytest.fixture
