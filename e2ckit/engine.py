@@ -38,7 +38,10 @@ from e2ckit.array import Endpoint
 from e2ckit.errors import ProtocolError, ValidationError
 from e2ckit.protocol import REPLY_SIZE, Mode, Reply, Request, decode_reply, error_info
 
-__all__ = ["DEFAULT_CONCURRENCY", "TRANSPORT_ERRORS", "ConnectionPool", "Result", "fanout", "run", "run_in_loop", "sweep_requests"]
+__all__ = [
+    "DEFAULT_CONCURRENCY", "TRANSPORT_ERRORS", "ConnectionPool", "Exchanges", "Result", "fanout", "fanout_columns",
+    "run", "run_in_loop", "sweep_requests",
+]  # fmt: skip
 
 T = TypeVar("T")
 
@@ -106,11 +109,44 @@ async def sweep_requests(
     )  # fmt: skip
 
 
+class Exchanges(NamedTuple):
+    """One antenna's exchanges in plan order, as columns.
+
+    What :func:`fanout_columns` records per request instead of a :class:`Result`: the
+    reply bytes as received, so a caller that decodes them itself (the logger, every
+    second for hours) makes no Result and no :class:`Reply` per sample. ``raw[i]`` is
+    the whole reply to ``requests[i]`` (13 bytes for monitor and control; the codec has
+    checked it), or None where no valid reply came, and then ``failed[i]`` says why. An
+    E2C error is a reply: its bytes are in ``raw``, its code in their first four.
+    """
+
+    antenna: str
+    requests: Sequence[Request]
+    raw: list[bytes | None]
+    sent: list[float]  # UNIX time each request was sent (or given up)
+    latency: list[float | None]  # seconds from send to the whole reply
+    failed: dict[int, tuple[str, str]]  # index -> (error code, text)
+
+    def results(self) -> list[Result]:
+        """The same exchanges as one :class:`Result` each."""
+        out: list[Result] = []
+        add, a, failed = out.append, self.antenna, self.failed
+        columns = zip(self.requests, self.raw, self.sent, self.latency, strict=True)
+        for i, (req, raw, sent, lat) in enumerate(columns):
+            if raw is None:
+                code, text = failed[i]
+                add(_result(Result, (a, req, None, code, text, sent, None)))
+            else:
+                reply, code, text = _known(raw, req.mode)  # type: ignore[misc]
+                add(_result(Result, (a, req, reply, code, text, sent, lat)))
+        return out
+
+
 class _Link:
     """One antenna's connection and where it is in its list of requests."""
 
-    __slots__ = ("antenna", "addr", "reqs", "frames", "plain", "i", "sock", "fd", "buf", "connecting",
-                 "received", "sent_at", "t0", "token", "results", "give_up")  # fmt: skip
+    __slots__ = ("antenna", "addr", "reqs", "frames", "plain", "i", "n", "sock", "fd", "buf", "connecting",
+                 "received", "sent_at", "t0", "give_up", "out", "raw", "sent", "lat", "failed")  # fmt: skip
 
     def __init__(self, antenna: str, addr: Any, reqs: Sequence[Request]) -> None:
         self.antenna = antenna
@@ -119,17 +155,30 @@ class _Link:
         self.frames = [r.encode() for r in reqs]
         # only monitor and control requests: every reply is 13 bytes (no get-nodes)
         self.plain = all(r.mode is not Mode.GET_NODES for r in reqs)
-        self.i = 0
+        self.i = 0  # the request in flight (or next); also how many are recorded
+        self.n = len(reqs)
         self.sock: socket.socket | None = None
         self.fd = -1
         self.buf = bytearray()
         self.connecting = False
         self.received = 0
         self.sent_at = 0.0
-        self.t0 = 0.0
-        self.token = 0  # bumped on every send, so a stale timer entry is ignored
-        self.results: list[Result] = []
+        self.t0 = 0.0  # monotonic time the request in flight (or the connect) began
         self.give_up: tuple[str, str] | None = None
+        # the columns, shared with the Exchanges handed out
+        self.raw: list[bytes | None] = []
+        self.sent: list[float] = []
+        self.lat: list[float | None] = []
+        self.failed: dict[int, tuple[str, str]] = {}
+        self.out = Exchanges(antenna, reqs, self.raw, self.sent, self.lat, self.failed)
+
+    def record_failure(self, code: str, text: str, sent: float) -> None:
+        """The current request ends with no valid reply."""
+        self.failed[self.i] = (code, text)
+        self.raw.append(None)
+        self.sent.append(sent)
+        self.lat.append(None)
+        self.i += 1
 
 
 def _resolve(endpoints: Mapping[str, Endpoint], end: float) -> dict[str, Any]:
@@ -197,12 +246,12 @@ class _Poller:
             return
         self.count -= 1
 
-    def poll(self, timeout: float) -> list[int]:
-        """File descriptors ready within ``timeout`` seconds."""
+    def poll(self, timeout: float) -> list[tuple[int, int]]:
+        """``(file descriptor, events)`` of each socket ready within ``timeout`` seconds."""
         if self._ep is not None:
-            return [fd for fd, _ in self._ep.poll(timeout)]
+            return self._ep.poll(timeout)
         assert self._sel is not None
-        return [key.fd for key, _ in self._sel.select(timeout)]
+        return [(key.fd, ev) for key, ev in self._sel.select(timeout)]
 
     def close(self) -> None:
         if self._ep is not None:
@@ -271,16 +320,41 @@ def fanout(
     on_antenna_done: Callable[[str, list[Result]], None] | None = None,
     pool: ConnectionPool | None = None,
 ) -> dict[str, list[Result]]:
-    """The blocking core of :func:`sweep_requests`: one poll loop, no asyncio.
+    """The blocking core of :func:`sweep_requests`: :func:`fanout_columns`, with every
+    exchange made a :class:`Result`."""
+    done = None
+    if on_antenna_done is not None:
+        callback = on_antenna_done
+
+        def done(antenna: str, ex: Exchanges) -> None:
+            callback(antenna, ex.results())
+
+    out = fanout_columns(
+        plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=done, pool=pool
+    )
+    return {a: ex.results() for a, ex in out.items()}
+
+
+def fanout_columns(
+    plan: Mapping[str, tuple[Endpoint, Sequence[Request]]],
+    *,
+    timeout: float = 1.0,
+    deadline: float | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_antenna_done: Callable[[str, Exchanges], None] | None = None,
+    pool: ConnectionPool | None = None,
+) -> dict[str, Exchanges]:
+    """Run every antenna's requests concurrently in one poll loop; return each antenna's
+    :class:`Exchanges`, in plan order. Blocking; no asyncio.
 
     Each antenna has one non-blocking socket and at most one request in flight;
-    replies are cut out of the byte stream by the codec's :func:`decode_reply`. Every
-    request has the same timeout, so expiry times come in the order requests are sent:
-    one FIFO of (expiry, token, link) stands for every per-request timer, and a reply
-    makes its entry stale by bumping the link's token. A sweep is thousands of 18-byte
-    exchanges, and this path costs a fraction of what futures, timers and coroutine
-    switches cost per request. With a ``pool``, connections come from it and go back to
-    it instead of being opened and closed for every sweep.
+    replies are cut out of the byte stream by the codec. A sweep is thousands of
+    18-byte exchanges, so the usual one (a whole monitor reply in one read) records its
+    bytes and sends the next request with nothing else made per request: no Result, no
+    timer. Timeouts are found by a scan of the connections waiting, every
+    ``timeout``/50 (1 to 20 ms), so a request may be declared lost that much late; the
+    deadline itself is kept to the millisecond. With a ``pool``, connections come from
+    it and go back to it instead of being opened and closed for every sweep.
     """
     if not timeout > 0:
         raise ValidationError(f"timeout must be positive, got {timeout}")
@@ -298,11 +372,12 @@ def fanout(
     links = {a: _Link(a, addrs[a], reqs) for a, (_, reqs) in plan.items()}
     waiting = collections.deque(links.values())
     poller = _Poller()
+    # every link with a socket is waiting: for its connection, or for a reply
     by_fd: dict[int, _Link] = {}
-    timers: collections.deque[tuple[float, int, _Link]] = collections.deque()
     # descriptors closed while a batch of events is handled: a later event of the same
     # batch was about the old socket, even if a new connection got the number again
     closed_in_batch: set[int] = set()
+    tick = min(max(timeout / 50, 1e-3), 0.02)
     live = 0
 
     def close(link: _Link) -> None:
@@ -326,33 +401,28 @@ def fanout(
         close(link)
         live -= 1
         if on_antenna_done is not None:
-            on_antenna_done(link.antenna, link.results)
+            on_antenna_done(link.antenna, link.out)
 
     def fail(link: _Link, code: str, text: str, stop: bool) -> None:
         """The current request failed; with ``stop`` the rest get the same error unsent."""
-        req = link.reqs[link.i]
-        sent = link.sent_at or time.time()
-        link.results.append(Result(link.antenna, req, None, code, text, sent, None))
-        link.i += 1
+        link.record_failure(code, text, link.sent_at or time.time())
         close(link)
         if stop:
             link.give_up = (code, text + " (not sent: an earlier request to this antenna failed)")
 
     def advance(link: _Link) -> None:
         """Send the next request (connecting first if needed), or finish the antenna."""
-        while link.i < len(link.reqs):
+        while link.i < link.n:
             now = monotonic()
             if link.give_up is None and now >= end:
                 link.give_up = ("deadline", TRANSPORT_ERRORS["deadline"])
             if link.give_up is not None:
                 code, text = link.give_up
-                for req in link.reqs[link.i :]:
-                    link.results.append(Result(link.antenna, req, None, code, text, time.time(), None))
-                link.i = len(link.reqs)
+                while link.i < link.n:
+                    link.record_failure(code, text, time.time())
                 break
             link.sent_at = now + to_unix
             link.t0 = now
-            link.token += 1
             if link.sock is None and pool is not None and link.addr[0] != "unresolved":
                 kept = pool.take(link.antenna, link.addr)
                 if kept is not None:
@@ -376,16 +446,27 @@ def fanout(
                 link.sock, link.fd, link.connecting, link.received = sock, sock.fileno(), True, 0
                 poller.register(sock, write=True)
                 by_fd[link.fd] = link
-                timers.append((min(now + timeout, end), link.token, link))
                 return
             try:
                 link.sock.send(link.frames[link.i])
             except OSError:
                 fail(link, *_lost(link), stop=link.received == 0)
                 continue
-            timers.append((min(now + timeout, end), link.token, link))
             return
         finish(link)
+
+    def expire(now: float) -> None:
+        """Fail the requests (and connects) that waited too long."""
+        for link in list(by_fd.values()):
+            if link.sock is None or link.i >= link.n:
+                continue
+            if now >= end - 1e-3:
+                fail(link, "deadline", "no reply before the sweep's deadline", stop=True)
+            elif now - link.t0 >= timeout:
+                fail(link, "timeout", TRANSPORT_ERRORS["timeout"], stop=True)
+            else:
+                continue
+            advance(link)
 
     def on_ready(link: _Link) -> None:
         sock = link.sock
@@ -425,9 +506,8 @@ def fanout(
         if buf:
             buf += data
             data = bytes(buf)
-        req = link.reqs[link.i]
         try:
-            done = decode_reply(data, req.mode)
+            done = decode_reply(data, link.reqs[link.i].mode)
             if done is not None and done[1] != len(data):
                 raise ProtocolError(f"{len(data) - done[1]} unexpected bytes after the reply")
         except ProtocolError as exc:
@@ -438,88 +518,83 @@ def fanout(
             if not buf:
                 buf += data
             return  # part of a reply: wait for the rest
-        known = _with_error(done[0])
         buf.clear()
-        reply, err_code, err_text = known
-        latency = monotonic() - link.t0
-        link.results.append(_result(Result, (link.antenna, req, reply, err_code, err_text, link.sent_at, latency)))
+        link.raw.append(data)
+        link.sent.append(link.sent_at)
+        link.lat.append(monotonic() - link.t0)
         link.i += 1
-        link.token += 1  # this request's timer entry is now stale
         advance(link)
 
-    def on_reply(link: _Link, sock: socket.socket, data: bytes, known: tuple) -> None:
-        """The usual event, kept lean: a whole, decoded monitor or control reply; the next
+    def on_reply(link: _Link, sock: socket.socket, data: bytes) -> None:
+        """The usual event, kept lean: a whole, valid monitor or control reply; the next
         request goes out at once. What :func:`on_data` and :func:`advance` would do for
         it, minus their checks for the cases that cannot apply here."""
         now = monotonic()
-        i = link.i
-        link.received += len(data)
-        link.results.append(_result(Result, (link.antenna, link.reqs[i], *known, link.sent_at, now - link.t0)))
-        i += 1
+        link.received += 13
+        link.raw.append(data)
+        link.sent.append(link.sent_at)
+        link.lat.append(now - link.t0)
+        i = link.i + 1
         link.i = i
-        if i < len(link.frames) and link.give_up is None and now < end:
+        if i < link.n and link.give_up is None and now < end:
             link.sent_at = now + to_unix
             link.t0 = now
-            link.token += 2  # the answered request's timer entry is stale; the new one counts
             try:
                 sock.send(link.frames[i])
             except OSError:
                 fail(link, *_lost(link), stop=False)
                 advance(link)
-                return
-            timers.append((now + timeout if now + timeout < end else end, link.token, link))
             return
-        link.token += 1
         advance(link)
 
+    poll = poller.poll
     try:
+        next_scan = monotonic() + tick
         while waiting or live:
             while waiting and live < concurrency:
                 live += 1
                 advance(waiting.popleft())
             now = monotonic()
-            while timers and timers[0][0] <= now:
-                _, token, link = timers.popleft()
-                if token != link.token or link.i >= len(link.reqs) or link.sock is None:
-                    continue  # answered (or given up) in time
-                if now >= end - 1e-3:
-                    fail(link, "deadline", "no reply before the sweep's deadline", stop=True)
-                else:
-                    fail(link, "timeout", TRANSPORT_ERRORS["timeout"], stop=True)
-                advance(link)
+            if now >= next_scan:
+                expire(now)
+                next_scan = now + tick if now + tick < end else end
             if not live and not waiting:
                 break
-            wait = max((timers[0][0] if timers else end) - monotonic(), 0.0)
-            if poller.count:
-                closed_in_batch.clear()
-                for fd in poller.poll(wait):
-                    link = by_fd.get(fd)
-                    if link is None or fd in closed_in_batch:
+            wait = next_scan - monotonic()
+            if wait < 0:
+                wait = 0.0
+            if not poller.count:
+                if live:
+                    time.sleep(wait)
+                continue
+            closed_in_batch.clear()
+            for fd, _ in poll(wait):
+                link = by_fd.get(fd)
+                if link is None or fd in closed_in_batch:
+                    continue
+                if link.connecting or link.buf:
+                    on_ready(link)
+                    continue
+                sock = link.sock
+                try:
+                    data = sock.recv(_READ)  # type: ignore[union-attr]
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                # the usual event: one whole monitor (or control) reply in one read,
+                # valid as the codec has it: dlen at most 8, and data only without error
+                if link.plain and len(data) == REPLY_SIZE:
+                    n = data[4]
+                    if n <= 8 and (not n or data[:4] == _NO_ERROR):
+                        on_reply(link, sock, data)  # type: ignore[arg-type]
                         continue
-                    if link.connecting or link.buf:
-                        on_ready(link)
-                        continue
-                    sock = link.sock
-                    try:
-                        data = sock.recv(_READ)  # type: ignore[union-attr]
-                    except BlockingIOError:
-                        continue
-                    except OSError:
-                        data = b""
-                    # the usual event: one whole monitor (or control) reply in one read
-                    if link.plain and len(data) == REPLY_SIZE:
-                        known = _seen.get(data) or _remember(data)
-                        if known is not None:
-                            on_reply(link, sock, data, known)  # type: ignore[arg-type]
-                            continue
-                    on_data(link, data)  # anything else: partial, closed, bad bytes, get-nodes
-            elif timers and live:
-                time.sleep(min(wait, 0.05))
+                on_data(link, data)  # anything else: partial, closed, bad bytes, get-nodes
     finally:
         for link in links.values():
             close(link)
         poller.close()
-    return {a: link.results for a, link in links.items()}
+    return {a: link.out for a, link in links.items()}
 
 
 #: Decoded replies by their bytes, with their error code and text (see :func:`_remember`);
@@ -532,6 +607,18 @@ _SEEN_MAX = 8192
 _READ = 512
 #: ``Result(...)`` without the named tuple's Python-level ``__new__``
 _result = tuple.__new__
+
+
+_NO_ERROR = bytes(4)
+
+
+def _known(raw: bytes, mode: Mode) -> tuple[Reply, str | None, str | None]:
+    """The Reply in ``raw`` (whole, already checked), with its error code and text."""
+    if mode is Mode.GET_NODES:
+        return _with_error(decode_reply(raw, mode)[0])  # type: ignore[index]
+    known = _seen.get(raw) or _remember(raw)
+    assert known is not None, "reply bytes were checked when received"
+    return known
 
 
 def _with_error(reply: Reply) -> tuple[Reply, str | None, str | None]:

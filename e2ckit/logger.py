@@ -82,11 +82,16 @@ import pyarrow.parquet as pq
 from e2ckit import engine
 from e2ckit._check import name_list, positive_seconds
 from e2ckit.errors import E2CKitError, ValidationError
+from e2ckit.protocol import error_info
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from e2ckit.catalog import Catalog, Point
+
+    #: one antenna's sweep as the logger reads it: points, and aligned with them each
+    #: one's reply bytes and latency, and the failures' text by position
+    _Swept = tuple[list[Point | None], list[bytes | None], list[float | None], dict[int, str]]
 
 __all__ = [
     "FILE_SCHEMA",
@@ -132,6 +137,9 @@ _PARTITIONS = pa.schema([pa.field("date", pa.string()), pa.field("antenna", pa.s
 # the few distinct strings and latencies, byte-stream-split for the noisy float
 # values (zstd then finds the repeated sign/exponent bytes), delta encoding for the
 # time column (runs of equal cycle times become almost nothing).
+#: the error field of a reply without error
+_NO_ERROR = bytes(4)
+
 _WRITE_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
     "use_dictionary": ["point", "unit", "status", "error", "latency_100us"],
@@ -646,22 +654,26 @@ class Logger:
 
     # -- one cycle -----------------------------------------------------------------------------
 
-    def _sweep(self) -> dict[str, tuple[list[Point | None], list[Any]]]:
-        """One sweep through the engine: per antenna, its points and their Results, aligned
-        (``None`` for the point of a failed node listing)."""
+    def _sweep(self) -> dict[str, _Swept]:
+        """One sweep through the engine: per antenna, its points with, aligned, each one's
+        reply bytes and latency, and the failures by position (the point ``None`` stands
+        for a failed node listing)."""
         if not self._dynamic:
-            results = engine.run(
-                lambda: engine.sweep_requests(
-                    self._plan, timeout=self.timeout, deadline=self.deadline, concurrency=self.concurrency,
-                    pool=self._pool,
-                )
-            )
-            out: dict[str, tuple[list[Point | None], list[Any]]] = {}
+            swept = engine.fanout_columns(
+                self._plan, timeout=self.timeout, deadline=self.deadline, concurrency=self.concurrency,
+                pool=self._pool,
+            )  # fmt: skip
+            out: dict[str, _Swept] = {}
             for a in self.antennas:
                 pts, index = self._slots[a]
-                res = results[a]
-                # usually one request per point, in order: the results as they are
-                out[a] = (pts, res if index is None else [res[i] for i in index])
+                ex = swept[a]
+                failed = {k: f"{code}: {text}" for k, (code, text) in ex.failed.items()}
+                if index is None:  # usually one request per point, in order: the columns as they are
+                    out[a] = (pts, ex.raw, ex.latency, failed)
+                else:
+                    raw, lat = ex.raw, ex.latency
+                    out[a] = (pts, [raw[i] for i in index], [lat[i] for i in index],
+                              {k: failed[i] for k, i in enumerate(index) if i in failed})  # fmt: skip
             return out
         from e2ckit.api import _sweep_async
 
@@ -674,11 +686,18 @@ class Logger:
         out = {}
         for a, pts in per_antenna.items():
             by_addr = {(r.request.channel, r.request.node, r.request.rca): r for r in results[a]}
-            out[a] = (list(pts), [by_addr[(p.channel_for(a), p.node, p.rca)] for p in pts])
+            res = [by_addr[(p.channel_for(a), p.node, p.rca)] for p in pts]
+            ps: list[Point | None] = list(pts)
             if not pts:  # a dynamic group on an antenna that did not list its nodes
                 bad = next((r for r in discovered.get(a, []) if not r.ok), None)
                 if bad is not None:
-                    out[a] = ([None], [bad])
+                    ps, res = [None], [bad]
+            out[a] = (
+                ps,
+                [r.reply.encode() if r.reply is not None else None for r in res],
+                [r.latency for r in res],
+                {k: f"{r.error}: {r.detail}" for k, r in enumerate(res) if r.reply is None},
+            )
         return out
 
     def _cycle(self) -> int:
@@ -691,37 +710,48 @@ class Logger:
         rows = errors = 0
         new: dict[str, _Buffer] = {}
         health: dict[str, tuple[int, int, str | None]] = {}
-        for a, (pts, res) in swept.items():
+        for a, (pts, raws, lats, failed) in swept.items():
             b = new[a] = _Buffer()
+            n = len(pts)
             # whole columns where a sample adds nothing new; the loop below is the part
             # that looks at each reply (it runs thousands of times a second)
-            b.time = [t_us] * len(res)
+            b.time = [t_us] * n
             b.point = [p.name if p is not None else "(node listing)" for p in pts]
             b.unit = [p.unit if p is not None else "" for p in pts]
-            b.latency = [None if r.latency is None else min(65535, round(r.latency * 1e4)) for r in res]
-            add_value, add_status, add_error, add_raw = b.value.append, b.status.append, b.error.append, b.raw.append
+            b.latency = [None if x is None else min(65535, round(x * 1e4)) for x in lats]
+            add_value, add_status = b.value.append, b.status.append
+            odd: list[tuple[int, str | None, bytes | None]] = []  # rows with no value
             n_err = 0
             last_error = None
-            for p, r in zip(pts, res, strict=True):
-                reply = r.reply
-                if r.error is None and reply is not None and p is not None:
-                    value, status = p.sample(reply.data)
+            for k, (p, raw) in enumerate(zip(pts, raws, strict=True)):
+                # reply: [error u32][dlen u8][data]; data means no E2C error (the engine
+                # checked), so the usual reply is told by its dlen byte alone
+                if raw is not None and p is not None and (raw[4] or raw[:4] == _NO_ERROR):
+                    value, status = p.sample_reply(raw)
                     add_value(value)
                     add_status(status)
-                    add_error(None)
-                    # raw bytes only where no value could be decoded: they are what a
-                    # diagnosis needs, and on every row they would triple the file size
-                    add_raw(reply.data if value is None else None)
-                else:
-                    last_error = f"{r.error}: {r.detail}"
-                    add_value(None)
-                    add_status("error")
-                    add_error(last_error)
-                    add_raw(reply.data if reply is not None else None)
-                    n_err += 1
-            rows += len(b)
+                    if value is None:
+                        # raw bytes only where no value could be decoded: they are what a
+                        # diagnosis needs, and on every row they would triple the file size
+                        odd.append((k, None, raw[5 : 5 + raw[4]]))
+                    continue
+                if raw is None:
+                    last_error, data = failed[k], None
+                else:  # an E2C error reply
+                    info = error_info(int.from_bytes(raw[:4], "big"))
+                    last_error, data = f"{info.tag}: {info.text}", raw[5 : 5 + raw[4]]
+                add_value(None)
+                add_status("error")
+                odd.append((k, last_error, data))
+                n_err += 1
+            b.error = [None] * n
+            b.raw = [None] * n
+            for k, err, data in odd:
+                b.error[k] = err
+                b.raw[k] = data
+            rows += n
             errors += n_err
-            health[a] = (len(b), n_err, last_error)
+            health[a] = (n, n_err, last_error)
         with self._lock:
             for a, b in new.items():
                 if not len(b):

@@ -124,6 +124,42 @@ def test_an_e2c_error_on_one_point_leaves_the_others(faulty) -> None:
     assert tidy[tidy.point != "FEMC.TEMP1"]["error"].isna().all()
 
 
+def test_engine_columns_hold_every_reply_or_why_there_is_none(faulty) -> None:
+    """``fanout_columns`` (the logger's path): one entry per request in plan order, the
+    reply bytes where a valid reply came (E2C errors included), else the failure; and
+    ``results()`` says the same as the Results a sweep makes."""
+    from e2ckit import engine
+    from e2ckit.protocol import monitor_request
+
+    faulty.fault("CM04", "error", code=5011, node=0x13, rca=0x0C004)
+    faulty.fault("DV02", "down")
+    faulty.fault("DV03", "garbage")
+    arr = faulty.array
+    reqs = [monitor_request(p.channel_for("DV01"), p.node, p.rca) for p in default_catalog().resolve("cryo")]
+    plan = {a: (arr[a], reqs) for a in arr.antennas}
+    cols = engine.fanout_columns(plan, timeout=0.5)
+    for a, ex in cols.items():
+        assert ex.antenna == a and list(ex.requests) == reqs
+        assert len(ex.raw) == len(ex.sent) == len(ex.latency) == len(reqs)
+        assert {i for i, raw in enumerate(ex.raw) if raw is None} == set(ex.failed)
+        assert all(len(raw) == 13 for raw in ex.raw if raw is not None)
+        assert all((lat is None) == (i in ex.failed) for i, lat in enumerate(ex.latency))
+    assert not cols["DV01"].failed
+    assert {code for code, _ in cols["DV02"].failed.values()} == {"refused"}
+    assert cols["DV03"].failed and {code for code, _ in cols["DV03"].failed.values()} <= {"protocol", "closed"}
+    cm = cols["CM04"]
+    e2c_errors = [raw for raw in cm.raw if raw is not None and raw[:4] != bytes(4)]
+    assert [struct.unpack(">IB", raw[:5]) for raw in e2c_errors] == [(5011, 0)] and not cm.failed
+    made = engine.fanout(plan, timeout=0.5)
+    for a, ex in cols.items():
+        got = [(r.request, r.error, r.reply) for r in ex.results()]
+        want = [(r.request, r.error, r.reply) for r in made[a]]
+        if a == "DV03":  # garbage is random bytes: failures both times, not the same ones
+            assert all(e is not None and reply is None for _, e, reply in got + want)
+        else:  # the same bytes both times (a clock that stands still)
+            assert got == want
+
+
 def test_split_replies_are_read_exactly(faulty) -> None:
     faulty.fault("DV01", "split")
     tidy = e2ckit.read("DV01", "cryo", array=faulty)

@@ -670,20 +670,23 @@ def test_user_nodes_and_inventory_files(tmp_path):
 
 
 @given(st.data())
-def test_sample_is_decode_without_the_text(data) -> None:
-    """``Point.sample`` (the logger's path) gives decode's value and status for any bytes:
-    good numbers, sentinels, NaN, negative FEMC status bytes and wrong lengths alike."""
+def test_sample_reply_is_decode_without_the_text(data) -> None:
+    """``Point.sample_reply`` (the logger's path) gives decode's value and status for the
+    data of any reply: good numbers, sentinels, NaN, negative FEMC status bytes, wrong
+    lengths and stray padding alike."""
     points = [p for p in default_catalog().points.values() if not p.template]
     p = data.draw(st.sampled_from(points))
-    want = p.reply_size or 9
+    want = min(p.reply_size or 8, 8)
     good = st.binary(min_size=want, max_size=want)
     sentinel = st.sampled_from([s for s, _, _ in p.sentinels] or [0]).map(
         lambda s: p.encode(s) if p.sentinels else bytes(want)
     )
-    raw = data.draw(st.one_of(good, sentinel, st.binary(max_size=10)))
+    raw = data.draw(st.one_of(good, sentinel, st.binary(max_size=8)))
+    padding = data.draw(st.binary(min_size=8 - len(raw), max_size=8 - len(raw)))
+    reply = bytes(4) + bytes([len(raw)]) + raw + padding
     d = p.decode(raw)
-    value, status = p.sample(raw)
-    assert p.sample(bytearray(raw)) == (value, status), "any bytes-like, the same (and remembered)"
+    value, status = p.sample_reply(reply)
+    assert p.sample_reply(bytearray(reply)) == (value, status), "any bytes-like, the same (and remembered)"
     assert status == d.status
     if d.value is None:
         assert value is None

@@ -206,6 +206,27 @@ def test_status_counts_and_health(sim, clock, tmp_path) -> None:
     assert st.as_dict()["antennas"]["CM03"]["error_rows"] == 4 * NC
 
 
+def test_dynamic_group_logs_each_node_present_and_one_row_for_a_failed_listing(sim, clock, tmp_path) -> None:
+    """``temps`` is expanded per antenna from its node listing: one row per node found,
+    with the value a sweep decodes; an antenna that cannot list its nodes logs one
+    error row for the listing instead."""
+    sim.fault("CM03", "down")
+    log = Logger("temps", array=sim, interval=60, path=tmp_path, clock=clock)
+    st = log.run(cycles=2)
+    df = load(tmp_path)
+    live = df[df.antenna != "CM03"]
+    sweep = e2ckit.sweep("temps", antennas=["DV01", "DA41"], array=sim, tidy=True)
+    last = live[live.time == live.time.max()].set_index(["antenna", "point"]).sort_index()
+    assert len(last) == len(sweep) > 2 * 5
+    for row in sweep.itertuples():
+        assert last.loc[(row.antenna, row.point)].value == row.value
+    assert live.error.isna().all() and live.value.notna().all()
+    cm = df[df.antenna == "CM03"]
+    assert list(cm.point) == ["(node listing)"] * 2 and cm.value.isna().all()
+    assert cm.error.str.startswith("refused: ").all()
+    assert st.errors == 2 and st.antennas["CM03"].state == "down"
+
+
 def test_dead_antenna_logs_error_rows_and_is_picked_up_again(sim, clock, tmp_path) -> None:
     log = Logger("cryo", ["DV01", "DA41"], array=sim, interval=10, path=tmp_path, clock=clock)
     log.run(cycles=2)

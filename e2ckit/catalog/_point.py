@@ -184,14 +184,14 @@ class Point:
         unpack = struct.Struct(fmt).unpack_from if fmt else None
         labels = dict(self.enum) if kind in ("int", "float", "bit") else {}
         scaled = self.scale != 1.0 or bool(self.offset)
-        # the plain number case of sample(): a fixed-size int or float field inside the reply
+        # the plain number case of sample_reply(): a fixed-size int or float field inside the reply
         plain = (
             unpack is not None
             and self.size is not None
             and self.byte + struct.calcsize(fmt) <= self.size  # type: ignore[arg-type]
         )
         sentinel_raws = frozenset(s for s, _, _ in self.sentinels)
-        memo: dict[bytes, tuple[float | None, str]] = {}  # sample() of the other cases
+        memo: dict[bytes, tuple[float | None, str]] = {}  # sample_reply() of the other cases
         object.__setattr__(self, "_dec", (self.reply_size, kind, unpack, labels, scaled, plain, sentinel_raws, memo))
 
     # -- addressing ----------------------------------------------------------------
@@ -286,21 +286,23 @@ class Point:
         except (struct.error, IndexError, ValueError) as exc:  # belt and braces
             return self._bad(raw, "undecodable", str(exc))
 
-    def sample(self, data: bytes) -> tuple[float | None, str]:
-        """``(value, status)`` of a reply, as :meth:`decode` gives them (value as a float),
-        without the display text and limit state: what a logger stores, for the cost of
-        one unpack when the reply is a good plain number."""
+    def sample_reply(self, reply: bytes) -> tuple[float | None, str]:
+        """``(value, status)`` of a whole 13-byte monitor reply with no E2C error, as
+        :meth:`decode` gives them for its data (value as a float), without the display
+        text and limit state: what a logger stores, for the cost of one unpack when the
+        reply is a good plain number (read in place, its data never cut out)."""
         want, kind, unpack, _, scaled, plain, sentinel_raws, memo = self._dec
-        if plain and len(data) == want and (not self.femc_status or data[-1] < 128):
-            x = unpack(data, self.byte)[0]
+        # reply: [error u32][dlen u8][data, 8 bytes zero padded]
+        if plain and reply[4] == want and (not self.femc_status or reply[4 + want] < 128):
+            x = unpack(reply, 5 + self.byte)[0]
             if x not in sentinel_raws and (kind != "float" or math.isfinite(x)):
                 return (x * self.scale + self.offset if scaled else float(x)), "ok"
         # The rest (sentinels, status bytes, versions, flags, bits) repeat the same few
-        # byte strings cycle after cycle: decode each once.
-        key = data if type(data) is bytes else bytes(data)
+        # replies cycle after cycle: decode each once.
+        key = reply if type(reply) is bytes else bytes(reply)
         out = memo.get(key)
         if out is None:
-            d = self.decode(key)
+            d = self.decode(key[5 : 5 + key[4]])
             out = (None if d.value is None else float(d.value)), d.status
             if len(memo) >= 256:
                 memo.clear()
