@@ -238,7 +238,7 @@ def synthetic(n: int) -> tuple[list[str], list[_Buffer]]:
                     b.status.append("ok")
                     b.error.append(None)
                     b.raw.append(None)
-                    b.latency.append(max(1, int(rng.gauss(12, 3))))
+                    b.latency.append(max(1, int(rng.gauss(12, 3))) / 1e4)  # seconds
                 b.unit.append("K")
     return ants, list(bufs.values())
 
@@ -270,7 +270,7 @@ def throughput(n: int, tmp: Path) -> list[tuple[str, str, str]]:
                     "unit": b.unit,
                     "status": b.status,
                     "error": b.error,
-                    "latency_ms": [math.nan if x is None else x / 10 for x in b.latency],
+                    "latency_ms": [math.nan if x is None else x * 1e3 for x in b.latency],
                     "raw": b.raw,
                 }
             )

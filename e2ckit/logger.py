@@ -241,7 +241,7 @@ class _Buffer:
         self.unit: list[str] = []
         self.status: list[str] = []
         self.error: list[str | None] = []
-        self.latency: list[int | None] = []
+        self.latency: list[float | None] = []  # seconds; made 0.1 ms steps when written
         self.raw: list[bytes | None] = []
 
     def __len__(self) -> int:
@@ -260,11 +260,18 @@ class _Buffer:
                 pa.array(self.unit, pa.string()),
                 pa.array(self.status, pa.string()),
                 pa.array(self.error, pa.string()),
-                pa.array(self.latency, pa.uint16()),
+                _latency_steps(pa.array(self.latency, pa.float64())),
                 pa.array(self.raw, pa.binary()),
             ],
             schema=FILE_SCHEMA,
         )
+
+
+def _latency_steps(seconds: pa.Array) -> pa.Array:
+    """Latencies in seconds as the file stores them: 0.1 ms steps (rounded half to even),
+    saturating at 65535 (6.5 s), null where nothing came back."""
+    steps = pc.round(pc.multiply(seconds, 1e4))
+    return pc.min_element_wise(steps, 65535.0, skip_nulls=False).cast(pa.uint16())
 
 
 def _write_atomic(table: pa.Table, directory: Path, name: str, **options: Any) -> int:
@@ -718,16 +725,17 @@ class Logger:
             b.time = [t_us] * n
             b.point = [p.name if p is not None else "(node listing)" for p in pts]
             b.unit = [p.unit if p is not None else "" for p in pts]
-            b.latency = [None if x is None else min(65535, round(x * 1e4)) for x in lats]
+            b.latency = list(lats)  # a copy: the buffer grows in place
             add_value, add_status = b.value.append, b.status.append
             odd: list[tuple[int, str | None, bytes | None]] = []  # rows with no value
             n_err = 0
             last_error = None
-            for k, (p, raw) in enumerate(zip(pts, raws, strict=True)):
+            samplers = [p.reply_sampler if p is not None else None for p in pts]
+            for k, (sample, raw) in enumerate(zip(samplers, raws, strict=True)):
                 # reply: [error u32][dlen u8][data]; data means no E2C error (the engine
                 # checked), so the usual reply is told by its dlen byte alone
-                if raw is not None and p is not None and (raw[4] or raw[:4] == _NO_ERROR):
-                    value, status = p.sample_reply(raw)
+                if raw is not None and sample is not None and (raw[4] or raw[:4] == _NO_ERROR):
+                    value, status = sample(raw)
                     add_value(value)
                     add_status(status)
                     if value is None:

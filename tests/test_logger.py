@@ -34,6 +34,7 @@ from e2ckit.logger import (
     Logger,
     LogWriteError,
     UnreadableFileWarning,
+    _Buffer,
     compact,
     load,
 )
@@ -193,6 +194,15 @@ def test_file_layout_schema_and_encodings(sim, clock, tmp_path) -> None:
     assert log.status.files == len(files)
 
 
+def test_latency_is_stored_in_tenth_of_a_millisecond_steps_and_saturates() -> None:
+    b = _Buffer()
+    b.latency = [None, 0.00123, 0.0, 0.00126, 9.5]
+    n = len(b.latency)
+    b.time, b.point, b.value = [0] * n, ["P"] * n, [1.0] * n
+    b.unit, b.status, b.error, b.raw = ["K"] * n, ["ok"] * n, [None] * n, [None] * n
+    assert b.table()["latency_100us"].to_pylist() == [None, 12, 0, 13, 65535]
+
+
 def test_status_counts_and_health(sim, clock, tmp_path) -> None:
     sim.fault("CM03", "down")
     log = Logger("cryo", array=sim, interval=1, path=tmp_path, clock=clock)
@@ -239,6 +249,7 @@ def test_dead_antenna_logs_error_rows_and_is_picked_up_again(sim, clock, tmp_pat
     da = load(tmp_path, antennas="DA41")
     per_cycle = da.groupby("time").error.apply(lambda e: e.notna().all()).tolist()
     assert per_cycle == [False, False, True, True, True, False, False]
+    assert da[da.error.notna()].latency_ms.isna().all() and da[da.error.isna()].latency_ms.notna().all()
     assert load(tmp_path, antennas="DV01").error.isna().all()
     assert da.time.is_monotonic_increasing and da.time.nunique() == 7  # one grid across runs
 
