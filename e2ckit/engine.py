@@ -13,7 +13,9 @@ stays asyncio on a private event loop in a daemon thread, so the sync entry poin
 already running (where ``asyncio.run`` would fail), and async code can await it.
 
 Failure is data: every planned request yields exactly one :class:`Result`, with
-``error`` set when no good reply came back.
+``error`` set when no good reply came back. The loop itself records each antenna's
+exchanges as columns (:class:`Exchanges`: the reply bytes, times, failures), which a
+caller that decodes replies itself, the logger, reads without a Result per sample.
 """
 
 from __future__ import annotations
