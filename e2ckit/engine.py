@@ -599,7 +599,7 @@ def fanout_columns(
     return {a: link.out for a, link in links.items()}
 
 
-#: Decoded replies by their bytes, with their error code and text (see :func:`_remember`);
+#: Decoded replies by their bytes, with their error code and text (see :func:`_known`);
 #: shared by every sweep, emptied when full. Replies are immutable, so sharing one is safe.
 _seen: dict[bytes, tuple[Reply, str | None, str | None]] = {}
 _SEEN_MAX = 8192
@@ -607,19 +607,25 @@ _SEEN_MAX = 8192
 #: node, and a longer one arrives over several reads); small reads come from Python's
 #: small-object allocator instead of a 4 kB buffer shrunk after every read
 _READ = 512
+#: the error field (first four bytes) of a reply that reports no error
+_NO_ERROR = bytes(4)
 #: ``Result(...)`` without the named tuple's Python-level ``__new__``
 _result = tuple.__new__
 
 
-_NO_ERROR = bytes(4)
-
-
 def _known(raw: bytes, mode: Mode) -> tuple[Reply, str | None, str | None]:
-    """The Reply in ``raw`` (whole, already checked), with its error code and text."""
+    """The Reply in ``raw`` (whole, and checked when it was received), with the error
+    code and text a Result carries for it. The same monitor and control replies come
+    back again and again (states, counters, anything that did not change since the last
+    cycle), so each distinct one is decoded once and kept in :data:`_seen`."""
     if mode is Mode.GET_NODES:
         return _with_error(decode_reply(raw, mode)[0])  # type: ignore[index]
-    known = _seen.get(raw) or _remember(raw)
-    assert known is not None, "reply bytes were checked when received"
+    known = _seen.get(raw)
+    if known is None:
+        known = _with_error(decode_reply(raw, Mode.MONITOR)[0])  # type: ignore[index]
+        if len(_seen) >= _SEEN_MAX:
+            _seen.clear()
+        _seen[raw] = known
     return known
 
 
@@ -629,22 +635,6 @@ def _with_error(reply: Reply) -> tuple[Reply, str | None, str | None]:
         return (reply, None, None)
     info = error_info(reply.error)
     return (reply, info.tag, info.text)
-
-
-def _remember(data: bytes) -> tuple[Reply, str | None, str | None] | None:
-    """Decode one whole monitor or control reply and keep it in :data:`_seen`: the
-    same bytes come back again and again (states, counters, anything that did not
-    change since the last cycle), and each distinct reply is decoded once. None for
-    bytes that are not a valid reply (the general path then says why)."""
-    try:
-        reply = decode_reply(data, Mode.MONITOR)[0]  # type: ignore[index]
-    except ProtocolError:
-        return None
-    known = _with_error(reply)
-    if len(_seen) >= _SEEN_MAX:
-        _seen.clear()
-    _seen[data] = known
-    return known
 
 
 def _lost(link: _Link) -> tuple[str, str]:
