@@ -44,6 +44,9 @@ __all__ = ["DEFAULT_PORT", "Client", "E2CClient", "decode_ds18s20"]
 DEFAULT_PORT = 2000
 #: Channels an E2C serves to antenna LRUs (channel 5 is its own internal node).
 LRU_CHANNELS = range(5)
+#: bytes asked of the kernel per read: a reply is 13 bytes, a get-nodes one 13 + 12 per
+#: node (a longer one arrives over several reads)
+_READ = 1024
 
 
 class Client:
@@ -62,6 +65,9 @@ class Client:
         self.port = port
         self.timeout = float(timeout)
         self._sock: socket.socket | None = None
+        # the timeout the socket now has: settimeout is a system call every time, so it
+        # is made only when a request needs another one (None: unknown, set it)
+        self._sock_timeout: float | None = None
         self._lock = threading.Lock()
 
     # -- connection ---------------------------------------------------------------
@@ -106,7 +112,7 @@ class Client:
             raise E2CConnectionError(f"cannot connect: {exc.strerror or exc}", self.host, self.port) from None
         # Requests are tiny and strictly request/reply: Nagle would only add delay.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._sock = sock
+        self._sock, self._sock_timeout = sock, None
         return sock
 
     # -- requests -----------------------------------------------------------------
@@ -122,7 +128,7 @@ class Client:
             deadline = time.monotonic() + limit
             sock = self._connect(deadline)
             try:
-                sock.settimeout(max(deadline - time.monotonic(), 1e-3))
+                self._timeout(sock, deadline, limit)
                 self._send(sock, request.encode(), limit)
                 reply = self._read_reply(sock, request.mode, deadline, limit)
             except BaseException:
@@ -133,6 +139,17 @@ class Client:
         if check and reply.error:
             raise E2CError(reply.error, request, host=f"{self.host}:{self.port}")
         return reply
+
+    def _timeout(self, sock: socket.socket, deadline: float, limit: float) -> float:
+        """Give ``sock`` the time left until ``deadline`` and return it. On a kept
+        connection that is the request's whole ``limit`` (to within a millisecond), which
+        the socket usually has already: no system call then."""
+        remaining = deadline - time.monotonic()
+        want = limit if remaining > limit - 1e-3 else max(remaining, 1e-3)
+        if want != self._sock_timeout:
+            sock.settimeout(want)
+            self._sock_timeout = want
+        return remaining
 
     def _send(self, sock: socket.socket, payload: bytes, limit: float) -> None:
         # A connection the E2C reset since the last request fails here, not in recv.
@@ -146,37 +163,38 @@ class Client:
             ) from None
 
     def _read_reply(self, sock: socket.socket, mode: Mode, deadline: float, limit: float) -> Reply:
-        buffer = bytearray()
+        # The first read runs under the timeout set before the send: a kept connection
+        # answering in one segment costs one recv and one decode.
+        buffer = b""
         while True:
-            result = decode_reply(buffer, mode)
-            if result is not None:
-                reply, used = result
-                if used != len(buffer):
-                    raise ProtocolError(f"{len(buffer) - used} unexpected bytes after the reply")
-                return reply
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            try:
+                chunk: bytes | None = sock.recv(_READ)
+            except TimeoutError:
+                chunk = None  # the deadline check below raises
+            except OSError as exc:
+                raise E2CConnectionError(
+                    f"connection failed mid-reply: {exc.strerror or exc}", self.host, self.port
+                ) from None
+            if chunk is not None:
+                if not chunk:
+                    raise E2CConnectionError(
+                        f"connection closed by the E2C after {len(buffer)} bytes of the reply",
+                        self.host,
+                        self.port,
+                    )
+                buffer = buffer + chunk if buffer else chunk
+                result = decode_reply(buffer, mode)
+                if result is not None:
+                    reply, used = result
+                    if used != len(buffer):
+                        raise ProtocolError(f"{len(buffer) - used} unexpected bytes after the reply")
+                    return reply
+            if self._timeout(sock, deadline, limit) <= 0:
                 raise E2CTimeoutError(
                     f"no complete reply within {limit:g} s ({len(buffer)} bytes received)",
                     self.host,
                     self.port,
                 )
-            sock.settimeout(remaining)
-            try:
-                chunk = sock.recv(4096)
-            except TimeoutError:
-                continue  # the loop re-checks the deadline and raises
-            except OSError as exc:
-                raise E2CConnectionError(
-                    f"connection failed mid-reply: {exc.strerror or exc}", self.host, self.port
-                ) from None
-            if not chunk:
-                raise E2CConnectionError(
-                    f"connection closed by the E2C after {len(buffer)} bytes of the reply",
-                    self.host,
-                    self.port,
-                )
-            buffer += chunk
 
     def monitor(self, channel: int, node: int, rca: int, *, timeout: float | None = None) -> bytes:
         """Read a monitor point; return its data bytes (0 to 8)."""
@@ -273,8 +291,11 @@ class E2CClient:
         """Send one request; return ``(error_code, data)`` without raising on E2C errors."""
         # The published client silently drops data for non-control modes and cuts it
         # to 8 bytes; keep the first behaviour, refuse the second (it hides mistakes).
-        payload = _control_bytes(data) if mode == Mode.CONTROL else b""
-        req = Request(bus_id, node_id, can_addr, Mode(mode), payload, resource_id)
+        if mode == Mode.MONITOR and resource_id == 0:
+            req = monitor_request(bus_id, node_id, can_addr)  # validated once per address
+        else:
+            payload = _control_bytes(data) if mode == Mode.CONTROL else b""
+            req = Request(bus_id, node_id, can_addr, Mode(mode), payload, resource_id)
         reply = self._client.request(req, check=False)
         if mode == Mode.GET_NODES and reply.error == 0:
             return reply.error, [{"node_id": n.node, "serial": n.esn} for n in reply.nodes]
