@@ -82,7 +82,7 @@ import pyarrow.parquet as pq
 from e2ckit import engine
 from e2ckit._check import name_list, positive_seconds
 from e2ckit.errors import E2CKitError, ValidationError
-from e2ckit.protocol import error_info
+from e2ckit.protocol import error_info, reply_error
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -137,9 +137,6 @@ _PARTITIONS = pa.schema([pa.field("date", pa.string()), pa.field("antenna", pa.s
 # the few distinct strings and latencies, byte-stream-split for the noisy float
 # values (zstd then finds the repeated sign/exponent bytes), delta encoding for the
 # time column (runs of equal cycle times become almost nothing).
-#: the error field of a reply without error
-_NO_ERROR = bytes(4)
-
 _WRITE_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
     "use_dictionary": ["point", "unit", "status", "error", "latency_100us"],
@@ -734,7 +731,7 @@ class Logger:
             for k, (sample, raw) in enumerate(zip(samplers, raws, strict=True)):
                 # reply: [error u32][dlen u8][data]; data means no E2C error (the engine
                 # checked), so the usual reply is told by its dlen byte alone
-                if raw is not None and sample is not None and (raw[4] or raw[:4] == _NO_ERROR):
+                if raw is not None and sample is not None and (raw[4] or not reply_error(raw)):
                     value, status = sample(raw)
                     add_value(value)
                     add_status(status)
@@ -746,7 +743,7 @@ class Logger:
                 if raw is None:
                     last_error, data = failed[k], None
                 else:  # an E2C error reply
-                    info = error_info(int.from_bytes(raw[:4], "big"))
+                    info = error_info(reply_error(raw))
                     last_error, data = f"{info.tag}: {info.text}", raw[5 : 5 + raw[4]]
                 add_value(None)
                 add_status("error")

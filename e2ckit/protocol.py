@@ -67,6 +67,7 @@ __all__ = [
     "decode_reply",
     "error_info",
     "monitor_request",
+    "reply_error",
     "pack_can_id",
     "unpack_can_id",
 ]
@@ -172,6 +173,12 @@ def error_info(code: int) -> ErrorInfo:
         return ERRORS[code]
     except KeyError:
         return ErrorInfo(code, f"UNKNOWN({code})", "error code not in the E2C error table")
+
+
+def reply_error(reply: bytes) -> int:
+    """The error code of a whole reply's bytes (0: none), read in place: for a caller
+    that keeps replies as bytes (the engine's columns) instead of :class:`Reply`."""
+    return int.from_bytes(reply[:4], "big")
 
 
 def _check_int(field_name: str, value: object, low: int, high: int) -> int:

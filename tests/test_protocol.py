@@ -19,6 +19,7 @@ from e2ckit.protocol import (
     decode_reply,
     error_info,
     pack_can_id,
+    reply_error,
     unpack_can_id,
 )
 
@@ -85,6 +86,11 @@ def test_reply_encodes_to_exact_bytes(mode: Mode, reply: Reply, wire: bytes) -> 
 @pytest.mark.parametrize(("mode", "reply", "wire"), REPLIES)
 def test_reply_decodes_whole(mode: Mode, reply: Reply, wire: bytes) -> None:
     assert decode_reply(wire, mode) == (reply, len(wire))
+
+
+@pytest.mark.parametrize(("mode", "reply", "wire"), REPLIES)
+def test_reply_error_reads_the_code_from_the_bytes(mode: Mode, reply: Reply, wire: bytes) -> None:
+    assert reply_error(wire) == reply.error
 
 
 @pytest.mark.parametrize(("mode", "reply", "wire"), REPLIES)
