@@ -324,17 +324,19 @@ def fanout(
 ) -> dict[str, list[Result]]:
     """The blocking core of :func:`sweep_requests`: :func:`fanout_columns`, with every
     exchange made a :class:`Result`."""
+    made: dict[str, list[Result]] = {}
     done = None
     if on_antenna_done is not None:
         callback = on_antenna_done
 
         def done(antenna: str, ex: Exchanges) -> None:
-            callback(antenna, ex.results())
+            made[antenna] = ex.results()
+            callback(antenna, made[antenna])
 
     out = fanout_columns(
         plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=done, pool=pool
     )
-    return {a: ex.results() for a, ex in out.items()}
+    return {a: made[a] if a in made else ex.results() for a, ex in out.items()}
 
 
 def fanout_columns(

@@ -160,6 +160,16 @@ def test_engine_columns_hold_every_reply_or_why_there_is_none(faulty) -> None:
             assert got == want
 
 
+def test_progress_is_called_once_per_antenna_as_each_finishes(faulty) -> None:
+    faulty.fault("DV02", "down")
+    calls: list[tuple[int, int, str]] = []
+    wide = e2ckit.sweep("cryo", array=faulty, timeout=0.5, progress=lambda *a: calls.append(a))
+    total = len(faulty.array.antennas)
+    assert [(d, t) for d, t, _ in calls] == [(k, total) for k in range(1, total + 1)]
+    assert sorted(a for _, _, a in calls) == sorted(faulty.array.antennas)
+    assert wide.loc["DV02", "error"].startswith("refused") and wide.loc["DV01", "error"] is None
+
+
 def test_split_replies_are_read_exactly(faulty) -> None:
     faulty.fault("DV01", "split")
     tidy = e2ckit.read("DV01", "cryo", array=faulty)
