@@ -175,10 +175,18 @@ def _report(log: Any, states: dict[str, str], tty: bool, quiet: bool) -> None:
 
 
 def _width() -> int:
+    """Room for the status line: ``$COLUMNS`` if set, else the terminal's width, else 200
+    (a pseudo-terminal nobody sized reports 0 columns: the line is not cut to nothing)."""
     try:
-        return max(os.get_terminal_size(sys.stderr.fileno()).columns - 1, 20)
-    except OSError:
-        return 200
+        cols = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        cols = 0
+    if cols <= 0:
+        try:
+            cols = os.get_terminal_size(sys.stderr.fileno()).columns
+        except OSError:
+            cols = 0
+    return max(cols - 1, 20) if cols > 0 else 200
 
 
 @log_app.command("compact")

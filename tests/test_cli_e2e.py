@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from e2ckit.logger import load
 from e2ckit.sim import SimulatedArray
 
 HEAVY = ("pandas", "pyarrow", "matplotlib", "ipywidgets")
@@ -163,18 +164,25 @@ def test_console_script_is_installed():
     assert r.returncode == 0 and r.stdout.strip()
 
 
-def _in_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Run the CLI with stdout on a pseudo-terminal, as a user at a shell would; returns
-    the exit status and what the terminal received (escape sequences included)."""
+def _in_a_terminal(
+    args: list[str], env: dict[str, str], stream: str = "stdout", columns: str | None = "160"
+) -> tuple[int, str]:
+    """Run the CLI with ``stream`` (stdout or stderr) on a pseudo-terminal, as a user at
+    a shell would; returns the exit status and what the terminal received (escape
+    sequences included). ``columns=None``: no $COLUMNS, and the terminal, never sized,
+    reports 0 columns."""
     import pty
 
     main_fd, child_fd = pty.openpty()
     code = "import sys; from e2ckit.cli import main; sys.argv[0] = 'e2ckit'; main()"
-    term_env = {**env, "COLUMNS": "160", "LINES": "40", "TERM": "xterm-256color"}
+    term_env = {**env, "COLUMNS": columns or "", "LINES": "40", "TERM": "xterm-256color"}
+    if columns is None:
+        del term_env["COLUMNS"]
     term_env.pop("NO_COLOR", None)
+    streams = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, stream: child_fd}
     p = subprocess.Popen(
         [sys.executable, "-c", code, *args],
-        stdout=child_fd, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=term_env,
+        stdout=streams["stdout"], stderr=streams["stderr"], stdin=subprocess.DEVNULL, env=term_env,
     )  # fmt: skip
     os.close(child_fd)
     out = bytearray()
@@ -205,3 +213,26 @@ def test_a_terminal_gets_a_rich_table_with_failures_marked(sim, env):
     assert "\x1b[2m" not in dv01 and "\x1b[31m" not in dv01
     assert "\x1b[2m—" in dv02, "the failed reading: a dim dash"
     assert "\x1b[31m" in dv02 and "5002" in dv02, "the error, in red"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_log_on_a_terminal_keeps_a_live_status_line_and_names_a_dead_antenna(sim, env, tmp_path):
+    """``e2ckit log`` on a terminal redraws one status line in place (carriage return and
+    erase-line) with cycles, samples and errors, and prints a line when an antenna goes
+    down; the dataset holds what the last status said was written. The terminal here
+    reports no size: the line must still be whole (it was once cut to 20 characters)."""
+    sim.fault("DV02", "down")
+    out_dir = tmp_path / "night"
+    args = ["log", "FEMC.TEMP0", "--antennas", "DV01,DV02", "--interval", "0.25", "--duration", "2.2",
+            "--out", str(out_dir)]  # fmt: skip
+    status, err = _in_a_terminal(args, env, stream="stderr", columns=None)
+    assert status == 0, err
+    redraws = err.count("\r\x1b[2K")
+    assert redraws >= 3, err
+    live = [line for line in err.split("\r\x1b[2K") if " cycles at " in line and " | " in line]
+    assert live and "errors" in live[-1] and "1 down (DV02)" in live[-1], repr(err[-600:])
+    assert "DV02 down: refused" in err
+    stopped = next(line for line in err.splitlines() if "stopped:" in line)
+    df = load(out_dir)
+    assert f"{len(df)} samples" in stopped
+    assert set(df.antenna) == {"DV01", "DV02"} and df[df.antenna == "DV02"].error.notna().all()
