@@ -3,7 +3,9 @@ decoding rules the published client got wrong (protocol notes §11) are right he
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 import struct
 import subprocess
 import sys
@@ -692,3 +694,17 @@ def test_sample_reply_is_decode_without_the_text(data) -> None:
         assert value is None
     else:
         assert value == float(d.value) and type(value) is float
+
+
+def test_points_and_the_catalog_pickle_and_copy_and_decode_the_same_after() -> None:
+    """For multiprocessing and joblib users: a point (and the whole catalog) survives
+    pickling and copying, and decodes exactly as before."""
+    cat = default_catalog()
+    back = pickle.loads(pickle.dumps(cat))
+    for name, p in cat.points.items():
+        q, r = back.points[name], copy.deepcopy(p)
+        assert q == p and r == p
+        size = min(p.reply_size or 4, 8)
+        reply = bytes(4) + bytes([size]) + bytes(range(1, size + 1)) + bytes(8 - size)
+        assert q.sample_reply(reply) == r.sample_reply(reply) == p.sample_reply(reply)
+        assert q.decode(reply[5 : 5 + size]) == p.decode(reply[5 : 5 + size])

@@ -23,7 +23,7 @@ import math
 import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
 from e2ckit.errors import ValidationError
@@ -196,6 +196,12 @@ class Point:
         memo: dict[bytes, tuple[float | None, str]] = {}  # sample_reply() of the other cases
         object.__setattr__(self, "_dec", (self.reply_size, kind, unpack, labels, scaled, plain, sentinel_raws, memo))
         object.__setattr__(self, "_sampler", self._make_sampler())
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled (and copied) as its constructor arguments: the decoder worked out in
+        # __post_init__ holds struct methods and closures, which do not pickle, and is
+        # made again on the other side.
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self) if f.init))
 
     # -- addressing ----------------------------------------------------------------
 
