@@ -116,6 +116,19 @@ def test_a_silent_antenna_costs_the_deadline_not_a_timeout_per_point(faulty) -> 
     assert tidy["error"].notna().all() and len(tidy) == len(default_catalog().resolve("cryo")) == 25
 
 
+def test_a_silent_antenna_times_out_after_the_request_timeout_well_before_the_deadline(faulty) -> None:
+    """Per-request timeouts are found by a periodic scan (every timeout/50): the silent
+    antenna's first request fails once its timeout has passed, not at the deadline."""
+    faulty.fault("DV03", "silent")
+    t0 = time.monotonic()
+    tidy = e2ckit.sweep("cryo", array=faulty, timeout=0.2, deadline=5.0, tidy=True)
+    elapsed = time.monotonic() - t0
+    assert 0.2 <= elapsed < 1.0, f"took {elapsed:.2f} s with a 0.2 s timeout and a 5 s deadline"
+    dv03 = tidy[tidy.antenna == "DV03"]
+    assert dv03.error.str.startswith("timeout").all()
+    assert tidy[tidy.antenna != "DV03"].error.isna().all()
+
+
 def test_an_e2c_error_on_one_point_leaves_the_others(faulty) -> None:
     faulty.fault("CM04", "error", code=5011, node=0x13, rca=0x0C004)
     tidy = e2ckit.read("CM04", "cryo", array=faulty)
