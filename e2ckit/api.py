@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from e2ckit import engine
 from e2ckit._check import name_list, positive_seconds
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TIDY_COLUMNS",
+    "TidyRow",
     "asweep",
     "inventory",
     "nodes",
@@ -45,20 +46,25 @@ __all__ = [
     "wide_parts",
 ]
 
+class TidyRow(NamedTuple):
+    """One reading of a tidy result: what :func:`sweep_rows` gives, and one row of the
+    frame :func:`sweep` gives with ``tidy=True``."""
+
+    time: Any  # when the request was sent: UNIX seconds in rows, UTC Timestamps in frames
+    antenna: str
+    point: str
+    value: float  # NaN when there is no good reading
+    text: str  # what to show: "3.02", "OPEN", "1.2.3", or why there is no value
+    unit: str
+    status: str  # "ok", a FEMC status text, or "error"
+    limit: str  # ok / warn / alarm / unavailable
+    error: str | None  # None, or "<code>: <text>"
+    raw: bytes | None  # reply bytes (None when nothing came back)
+    latency_ms: float  # request round trip in ms (NaN when nothing came back)
+
+
 #: Columns of a tidy result, in order.
-TIDY_COLUMNS = [
-    "time",  # UTC, tz-aware: when the request was sent
-    "antenna",
-    "point",
-    "value",  # float64; NaN when there is no good reading
-    "text",  # what to show: "3.02", "OPEN", "1.2.3", or why there is no value
-    "unit",
-    "status",  # "ok", a FEMC status text, or "error"
-    "limit",  # ok / warn / alarm / unavailable
-    "error",  # None, or "<code>: <text>"
-    "raw",  # reply bytes (None when nothing came back)
-    "latency_ms",  # request round trip in ms (NaN when nothing came back)
-]
+TIDY_COLUMNS = list(TidyRow._fields)
 
 LRU_CHANNELS = (0, 1, 2, 3, 4)
 
@@ -166,9 +172,9 @@ def _tidy_rows(
     per_antenna: dict[str, list[Point]],
     results: dict[str, list[engine.Result]],
     discovered: dict[str, list[engine.Result]],
-) -> list[tuple]:
-    """Decoded results as tuples in :data:`TIDY_COLUMNS` order (time as UNIX seconds)."""
-    rows: list[tuple] = []
+) -> list[TidyRow]:
+    """Decoded results as :class:`TidyRow` (time as UNIX seconds)."""
+    rows: list[TidyRow] = []
     for antenna, pts in per_antenna.items():
         by_addr = {(r.request.channel, r.request.node, r.request.rca): r for r in results[antenna]}
         if not pts and discovered.get(antenna):
@@ -176,8 +182,8 @@ def _tidy_rows(
             bad = next((r for r in discovered[antenna] if not r.ok), None)
             if bad is not None:
                 rows.append(
-                    (bad.time, antenna, "(node listing)", math.nan, "", "", "error", "unavailable",
-                     f"{bad.error}: {bad.detail}", None, math.nan)
+                    TidyRow(bad.time, antenna, "(node listing)", math.nan, "", "", "error", "unavailable",
+                            f"{bad.error}: {bad.detail}", None, math.nan)
                 )  # fmt: skip
             continue
         for p in pts:
@@ -187,18 +193,18 @@ def _tidy_rows(
                 d = p.decode(r.reply.data)
                 value = math.nan if d.value is None else float(d.value)
                 rows.append(
-                    (r.time, antenna, p.name, value, d.text, p.unit, d.status, d.limit, None, r.reply.data, latency)
+                    TidyRow(r.time, antenna, p.name, value, d.text, p.unit, d.status, d.limit, None, r.reply.data, latency)
                 )
             else:
                 raw = r.reply.data if r.reply is not None else None
                 rows.append(
-                    (r.time, antenna, p.name, math.nan, "", p.unit, "error", "unavailable",
-                     f"{r.error}: {r.detail}", raw, latency)
+                    TidyRow(r.time, antenna, p.name, math.nan, "", p.unit, "error", "unavailable",
+                            f"{r.error}: {r.detail}", raw, latency)
                 )  # fmt: skip
     return rows
 
 
-def _frame(rows: list[tuple]) -> pd.DataFrame:
+def _frame(rows: list[TidyRow]) -> pd.DataFrame:
     """The tidy DataFrame of :func:`_tidy_rows` output."""
     import pandas as pd
 
@@ -223,9 +229,8 @@ class WideParts:
     first: dict[str, Any]  # antenna → time of its first request
 
 
-def wide_parts(rows: Iterable[tuple]) -> WideParts:
-    """Pivot tidy rows (tuples in :data:`TIDY_COLUMNS` order) without pandas."""
-    i_t, i_a, i_p, i_v, i_x, i_u, _, i_l, i_e = range(9)
+def wide_parts(rows: Iterable[TidyRow]) -> WideParts:
+    """Pivot tidy rows without pandas."""
     antennas: dict[str, None] = {}
     points: dict[str, None] = {}
     cell: dict[tuple[str, str], float] = {}
@@ -236,21 +241,21 @@ def wide_parts(rows: Iterable[tuple]) -> WideParts:
     failed: dict[str, list[tuple[str, str]]] = {}
     counts: dict[str, int] = {}
     for r in rows:
-        a, p, e = r[i_a], r[i_p], r[i_e]
+        a, p, e = r.antenna, r.point, r.error
         if a not in antennas:
             antennas[a] = None
             limits[a], text[a], failed[a], counts[a] = {}, {}, [], 0
-            first[a] = r[i_t]
+            first[a] = r.time
         counts[a] += 1
-        units[p] = r[i_u]
+        units[p] = r.unit
         if e is not None and e == e:  # not None / NaN
             failed[a].append((p, e))
         if p == "(node listing)":
             continue
         points.setdefault(p, None)
-        cell[(a, p)] = r[i_v]
-        limits[a][p] = r[i_l]
-        text[a][p] = r[i_x]
+        cell[(a, p)] = r.value
+        limits[a][p] = r.limit
+        text[a][p] = r.text
 
     def summarise(a: str) -> str | None:
         bad = failed[a]
@@ -284,7 +289,7 @@ def to_wide(tidy: pd.DataFrame) -> pd.DataFrame:
     (antenna → point → limit state / display text) and ``time`` (antenna → time of
     its first request, ISO 8601).
     """
-    return _wide_frame(wide_parts(tidy[TIDY_COLUMNS].itertuples(index=False, name=None)))
+    return _wide_frame(wide_parts(tidy[TIDY_COLUMNS].itertuples(index=False, name="TidyRow")))
 
 
 def _wide_frame(w: WideParts) -> pd.DataFrame:
@@ -422,9 +427,9 @@ def sweep_rows(
     progress: bool | Callable[[int, int, str], None] | None = None,
     concurrency: int = engine.DEFAULT_CONCURRENCY,
     catalog: Catalog | None = None,
-) -> list[tuple]:
-    """:func:`sweep` without pandas: tidy rows as tuples in :data:`TIDY_COLUMNS` order,
-    ``time`` as UNIX seconds. For light callers (the CLI) that would otherwise spend
+) -> list[TidyRow]:
+    """:func:`sweep` without pandas: one :class:`TidyRow` per reading, ``time`` as UNIX
+    seconds. For light callers (the CLI) that would otherwise spend
     more time importing pandas than sweeping the array; :func:`wide_parts` pivots them."""
     args = _prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
     tick = _progress_callback(progress, len(args[2]))
@@ -432,14 +437,13 @@ def sweep_rows(
     return _tidy_rows(per_antenna, results, discovered)
 
 
-def _finish(rows: list[tuple], tidy: bool, raise_on_error: bool) -> pd.DataFrame:
+def _finish(rows: list[TidyRow], tidy: bool, raise_on_error: bool) -> pd.DataFrame:
     if raise_on_error:
-        i_a, i_p, i_e = TIDY_COLUMNS.index("antenna"), TIDY_COLUMNS.index("point"), TIDY_COLUMNS.index("error")
-        bad = [r for r in rows if r[i_e] is not None]
+        bad = [r for r in rows if r.error is not None]
         if bad:
             first = bad[0]
             raise SweepError(
-                f"{len(bad)} of {len(rows)} readings failed; first: {first[i_a]} {first[i_p]}: {first[i_e]}",
+                f"{len(bad)} of {len(rows)} readings failed; first: {first.antenna} {first.point}: {first.error}",
                 _frame(rows),
             )
     # the wide frame straight from the rows: a tidy DataFrame on the way costs more

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from e2ckit._cli_output import Table
+    from e2ckit.api import TidyRow
     from e2ckit.array import Array, Endpoint
 
 EXIT_OK = 0
@@ -325,9 +326,9 @@ def _report_errors(frame: Any, what: str = "readings") -> None:
     """One summary line per failing antenna on stderr (data stays clean on stdout).
 
     ``frame``: a DataFrame with ``antenna`` and ``error`` columns, or tidy rows
-    (tuples in ``api.TIDY_COLUMNS`` order)."""
+    (``api.TidyRow``)."""
     if isinstance(frame, list):
-        antennas, errors = [r[1] for r in frame], [r[8] for r in frame]
+        antennas, errors = [r.antenna for r in frame], [r.error for r in frame]
     else:
         antennas, errors = list(frame["antenna"]), list(frame["error"])
     total: dict[str, int] = {}
@@ -355,7 +356,7 @@ def _short_names(points: list[str]) -> dict[str, str]:
     return {p: p[cut:] if cut and p[cut:] else p for p in points}
 
 
-def wide_table(rows: list[tuple], title: str | None = None, host_of: dict[str, str] | None = None) -> Table:
+def wide_table(rows: list[TidyRow], title: str | None = None, host_of: dict[str, str] | None = None) -> Table:
     """One row per antenna, one column per point: display text with limit colours,
     machine values numeric (text for points that have no number, such as revisions).
 
@@ -392,19 +393,22 @@ def wide_table(rows: list[tuple], title: str | None = None, host_of: dict[str, s
     return Table(columns, out_rows, text=text, states=states, title=title, headers=headers)
 
 
-def rows_table(rows: list[tuple], title: str | None = None) -> Table:
+def rows_table(rows: list[TidyRow], title: str | None = None) -> Table:
     """Tidy rows as a Table: one line per (antenna, point), time in ISO 8601, raw in hex."""
     from datetime import datetime, timezone
 
     from e2ckit._cli_output import Table
     from e2ckit.api import TIDY_COLUMNS
 
-    out = []
-    for r in rows:
-        r = list(r)
-        r[0] = datetime.fromtimestamp(r[0], tz=timezone.utc).isoformat(timespec="microseconds")
-        r[9] = None if r[9] is None else bytes(r[9]).hex()
-        out.append(r)
+    out = [
+        list(
+            r._replace(
+                time=datetime.fromtimestamp(r.time, tz=timezone.utc).isoformat(timespec="microseconds"),
+                raw=None if r.raw is None else bytes(r.raw).hex(),
+            )
+        )
+        for r in rows
+    ]
     return Table(list(TIDY_COLUMNS), out, title=title)
 
 
@@ -479,7 +483,7 @@ def _run_sweep(
     deadline: float | None,
     label: str,
     stand_in_family: str = "DV",
-) -> list[tuple]:
+) -> list[TidyRow]:
     """``api.sweep_rows`` (tidy rows, no pandas) with a progress bar, for any host map.
 
     The catalog addresses points per antenna family, so an E2C that is no antenna
@@ -514,7 +518,7 @@ def _run_sweep(
         progress = None if tick is None else (lambda d, t, a: tick(d, t, rename.get(a, a)))
         rows = sweep_rows(what, names, array=arr, timeout=timeout, deadline=deadline, progress=progress)
     if rename:
-        rows = [(r[0], rename.get(r[1], r[1]), *r[2:]) for r in rows]
+        rows = [r._replace(antenna=rename.get(r.antenna, r.antenna)) for r in rows]
     return rows
 
 
@@ -902,7 +906,7 @@ def _group_read(
         table = _drop_column(table, "error")
     _emit(table, fmt, output)
     _report_errors(rows)
-    raise typer.Exit(exit_status([r[8] for r in rows]))
+    raise typer.Exit(exit_status([r.error for r in rows]))
 
 
 def _drop_column(table: Table, name: str) -> Table:
@@ -1167,7 +1171,7 @@ def sweep_cmd(
     table = rows_table(rows, title=title) if tidy else wide_table(rows, title=title)
     _emit(table, fmt, output)
     _report_errors(rows)
-    raise typer.Exit(exit_status([r[8] for r in rows]))
+    raise typer.Exit(exit_status([r.error for r in rows]))
 
 
 @app.command("nodes")

@@ -83,6 +83,25 @@ def test_tidy_rows_are_one_per_antenna_and_point(sim) -> None:
     assert not tidy.duplicated(["antenna", "point"]).any()
 
 
+def test_sweep_rows_and_wide_parts_are_sweep_without_pandas(sim) -> None:
+    """What the CLI uses: the same readings as sweep(), as TidyRow tuples with UNIX
+    times, and a pivot that agrees with the wide frame cell for cell."""
+    from e2ckit.api import TidyRow, sweep_rows, wide_parts
+
+    rows = sweep_rows("cryo", array=sim)
+    tidy = e2ckit.sweep("cryo", array=sim, tidy=True)
+    assert rows and all(type(r) is TidyRow for r in rows) and len(rows) == len(tidy)
+    assert all(isinstance(r.time, float) for r in rows)
+    assert [(r.antenna, r.point, r.text, r.error) for r in rows] == list(
+        tidy[["antenna", "point", "text", "error"]].itertuples(index=False, name=None)
+    )
+    w = wide_parts(rows)
+    wide = e2ckit.sweep("cryo", array=sim)
+    assert w.antennas == list(wide.index) and w.points == [c for c in wide.columns if c != "error"]
+    assert np.allclose(np.array(w.values), wide[w.points].to_numpy(), equal_nan=True)
+    assert w.errors == list(wide["error"]) and w.units == wide.attrs["units"]
+
+
 def test_read_one_antenna(sim) -> None:
     df = e2ckit.read("pm02", ["FEMC.TEMP5", "FEMC.VACUUM_GAUGE"], array=sim)
     assert list(df["point"]) == ["FEMC.TEMP5", "FEMC.VACUUM_GAUGE"]
