@@ -5,7 +5,7 @@ at a time and its replies carry no id); antennas in parallel up to a cap; one de
 for the whole sweep, so a silent antenna costs at most the deadline, never a timeout
 per point.
 
-The exchanges themselves run in :func:`fanout`, one ``select`` loop over non-blocking
+The exchanges themselves run in :func:`fanout_columns`, one poll loop over non-blocking
 sockets: measured here, asyncio's futures, timers and coroutine switches cost more per
 18-byte request than the request itself. Orchestration (discovery, then the sweep)
 stays asyncio on a private event loop in a daemon thread, so the sync entry point
@@ -92,7 +92,6 @@ async def sweep_requests(
     deadline: float | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     on_antenna_done: Callable[[str, list[Result]], None] | None = None,
-    pool: ConnectionPool | None = None,
 ) -> dict[str, list[Result]]:
     """Run every antenna's requests concurrently; return results by antenna, in plan order.
 
@@ -106,7 +105,7 @@ async def sweep_requests(
         None,
         functools.partial(
             fanout, plan, timeout=timeout, deadline=deadline, concurrency=concurrency,
-            on_antenna_done=on_antenna_done, pool=pool,
+            on_antenna_done=on_antenna_done,
         ),
     )  # fmt: skip
 
@@ -320,10 +319,10 @@ def fanout(
     deadline: float | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     on_antenna_done: Callable[[str, list[Result]], None] | None = None,
-    pool: ConnectionPool | None = None,
 ) -> dict[str, list[Result]]:
     """The blocking core of :func:`sweep_requests`: :func:`fanout_columns`, with every
-    exchange made a :class:`Result`."""
+    exchange made a :class:`Result`. (A caller that sweeps the same antennas again and
+    again keeps its connections with ``fanout_columns(..., pool=...)``.)"""
     made: dict[str, list[Result]] = {}
     done = None
     if on_antenna_done is not None:
@@ -334,7 +333,7 @@ def fanout(
             callback(antenna, made[antenna])
 
     out = fanout_columns(
-        plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=done, pool=pool
+        plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=done
     )
     return {a: made[a] if a in made else ex.results() for a, ex in out.items()}
 
