@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from e2ckit._check import positive_seconds
 from e2ckit.errors import (
     E2CConnectionError,
     E2CError,
@@ -59,11 +60,9 @@ class Client:
     def __init__(self, host: str, port: int = DEFAULT_PORT, timeout: float = 1.0) -> None:
         if not isinstance(port, int) or not 0 < port < 65536:
             raise ValidationError(f"port must be 1..65535, got {port!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ValidationError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.host = host
         self.port = port
-        self.timeout = float(timeout)
+        self.timeout = positive_seconds("timeout", timeout)
         self._sock: socket.socket | None = None
         # the timeout the socket now has: settimeout is a system call every time, so it
         # is made only when a request needs another one (None: unknown, set it)
@@ -123,7 +122,7 @@ class Client:
         With ``check`` (the default) a non-zero E2C error code raises :class:`E2CError`;
         without it the reply is returned as is.
         """
-        limit = self.timeout if timeout is None else timeout
+        limit = self.timeout if timeout is None else positive_seconds("timeout", timeout)
         with self._lock:
             deadline = time.monotonic() + limit
             sock = self._connect(deadline)

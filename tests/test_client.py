@@ -380,10 +380,19 @@ def test_bad_port(port):
         Client("127.0.0.1", port)
 
 
-@pytest.mark.parametrize("timeout", [0, -1, None, -0.001])
+@pytest.mark.parametrize("timeout", [0, -1, None, -0.001, float("inf"), float("nan"), True, "1"])
 def test_bad_timeout(timeout):
-    with pytest.raises(ValidationError, match="timeout"):
+    with pytest.raises(ValidationError, match="timeout must be a positive number of seconds"):
         Client("127.0.0.1", 2000, timeout=timeout)
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("inf"), "1"])
+def test_bad_per_request_timeout_is_refused_before_anything_is_sent(sim, timeout):
+    with client_for(sim, "DV01") as c:
+        with pytest.raises(ValidationError, match="timeout must be a positive number of seconds"):
+            c.monitor(*TEMP0, timeout=timeout)
+        assert not c.connected, "refused before connecting"
+        assert len(c.monitor(*TEMP0)) == 5
 
 
 def test_per_request_timeout_overrides_the_default(sim):
