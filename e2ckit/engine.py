@@ -38,7 +38,15 @@ from typing import Any, NamedTuple, TypeVar
 
 from e2ckit.array import Endpoint
 from e2ckit.errors import ProtocolError, ValidationError
-from e2ckit.protocol import REPLY_SIZE, Mode, Reply, Request, decode_reply, error_info
+from e2ckit.protocol import (
+    REPLY_SIZE,
+    Mode,
+    Reply,
+    Request,
+    decode_reply,
+    error_info,
+    whole_reply_ok,
+)
 
 __all__ = [
     "DEFAULT_CONCURRENCY", "TRANSPORT_ERRORS", "ConnectionPool", "Exchanges", "Result", "fanout", "fanout_columns",
@@ -585,13 +593,10 @@ def fanout_columns(
                     continue
                 except OSError:
                     data = b""
-                # the usual event: one whole monitor (or control) reply in one read,
-                # valid as the codec has it: dlen at most 8, and data only without error
-                if link.plain and len(data) == REPLY_SIZE:
-                    n = data[4]
-                    if n <= 8 and (not n or data[:4] == _NO_ERROR):
-                        on_reply(link, sock, data)  # type: ignore[arg-type]
-                        continue
+                # the usual event: one whole, valid monitor (or control) reply in one read
+                if link.plain and len(data) == REPLY_SIZE and whole_reply_ok(data):
+                    on_reply(link, sock, data)  # type: ignore[arg-type]
+                    continue
                 on_data(link, data)  # anything else: partial, closed, bad bytes, get-nodes
     finally:
         for link in links.values():
@@ -608,8 +613,6 @@ _SEEN_MAX = 8192
 #: node, and a longer one arrives over several reads); small reads come from Python's
 #: small-object allocator instead of a 4 kB buffer shrunk after every read
 _READ = 512
-#: the error field (first four bytes) of a reply that reports no error
-_NO_ERROR = bytes(4)
 #: ``Result(...)`` without the named tuple's Python-level ``__new__``
 _result = tuple.__new__
 

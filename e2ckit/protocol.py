@@ -68,6 +68,7 @@ __all__ = [
     "error_info",
     "monitor_request",
     "reply_error",
+    "whole_reply_ok",
     "pack_can_id",
     "unpack_can_id",
 ]
@@ -76,6 +77,8 @@ REQUEST_SIZE = 18
 REPLY_SIZE = 13
 NODE_RECORD_SIZE = 12
 DATA_SIZE = 8
+#: the error field of a reply that reports no error
+_NO_ERROR = bytes(4)
 
 #: The E2C's own node lives on channel 5 (antenna LRUs use channels 0-4).
 E2C_INTERNAL_CHANNEL = 5
@@ -411,6 +414,14 @@ def decode_reply(buffer: bytes, mode: Mode | int) -> tuple[Reply, int] | None:
         # The E2C sends dlen 0 with every error; anything else is not an E2C reply.
         raise FrameError(f"reply has error {error} and dlen {dlen}; errors carry no data")
     return _checked_reply(error, data[:dlen]), REPLY_SIZE
+
+
+def whole_reply_ok(reply: bytes) -> bool:
+    """Whether exactly 13 bytes are a valid monitor or control reply, by the rules
+    :func:`decode_reply` checks (dlen at most 8; an error carries no data), without
+    decoding it: for a caller that keeps the bytes (the engine's columns)."""
+    dlen = reply[4]
+    return dlen <= DATA_SIZE and (not dlen or reply[:4] == _NO_ERROR)
 
 
 def _checked_reply(error: int, data: bytes) -> Reply:

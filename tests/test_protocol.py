@@ -21,6 +21,7 @@ from e2ckit.protocol import (
     pack_can_id,
     reply_error,
     unpack_can_id,
+    whole_reply_ok,
 )
 
 H = bytes.fromhex
@@ -254,3 +255,23 @@ def test_monitor_request_is_built_once_and_still_validated() -> None:
         monitor_request(1.0, 0x13, 0x0C000)  # equal to 1 and hashed alike: must not hit the cache
     with pytest.raises(ValidationError, match="node must be an integer"):
         monitor_request(1, True, 0x0C000)
+
+
+@given(
+    st.one_of(
+        st.binary(min_size=REPLY_SIZE, max_size=REPLY_SIZE),
+        st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 12), st.binary(min_size=8, max_size=8)).map(
+            lambda t: t[0].to_bytes(4, "big") + bytes([t[1]]) + t[2]
+        ),
+        st.tuples(st.integers(0, 12), st.binary(min_size=8, max_size=8)).map(lambda t: bytes([0, 0, 0, 0, t[0]]) + t[1]),
+    )
+)
+def test_whole_reply_ok_says_what_decode_reply_accepts(data: bytes) -> None:
+    """The engine's check of a whole reply, without decoding it, accepts exactly the
+    13-byte replies the codec decodes (for monitor and control requests)."""
+    try:
+        decode_reply(data, Mode.MONITOR)
+        valid = True
+    except ProtocolError:
+        valid = False
+    assert whole_reply_ok(data) is valid
