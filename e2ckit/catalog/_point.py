@@ -178,6 +178,7 @@ class Point:
     #: what :meth:`decode` needs, worked out once: (reply size, value kind, unpack
     #: function, enum labels by raw value, whether the value is scaled)
     _dec: tuple[Any, ...] = field(default=(), init=False, repr=False, compare=False)
+    #: the function behind sample_reply(), made once (see _make_sampler)
     _sampler: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -186,16 +187,10 @@ class Point:
         unpack = struct.Struct(fmt).unpack_from if fmt else None
         labels = dict(self.enum) if kind in ("int", "float", "bit") else {}
         scaled = self.scale != 1.0 or bool(self.offset)
+        object.__setattr__(self, "_dec", (self.reply_size, kind, unpack, labels, scaled))
         # the plain number case of sample_reply(): a fixed-size int or float field inside the reply
-        plain = (
-            unpack is not None
-            and self.size is not None
-            and self.byte + struct.calcsize(fmt) <= self.size  # type: ignore[arg-type]
-        )
-        sentinel_raws = frozenset(s for s, _, _ in self.sentinels)
-        memo: dict[bytes, tuple[float | None, str]] = {}  # sample_reply() of the other cases
-        object.__setattr__(self, "_dec", (self.reply_size, kind, unpack, labels, scaled, plain, sentinel_raws, memo))
-        object.__setattr__(self, "_sampler", self._make_sampler())
+        plain = unpack is not None and self.size is not None and self.byte + struct.calcsize(fmt) <= self.size  # type: ignore[arg-type]
+        object.__setattr__(self, "_sampler", self._make_sampler(plain))
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Pickled (and copied) as its constructor arguments: the decoder worked out in
@@ -308,8 +303,10 @@ class Point:
         thousands of times a second (the logger): one call less each time."""
         return self._sampler
 
-    def _make_sampler(self) -> Callable[[bytes], tuple[float | None, str]]:
-        want, _, unpack, _, scaled, plain, sentinel_raws, memo = self._dec
+    def _make_sampler(self, plain: bool) -> Callable[[bytes], tuple[float | None, str]]:
+        want, _, unpack, _, scaled = self._dec
+        sentinel_raws = frozenset(s for s, _, _ in self.sentinels)
+        memo: dict[bytes, tuple[float | None, str]] = {}  # the other cases, by reply bytes
         decode = self.decode
 
         def other(reply: bytes) -> tuple[float | None, str]:
@@ -357,7 +354,7 @@ class Point:
         return Decoded(None, status, status, note, "unavailable", raw)
 
     def _decode_body(self, body: bytes, raw: bytes, note: str | None) -> Decoded:
-        _, kind, unpack, labels, scaled, _, _, _ = self._dec
+        _, kind, unpack, labels, scaled = self._dec
         if kind in ("int", "float", "bit"):
             if kind == "bit":
                 x: float = (body[self.byte] >> self.bit) & 1
