@@ -26,3 +26,10 @@ def positive_seconds(field: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ValidationError(f"{field} must be a positive number of seconds, got {value!r}")
     return float(value)
+
+
+def whole_number(field: str, value: object, unit: str) -> int:
+    """An int of at least 1 (not a bool, not a float): a count of ``unit``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"{field} must be a whole number of {unit}, at least 1; got {value!r}")
+    return value

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from e2ckit import engine
-from e2ckit._check import name_list, positive_seconds
+from e2ckit._check import name_list, positive_seconds, whole_number
 from e2ckit.array import Array, Endpoint, default_array
 from e2ckit.errors import SweepError, ValidationError
 from e2ckit.protocol import Mode, Request, monitor_request
@@ -409,8 +409,7 @@ def _prepare(
     arr = resolve_array(array)
     names = arr.select(antennas)
     timeout, total_deadline = _timing(timeout, deadline)
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValidationError(f"concurrency must be a whole number of antennas, at least 1; got {concurrency!r}")
+    concurrency = whole_number("concurrency", concurrency, "antennas")
     for a in names:  # a point whose channel depends on the antenna family fails here, not mid-sweep
         for p in static:
             p.channel_for(a)

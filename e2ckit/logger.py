@@ -62,6 +62,7 @@ import atexit
 import contextlib
 import errno
 import json
+import math
 import os
 import re
 import secrets
@@ -80,7 +81,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from e2ckit import engine
-from e2ckit._check import name_list, positive_seconds
+from e2ckit._check import name_list, positive_seconds, whole_number
 from e2ckit.errors import E2CKitError, ValidationError
 from e2ckit.protocol import error_info, reply_error
 
@@ -386,18 +387,18 @@ class Logger:
 
         interval = positive_seconds("interval", interval)
         flush_every = positive_seconds("flush_every", flush_every)
-        if isinstance(flush_rows, bool) or not isinstance(flush_rows, int) or flush_rows < 1:
-            raise ValidationError(f"flush_rows must be a whole number of rows, at least 1; got {flush_rows!r}")
+        flush_rows = whole_number("flush_rows", flush_rows, "rows")
+        concurrency = whole_number("concurrency", concurrency, "antennas")
         if clock is not None and not callable(getattr(clock, "now", None)):
             raise ValidationError("clock must have a now() method returning UNIX seconds")
         # Everything that can be wrong with the names fails here, before any cycle.
         self._catalog = _catalog(catalog)
         self._static, self._dynamic = _split_what(self._catalog, what)
         self.what = [what] if isinstance(what, str) else list(what)
-        self.interval = float(interval)
+        self.interval = interval
         self.path = Path(path)
-        self.flush_every = float(flush_every)
-        self.flush_rows = int(flush_rows)
+        self.flush_every = flush_every
+        self.flush_rows = flush_rows
         self.clock = clock
         self.concurrency = concurrency
         self._array = resolve_array(array)
@@ -415,8 +416,8 @@ class Logger:
             if real_interval is not None:
                 deadline = min(deadline, max(real_interval * 0.8, 0.05))
         deadline = positive_seconds("deadline", deadline)
-        self.timeout = float(timeout)
-        self.deadline = float(deadline)
+        self.timeout = timeout
+        self.deadline = deadline
         self._plan, self._slots = self._static_plan()
 
         self._session = secrets.token_hex(4)
@@ -518,8 +519,7 @@ class Logger:
         """
         if self.running:
             raise RuntimeError("this logger is already running in the background; call stop() first")
-        if duration is not None and not duration >= 0:
-            raise ValidationError(f"duration must be a non-negative number of seconds, got {duration!r}")
+        _check_limits(duration, cycles)
         self._open()
         self._stop.clear()
         end = None if duration is None else self._start_grid() + duration
@@ -554,8 +554,7 @@ class Logger:
         ends by itself; ``running`` turns False)."""
         if self.running:
             return self
-        if duration is not None and not duration >= 0:
-            raise ValidationError(f"duration must be a non-negative number of seconds, got {duration!r}")
+        _check_limits(duration, cycles)
         self._open()
         self._stop.clear()
         self._failure = None
@@ -883,6 +882,16 @@ class Logger:
 
 
 _live_loggers: weakref.WeakSet[Logger] = weakref.WeakSet()
+
+
+def _check_limits(duration: object, cycles: object) -> None:
+    """``run``/``start`` limits: a non-negative number of seconds, a count of cycles."""
+    if duration is not None and (
+        isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 <= duration < math.inf
+    ):
+        raise ValidationError(f"duration must be a non-negative number of seconds, got {duration!r}")
+    if cycles is not None and (isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 0):
+        raise ValidationError(f"cycles must be a whole number, 0 or more; got {cycles!r}")
 
 
 @atexit.register

@@ -362,6 +362,8 @@ def test_bad_arguments(sim, tmp_path) -> None:
         ({"flush_every": -1}, "flush_every must be a positive number"),
         ({"flush_rows": 0}, "flush_rows must be a whole number"),
         ({"flush_rows": 1.5}, "flush_rows must be a whole number"),
+        ({"concurrency": 0}, "concurrency must be a whole number of antennas"),
+        ({"concurrency": 2.0}, "concurrency must be a whole number of antennas"),
         ({"timeout": "x"}, "timeout must be a positive number"),
         ({"clock": object()}, "clock must have a now"),
     ]
@@ -370,6 +372,18 @@ def test_bad_arguments(sim, tmp_path) -> None:
             Logger("cryo", array=sim, path=tmp_path, **kwargs)
     with pytest.raises(ValidationError, match="what must be a group or point name"):
         Logger(123, array=sim, path=tmp_path)
+    log = Logger("cryo", array=sim, path=tmp_path / "limits")
+    for kwargs, message in [
+        ({"duration": -1}, "duration must be a non-negative number of seconds, got -1"),
+        ({"duration": "5"}, "duration must be a non-negative number of seconds, got '5'"),
+        ({"duration": float("nan")}, "duration must be a non-negative number"),
+        ({"cycles": -1}, "cycles must be a whole number"),
+        ({"cycles": 2.5}, "cycles must be a whole number"),
+    ]:
+        for call in (log.run, log.start):
+            with pytest.raises(ValidationError, match=message):
+                call(**kwargs)
+    assert not log.running and log.status.cycles == 0 and not parts(tmp_path)
     with pytest.raises(ValidationError, match="points must be point or group names"):
         load(tmp_path, points=5)
 
@@ -456,6 +470,35 @@ def test_background_write_failure_is_reported_by_stop(sim, clock, tmp_path, monk
 
 
 # -- crash safety and restarts --------------------------------------------------------------------
+
+
+_ENDS_WITHOUT_STOP = """
+import sys, time
+from e2ckit.logger import Logger
+from e2ckit.sim import SimulatedArray
+sim = SimulatedArray(["DV01", "CM03"], seed=5, latency=0.0).start()
+log = Logger("cryo", array=sim, interval=0.02, path=sys.argv[1], flush_every=1e9, flush_rows=10**9)
+log.start()
+end = time.monotonic() + 30
+while log.status.cycles < 3 and time.monotonic() < end:
+    time.sleep(0.01)  # polling the status, which is the condition waited for
+print(log.status.samples_written, flush=True)
+# the script ends here with the logger still running and nothing flushed
+"""
+
+
+def test_a_script_ending_with_a_background_logger_running_flushes_it(tmp_path) -> None:
+    """A notebook kernel or script that ends without stop(): the buffered rows are
+    written at interpreter exit, not lost with the daemon thread."""
+    out = tmp_path / "log"
+    r = subprocess.run(
+        [sys.executable, "-c", _ENDS_WITHOUT_STOP, str(out)], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["0"], "nothing was on disk before the exit"
+    df = load(out)
+    assert len(df) >= 3 * 2 * NC and len(df) % (2 * NC) == 0, len(df)
+    assert not hidden(out)
 
 
 def test_sigkill_loses_at_most_the_last_flush_and_restart_appends(tmp_path) -> None:
