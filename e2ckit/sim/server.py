@@ -486,10 +486,14 @@ class _E2CConnection(asyncio.BufferedProtocol):
                 reply = ant.model.handle(request)
         if fault is not None and fault.kind == "slow":
             due += fault.delay
-        due = max(due, self.last_due)
-        self.last_due = due
         payload = reply.encode()
         kind = fault.kind if fault is not None else None
+        if kind not in ("split", "drop", "garbage"):
+            self._send_at(due, payload)
+            return
+        # faults that mangle the reply, still after every reply already scheduled here
+        due = max(due, self.last_due)
+        self.last_due = due
         if kind == "split":
             # Three segments 2 ms apart, so the client sees them as separate reads.
             cuts = [0, 1, 5, len(payload) - 1, len(payload)]
@@ -502,10 +506,6 @@ class _E2CConnection(asyncio.BufferedProtocol):
         elif kind == "garbage":
             # dlen 0xEE with an error code set can never be a valid E2C reply.
             self.outbox.put(due, self._write, b"\xde\xad\xbe\xef\xee" + os.urandom(8))
-        elif due <= now:
-            self._write(payload)
-        else:
-            self.outbox.put(due, self._write, payload)
 
     def _due(self, request: Request) -> float:
         """Loop time the reply to ``request`` is due, without a fault's extra delay.
