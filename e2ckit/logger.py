@@ -83,7 +83,7 @@ import pyarrow.parquet as pq
 from e2ckit import engine
 from e2ckit._check import name_list, positive_seconds, whole_number
 from e2ckit.errors import E2CKitError, ValidationError
-from e2ckit.protocol import error_info, reply_error
+from e2ckit.protocol import error_info, reply_data, reply_error
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -737,13 +737,13 @@ class Logger:
                     if value is None:
                         # raw bytes only where no value could be decoded: they are what a
                         # diagnosis needs, and on every row they would triple the file size
-                        odd.append((k, None, raw[5 : 5 + raw[4]]))
+                        odd.append((k, None, reply_data(raw)))
                     continue
                 if raw is None:
                     last_error, data = failed[k], None
                 else:  # an E2C error reply
                     info = error_info(reply_error(raw))
-                    last_error, data = f"{info.tag}: {info.text}", raw[5 : 5 + raw[4]]
+                    last_error, data = f"{info.tag}: {info.text}", reply_data(raw)
                 add_value(None)
                 add_status("error")
                 odd.append((k, last_error, data))

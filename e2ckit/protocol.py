@@ -67,6 +67,7 @@ __all__ = [
     "decode_reply",
     "error_info",
     "monitor_request",
+    "reply_data",
     "reply_error",
     "whole_reply_ok",
     "pack_can_id",
@@ -176,6 +177,12 @@ def error_info(code: int) -> ErrorInfo:
         return ERRORS[code]
     except KeyError:
         return ErrorInfo(code, f"UNKNOWN({code})", "error code not in the E2C error table")
+
+
+def reply_data(reply: bytes) -> bytes:
+    """The data bytes of a whole monitor or control reply's bytes (``dlen`` of them,
+    after the 5-byte header), cut out without decoding the rest."""
+    return bytes(reply[5 : 5 + reply[4]])
 
 
 def reply_error(reply: bytes) -> int:

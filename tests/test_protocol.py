@@ -19,6 +19,7 @@ from e2ckit.protocol import (
     decode_reply,
     error_info,
     pack_can_id,
+    reply_data,
     reply_error,
     unpack_can_id,
     whole_reply_ok,
@@ -90,8 +91,10 @@ def test_reply_decodes_whole(mode: Mode, reply: Reply, wire: bytes) -> None:
 
 
 @pytest.mark.parametrize(("mode", "reply", "wire"), REPLIES)
-def test_reply_error_reads_the_code_from_the_bytes(mode: Mode, reply: Reply, wire: bytes) -> None:
+def test_reply_error_and_data_read_from_the_bytes(mode: Mode, reply: Reply, wire: bytes) -> None:
     assert reply_error(wire) == reply.error
+    if mode is not Mode.GET_NODES:
+        assert reply_data(wire) == reply.data and reply_data(bytearray(wire)) == reply.data
 
 
 @pytest.mark.parametrize(("mode", "reply", "wire"), REPLIES)

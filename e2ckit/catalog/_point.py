@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
 from e2ckit.errors import ValidationError
+from e2ckit.protocol import reply_data
 
 __all__ = ["DTYPES", "FEMC_STATUS", "Decoded", "Point", "parse_antenna"]
 
@@ -315,7 +316,7 @@ class Point:
             key = reply if type(reply) is bytes else bytes(reply)
             out = memo.get(key)
             if out is None:
-                d = decode(key[5 : 5 + key[4]])
+                d = decode(reply_data(key))
                 out = (None if d.value is None else float(d.value)), d.status
                 if len(memo) >= 256:
                     memo.clear()
