@@ -6,7 +6,7 @@ Run on demand (not part of the test suite)::
 
 1. **Live load**: 66 simulated antennas × (``cryo`` + ``cmpr``) at 1 Hz. The simulator
    runs in its own process (``python -m e2ckit.sim``) so that the CPU measured is the
-   logger's alone (its cycle thread, the engine's loop and its flushes): CPU seconds
+   logger's alone (its cycle thread, the engine's poll loop and its flushes): CPU seconds
    per sample and % of one core, cycle times, overruns, bytes per sample on disk as
    flushed (a file per antenna at every flush, 30 s by default) and after compaction.
    Baseline, same run and simulator: the bare exchange (send, poll, recv in a minimal
