@@ -256,7 +256,7 @@ def femc_reply(point: Point, value_bytes: bytes, status: int) -> bytes:
 @pytest.mark.parametrize("code", sorted(c for c in FEMC_STATUS if c < 0) + [-8, -100, -128])
 def test_every_negative_femc_status_is_not_a_reading(cat, code):
     """§11: not only 253 (−3): every negative status byte means no good value."""
-    for name, body in (("FEMC.TEMP0", struct.pack(">f", 4.1)), ("FEMC.GATE_VALVE", b"\x01"), ("FEMC.COLDHEAD_HOURS", struct.pack(">I", 7))):
+    for name, body in (("FEMC.TEMP0", struct.pack(">f", 4.1)), ("FEMC.GATE_VALVE", b"\x01"), ("FEMC.COLDHEAD_HOURS", struct.pack(">H", 7))):
         d = cat.point(name).decode(femc_reply(cat.point(name), body, code))
         assert d.value is None and d.limit == "unavailable", (name, code)
         assert f"({code})" in d.status and d.status != "ok"
@@ -267,7 +267,7 @@ def test_every_negative_femc_status_is_not_a_reading(cat, code):
 def test_femc_status_blocked_and_ok(cat):
     p = cat.point("FEMC.TURBO_PUMP")
     d = p.decode(b"\x00\xfd")
-    assert d.status == "blocked by hardware state or interlock (-3)" and d.value is None
+    assert d.status == "blocked: hardware state, interlock, maintenance mode or async monitoring off (-3)" and d.value is None
     d = p.decode(b"\x01\x00")
     assert (d.value, d.text, d.status, d.ok) == (1.0, "ON", "ok", True)
 
@@ -335,6 +335,19 @@ def test_wrong_length_is_not_a_reading(cat, name, good_len):
         d = p.decode(bytes(n))
         assert d.value is None and d.status == "bad length" and f"got {n}" in d.note
         assert d.raw == bytes(n)
+        # a catalog problem, named with the point and both lengths (issue #17)
+        assert d.error == f"catalog: bad length: {p.name} expects {good_len} bytes, got {n}"
+    assert p.decode(bytes(good_len)).error is None
+
+
+def test_femc_status_byte_alone_is_a_status_not_a_bad_length(cat):
+    """Firmware can.c: in maintenance mode (or for a module not installed) the FEMC sends
+    the status byte with no value: one byte. That is the FEMC's answer, not a catalog problem."""
+    d = cat.point("FEMC.COLDHEAD_HOURS").decode(b"\xfd")
+    assert d.value is None and d.error is None
+    assert d.status == "blocked: hardware state, interlock, maintenance mode or async monitoring off (-3)"
+    assert cat.point("FEMC.TEMP0").decode(b"\xfe").status == "not installed (-2)"
+    assert cat.point("FEMC.TEMP0").decode(b"\x05").error is not None, "a positive byte is no status"
 
 
 def test_nan_float_is_not_a_reading(cat):
@@ -405,8 +418,13 @@ def test_lorr_status_and_power(cat):
 
 def test_limits(cat):
     t0 = cat.point("FEMC.TEMP0")
-    assert [t0.limit_state(v) for v in (3.0, 7.0, 30.0, 30.5, None, math.nan)] == ["ok", "warn", "warn", "alarm", "unavailable", "unavailable"]
-    assert all(cat.point(f"FEMC.TEMP{k}").alarm_high == 30 for k in range(5))
+    assert [t0.limit_state(v) for v in (3.0, 7.0, 30.0, 30.5, None, math.nan)] == ["ok", "warn", "warn", "warn", "unavailable", "unavailable"]
+    # issue #17: no "firmware" 30 K alarm on single sensors: the PA interlock reads TEMP0 and
+    # TEMP5 together (the derived FEMC.LO_PA_BLOCKED); the 4K-plate sensors feed no interlock
+    for k in range(13):
+        p = cat.point(f"FEMC.TEMP{k}")
+        assert p.alarm_high is None and "inferred" in p.limit_source and "cold operation" in p.limit_source
+        assert ("LO_PA_BLOCKED" in p.limit_source) == (k in (0, 5)), k
     assert cat.point("FEMC.TEMP6").warn_high is not None
     pr = cat.point("FEMC.CRYOSTAT_PRESSURE")
     assert pr.limit_state(6e-4) == "alarm" and pr.limit_state(4e-4) == "warn" and pr.limit_state(5e-7) == "ok"

@@ -215,6 +215,12 @@ def test_outage_silences_and_reboots(clock, catalog):
     assert m.peek("CMPR.TIME_SINCE_POWER_ON") < MIN_ON_S
     clock.advance(MIN_ON_S)
     assert m.peek("CMPR.TIME_SINCE_POWER_ON") == 0xFFFFFFFF, "§8: 0xFFFFFFFF after 180 s"
+    # §8 (compressor firmware main.c: lastOffSec = 0 at boot): the off counter counts from
+    # the node's boot, not from the mains going off two hours ago
+    assert m.peek("CMPR.TIME_SINCE_POWER_OFF") == 185
+    reply, rec = ctl(m, "CMPR.SET_DRIVE", 1, catalog)
+    assert not rec.accepted and "minimum-off" in rec.reason and "boot" in rec.reason
+    clock.advance(MIN_OFF_S - 185)
     assert m.peek("CMPR.TIME_SINCE_POWER_OFF") == 0xFFFFFFFF, "§8: 0xFFFFFFFF after 420 s"
     t1 = m.peek("FEMC.TEMP0")
     clock.advance(H)
@@ -241,19 +247,24 @@ def test_pump_and_valve_interlocks(clock, catalog):
         assert femc_status(mon(m, point, catalog)) == -3, f"§7: {point} 253 while backing pump off"
     reply, rec = ctl(m, "FEMC.SET_TURBO_PUMP", 1, catalog)
     assert reply.ok and reply.data == b"" and not rec.accepted, "turbo needs the backing pump"
-    assert rec.point == "FEMC.SET_TURBO_PUMP"
+    assert rec.point == "FEMC.SET_TURBO_PUMP" and "backing pump is off" in rec.reason
+    # firmware gateValve.c / solenoidValve.c: the backing pump powers the valve electronics
+    for valve in ("FEMC.SET_GATE_VALVE", "FEMC.SET_SOLENOID_VALVE"):
+        rec = ctl(m, valve, 1, catalog)[1]
+        assert not rec.accepted and "backing pump is off" in rec.reason, valve
     assert ctl(m, "FEMC.SET_BACKING_PUMP", 1, catalog)[1].accepted
     clock.advance(1)
     assert femc_status(mon(m, "FEMC.TURBO_PUMP", catalog)) == 0
     assert ctl(m, "FEMC.SET_TURBO_PUMP", 1, catalog)[1].accepted
     clock.advance(30)
     assert m.peek("FEMC.TURBO_SPEED") == 0
-    assert not ctl(m, "FEMC.SET_GATE_VALVE", 1, catalog)[1].accepted, "gate needs turbo at speed"
-    clock.advance(150)
-    assert m.peek("FEMC.TURBO_SPEED") == 1, "§10.6: turbo at speed in ~2 min"
+    # no firmware rule ties the gate valve to the turbo's speed (§7): it opens now
     assert ctl(m, "FEMC.SET_GATE_VALVE", 1, catalog)[1].accepted
     assert m.peek("FEMC.GATE_VALVE") == 2, "moving"
-    clock.advance(10)
+    rec = ctl(m, "FEMC.SET_GATE_VALVE", 0, catalog)[1]
+    assert not rec.accepted and "unknown" in rec.reason, "§7: refused while it reads unknown"
+    clock.advance(150)
+    assert m.peek("FEMC.TURBO_SPEED") == 1, "§10.6: turbo at speed in ~2 min"
     assert m.peek("FEMC.GATE_VALVE") == 1
     ctl(m, "FEMC.SET_BACKING_PUMP", 0, catalog)
     clock.advance(1)
@@ -283,7 +294,7 @@ def test_drive_refused_while_cryostat_pressure_high(clock, catalog):
     m = model(clock, catalog)
     m.power_off(clock.now())
     m.power_on(clock.now() + 6 * H)
-    clock.advance(6 * H + 60)
+    clock.advance(6 * H + MIN_OFF_S + 60)  # past the minimum-off window after the boot
     assert m.peek("FEMC.CRYOSTAT_PRESSURE") > 5e-4
     rec = ctl(m, "CMPR.SET_DRIVE", 1, catalog)[1]
     assert not rec.accepted and "5e-4" in rec.reason

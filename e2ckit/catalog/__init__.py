@@ -14,7 +14,7 @@ importing the catalog is fast (no pandas).
 >>> d.value, d.text, d.status
 (3.5, '3.50', 'ok')
 >>> p.decode(p.encode(0.0, status=-3)).status
-'blocked by hardware state or interlock (-3)'
+'blocked: hardware state, interlock, maintenance mode or async monitoring off (-3)'
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 
 from e2ckit.catalog._catalog import Catalog, Group, NodeInfo, load_files, read_sources
 from e2ckit.catalog._point import (
+    CATALOG_PROBLEM,
     DTYPES,
     FEMC_STATUS,
     Decoded,
@@ -35,6 +36,7 @@ from e2ckit.catalog._point import (
 )
 
 __all__ = [
+    "CATALOG_PROBLEM",
     "DTYPES",
     "FEMC_STATUS",
     "SHIPPED_FILES",

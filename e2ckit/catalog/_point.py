@@ -29,14 +29,21 @@ from typing import Any, NamedTuple
 from e2ckit.errors import ValidationError
 from e2ckit.protocol import reply_data
 
-__all__ = ["DTYPES", "FEMC_STATUS", "Decoded", "Point", "parse_antenna"]
+__all__ = ["CATALOG_PROBLEM", "DTYPES", "FEMC_STATUS", "Decoded", "Point", "parse_antenna"]
+
+#: The kind of error (the text before the first colon of ``Decoded.error`` and of a tidy
+#: row's ``error``) for a reply that does not fit its catalog entry: a problem of the
+#: catalog, not of the hardware (issue #17).
+CATALOG_PROBLEM = "catalog"
 
 #: FEMC status byte (§7), signed. 0 is a good reading; every negative code is not.
 FEMC_STATUS: dict[int, str] = {
     0: "ok",
     -1: "hardware communication error",
     -2: "not installed",
-    -3: "blocked by hardware state or interlock",
+    # the firmware also answers −3 in maintenance mode and while its asynchronous
+    # monitoring is off, and for a solenoid valve whose read-back differs from the command
+    -3: "blocked: hardware state, interlock, maintenance mode or async monitoring off",
     -4: "warning",
     -5: "conversion error",
     -6: "read again",
@@ -108,7 +115,9 @@ class Decoded(NamedTuple):
     ``value`` is a float, or None when there is no good number (bad status, sentinel,
     wrong length, or a point that is text by nature such as a version); ``text`` is what
     to show; ``status`` is ``"ok"`` or why the reading is not good; ``note`` adds detail;
-    ``limit`` is ``ok``/``warn``/``alarm``/``unavailable``; ``raw`` the reply bytes.
+    ``limit`` is ``ok``/``warn``/``alarm``/``unavailable``; ``raw`` the reply bytes;
+    ``error`` is None, or ``"catalog: bad length: FEMC.X expects 3 bytes, got 5"`` when the
+    reply does not fit the point's catalog entry (a catalog problem, not a hardware fault).
 
     A named tuple (immutable, attributes as above): a sweep or a logger decodes
     thousands a second, and a frozen dataclass costs several times as much to make.
@@ -120,6 +129,7 @@ class Decoded(NamedTuple):
     note: str | None = None
     limit: str = "ok"
     raw: bytes = b""
+    error: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -271,10 +281,16 @@ class Point:
         """Decode a reply's data bytes. Never raises for bad data (see module doc)."""
         raw = data if type(data) is bytes else bytes(data)
         want = self._dec[0]
+        if self.femc_status and len(raw) == 1 and raw[0] > 127 and want != 1:
+            # The status byte alone: the FEMC answered before any handler set a value
+            # (maintenance mode, a module not installed; firmware can.c sendCANMessage).
+            status = raw[0] - 256
+            label = FEMC_STATUS.get(status, "unknown FEMC status")
+            return self._bad(raw, f"{label} ({status})", f"FEMC status byte {status} (0x{raw[0]:02X}) with no value")
         if want is not None and len(raw) != want:
-            return self._bad(raw, "bad length", f"expected {want} bytes, got {len(raw)}")
+            return self._bad_length(raw, f"{want} bytes")
         if want is None and not 1 <= len(raw) - (1 if self.femc_status else 0) <= 8:
-            return self._bad(raw, "bad length", f"expected 1 to 8 data bytes, got {len(raw)}")
+            return self._bad_length(raw, "1 to 8 data bytes" + (" + status byte" if self.femc_status else ""))
         body = raw
         note = None
         if self.femc_status:
@@ -353,6 +369,14 @@ class Point:
     @staticmethod
     def _bad(raw: bytes, status: str, note: str | None) -> Decoded:
         return Decoded(None, status, status, note, "unavailable", raw)
+
+    def _bad_length(self, raw: bytes, expected: str) -> Decoded:
+        """A reply whose length does not fit this entry: a catalog problem (issue #17)."""
+        detail = f"{self.name} expects {expected}, got {len(raw)}"
+        return Decoded(
+            None, "bad length", "bad length", f"expected {expected}, got {len(raw)}", "unavailable", raw,
+            f"{CATALOG_PROBLEM}: bad length: {detail}",
+        )  # fmt: skip
 
     def _decode_body(self, body: bytes, raw: bytes, note: str | None) -> Decoded:
         _, kind, unpack, labels, scaled = self._dec

@@ -25,13 +25,11 @@ from __future__ import annotations
 import heapq
 import math
 import re
-import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from e2ckit.catalog import ds18s20_encode
 from e2ckit.protocol import (
     E2C_INTERNAL_CHANNEL,
     E2C_INTERNAL_NODE,
@@ -42,18 +40,11 @@ from e2ckit.protocol import (
     Request,
 )
 from e2ckit.sim.clock import SimClock
-from e2ckit.sim.physics import (
-    MIN_OFF_S,
-    MIN_ON_S,
-    NEVER,
-    SAFE_TO_COOL_MBAR,
-    Physics,
-    PhysicsParams,
-    State,
-    noise,
-    seed_int,
-    seeded_rng,
-)
+from e2ckit.sim.lru import AMBSI_GENERIC, AMBSI_RESET_RCAS, AmbsiNode, esn_crc8, make_esn, make_node
+from e2ckit.sim.lru.acu import ACU_CHANNEL, ACU_NODE
+from e2ckit.sim.lru.ambsi import GENERIC_RCA, UBOOT_REV, fallback_value, kind_of
+from e2ckit.sim.lru.femc import FEMC_BLOCKED, GATE_MOVING_S, FemcNode
+from e2ckit.sim.physics import Physics, PhysicsParams, State, seed_int
 
 __all__ = [
     "ACU_NODE",
@@ -66,57 +57,10 @@ __all__ = [
 
 #: The E2C itself has channels 0..5; anything above is BADCHAN_ERROR.
 MAX_E2C_CHANNEL = 5
-ACU_NODE = 0x00
-ACU_CHANNEL = 2
 FEMC_NODE = 0x13
 CMPR_NODE = 0x25
-#: generic AMBSI points every node answers (§5), by catalog template name
-AMBSI_GENERIC = (
-    "SERIAL_NUMBER",
-    "PROTOCOL_REV",
-    "CAN_ERROR",
-    "TRANS_NUM",
-    "AMBIENT_TEMP",
-    "SW_REV",
-    "HW_REV",
-)
-#: AMBSI reset controls (§5): a control on either reboots the node
-AMBSI_RESET_RCAS = (0x31000, 0x31001)
-#: RCA of the generic AMBSI points (§5), used when the catalog is not at hand
-_GENERIC_RCA = {
-    "SERIAL_NUMBER": 0x00000,
-    "PROTOCOL_REV": 0x30000,
-    "CAN_ERROR": 0x30001,
-    "TRANS_NUM": 0x30002,
-    "AMBIENT_TEMP": 0x30003,
-    "SW_REV": 0x30004,
-    "HW_REV": 0x30005,
-}
-#: the gate valve reads 2 (moving) this long after a command (simulated)
-GATE_MOVING_S = 5.0
-#: U-Boot revision the simulated E2C reports (simulated)
-UBOOT_REV = (1, 3, 2)
-#: FEMC status byte: blocked by hardware state or interlock (§7)
-FEMC_BLOCKED = -3
-
-
-def esn_crc8(data: bytes) -> int:
-    """Dallas/Maxim 1-wire CRC-8 (the last byte of a real ESN is this over the first 7)."""
-    crc = 0
-    for byte in data:
-        for _ in range(8):
-            mix = (crc ^ byte) & 1
-            crc >>= 1
-            if mix:
-                crc ^= 0x8C
-            byte >>= 1
-    return crc
-
-
-def make_esn(*parts: object) -> bytes:
-    """A plausible, deterministic 1-wire ESN: family 0x10, 6 seeded bytes, CRC-8 (simulated)."""
-    body = bytes([0x10]) + seed_int("esn", *parts).to_bytes(8, "big")[:6]
-    return body + bytes([esn_crc8(body)])
+# re-exported for code that imported them from here before the split
+_ = (ACU_CHANNEL, UBOOT_REV, FEMC_BLOCKED, GATE_MOVING_S)
 
 
 @dataclass(frozen=True)
@@ -131,23 +75,6 @@ class ControlRecord:
     point: str | None  # catalog name, None for an RCA the catalog does not know
     accepted: bool
     reason: str
-
-
-@dataclass
-class _Node:
-    channel: int
-    node: int
-    abbrev: str
-    esn: bytes
-    little_endian: bool  # DS18S20 bytes in little-endian order, as some real AMBSIs send
-    uptime0: float  # seconds the node had been up at the clock's start (simulated)
-    trans_rate: float  # background transactions per second from the control system (simulated)
-    trans_after_boot: int  # transactions a node has done when first asked after boot
-    ambient_c: float  # electronics temperature (simulated)
-    can_errors: int
-    sw_rev: tuple[int, int, int]
-    hw_rev: tuple[int, ...]
-    protocol_rev: tuple[int, int, int]
 
 
 class AntennaModel:
@@ -188,10 +115,6 @@ class AntennaModel:
         self._missing: set[int] = set()
         self._unlisted: set[tuple[int, int]] = set()
         self._errors: dict[tuple[int | None, int], int] = {}
-        self._resets: dict[int, list[float]] = {}
-        self._req_count: dict[int, int] = {}
-        self._req_boot: dict[int, float] = {}
-        self._acu_latch_cleared = NEVER
         self._actions: list[tuple[float, int, Callable[[AntennaModel, float], None]]] = []
         self._action_seq = 0
         #: bumped by everything that changes an answer other than time and physics events
@@ -206,12 +129,12 @@ class AntennaModel:
         self._counted = 0
         self._build_inventory()
         self._build_points()
-        self._offsets = self._sensor_offsets()
 
     # ----------------------------------------------------------------------------------
     # inventory and point tables
 
     def _build_inventory(self) -> None:
+        """One simulated node object per (channel, node) the antenna has (see :mod:`.lru`)."""
         inventory = list(self.catalog.expected_inventory(self.name))
         if not any(n == ACU_NODE for _, n, _ in inventory):
             # the ACU answers its points (they are in the catalog) but, as in the real DV10
@@ -220,36 +143,18 @@ class AntennaModel:
             self._unlisted = {(ACU_CHANNEL, ACU_NODE)}
         if not any(c == E2C_INTERNAL_CHANNEL for c, _, _ in inventory):
             inventory.append((E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE, "E2C"))
-        self._nodes: dict[tuple[int, int], _Node] = {}
+        #: (channel, node) → the simulated LRU there: the dispatch table of every request
+        self._nodes: dict[tuple[int, int], AmbsiNode] = {}
         for channel, node, abbrev in inventory:
-            r = seeded_rng("node", self.name, channel, node, self.seed)
-            esn = make_esn(self.name, channel, node, self.seed)
-            if node == E2C_INTERNAL_NODE and channel == E2C_INTERNAL_CHANNEL:
-                esn = self._e2c_serial()
-            self._nodes[(channel, node)] = _Node(
-                channel=channel,
-                node=node,
-                abbrev=str(abbrev).upper(),
-                esn=esn,
-                little_endian=r.random() < 0.3,
-                uptime0=r.uniform(3, 200) * 86400.0,
-                trans_rate=r.choice((0.5, 1.0, 2.0, 4.0)),
-                trans_after_boot=r.randint(1, 12),
-                ambient_c=r.uniform(27.0, 42.0),
-                can_errors=r.choice((0, 0, 0, 1, 2, 7)),
-                sw_rev=(r.randint(1, 3), r.randint(0, 9), r.randint(0, 20)),
-                hw_rev=(r.randint(1, 2), r.randint(0, 5)),
-                protocol_rev=(1, r.choice((0, 1)), 0),
-            )
+            self._nodes[(channel, node)] = make_node(self, channel, node, str(abbrev))
         self._by_abbrev: dict[str, list[tuple[int, int]]] = {}
         for key, n in self._nodes.items():
             self._by_abbrev.setdefault(n.abbrev, []).append(key)
 
-    def _e2c_serial(self) -> bytes:
-        """The E2C's serial number is its MAC address (§5); a locally administered one here
-        (simulated), padded to 8 bytes."""
-        mac = bytes([0x02]) + seed_int("mac", self.name, self.seed).to_bytes(8, "big")[:5]
-        return mac + b"\x00\x00"
+    @property
+    def lrus(self) -> dict[tuple[int, int], AmbsiNode]:
+        """The simulated LRU objects by (channel, node) (read-only view for tests and tools)."""
+        return dict(self._nodes)
 
     def _build_points(self) -> None:
         """(channel, node, rca) → point, separately for monitors and controls."""
@@ -269,7 +174,7 @@ class AntennaModel:
                 # whole-reply points first, then the fields written into that base
                 group = self._monitor_points.setdefault((channel, p.node, p.rca), [])
                 group.append(p)
-                group.sort(key=lambda q: (_kind_of(q) == "bit", getattr(q, "byte", 0)))
+                group.sort(key=lambda q: (kind_of(q) == "bit", getattr(q, "byte", 0)))
         self._generic: dict[tuple[int, int, int], tuple[str, Any]] = {}
         for (channel, node) in self._nodes:
             for tmpl in AMBSI_GENERIC:
@@ -277,17 +182,9 @@ class AntennaModel:
                     p = self.catalog.node_point(tmpl, channel, node)
                 except Exception:
                     p = None
-                rca = p.rca if p is not None else _GENERIC_RCA[tmpl]
+                rca = p.rca if p is not None else GENERIC_RCA[tmpl]
                 if (channel, node, rca) not in self._monitor_points:
                     self._generic[(channel, node, rca)] = (tmpl, p)
-
-    def _sensor_offsets(self) -> list[float]:
-        """Fixed per-sensor offsets (K) of the 13 cryostat sensors (simulated): cryocooler
-        sensors read a little colder than the plates they cool, shields a little warmer."""
-        r = seeded_rng("sensors", self.name, self.seed)
-        spread = [0.08] * 5 + [0.4] * 4 + [1.5] * 4
-        bias = [-0.05, 0.02, 0.03, 0.06, 0.07, -0.3, 0.1, 0.2, 0.4, -1.0, 0.5, 1.0, 2.0]
-        return [b + r.uniform(-s, s) for b, s in zip(bias, spread, strict=True)]
 
     # ----------------------------------------------------------------------------------
     # scheduling (scenarios)
@@ -394,6 +291,37 @@ class AntennaModel:
                 self._errors[key] = int(code)
             self._gen += 1
 
+    def _femcs(self) -> list[FemcNode]:
+        found = [n for n in self._nodes.values() if isinstance(n, FemcNode)]
+        if not found:
+            raise KeyError(f"{self.name} has no FEMC")
+        return found
+
+    def set_maintenance_mode(self, on: bool = True) -> None:
+        """Put the front end in maintenance mode (or take it out): the FEMC then answers
+        every standard monitor request with the status byte −3 alone and ignores controls
+        (FEMC firmware ``can.c``)."""
+        with self._lock:
+            for n in self._femcs():
+                n.maintenance = bool(on)
+            self._gen += 1
+
+    def set_async_monitoring(self, on: bool) -> None:
+        """Turn the FEMC's asynchronous monitoring off (or on): temperatures, pressures,
+        230 V current and cold-head hours then carry status −3 (FEMC firmware)."""
+        with self._lock:
+            for n in self._femcs():
+                n.async_monitoring = bool(on)
+            self._gen += 1
+
+    def set_fetim_turbo_temp(self, celsius: float) -> None:
+        """Set the FETIM's turbo-pump temperature (°C); the FEMC refuses to start the
+        turbo while it is outside 10–45 °C (firmware ``turboPump.c``)."""
+        with self._lock:
+            for n in self._femcs():
+                n.fetim_turbo_c = float(celsius)
+            self._gen += 1
+
     # ----------------------------------------------------------------------------------
     # the E2C
 
@@ -469,7 +397,7 @@ class AntennaModel:
                     if boot is None:
                         self._count(request.node, request.channel, t)
                     else:
-                        self._tally(request.node, boot)
+                        self._nodes[(request.channel, request.node)].tally(boot)
                 return hit[0]
             counted = self._counted
             payload = self._handle_at(request, t).encode()
@@ -513,6 +441,10 @@ class AntennaModel:
         key = (ch, node, rca)
         group = self._monitor_points.get(key)
         if group:
+            lru = self._nodes[(ch, node)]
+            override = lru.reply_override(group[0], st)
+            if override is not None:
+                return Reply(0, override)
             data: bytes | None = None
             for p in group:
                 value, status = self._value(p.name, st, ch, node, fallback=data is None)
@@ -524,7 +456,7 @@ class AntennaModel:
         g = self._generic.get(key)
         if g is not None:
             tmpl, p = g
-            return Reply(0, self._generic_bytes(tmpl, p, self._nodes[(ch, node)], st))
+            return Reply(0, self._nodes[(ch, node)].generic_bytes(tmpl, p, st))
         return Reply(int(ErrorCode.TIMEOUT_ERROR))  # unknown RCA: the node stays silent
 
     @staticmethod
@@ -557,7 +489,7 @@ class AntennaModel:
                 keys = [k for k in self._nodes if k[1] == node and (channel is None or k[0] == channel)]
                 if not keys:
                     raise KeyError(f"{self.name} has no node {node:#x}")
-                return self._generic_value(tmpl, self._nodes[keys[0]], st), 0
+                return self._nodes[keys[0]].generic_value(tmpl, st), 0
             p = self.catalog.point(point)
             ch = p.channel_for(self.name)
             return self._value(p.name, st, ch, p.node)
@@ -567,237 +499,27 @@ class AntennaModel:
     def _value(
         self, name: str, st: State, ch: int, node: int, fallback: bool = True
     ) -> tuple[Any, int]:
-        """(physical value, FEMC status) of a catalog point at state ``st``; a point with
-        no model here gets a plausible constant, or ``(None, 0)`` if not ``fallback``."""
-        group, _, item = name.partition(".")
-        fn = getattr(self, f"_v_{group.lower()}", None)
-        if fn is not None:
-            out = fn(item, st)
+        """(physical value, FEMC status) of a catalog point at state ``st``, from the LRU
+        at (``ch``, ``node``); a point no LRU models gets a plausible constant, or
+        ``(None, 0)`` if not ``fallback``."""
+        lru = self._nodes.get((ch, node))
+        if lru is not None:
+            out = lru.value(name.partition(".")[2], st)
             if out is not None:
                 return out
-        return (self._fallback(name, st) if fallback else None), 0
+        if not fallback:
+            return None, 0
+        u = seed_int("const", self.name, self.seed, name) / 2.0**64  # fixed per antenna
+        return fallback_value(self.catalog.point(name), u), 0
 
-    def _noise(self, what: str, t: float, amplitude: float, quantum: float = 1.0) -> float:
-        return amplitude * noise(seed_int(self.name, self.seed, what), t, quantum)
-
-    def _v_femc(self, item: str, st: State) -> tuple[Any, int] | None:
-        d, t = st.disc, st.t
-        m = re.fullmatch(r"TEMP(\d+)", item)
-        if m:
-            k = int(m.group(1))
-            if not 0 <= k <= 12:
-                return None
-            stage = st.stages[0 if k <= 4 else 1 if k <= 8 else 2]
-            # offsets shrink as the stages converge on ambient (simulated); noise ≈ 0.1 %
-            off = self._offsets[k] * max(0.2, 1.0 - stage / 300.0)
-            return stage + off + self._noise(f"T{k}", t, 0.001 * stage + 0.002), 0
-        blocked = not d.backing  # §7: turbo points answer 253 while the backing pump is off
-        if item == "BACKING_PUMP":
-            return int(d.backing), 0
-        if item == "TURBO_PUMP":
-            return (0, FEMC_BLOCKED) if blocked else (int(d.turbo), 0)
-        if item == "TURBO_STATE":
-            return (0, FEMC_BLOCKED) if blocked else (0, 0)
-        if item == "TURBO_SPEED":
-            return (0, FEMC_BLOCKED) if blocked else (int(st.turbo_at_speed), 0)
-        if item == "GATE_VALVE":
-            if t - d.gate_since < GATE_MOVING_S:
-                return 2, 0  # moving (simulated travel time)
-            return int(d.gate), 0
-        if item == "SOLENOID_VALVE":
-            return int(d.solenoid), 0
-        if item in ("CRYOSTAT_PRESSURE", "PORT_PRESSURE"):
-            if not d.gauge:
-                return -1.0, FEMC_BLOCKED  # gauge off: error sentinel, blocked (inferred)
-            p = st.p_cryo if item == "CRYOSTAT_PRESSURE" else st.p_port
-            return p * (1.0 + self._noise(item, t, 0.02)), 0
-        if item == "VACUUM_GAUGE":
-            return int(d.gauge), 0
-        if item == "VACUUM_GAUGE_STATE":
-            return 0, 0
-        if item == "SUPPLY_CURRENT_230V":
-            if blocked:
-                return 0.0, FEMC_BLOCKED  # §7: 253 unless the backing pump is on
-            amps = 1.1 + (0.9 if d.turbo else 0.0)  # simulated pump loads
-            return amps + self._noise("I230", t, 0.02), 0
-        if item == "COLDHEAD_HOURS":
-            return int(st.coldhead_hours), 0
-        return None
-
-    def _v_cmpr(self, item: str, st: State) -> tuple[Any, int] | None:
-        d, t = st.disc, st.t
-        m = re.fullmatch(r"TEMP(\d)", item)
-        if m and 1 <= int(m.group(1)) <= 4:
-            i = int(m.group(1)) - 1
-            return st.cmpr_c[i] + self._noise(f"CT{i}", t, 0.05), 0
-        if item == "SUPPLY_PRESSURE":
-            return st.supply_mpa + self._noise("PS", t, 0.003), 0
-        if item == "RETURN_PRESSURE":
-            return st.return_mpa + self._noise("PR", t, 0.003), 0
-        if item == "AUX2":
-            return 2.5 + self._noise("AUX2", t, 0.01), 0  # raw volts (simulated)
-        if item in ("PRESSURE_ALARM", "TEMP_ALARM", "ICCU_STATUS_ERROR", "ICCU_CABLE_ERROR",
-                    "FETIM_STATUS_ERROR", "FETIM_CABLE_ERROR"):
-            return 0, 0
-        if item == "DRIVE":
-            return int(st.compressor_running), 0
-        if item == "INTERLOCK_OVERRIDE":
-            return int(d.override), 0
-        if item == "ECU_TYPE":
-            return (1 if self.family in ("CM", "PM") else 0), 0  # ACA Japanese (inferred)
-        if item == "FAULT":
-            return int(d.fault), 0
-        if item == "SW_REV":
-            return (1, 2, 0), 0  # simulated
-        if item == "TIME_SINCE_POWER_ON":
-            return _counter(st.since_on, MIN_ON_S), 0
-        if item == "TIME_SINCE_POWER_OFF":
-            return _counter(st.since_off, MIN_OFF_S), 0
-        return None
-
-    def _v_e2c(self, item: str, st: State) -> tuple[Any, int] | None:
-        if item == "SERIAL_NUMBER":
-            return self._nodes[(E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE)].esn, 0
-        if item == "PROTOCOL_REV":
-            return (1, 0, 0), 0
-        if item == "SW_REV":
-            return (2, 3, 1), 0  # simulated
-        if item == "UBOOT_REV":
-            return UBOOT_REV, 0  # simulated
-        if item == "PROCESSOR_TEMP":
-            return 47.0 + 4.0 * self._u("cpu") + self._noise("cpu", st.t, 0.3), 0
-        return None
-
-    def _v_acu(self, item: str, st: State) -> tuple[Any, int] | None:
-        if item == "POWER_FAILURE":
-            # latched from power return until the ACU is reset (simulated)
-            boot = st.disc.boot
-            return int(boot > NEVER and boot > self._acu_latch_cleared), 0
-        if item == "CABIN_TEMP":
-            return 19.0 + 3.0 * self._u("cabin") + self._noise("cabin", st.t, 0.05), 0
-        if item == "PEDESTAL_TEMP":
-            day = 2 * math.pi * ((st.t % 86400.0) / 86400.0 - 0.25)
-            return 8.0 + 4.0 * self._u("ped") + 3.0 * math.sin(day), 0  # daily swing (simulated)
-        return None
-
-    #: LORR STATUS bits (byte, bit) that are set on a healthy antenna: DCM locked (simulated)
-    _LORR_SET = {(0, 0)}
-
-    def _v_lorr(self, item: str, st: State) -> tuple[Any, int] | None:
-        p = self.catalog.point(f"LORR.{item}")
-        if item == "STATUS":
-            size = getattr(p, "size", None) or 2
-            word = sum(1 << (8 * (size - 1 - byte) + bit) for byte, bit in self._LORR_SET)
-            return word, 0
-        if _kind_of(p) == "bit" and p.rca == 0x00001:
-            return int((p.byte, p.bit) in self._LORR_SET), 0
-        if item == "RX_OPT_PWR":
-            return 0.6 + 0.6 * self._u("lorr") + self._noise("lorr", st.t, 0.005), 0
-        return None
-
-    def _v_feps(self, item: str, st: State) -> tuple[Any, int] | None:
-        u = self._u(f"feps{item}")
-        m = re.fullmatch(r"V_([PN])(\d+)", item)
-        if m:  # supply voltages within 1 % of nominal (simulated)
-            nominal = float(m.group(2)) * (1 if m.group(1) == "P" else -1)
-            return nominal * (1.0 + 0.02 * (u - 0.5)) + self._noise(item, st.t, 0.003), 0
-        if item.startswith("I_"):
-            return 0.3 + 2.0 * u + self._noise(item, st.t, 0.005), 0
-        if item.startswith("TEMP"):
-            return 30.0 + 10.0 * u + self._noise(item, st.t, 0.05), 0
-        return None
-
-    def _u(self, what: str) -> float:
-        """A fixed seeded number in [0, 1) for this antenna."""
-        return seed_int("const", self.name, self.seed, what) / 2.0**64
-
-    def _fallback(self, name: str, st: State) -> Any:
-        """A plausible constant for a catalog point with no model here (simulated): the
-        middle of its nominal range when the catalog has one, else by unit and type."""
-        p = self.catalog.point(name)
-        unit = str(getattr(p, "unit", "") or "")
-        dtype = str(getattr(p, "dtype", "") or "")
-        kind = _kind_of(p)
-        size = getattr(p, "size", None) or 1
-        u = self._u(name)
-        if kind == "version":
-            return (1,) * size
-        if kind in ("esn", "bytes"):
-            return bytes(size)
-        if kind in ("bit", "flags", "can_error"):
-            return 0
-        if getattr(p, "enum", ()):
-            return p.enum[0][0] if not isinstance(p.enum[0][0], str) else 0
-        lo, hi = getattr(p, "nominal_low", None), getattr(p, "nominal_high", None)
-        if lo is not None and hi is not None:
-            value = lo + (hi - lo) * (0.3 + 0.4 * u)
-            return round(value) if kind == "int" else value
-        if kind == "ds18s20":
-            return 30.0 + 5.0 * u
-        if unit == "K":
-            return 290.0 + u
-        if unit in ("C", "°C", "degC"):
-            return 25.0 + 10.0 * u
-        if unit == "V":
-            return 5.0 + 0.05 * u
-        if unit in ("A", "mA"):
-            return 1.0 + u
-        if "float" in dtype or dtype.startswith("f"):
-            return 0.0
-        return 0
-
-    # -- generic AMBSI points ----------------------------------------------------------
-
-    def _boot_time(self, n: _Node, st: State) -> float:
-        boot = st.disc.boot if st.disc.boot > NEVER else self.t0 - n.uptime0
-        resets = [r for r in self._resets.get(n.node, ()) if r <= st.t]
-        return max([boot, *resets])
+    # -- the transaction counter of the generic AMBSI points ---------------------------
 
     def _count(self, node: int, ch: int, t: float) -> None:
         self._counted += 1
         n = self._nodes[(ch, node)]
-        boot = self._boot_time(n, self._physics_state(t))
+        boot = n.boot_time(self._physics_state(t))
         self._boots[(ch, node)] = boot
-        self._tally(node, boot)
-
-    def _tally(self, node: int, boot: float) -> None:
-        """One more request to ``node`` since its boot at ``boot`` (a reboot restarts the count)."""
-        if self._req_boot.get(node) != boot:
-            self._req_boot[node], self._req_count[node] = boot, 0
-        self._req_count[node] += 1
-
-    def _generic_value(self, tmpl: str, n: _Node, st: State) -> Any:
-        if tmpl == "SERIAL_NUMBER":
-            return n.esn
-        if tmpl == "PROTOCOL_REV":
-            return n.protocol_rev
-        if tmpl == "CAN_ERROR":
-            return (n.can_errors, 0, 0)
-        if tmpl == "TRANS_NUM":
-            boot = self._boot_time(n, st)
-            own = self._req_count.get(n.node, 0) if self._req_boot.get(n.node) == boot else 0
-            # background polling by the control system since boot (simulated) + our requests
-            return (n.trans_after_boot + int(n.trans_rate * (st.t - boot)) + own) & 0xFFFFFFFF
-        if tmpl == "AMBIENT_TEMP":
-            # electronics run a little warmer than the cabin, with slow drift (simulated)
-            return n.ambient_c + self._noise(f"amb{n.node}", st.t, 0.3, 60.0)
-        if tmpl == "SW_REV":
-            return n.sw_rev
-        if tmpl == "HW_REV":
-            if n.node == E2C_INTERNAL_NODE and n.channel == E2C_INTERNAL_CHANNEL:
-                return UBOOT_REV  # U-Boot revision on the E2C's own node (§5), simulated
-            return n.hw_rev
-        raise KeyError(tmpl)
-
-    def _generic_bytes(self, tmpl: str, p: Any, n: _Node, st: State) -> bytes:
-        value = self._generic_value(tmpl, n, st)
-        if tmpl == "AMBIENT_TEMP":
-            return ds18s20_encode(value, little_endian=n.little_endian)
-        if p is not None:
-            if _kind_of(p) == "version" and getattr(p, "size", None):
-                value = tuple(value)[: p.size] + (0,) * (p.size - len(value))
-            return p.encode(value)
-        return _raw_generic(tmpl, value)
+        n.tally(boot)
 
     # -- controls and resets -----------------------------------------------------------
 
@@ -808,9 +530,7 @@ class AntennaModel:
 
     def _reset_node(self, ch: int, node: int, t: float) -> None:
         self._gen += 1
-        self._resets.setdefault(node, []).append(t)
-        if node == ACU_NODE:
-            self._acu_latch_cleared = t
+        self._nodes[(ch, node)].reset(t)
 
     def _control(self, req: Request, st: State, t: float) -> None:
         self._gen += 1
@@ -824,82 +544,6 @@ class AntennaModel:
             self._record(t, req, None, True, "acknowledged; RCA unknown to the catalog")
             return
         on = any(req.data[:1])
-        ok, reason = self._honour(p.name, on, req.data, st, t)
+        out = self._nodes[(req.channel, req.node)].control(p.name.partition(".")[2], on, req.data, st, t)
+        ok, reason = out if out is not None else (True, "acknowledged (no simulated effect)")
         self._record(t, req, p.name, ok, reason)
-
-    def _honour(self, name: str, on: bool, data: bytes, st: State, t: float) -> tuple[bool, str]:
-        """Apply a known control if the hardware would; return (accepted, reason)."""
-        d, ph = st.disc, self.physics
-        if name == "FEMC.SET_BACKING_PUMP":
-            ph.add_event(t, "backing", on)
-            return True, "backing pump " + ("on" if on else "off (turbo stops, gate closes)")
-        if name == "FEMC.SET_TURBO_PUMP":
-            if on and not d.backing:
-                return False, "turbo needs the backing pump on"
-            ph.add_event(t, "turbo", on)
-            return True, "turbo " + ("spinning up" if on else "off (gate closes)")
-        if name == "FEMC.SET_GATE_VALVE":
-            if on and not st.turbo_at_speed:
-                return False, "gate valve opens only with the turbo at speed"
-            ph.add_event(t, "gate", on)
-            return True, "gate valve " + ("opening" if on else "closing")
-        if name == "FEMC.SET_SOLENOID_VALVE":
-            ph.add_event(t, "solenoid", on)
-            return True, "solenoid valve " + ("open" if on else "closed")
-        if name == "FEMC.SET_VACUUM_GAUGE":
-            ph.add_event(t, "gauge", on)
-            return True, "vacuum gauge " + ("on" if on else "off")
-        if name == "CMPR.SET_DRIVE":
-            if on:
-                if d.drive:
-                    return True, "already running"
-                if d.fault:
-                    return False, "compressor fault latched: reset it first"
-                if st.since_off < MIN_OFF_S:
-                    return False, f"inside the {MIN_OFF_S:.0f} s minimum-off window"
-                if self.pressure_interlock and not d.override and st.p_cryo > SAFE_TO_COOL_MBAR:
-                    return False, "cryostat above 5e-4 mbar: not safe to cool (FETIM interlock, inferred)"
-                ph.add_event(t, "drive", True)
-                return True, "compressor starting"
-            if not d.drive:
-                return True, "already stopped"
-            if st.since_on < MIN_ON_S:
-                return False, f"inside the {MIN_ON_S:.0f} s minimum-on window"
-            ph.add_event(t, "drive", False)
-            return True, "compressor stopping"
-        if name in ("CMPR.SET_RESET", "CMPR.SET_FAULT_LATCH_RESET"):
-            if d.fault:
-                ph.add_event(t, "fault", False)
-                return True, "fault latch cleared"
-            return True, "nothing latched"
-        return True, "acknowledged (no simulated effect)"
-
-
-def _kind_of(p: Any) -> str:
-    """The catalog's value kind of a point (int, float, bit, flags, version, esn...)."""
-    try:
-        from e2ckit.catalog import DTYPES
-
-        return str(DTYPES[p.dtype][0])
-    except Exception:
-        return ""
-
-
-def _counter(seconds: float, window: float) -> int:
-    """Compressor time counters (§8): seconds, or 0xFFFFFFFF once the window has passed."""
-    if not seconds < window:
-        return 0xFFFFFFFF
-    return max(0, int(seconds))
-
-
-def _raw_generic(tmpl: str, value: Any) -> bytes:
-    """Bytes of a generic AMBSI point without a catalog point to encode it (§5 layouts)."""
-    if tmpl == "SERIAL_NUMBER":
-        return bytes(value)
-    if tmpl == "TRANS_NUM":
-        return struct.pack(">I", value)
-    if tmpl == "CAN_ERROR":
-        count, zero, code = value
-        return struct.pack(">HBB", count, zero, code)
-    return bytes(value)  # revisions: major, minor, patch
-

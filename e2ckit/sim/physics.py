@@ -33,7 +33,9 @@ open, divided by ~1000 while the turbo pumps through the open gate valve.
 
 Compressor: supply and return pressures relax (τ 60 s) toward running values or toward a
 common static pressure; four temperatures relax (τ 30–60 min) toward running values or the
-compressor room's ambient. Cold-head hours accumulate while any stage is below 265 K.
+compressor room's ambient. Cold-head hours accumulate while at least two of the three
+cryocooler stages (the stages of TEMP0, TEMP5 and TEMP9) are below 265 K, as the FEMC
+firmware counts them (``cryostat.c``, ``cryostatAsync``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from dataclasses import dataclass, field, replace
 
 __all__ = [
     "COLDHEAD_LIMIT_K",
+    "COLDHEAD_WRAP",
     "Discrete",
     "MIN_OFF_S",
     "MIN_ON_S",
@@ -66,8 +69,11 @@ MIN_ON_S = 180.0
 MIN_OFF_S = 420.0
 #: The front end reports "safe to cool" at or below this cryostat pressure (§7).
 SAFE_TO_COOL_MBAR = 5e-4
-#: Cold-head hours count only while some stage is below this temperature (§7).
+#: Cold-head hours count only while at least two of the cryocooler sensors TEMP0, TEMP5
+#: and TEMP9 read below this temperature (§7; FEMC firmware ``CRYOSTAT_LOG_HOURS_THRESHOLD``).
 COLDHEAD_LIMIT_K = 265.0
+#: The FEMC reports the cold-head hours as a 16-bit unsigned int: the reading wraps here (§7).
+COLDHEAD_WRAP = 0x10000
 
 NEVER = -math.inf
 
@@ -195,8 +201,11 @@ class Discrete:
     leak_since: float = NEVER
     boot: float = NEVER  # nodes last booted (power back)
     power_changed: float = NEVER
-    cmpr_on_since: float = NEVER  # compressor last powered on / started
-    cmpr_off_since: float = NEVER  # compressor last stopped / lost power
+    #: the compressor AMBSI's "time since power on/off" reference times: the last remote
+    #: drive-on / drive-off command it accepted, or its own boot (both), never mains power
+    #: (ALMA-COMPRESSOR-AMBSI1 main.c: lastOnSec/lastOffSec, 0 at boot)
+    cmpr_on_since: float = NEVER
+    cmpr_off_since: float = NEVER
     turbo_since: float = NEVER
     gate_since: float = NEVER
 
@@ -219,13 +228,12 @@ class Discrete:
                 self.powered = True
                 self.boot = t
                 self.power_changed = t
-                self.cmpr_on_since = t  # §10.2: time since power on counts up from power return
+                # the compressor's AMBSI boots: both of its timers count from here (§8)
+                self.cmpr_on_since = self.cmpr_off_since = t
                 self.gauge = True  # FEMC powers the gauge at boot (inferred)
             elif not on and self.powered:
                 self.powered = False
                 self.power_changed = t
-                if self.drive and not self.fault:
-                    self.cmpr_off_since = t
                 # everything stops; the gate valve fails closed (inferred); the drive
                 # stays 0 until commanded (§10.2)
                 self.drive = self.backing = self.turbo = self.gate = False
@@ -238,8 +246,7 @@ class Discrete:
                 self.cmpr_off_since = t
         elif kind == "fault":
             if on and not self.fault:
-                if self.drive:
-                    self.cmpr_off_since = t
+                # a trip is not a remote drive command: the timers keep their reference
                 self.fault, self.drive = True, False
             elif not on:
                 self.fault = False
@@ -268,6 +275,8 @@ class Discrete:
             self.leak_since = t if rate > 0 else NEVER
         elif kind == "boot":
             self.boot = t
+        elif kind == "cmpr_boot":  # the compressor's AMBSI alone reboots (an AMBSI reset)
+            self.cmpr_on_since = self.cmpr_off_since = t
         else:
             raise ValueError(f"unknown physics event {kind!r}")
 
@@ -351,16 +360,19 @@ class State:
 
     @property
     def since_on(self) -> float:
-        """Seconds since the compressor last powered on / started (inf if never)."""
+        """Seconds since the compressor's last accepted remote drive-on, or its AMBSI's
+        boot (inf if neither happened since the clock's start)."""
         return self.t - self.disc.cmpr_on_since
 
     @property
     def since_off(self) -> float:
-        """Seconds since the compressor last stopped or lost power (inf if never)."""
+        """Seconds since the compressor's last accepted remote drive-off, or its AMBSI's
+        boot (inf if neither happened since the clock's start)."""
         return self.t - self.disc.cmpr_off_since
 
     @property
     def coldhead_hours(self) -> float:
+        """Hours on the cold-head meter (not wrapped; the FEMC reply wraps it at 2^16)."""
         return self.params.coldhead_hours0 + self.cold_seconds / 3600.0
 
 
@@ -413,7 +425,7 @@ class Physics:
 
     def add_event(self, t: float, kind: str, value: object = True) -> None:
         """Schedule an event (power, drive, fault, backing, turbo, gate, solenoid, gauge,
-        override, leak, boot) at simulated time ``t``; events at equal times apply in the
+        override, leak, boot, cmpr_boot) at simulated time ``t``; events at equal times apply in the
         order they were added."""
         Discrete().apply(0.0, kind, value)  # validate the kind now, not at integration time
         key = (float(t), self._seq)
@@ -465,8 +477,10 @@ class Physics:
                 a += c
             target = num / a
             x[i] = target + (temp - target) * math.exp(-h * a)
-        # cold-head meter: counts while a stage is below 265 K (§7)
-        if min(temps) < COLDHEAD_LIMIT_K:
+        # cold-head meter: counts while at least two of the three cryocooler stages are
+        # below 265 K (§7; the FEMC reads TEMP0, TEMP5 and TEMP9, which sit on these
+        # stages: within 0.2 K of them near 265 K in this model)
+        if (temps[0] < COLDHEAD_LIMIT_K) + (temps[1] < COLDHEAD_LIMIT_K) + (temps[2] < COLDHEAD_LIMIT_K) >= 2:
             x[COLD_S] += h
         # vacuum: ln p relaxes toward desorption + leak, pumped down by the turbo
         p_eq = 10.0 ** (p.vacuum_log10 + _desorb_log10(temps[0]))
