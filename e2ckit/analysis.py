@@ -129,6 +129,8 @@ def explain(error: str) -> str:
             "TIMEOUT_ERROR": " (the LRU is absent, unpowered or not answering on this channel)",
         }.get(info.name, "")
         return f"E2C error {info.code} {info.name}: {info.description}{hint}"
+    if code == "catalog":  # catalog.CATALOG_PROBLEM: the reply does not fit its entry (#17)
+        return "a catalog problem, not a hardware fault: the reply does not fit the point's catalog entry"
     if code in TRANSPORT_ERRORS:
         meaning = TRANSPORT_ERRORS[code]
         if code in DOWN_ERRORS:

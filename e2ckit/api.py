@@ -172,10 +172,15 @@ def _tidy_rows(
     per_antenna: dict[str, list[Point]],
     results: dict[str, list[engine.Result]],
     discovered: dict[str, list[engine.Result]],
+    cat: Catalog | None = None,
 ) -> list[TidyRow]:
-    """Decoded results as :class:`TidyRow` (time as UNIX seconds)."""
+    """Decoded results as :class:`TidyRow` (time as UNIX seconds), then one row per
+    derived condition of ``cat`` whose inputs an antenna's rows all hold."""
+    from e2ckit.catalog._derived import tidy_rows as derived_rows
+
     rows: list[TidyRow] = []
     for antenna, pts in per_antenna.items():
+        first = len(rows)
         by_addr = {(r.request.channel, r.request.node, r.request.rca): r for r in results[antenna]}
         if not pts and discovered.get(antenna):
             # A dynamic group on an antenna that never listed its nodes: one error row.
@@ -193,7 +198,7 @@ def _tidy_rows(
                 d = p.decode(r.reply.data)
                 value = math.nan if d.value is None else float(d.value)
                 rows.append(
-                    TidyRow(r.time, antenna, p.name, value, d.text, p.unit, d.status, d.limit, None, r.reply.data, latency)
+                    TidyRow(r.time, antenna, p.name, value, d.text, p.unit, d.status, d.limit, d.error, r.reply.data, latency)
                 )
             else:
                 raw = r.reply.data if r.reply is not None else None
@@ -201,6 +206,7 @@ def _tidy_rows(
                     TidyRow(r.time, antenna, p.name, math.nan, "", p.unit, "error", "unavailable",
                             f"{r.error}: {r.detail}", raw, latency)
                 )  # fmt: skip
+        rows += derived_rows(_catalog(cat).derived.values(), antenna, rows[first:], TidyRow)
     return rows
 
 
@@ -385,7 +391,7 @@ async def asweep(
     """:func:`sweep` for ``async`` code: ``df = await e2ckit.asweep("cryo")``."""
     args = _prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
     per_antenna, results, discovered = await engine.run_in_loop(_sweep_async, *args, None)
-    return _finish(_tidy_rows(per_antenna, results, discovered), tidy, raise_on_error)
+    return _finish(_tidy_rows(per_antenna, results, discovered, args[0]), tidy, raise_on_error)
 
 
 def _timing(timeout: object, deadline: object) -> tuple[float, float]:
@@ -433,7 +439,7 @@ def sweep_rows(
     args = _prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
     tick = _progress_callback(progress, len(args[2]))
     per_antenna, results, discovered = engine.run(lambda: _sweep_async(*args, tick))
-    return _tidy_rows(per_antenna, results, discovered)
+    return _tidy_rows(per_antenna, results, discovered, args[0])
 
 
 def _finish(rows: list[TidyRow], tidy: bool, raise_on_error: bool) -> pd.DataFrame:

@@ -50,7 +50,8 @@ def test_sweep_cryo_values_equal_what_the_simulator_serves(sim) -> None:
     wide = e2ckit.sweep("cryo", array=sim)
     points = [p.name for p in cat.resolve("cryo")]
     assert list(wide.index) == sim.antennas == ["CM01", "DA41", "DV01", "PM02"]
-    assert list(wide.columns) == [*points, "error"]
+    # the derived FEMC.LO_PA_BLOCKED follows the points whose readings it needs (#17)
+    assert list(wide.columns) == [*points, "FEMC.LO_PA_BLOCKED", "error"]
     assert wide["error"].isna().all(), wide["error"].tolist()
     for ant in ANTS:
         model = sim.models[ant]

@@ -1,7 +1,7 @@
 """The monitor-point catalog: names → addresses, byte layouts, units, limits.
 
 Everything about the points lives in CSV files shipped in ``e2ckit/catalog/data``
-(``points.csv``, ``groups.csv``, ``nodes.csv``, ``inventory.csv``); users add their
+(``points.csv``, ``groups.csv``, ``nodes.csv``, ``inventory.csv``, ``derived.csv``); users add their
 own files in the same formats with :func:`load_catalog`. Only the stdlib is used, so
 importing the catalog is fast (no pandas).
 
@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 from e2ckit.catalog._catalog import Catalog, Group, NodeInfo, load_files, read_sources
+from e2ckit.catalog._derived import Derived
 from e2ckit.catalog._point import (
     CATALOG_PROBLEM,
     DTYPES,
@@ -42,6 +43,7 @@ __all__ = [
     "SHIPPED_FILES",
     "Catalog",
     "Decoded",
+    "Derived",
     "Group",
     "NodeInfo",
     "Point",
@@ -52,7 +54,7 @@ __all__ = [
 ]
 
 #: the shipped data files, in load order
-SHIPPED_FILES = ("nodes.csv", "inventory.csv", "points.csv", "groups.csv")
+SHIPPED_FILES = ("nodes.csv", "inventory.csv", "points.csv", "groups.csv", "derived.csv")
 
 
 def _shipped() -> list[tuple[str, str]]:

@@ -1,11 +1,12 @@
 """The catalog: points, groups, node names and the expected inventory, loaded from CSV.
 
-Four kinds of CSV file, told apart by their header (so a user file can be any of them):
+Five kinds of CSV file, told apart by their header (so a user file can be any of them):
 
 * points   (``name,...,node,rca,dtype,...``): one row per monitor or control point;
 * groups   (``group,member,description``): named lists of points, groups or templates;
 * nodes    (``first,last,abbrev,name``): node id ranges → LRU names (§6);
-* inventory (``families,channel,first,last,abbrev``): what an antenna should report.
+* inventory (``families,channel,first,last,abbrev``): what an antenna should report;
+* derived  (``name,inputs,rule,...``): conditions over several points (``_derived.py``).
 
 Every row is validated; a bad one raises :class:`ValidationError` naming the file, the
 line and the field. Lines whose first field starts with ``#`` are comments. Names and
@@ -53,6 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from e2ckit.catalog._derived import RULES, Derived
 from e2ckit.catalog._point import DTYPES, Point, _parse_channel_rule, parse_antenna
 from e2ckit.errors import ValidationError
 from e2ckit.protocol import MAX_CHANNEL, MAX_NODE, MAX_RCA
@@ -340,12 +342,15 @@ class Catalog:
         nodes: Sequence[_NodeRange],
         inventory: Sequence[_InventoryRow],
         files: Sequence[str] = (),
+        derived: Iterable[Derived] = (),
     ) -> None:
         self.points: dict[str, Point] = points
         """Every concrete point (monitor and control), by name."""
         self.templates: dict[str, Point] = templates
         """Generic points any node answers (``AMBSI.*``); see :meth:`node_point`."""
         self.groups: dict[str, Group] = groups
+        self.derived: dict[str, Derived] = {d.name: d for d in derived}
+        """Derived conditions (``FEMC.LO_PA_BLOCKED``) by name: see :mod:`._derived`."""
         self.files: tuple[str, ...] = tuple(files)
         self._nodes = sorted(nodes, key=lambda r: (r.last - r.first, r.first))  # narrowest first
         self._inventory = tuple(inventory)
@@ -558,6 +563,8 @@ def _kind_of(rows: _Rows) -> str:
     cols = set(rows.header)
     if {"name", "node", "rca", "dtype"} <= cols:
         return "points"
+    if {"name", "inputs", "rule"} <= cols:
+        return "derived"
     if {"group", "member"} <= cols:
         return "groups"
     if {"families", "channel", "first", "last", "abbrev"} <= cols:
@@ -565,7 +572,7 @@ def _kind_of(rows: _Rows) -> str:
     if {"first", "last", "abbrev", "name"} <= cols:
         return "nodes"
     raise ValidationError(
-        f"{rows.label}:1: unrecognised header {rows.header}: expected a points, groups, nodes or inventory file"
+        f"{rows.label}:1: unrecognised header {rows.header}: expected a points, groups, nodes, inventory or derived file"
     )
 
 
@@ -576,6 +583,7 @@ def load_files(sources: Iterable[tuple[str, str]]) -> Catalog:
     where: dict[str, str] = {}
     addresses: dict[tuple, str] = {}
     group_rows: list[tuple[_Rows, int, dict[str, str]]] = []
+    derived_rows: list[tuple[_Rows, int, dict[str, str]]] = []
     nodes: list[_NodeRange] = []
     inventory: list[_InventoryRow] = []
     labels = []
@@ -609,6 +617,8 @@ def load_files(sources: Iterable[tuple[str, str]]) -> Catalog:
                 (templates if p.template else points)[p.name] = p
             elif kind == "groups":
                 group_rows.append((rows, line, row))
+            elif kind == "derived":
+                derived_rows.append((rows, line, row))
             elif kind == "nodes":
                 first = _int(rows, line, row, "first", 0, MAX_NODE)
                 last = _int(rows, line, row, "last", 0, MAX_NODE, first)
@@ -637,7 +647,54 @@ def load_files(sources: Iterable[tuple[str, str]]) -> Catalog:
     for gname in groups:
         if gname.lower() in where:
             raise ValidationError(f"group {gname!r} has the name of a point ({where[gname.lower()]})")
-    return Catalog(points, templates, groups, nodes, inventory, labels)
+    derived: dict[str, Derived] = {}
+    for rows, line, row in derived_rows:
+        d = _derived_row(rows, line, row, points)
+        if d.name.lower() in where or d.name in derived or d.name in groups:
+            raise rows.error(line, "name", f"{d.name} is already the name of a point, group or condition")
+        derived[d.name] = d
+    return Catalog(points, templates, groups, nodes, inventory, labels, derived.values())
+
+
+def _derived_row(rows: _Rows, line: int, row: dict[str, str], points: dict[str, Point]) -> Derived:
+    name = row.get("name", "")
+    if not _NAME_RE.match(name):
+        raise rows.error(line, "name", f"{name!r} is not LRU.CONDITION (letters, digits, _)")
+    inputs = tuple(i.strip() for i in row.get("inputs", "").split("|") if i.strip())
+    if not inputs:
+        raise rows.error(line, "inputs", "missing (point names joined by |)")
+    for i in inputs:
+        if i not in points:
+            close = difflib.get_close_matches(i, list(points), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise rows.error(line, "inputs", f"unknown point {i!r}{hint}")
+    rule = row.get("rule", "")
+    if rule not in RULES:
+        raise rows.error(line, "rule", f"{rule!r} is not one of {', '.join(RULES)}")
+    threshold = _float(rows, line, row, "threshold")
+    if threshold is None:
+        raise rows.error(line, "threshold", "missing")
+    limit = row.get("limit", "") or "alarm"
+    if limit not in ("alarm", "warn"):
+        raise rows.error(line, "limit", f"{limit!r} is not alarm or warn")
+    source = row.get("source", "")
+    if source not in SOURCES:
+        raise rows.error(line, "source", f"{source!r} is not one of {', '.join(SOURCES)}")
+    return Derived(
+        name=name,
+        inputs=inputs,
+        rule=rule,
+        threshold=threshold,
+        valid_low=_float(rows, line, row, "valid_low"),
+        valid_high=_float(rows, line, row, "valid_high"),
+        true_label=row.get("true_label", "") or "TRUE",
+        false_label=row.get("false_label", "") or "FALSE",
+        limit=limit,
+        unit=row.get("unit", ""),
+        limit_source=row.get("limit_source", ""),
+        source=source,
+        description=row.get("description", ""),
+    )
 
 
 def _build_groups(
