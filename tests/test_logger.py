@@ -78,7 +78,7 @@ def test_logged_values_equal_what_the_simulator_serves(sim, clock, tmp_path) -> 
     # the clock stands at the last cycle's time: a sweep now sees the same values
     sweep = e2ckit.sweep(["cryo", "cmpr"], array=sim, tidy=True)
     last = df[df.time == df.time.max()].set_index(["antenna", "point"])
-    for row in sweep.itertuples():
+    for row in sweep[~sweep.point.isin(default_catalog().derived)].itertuples():  # points, not conditions
         got = last.loc[(row.antenna, row.point)]
         if pd.isna(row.value):
             assert pd.isna(got.value)
