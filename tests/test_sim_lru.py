@@ -135,3 +135,31 @@ def test_compressor_node_reset_restarts_its_timers(clock, cat):
     assert m.peek("CMPR.TIME_SINCE_POWER_ON") == 30 and m.peek("CMPR.TIME_SINCE_POWER_OFF") == 30
     clock.advance(MIN_OFF_S)
     assert m.peek("CMPR.TIME_SINCE_POWER_OFF") == 0xFFFFFFFF
+
+
+def test_scenario_steps_set_the_femc_modes(clock, cat):
+    from e2ckit.sim.scenario import Scenario
+
+    sc = Scenario.from_dict(
+        {
+            "steps": [
+                {"at": "10m", "antennas": ["DV01"], "action": "femc_mode", "maintenance": True},
+                {"at": "20m", "antennas": ["DV01"], "action": "femc_mode", "maintenance": False, "async_monitoring": False},
+                {"at": "5m", "antennas": ["DV01"], "action": "fetim_turbo_temp", "celsius": 50},
+            ]
+        }
+    )
+    m = AntennaModel("DV01", clock=clock)
+    sc.apply({"DV01": m}, clock)
+    assert [w for _, _, w in sc.timeline()] == [
+        "fetim_turbo_temp 50 °C", "femc_mode maintenance=True", "femc_mode maintenance=False async_monitoring=False",
+    ]
+    clock.advance(11 * 60)
+    assert mon(m, "FEMC.TEMP0", cat).data == b"\xfd"
+    clock.advance(10 * 60)
+    assert len(mon(m, "FEMC.TEMP0", cat).data) == 5 and status(mon(m, "FEMC.TEMP0", cat)) == -3
+    ctl(m, "FEMC.SET_BACKING_PUMP", 1, cat)
+    clock.advance(1)
+    assert "FETIM" in ctl(m, "FEMC.SET_TURBO_PUMP", 1, cat).reason
+    with pytest.raises(ValueError, match="needs 'maintenance' or 'async_monitoring'"):
+        Scenario.from_dict({"steps": [{"at": 0, "antennas": "all", "action": "femc_mode"}]})

@@ -1,19 +1,17 @@
-"""One simulated antenna behind its E2C: LRU inventory, point values, controls, resets.
+"""One simulated antenna behind its E2C: the requests, the inventory, time and faults.
 
 :class:`AntennaModel` answers a decoded :class:`~e2ckit.protocol.Request` with a
 :class:`~e2ckit.protocol.Reply`; the asyncio server (``server.py``) does the transport and
-its faults. What each point answers comes from the antenna's physics
-(:mod:`e2ckit.sim.physics`) and is encoded by the catalog, so any point the catalog can
-decode, the simulator can serve.
+its faults. The model is small on purpose: it keeps one simulated LRU object per
+(channel, node) (:mod:`e2ckit.sim.lru`: FEMC, CMPR, ACU, LORR, FEPS, the E2C's own node,
+and a plain AMBSI for every other node) and dispatches each request to the one addressed.
+The LRU objects say what a point's physical value is and whether a control is honoured;
+the catalog encodes the value, so any point the catalog can decode, the simulator can
+serve. What lives here: get-nodes, error codes and missing LRUs, scheduled scenario
+actions, the transaction counting of every request, and the reply cache of :meth:`serve`.
 
-What is sourced and what is not (see ``shared/e2c-protocol.md``):
-
-* error codes, channels, node ids, RCAs, FEMC status bytes, the 253 "blocked" answers while
-  the backing pump is off, the compressor minimum on/off windows and 0xFFFFFFFF counters,
-  DS18S20 ambient-temperature layout: sourced (§2–§9);
-* the interlocks between pumps and valves, drive refused while the cryostat pressure is
-  above 5e-4 mbar, background transaction rates, revisions, ESN serials, MAC address, the
-  ACU power-failure latch, LORR and FEPS values: **inferred or simulated**, as marked.
+What is sourced and what is not is said in each LRU module and in ``physics.py``; see
+``shared/e2c-protocol.md``.
 
 Determinism: a value is a function of the seed, the antenna name, the simulated time and
 the requests received (transaction counters, controls). The same seed and the same
@@ -42,8 +40,8 @@ from e2ckit.protocol import (
 from e2ckit.sim.clock import SimClock
 from e2ckit.sim.lru import AMBSI_GENERIC, AMBSI_RESET_RCAS, AmbsiNode, esn_crc8, make_esn, make_node
 from e2ckit.sim.lru.acu import ACU_CHANNEL, ACU_NODE
-from e2ckit.sim.lru.ambsi import GENERIC_RCA, UBOOT_REV, fallback_value, kind_of
-from e2ckit.sim.lru.femc import FEMC_BLOCKED, GATE_MOVING_S, FemcNode
+from e2ckit.sim.lru.ambsi import GENERIC_RCA, fallback_value, kind_of
+from e2ckit.sim.lru.femc import FemcNode
 from e2ckit.sim.physics import Physics, PhysicsParams, State, seed_int
 
 __all__ = [
@@ -59,8 +57,6 @@ __all__ = [
 MAX_E2C_CHANNEL = 5
 FEMC_NODE = 0x13
 CMPR_NODE = 0x25
-# re-exported for code that imported them from here before the split
-_ = (ACU_CHANNEL, UBOOT_REV, FEMC_BLOCKED, GATE_MOVING_S)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,11 @@ leak              ``rate`` mbar/h: a vacuum leak opens (0 closes it)
 missing           ``lru`` (abbreviation such as "FEPS" or a node id): the LRU is absent
 control           ``point``, ``value``: a control request through the model, honoured or
                   refused as a user's would be; ``retry_every``/``retries`` repeat a refused one
+femc_mode         ``maintenance`` and/or ``async_monitoring`` (true/false): the FEMC's modes;
+                  maintenance answers the status byte −3 alone, async off puts −3 on the
+                  temperatures, pressures, 230 V current and cold-head hours (firmware)
+fetim_turbo_temp  ``celsius``: the FETIM turbo temperature; outside 10–45 °C the FEMC
+                  refuses to start the turbo pump (firmware)
 ================  ==================================================================
 
 Transport faults for the server go in ``[[faults]]`` tables (``antenna``, ``kind``,
@@ -42,12 +47,16 @@ from e2ckit.sim.clock import SimClock, parse_duration
 
 __all__ = ["ACTIONS", "Scenario", "list_scenarios", "load_scenario"]
 
-ACTIONS = ("power_off", "power_on", "outage", "trip_compressor", "leak", "missing", "control")
+ACTIONS = (
+    "power_off", "power_on", "outage", "trip_compressor", "leak", "missing", "control",
+    "femc_mode", "fetim_turbo_temp",
+)  # fmt: skip
 _REQUIRED = {
     "outage": ("duration",),
     "leak": ("rate",),
     "missing": ("lru",),
     "control": ("point", "value"),
+    "fetim_turbo_temp": ("celsius",),
 }
 
 
@@ -102,6 +111,8 @@ class Scenario:
             for key in ("at", "antennas", *_REQUIRED.get(action, ())):
                 if key not in s:
                     raise ValueError(f"{where}: step {i + 1} ({action}) needs {key!r}")
+            if action == "femc_mode" and not {"maintenance", "async_monitoring"} & set(s):
+                raise ValueError(f"{where}: step {i + 1} (femc_mode) needs 'maintenance' or 'async_monitoring'")
             s["at"] = parse_duration(s["at"])
             for key in ("duration", "retry_every"):
                 if key in s:
@@ -146,6 +157,10 @@ class Scenario:
                 what += f" {s['rate']:g} mbar/h"
             elif what == "missing":
                 what += f" {s['lru']}"
+            elif what == "femc_mode":
+                what += "".join(f" {k}={s[k]}" for k in ("maintenance", "async_monitoring") if k in s)
+            elif what == "fetim_turbo_temp":
+                what += f" {s['celsius']:g} °C"
             rows.append((s["at"], ants, what))
         return sorted(rows, key=lambda r: r[0])
 
@@ -192,6 +207,16 @@ def _schedule(model: Any, step: dict[str, Any], t: float) -> None:
         lru = step["lru"]
         missing = bool(step.get("missing", True))
         model.schedule(t, lambda m, ta: m.set_missing(lru, missing))
+    elif action == "femc_mode":
+        if "maintenance" in step:
+            on = bool(step["maintenance"])
+            model.schedule(t, lambda m, ta: m.set_maintenance_mode(on))
+        if "async_monitoring" in step:
+            on_async = bool(step["async_monitoring"])
+            model.schedule(t, lambda m, ta: m.set_async_monitoring(on_async))
+    elif action == "fetim_turbo_temp":
+        celsius = float(step["celsius"])
+        model.schedule(t, lambda m, ta: m.set_fetim_turbo_temp(celsius))
     elif action == "control":
         model.control_at(
             t,
