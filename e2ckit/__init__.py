@@ -28,7 +28,7 @@ _EXPORTS = {
     "load": "e2ckit.logger",
     # building blocks
     "Client": "e2ckit.client",
-    "E2CClient": "e2ckit.client",
+    "E2CClient": "e2ckit.compat",
     "Array": "e2ckit.array",
     "default_array": "e2ckit.array",
     "Request": "e2ckit.protocol",

@@ -7,6 +7,10 @@ from collections.abc import Iterable
 
 from e2ckit.errors import ValidationError
 
+#: The longest timeout, deadline or interval accepted, in seconds (about 31 years):
+#: past ~9.2e9 s the socket, threading and time_t conversions raise OverflowError.
+MAX_SECONDS = 1e9
+
 
 def name_list(value: object, field: str, expected: str, *, commas: bool = False) -> list[str]:
     """``value`` as a list of names: one name, or any iterable of them.
@@ -22,9 +26,11 @@ def name_list(value: object, field: str, expected: str, *, commas: bool = False)
 
 
 def positive_seconds(field: str, value: object) -> float:
-    """A finite, positive number of seconds (not a bool, not a string)."""
+    """A finite, positive number of seconds (not a bool, not a string), at most MAX_SECONDS."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ValidationError(f"{field} must be a positive number of seconds, got {value!r}")
+    if value > MAX_SECONDS:
+        raise ValidationError(f"{field} must be a positive number of seconds up to {MAX_SECONDS:g}, got {value!r}")
     return float(value)
 
 
