@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from e2ckit.cli.common import err, one_line
+from e2ckit.cli.common import ClickException, NoArgsIsHelpError, err, one_line
 from e2ckit.cli.options import (
     EXIT_BAD_INPUT,
     EXIT_PARTIAL,
@@ -21,11 +21,6 @@ from e2ckit.cli.options import (
     SimulateOpt,
 )
 from e2ckit.errors import E2CKitError
-
-try:  # typer >= 0.16 vendors click
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError
-except ImportError:  # pragma: no cover - typer on click
-    from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[no-redef]
 
 _HELP = """\
 ALMA E2C monitor and control: e2c-client's commands, done right, plus array-wide sweeps.

@@ -30,6 +30,11 @@ from e2ckit.cli.options import (
 from e2ckit.cli.output import OutputError, Table, emit, resolve_format
 from e2ckit.errors import E2CKitError, TransportError, ValidationError
 
+try:  # typer >= 0.16 vendors click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError  # noqa: F401 (app uses it)
+except ImportError:  # pragma: no cover - typer on click
+    from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[no-redef]  # noqa: F401
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -62,8 +67,8 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except typer.Exit:
-            raise
+        except (typer.Exit, typer.Abort, ClickException):
+            raise  # typer's own: the root group prints them in one line
         except (BadInput, ValidationError, OutputError, AuditError) as exc:
             err(f"error: {one_line(exc)}")
             raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -157,8 +157,14 @@ def _parquet_bytes(table: Table) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    cols = {c: [_parquet_value(r[i]) for r in table.rows] for i, c in enumerate(table.columns)}
-    t = pa.table(cols)
+    arrays = []
+    for i in range(len(table.columns)):
+        values = [_parquet_value(r[i]) for r in table.rows]
+        try:
+            arrays.append(pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed kinds (3 and "per antenna"): as text
+            arrays.append(pa.array([None if v is None else _display(v) for v in values], pa.string()))
+    t = pa.table(arrays, names=list(table.columns))
     buf = io.BytesIO()
     pq.write_table(t, buf, compression="zstd")
     return buf.getvalue()
