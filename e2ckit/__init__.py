@@ -47,6 +47,8 @@ _EXPORTS = {
     "ProtocolError": "e2ckit.errors",
     "ValidationError": "e2ckit.errors",
     "SweepError": "e2ckit.errors",
+    "AuditError": "e2ckit.audit",
+    "OutcomeUnknownError": "e2ckit.audit",
 }
 
 __all__ = ["__version__", *_EXPORTS]

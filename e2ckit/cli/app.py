@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from typing import Any
 
 import typer
 from typer.core import TyperGroup
 
+from e2ckit import __version__
+from e2ckit.array import Array
 from e2ckit.cli.common import ClickException, NoArgsIsHelpError, err, one_line
 from e2ckit.cli.options import (
     EXIT_BAD_INPUT,
@@ -70,8 +73,6 @@ app = typer.Typer(
 
 def _version_callback(value: bool) -> None:
     if value:
-        from e2ckit import __version__
-
         typer.echo(__version__)
         raise typer.Exit()
 
@@ -108,8 +109,6 @@ def _bad(message: str) -> None:
 def _use_array(ctx: typer.Context, array: str) -> None:
     """``--array CSV``: read now (a bad map is one line and exit 2, before any command
     runs); an empty value is an error, never a silent fall-back to the real array."""
-    from e2ckit.array import Array
-
     if not array.strip():
         _bad("--array is empty: give a host-map CSV (antenna,host,port)")
     if not os.path.isfile(array):
@@ -135,8 +134,6 @@ def _set_env(ctx: typer.Context, key: str, value: str) -> None:
 
 
 def _start_embedded_simulation(ctx: typer.Context, seed: int, scenario: str | None) -> None:
-    import tempfile
-
     from e2ckit.sim import SimulatedArray
 
     if scenario is not None and not scenario.strip():
@@ -162,8 +159,6 @@ def _start_embedded_simulation(ctx: typer.Context, seed: int, scenario: str | No
 @app.command(short_help="Show current version")
 def version() -> None:
     """Print the e2ckit version."""
-    from e2ckit import __version__
-
     typer.echo(__version__)
 
 
@@ -171,8 +166,6 @@ def main() -> None:
     """Console-script entry point."""
     if sys.argv[1:] in (["version"], ["--version"]):
         # fast path: typer would load its argument coercion just to print this
-        from e2ckit import __version__
-
         print(__version__)
         return
     app(prog_name="e2ckit")

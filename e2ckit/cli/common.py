@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -295,8 +296,6 @@ def wide_table(rows: list[TidyRow], title: str | None = None, host_of: dict[str,
 
 def rows_table(rows: list[TidyRow], title: str | None = None) -> Table:
     """Tidy rows as a Table: one line per (antenna, point), time in ISO 8601, raw in hex."""
-    from datetime import datetime, timezone
-
     from e2ckit.api import TIDY_COLUMNS
 
     out = [

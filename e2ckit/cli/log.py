@@ -30,6 +30,7 @@ from typer.core import TyperGroup
 
 from e2ckit.cli.common import guard, one_line
 from e2ckit.cli.options import BadInput
+from e2ckit.errors import E2CKitError, ValidationError
 
 __all__ = ["DefaultGroup", "register"]
 
@@ -104,7 +105,6 @@ def log_run(
         raise BadInput("--out is empty: give the dataset directory")
     if os.path.exists(out) and not os.path.isdir(out):
         raise BadInput(f"--out {out!r} is a file, not a dataset directory")
-    from e2ckit.errors import E2CKitError, ValidationError
     from e2ckit.logger import Logger, LogWriteError
 
     try:
@@ -206,7 +206,6 @@ def log_compact(
     ),
 ) -> None:
     """Merge each closed day's part files into one file per antenna, atomically."""
-    from e2ckit.errors import ValidationError
     from e2ckit.logger import LogWriteError, compact
 
     if not path.strip():
