@@ -242,3 +242,35 @@ def test_cli_control_output_to_a_file(dv01, tmp_path):
     assert r.exit_code == EXIT_OK, r.output
     assert json.loads(out.read_text())[0]["outcome"] == "sent"
     assert len(dv01.models["DV01"].controls) == 1
+
+
+def fsync_fails_after(monkeypatch, n: int) -> None:
+    """The first ``n`` fsyncs succeed, then the disk is full."""
+    real = os.fsync
+    calls = [0]
+
+    def fsync(fd: int) -> None:
+        calls[0] += 1
+        if calls[0] > n:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd)
+
+    monkeypatch.setattr(audit.os, "fsync", fsync)
+
+
+def test_outcome_not_recordable_is_a_warning_not_a_failure(dv01, monkeypatch):
+    fsync_fails_after(monkeypatch, 1)  # the intent is on disk, the outcome cannot be
+    with client(dv01) as c, pytest.warns(RuntimeWarning, match="could not record it"):
+        c.control(*VACUUM_GAUGE, b"\x01", confirm=True)
+    assert len(dv01.models["DV01"].controls) == 1, "it was sent: the intent was on disk"
+    assert lines(dv01.log)[0]["outcome"] == "intent"
+
+
+def test_cli_outcome_not_recordable_is_one_warning_line(dv01, monkeypatch):
+    fsync_fails_after(monkeypatch, 1)
+    r = run(*CONTROL, "-f", "json")
+    assert r.exit_code == EXIT_OK, r.output
+    assert json.loads(r.stdout)[0]["outcome"] == "sent"
+    warned = [ln for ln in r.stderr.splitlines() if "warning" in ln]
+    assert len(warned) == 1 and warned[0].startswith("e2ckit: warning:") and "could not record it" in warned[0]
+    assert "Traceback" not in r.output

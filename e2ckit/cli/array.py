@@ -119,6 +119,8 @@ def points_cmd(
     """Browse the catalog: every point (or a group's), with address, type and unit."""
 
     check_output(fmt, output)
+    if group is not None and not group.strip():
+        raise BadInput("GROUP is empty: give a group name, or leave it out for every point")
     cat = catalog()
     if groups:
         rows = []

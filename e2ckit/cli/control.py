@@ -11,6 +11,7 @@ A control that was not sent (declined, refused, the log not writable) says so.
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
 import typer
@@ -143,8 +144,14 @@ def control_request(
 
     status, error = "sent", None
     try:
-        reply = audit.audited_send(send, request, host=ep.host, port=ep.port, via="cli", target=target,
-                                   path=log_path)  # fmt: skip
+        with warnings.catch_warnings(record=True) as caught:  # the outcome line could not be written
+            warnings.simplefilter("always", RuntimeWarning)
+            try:
+                reply = audit.audited_send(send, request, host=ep.host, port=ep.port, via="cli",
+                                           target=target, path=log_path)  # fmt: skip
+            finally:
+                for w in caught:
+                    err(f"warning: {w.message}")
     except audit.OutcomeUnknownError as exc:
         status, error = "unknown", f"{audit.UNKNOWN} ({one_line(exc.cause)})"
     except TransportError as exc:  # no connection was made: not applied
