@@ -171,6 +171,7 @@ def invocation(draw, path: tuple[str, ...], command, world: dict) -> list[str]:
 @pytest.mark.parametrize("path,command", COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
 def test_every_command_never_tracebacks(world, path, command, monkeypatch):
     monkeypatch.setenv("E2CKIT_ARRAY", world["csv"])
+    monkeypatch.chdir(world["root"])  # default outputs (log's ./e2ckit-log) land in tmp, not the checkout
     runner = CliRunner()
 
     @settings(max_examples=40, deadline=None, derandomize=True,
