@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 #: decode statuses of a reply that arrived but could not be read as its point: the
 #: reading failed although nothing says "error" (exit status 1, not 0)
 UNDECODED = ("bad length", "undecodable")
+ANSWERED = ("E2C:", "catalog:")  # error prefixes of readings whose host did reply
 
 
 def err(message: str) -> None:
@@ -209,7 +210,9 @@ def exit_status(errors: list[Any], undecoded: int = 0) -> int:
     bad = [str(e) for e in errors if e is not None and e == e and str(e) not in ("", "None")]
     if not bad:
         return EXIT_PARTIAL if undecoded else EXIT_OK
-    if len(bad) == len(errors) and not any(e.startswith("E2C:") for e in bad):
+    # An E2C error code or a reply that does not fit its catalog entry came from a host
+    # that answered: the run is partial, not "nothing answered".
+    if len(bad) == len(errors) and not any(e.startswith(ANSWERED) for e in bad):
         return EXIT_NOTHING
     return EXIT_PARTIAL
 
