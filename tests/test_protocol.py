@@ -14,7 +14,6 @@ from e2ckit.protocol import (
     Mode,
     NodeRecord,
     Reply,
-    ReplyDecoder,
     Request,
     decode_reply,
     error_info,
@@ -95,36 +94,6 @@ def test_reply_error_and_data_read_from_the_bytes(mode: Mode, reply: Reply, wire
     assert reply_error(wire) == reply.error
     if mode is not Mode.GET_NODES:
         assert reply_data(wire) == reply.data and reply_data(bytearray(wire)) == reply.data
-
-
-@pytest.mark.parametrize(("mode", "reply", "wire"), REPLIES)
-def test_reply_decodes_fed_one_byte_at_a_time(mode: Mode, reply: Reply, wire: bytes) -> None:
-    dec = ReplyDecoder()
-    dec.expect(mode)
-    got: list[Reply] = []
-    for i in range(len(wire)):
-        out = dec.feed(wire[i : i + 1])
-        if i < len(wire) - 1:
-            assert out == [], f"reply completed early at byte {i}"
-        got += out
-    assert got == [reply]
-    assert dec.pending == 0 and dec.buffered == 0
-
-
-def test_decoder_keeps_replies_in_request_order_across_one_stream() -> None:
-    dec = ReplyDecoder()
-    stream = b"".join(w for _, _, w in REPLIES)
-    for mode, _, _ in REPLIES:
-        dec.expect(mode)
-    out = []
-    for i in range(0, len(stream), 7):  # awkward chunk size cuts every frame somewhere
-        out += dec.feed(stream[i : i + 7])
-    assert out == [r for _, r, _ in REPLIES]
-
-
-def test_decoder_refuses_bytes_nobody_asked_for() -> None:
-    with pytest.raises(FrameError, match="no request outstanding"):
-        ReplyDecoder().feed(b"\x00")
 
 
 def test_get_nodes_reply_waits_for_every_record() -> None:
@@ -234,17 +203,6 @@ def test_node_listing_round_trip(records: list[tuple[int, bytes]]) -> None:
 def test_random_request_bytes_raise_only_protocol_errors(data: bytes) -> None:
     try:
         Request.decode(data)
-    except ProtocolError:
-        pass
-
-
-@given(st.binary(min_size=0, max_size=200), st.sampled_from(list(Mode)))
-def test_random_reply_bytes_raise_only_protocol_errors(data: bytes, mode: Mode) -> None:
-    dec = ReplyDecoder()
-    for _ in range(20):
-        dec.expect(mode)
-    try:
-        dec.feed(data)
     except ProtocolError:
         pass
 
