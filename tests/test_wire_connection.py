@@ -162,6 +162,12 @@ def test_eof_while_waiting(before, kind):
     assert isinstance(event, Failure) and event.kind == kind and event.down
 
 
+def test_eof_before_any_byte_is_refused_whatever_the_state():
+    conn = Connection()
+    conn.receive_data(b"")  # reset as the connection opened: a powered-off E2C
+    assert conn.failure.kind == "refused"
+
+
 def test_eof_while_idle_is_not_reusable():
     conn = sent(MON)
     conn.receive_data(EXCHANGES[0][2])

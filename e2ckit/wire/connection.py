@@ -196,12 +196,12 @@ class Connection:
     # -- rules -------------------------------------------------------------------------
 
     def _lost(self) -> Failure:
-        if self.state is _IDLE:
-            return Failure("closed", "connection closed by the E2C while idle")
         if self.received == 0:
             # Reset before a single reply byte: how a powered-off or overloaded E2C
             # turns clients away. Treated like a refusal.
             return Failure("refused", "connection reset by the E2C before any reply (E2C down or powered off)")
+        if self.state is _IDLE:
+            return Failure("closed", "connection closed by the E2C while idle")
         return Failure("closed", KINDS["closed"])
 
     def _break(self, failure: Failure) -> Failure:
