@@ -25,7 +25,7 @@ cause is classified once, as a :class:`Failure` — a *kind* (one of :data:`KIND
 text of a tidy row's ``error`` column (``"timeout: no reply within the timeout"``), and
 :meth:`Failure.parse` reads that text back (from a log on disk). The blocking client
 raises ``failure.exception(...)``: one table (:data:`EXCEPTIONS`) maps kinds to the
-exception classes above.
+exception classes above, and the exception carries the value as ``.failure``.
 """
 
 from __future__ import annotations
@@ -309,6 +309,6 @@ class Failure(NamedTuple):
             code = ErrorCode[name] if name in ErrorCode.__members__ else ErrorCode.UNKNOWN_ERROR
             return E2CError(int(code), request, host=f"{host}:{port}")
         cls = EXCEPTIONS.get(self.kind, E2CConnectionError)
-        if issubclass(cls, TransportError):
-            return cls(self.detail, host, port)
-        return cls(self.detail)
+        exc = cls(self.detail, host, port) if issubclass(cls, TransportError) else cls(self.detail)
+        exc.failure = self  # type: ignore[attr-defined]
+        return exc

@@ -408,7 +408,7 @@ class Engine:
                 continue
             fut = resolve.lookup(link.endpoint.host, link.endpoint.port)
             if fut.done():
-                link.addr = resolve.outcome(fut, 0.0)
+                link.addr = resolve.outcome(fut)
                 continue
             link.lookup = fut
             if self._wake is None:
@@ -430,14 +430,14 @@ class Engine:
         still = []
         for link in self.resolving:
             if link.lookup is not None and link.lookup.done():
-                link.addr = resolve.outcome(link.lookup, 0.0)
+                link.addr = resolve.outcome(link.lookup)
                 self.waiting.append(link)
             else:
                 still.append(link)
         self.resolving = still
         for link in self.links.values():  # not yet taken from the queue
             if link.addr is None and link.lookup is not None and link.lookup.done():
-                link.addr = resolve.outcome(link.lookup, 0.0)
+                link.addr = resolve.outcome(link.lookup)
 
     # -- one antenna ------------------------------------------------------------------------
 
@@ -573,9 +573,12 @@ class Engine:
             self._fail(link, link.conn.time_out(failure), stop=True)
             self._advance(link)
         if now >= end - 1e-3:
+            # names still being looked up: their own failure, not "deadline"
             waited = resolve.unresolved(self.deadline)
             for link in self.resolving + [x for x in self.waiting if x.addr is None]:
                 link.addr = waited
+                if link.i < link.n:
+                    self._fail(link, waited, stop=True)
             if self.resolving:
                 self.waiting.extend(self.resolving)
                 self.resolving = []

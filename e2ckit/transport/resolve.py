@@ -92,7 +92,7 @@ def lookup(host: str, port: int) -> concurrent.futures.Future:
     return _default.lookup(host, port)
 
 
-def outcome(fut: concurrent.futures.Future, waited: float) -> Address | Failure:
+def outcome(fut: concurrent.futures.Future) -> Address | Failure:
     """The address a finished look-up gave, or why there is none."""
     exc = fut.exception()
     if exc is None:
@@ -102,7 +102,7 @@ def outcome(fut: concurrent.futures.Future, waited: float) -> Address | Failure:
 
 def unresolved(waited: float) -> Failure:
     """The failure of a name still being looked up after ``waited`` seconds."""
-    return Failure("unresolved", f"host name did not resolve within {waited:g} s")
+    return Failure("unresolved", f"host name did not resolve within {round(waited, 1):g} s")
 
 
 def resolve(host: str, port: int, timeout: float) -> Address | Failure:
@@ -114,7 +114,7 @@ def resolve(host: str, port: int, timeout: float) -> Address | Failure:
         return unresolved(timeout)
     except BaseException:  # noqa: BLE001, S110 - read back by outcome()
         pass
-    return outcome(fut, timeout)
+    return outcome(fut)
 
 
 def _literal(host: str, port: int) -> Address | None:
