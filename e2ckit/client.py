@@ -41,6 +41,7 @@ from e2ckit.wire.frames import (
     Reply,
     Request,
     monitor_request,
+    reply_of,
 )
 
 __all__ = ["DEFAULT_PORT", "Client", "E2CClient", "decode_ds18s20"]
@@ -102,6 +103,9 @@ class Client:
 
     def _connect(self, deadline: float) -> socket.socket:
         """The kept connection if it is still clean, else a new one (or raise)."""
+        sock, poll = self._sock, self._poll
+        if sock is not None and poll is not None and self._conn.reusable and not poll.poll(0):
+            return sock  # the usual case, kept lean: a kept connection with nothing pending
         sock = self._kept()
         if sock is not None:
             return sock
@@ -210,6 +214,9 @@ class Client:
             except OSError:
                 chunk = b""  # reset: the connection says what that means
             if chunk is not None:
+                raw = conn.fast_reply(chunk)
+                if raw is not None:  # the usual case: the whole reply in one read
+                    return reply_of(raw)
                 got += len(chunk)
                 conn.receive_data(chunk)
                 event = conn.next_event()

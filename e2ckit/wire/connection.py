@@ -73,6 +73,7 @@ class State(enum.Enum):
 
 _IDLE, _REPLY, _NODES, _BROKEN = State.IDLE, State.AWAITING_REPLY, State.AWAITING_NODES, State.BROKEN
 _NO_ERROR = bytes(4)
+_GET_NODES = Mode.GET_NODES
 
 
 class Connection:
@@ -115,10 +116,10 @@ class Connection:
         request at a time, and never on a broken connection."""
         if self.state is not _IDLE:
             raise ProtocolError(f"cannot send a request on a connection that is {self.state.value}")
-        self.mode = request.mode
+        mode = self.mode = request.mode
         self.state = _REPLY
-        self._plain = request.mode is not Mode.GET_NODES
-        return request.encode()
+        self._plain = mode is not _GET_NODES
+        return request._frame
 
     def time_out(self, failure: Failure) -> Failure:
         """No reply in time: the connection is broken (its late reply may still come)."""

@@ -79,6 +79,7 @@ __all__ = [
     "monitor_request",
     "reply_data",
     "reply_error",
+    "reply_of",
     "whole_reply_ok",
     "pack_can_id",
     "unpack_can_id",
@@ -358,6 +359,12 @@ def whole_reply_ok(reply: bytes) -> bool:
     decoding it: for a caller that keeps the bytes (the engine's columns)."""
     dlen = reply[4]
     return dlen <= DATA_SIZE and (not dlen or reply[:4] == _NO_ERROR)
+
+
+def reply_of(reply: bytes) -> Reply:
+    """The :class:`Reply` of a whole monitor or control reply already checked (by
+    :func:`whole_reply_ok`, as the connection's ``fast_reply`` does), without checking again."""
+    return _checked_reply(int.from_bytes(reply[:4], "big"), reply[5 : 5 + reply[4]])
 
 
 def _checked_reply(error: int, data: bytes) -> Reply:
