@@ -20,6 +20,7 @@ from e2ckit.wire.frames import (
     monitor_request,
     pack_can_id,
     reply_data,
+    reply_dlen,
     reply_error,
     reply_length,
     unpack_can_id,
@@ -30,5 +31,5 @@ __all__ = [
     "CONTROL_RCA_OFFSET", "DATA_SIZE", "E2C_INTERNAL_CHANNEL", "E2C_INTERNAL_NODE", "ERRORS", "ErrorCode",
     "ErrorInfo", "MAX_CHANNEL", "MAX_NODE", "MAX_RCA", "Mode", "NODE_RECORD_SIZE", "NodeRecord", "REPLY_SIZE",
     "REQUEST_SIZE", "Reply", "Request", "decode_reply", "error_info", "monitor_request", "pack_can_id",
-    "reply_data", "reply_error", "reply_length", "unpack_can_id", "whole_reply_ok",
+    "reply_data", "reply_dlen", "reply_error", "reply_length", "unpack_can_id", "whole_reply_ok",
 ]  # fmt: skip

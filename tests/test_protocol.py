@@ -19,6 +19,7 @@ from e2ckit.protocol import (
     error_info,
     pack_can_id,
     reply_data,
+    reply_dlen,
     reply_error,
     unpack_can_id,
     whole_reply_ok,
@@ -92,6 +93,7 @@ def test_reply_decodes_whole(mode: Mode, reply: Reply, wire: bytes) -> None:
 @pytest.mark.parametrize(("mode", "reply", "wire"), REPLIES)
 def test_reply_error_and_data_read_from_the_bytes(mode: Mode, reply: Reply, wire: bytes) -> None:
     assert reply_error(wire) == reply.error
+    assert reply_dlen(wire) == (len(reply.nodes) if reply.nodes else len(reply.data))
     if mode is not Mode.GET_NODES:
         assert reply_data(wire) == reply.data and reply_data(bytearray(wire)) == reply.data
 

@@ -78,6 +78,7 @@ __all__ = [
     "error_info",
     "monitor_request",
     "reply_data",
+    "reply_dlen",
     "reply_error",
     "reply_of",
     "whole_reply_ok",
@@ -113,6 +114,11 @@ def reply_data(reply: bytes) -> bytes:
     """The data bytes of a whole monitor or control reply's bytes (``dlen`` of them,
     after the 5-byte header), cut out without decoding the rest."""
     return bytes(reply[5 : 5 + reply[4]])
+
+
+def reply_dlen(reply: bytes) -> int:
+    """The ``dlen`` byte of a reply's bytes: how many data bytes (or node records) it has."""
+    return reply[4]
 
 
 def reply_error(reply: bytes) -> int:
