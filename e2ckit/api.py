@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from e2ckit import engine
 from e2ckit._check import name_list, positive_seconds, whole_number
-from e2ckit.array import Array, Endpoint, default_array
+from e2ckit.array import Array, default_array
 from e2ckit.errors import Failure, SweepError, ValidationError
 from e2ckit.names import LRU_CHANNELS, MAX_NODE, default_deadline
 from e2ckit.wire.frames import Mode, NodeRecord, Request, monitor_request
@@ -123,11 +123,6 @@ def _progress_callback(progress: bool | Callable[[int, int, str], None] | None, 
     return tick
 
 
-def _discover(arr: Array, antennas: Sequence[str], timeout: float, deadline: float, concurrency: int):
-    plan = {a: (arr[a], [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]) for a in antennas}
-    return engine.fanout(plan, timeout=timeout, deadline=deadline, concurrency=concurrency)
-
-
 def impossible_node(channel: int, node: NodeRecord) -> Failure | None:
     """Why a node of a get-nodes listing cannot be asked anything, or None when it can.
 
@@ -165,26 +160,20 @@ def _sweep_blocking(
     dict[str, list[Point]], dict[str, list[engine.Result]], dict[str, list[engine.Result]],
     dict[str, list[tuple[float, Failure]]],
 ]:  # fmt: skip
-    """The sweep itself, blocking: the node listings first if a dynamic group needs
-    them, then the readings; both phases share the one deadline. Returns the points of
-    each antenna, the results, the listings, and per antenna the failures of nodes its
-    listing named that cannot be asked (see :func:`impossible_node`)."""
-    import time
-
-    start = time.monotonic()
-    discovered: dict[str, list[engine.Result]] = {}
-    if dynamic:
-        # Dynamic groups (the ambient temperature of every node present) need the
-        # node listing first.
-        discovered = _discover(arr, antennas, timeout, deadline, concurrency)
+    """The sweep itself, blocking, in one pass of the engine under one deadline. When a
+    dynamic group needs the node listings, each antenna lists its nodes first and its
+    readings follow on the same connection as soon as its own listing is in: an
+    antenna that is slow to list (or whose name hangs) holds back no other. Returns
+    the points of each antenna, the results, the listings, and per antenna the
+    failures of nodes its listing named that cannot be asked (see :func:`impossible_node`)."""
     per_antenna: dict[str, list[Point]] = {}
     bad_nodes: dict[str, list[tuple[float, Failure]]] = {}
-    plan: dict[str, tuple[Endpoint, list[Request]]] = {}
-    for a in antennas:
+
+    def readings(a: str, listing: Sequence[engine.Result]) -> list[Request]:
         pts = list(static)
         if dynamic:
             found = []
-            for r in discovered[a]:
+            for r in listing:
                 for n in r.reply.nodes if r.ok and r.reply else ():
                     why = impossible_node(r.request.channel, n)
                     if why is None:
@@ -197,10 +186,20 @@ def _sweep_blocking(
         seen: dict[tuple[int, int, int], None] = {}
         for p in pts:
             seen.setdefault((p.channel_for(a), p.node, p.rca), None)
-        plan[a] = (arr[a], [monitor_request(*addr) for addr in seen])
-    remaining = max(deadline - (time.monotonic() - start), 1e-3)
-    results = engine.fanout(plan, timeout=timeout, deadline=remaining, concurrency=concurrency, on_antenna_done=tick)
-    return per_antenna, results, discovered, bad_nodes
+        return [monitor_request(*addr) for addr in seen]
+
+    if not dynamic:
+        plan = {a: (arr[a], readings(a, ())) for a in antennas}
+        results = engine.fanout(plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=tick)
+        return per_antenna, results, {}, bad_nodes
+    listing = [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]
+    n = len(listing)
+    both = engine.fanout(
+        {a: (arr[a], listing) for a in antennas}, timeout=timeout, deadline=deadline, concurrency=concurrency,
+        on_antenna_done=tick, follow_up=lambda a, ex: readings(a, ex.results()),
+    )  # fmt: skip
+    discovered = {a: rs[:n] for a, rs in both.items()}
+    return per_antenna, {a: rs[n:] for a, rs in both.items()}, discovered, bad_nodes
 
 
 def _tidy_rows(

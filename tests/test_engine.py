@@ -112,6 +112,22 @@ def test_sweep_rows_say_unresolved_not_deadline(sim, fake_dns):
     assert all(e.startswith("unresolved: host name did not resolve (") for e in by["CM01"])
 
 
+def test_a_dynamic_group_reads_a_healthy_antenna_while_another_name_hangs(sim, fake_dns):
+    """The node listing and the readings of each antenna follow each other on its own
+    connection: the readings of a healthy antenna do not wait for another's listing."""
+    arr = Array([Endpoint("DV01", fake_dns["good"], sim.array["DV01"].port),
+                 Endpoint("DV02", fake_dns["hang"], sim.array["DV02"].port)])  # fmt: skip
+    t0 = time.monotonic()
+    rows = api.sweep_rows("temps", array=arr, timeout=0.5, deadline=1.5)
+    assert time.monotonic() - t0 < 2.0
+    good = [r for r in rows if r.antenna == "DV01"]
+    assert len(good) > 5 and all(r.error is None for r in good), [r.error for r in good if r.error][:2]
+    hung = [r for r in rows if r.antenna == "DV02"]
+    assert [(r.point, r.error.split(" (")[0]) for r in hung] == [
+        ("(node listing)", "unresolved: host name did not resolve within 1.5 s")
+    ]
+
+
 def test_client_timeout_covers_name_resolution(fake_dns):
     c = Client(fake_dns["hang"], 2000, timeout=0.5)
     t0 = time.monotonic()

@@ -136,14 +136,14 @@ class _Link:
     """One antenna: its connection, where it is in its requests, and its columns."""
 
     __slots__ = ("antenna", "endpoint", "addr", "lookup", "reqs", "i", "n", "sock", "fd", "conn", "connecting",
-                 "sent_at", "t0", "give_up", "live", "out", "raw", "sent", "lat", "failed")  # fmt: skip
+                 "sent_at", "t0", "give_up", "live", "followed", "out", "raw", "sent", "lat", "failed")  # fmt: skip
 
     def __init__(self, antenna: str, endpoint: Any, reqs: Sequence[Request]) -> None:
         self.antenna = antenna
         self.endpoint = endpoint
         self.addr: resolve.Address | Failure | None = None  # None while the name is looked up
         self.lookup: concurrent.futures.Future | None = None
-        self.reqs = reqs
+        self.reqs = list(reqs)  # its own: a follow-up may extend it
         self.i = 0  # the request in flight (or next); also how many are recorded
         self.n = len(reqs)
         self.sock: socket.socket | None = None
@@ -154,12 +154,13 @@ class _Link:
         self.t0 = 0.0  # monotonic time the request in flight (or the connect) began
         self.give_up: Failure | None = None  # what every later request gets, unsent
         self.live = False  # counted against the concurrency cap
+        self.followed = False  # the follow-up requests were asked for
         # the columns, shared with the Exchanges handed out
         self.raw: list[bytes | None] = []
         self.sent: list[float] = []
         self.lat: list[float | None] = []
         self.failed: dict[int, Failure] = {}
-        self.out = Exchanges(antenna, reqs, self.raw, self.sent, self.lat, self.failed)
+        self.out = Exchanges(antenna, self.reqs, self.raw, self.sent, self.lat, self.failed)
 
     def record(self, failure: Failure, sent: float) -> None:
         """The current request ends with no valid reply."""
@@ -296,7 +297,9 @@ class Engine:
     waiting, every ``timeout``/50 (1 to 20 ms), so a request may be declared lost that
     much late; the deadline itself is kept to the millisecond. With a ``pool``,
     connections come from it and go back to it instead of being opened and closed for
-    every sweep.
+    every sweep. With ``follow_up``, an antenna that has its answers is asked for more
+    requests (``follow_up(antenna, exchanges)``), sent on the same connection before
+    it finishes; its Exchanges then hold both.
     """
 
     def __init__(
@@ -308,8 +311,10 @@ class Engine:
         concurrency: int = DEFAULT_CONCURRENCY,
         on_antenna_done: Callable[[str, Exchanges], None] | None = None,
         pool: ConnectionPool | None = None,
+        follow_up: Callable[[str, Exchanges], Sequence[Request]] | None = None,
     ) -> None:
         self.deadline = _check(timeout, deadline, concurrency)
+        self.follow_up = follow_up
         self.timeout = timeout
         self.concurrency = concurrency
         self.on_antenna_done = on_antenna_done
@@ -600,6 +605,16 @@ class Engine:
             link.fd = -1
 
     def _finish(self, link: _Link) -> None:
+        if self.follow_up is not None and not link.followed:
+            # more requests that depend on the answers so far (the readings of the nodes
+            # a listing found): on the same connection, under the same deadline
+            link.followed = True
+            more = self.follow_up(link.antenna, link.out)
+            if more:
+                link.reqs.extend(more)
+                link.n = len(link.reqs)
+                self._advance(link)
+                return
         pool = self.pool
         if pool is not None and link.sock is not None and not link.connecting and link.conn.reusable:
             self.poller.unregister(link.sock)
@@ -632,6 +647,7 @@ def fanout_columns(
     concurrency: int = DEFAULT_CONCURRENCY,
     on_antenna_done: Callable[[str, Exchanges], None] | None = None,
     pool: ConnectionPool | None = None,
+    follow_up: Callable[[str, Exchanges], Sequence[Request]] | None = None,
 ) -> dict[str, Exchanges]:
     """Run every antenna's requests concurrently; each antenna's :class:`Exchanges`, in
     plan order. Blocking; no event loop (so it works inside a running one too).
@@ -639,11 +655,12 @@ def fanout_columns(
     ``timeout`` bounds each request; ``deadline`` (seconds from now, default
     ``2 × timeout + 0.5``) the whole sweep, host-name look-ups included;
     ``concurrency`` caps the antennas talked to at once; with a ``pool``, connections
-    are kept from one sweep to the next.
+    are kept from one sweep to the next; ``follow_up`` (see :class:`Engine`) asks an
+    antenna that has its answers for more requests.
     """
     return Engine(
         plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=on_antenna_done,
-        pool=pool,
+        pool=pool, follow_up=follow_up,
     ).run()  # fmt: skip
 
 
@@ -654,6 +671,7 @@ def fanout(
     deadline: float | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     on_antenna_done: Callable[[str, list[Result]], None] | None = None,
+    follow_up: Callable[[str, Exchanges], Sequence[Request]] | None = None,
 ) -> dict[str, list[Result]]:
     """:func:`fanout_columns`, with every exchange made a :class:`Result`."""
     made: dict[str, list[Result]] = {}
@@ -665,7 +683,9 @@ def fanout(
             made[antenna] = ex.results()
             callback(antenna, made[antenna])
 
-    out = fanout_columns(plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=done)
+    out = fanout_columns(
+        plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=done, follow_up=follow_up
+    )
     return {a: made[a] if a in made else ex.results() for a, ex in out.items()}
 
 
