@@ -161,7 +161,7 @@ def test_engine_columns_hold_every_reply_or_why_there_is_none(faulty) -> None:
     reply bytes where a valid reply came (E2C errors included), else the failure; and
     ``results()`` says the same as the Results a sweep makes."""
     from e2ckit import engine
-    from e2ckit.protocol import monitor_request
+    from e2ckit.wire.frames import monitor_request
 
     faulty.fault("CM04", "error", code=5011, node=0x13, rca=0x0C004)
     faulty.fault("DV02", "down")

@@ -27,8 +27,8 @@ from e2ckit.errors import (
     TransportError,
     ValidationError,
 )
-from e2ckit.protocol import Mode, Reply, Request
 from e2ckit.sim.server import FAULT_KINDS
+from e2ckit.wire.frames import Mode, Reply, Request
 
 FEMC, CMPR, E2C_NODE = 0x13, 0x25, 0x16
 TEMP0 = (1, FEMC, 0x0C000)

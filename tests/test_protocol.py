@@ -1,4 +1,4 @@
-"""The wire codec: one table of (message, exact bytes) drives encode and decode."""
+"""The wire codec (e2ckit.wire.frames): one table of (message, exact bytes) drives encode and decode."""
 
 from __future__ import annotations
 
@@ -6,9 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from e2ckit.errors import FrameError, ProtocolError, ShortFrameError, ValidationError
-from e2ckit.protocol import (
+from e2ckit.errors import (
     ERRORS,
+    FrameError,
+    ProtocolError,
+    ShortFrameError,
+    ValidationError,
+    error_info,
+)
+from e2ckit.wire.frames import (
     NODE_RECORD_SIZE,
     REPLY_SIZE,
     Mode,
@@ -16,7 +22,6 @@ from e2ckit.protocol import (
     Reply,
     Request,
     decode_reply,
-    error_info,
     pack_can_id,
     reply_data,
     reply_dlen,
@@ -210,7 +215,7 @@ def test_random_request_bytes_raise_only_protocol_errors(data: bytes) -> None:
 
 
 def test_monitor_request_is_built_once_and_still_validated() -> None:
-    from e2ckit.protocol import monitor_request
+    from e2ckit.wire.frames import monitor_request
 
     assert monitor_request(1, 0x13, 0x0C000) is monitor_request(1, 0x13, 0x0C000)
     assert monitor_request(1, 0x13, 0x0C000) == Request(1, 0x13, 0x0C000)
@@ -238,3 +243,13 @@ def test_whole_reply_ok_says_what_decode_reply_accepts(data: bytes) -> None:
     except ProtocolError:
         valid = False
     assert whole_reply_ok(data) is valid
+
+
+def test_the_old_protocol_module_still_re_exports_the_codec() -> None:
+    """Callers that import e2ckit.protocol (the logger, the catalog's sampler) keep working."""
+    import e2ckit.protocol as old
+    from e2ckit.wire import frames
+
+    for name in ("Request", "Reply", "Mode", "decode_reply", "reply_data", "reply_error", "monitor_request"):
+        assert getattr(old, name) is getattr(frames, name)
+    assert old.error_info is error_info and old.MAX_NODE == 0x7FE
