@@ -11,6 +11,10 @@ the E2C's socket server, all here and nowhere else:
   nothing can tell whose reply it is, so the connection is broken and must be closed —
   a value taken from it could be the answer to another question;
 * a connection whose request timed out is broken too: the late reply may still come;
+* (what no rule can catch: with no request id, a stray reply that arrives only *after*
+  the next request was sent looks exactly like its answer. Transports therefore read
+  everything available at once, so a stray that came with or before a reply is seen,
+  and look for pending bytes on a kept connection before sending on it;)
 * the peer closing before any byte of a reply is how a powered-off or overloaded E2C
   turns clients away (``refused``); after that, mid-reply, it is ``closed``.
 
