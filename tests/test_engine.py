@@ -260,3 +260,29 @@ def test_no_private_event_loop_thread(sim):
     engine.fanout(plan)
     api.sweep_rows("cryo", array=sim)
     assert not [t.name for t in threading.enumerate() if t.name == "e2ckit-engine"]
+
+
+def test_a_hanging_look_up_does_not_delay_the_exit_of_the_process():
+    """The CLI prints its table and exits: a look-up still hanging in the background
+    (here 30 s) must not keep the process alive (resolver threads are daemons)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import socket, time\n"
+        "from e2ckit.transport import resolve\n"
+        "def slow(*a, **k):\n"
+        "    time.sleep(30)\n"
+        "    raise socket.gaierror('late')\n"
+        "resolve.socket.getaddrinfo = slow\n"
+        "from e2ckit import engine\n"
+        "from e2ckit.array import Endpoint\n"
+        "from e2ckit.wire.frames import monitor_request\n"
+        "out = engine.fanout({'DV01': (Endpoint('DV01', 'hang-e2c.invalid', 2000), [monitor_request(1, 0x13, 0)])},"
+        " timeout=0.2, deadline=0.5)\n"
+        "print(out['DV01'][0].error, out['DV01'][0].detail)\n"
+    )
+    t0 = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
+    assert done.stdout.strip() == "unresolved host name did not resolve within 0.5 s", done.stderr
+    assert time.monotonic() - t0 < 5.0
