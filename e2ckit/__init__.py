@@ -31,10 +31,10 @@ _EXPORTS = {
     "E2CClient": "e2ckit.compat",
     "Array": "e2ckit.array",
     "default_array": "e2ckit.array",
-    "Request": "e2ckit.protocol",
-    "Reply": "e2ckit.protocol",
-    "Mode": "e2ckit.protocol",
-    "NodeRecord": "e2ckit.protocol",
+    "Request": "e2ckit.wire.frames",
+    "Reply": "e2ckit.wire.frames",
+    "Mode": "e2ckit.wire.frames",
+    "NodeRecord": "e2ckit.wire.frames",
     "catalog": "e2ckit.catalog",
     "default_catalog": "e2ckit.catalog",
     "SimulatedArray": "e2ckit.sim",
@@ -47,8 +47,10 @@ _EXPORTS = {
     "ProtocolError": "e2ckit.errors",
     "ValidationError": "e2ckit.errors",
     "SweepError": "e2ckit.errors",
-    "AuditError": "e2ckit.audit",
-    "OutcomeUnknownError": "e2ckit.audit",
+    "AuditError": "e2ckit.errors",
+    "OutcomeUnknownError": "e2ckit.errors",
+    "CatalogError": "e2ckit.errors",
+    "Failure": "e2ckit.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -30,6 +30,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from e2ckit.errors import DOWN_KINDS, KINDS, ErrorCode, Failure, error_info
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -59,8 +61,9 @@ TEMP_LIMIT_K = 30.0
 PRESSURE_POINT = "FEMC.CRYOSTAT_PRESSURE"
 #: The front end lets the compressor cool only at or below this pressure.
 PRESSURE_LIMIT_MBAR = 5e-4
-#: Error codes meaning "the E2C did not answer at all" (not an E2C error reply).
-DOWN_ERRORS = ("refused", "timeout", "deadline", "closed", "unreachable", "unresolved")
+#: Error kinds meaning "the E2C did not answer at all" (not an E2C error reply): the
+#: failure kinds of :data:`e2ckit.errors.DOWN_KINDS`, in a fixed order.
+DOWN_ERRORS = tuple(sorted(DOWN_KINDS, key=("refused", "timeout", "deadline", "closed", "unreachable", "unresolved").index))
 #: Points whose falling value means the node rebooted (matched as a substring).
 COUNTER_MARK = "TRANS_NUM"
 
@@ -72,14 +75,19 @@ def _pd():
 
 
 def _error_code(error: object) -> str | None:
-    if error is None or (isinstance(error, float) and math.isnan(error)):
-        return None
-    return str(error).split(":", 1)[0].strip()
+    """The failure kind of an ``error`` value (None: no error)."""
+    failure = Failure.parse(error)
+    return None if failure is None else failure.kind
+
+
+def _is_down(error: object) -> bool:
+    failure = Failure.parse(error)
+    return failure is not None and failure.down
 
 
 def is_down(tidy: pd.DataFrame) -> pd.Series:
     """True for rows whose E2C did not answer at all (a transport error, not an E2C error)."""
-    return tidy["error"].map(lambda e: _error_code(e) in DOWN_ERRORS).astype(bool)
+    return tidy["error"].map(_is_down).astype(bool)
 
 
 def good(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -115,12 +123,9 @@ def explain(error: str) -> str:
     ``"refused: ..."``, ``"timeout: ..."`` and the other transport codes mean the E2C
     itself did not answer (powered off, unreachable, or too slow).
     """
-    from e2ckit.engine import TRANSPORT_ERRORS
-    from e2ckit.protocol import ErrorCode, error_info
-
-    code = _error_code(error) or ""
-    if code.startswith("E2C"):
-        name = str(error).split(":", 2)[1].strip() if str(error).count(":") >= 1 else ""
+    failure = Failure.parse(error) or Failure("", "")
+    name = failure.e2c_name
+    if name is not None:
         try:
             info = error_info(int(ErrorCode[name]))
         except KeyError:
@@ -129,11 +134,9 @@ def explain(error: str) -> str:
             "TIMEOUT_ERROR": " (the LRU is absent, unpowered or not answering on this channel)",
         }.get(info.name, "")
         return f"E2C error {info.code} {info.name}: {info.description}{hint}"
-    if code == "catalog":  # catalog.CATALOG_PROBLEM: the reply does not fit its entry (#17)
-        return "a catalog problem, not a hardware fault: the reply does not fit the point's catalog entry"
-    if code in TRANSPORT_ERRORS:
-        meaning = TRANSPORT_ERRORS[code]
-        if code in DOWN_ERRORS:
+    if failure.kind in KINDS:
+        meaning = failure.meaning
+        if failure.down:
             meaning += " — the whole E2C did not answer: power, network, or the host is down"
         return meaning
     return "not a known e2ckit error code"
@@ -161,10 +164,7 @@ def explain_errors(tidy: pd.DataFrame) -> pd.DataFrame:
 
 def _short_error(error: str) -> str:
     """``"E2C:TIMEOUT_ERROR: CAN bus timeout"`` → ``"E2C:TIMEOUT_ERROR"``; ``"refused: …"`` → ``"refused"``."""
-    text = str(error)
-    if text.startswith("E2C:"):
-        return ":".join(text.split(":", 2)[:2]).strip()
-    return _error_code(text) or text
+    return _error_code(error) or str(error)
 
 
 # --------------------------------------------------------------------------------------

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from e2ckit import _check, engine
 from e2ckit._check import name_list, positive_seconds, whole_number
-from e2ckit.array import Array, Endpoint, default_array
-from e2ckit.errors import SweepError, ValidationError
-from e2ckit.protocol import Mode, Request, monitor_request
+from e2ckit.array import Array, default_array
+from e2ckit.errors import Failure, SweepError, ValidationError
+from e2ckit.names import LRU_CHANNELS, MAX_NODE, default_deadline
+from e2ckit.wire.frames import Mode, NodeRecord, Request, monitor_request
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,8 +66,6 @@ class TidyRow(NamedTuple):
 
 #: Columns of a tidy result, in order.
 TIDY_COLUMNS = list(TidyRow._fields)
-
-LRU_CHANNELS = (0, 1, 2, 3, 4)
 
 ArrayLike = Array | str | os.PathLike | Any
 
@@ -123,12 +122,30 @@ def _progress_callback(progress: bool | Callable[[int, int, str], None] | None, 
     return tick
 
 
-async def _discover(arr: Array, antennas: Sequence[str], timeout: float, deadline: float, concurrency: int):
-    plan = {a: (arr[a], [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]) for a in antennas}
-    return await engine.sweep_requests(plan, timeout=timeout, deadline=deadline, concurrency=concurrency)
+def impossible_node(channel: int, node: NodeRecord) -> Failure | None:
+    """Why a node of a get-nodes listing cannot be asked anything, or None when it can.
+
+    The node field of a CAN id holds ``node + 1`` in 11 bits, so a listing that names a
+    node above 0x7FE (0x7FF, 0xFFFFFFFF) names no node this protocol can address: a
+    broken listing, reported for that node while every other node is swept.
+    """
+    if node.node <= MAX_NODE:
+        return None
+    return Failure(
+        "protocol",
+        f"the node listing of channel {channel} names node 0x{node.node:X}, which no CAN id can address "
+        f"(0x0..0x{MAX_NODE:X})",
+    )
 
 
-async def _sweep_async(
+async def _sweep_async(*args: Any) -> tuple:
+    """:func:`_sweep_blocking` for ``async`` callers, in a worker thread."""
+    import asyncio
+
+    return (await asyncio.to_thread(_sweep_blocking, *args))[:3]
+
+
+def _sweep_blocking(
     cat: Catalog,
     arr: Array,
     antennas: Sequence[str],
@@ -138,39 +155,57 @@ async def _sweep_async(
     deadline: float,
     concurrency: int,
     tick: Any,
-) -> tuple[dict[str, list[Point]], dict[str, list[engine.Result]], dict[str, list[engine.Result]]]:
-    import time
-
-    start = time.monotonic()
-    discovered: dict[str, list[engine.Result]] = {}
-    if dynamic:
-        # Dynamic groups (the ambient temperature of every node present) need the
-        # node listing first; both phases share the one deadline.
-        discovered = await _discover(arr, antennas, timeout, deadline, concurrency)
+) -> tuple[
+    dict[str, list[Point]], dict[str, list[engine.Result]], dict[str, list[engine.Result]],
+    dict[str, list[tuple[float, Failure]]],
+]:  # fmt: skip
+    """The sweep itself, blocking, in one pass of the engine under one deadline. When a
+    dynamic group needs the node listings, each antenna lists its nodes first and its
+    readings follow on the same connection as soon as its own listing is in: an
+    antenna that is slow to list (or whose name hangs) holds back no other. Returns
+    the points of each antenna, the results, the listings, and per antenna the
+    failures of nodes its listing named that cannot be asked (see :func:`impossible_node`)."""
     per_antenna: dict[str, list[Point]] = {}
-    plan: dict[str, tuple[Endpoint, list[Request]]] = {}
-    for a in antennas:
+    bad_nodes: dict[str, list[tuple[float, Failure]]] = {}
+
+    def readings(a: str, listing: Sequence[engine.Result]) -> list[Request]:
         pts = list(static)
         if dynamic:
-            found = [(r.request.channel, n.node) for r in discovered[a] if r.ok and r.reply for n in r.reply.nodes]
+            found = []
+            for r in listing:
+                for n in r.reply.nodes if r.ok and r.reply else ():
+                    why = impossible_node(r.request.channel, n)
+                    if why is None:
+                        found.append((r.request.channel, n.node))
+                    else:
+                        bad_nodes.setdefault(a, []).append((r.time, why))
             for g in dynamic:
                 pts += cat.expand(g, nodes=found)
         per_antenna[a] = pts
         seen: dict[tuple[int, int, int], None] = {}
         for p in pts:
             seen.setdefault((p.channel_for(a), p.node, p.rca), None)
-        plan[a] = (arr[a], [monitor_request(*addr) for addr in seen])
-    remaining = max(deadline - (time.monotonic() - start), 1e-3)
-    results = await engine.sweep_requests(
-        plan, timeout=timeout, deadline=remaining, concurrency=concurrency, on_antenna_done=tick
-    )
-    return per_antenna, results, discovered
+        return [monitor_request(*addr) for addr in seen]
+
+    if not dynamic:
+        plan = {a: (arr[a], readings(a, ())) for a in antennas}
+        results = engine.fanout(plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=tick)
+        return per_antenna, results, {}, bad_nodes
+    listing = [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]
+    n = len(listing)
+    both = engine.fanout(
+        {a: (arr[a], listing) for a in antennas}, timeout=timeout, deadline=deadline, concurrency=concurrency,
+        on_antenna_done=tick, follow_up=lambda a, ex: readings(a, ex.results()),
+    )  # fmt: skip
+    discovered = {a: rs[:n] for a, rs in both.items()}
+    return per_antenna, {a: rs[n:] for a, rs in both.items()}, discovered, bad_nodes
 
 
 def _tidy_rows(
     per_antenna: dict[str, list[Point]],
     results: dict[str, list[engine.Result]],
     discovered: dict[str, list[engine.Result]],
+    bad_nodes: dict[str, list[tuple[float, Failure]]] | None = None,
     cat: Catalog | None = None,
 ) -> list[TidyRow]:
     """Decoded results as :class:`TidyRow` (time as UNIX seconds), then one row per
@@ -181,13 +216,19 @@ def _tidy_rows(
     for antenna, pts in per_antenna.items():
         first = len(rows)
         by_addr = {(r.request.channel, r.request.node, r.request.rca): r for r in results[antenna]}
+        for t, why in (bad_nodes or {}).get(antenna, ()):
+            # a node the listing named but no request can address: one error row each
+            rows.append(
+                TidyRow(t, antenna, "(node listing)", math.nan, "", "", "error", "unavailable", why.text, None,
+                        math.nan)
+            )  # fmt: skip
         if not pts and discovered.get(antenna):
             # A dynamic group on an antenna that never listed its nodes: one error row.
             bad = next((r for r in discovered[antenna] if not r.ok), None)
             if bad is not None:
                 rows.append(
                     TidyRow(bad.time, antenna, "(node listing)", math.nan, "", "", "error", "unavailable",
-                            f"{bad.error}: {bad.detail}", None, math.nan)
+                            bad.failure.text, None, math.nan)  # type: ignore[union-attr]
                 )  # fmt: skip
             continue
         for p in pts:
@@ -203,7 +244,7 @@ def _tidy_rows(
                 raw = r.reply.data if r.reply is not None else None
                 rows.append(
                     TidyRow(r.time, antenna, p.name, math.nan, "", p.unit, "error", "unavailable",
-                            f"{r.error}: {r.detail}", raw, latency)
+                            r.failure.text, raw, latency)  # type: ignore[union-attr]
                 )  # fmt: skip
         rows += derived_rows(_catalog(cat).derived.values(), antenna, rows[first:], TidyRow)
     return rows
@@ -388,15 +429,17 @@ async def asweep(
     catalog: Catalog | None = None,
 ) -> pd.DataFrame:
     """:func:`sweep` for ``async`` code: ``df = await e2ckit.asweep("cryo")``."""
+    import asyncio
+
     args = _prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
-    per_antenna, results, discovered = await engine.run_in_loop(_sweep_async, *args, None)
-    return _finish(_tidy_rows(per_antenna, results, discovered, args[0]), tidy, raise_on_error)
+    swept = await asyncio.to_thread(_sweep_blocking, *args, None)
+    return _finish(_tidy_rows(*swept, cat=args[0]), tidy, raise_on_error)
 
 
 def _timing(timeout: object, deadline: object) -> tuple[float, float]:
     """Checked (timeout, deadline); the deadline defaults to 2 × timeout + 0.5 s."""
     t = positive_seconds("timeout", timeout)
-    return t, (t * 2 + 0.5 if deadline is None else positive_seconds("deadline", deadline))
+    return t, (default_deadline(t) if deadline is None else positive_seconds("deadline", deadline))
 
 
 def _prepare(
@@ -437,8 +480,7 @@ def sweep_rows(
     more time importing pandas than sweeping the array; :func:`wide_parts` pivots them."""
     args = _prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
     tick = _progress_callback(progress, len(args[2]))
-    per_antenna, results, discovered = engine.run(lambda: _sweep_async(*args, tick))
-    return _tidy_rows(per_antenna, results, discovered, args[0])
+    return _tidy_rows(*_sweep_blocking(*args, tick), cat=args[0])
 
 
 def _finish(rows: list[TidyRow], tidy: bool, raise_on_error: bool) -> pd.DataFrame:
@@ -497,16 +539,18 @@ def nodes(
     timeout, dl = _timing(timeout, deadline)
     channels = _check.int_list("channels", channels, 0, 0xFFFF)
     plan = {a: (arr[a], [Request(ch, 0, 0, Mode.GET_NODES) for ch in channels]) for a in names}
-    results = engine.run(lambda: engine.sweep_requests(plan, timeout=timeout, deadline=dl, concurrency=concurrency))
+    results = engine.fanout(plan, timeout=timeout, deadline=dl, concurrency=concurrency)
     rows = []
     for a in names:
         for r in results[a]:
             if r.ok and r.reply is not None:
                 for n in r.reply.nodes:
                     info = cat.node_info(n.node)
-                    rows.append((a, r.request.channel, n.node, f"0x{n.node:02X}", n.esn_hex, info.abbrev, info.name, None))
+                    why = impossible_node(r.request.channel, n)
+                    rows.append((a, r.request.channel, n.node, f"0x{n.node:02X}", n.esn_hex, info.abbrev, info.name,
+                                 why.text if why else None))  # fmt: skip
             else:
-                rows.append((a, r.request.channel, None, None, None, None, None, f"{r.error}: {r.detail}"))
+                rows.append((a, r.request.channel, None, None, None, None, None, r.failure.text))  # type: ignore[union-attr]
     df = pd.DataFrame.from_records(rows, columns=["antenna", "channel", "node", "node_hex", "esn", "lru", "name", "error"])
     df["node"] = df["node"].astype("Int64")
     return df
@@ -535,7 +579,9 @@ def inventory(
         found = nodes(antennas, array=array, timeout=timeout, deadline=deadline, catalog=cat)
     rows = []
     for a, g in found.groupby("antenna", sort=False):
-        dead = set(g.loc[g["error"].notna(), "channel"])
+        # a channel that did not answer (an error row with no node; a node row with an
+        # error is a node the listing named but no request can address)
+        dead = set(g.loc[g["error"].notna() & g["node"].isna(), "channel"])
         have = {(int(c), int(n)) for c, n in zip(g["channel"], g["node"], strict=False) if pd.notna(n)}
         expected = {(c, n): abbr for c, n, abbr in cat.expected_inventory(a)}
         for (c, n), abbr in sorted(expected.items()):

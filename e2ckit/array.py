@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from e2ckit._check import name_list
 from e2ckit.errors import ValidationError
+from e2ckit.names import ANTENNA_RE as _ANTENNA_RE
+from e2ckit.names import DEFAULT_PORT
 
 __all__ = [
     "ANTENNAS",
@@ -42,10 +43,7 @@ CENTRAL_HOSTS: list[str] = [
     "COB-DMC-01", "COB-DMC-02", "COB-DMC-03", "COB-DMC-04",
     "LO-ART-1",
 ]  # fmt: skip
-DEFAULT_PORT = 2000
 ENV_VAR = "E2CKIT_ARRAY"
-
-_ANTENNA_RE = re.compile(r"^(CM|DA|DV|PM)(\d{2})$")
 
 
 def antenna_family(antenna: str) -> str:

@@ -46,7 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from e2ckit.errors import E2CKitError, ProtocolError, TransportError
+from e2ckit.errors import AuditError, OutcomeUnknownError, ProtocolError, TransportError
 
 if TYPE_CHECKING:
     from e2ckit.protocol import Reply, Request
@@ -65,19 +65,6 @@ __all__ = [
 ENV_VAR = "E2CKIT_AUDIT_LOG"
 #: How an unanswered control is reported, everywhere.
 UNKNOWN = "outcome unknown — it may have been applied"
-
-
-class AuditError(E2CKitError):
-    """The audit log cannot be written, so the control or reset was not sent."""
-
-
-class OutcomeUnknownError(TransportError):
-    """A control or reset went out (or may have) and no reply came back: it may have
-    been applied. ``cause`` is the transport or protocol error that ended the wait."""
-
-    def __init__(self, message: str, host: str, port: int, cause: BaseException) -> None:
-        self.cause = cause
-        super().__init__(message, host, port)
 
 
 def audit_path() -> Path:

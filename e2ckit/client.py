@@ -1,13 +1,16 @@
 """A blocking client for one E2C socket server.
 
 ``Client`` holds one TCP connection, opened lazily on the first request, and sends
-one request at a time (a lock makes it safe to share between threads). Every read
-is exact: a reply that arrives in several TCP segments is assembled before it is
-decoded. The timeout is per request and counts connect, send and the whole reply.
+one request at a time (a lock makes it safe to share between threads). What the bytes
+mean is decided by the sans-I/O :class:`~e2ckit.wire.Connection`; this class only
+moves them. The timeout is per request and counts resolving the host name, connecting,
+sending and the whole reply.
 
 After a timeout or a malformed reply the connection is closed and the next request
 opens a fresh one: the E2C may still send the late reply, and on the old connection
-it would be taken as the answer to the next question.
+it would be taken as the answer to the next question. For the same reason a kept
+connection is checked before each request: bytes that arrived since the last reply
+(a stray reply) break it, and the request goes out on a fresh connection.
 
 Controls and resets change hardware: :meth:`Client.control` and :meth:`Client.reset`
 send only with ``confirm=True`` and write the control audit log first (see
@@ -20,6 +23,7 @@ send only with ``confirm=True`` and write the control audit log first (see
 from __future__ import annotations
 
 import os
+import select
 import socket
 import threading
 import time
@@ -28,26 +32,25 @@ from typing import Any
 
 from e2ckit._check import positive_seconds
 from e2ckit.errors import (
-    E2CConnectionError,
     E2CError,
-    E2CTimeoutError,
+    Failure,
     ProtocolError,
     ValidationError,
 )
-from e2ckit.protocol import (
+from e2ckit.names import DEFAULT_PORT, LRU_CHANNELS
+from e2ckit.transport import resolve
+from e2ckit.wire import NEED_DATA, Connection
+from e2ckit.wire.frames import (
     Mode,
     NodeRecord,
     Reply,
     Request,
-    decode_reply,
     monitor_request,
+    reply_of,
 )
 
 __all__ = ["DEFAULT_PORT", "Client", "decode_ds18s20"]  # and E2CClient, lazily from e2ckit.compat
 
-DEFAULT_PORT = 2000
-#: Channels an E2C serves to antenna LRUs (channel 5 is its own internal node).
-LRU_CHANNELS = range(5)
 #: bytes asked of the kernel per read: a reply is 13 bytes, a get-nodes one 13 + 12 per
 #: node (a longer one arrives over several reads)
 _READ = 1024
@@ -67,6 +70,11 @@ class Client:
         self.port = port
         self.timeout = positive_seconds("timeout", timeout)
         self._sock: socket.socket | None = None
+        self._conn = Connection()
+        # readiness of the kept socket without waiting: "did anything arrive since the
+        # last reply?" before each request (a socket with a timeout cannot be asked
+        # that by recv, which would wait)
+        self._poll: Any = None
         # the timeout the socket now has: settimeout is a system call every time, so it
         # is made only when a request needs another one (None: unknown, set it)
         self._sock_timeout: float | None = None
@@ -91,7 +99,7 @@ class Client:
 
     def close(self) -> None:
         """Close the connection; the next request opens a new one."""
-        sock, self._sock = self._sock, None
+        sock, self._sock, self._poll = self._sock, None, None
         if sock is not None:
             try:
                 sock.close()
@@ -99,22 +107,68 @@ class Client:
                 pass
 
     def _connect(self, deadline: float) -> socket.socket:
-        if self._sock is not None:
-            return self._sock
+        """The kept connection if it is still clean, else a new one (or raise)."""
+        sock, poll = self._sock, self._poll
+        if sock is not None and poll is not None and self._conn.reusable and not poll.poll(0):
+            return sock  # the usual case, kept lean: a kept connection with nothing pending
+        sock = self._kept()
+        if sock is not None:
+            return sock
+        result = self._open(deadline)
+        if isinstance(result, Failure):
+            raise result.exception(self.host, self.port)
+        return result
+
+    def _kept(self) -> socket.socket | None:
+        """The open connection, if nothing arrived on it since its last reply."""
+        sock = self._sock
+        if sock is None:
+            return None
+        if self._conn.reusable and not self._pending():
+            return sock
+        if self._conn.reusable:  # a stray reply, or the E2C closed it: read what it is
+            try:
+                sock.settimeout(0.0)
+                self._conn.receive_data(sock.recv(_READ))
+            except OSError:
+                self._conn.receive_data(b"")
+        self.close()
+        return None
+
+    def _pending(self) -> bool:
+        if self._poll is None:
+            return bool(select.select([self._sock], [], [], 0)[0])
+        return bool(self._poll.poll(0))
+
+    def _open(self, deadline: float) -> socket.socket | Failure:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise E2CTimeoutError("timed out before connecting", self.host, self.port)
+            return Failure("timeout", "timed out before connecting")
+        addr = resolve.resolve(self.host, self.port, remaining)
+        if isinstance(addr, Failure):
+            return addr
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return Failure("timeout", f"no connection within {self.timeout:g} s")
+        sock = socket.socket(addr[0], socket.SOCK_STREAM)
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=remaining)
+            sock.settimeout(remaining)
+            sock.connect(addr[1])
         except TimeoutError:
-            raise E2CTimeoutError(f"no connection within {self.timeout:g} s", self.host, self.port) from None
-        except socket.gaierror as exc:
-            raise E2CConnectionError(f"host name not resolved ({exc})", self.host, self.port) from None
+            sock.close()
+            return Failure("timeout", f"no connection within {self.timeout:g} s")
+        except ConnectionRefusedError:
+            sock.close()
+            return Failure.of("refused")
         except OSError as exc:
-            raise E2CConnectionError(f"cannot connect: {exc.strerror or exc}", self.host, self.port) from None
+            sock.close()
+            return Failure("unreachable", f"cannot connect: {exc.strerror or exc}")
         # Requests are tiny and strictly request/reply: Nagle would only add delay.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._sock, self._sock_timeout = sock, None
+        self._sock, self._sock_timeout, self._conn = sock, None, Connection()
+        if hasattr(select, "poll"):
+            self._poll = select.poll()
+            self._poll.register(sock, select.POLLIN)
         return sock
 
     # -- requests -----------------------------------------------------------------
@@ -130,17 +184,53 @@ class Client:
             deadline = time.monotonic() + limit
             sock = self._connect(deadline)
             try:
-                self._timeout(sock, deadline, limit)
-                self._send(sock, request.encode(), limit)
-                reply = self._read_reply(sock, request.mode, deadline, limit)
+                result = self._exchange(sock, request, deadline, limit)
             except BaseException:
-                # Whatever went wrong, this connection may now hold a late or partial
-                # reply: never reuse it.
+                # Interrupted (KeyboardInterrupt): the connection may now hold a late
+                # or partial reply: never reuse it.
                 self.close()
                 raise
-        if check and reply.error:
-            raise E2CError(reply.error, request, host=f"{self.host}:{self.port}")
-        return reply
+            if isinstance(result, Failure):
+                self.close()
+                raise result.exception(self.host, self.port)
+        if check and result.error:
+            raise E2CError(result.error, request, host=f"{self.host}:{self.port}")
+        return result
+
+    def _exchange(self, sock: socket.socket, request: Request, deadline: float, limit: float) -> Reply | Failure:
+        conn = self._conn
+        frame = conn.send(request)
+        self._timeout(sock, deadline, limit)
+        # A connection the E2C reset since the last request fails here, not in recv.
+        try:
+            sock.sendall(frame)
+        except TimeoutError:
+            return conn.time_out(Failure("timeout", f"request not sent within {limit:g} s"))
+        except OSError as exc:
+            return conn.time_out(Failure("closed", f"connection failed while sending: {exc.strerror or exc}"))
+        # The first read runs under the timeout set before the send: a kept connection
+        # answering in one segment costs one recv and one decode.
+        got = 0
+        while True:
+            try:
+                chunk: bytes | None = sock.recv(_READ)
+            except TimeoutError:
+                chunk = None  # the deadline check below says so
+            except OSError:
+                chunk = b""  # reset: the connection says what that means
+            if chunk is not None:
+                raw = conn.fast_reply(chunk)
+                if raw is not None:  # the usual case: the whole reply in one read
+                    return reply_of(raw)
+                got += len(chunk)
+                conn.receive_data(chunk)
+                event = conn.next_event()
+                if event is not NEED_DATA:
+                    return event  # type: ignore[return-value]
+            if self._timeout(sock, deadline, limit) <= 0:
+                return conn.time_out(
+                    Failure("timeout", f"no complete reply within {limit:g} s ({got} bytes received)")
+                )
 
     def _timeout(self, sock: socket.socket, deadline: float, limit: float) -> float:
         """Give ``sock`` the time left until ``deadline`` and return it. On a kept
@@ -152,51 +242,6 @@ class Client:
             sock.settimeout(want)
             self._sock_timeout = want
         return remaining
-
-    def _send(self, sock: socket.socket, payload: bytes, limit: float) -> None:
-        # A connection the E2C reset since the last request fails here, not in recv.
-        try:
-            sock.sendall(payload)
-        except TimeoutError:
-            raise E2CTimeoutError(f"request not sent within {limit:g} s", self.host, self.port) from None
-        except OSError as exc:
-            raise E2CConnectionError(
-                f"connection failed while sending: {exc.strerror or exc}", self.host, self.port
-            ) from None
-
-    def _read_reply(self, sock: socket.socket, mode: Mode, deadline: float, limit: float) -> Reply:
-        # The first read runs under the timeout set before the send: a kept connection
-        # answering in one segment costs one recv and one decode.
-        buffer = b""
-        while True:
-            try:
-                chunk: bytes | None = sock.recv(_READ)
-            except TimeoutError:
-                chunk = None  # the deadline check below raises
-            except OSError as exc:
-                raise E2CConnectionError(
-                    f"connection failed mid-reply: {exc.strerror or exc}", self.host, self.port
-                ) from None
-            if chunk is not None:
-                if not chunk:
-                    raise E2CConnectionError(
-                        f"connection closed by the E2C after {len(buffer)} bytes of the reply",
-                        self.host,
-                        self.port,
-                    )
-                buffer = buffer + chunk if buffer else chunk
-                result = decode_reply(buffer, mode)
-                if result is not None:
-                    reply, used = result
-                    if used != len(buffer):
-                        raise ProtocolError(f"{len(buffer) - used} unexpected bytes after the reply")
-                    return reply
-            if self._timeout(sock, deadline, limit) <= 0:
-                raise E2CTimeoutError(
-                    f"no complete reply within {limit:g} s ({len(buffer)} bytes received)",
-                    self.host,
-                    self.port,
-                )
 
     def monitor(self, channel: int, node: int, rca: int, *, timeout: float | None = None) -> bytes:
         """Read a monitor point; return its data bytes (0 to 8)."""

@@ -162,7 +162,7 @@ def test_engine_columns_hold_every_reply_or_why_there_is_none(faulty) -> None:
     reply bytes where a valid reply came (E2C errors included), else the failure; and
     ``results()`` says the same as the Results a sweep makes."""
     from e2ckit import engine
-    from e2ckit.protocol import monitor_request
+    from e2ckit.wire.frames import monitor_request
 
     faulty.fault("CM04", "error", code=5011, node=0x13, rca=0x0C004)
     faulty.fault("DV02", "down")
@@ -370,3 +370,40 @@ def test_concurrency_caps_antennas_in_flight_and_the_default_takes_the_whole_arr
     whole = e2ckit.sweep(points, array=s, tidy=True)
     assert _most_at_once(whole) == len(ants)
     assert e2ckit.engine.DEFAULT_CONCURRENCY > 66
+
+
+# -- impossible node ids in a listing (issue 13 item 8) -------------------------------------
+
+
+def test_impossible_node_ids_are_listed_with_an_error_and_everything_else_is_swept():
+    """A listing naming node 0x7FF or 0xFFFFFFFF (no CAN id can address them: node + 1
+    must fit 11 bits) used to fail ``sweep("temps")`` for the whole array."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import pandas as pd
+    from fake_e2c import FakeE2C
+
+    from e2ckit.array import Array, Endpoint
+
+    with FakeE2C(listing=(0x13, 0x7FF, 0xFFFFFFFF, 0x22)) as e2c:
+        arr = Array([Endpoint("DV01", e2c.host, e2c.port)])
+        found = e2ckit.nodes(array=arr, channels=[0], timeout=1.0)
+        assert found["node"].tolist() == [0x13, 0x7FF, 0xFFFFFFFF, 0x22]
+        errors = dict(zip(found["node"], found["error"], strict=True))
+        assert pd.isna(errors[0x13]) and pd.isna(errors[0x22])
+        assert errors[0x7FF] == (
+            "protocol: the node listing of channel 0 names node 0x7FF, which no CAN id can address (0x0..0x7FE)"
+        )
+        assert "0xFFFFFFFF" in errors[0xFFFFFFFF]
+        inv = e2ckit.inventory(array=arr, found=found)
+        assert "unreachable" not in set(inv["state"]), "a bad node does not make its channel unreachable"
+
+        rows = e2ckit.sweep("temps", array=arr, timeout=1.0, tidy=True)
+        listing = rows[rows["point"] == "(node listing)"]
+        # channels 0-4 each list the two impossible nodes
+        assert len(listing) == 10 and listing["error"].str.startswith("protocol: the node listing").all()
+        read = rows[rows["point"] != "(node listing)"]
+        assert {"FEMC[0x13].AMBIENT_TEMP", "LORR[0x22].AMBIENT_TEMP"} <= set(read["point"])
+        assert read["error"].isna().all()

@@ -117,9 +117,27 @@ def test_importing_e2ckit_pulls_in_no_heavy_library() -> None:
     assert out.stdout.strip() == "", f"heavy modules imported eagerly: {out.stdout.strip()}"
 
 
-@pytest.mark.parametrize("module", ["e2ckit.protocol"])
+@pytest.mark.parametrize("module", ["e2ckit.protocol", "e2ckit.wire", "e2ckit.wire.frames", "e2ckit.wire.connection"])
 def test_protocol_core_has_no_io(module: str) -> None:
     code = f"import sys, {module}; print(','.join(m for m in ('socket', 'asyncio', 'pandas') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # socket may come in through the interpreter's own start-up on some platforms; asyncio and pandas must not.
     assert "asyncio" not in out.stdout and "pandas" not in out.stdout
+
+
+@pytest.mark.parametrize("module", ["e2ckit.errors", "e2ckit.names"])
+def test_the_bottom_modules_import_nothing_of_e2ckit(module: str) -> None:
+    """errors and names are what every other module stands on: no import circle through them."""
+    code = f"import sys, {module}; print(','.join(m for m in sys.modules if m.startswith('e2ckit') and m != '{module}'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() in ("", "e2ckit"), out.stdout
+
+
+def test_the_wire_core_does_not_import_sockets_itself() -> None:
+    import ast
+
+    for name in ("frames.py", "connection.py", "__init__.py"):
+        tree = ast.parse((ROOT / "e2ckit" / "wire" / name).read_text())
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not imported & {"socket", "asyncio", "selectors", "select", "threading"}, name

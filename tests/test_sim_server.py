@@ -27,8 +27,8 @@ from simhelpers import client_for
 from e2ckit.array import Array
 from e2ckit.client import Client
 from e2ckit.errors import E2CError, ValidationError
-from e2ckit.protocol import REPLY_SIZE, Mode, Reply, Request, decode_reply
 from e2ckit.sim import SimulatedArray
+from e2ckit.wire.frames import REPLY_SIZE, Mode, Reply, Request, decode_reply
 
 FEMC, CMPR, E2C_NODE, ACU = 0x13, 0x25, 0x16, 0x00
 #: channel 0 and 1 nodes of the real DV10 listing (protocol notes §6)

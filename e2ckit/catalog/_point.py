@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
-from e2ckit.errors import ValidationError
+from e2ckit.errors import Failure, ValidationError
 from e2ckit.protocol import reply_data
 
 __all__ = ["CATALOG_PROBLEM", "DTYPES", "FEMC_STATUS", "Decoded", "Point", "parse_antenna"]
@@ -375,7 +375,7 @@ class Point:
         detail = f"{self.name} expects {expected}, got {len(raw)}"
         return Decoded(
             None, "bad length", "bad length", f"expected {expected}, got {len(raw)}", "unavailable", raw,
-            f"{CATALOG_PROBLEM}: bad length: {detail}",
+            Failure(CATALOG_PROBLEM, f"bad length: {detail}").text,
         )  # fmt: skip
 
     def _decode_body(self, body: bytes, raw: bytes, note: str | None) -> Decoded:

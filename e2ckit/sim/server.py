@@ -28,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from e2ckit.array import ANTENNAS, Array, Endpoint, antenna_family
-from e2ckit.errors import FrameError, ValidationError
-from e2ckit.protocol import REPLY_SIZE, REQUEST_SIZE, ErrorCode, Reply, Request
+from e2ckit.errors import ErrorCode, FrameError, ValidationError
+from e2ckit.names import DEFAULT_PORT
+from e2ckit.wire import NEED_DATA, ServerConnection
+from e2ckit.wire.frames import REPLY_SIZE, REQUEST_SIZE, Reply, Request
 
 __all__ = ["FAULT_KINDS", "Fault", "SimulatedArray"]
 
@@ -137,7 +139,7 @@ class SimulatedArray:
             if bind == "address":
                 addr = str(base + i)
                 _require_loopback(addr)
-                ep_host, ep_port = addr, 2000 if port is None else port
+                ep_host, ep_port = addr, DEFAULT_PORT if port is None else port
             else:
                 ep_host, ep_port = host, 0 if port is None else port
             self._antennas[name] = _Antenna(name, model, ep_host, ep_port)
@@ -385,7 +387,7 @@ class _Outbox:
 class _E2CConnection(asyncio.BufferedProtocol):
     """One client connection to one simulated E2C.
 
-    Requests are cut from the byte stream 18 at a time. Each reply is scheduled, not
+    Requests are cut from the byte stream by the wire's :class:`ServerConnection`. Each reply is scheduled, not
     slept for: a CAN channel carries one request at a time, so a reply is due at
     ``max(now, channel free) + latency``, and replies on one connection leave in the
     order their requests came.
@@ -397,7 +399,7 @@ class _E2CConnection(asyncio.BufferedProtocol):
         self.loop = asyncio.get_running_loop()
         assert sim._outbox is not None
         self.outbox = sim._outbox
-        self.buffer = bytearray()  # bytes of a request not complete yet
+        self.wire = ServerConnection()  # holds the bytes of a request not complete yet
         # the transport reads into this (BufferedProtocol): no fresh 256 kB bytes per read
         self._inbox = memoryview(bytearray(4096))
         self.transport: asyncio.Transport | None = None
@@ -434,18 +436,20 @@ class _E2CConnection(asyncio.BufferedProtocol):
         return self._inbox
 
     def buffer_updated(self, nbytes: int) -> None:
-        if nbytes == REQUEST_SIZE and not self.buffer:  # one whole request: the usual read
+        if nbytes == REQUEST_SIZE and not self.wire.buffered:  # one whole request: the usual read
             if not self.closed:
                 self._request(bytes(self._inbox[:REQUEST_SIZE]))
             return
         self.data_received(self._inbox[:nbytes])
 
     def data_received(self, data: bytes | memoryview) -> None:
-        self.buffer += data
-        while len(self.buffer) >= REQUEST_SIZE and not self.closed:
-            frame = bytes(self.buffer[:REQUEST_SIZE])
-            del self.buffer[:REQUEST_SIZE]
-            self._request(frame)
+        wire = self.wire
+        wire.receive_data(data)
+        while not self.closed:
+            frame = wire.next_frame()
+            if frame is NEED_DATA:
+                break
+            self._request(frame)  # type: ignore[arg-type]
 
     def _request(self, frame: bytes) -> None:
         ant, sim = self.ant, self.sim
