@@ -97,7 +97,7 @@ def log_run(
     """Log GROUPs or POINTs every --interval seconds until --duration, Ctrl-C or SIGTERM."""
     dur = _seconds(duration, "--duration")
     from e2ckit.errors import E2CKitError, ValidationError
-    from e2ckit.logger import Logger, LogWriteError
+    from e2ckit.logger import Logger, LogLockedError, LogWriteError
 
     try:
         log = Logger(what, antennas, interval=interval, path=out, timeout=timeout, flush_every=flush_every)
@@ -121,7 +121,7 @@ def log_run(
     try:
         try:
             log.start(duration=dur)
-        except LogWriteError as exc:
+        except (LogWriteError, LogLockedError) as exc:  # not writable; another writer holds it
             _err(f"error: {exc}")
             raise typer.Exit(EXIT_FAILED) from None
         if not quiet:
@@ -197,17 +197,23 @@ def log_compact(
     ),
 ) -> None:
     """Merge each closed day's part files into one file per antenna, atomically."""
+    import warnings
+
     from e2ckit.errors import ValidationError
-    from e2ckit.logger import LogWriteError, compact
+    from e2ckit.logger import LogLockedError, LogWriteError, UnreadableFileWarning, compact
 
     try:
-        results = compact(path, before=before)
+        with warnings.catch_warnings(record=True) as skipped:
+            warnings.simplefilter("always", UnreadableFileWarning)
+            results = compact(path, before=before)
     except ValidationError as exc:
         _err(f"error: {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except LogWriteError as exc:
+    except (LogWriteError, LogLockedError) as exc:
         _err(f"error: {exc}")
         raise typer.Exit(EXIT_FAILED) from None
+    for w in skipped:  # files left alone (another schema, not parquet): one line each
+        _err(f"warning: {str(w.message).removeprefix('e2ckit: ')}")
     done = [r for r in results if r.file is not None]
     rows = sum(r.rows for r in done)
     b0 = sum(r.bytes_before for r in done)

@@ -138,7 +138,8 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
         if OLD_TMP_RE.match(n):
             with contextlib.suppress(OSError):
                 (d / n).unlink()
-    everything = [d / n for n in names if PART_RE.match(n)]
+    # parts, and any other parquet file a reader would count (checked below)
+    everything = [d / n for n in names if PART_RE.match(n) or (n.endswith(".parquet") and not n.startswith((".", "_")))]
     leftovers = replaced(everything)
     for f in leftovers:  # inputs a crashed older e2ckit left behind its compacted file
         with contextlib.suppress(FileNotFoundError):

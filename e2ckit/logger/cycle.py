@@ -399,12 +399,21 @@ class Logger:
             done += 1
             self._schedule_next()
             self._maybe_flush()
-            if self._store.write_error is not None and self._store.buffered >= self.max_backlog:
-                raise LogWriteError(
-                    self._store.write_error.errno or 0,
-                    f"{self._store.write_error}; logging stopped: {self._store.buffered} samples held in "
-                    f"memory reached max_backlog={self.max_backlog}",
-                )
+            if self._store.buffered >= self.max_backlog:
+                self._at_the_bound()
+
+    def _at_the_bound(self) -> None:
+        """The backlog is full: write it now, or stop logging (the rows are kept for
+        :meth:`flush`, or dropped and counted by :meth:`stop`)."""
+        with contextlib.suppress(LogWriteError):
+            self.flush()
+        err = self._store.write_error
+        if err is not None:
+            raise LogWriteError(
+                err.errno or 0,
+                f"{err}; logging stopped: {self._store.buffered} samples held in memory "
+                f"reached max_backlog={self.max_backlog}",
+            )
 
     def _schedule_next(self) -> None:
         """Cycle k+1 is due at t0 + (k+1)·interval; if that has passed, count an overrun
