@@ -132,6 +132,9 @@ def recover(root: Path) -> int:
     recover_journal(root)
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(tmp_dir(root))
+    for probe in root.glob(".e2ckit-probe-*.tmp"):  # a logger's write probe, cut short
+        with contextlib.suppress(OSError):
+            probe.unlink()
     return wal.replay(root, lambda day, a, t, session, seq: write_part(root, day, a, t, session, seq))
 
 

@@ -81,6 +81,8 @@ class Segment:
                 # unbuffered: each batch goes to the OS as the writer emits it
                 self._file = open(self.path, "xb", buffering=0)  # noqa: SIM115
                 self._writer = pa.ipc.new_stream(self._file, WAL_SCHEMA, options=_OPTIONS)
+                if self.fsync:  # the new file's name must survive a power cut too
+                    _fsync_dir(self.path.parent)
             self._writer.write_batch(batch)
             if self.fsync:
                 os.fsync(self._file.fileno())
@@ -104,6 +106,15 @@ class Segment:
         self.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def read(path: Path) -> list[pa.RecordBatch]:
