@@ -541,3 +541,18 @@ def test_cli_log_temps_with_impossible_node_ids_does_not_crash(tmp_path, monkeyp
     df = load(out)
     assert set(df.point) == {"(node 0x7ff on channel 0)", "FEMC[0:0x13].AMBIENT_TEMP"}
     assert df[df.point.str.startswith("(node")].error.notna().all() and df[df.error.isna()].value.notna().all()
+
+
+def test_cli_log_on_a_directory_another_writer_holds_exits_1_with_one_line(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from e2ckit.cli import app
+
+    with SimulatedArray(["DV01"], seed=4, latency=0.0) as sim:
+        monkeypatch.setenv("E2CKIT_ARRAY", str(sim.write_array(tmp_path / "array.csv")))
+        out = tmp_path / "log"
+        with DatasetLock(out, "e2ckit log compact"):
+            res = CliRunner().invoke(app, ["log", "cryo", "--duration", "0.1", "--out", str(out)])
+    assert res.exit_code == 1, res.output
+    assert f"pid {os.getpid()}" in res.output and "(e2ckit log compact)" in res.output
+    assert "Traceback" not in res.output and not parts(out)

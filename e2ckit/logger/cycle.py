@@ -78,7 +78,7 @@ class Logger:
         sampling, says so on stderr and in ``status.write_error``, retries every
         ``flush_every`` and writes the backlog when it can; it stops only when the
         backlog reaches this bound (default 5,000,000: 28 minutes of 66 antennas × 45
-        points at 1 Hz, about 200 MB), and :meth:`stop` then says how many rows are dropped.
+        points at 1 Hz, about 300 MB), and :meth:`stop` then says how many rows are dropped.
     clock:
         anything with ``now() -> UNIX seconds``; default the system clock. See the
         package docstring for simulated (accelerated or stepped) clocks.
