@@ -91,7 +91,7 @@ def log_run(
     antennas: str | None = typer.Option(None, "--antennas", "-a", help="DV01,CM03 | DV | all [default: all]"),
     duration: str | None = typer.Option(None, "--duration", "-d", help="stop after this long: 90, 30m, 8h, 1d"),
     timeout: float | None = typer.Option(None, "--timeout", help="seconds per request [default: min(1, interval/2)]"),
-    flush_every: float = typer.Option(30.0, "--flush-every", help="seconds between flushes (what a crash can lose)"),
+    flush_every: float = typer.Option(30.0, "--flush-every", help="seconds between parquet flushes (a crash loses at most one cycle: each is in the write-ahead segment)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no status line and no antenna messages"),
 ) -> None:
     """Log GROUPs or POINTs every --interval seconds until --duration, Ctrl-C or SIGTERM."""
