@@ -556,3 +556,32 @@ def test_cli_log_on_a_directory_another_writer_holds_exits_1_with_one_line(tmp_p
     assert res.exit_code == 1, res.output
     assert f"pid {os.getpid()}" in res.output and "(e2ckit log compact)" in res.output
     assert "Traceback" not in res.output and not parts(out)
+
+
+_CRASH_IN_FLUSH = """
+import os, sys
+from e2ckit.logger import Logger, store
+from e2ckit.sim import SimulatedArray
+from e2ckit.sim.clock import SimClock
+real = store.write_part
+def first_part_then_crash(*args, **kwargs):
+    out = real(*args, **kwargs)
+    os._exit(3)  # one partition's part is in place, the others and the segment's deletion are not
+store.write_part = first_part_then_crash
+clock = SimClock(rate=None)
+with SimulatedArray(["DV01", "CM03", "DA41"], seed=7, clock=clock, latency=0.0) as sim:
+    log = Logger("cryo", array=sim, interval=1, path=sys.argv[1], clock=clock, flush_every=1e9)
+    for _ in range(3):
+        log.step()
+    log.flush()
+"""
+
+
+def test_a_logger_killed_in_the_middle_of_a_flush_loses_nothing_and_duplicates_nothing(tmp_path) -> None:
+    out = tmp_path / "log"
+    r = subprocess.run([sys.executable, "-c", _CRASH_IN_FLUSH, str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3, r.stderr
+    assert len(parts(out)) == 1 and len(wal_mod.segments(out)) == 1
+    assert duck_count(out) == 3 * NC  # one antenna's three cycles: the part written before the crash
+    once(out, 3 * 3 * NC)  # load() replays the other partitions, skips the one written
+    assert len(parts(out)) == 3 and not wal_mod.segments(out)

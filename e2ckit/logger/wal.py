@@ -51,13 +51,14 @@ def parse_name(path: Path) -> tuple[str, int] | None:
 
 
 def segments(root: Path) -> list[Path]:
-    """The segment files under ``root``, oldest first."""
+    """The segment files under ``root`` (a session's in order; the order of sessions
+    does not matter: each row is in one segment only)."""
     d = wal_dir(root)
     try:
         found = [p for p in d.iterdir() if parse_name(p) is not None]
     except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted(found, key=lambda p: (p.stat().st_mtime_ns if p.exists() else 0, p.name))
+    return sorted(found)  # (a running logger may delete one meanwhile: no stat here)
 
 
 class Segment:
