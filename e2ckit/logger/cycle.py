@@ -262,6 +262,8 @@ class Logger:
             self._loop(drive=self._stepped, end=end, cycles=cycles)
         except KeyboardInterrupt:
             pass
+        except LogWriteError as exc:  # stopped at max_backlog: the reason, in status too
+            self._failure = exc
         finally:
             self._stop.set()
             self._pool.close()
@@ -322,12 +324,13 @@ class Logger:
             self._final_flush()
             if self._opened:  # the backlog could not be written: the end for it
                 n = self._store.buffered
+                cause = self._failure or self._store.write_error
+                text = getattr(cause, "strerror", None) or str(cause)
                 self._close()
-                err = self._failure if isinstance(self._failure, OSError) else self._store.write_error
                 self._failure = LogWriteError(
-                    getattr(err, "errno", 0) or 0,
-                    f"{self._failure or err}; {n} samples not written and dropped (the write-ahead segment keeps "
-                    f"what the disk took: the next e2ckit command on {self.path} replays it)",
+                    getattr(cause, "errno", 0) or 0,
+                    f"{text}; {n} samples not written and dropped (the write-ahead segment keeps what "
+                    f"the disk took: the next e2ckit command on {self.path} replays it)",
                 )
                 self._failure_reported = False
         if self._failure is not None and not self._failure_reported:
@@ -411,7 +414,7 @@ class Logger:
         if err is not None:
             raise LogWriteError(
                 err.errno or 0,
-                f"{err}; logging stopped: {self._store.buffered} samples held in memory "
+                f"{err.strerror or err}; logging stopped: {self._store.buffered} samples held in memory "
                 f"reached max_backlog={self.max_backlog}",
             )
 
@@ -500,7 +503,7 @@ class Logger:
 
     def _say_write_error(self, exc: LogWriteError) -> None:
         """Say a write failure on stderr once (not every retry); ``status`` has it too."""
-        text = str(exc)
+        text = exc.strerror or str(exc)  # the sentence, without "[Errno 28]" and the path again
         if self._reported_error is not None:
             return
         self._reported_error = text
@@ -534,7 +537,7 @@ class Logger:
                 last_cycle_seconds=self._last_cycle_seconds,
                 failure=None if self._failure is None else str(self._failure),
                 antennas=dict(self._health),
-                write_error=None if err is None else str(err),
+                write_error=None if err is None else (err.strerror or str(err)),
                 max_backlog=self.max_backlog,
                 samples_dropped=self._dropped,
             )

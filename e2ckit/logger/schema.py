@@ -116,6 +116,10 @@ def foreign_reason(schema: pa.Schema) -> str | None:
 class LogWriteError(E2CKitError, OSError):
     """The log could not be written (no permission, disk full, ...); names the path."""
 
+    def __str__(self) -> str:
+        # the sentence alone: OSError's "[Errno 28] ...: 'path'" says the path twice
+        return self.strerror or super().__str__()
+
 
 class LogLockedError(E2CKitError):
     """Another e2ckit process (or another Logger in this one) is writing this dataset."""
