@@ -292,7 +292,7 @@ compaction.compact(sys.argv[1], before="2026-01-03")
 
 
 @pytest.mark.parametrize("step", ["written", "journaled", "renamed", "deleting", "deleted"])
-@pytest.mark.parametrize("recover_with", ["load", "compact"])
+@pytest.mark.parametrize("recover_with", ["load", "compact", "logger"])
 def test_a_compaction_killed_at_any_step_is_completed_or_rolled_back(tmp_path, step, recover_with) -> None:
     out = tmp_path / "log"
     n = _two_days(out)
@@ -302,14 +302,18 @@ def test_a_compaction_killed_at_any_step_is_completed_or_rolled_back(tmp_path, s
         assert duck_count(out) > n  # what a reader without e2ckit sees until the next e2ckit command
     if recover_with == "load":
         assert len(load(out)) == n
-    else:
+    elif recover_with == "compact":
         compact(out, before="2026-01-03")
         assert len(parts(out)) == 6
+    else:  # a logger started on the directory settles it before its first cycle
+        clock = SimClock(start=DEFAULT_EPOCH + 3 * 86400, rate=None)
+        with SimulatedArray(["DV01"], seed=3, clock=clock, latency=0.0) as sim:
+            n += Logger("FEMC.TEMP0", array=sim, path=out, clock=clock).run(cycles=1).samples_written
     once(out, n)
     assert not (out / ".e2ckit").exists() or not any((out / ".e2ckit").rglob("*.tmp"))
     compact(out, before="2026-01-03")  # and a later compaction finishes the job
     once(out, n)
-    assert len(parts(out)) == 6
+    assert len(list((out / "date=2026-01-01").rglob("*.parquet")) + list((out / "date=2026-01-02").rglob("*.parquet"))) == 6
 
 
 def test_leftover_temporary_files_are_cleaned_up(sim, clock, tmp_path) -> None:
