@@ -39,7 +39,8 @@ from pathlib import Path
 
 import e2ckit
 from e2ckit.catalog import default_catalog
-from e2ckit.logger import Logger, _Buffer, compact, load
+from e2ckit.logger import Logger, compact, load, wal
+from e2ckit.logger.rows import Rows
 
 #: cycles per flush in the simulated hour: the logger's default flush_every at 1 Hz
 FLUSH_CYCLES = round(inspect.signature(Logger).parameters["flush_every"].default)
@@ -127,6 +128,7 @@ def live(seconds: float, tmp: Path, latency: float) -> list[tuple[str, str, str]
         log = Logger(["cryo", "cmpr"], array=sim.csv, interval=1.0, path=out)
         cycle_times: list[float] = []
         flush_times: list[float] = []
+        wal_bytes = [0]  # the write-ahead segments' sizes when each flush retires them
         cycle, flush = log._cycle, log.flush
 
         def timed_cycle() -> int:
@@ -136,6 +138,7 @@ def live(seconds: float, tmp: Path, latency: float) -> list[tuple[str, str, str]
             return n
 
         def timed_flush() -> int:
+            wal_bytes[0] += sum(p.stat().st_size for p in wal.segments(out))
             t = time.perf_counter()
             n = flush()
             flush_times.append(time.perf_counter() - t)
@@ -170,6 +173,7 @@ def live(seconds: float, tmp: Path, latency: float) -> list[tuple[str, str, str]
         ("  cycle time median / p95 / max", f"{1e3 * p(0.5):.0f} / {1e3 * p(0.95):.0f} ms", f"{1e3 * cycle_times[-1]:.0f} ms"),
         ("  flushes: count, median time", f"{len(flush_times)}", f"{1e3 * sorted(flush_times)[len(flush_times) // 2]:.0f} ms"),
         ("  overruns, errors", f"{st.overruns}", f"{st.errors}"),
+        (f"  write-ahead segment (fsync={log.fsync}, deleted at each flush)", "", f"{wal_bytes[0] / st.samples:.1f} B/sample"),
         (f"  on disk as flushed ({log.flush_every:g} s files)", f"{files} files", f"{size / rows_on_disk:.2f} B/sample"),
         ("  after compaction (one file per antenna)", f"{files_c} files, {t_compact:.1f} s", f"{size_c / rows_on_disk:.2f} B/sample"),
         ("  compacted partitions", f"{sum(r.file is not None for r in res)}", ""),
@@ -204,7 +208,7 @@ def hour(antennas: int, tmp: Path) -> list[tuple[str, str, str]]:
     ]
 
 
-def synthetic(n: int) -> tuple[list[str], list[_Buffer]]:
+def synthetic(n: int) -> tuple[list[str], list[Rows]]:
     """``n`` samples as the logger buffers them: 66 antennas x 45 points per cycle."""
     rng = random.Random(1)
     ants = e2ckit.Array.default().antennas
@@ -212,7 +216,7 @@ def synthetic(n: int) -> tuple[list[str], list[_Buffer]]:
     per_cycle = len(ants) * len(points)
     cycles = math.ceil(n / per_cycle)
     base = {(a, p): rng.uniform(3, 300) for a in ants for p in points}
-    bufs: dict[str, _Buffer] = {a: _Buffer() for a in ants}
+    bufs: dict[str, Rows] = {a: Rows() for a in ants}
     import numpy as np
 
     t0 = 1767225600_000000
@@ -247,13 +251,24 @@ def throughput(n: int, tmp: Path) -> list[tuple[str, str, str]]:
     import pandas as pd
 
     ants, bufs = synthetic(n)
-    # the logger's write path: the per-partition buffers become tables, one atomic part each
-    log = _flush_only_logger(tmp / "logger")
-    for a, b in zip(ants, bufs, strict=True):
-        log._buffers[("2026-01-01", a)] = b
-        log._buffered += len(b)
+    # the logger's write path: the rows become Arrow batches (as each cycle's do), the
+    # flush splits them by partition and writes one atomic part each
+    import pyarrow as pa
+
+    from e2ckit.logger.schema import WAL_SCHEMA
+    from e2ckit.logger.store import Store
+
+    (tmp / "logger").mkdir()
+    store = Store(tmp / "logger", "00000000", "flush")
     t = time.perf_counter()
-    log.flush()
+    for a, b in zip(ants, bufs, strict=True):
+        table = b.table()
+        table = table.add_column(0, "antenna", pa.array([a] * len(b), pa.string()))
+        for batch in table.replace_schema_metadata(None).cast(WAL_SCHEMA).to_batches():
+            store._current.batches.append(batch)  # the backlog, without the segment
+            store._current.rows += batch.num_rows
+            store.buffered += batch.num_rows
+    store.flush()
     t_logger = time.perf_counter() - t
     _, size_logger = _disk(tmp / "logger")
     # the same rows as a tidy DataFrame, written by pandas
@@ -294,23 +309,6 @@ def throughput(n: int, tmp: Path) -> list[tuple[str, str, str]]:
         ("  building that DataFrame first", f"{t_frame:.2f} s", ""),
         ("  speed: logger vs to_parquet (snappy)", f"{t_pandas / t_logger:.2f}x", f"{(t_pandas + t_frame) / t_logger:.2f}x incl. the frame"),
     ]
-
-
-def _flush_only_logger(path: Path) -> Logger:
-    """A Logger with only what flush() needs (no catalog, no array, no network)."""
-    import secrets
-    import threading
-
-    self = Logger.__new__(Logger)
-    self.path = path
-    path.mkdir(parents=True)
-    self._session, self._seq = secrets.token_hex(4), 0
-    self._lock, self._flush_lock = threading.Lock(), threading.Lock()
-    self._buffers, self._buffered, self._written = {}, 0, 0
-    self._files = self._bytes = 0
-    self._failure = None
-    self._last_flush = time.monotonic()
-    return self
 
 
 def main() -> None:

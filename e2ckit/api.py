@@ -14,18 +14,16 @@ set, not an exception, unless ``raise_on_error=True``.
 from __future__ import annotations
 
 import math
-import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from e2ckit import _check, engine
-from e2ckit._check import name_list, positive_seconds, whole_number
-from e2ckit.array import Array, default_array
-from e2ckit.errors import Failure, SweepError, ValidationError
-from e2ckit.names import LRU_CHANNELS, MAX_NODE, default_deadline
-from e2ckit.wire.frames import Mode, NodeRecord, Request, monitor_request
+from e2ckit import _check, engine, planning
+from e2ckit.errors import Failure, SweepError
+from e2ckit.names import LRU_CHANNELS
+from e2ckit.planning import ArrayLike, catalog_of, impossible_node, resolve_array, timing
+from e2ckit.wire.frames import Mode, Request
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,45 +65,6 @@ class TidyRow(NamedTuple):
 #: Columns of a tidy result, in order.
 TIDY_COLUMNS = list(TidyRow._fields)
 
-ArrayLike = Array | str | os.PathLike | Any
-
-
-def resolve_array(array: ArrayLike | None) -> Array:
-    """Accept an :class:`Array`, a host-map CSV path, anything with ``.array``
-    (a ``SimulatedArray``), or None for ``$E2CKIT_ARRAY`` / the ALMA defaults."""
-    if array is None:
-        return default_array()
-    if isinstance(array, Array):
-        return array
-    if isinstance(array, (str, os.PathLike)):
-        return Array.from_csv(array)
-    inner = getattr(array, "array", None)
-    if isinstance(inner, Array):
-        return inner
-    raise ValidationError(f"array must be an Array, a host-map CSV path or a SimulatedArray, got {type(array).__name__}")
-
-
-def _catalog(catalog: Catalog | None) -> Catalog:
-    from e2ckit.catalog import Catalog, default_catalog
-
-    _check.instance("catalog", catalog, Catalog, "a Catalog (or None for the default)")
-    return default_catalog() if catalog is None else catalog
-
-
-def _split_what(cat: Catalog, what: str | Sequence[str]) -> tuple[list[Point], list[str]]:
-    """Static points and dynamic group names in ``what`` (validated before any I/O)."""
-    items = name_list(what, "what", "a group or point name, or a list of them")
-    if not items:
-        raise ValidationError("nothing to read: give a group name or point names")
-    static: list[str] = []
-    dynamic: list[str] = []
-    for item in items:
-        if not isinstance(item, str):
-            raise ValidationError(f"points must be names (str), got {item!r}")
-        (dynamic if cat.is_dynamic(item) else static).append(item)
-    points = cat.resolve(static) if static else []
-    return points, dynamic
-
 
 def _progress_callback(progress: bool | Callable[[int, int, str], None] | None, total: int):
     if not progress:
@@ -120,85 +79,6 @@ def _progress_callback(progress: bool | Callable[[int, int, str], None] | None, 
             print(f"\r{done[0]}/{total} antennas ({antenna})", end="" if done[0] < total else "\n", file=sys.stderr)
 
     return tick
-
-
-def impossible_node(channel: int, node: NodeRecord) -> Failure | None:
-    """Why a node of a get-nodes listing cannot be asked anything, or None when it can.
-
-    The node field of a CAN id holds ``node + 1`` in 11 bits, so a listing that names a
-    node above 0x7FE (0x7FF, 0xFFFFFFFF) names no node this protocol can address: a
-    broken listing, reported for that node while every other node is swept.
-    """
-    if node.node <= MAX_NODE:
-        return None
-    return Failure(
-        "protocol",
-        f"the node listing of channel {channel} names node 0x{node.node:X}, which no CAN id can address "
-        f"(0x0..0x{MAX_NODE:X})",
-    )
-
-
-async def _sweep_async(*args: Any) -> tuple:
-    """:func:`_sweep_blocking` for ``async`` callers, in a worker thread."""
-    import asyncio
-
-    return (await asyncio.to_thread(_sweep_blocking, *args))[:3]
-
-
-def _sweep_blocking(
-    cat: Catalog,
-    arr: Array,
-    antennas: Sequence[str],
-    static: Sequence[Point],
-    dynamic: Sequence[str],
-    timeout: float,
-    deadline: float,
-    concurrency: int,
-    tick: Any,
-) -> tuple[
-    dict[str, list[Point]], dict[str, list[engine.Result]], dict[str, list[engine.Result]],
-    dict[str, list[tuple[float, Failure]]],
-]:  # fmt: skip
-    """The sweep itself, blocking, in one pass of the engine under one deadline. When a
-    dynamic group needs the node listings, each antenna lists its nodes first and its
-    readings follow on the same connection as soon as its own listing is in: an
-    antenna that is slow to list (or whose name hangs) holds back no other. Returns
-    the points of each antenna, the results, the listings, and per antenna the
-    failures of nodes its listing named that cannot be asked (see :func:`impossible_node`)."""
-    per_antenna: dict[str, list[Point]] = {}
-    bad_nodes: dict[str, list[tuple[float, Failure]]] = {}
-
-    def readings(a: str, listing: Sequence[engine.Result]) -> list[Request]:
-        pts = list(static)
-        if dynamic:
-            found = []
-            for r in listing:
-                for n in r.reply.nodes if r.ok and r.reply else ():
-                    why = impossible_node(r.request.channel, n)
-                    if why is None:
-                        found.append((r.request.channel, n.node))
-                    else:
-                        bad_nodes.setdefault(a, []).append((r.time, why))
-            for g in dynamic:
-                pts += cat.expand(g, nodes=found)
-        per_antenna[a] = pts
-        seen: dict[tuple[int, int, int], None] = {}
-        for p in pts:
-            seen.setdefault((p.channel_for(a), p.node, p.rca), None)
-        return [monitor_request(*addr) for addr in seen]
-
-    if not dynamic:
-        plan = {a: (arr[a], readings(a, ())) for a in antennas}
-        results = engine.fanout(plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=tick)
-        return per_antenna, results, {}, bad_nodes
-    listing = [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]
-    n = len(listing)
-    both = engine.fanout(
-        {a: (arr[a], listing) for a in antennas}, timeout=timeout, deadline=deadline, concurrency=concurrency,
-        on_antenna_done=tick, follow_up=lambda a, ex: readings(a, ex.results()),
-    )  # fmt: skip
-    discovered = {a: rs[:n] for a, rs in both.items()}
-    return per_antenna, {a: rs[n:] for a, rs in both.items()}, discovered, bad_nodes
 
 
 def _tidy_rows(
@@ -246,7 +126,7 @@ def _tidy_rows(
                     TidyRow(r.time, antenna, p.name, math.nan, "", p.unit, "error", "unavailable",
                             r.failure.text, raw, latency)  # type: ignore[union-attr]
                 )  # fmt: skip
-        rows += derived_rows(_catalog(cat).derived.values(), antenna, rows[first:], TidyRow)
+        rows += derived_rows(catalog_of(cat).derived.values(), antenna, rows[first:], TidyRow)
     return rows
 
 
@@ -431,37 +311,9 @@ async def asweep(
     """:func:`sweep` for ``async`` code: ``df = await e2ckit.asweep("cryo")``."""
     import asyncio
 
-    args = _prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
-    swept = await asyncio.to_thread(_sweep_blocking, *args, None)
-    return _finish(_tidy_rows(*swept, cat=args[0]), tidy, raise_on_error)
-
-
-def _timing(timeout: object, deadline: object) -> tuple[float, float]:
-    """Checked (timeout, deadline); the deadline defaults to 2 × timeout + 0.5 s."""
-    t = positive_seconds("timeout", timeout)
-    return t, (default_deadline(t) if deadline is None else positive_seconds("deadline", deadline))
-
-
-def _prepare(
-    what: str | Sequence[str],
-    antennas: str | Iterable[str] | None,
-    array: ArrayLike | None,
-    timeout: float,
-    deadline: float | None,
-    concurrency: int,
-    catalog: Catalog | None,
-) -> tuple:
-    """Resolve and check every name and number before anything is sent."""
-    cat = _catalog(catalog)
-    static, dynamic = _split_what(cat, what)
-    arr = resolve_array(array)
-    names = arr.select(antennas)
-    timeout, total_deadline = _timing(timeout, deadline)
-    concurrency = whole_number("concurrency", concurrency, "antennas")
-    for a in names:  # a point whose channel depends on the antenna family fails here, not mid-sweep
-        for p in static:
-            p.channel_for(a)
-    return cat, arr, names, static, dynamic, timeout, total_deadline, concurrency
+    plan = planning.prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
+    swept = await asyncio.to_thread(planning.run, plan)
+    return _finish(_tidy_rows(*swept, cat=plan.catalog), tidy, raise_on_error)
 
 
 def sweep_rows(
@@ -478,9 +330,9 @@ def sweep_rows(
     """:func:`sweep` without pandas: one :class:`TidyRow` per reading, ``time`` as UNIX
     seconds. For light callers (the CLI) that would otherwise spend
     more time importing pandas than sweeping the array; :func:`wide_parts` pivots them."""
-    args = _prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
-    tick = _progress_callback(progress, len(args[2]))
-    return _tidy_rows(*_sweep_blocking(*args, tick), cat=args[0])
+    plan = planning.prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
+    tick = _progress_callback(progress, len(plan.antennas))
+    return _tidy_rows(*planning.run(plan, tick), cat=plan.catalog)
 
 
 def _finish(rows: list[TidyRow], tidy: bool, raise_on_error: bool) -> pd.DataFrame:
@@ -533,10 +385,10 @@ def nodes(
     """
     import pandas as pd
 
-    cat = _catalog(catalog)
+    cat = catalog_of(catalog)
     arr = resolve_array(array)
     names = arr.select(antennas)
-    timeout, dl = _timing(timeout, deadline)
+    timeout, dl = timing(timeout, deadline)
     channels = _check.int_list("channels", channels, 0, 0xFFFF)
     plan = {a: (arr[a], [Request(ch, 0, 0, Mode.GET_NODES) for ch in channels]) for a in names}
     results = engine.fanout(plan, timeout=timeout, deadline=dl, concurrency=concurrency)
@@ -573,7 +425,7 @@ def inventory(
     """
     import pandas as pd
 
-    cat = _catalog(catalog)
+    cat = catalog_of(catalog)
     _check.instance("found", found, pd.DataFrame, "a nodes() DataFrame (or None to ask the array)")
     if found is None:
         found = nodes(antennas, array=array, timeout=timeout, deadline=deadline, catalog=cat)

@@ -24,7 +24,6 @@ import pyarrow.parquet as pq
 import pytest
 
 import e2ckit
-from e2ckit import logger as logger_mod
 from e2ckit.catalog import default_catalog
 from e2ckit.errors import ValidationError
 from e2ckit.logger import (
@@ -38,6 +37,9 @@ from e2ckit.logger import (
     compact,
     load,
 )
+from e2ckit.logger import compaction as compaction_mod
+from e2ckit.logger import cycle as cycle_mod
+from e2ckit.logger import store as store_mod
 from e2ckit.sim import SimulatedArray
 from e2ckit.sim.clock import DEFAULT_EPOCH, SimClock
 
@@ -63,7 +65,9 @@ def parts(path: Path) -> list[Path]:
 
 
 def hidden(path: Path) -> list[Path]:
-    return sorted(p for p in path.rglob(".*") if p.is_file())
+    """Hidden files, and files being written (in ``.e2ckit/tmp``)."""
+    tmp = sorted(p for p in (path / ".e2ckit" / "tmp").rglob("*") if p.is_file())
+    return sorted(p for p in path.rglob(".*") if p.is_file()) + tmp
 
 
 # -- what is logged ------------------------------------------------------------------------------
@@ -413,7 +417,7 @@ def test_permission_denied_names_the_path_even_as_root(sim, tmp_path, monkeypatc
             raise PermissionError(errno.EACCES, "Permission denied", str(file))
         return real_open(file, mode, *args, **kwargs)
 
-    monkeypatch.setattr(logger_mod, "open", deny, raising=False)
+    monkeypatch.setattr(cycle_mod, "open", deny, raising=False)
     log = Logger("cryo", array=sim, path=tmp_path / "log")
     with pytest.raises(LogWriteError, match="(?i)permission") as info:
         log.run(cycles=1)
@@ -435,37 +439,41 @@ def test_full_disk_gives_a_clear_error_and_no_visible_partial_file(sim, clock, t
     log = Logger("cryo", array=sim, path=tmp_path, clock=clock, flush_rows=10**9)
     log.run(cycles=1)  # one good flush first
     good = parts(tmp_path)
-    real_write = logger_mod._write_parquet
+    real_write = store_mod.write_parquet
 
     def full(table, where, **kw):
         where.write(b"PAR1 half a file")  # bytes hit the disk, then the disk is full
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(logger_mod, "_write_parquet", full)
+    monkeypatch.setattr(store_mod, "write_parquet", full)
     with pytest.raises(LogWriteError, match="no space left") as info:
         log.run(cycles=2)
     assert str(tmp_path) in str(info.value)
     assert parts(tmp_path) == good and not hidden(tmp_path)
     assert log.status.samples_buffered == 2 * 3 * NC  # kept for a later flush
     assert "no space left" in log.status.failure
-    monkeypatch.setattr(logger_mod, "_write_parquet", real_write)
+    monkeypatch.setattr(store_mod, "write_parquet", real_write)
     log.flush()  # space freed: nothing was lost
     assert len(load(tmp_path)) == 3 * 3 * NC
 
 
-def test_background_write_failure_is_reported_by_stop(sim, clock, tmp_path, monkeypatch) -> None:
+def test_background_logger_stops_at_the_backlog_bound_and_says_what_it_dropped(sim, clock, tmp_path, monkeypatch) -> None:
     def full(table, where, **kw):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(logger_mod, "_write_parquet", full)
-    log = Logger("FEMC.TEMP0", array=sim, path=tmp_path, clock=clock, flush_rows=1).start()
-    clock.advance(0)
-    deadline = time.monotonic() + 10
+    monkeypatch.setattr(store_mod, "write_parquet", full)
+    bound = 3 * len(ANTS)  # three cycles
+    log = Logger("FEMC.TEMP0", array=sim, path=tmp_path, clock=clock, flush_rows=1, max_backlog=bound).start()
+    deadline = time.monotonic() + 20
     while log.running and time.monotonic() < deadline:
+        clock.advance(1)  # a stepped clock: the background logger waits for it
         time.sleep(0.005)
-    assert not log.running and "no space left" in log.status.failure
-    with pytest.raises(LogWriteError):
+    st = log.status
+    assert not st.running and "no space left" in st.failure and f"max_backlog={bound}" in st.failure
+    assert st.cycles == 3 and st.samples_buffered == bound and "no space left" in st.write_error
+    with pytest.raises(LogWriteError, match=f"{bound} samples not written and dropped"):
         log.stop()
+    assert log.status.samples_dropped == bound and log.status.samples_buffered == 0
     assert not parts(tmp_path) and not hidden(tmp_path)
 
 
@@ -716,7 +724,7 @@ def test_compaction_on_a_full_disk_keeps_the_inputs(two_days, monkeypatch) -> No
     def full(table, where, **kw):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(logger_mod, "_write_parquet", full)
+    monkeypatch.setattr(compaction_mod, "write_parquet", full)
     with pytest.raises(LogWriteError, match="no space left"):
         compact(two_days, before="2026-01-03")
     assert parts(two_days) == files and not hidden(two_days)

@@ -96,7 +96,7 @@ def log_run(
     antennas: str | None = typer.Option(None, "--antennas", "-a", help="DV01,CM03 | DV | all [default: all]"),
     duration: str | None = typer.Option(None, "--duration", "-d", help="stop after this long: 90, 30m, 8h, 1d"),
     timeout: float | None = typer.Option(None, "--timeout", help="seconds per request [default: min(1, interval/2)]"),
-    flush_every: float = typer.Option(30.0, "--flush-every", help="seconds between flushes (what a crash can lose)"),
+    flush_every: float = typer.Option(30.0, "--flush-every", help="seconds between parquet flushes (a crash loses at most one cycle: each is in the write-ahead segment)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no status line and no antenna messages"),
 ) -> None:
     """Log GROUPs or POINTs every --interval seconds until --duration, Ctrl-C or SIGTERM."""
@@ -105,7 +105,7 @@ def log_run(
         raise BadInput("--out is empty: give the dataset directory")
     if os.path.exists(out) and not os.path.isdir(out):
         raise BadInput(f"--out {out!r} is a file, not a dataset directory")
-    from e2ckit.logger import Logger, LogWriteError
+    from e2ckit.logger import Logger, LogLockedError, LogWriteError
 
     try:
         log = Logger(what, antennas, interval=interval, path=out, timeout=timeout, flush_every=flush_every)
@@ -129,7 +129,7 @@ def log_run(
     try:
         try:
             log.start(duration=dur)
-        except LogWriteError as exc:
+        except (LogWriteError, LogLockedError) as exc:  # not writable; another writer holds it
             _err(f"error: {exc}")
             raise typer.Exit(EXIT_FAILED) from None
         if not quiet:
@@ -206,21 +206,27 @@ def log_compact(
     ),
 ) -> None:
     """Merge each closed day's part files into one file per antenna, atomically."""
-    from e2ckit.logger import LogWriteError, compact
+    import warnings
+
+    from e2ckit.logger import LogLockedError, LogWriteError, UnreadableFileWarning, compact
 
     if not path.strip():
         raise BadInput("DIR is empty: give the dataset directory")
     try:
-        results = compact(path, before=before)
+        with warnings.catch_warnings(record=True) as skipped:
+            warnings.simplefilter("always", UnreadableFileWarning)
+            results = compact(path, before=before)
     except ValidationError as exc:
         _err(f"error: {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except LogWriteError as exc:
+    except (LogWriteError, LogLockedError) as exc:
         _err(f"error: {exc}")
         raise typer.Exit(EXIT_FAILED) from None
     except ValueError as exc:  # a part file pyarrow cannot read or merge (ArrowInvalid)
         _err(f"error: cannot compact {path}: {one_line(exc)}")
         raise typer.Exit(EXIT_FAILED) from None
+    for w in skipped:  # files left alone (another schema, not parquet): one line each
+        _err(f"warning: {str(w.message).removeprefix('e2ckit: ')}")
     done = [r for r in results if r.file is not None]
     rows = sum(r.rows for r in done)
     b0 = sum(r.bytes_before for r in done)

@@ -1,0 +1,215 @@
+"""Compaction: each closed day's part files merged into one per antenna, crash-safe.
+
+Per partition the steps are: read the parts (files of another schema and unreadable
+ones are skipped with a warning and left alone), merge and sort them, write the result
+to ``DIR/.e2ckit/tmp/`` and check it holds every row, write the *journal*
+``DIR/.e2ckit/compact.json`` (partition, temporary file, final name, inputs), rename the
+result into place, delete the inputs, delete the journal. A crash at any step is
+settled by the next e2ckit command on the directory (:func:`recover_journal`, run by a
+logger, ``compact`` and ``load`` with the lock held): if the result was renamed into
+place the inputs still there are deleted (rolled forward), otherwise the temporary
+file is (rolled back). Between a crash after the rename and that next command, a
+reader without e2ckit can see a day's rows twice; ``load`` never does (the compacted
+file names its inputs in its metadata, ``e2ckit.replaces``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from e2ckit.errors import E2CKitError, ValidationError
+from e2ckit.logger.lock import DatasetLock
+from e2ckit.logger.read import partitions, replaced, utc
+from e2ckit.logger.schema import (
+    COMPACT_LEVEL,
+    FILE_SCHEMA,
+    OLD_TMP_RE,
+    PART_RE,
+    STATE_DIR,
+    WRITE_OPTIONS,
+    UnreadableFileWarning,
+    foreign_reason,
+)
+from e2ckit.logger.store import fsync_dir, recover, tmp_dir, write_error, write_parquet
+
+
+@dataclass(frozen=True)
+class CompactResult:
+    """What :func:`compact` did to one partition."""
+
+    date: str
+    antenna: str
+    files_before: int
+    rows: int
+    bytes_before: int
+    bytes_after: int
+    file: str | None  #: the compacted file (None: nothing to do)
+
+
+def _journal(root: Path) -> Path:
+    return root / STATE_DIR / "compact.json"
+
+
+def _step(name: str) -> None:
+    """Called after each step of a compaction; tests replace it to crash there."""
+
+
+def recover_journal(root: Path) -> str | None:
+    """Settle a compaction a crash interrupted (lock held): roll it forward if its file
+    was renamed into place, back otherwise. Returns "forward", "back" or None."""
+    path = _journal(root)
+    try:
+        j = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        j = None  # a journal cut short: written before the rename, so nothing was renamed
+    done = None
+    if j is not None:
+        d = root / j["dir"]
+        if (d / j["file"]).exists():
+            for name in j["inputs"]:
+                with contextlib.suppress(FileNotFoundError):
+                    (d / name).unlink()
+            fsync_dir(d)
+            done = "forward"
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                (root / j["tmp"]).unlink()
+            done = "back"
+    else:
+        done = "back"
+    path.unlink()
+    fsync_dir(path.parent)
+    return done
+
+
+def compact(path: str | os.PathLike[str], before: Any = None) -> list[CompactResult]:
+    """Merge the part files of each closed partition into one, atomically.
+
+    A partition is closed when its date is before ``before`` (a date or anything
+    pandas reads as one; default today, UTC). Compaction is a writer: it takes the
+    dataset's lock (:class:`~e2ckit.logger.LogLockedError` while a logger or another
+    compaction writes it), first settles what a crash left (a compaction half done,
+    temporary files, write-ahead segments), and journals each partition so that a crash
+    at any moment leaves every sample exactly once after the next e2ckit command.
+    Files of another schema, non-parquet and unreadable files are left in place with an
+    :class:`~e2ckit.logger.UnreadableFileWarning` naming them.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise ValidationError(f"no log at {root}: not a directory")
+    if before is None:
+        cutoff = datetime.now(timezone.utc).date()
+    else:
+        b = utc(before, "before")
+        assert b is not None
+        cutoff = b.date()
+    lock = DatasetLock(root, "e2ckit log compact")
+    try:
+        lock.acquire()
+        recover(root)
+    except OSError as exc:
+        lock.release()
+        raise write_error(root, exc) from exc
+    try:
+        return [
+            _compact_partition(root, day, antenna, d)
+            for day, antenna, d in list(partitions(root, (None, cutoff - timedelta(days=1))))
+        ]
+    finally:
+        lock.release()
+
+
+def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactResult:
+    names = sorted(os.listdir(d))
+    for n in names:  # temporary files of an older e2ckit, written next to the parts
+        if OLD_TMP_RE.match(n):
+            with contextlib.suppress(OSError):
+                (d / n).unlink()
+    # parts, and any other parquet file a reader would count (checked below)
+    everything = [d / n for n in names if PART_RE.match(n) or (n.endswith(".parquet") and not n.startswith((".", "_")))]
+    leftovers = replaced(everything)
+    for f in leftovers:  # inputs a crashed older e2ckit left behind its compacted file
+        with contextlib.suppress(FileNotFoundError):
+            f.unlink()
+    files = [f for f in everything if f not in leftovers]
+    tables, inputs = [], []
+    for f in files:
+        try:
+            reason = foreign_reason(pq.read_schema(f))
+            if reason is None:
+                t = pq.read_table(f, columns=FILE_SCHEMA.names).cast(FILE_SCHEMA)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            reason = f"unreadable: {exc}"
+        if reason is not None:
+            warnings.warn(f"e2ckit: not compacting {f}: {reason}", UnreadableFileWarning, stacklevel=3)
+            continue
+        tables.append(t)
+        inputs.append(f)
+    bytes_before = sum(f.stat().st_size for f in inputs)
+    if len(inputs) <= 1:
+        return CompactResult(day, antenna, len(inputs), -1, bytes_before, bytes_before, None)
+    merged = pa.concat_tables(tables).sort_by([("time", "ascending"), ("point", "ascending")])
+    rows = merged.num_rows
+    first = merged["time"][0].as_py().strftime("%Y%m%dT%H%M%S%fZ")
+    name = f"part-{first}-compact-{secrets.token_hex(4)}.parquet"
+    meta = dict(FILE_SCHEMA.metadata)
+    meta[b"e2ckit.replaces"] = json.dumps([f.name for f in inputs]).encode()
+    merged = merged.replace_schema_metadata(meta)
+    tdir = tmp_dir(root)
+    tmp = tdir / f"{name}.tmp"
+    try:
+        tdir.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "xb") as f:
+            write_parquet(merged, f, **{**WRITE_OPTIONS, "compression_level": COMPACT_LEVEL, "row_group_size": 1 << 20})
+            f.flush()
+            os.fsync(f.fileno())
+            size = f.tell()
+        _step("written")
+        check = pq.read_metadata(tmp).num_rows
+        if check != rows:  # never delete inputs unless every row is in the new file
+            raise E2CKitError(f"compaction of {d} wrote {check} rows instead of {rows}; inputs kept")
+        journal = _journal(root)
+        entry = {
+            "dir": str(d.relative_to(root)),
+            "tmp": str(tmp.relative_to(root)),
+            "file": name,
+            "inputs": [f.name for f in inputs],
+        }
+        with open(tdir / "compact.json", "w") as jf:
+            json.dump(entry, jf)
+            jf.flush()
+            os.fsync(jf.fileno())
+        os.replace(tdir / "compact.json", journal)
+        fsync_dir(journal.parent)
+        _step("journaled")
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise write_error(d / name, exc) from exc
+        raise
+    os.replace(tmp, d / name)
+    fsync_dir(d)
+    _step("renamed")
+    for k, f in enumerate(inputs):
+        f.unlink()
+        if k == 0:
+            _step("deleting")
+    fsync_dir(d)
+    _step("deleted")
+    journal.unlink()
+    fsync_dir(journal.parent)
+    return CompactResult(day, antenna, len(inputs), rows, bytes_before, size, str(d / name))

@@ -1,0 +1,187 @@
+"""Planning a sweep: names to requests, the defaults, node discovery — and running it.
+
+What :mod:`e2ckit.api` and the logger share: the catalog and ``what`` checked and split
+into static points and dynamic groups, the antennas and the timing checked before
+anything is sent (:func:`prepare`), and one pass of the fan-out engine under one
+deadline that lists nodes first where a dynamic group needs them (:func:`run`). The
+DataFrames are api's; the logger decodes the same results its own way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from e2ckit import _check, engine
+from e2ckit._check import name_list, positive_seconds, whole_number
+from e2ckit.array import Array, default_array
+from e2ckit.errors import Failure, ValidationError
+from e2ckit.names import LRU_CHANNELS, MAX_NODE, default_deadline
+from e2ckit.wire.frames import Mode, NodeRecord, Request, monitor_request
+
+if TYPE_CHECKING:
+    from e2ckit.catalog import Catalog, Point
+
+__all__ = [
+    "Plan",
+    "catalog_of",
+    "impossible_node",
+    "prepare",
+    "resolve_array",
+    "Swept",
+    "run",
+    "split_what",
+    "timing",
+]
+
+ArrayLike = Array | str | os.PathLike | Any
+
+
+class Plan(NamedTuple):
+    """A checked sweep, ready to :func:`run`: nothing in it can fail validation any more."""
+
+    catalog: Catalog
+    array: Array
+    antennas: list[str]
+    static: list[Point]
+    dynamic: list[str]
+    timeout: float
+    deadline: float
+    concurrency: int
+
+
+def resolve_array(array: ArrayLike | None) -> Array:
+    """Accept an :class:`Array`, a host-map CSV path, anything with ``.array``
+    (a ``SimulatedArray``), or None for ``$E2CKIT_ARRAY`` / the ALMA defaults."""
+    if array is None:
+        return default_array()
+    if isinstance(array, Array):
+        return array
+    if isinstance(array, (str, os.PathLike)):
+        return Array.from_csv(array)
+    inner = getattr(array, "array", None)
+    if isinstance(inner, Array):
+        return inner
+    raise ValidationError(f"array must be an Array, a host-map CSV path or a SimulatedArray, got {type(array).__name__}")
+
+
+def catalog_of(catalog: Catalog | None) -> Catalog:
+    from e2ckit.catalog import Catalog, default_catalog
+
+    _check.instance("catalog", catalog, Catalog, "a Catalog (or None for the default)")
+    return default_catalog() if catalog is None else catalog
+
+
+def split_what(cat: Catalog, what: str | Sequence[str]) -> tuple[list[Point], list[str]]:
+    """Static points and dynamic group names in ``what`` (validated before any I/O)."""
+    items = name_list(what, "what", "a group or point name, or a list of them")
+    if not items:
+        raise ValidationError("nothing to read: give a group name or point names")
+    static: list[str] = []
+    dynamic: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValidationError(f"points must be names (str), got {item!r}")
+        (dynamic if cat.is_dynamic(item) else static).append(item)
+    points = cat.resolve(static) if static else []
+    return points, dynamic
+
+
+def timing(timeout: object, deadline: object) -> tuple[float, float]:
+    """Checked (timeout, deadline); the deadline defaults to 2 × timeout + 0.5 s."""
+    t = positive_seconds("timeout", timeout)
+    return t, (default_deadline(t) if deadline is None else positive_seconds("deadline", deadline))
+
+
+def prepare(
+    what: str | Sequence[str],
+    antennas: str | Iterable[str] | None,
+    array: ArrayLike | None,
+    timeout: float,
+    deadline: float | None,
+    concurrency: int,
+    catalog: Catalog | None,
+) -> Plan:
+    """Resolve and check every name and number before anything is sent."""
+    cat = catalog_of(catalog)
+    static, dynamic = split_what(cat, what)
+    arr = resolve_array(array)
+    names = arr.select(antennas)
+    timeout, total_deadline = timing(timeout, deadline)
+    concurrency = whole_number("concurrency", concurrency, "antennas")
+    for a in names:  # a point whose channel depends on the antenna family fails here, not mid-sweep
+        for p in static:
+            p.channel_for(a)
+    return Plan(cat, arr, list(names), list(static), dynamic, timeout, total_deadline, concurrency)
+
+
+def impossible_node(channel: int, node: NodeRecord) -> Failure | None:
+    """Why a node of a get-nodes listing cannot be asked anything, or None when it can.
+
+    The node field of a CAN id holds ``node + 1`` in 11 bits, so a listing that names a
+    node above 0x7FE (0x7FF, 0xFFFFFFFF) names no node this protocol can address: a
+    broken listing, reported for that node while every other node is swept.
+    """
+    if node.node <= MAX_NODE:
+        return None
+    return Failure(
+        "protocol",
+        f"the node listing of channel {channel} names node 0x{node.node:X}, which no CAN id can address "
+        f"(0x0..0x{MAX_NODE:X})",
+    )
+
+
+class Swept(NamedTuple):
+    """What :func:`run` gives: per antenna its points, their results (one per distinct
+    address, in request order), its node listings (dynamic groups only), and the
+    failures of listed nodes no request can address."""
+
+    points: dict[str, list[Point]]
+    results: dict[str, list[engine.Result]]
+    listings: dict[str, list[engine.Result]]
+    bad_nodes: dict[str, list[tuple[float, Failure]]]
+
+
+def run(plan: Plan, tick: Callable[[str, list], None] | None = None) -> Swept:
+    """The sweep itself, blocking, in one pass of the engine under one deadline. When a
+    dynamic group needs the node listings, each antenna lists its nodes first and its
+    readings follow on the same connection as soon as its own listing is in: an
+    antenna that is slow to list (or whose name hangs) holds back no other. Returns
+    the points of each antenna, the results, the listings, and per antenna the
+    failures of nodes its listing named that cannot be asked (see :func:`impossible_node`)."""
+    cat, arr, antennas, static, dynamic, timeout, deadline, concurrency = plan
+    per_antenna: dict[str, list[Point]] = {}
+    bad_nodes: dict[str, list[tuple[float, Failure]]] = {}
+
+    def readings(a: str, listing: Sequence[engine.Result]) -> list[Request]:
+        pts = list(static)
+        if dynamic:
+            found = []
+            for r in listing:
+                for n in r.reply.nodes if r.ok and r.reply else ():
+                    why = impossible_node(r.request.channel, n)
+                    if why is None:
+                        found.append((r.request.channel, n.node))
+                    else:
+                        bad_nodes.setdefault(a, []).append((r.time, why))
+            for g in dynamic:
+                pts += cat.expand(g, nodes=found)
+        per_antenna[a] = pts
+        seen: dict[tuple[int, int, int], None] = {}
+        for p in pts:
+            seen.setdefault((p.channel_for(a), p.node, p.rca), None)
+        return [monitor_request(*addr) for addr in seen]
+
+    if not dynamic:
+        requests = {a: (arr[a], readings(a, ())) for a in antennas}
+        results = engine.fanout(requests, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=tick)
+        return Swept(per_antenna, results, {}, bad_nodes)
+    listing = [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]
+    n = len(listing)
+    both = engine.fanout(
+        {a: (arr[a], listing) for a in antennas}, timeout=timeout, deadline=deadline, concurrency=concurrency,
+        on_antenna_done=tick, follow_up=lambda a, ex: readings(a, ex.results()),
+    )  # fmt: skip
+    discovered = {a: rs[:n] for a, rs in both.items()}
+    return Swept(per_antenna, {a: rs[n:] for a, rs in both.items()}, discovered, bad_nodes)
