@@ -10,11 +10,10 @@ import tempfile
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
 
 from e2ckit import __version__
 from e2ckit.array import Array
-from e2ckit.cli.common import ClickException, NoArgsIsHelpError, err, one_line
+from e2ckit.cli.common import ClickException, NoArgsIsHelpError, WholeHelp, err, one_line
 from e2ckit.cli.options import (
     EXIT_BAD_INPUT,
     EXIT_PARTIAL,
@@ -29,19 +28,46 @@ _HELP = """\
 ALMA E2C monitor and control: e2c-client's commands, done right, plus array-wide sweeps.
 
 \b
-  e2ckit --simulate sweep cryo              cryostats of a simulated 66-antenna array
-  e2ckit tools cryo --all                   the same on the active array ($E2CKIT_ARRAY)
+  e2ckit --simulate sweep cryo   cryostats of a simulated 66-antenna array
+  e2ckit tools cryo --all        the same on the active array ($E2CKIT_ARRAY)
   e2ckit monitor request --host DV01 --channel 1 --node 0x13 --rca 0x0C000
-  e2ckit points cryo                        what a group reads
+  e2ckit points cryo             what a group reads
 
-\b
-Exit status: 0 all answered, 1 some readings failed or did not decode (or a control's
-outcome is unknown), 2 bad input (nothing sent), 3 nothing answered, 4 control refused
-or declined.
+Exit status: 0 all answered, 1 some readings failed or did not decode (or a
+control's outcome is unknown), 2 bad input (nothing sent), 3 nothing answered,
+4 control refused or declined.
 """
 
 
-class OneLineErrors(TyperGroup):
+#: the root options, which go before the command (``e2ckit --simulate sweep cryo``)
+GLOBAL_OPTIONS = ("--simulate", "--sim-seed", "--sim-scenario", "--array")
+FLAG_OPTIONS = ("--simulate",)  # root options that take no value
+
+
+def global_option_hint(args: list[str], option: str) -> str | None:
+    """``e2ckit sweep cryo --simulate`` → where the root option goes, as a command line
+    with every root option moved before the command."""
+    name = option.split("=", 1)[0]
+    if name not in GLOBAL_OPTIONS:
+        return None
+    moved: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.split("=", 1)[0] in GLOBAL_OPTIONS:
+            moved.append(a)
+            if "=" not in a and a not in FLAG_OPTIONS and i + 1 < len(args):
+                moved.append(args[i + 1])
+                i += 1
+        else:
+            rest.append(a)
+        i += 1
+    fixed = " ".join(["e2ckit", *moved, *rest])
+    return f"{name} is a global option: put it before the command: {fixed}"
+
+
+class OneLineErrors(WholeHelp):
     """The root group: a usage error (unknown option, a value typer cannot convert, a
     missing argument) is one line on stderr and exit status 2, like every other bad
     input, instead of click's usage block."""
@@ -57,6 +83,12 @@ class OneLineErrors(TyperGroup):
             sys.exit(exc.exit_code)
         except ClickException as exc:
             ctx = getattr(exc, "ctx", None)
+            where = global_option_hint(
+                list(sys.argv[1:] if args is None else args), getattr(exc, "option_name", None) or ""
+            )
+            if where is not None:
+                err(f"error: {where}")
+                sys.exit(exc.exit_code)
             hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
             err(f"error: {one_line(Exception(exc.format_message()))}{hint}")
             sys.exit(exc.exit_code)
@@ -66,8 +98,12 @@ class OneLineErrors(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+#: help uses the terminal's width (click's default stops at 80 columns)
+HELP_SETTINGS = {"max_content_width": 200}
+
 app = typer.Typer(
-    cls=OneLineErrors, add_completion=False, no_args_is_help=True, help=_HELP, rich_markup_mode=None
+    cls=OneLineErrors, add_completion=False, no_args_is_help=True, help=_HELP, rich_markup_mode=None,
+    context_settings=HELP_SETTINGS,
 )
 
 

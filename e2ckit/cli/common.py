@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import typer
+from typer.core import TyperGroup
 
 from e2ckit.array import DEFAULT_PORT, Array, Endpoint, default_array
 from e2ckit.audit import AuditError
@@ -45,6 +46,21 @@ if TYPE_CHECKING:
 #: reading failed although nothing says "error" (exit status 1, not 0)
 UNDECODED = ("bad length", "undecodable")
 ANSWERED = ("E2C:", "catalog:")  # error prefixes of readings whose host did reply
+
+
+class WholeHelp(TyperGroup):
+    """A command group whose ``--help`` shows each command's first sentence whole
+    (wrapped to the terminal) instead of cutting it at the line's end with "..."."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 def err(message: str) -> None:
@@ -294,7 +310,9 @@ def wide_table(rows: list[TidyRow], title: str | None = None, host_of: dict[str,
         out_rows.append([*lead, *vals, error])
         text.append([*lead, *shown, error or ""])
         states.append([None] * len(lead) + st + ["error" if error else None])
-    return Table(columns, out_rows, text=text, states=states, title=title, headers=headers)
+    t = Table(columns, out_rows, text=text, states=states, title=title, headers=headers)
+    t.meta["key"] = [0, 1] if host_of else [0]  # repeated in every column group
+    return t
 
 
 def rows_table(rows: list[TidyRow], title: str | None = None) -> Table:
@@ -310,7 +328,9 @@ def rows_table(rows: list[TidyRow], title: str | None = None) -> Table:
         )
         for r in rows
     ]
-    return Table(list(TIDY_COLUMNS), out, title=title)
+    t = Table(list(TIDY_COLUMNS), out, title=title)
+    t.meta["key"] = [TIDY_COLUMNS.index("antenna"), TIDY_COLUMNS.index("point")]
+    return t
 
 
 def frame_table(df: pd.DataFrame, title: str | None = None, hide: tuple[str, ...] = ()) -> Table:

@@ -18,6 +18,7 @@ import typer
 
 from e2ckit import audit
 from e2ckit.cli.common import (
+    WholeHelp,
     catalog,
     emit_table,
     err,
@@ -56,7 +57,7 @@ from e2ckit.client import Client
 from e2ckit.errors import TransportError
 from e2ckit.protocol import Mode, Reply, Request, error_info
 
-control_app = typer.Typer(no_args_is_help=True, help="Control requests: confirmed, audited.")
+control_app = typer.Typer(cls=WholeHelp, no_args_is_help=True, help="Control requests: confirmed, audited.")
 
 
 @control_app.command("request", short_help="Perform AMB control request")

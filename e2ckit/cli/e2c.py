@@ -17,6 +17,7 @@ from e2ckit.array import Array, Endpoint
 from e2ckit.cli.app import app
 from e2ckit.cli.common import (
     UNDECODED,
+    WholeHelp,
     active_array,
     catalog,
     drop_column,
@@ -65,9 +66,9 @@ from e2ckit.client import Client, decode_ds18s20
 from e2ckit.errors import ProtocolError, TransportError
 from e2ckit.protocol import Mode, Request, error_info
 
-monitor_app = typer.Typer(no_args_is_help=True, help="Monitor requests (e2c-client compatible).")
+monitor_app = typer.Typer(cls=WholeHelp, no_args_is_help=True, help="Monitor requests (e2c-client compatible).")
 tools_app = typer.Typer(
-    no_args_is_help=True, help="Ready-made reads: temperature, revision, cryo, cmpr."
+    cls=WholeHelp, no_args_is_help=True, help="Ready-made reads: temperature, revision, cryo, cmpr."
 )
 app.add_typer(monitor_app, name="monitor", short_help="E2C monitoring related commands")
 app.add_typer(control_app, name="control", short_help="E2C control related commands")

@@ -26,9 +26,8 @@ import threading
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
 
-from e2ckit.cli.common import guard, one_line
+from e2ckit.cli.common import WholeHelp, guard, one_line
 from e2ckit.cli.options import BadInput
 from e2ckit.errors import E2CKitError, ValidationError
 
@@ -39,7 +38,7 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
-class DefaultGroup(TyperGroup):
+class DefaultGroup(WholeHelp):
     """A command group whose unknown first word means the default ``run`` subcommand,
     so that ``e2ckit log cryo ...`` and ``e2ckit log compact DIR`` both work."""
 

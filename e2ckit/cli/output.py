@@ -20,6 +20,8 @@ import csv
 import io
 import json
 import math
+import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -180,7 +182,7 @@ def _parquet_value(v: Any) -> Any:
 def _is_numeric_column(values: Sequence[Any]) -> bool:
     seen = False
     for v in values:
-        if v is None or v == "":
+        if v is None or v == "" or v == "—":  # empty, or a reading that is not there
             continue
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             seen = True
@@ -206,59 +208,232 @@ def _vertical(table: Table) -> Table:
     )
 
 
-def plain(table: Table) -> str:
-    """Fixed-width text: every cell whole, columns separated by two spaces."""
-    if len(table.rows) == 1 and table.meta.get("vertical", True) and len(table.columns) > 4:
-        table = _vertical(table)
-    headers = [h.replace("\n", " ") for h in (table.headers or table.columns)]
-    body = [[c.replace("\n", "; ") for c in row] for row in table.display_rows()]
-    widths = [len(h) for h in headers]
-    for row in body:
-        for i, c in enumerate(row):
-            widths[i] = max(widths[i], len(c))
-    numeric = [_is_numeric_column([r[i] for r in body]) for i in range(len(headers))]
+def plain(table: Table, width: int | None = None) -> str:
+    """Fixed-width text in ``width`` columns (default :func:`output_width`): column
+    groups that each fit, every cell whole, columns separated by two spaces, warn /
+    alarm / error marked with text (:data:`MARKERS`), long texts explained once below."""
+    width = output_width() if width is None else width
+    lay = layout(table, width)
+    lines: list[str] = []
+    for g, cols in enumerate(lay.groups):
+        if g:
+            lines.append("")
+        if len(lay.groups) > 1:
+            lines.append(_group_title(lay, g) or "")
 
-    def line(cells: Sequence[str]) -> str:
-        out = [
-            c.rjust(w) if num else c.ljust(w)
-            for c, w, num in zip(cells, widths, numeric, strict=False)
-        ]
-        return "  ".join(out).rstrip()
+        def line(cells: Sequence[str], cols: list[int] = cols) -> str:
+            out = [
+                c.rjust(lay.widths[i]) if lay.numeric[i] else c.ljust(lay.widths[i])
+                for c, i in zip(cells, cols, strict=True)
+            ]
+            return "  ".join(out).rstrip()
 
-    lines = [line(headers), line(["-" * w for w in widths])]
-    lines += [line(r) for r in body]
+        lines.append(line([lay.headers[i] for i in cols]))
+        lines.append(line(["-" * lay.widths[i] for i in cols]))
+        lines += [line([r[i] for i in cols]) for r in lay.body]
+    legend = legend_lines(lay.legend, width)
+    if legend:
+        lines += ["", *legend]
     return "\n".join(lines) + "\n"
+
+
+def render_rich(table: Table, console: Any) -> None:
+    """``table`` on a rich ``console``: the same layout as :func:`plain` (groups that
+    fit ``console.width``, no cell ever wrapped), drawn with borders and colours."""
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    lay = layout(table, console.width, sep=3, edge=4)
+    for g, cols in enumerate(lay.groups):
+        title = _group_title(lay, g)
+        rt = RichTable(title=None if title is None else Text(title), header_style="bold", show_lines=False)
+        for i in cols:
+            rt.add_column(Text(lay.headers[i]), no_wrap=True, overflow="ignore",
+                          justify="right" if lay.numeric[i] else "left",
+                          min_width=lay.widths[i])  # fmt: skip
+        for row, states in zip(lay.body, lay.states, strict=True):
+            cells = []
+            for i in cols:
+                style = _STATE_STYLE.get(states[i] or "") or ""
+                if row[i] == "—":
+                    style = "dim"
+                cells.append(Text(row[i], style=style))
+            rt.add_row(*cells)
+        console.print(rt)
+    for ln in legend_lines(lay.legend, console.width):
+        console.print(Text(ln, style="dim"), soft_wrap=True)
 
 
 def _rich(table: Table) -> None:
     from rich.console import Console
-    from rich.table import Table as RichTable
 
-    if len(table.rows) == 1 and table.meta.get("vertical", True) and len(table.columns) > 4:
-        table = _vertical(table)
-    console = Console()
-    rt = RichTable(title=table.title, header_style="bold", show_lines=False)
-    body = table.display_rows()
-    numeric = [_is_numeric_column([r[i] for r in body]) for i in range(len(table.columns))]
-    for h, num in zip(table.headers or table.columns, numeric, strict=False):
-        rt.add_column(h, overflow="fold", justify="right" if num else "left")
-    for i, row in enumerate(body):
-        states = table.states[i] if table.states else [None] * len(row)
-        cells = []
-        for c, s in zip(row, states, strict=False):
-            style = _STATE_STYLE.get(s or "")
-            cells.append(
-                f"[{style}]{_escape(c)}[/]"
-                if style and c
-                else _escape(c)
-                if c
-                else ("[dim]—[/]" if s else "")
-            )
-        rt.add_row(*cells)
-    console.print(rt)
+    render_rich(table, Console(width=output_width(), highlight=False))
 
 
 def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+# -- layout: a table that fits the width, every value whole ------------------------------------
+
+#: text markers for limit states, shown in plain text and on a terminal alike (colour
+#: alone is lost in a pipe, a log file or for a colour-blind reader)
+MARKERS = {"warn": "!", "alarm": "!!", "error": "x"}
+_MARKER_NAMES = {"!": "warn (outside the warn limits)", "!!": "alarm (outside the alarm limits)",
+                 "x": "error"}  # fmt: skip
+#: a display value longer than this that appears more than once is shown as a short key
+#: with its text once in a legend below the table
+REPEAT_MAX = 32
+#: a status text ending in its code ("blocked: ... (-3)") longer than this is shown as
+#: its code and first word ("-3 blocked")
+CODED_MAX = 16
+DEFAULT_WIDTH = 120  # piped output, when $COLUMNS is not set
+MIN_WIDTH = 40
+# a status text that ends in its code, as the catalog words FEMC statuses:
+# "blocked: hardware state, interlock, ... (-3)" → key "-3 blocked"
+_CODED = re.compile(r"^(?P<word>[A-Za-z][\w-]*)[^()]*\((?P<code>-?\d+)\)$")
+
+
+def output_width(stream: Any = None) -> int:
+    """Columns to lay a table out in: the terminal's on a terminal, else ``$COLUMNS``,
+    else :data:`DEFAULT_WIDTH` (a pipe has no width; 120 keeps rows readable in a pager
+    or a log file). Never less than :data:`MIN_WIDTH`."""
+    stream = sys.stdout if stream is None else stream
+    env = os.environ.get("COLUMNS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return max(MIN_WIDTH, int(env))
+    try:
+        if stream.isatty():
+            cols = os.get_terminal_size(stream.fileno()).columns
+            if cols > 0:
+                return max(MIN_WIDTH, cols)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return DEFAULT_WIDTH
+
+
+@dataclass
+class Layout:
+    """A table laid out for a width: column groups that each fit, cells short enough,
+    and the legend (markers and long texts) to print once below."""
+
+    headers: list[str]
+    body: list[list[str]]
+    states: list[list[str | None]]
+    numeric: list[bool]
+    widths: list[int]
+    groups: list[list[int]]  # column indices per group, key columns first
+    legend: list[tuple[str, str]]  # (key, text) in order of first use
+    title: str | None
+
+
+def layout(table: Table, width: int, *, sep: int = 2, edge: int = 0) -> Layout:
+    """Decide how ``table`` is drawn in ``width`` columns.
+
+    ``sep``: columns between two cells (2 in plain text, 3 for rich's ``│`` and
+    padding); ``edge``: columns outside the cells (rich's outer borders). A table wider
+    than ``width`` is split into column groups, each repeating the key columns (the
+    antenna), so a value is never wrapped or cut. A long text (an error summary) or a
+    repeated one (the same FEMC status in every row) becomes a short key explained once
+    in the legend; warn / alarm / error cells carry a text marker (:data:`MARKERS`).
+    """
+    if len(table.rows) == 1 and table.meta.get("vertical", True) and len(table.columns) > 4:
+        table = _vertical(table)
+    headers = [h.replace("\n", " ") for h in (table.headers or table.columns)]
+    body = [[c.replace("\n", "; ") for c in row] for row in table.display_rows()]
+    n = len(headers)
+    states = [list(s) + [None] * (n - len(s)) for s in table.states] if table.states else [[None] * n for _ in body]
+    key = [i for i in table.meta.get("key", [0]) if i < n] or [0]
+    numeric = [_is_numeric_column([r[i] for r in body]) for i in range(n)]
+
+    # long and repeated texts → keys
+    counts: dict[str, int] = {}
+    for row in body:
+        for i, c in enumerate(row):
+            if i not in key:
+                counts[c] = counts.get(c, 0) + 1
+    keyw = sum(max([len(headers[i])] + [len(r[i]) for r in body]) for i in key) + sep * len(key) + edge
+    cell_max = max(8, width - keyw - 3)
+    legend: dict[str, str] = {}  # text → key
+    used_keys: set[str] = set()
+
+    def short(text: str) -> str:
+        if text in legend:
+            return legend[text]
+        m = _CODED.match(text)
+        if m and len(text) > CODED_MAX:
+            k = f"{m['code']} {m['word']}"
+        else:
+            k = f"[{sum(1 for v in legend.values() if v.startswith('['))+1}]"
+        while k in used_keys:
+            k += "'"
+        legend[text] = k
+        used_keys.add(k)
+        return k
+
+    for row in body:
+        for i, c in enumerate(row):
+            if i in key:
+                continue
+            if len(c) > cell_max or (len(c) > REPEAT_MAX and counts.get(c, 0) > 1) or (
+                _CODED.match(c) and len(c) > CODED_MAX):
+                row[i] = short(c)
+    # markers: after the value (in numbers, in a column of their own width so that the
+    # digits stay aligned); an error's before its text
+    used_markers: list[str] = []
+    marked = {i for st in states for i, s in enumerate(st) if s in ("warn", "alarm")}
+    for row, st in zip(body, states, strict=False):
+        for i, s in enumerate(st):
+            mark = MARKERS.get(s or "")
+            if mark is not None and mark not in used_markers:
+                used_markers.append(mark)
+            if s == "error":
+                row[i] = f"{mark} {row[i]}"
+                continue
+            if s and not row[i]:
+                row[i] = "—"  # a reading that is not there: a dash, not a blank
+            if i in marked:
+                tail = f" {mark}" if mark else ""
+                row[i] = f"{row[i]}{tail:<3}" if numeric[i] else (f"{row[i]}{tail}" if row[i] else mark or "")
+    widths = [max([len(headers[i])] + [len(r[i]) for r in body]) for i in range(n)]
+
+    rest = [i for i in range(n) if i not in key]
+    groups: list[list[int]] = []
+    cur: list[int] = []
+    used = sum(widths[i] for i in key) + sep * (len(key) - 1) + edge
+    for i in rest:
+        cost = sep + widths[i]
+        if cur and used + cost > width:
+            groups.append(key + cur)
+            cur, used = [], sum(widths[i] for i in key) + sep * (len(key) - 1) + edge
+        cur.append(i)
+        used += cost
+    if cur or not groups:
+        groups.append(key + cur)
+    items = [(m, _MARKER_NAMES[m]) for m in ("!", "!!", "x") if m in used_markers]
+    items += [(k, t) for t, k in legend.items()]
+    return Layout(headers, body, states, numeric, widths, groups, items, table.title)
+
+
+def legend_lines(items: list[tuple[str, str]], width: int) -> list[str]:
+    """The legend below a table, wrapped to ``width`` (a key, then its text)."""
+    import textwrap
+
+    if not items:
+        return []
+    kw = max(len(k) for k, _ in items)
+    out = []
+    for k, text in items:
+        out += textwrap.wrap(
+            text, width=max(20, width), initial_indent=f"  {k.ljust(kw)}  ",
+            subsequent_indent=" " * (kw + 4), break_on_hyphens=False,
+        )  # fmt: skip
+    return out
+
+
+def _group_title(lay: Layout, g: int) -> str | None:
+    if len(lay.groups) == 1:
+        return lay.title
+    return f"{lay.title or 'columns'} ({g + 1}/{len(lay.groups)})"

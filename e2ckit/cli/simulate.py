@@ -71,7 +71,8 @@ def simulate_cmd(
         from e2ckit.sim.scenario import list_scenarios as _list
         from e2ckit.sim.scenario import load_scenario
 
-        rows = [[n, getattr(load_scenario(n), "description", "")] for n in _list()]
+        # descriptions are prose wrapped in their TOML files: one line each
+        rows = [[n, " ".join(str(getattr(load_scenario(n), "description", "")).split())] for n in _list()]
         emit_table(Table(["scenario", "description"], rows, title="scenarios"), fmt, output)
         return
     if bind not in ("port", "address"):

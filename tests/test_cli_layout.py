@@ -1,0 +1,237 @@
+"""Terminal tables that never wrap a value (issue #15.1).
+
+Every table-printing command is rendered at 80 and 120 columns: no line is wider than
+that, and every value of the command's ``--format json`` output appears whole, in one
+cell or in the legend below the table. Piped output is laid out for ``$COLUMNS`` (120
+when unset); a real pseudo-terminal of 80 and 120 columns gets the rich table, held to
+the same rules. The array is a simulated outage three and a half hours in: two antennas
+answer nothing (errors), the ones back from the outage have warm cryostats (alarms).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from e2ckit.cli import app
+from e2ckit.cli.output import Table, plain
+from e2ckit.sim import SimulatedArray
+from e2ckit.sim.clock import SimClock
+
+ANTENNAS = ["DV01", "DV02", "DV03", "DA41", "CM01", "PM01"]
+WIDTHS = (80, 120)
+MARKS = ("!!", "!")
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    clock = SimClock(rate=None)
+    s = SimulatedArray(ANTENNAS, seed=5, clock=clock, scenario="outage")
+    clock.advance(hours=4)  # back from the outage, cryostats warm: alarms
+    s.start()
+    s.fault("DV03", "down")
+    s.fault("PM01", "error", code=5002)
+    s.csv = str(s.write_array(tmp_path_factory.mktemp("layout") / "array.csv"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(autouse=True)
+def env(sim, tmp_path, monkeypatch):
+    monkeypatch.setenv("E2CKIT_ARRAY", sim.csv)
+    monkeypatch.setenv("E2CKIT_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
+def run(*args: str, columns: int | None = None) -> tuple[int, str]:
+    env = {"COLUMNS": str(columns)} if columns else {}
+    r = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+    return r.exit_code, r.stdout
+
+
+def cells_and_legend(text: str, split: str = r"\s{2,}") -> tuple[set[str], str]:
+    """The cells of every table line (markers taken off) and the legend's text."""
+    lines = text.splitlines()
+    legend_at = next((i for i, ln in enumerate(lines) if ln.startswith("  ") and ln.strip()), len(lines))
+    cells: set[str] = set()
+    for ln in lines[:legend_at]:
+        for c in re.split(split, ln.strip()):
+            c = c.strip()
+            for m in MARKS:
+                if c.endswith(" " + m):
+                    c = c[: -len(m) - 1]
+            if c.startswith("x "):
+                cells.add(c[2:])
+            cells.add(c)
+    legend = " ".join(" ".join(ln.split()) for ln in lines[legend_at:])
+    return cells, legend
+
+
+def display(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v).replace("\n", "; ")
+
+
+def assert_whole(text: str, values, width: int, split: str = r"\s{2,}") -> None:
+    assert text.strip(), "nothing printed"
+    too_wide = [ln for ln in text.splitlines() if len(ln) > width]
+    assert not too_wide, f"{len(too_wide)} lines wider than {width}: {too_wide[0]!r}"
+    cells, legend = cells_and_legend(text, split)
+    for v in values:
+        if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
+            continue
+        shown = display(v)
+        assert shown in cells or " ".join(shown.split()) in legend, f"{shown!r} not shown whole"
+
+
+# (command, json values to find: "text" of tidy rows, or every value of the json rows)
+SWEEPS = [
+    (["sweep", "cryo"], ["sweep", "cryo", "--tidy"]),
+    (["sweep", "cmpr"], ["sweep", "cmpr", "--tidy"]),
+    (["tools", "cryo", "--all"], ["sweep", "cryo", "--tidy"]),
+    (["tools", "cmpr", "--all"], ["sweep", "cmpr", "--tidy"]),
+    (["tools", "revision", "--all"], ["sweep", "revision", "--tidy"]),
+]
+TABLES = [
+    ["sweep", "FEMC.TEMP0,CMPR.DRIVE", "--tidy"],
+    ["nodes"],
+    ["nodes", "--inventory"],
+    ["points"],
+    ["points", "cryo"],
+    ["points", "--groups"],
+    ["monitor", "nodes", "--host", "DV01"],
+    ["monitor", "request", "--host", "DV01", "--channel", "1", "--node", "0x13", "--rca", "0x0C000"],
+    ["tools", "temperature", "--host", "DV01", "--channel", "1", "--node", "0x13"],
+    ["simulate", "--list-scenarios"],
+]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize(("command", "values_from"), SWEEPS, ids=lambda c: " ".join(c))
+def test_sweep_tables_fit_and_show_every_value_whole(width, command, values_from):
+    status, out = run(*command, columns=width)
+    assert status in (0, 1), out
+    _, js = run(*values_from, "-f", "json")
+    rows = json.loads(js)
+    texts = {r["text"] for r in rows if r["point"] != "(node listing)"}
+    assert_whole(out, texts, width)
+    # the failed antennas' errors are whole too, and marked
+    _, wide = run(*command, "-f", "json")
+    assert_whole(out, [r["error"] for r in json.loads(wide)], width)
+    assert re.search(r"(^|\s)x \S", out), "errors carry a text marker"
+    assert len(re.findall(r"^  x +error$", out, re.M)) == 1, "explained once"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("command", TABLES, ids=lambda c: " ".join(c))
+def test_every_other_table_fits_and_shows_every_value_whole(width, command):
+    status, out = run(*command, columns=width)
+    assert status in (0, 1), out
+    _, js = run(*command, "-f", "json")
+    rows = json.loads(js)
+    shown_columns, _ = cells_and_legend(out)  # the headers among them; hidden ones left out
+    values = [v for r in rows for k, v in r.items()
+              if k not in ("time", "raw", "latency_ms") and k in shown_columns]  # fmt: skip
+    assert_whole(out, values, width)
+
+
+def test_alarms_are_marked_in_text_and_explained_once():
+    _, out = run("sweep", "cryo", columns=120)
+    assert re.search(r"\d !!(\s|$)", out), "an alarm reading carries '!!'"
+    assert len(re.findall(r"^  !! +alarm", out, re.M)) == 1
+    assert out.count("blocked: hardware state") <= 1, "a repeated status text is explained once"
+
+
+def test_every_header_with_a_unit_shows_it():
+    _, out = run("sweep", "cryo", columns=200)
+    assert "CRYOSTAT_PRESSURE [mbar]" in out and "TEMP0 [K]" in out
+
+
+def test_a_table_that_fits_is_one_block():
+    t = Table(["antenna", "a", "b"], [["DV01", 1.5, "x"]] * 3)
+    assert plain(t, 80).splitlines()[0].split() == ["antenna", "a", "b"]
+
+
+def test_columns_are_grouped_with_the_key_repeated():
+    cols = ["antenna", *[f"POINT_{i:02d}" for i in range(20)]]
+    t = Table(cols, [[f"DV{j:02d}", *[1000.0 + i for i in range(20)]] for j in range(3)])
+    out = plain(t, 80)
+    headers = [ln for ln in out.splitlines() if ln.startswith("antenna")]
+    assert len(headers) > 1 and all(len(ln) <= 80 for ln in out.splitlines())
+    assert sum(len(h.split()) - 1 for h in headers) == 20
+
+
+def test_piped_output_defaults_to_120_columns():
+    _, out = run("sweep", "cryo")
+    assert max(len(ln) for ln in out.splitlines()) <= 120
+
+
+@pytest.mark.parametrize("option", [["--simulate"], ["--sim-seed", "3"], ["--array", "x.csv"]])
+def test_a_global_option_after_the_command_says_where_it_goes(option):
+    r = CliRunner().invoke(app, ["sweep", "cryo", *option])
+    assert r.exit_code == 2
+    line = r.stderr.strip()
+    assert f"{option[0]} is a global option: put it before the command: " in line
+    assert line.endswith(f"e2ckit {' '.join(option)} sweep cryo")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_help_is_not_cut(width):
+    code, out = run("--help", columns=width)
+    commands = out.split("Commands:")[1]
+    assert code == 0 and "..." not in commands, "command summaries are whole"
+    assert "(or check them against the inventory)" in " ".join(commands.split())
+    assert all(len(ln) <= width for ln in out.splitlines())
+    code, out = run("log", "--help", columns=width)
+    commands = out.split("Commands:")[1]
+    assert "..." not in commands and "Ctrl-C or SIGTERM" in " ".join(commands.split())
+
+
+def _in_a_terminal(args: list[str], env: dict[str, str], columns: int) -> tuple[int, str]:
+    """The CLI with stdout on a pseudo-terminal sized ``columns`` x 40 (no $COLUMNS:
+    the width comes from the terminal itself)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    code = "import sys; from e2ckit.cli import main; sys.argv[0] = 'e2ckit'; main()"
+    term_env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
+    term_env["TERM"] = "xterm-256color"
+    p = subprocess.Popen([sys.executable, "-c", code, *args], stdout=child_fd,
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=term_env)  # fmt: skip
+    os.close(child_fd)
+    out = bytearray()
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main_fd)
+    return p.wait(timeout=60), out.decode("utf-8", "replace")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("command", [["sweep", "cryo"], ["tools", "cryo", "--all"]], ids=" ".join)
+def test_a_real_terminal_gets_rich_tables_that_fit(sim, width, command):
+    status, raw = _in_a_terminal(command, dict(os.environ), width)
+    assert status in (0, 1), raw
+    assert "┏" in raw and "\x1b[" in raw, "a rich table on a terminal"
+    text = re.sub(r"\x1b\[[0-9;]*m", "", raw).replace("\r\n", "\n")
+    _, js = run("sweep", "cryo", "--tidy", "-f", "json")
+    texts = {r["text"] for r in json.loads(js)}
+    assert_whole(text, texts, width, split=r"\s*[│┃]\s*")
