@@ -302,7 +302,8 @@ def test_grid_does_not_drift_and_overruns_are_counted_not_piled_up(tmp_path, sim
 
 
 def test_real_time_background_logging(sim, tmp_path) -> None:
-    with Logger("cryo", "DV01", array=sim, interval=0.05, path=tmp_path, flush_every=0.1) as log:
+    # "wall": the system clock, although the array is a simulator with its own clock
+    with Logger("cryo", "DV01", array=sim, interval=0.05, path=tmp_path, flush_every=0.1, clock="wall") as log:
         log.start()
         assert log.running
         deadline = time.monotonic() + 20

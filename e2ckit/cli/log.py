@@ -177,7 +177,7 @@ def _report(log: Any, states: dict[str, str], tty: bool, quiet: bool) -> None:
     for line in lines:
         _err(line)
     if tty:
-        sys.stderr.write(st.line()[: _width()])
+        sys.stderr.write(st.line(_width()))
         sys.stderr.flush()
 
 

@@ -80,8 +80,15 @@ class Logger:
         backlog reaches this bound (default 5,000,000: 28 minutes of 66 antennas × 45
         points at 1 Hz, about 300 MB), and :meth:`stop` then says how many rows are dropped.
     clock:
-        anything with ``now() -> UNIX seconds``; default the system clock. See the
-        package docstring for simulated (accelerated or stepped) clocks.
+        anything with ``now() -> UNIX seconds``. Default: a SimulatedArray's own clock
+        when ``array`` is one (samples carry simulated time), the clock file next to a
+        simulator's host map (``sim.clock.json``, written by ``e2ckit simulate
+        --write-array sim.csv``) when there is one, else the system clock; ``"wall"``:
+        the system clock whatever the array. ``interval`` and ``run(duration=)`` are
+        in this clock's seconds; ``timeout`` and ``deadline`` are real seconds (the
+        network is real; under an accelerated clock their defaults never drop below
+        what a healthy answer needs, so a slow cycle overruns instead of failing). See
+        the package docstring for simulated (accelerated or stepped) clocks.
     """
 
     def __init__(
@@ -109,8 +116,9 @@ class Logger:
         concurrency = whole_number("concurrency", concurrency, "antennas")
         if fsync not in FSYNC_MODES:
             raise ValidationError(f"fsync must be one of {', '.join(map(repr, FSYNC_MODES))}; got {fsync!r}")
-        if clock is not None and not callable(getattr(clock, "now", None)):
-            raise ValidationError("clock must have a now() method returning UNIX seconds")
+        wall = isinstance(clock, str) and clock == "wall"
+        if clock is not None and not wall and not callable(getattr(clock, "now", None)):
+            raise ValidationError('clock must have a now() method returning UNIX seconds, or be "wall"')
         # Everything that can be wrong with the names fails here, before any cycle.
         self._catalog = _source.catalog_of(catalog)
         self._static, self._dynamic = _source.split_what(self._catalog, what)
@@ -121,22 +129,34 @@ class Logger:
         self.flush_rows = flush_rows
         self.fsync = fsync
         self.max_backlog = max_backlog
-        self.clock = clock
-        self.concurrency = concurrency
         self._array = _source.resolve_array(array)
+        if clock is None:
+            clock = _simulated_clock(array, self._array)
+        self.clock = None if wall else clock
+        self.concurrency = concurrency
         self.antennas = self._array.select(antennas)
         for a in self.antennas:
             for p in self._static:
                 p.channel_for(a)
         rate = self._rate()
         real_interval = self.interval / rate if rate else None
+        # interval and duration are clock (simulated) seconds; timeout and deadline are
+        # real seconds, because the network is real. An accelerated clock shrinks the
+        # real interval, but not below what a healthy answer needs: a cycle that takes
+        # longer than its real interval overruns (counted, its slots skipped) rather
+        # than stamping healthy antennas with deadline errors.
+        accelerated = rate is not None and rate != 1.0
         if timeout is None:
             timeout = 1.0 if real_interval is None else min(1.0, max(real_interval * 0.5, 0.02))
+            if accelerated:
+                timeout = max(timeout, MIN_SIM_TIMEOUT)
         timeout = positive_seconds("timeout", timeout)
         if deadline is None:
             deadline = timeout * 2 + 0.5
             if real_interval is not None:
                 deadline = min(deadline, max(real_interval * 0.8, 0.05))
+            if accelerated:
+                deadline = max(deadline, 2 * timeout)
         deadline = positive_seconds("deadline", deadline)
         self.timeout = timeout
         self.deadline = deadline
@@ -161,7 +181,7 @@ class Logger:
         self._reported_error: str | None = None  # the write failure last said on stderr
         # counters (read by `status`)
         self._cycles = self._samples = self._errors = self._dropped = 0
-        self._overruns = self._skipped = 0
+        self._overruns = self._skipped = self._cut_short = 0
         self._last_cycle: float | None = None
         self._last_cycle_seconds: float | None = None
         self._health: dict[str, AntennaHealth] = {a: AntennaHealth() for a in self.antennas}
@@ -452,6 +472,7 @@ class Logger:
         stamp = self._now()
         t_real = time.perf_counter()
         swept = self._sweep()
+        cut = _cut_by_deadline(swept)
         batch, health = self._rows.build(round(stamp * 1e6), swept)
         self._store.append(batch)
         rows = batch.num_rows
@@ -461,6 +482,7 @@ class Logger:
                 if n:
                     self._health[a] = self._health.get(a, AntennaHealth()).after(stamp, n, n_err, last_error)
             self._cycles += 1
+            self._cut_short += cut
             self._samples += rows
             self._errors += errors
             self._last_cycle = stamp
@@ -531,6 +553,7 @@ class Logger:
                 errors=self._errors,
                 overruns=self._overruns,
                 skipped=self._skipped,
+                cut_short=self._cut_short,
                 files=store.files,
                 bytes_written=store.bytes,
                 last_cycle=self._last_cycle,
@@ -562,6 +585,40 @@ class Logger:
 
 
 _live_loggers: weakref.WeakSet[Logger] = weakref.WeakSet()
+
+#: real seconds a request gets at least under an accelerated clock (see Logger.__init__)
+MIN_SIM_TIMEOUT = 0.25
+
+
+def _simulated_clock(given: Any, array: Any) -> Any:
+    """The clock of a simulated array, so that samples carry simulated time: the
+    SimulatedArray's own (same process), or the one its host map's clock file
+    describes (``e2ckit simulate --write-array sim.csv`` writes ``sim.clock.json``).
+    None for a real array: the system clock."""
+    clock = getattr(given, "clock", None)
+    if clock is not None and hasattr(given, "models") and callable(getattr(clock, "now", None)):
+        return clock
+    source = getattr(array, "source", None)
+    if not source or not str(source).endswith(".csv"):
+        return None
+    from e2ckit.sim.clock import SimClock, clock_file
+
+    path = clock_file(source)
+    if not path.is_file():
+        return None
+    try:
+        return SimClock.follow(path)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _cut_by_deadline(swept: dict[str, Swept]) -> int:
+    """1 if any request of this cycle was not sent because the sweep's deadline
+    passed (failure texts start with their kind: "deadline: ...")."""
+    for _points, _raws, _latencies, failures in swept.values():
+        if any(text.startswith("deadline") for text in failures.values()):
+            return 1
+    return 0
 
 
 def _check_limits(duration: object, cycles: object) -> None:

@@ -52,6 +52,7 @@ class LoggerStatus:
     write_error: str | None = None  #: the write failure being retried now (None: writes succeed)
     max_backlog: int = 0  #: the bound on samples_buffered; logging stops there while writes fail
     samples_dropped: int = 0  #: rows given up (the backlog at stop when it could not be written)
+    cut_short: int = 0  #: cycles in which the deadline passed before every request was sent
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
@@ -60,28 +61,84 @@ class LoggerStatus:
         """Plain dict (antenna health as dicts too), e.g. for JSON."""
         return asdict(self)
 
-    def line(self) -> str:
-        """One line for a terminal: cycles, samples, errors, overruns, antennas down."""
+    def _down_partial(self) -> tuple[list[str], list[str]]:
         down = sorted(a for a, h in self.antennas.items() if h.state == "down")
-        partial = sum(1 for h in self.antennas.values() if h.state == "partial")
+        partial = sorted(a for a, h in self.antennas.items() if h.state == "partial")
+        return down, partial
+
+    @staticmethod
+    def _names(names: list[str], most: int) -> str:
+        return ",".join(names[:most]) + (f",+{len(names) - most}" if len(names) > most else "")
+
+    def line(self, width: int | None = None) -> str:
+        """One line for a terminal: cycles, samples, errors, overruns, antennas down and
+        partial (named). ``width``: the line is built to fit it, dropping detail (file
+        counts, then names) before it would be cut."""
+        down, partial = self._down_partial()
         last = ""
         if self.last_cycle is not None:
             last = " at " + datetime.fromtimestamp(self.last_cycle, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        parts = [
-            f"{self.cycles} cycles{last}",
-            f"{self.samples} samples ({self.samples_written} on disk, {self.files} files)",
-            f"{self.errors} errors",
-            f"{self.overruns} overruns",
+
+        def build(detail: bool, most: int) -> str:
+            parts = [
+                f"{self.cycles} cycles{last}",
+                f"{self.samples} samples ({self.samples_written} on disk, {self.files} files)"
+                if detail else f"{self.samples} samples",
+                f"{self.errors} errors",
+                f"{self.overruns} overruns",
+            ]  # fmt: skip
+            if self.cut_short:
+                parts.append(f"{self.cut_short} cut short by the deadline")
+            if down:
+                parts.append(f"{len(down)} down ({self._names(down, most)})" if most else f"{len(down)} down")
+            if partial:
+                parts.append(f"{len(partial)} partial ({self._names(partial, most)})" if most else f"{len(partial)} partial")
+            if self.write_error:
+                parts.append(f"WRITE FAILING, {self.samples_buffered} of {self.max_backlog} samples held: {self.write_error}")
+            if self.samples_dropped:
+                parts.append(f"{self.samples_dropped} samples dropped")
+            if self.failure:
+                parts.append(f"FAILED: {self.failure}")
+            return " | ".join(parts)
+
+        text = build(True, 4)
+        if width is None:
+            return text
+        for detail, most in ((False, 4), (False, 2), (False, 1), (False, 0)):
+            if len(text) <= width:
+                return text
+            text = build(detail, most)
+        return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+    def __str__(self) -> str:
+        """A short multi-line summary (``print(log.status)``): one line per topic, the
+        antennas that are not ok by name, never one line per antenna."""
+        down, partial = self._down_partial()
+        ok = sum(1 for h in self.antennas.values() if h.state == "ok")
+        last = "no cycle yet"
+        if self.last_cycle is not None:
+            stamp = datetime.fromtimestamp(self.last_cycle, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            took = "" if self.last_cycle_seconds is None else f" (took {self.last_cycle_seconds:.2f} s)"
+            last = f"last cycle {stamp}{took}"
+        lines = [
+            f"Logger {'running' if self.running else 'stopped'}: {self.path}",
+            f"  cycles    {self.cycles}, {last}",
+            f"  samples   {self.samples} ({self.samples_written} on disk in {self.files} files, "
+            f"{self.samples_buffered} buffered), {self.errors} errors",
+            f"  timing    {self.overruns} overruns ({self.skipped} slots skipped), "
+            f"{self.cut_short} cycles cut short by the deadline",
+            f"  antennas  {ok} ok, {len(partial)} partial, {len(down)} down"
+            + (f"; down: {self._names(down, 8)}" if down else "")
+            + (f"; partial: {self._names(partial, 8)}" if partial else ""),
         ]
-        if down:
-            shown = ",".join(down[:4]) + ("..." if len(down) > 4 else "")
-            parts.append(f"{len(down)} down ({shown})")
-        if partial:
-            parts.append(f"{partial} partial")
         if self.write_error:
-            parts.append(f"WRITE FAILING, {self.samples_buffered} of {self.max_backlog} samples held: {self.write_error}")
+            lines.append(f"  WRITE FAILING ({self.samples_buffered} of {self.max_backlog} samples held): {self.write_error}")
         if self.samples_dropped:
-            parts.append(f"{self.samples_dropped} samples dropped")
+            lines.append(f"  {self.samples_dropped} samples dropped")
         if self.failure:
-            parts.append(f"FAILED: {self.failure}")
-        return " | ".join(parts)
+            lines.append(f"  FAILED: {self.failure}")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """IPython / Jupyter: the summary of ``__str__``, not the dataclass repr."""
+        p.text(str(self))

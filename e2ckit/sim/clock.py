@@ -15,12 +15,15 @@ runs of a notebook produce the same timestamps.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import threading
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
-__all__ = ["DEFAULT_EPOCH", "SimClock", "parse_duration"]
+__all__ = ["DEFAULT_EPOCH", "SimClock", "clock_file", "parse_duration"]
 
 #: Simulated UNIX time at which a clock starts unless told otherwise (2026-01-01T00:00Z).
 DEFAULT_EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
@@ -129,3 +132,41 @@ class SimClock:
     def __repr__(self) -> str:
         rate = "stepped" if self._rate is None else f"rate={self._rate:g}"
         return f"SimClock({self.datetime().isoformat()}, {rate})"
+
+    # -- sharing a clock with another process ------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write where this clock is, against the wall clock, as a small JSON file, so
+        that another process (``e2ckit log`` in a second shell) can follow it with
+        :meth:`follow`. A stepped clock cannot be followed: ValueError."""
+        if self._rate is None:
+            raise ValueError("a stepped clock moves only when advanced in its own process: it cannot be followed")
+        with self._lock:
+            sim, wall = self._now_locked(), time.time()
+            data = {"simulated": sim, "wall": wall, "rate": self._rate, "start": self.start,
+                    "note": "e2ckit simulated clock: simulated = simulated0 + (wall - wall0) * rate"}  # fmt: skip
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def follow(cls, path: str | os.PathLike[str]) -> SimClock:
+        """A clock that keeps the time of the clock :meth:`save` wrote to ``path``
+        (same simulated time, same rate; wall time is shared between processes)."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            sim, wall, rate = float(data["simulated"]), float(data["wall"]), float(data["rate"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path} is not an e2ckit simulated clock file: {exc}") from None
+        clock = cls(start=sim + (time.time() - wall) * rate, rate=rate)
+        clock.start = float(data.get("start", sim))
+        return clock
+
+
+def clock_file(host_map: str | os.PathLike[str]) -> Path:
+    """The clock file that goes with a simulator's host map: ``sim.csv`` →
+    ``sim.clock.json`` (written by ``e2ckit simulate --write-array``)."""
+    p = Path(host_map)
+    return p.with_name(f"{p.stem}.clock.json")

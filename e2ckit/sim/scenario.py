@@ -38,7 +38,8 @@ exposed unchanged as :attr:`Scenario.faults` and applied by the server, not here
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,18 @@ class Scenario:
             if f["antenna"] not in out:
                 out.append(f["antenna"])
         return out
+
+    def retarget(self, antennas: Iterable[str]) -> Scenario:
+        """The same scenario happening to ``antennas`` instead (every step and fault
+        that names antennas now names these): ``outage=["DV01"]`` without a TOML file."""
+        names = [str(a).strip().upper() for a in antennas if str(a).strip()]
+        if not names:
+            raise ValueError("give at least one antenna for the scenario to happen to")
+        steps = [dict(s, antennas=list(names)) if s["antennas"] != "all" else dict(s) for s in self.steps]
+        faults = [dict(f, antenna=a) for f in self.faults for a in names]
+        faults = list({(f["antenna"], f["kind"]): f for f in faults}.values())
+        note = f"(here on {', '.join(names)} instead) "
+        return replace(self, steps=steps, faults=faults, description=note + self.description)
 
     def timeline(self) -> list[tuple[float, str, str]]:
         """(seconds from start, antennas, what) for every step, in time order: a readable plan."""

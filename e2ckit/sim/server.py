@@ -101,6 +101,12 @@ class SimulatedArray:
     ``bind="address"`` gives each antenna its own loopback address (127.0.1.1, .2, ...)
     on ``port`` (default 2000), so clients that only take a host name can be pointed
     at it through a host-name map (see :meth:`write_hosts`).
+
+    ``scenario``: a shipped scenario's name, a ``.toml`` path or a Scenario;
+    ``outage``: the antennas it happens to instead of the scenario's own (``["DV01"]`` or
+    ``"DV01,DV02"``; the "outage" scenario when no scenario is given). ``clock``: a
+    :class:`~e2ckit.sim.clock.SimClock` (accelerated, or stepped by hand); a
+    :class:`~e2ckit.logger.Logger` on this array uses it too.
     """
 
     def __init__(
@@ -111,6 +117,7 @@ class SimulatedArray:
         latency: float = 0.0005,
         clock: Any = None,
         scenario: Any = None,
+        outage: Iterable[str] | str | None = None,
         bind: str = "port",
         host: str = "127.0.0.1",
         port: int | None = None,
@@ -147,6 +154,8 @@ class SimulatedArray:
         self._outbox: _Outbox | None = None  # made on the loop's thread by start()
         self._thread: threading.Thread | None = None
         self.scenario = None
+        if outage is not None:
+            scenario = self._retarget("outage" if scenario is None else scenario, outage)
         if scenario is not None:
             self.apply_scenario(scenario)
 
@@ -267,10 +276,18 @@ class SimulatedArray:
         return Array((Endpoint(a.name, a.host, a.port) for a in self._antennas.values()), source="simulator")
 
     def write_array(self, path: str | os.PathLike[str]) -> Path:
-        """Write the host map as CSV, for ``E2CKIT_ARRAY``."""
+        """Write the host map as CSV, for ``E2CKIT_ARRAY``; and, unless the clock is
+        stepped, its clock next to it (``sim.csv`` → ``sim.clock.json``, see
+        :meth:`SimClock.save`), so that a logger in another process stamps its samples
+        with this array's simulated time."""
         if not self.running:
             raise ValidationError("start the simulated array before writing its host map (ports are not known yet)")
-        return self.array.to_csv(path)
+        out = self.array.to_csv(path)
+        from e2ckit.sim.clock import clock_file
+
+        if getattr(self.clock, "rate", None) is not None and hasattr(self.clock, "save"):
+            self.clock.save(clock_file(out))
+        return out
 
     def host_names(self) -> dict[str, str]:
         """ALMA host name → simulated address (``dv01-e2c`` → ``127.0.1.1``), for ``bind="address"``."""
@@ -305,6 +322,20 @@ class SimulatedArray:
         self.scenario = sc
         if self.running:
             self._apply_scenario_faults()
+
+    def _retarget(self, scenario: Any, outage: Iterable[str] | str) -> Any:
+        """``outage=``: the scenario (by default "outage") happening to these antennas."""
+        from e2ckit.sim.scenario import load_scenario
+
+        names = [n.strip() for n in outage.split(",")] if isinstance(outage, str) else [str(n).strip() for n in outage]
+        names = [n.upper() for n in names if n]
+        if not names:
+            raise ValidationError("outage= names no antenna: give e.g. ['DV01'] or 'DV01,DV02'")
+        unknown = [n for n in names if n not in self._antennas]
+        if unknown:
+            raise ValidationError(f"outage antennas {', '.join(unknown)} are not in this simulated array")
+        sc = load_scenario(scenario) if isinstance(scenario, (str, os.PathLike)) else scenario
+        return sc.retarget(names)
 
     def _apply_scenario_faults(self) -> None:
         sc = self.scenario
