@@ -385,7 +385,10 @@ def outage_summary(
     cols = ["antenna", "lost", "restored", "down", "temp_above", "pressure_above", "pressure_below", "temp_below", "notes"]
     out = pd.DataFrame(rows, columns=cols)
     for c in ("down", "temp_above", "pressure_above", "pressure_below", "temp_below"):
-        out[c] = pd.to_timedelta(out[c])
+        # NaT alone is taken for a datetime: a column of nothing but NaT (no antenna
+        # recovered) would not convert to timedelta (pandas 3), so build it typed
+        out[c] = pd.Series([pd.NaT if pd.isna(v) else pd.Timedelta(v) for v in out[c]],
+                           index=out.index, dtype="timedelta64[ns]")  # fmt: skip
     return out
 
 

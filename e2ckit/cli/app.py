@@ -18,6 +18,9 @@ from e2ckit.cli.options import (
     EXIT_BAD_INPUT,
     EXIT_PARTIAL,
     ArrayOpt,
+    SimAdvanceOpt,
+    SimOutageOpt,
+    SimRateOpt,
     SimScenarioOpt,
     SimSeedOpt,
     SimulateOpt,
@@ -40,7 +43,8 @@ control's outcome is unknown), 2 bad input (nothing sent), 3 nothing answered,
 
 
 #: the root options, which go before the command (``e2ckit --simulate sweep cryo``)
-GLOBAL_OPTIONS = ("--simulate", "--sim-seed", "--sim-scenario", "--array")
+GLOBAL_OPTIONS = ("--simulate", "--sim-seed", "--sim-scenario", "--sim-rate", "--sim-advance",
+                  "--sim-outage", "--array")  # fmt: skip
 FLAG_OPTIONS = ("--simulate",)  # root options that take no value
 
 
@@ -119,6 +123,9 @@ def root(
     simulate: bool = SimulateOpt,
     sim_seed: int = SimSeedOpt,
     sim_scenario: str | None = SimScenarioOpt,
+    sim_rate: float | None = SimRateOpt,
+    sim_advance: str | None = SimAdvanceOpt,
+    sim_outage: str | None = SimOutageOpt,
     array: str | None = ArrayOpt,
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="print the version and exit"
@@ -127,14 +134,17 @@ def root(
     """ALMA E2C monitor and control."""
     if array is not None and simulate:
         _bad("give --simulate or --array, not both")
-    if not simulate and (sim_seed or sim_scenario is not None):
-        _bad("--sim-seed and --sim-scenario shape the --simulate array; add --simulate")
+    shaping = {"--sim-seed": sim_seed or None, "--sim-scenario": sim_scenario, "--sim-rate": sim_rate,
+               "--sim-advance": sim_advance, "--sim-outage": sim_outage}  # fmt: skip
+    given = [k for k, v in shaping.items() if v is not None]
+    if not simulate and given:
+        _bad(f"{', '.join(given)} shape{'s' if len(given) == 1 else ''} the --simulate array; add --simulate")
     if array is not None:
         _use_array(ctx, array)
     if simulate:
         if ctx.invoked_subcommand == "simulate":
             _bad("`e2ckit simulate` starts a simulated array itself; drop --simulate")
-        _start_embedded_simulation(ctx, sim_seed, sim_scenario)
+        _start_embedded_simulation(ctx, sim_seed, sim_scenario, sim_rate, sim_advance, sim_outage)
 
 
 def _bad(message: str) -> None:
@@ -169,19 +179,40 @@ def _set_env(ctx: typer.Context, key: str, value: str) -> None:
     ctx.call_on_close(restore)
 
 
-def _start_embedded_simulation(ctx: typer.Context, seed: int, scenario: str | None) -> None:
+def _start_embedded_simulation(
+    ctx: typer.Context, seed: int, scenario: str | None, rate: float | None = None,
+    advance: str | None = None, outage: str | None = None,
+) -> None:  # fmt: skip
     from e2ckit.sim import SimulatedArray
+    from e2ckit.sim.clock import SimClock, parse_duration
 
     if scenario is not None and not scenario.strip():
         _bad("--sim-scenario is empty: give a scenario name or .toml path")
+    if rate is not None and not (0 < rate < float("inf")):
+        _bad(f"--sim-rate must be a positive number of simulated seconds per second, got {rate:g}")
+    ahead = 0.0
+    if advance is not None:
+        try:
+            ahead = parse_duration(advance)
+        except ValueError as exc:
+            _bad(f"--sim-advance: {one_line(exc)}")
+    if outage is not None and not outage.strip():
+        _bad("--sim-outage is empty: give antennas, e.g. DV01,DV02")
+    clock = SimClock(rate=1.0 if rate is None else rate)
     try:
-        sim = SimulatedArray(seed=seed, scenario=scenario, bind="port")
+        sim = SimulatedArray(seed=seed, scenario=scenario, outage=outage, clock=clock, bind="port")
     except (ValueError, E2CKitError, OSError) as exc:  # an unknown or malformed scenario
-        _bad(f"--sim-scenario: {one_line(exc)}")
+        _bad(f"--sim-{'outage' if outage and 'outage' in str(exc) else 'scenario'}: {one_line(exc)}")
+    if ahead:
+        clock.advance(ahead)  # the scenario's events are scheduled from the clock's start
     sim.start()
     tmp = tempfile.TemporaryDirectory(prefix="e2ckit-sim-")
     path = sim.write_array(os.path.join(tmp.name, "array.csv"))
     what = f"seed {seed}" + (f", scenario {sim.scenario.name}" if sim.scenario is not None else "")
+    if outage:
+        what += f" on {outage.upper()}"
+    if ahead or rate:
+        what += f", simulated time {clock.datetime():%Y-%m-%d %H:%M:%S} UTC" + (f" at {rate:g}x" if rate else "")
     err(f"simulating {len(sim.antennas)} antennas on 127.0.0.1 ({what}) for this command")
 
     def stop() -> None:

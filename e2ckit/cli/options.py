@@ -100,6 +100,18 @@ SimScenarioOpt = typer.Option(
     "--sim-scenario",
     help="with --simulate: a scenario name or .toml path (e2ckit simulate --list-scenarios)",
 )
+SimRateOpt = typer.Option(
+    None, "--sim-rate", help="with --simulate: simulated seconds per real second [default: 1]"
+)
+SimAdvanceOpt = typer.Option(
+    None, "--sim-advance", metavar="DURATION",
+    help="with --simulate: start this far into the simulation (90, 30m, 2h, 1d)",
+)  # fmt: skip
+SimOutageOpt = typer.Option(
+    None, "--sim-outage", metavar="ANTENNAS",
+    help="with --simulate: the antennas the scenario happens to (DV01,DV02); "
+    "alone, the outage scenario on them",
+)  # fmt: skip
 ArrayOpt = typer.Option(
     None, "--array", help="host-map CSV (antenna,host,port) instead of $E2CKIT_ARRAY"
 )

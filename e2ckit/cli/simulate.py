@@ -37,6 +37,13 @@ def simulate_cmd(
     scenario: str | None = typer.Option(
         None, help="scenario name or .toml path (see --list-scenarios)"
     ),
+    outage: str | None = typer.Option(
+        None, "--outage", metavar="ANTENNAS",
+        help="the antennas the scenario happens to (DV01,DV02); alone, the outage scenario on them",
+    ),  # fmt: skip
+    advance: str | None = typer.Option(
+        None, "--advance", metavar="DURATION", help="start this far into the simulation (30m, 2h, 1d)"
+    ),
     list_scenarios: bool = typer.Option(
         False, "--list-scenarios", help="list the shipped scenarios and exit"
     ),
@@ -89,14 +96,23 @@ def simulate_cmd(
     for option, path in (("--write-array", write_array), ("--write-hosts", write_hosts)):
         if path is not None:
             check_writable_file(path, option)
+    if outage is not None and not outage.strip():
+        raise BadInput("--outage is empty: give antennas, e.g. DV01,DV02")
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.sim.clock import SimClock, parse_duration
 
     try:
-        sim = SimulatedArray(antennas, seed=seed, latency=latency, clock=SimClock(rate=rate),
-                             scenario=scenario, bind=bind, port=port)  # fmt: skip
+        ahead = 0.0 if advance is None else parse_duration(advance)
+    except ValueError as exc:
+        raise BadInput(f"--advance: {one_line(exc)}") from None
+    clock = SimClock(rate=rate)
+    try:
+        sim = SimulatedArray(antennas, seed=seed, latency=latency, clock=clock,
+                             scenario=scenario, outage=outage, bind=bind, port=port)  # fmt: skip
     except (ValueError, E2CKitError, OSError) as exc:  # an unknown scenario, a bad .toml, a bad seed
         raise BadInput(f"simulate: {one_line(exc)}") from None
+    if ahead:
+        clock.advance(ahead)
     sim.start()
     try:
         rows = [[name, ep.host, ep.port] for name, ep in sim.array.items()]
@@ -109,17 +125,23 @@ def simulate_cmd(
         )
         sys.stdout.flush()
         if write_array:
+            from e2ckit.sim.clock import clock_file
+
             err(
-                f"host map written to {sim.write_array(write_array)} (export E2CKIT_ARRAY={write_array})"
+                f"host map written to {sim.write_array(write_array)} (export E2CKIT_ARRAY={write_array}), "
+                f"its simulated clock to {clock_file(write_array)} (a logger on this map stamps simulated time)"
             )
         if write_hosts:
             with open(write_hosts, "w", encoding="utf-8") as f:
                 for hostname, addr in sim.host_names().items():
                     f.write(f"{addr}\t{hostname}\n")
             err(f"/etc/hosts lines written to {write_hosts}")
-        what = f" scenario {scenario}," if scenario else ""
+        what = f" scenario {sim.scenario.name}," if sim.scenario is not None else ""
+        if outage:
+            what += f" on {outage.upper()},"
         err(
-            f"simulating {len(sim.antennas)} antennas (seed {seed},{what} rate {rate:g}x); Ctrl-C to stop"
+            f"simulating {len(sim.antennas)} antennas (seed {seed},{what} rate {rate:g}x, "
+            f"simulated time {clock.datetime():%Y-%m-%d %H:%M:%S} UTC); Ctrl-C to stop"
         )
         stop = threading.Event()
         if threading.current_thread() is threading.main_thread():

@@ -291,6 +291,7 @@ def load(
     df["value"] = df["value"].astype("float64")  # nulls to NaN
     df["latency_ms"] = df["latency_ms"].astype("float64")
     df["raw"] = df["raw"].astype(object).where(df["raw"].notna(), None)
+    df["error"] = df["error"].astype(object).where(df["error"].notna(), None)  # None, as sweep() gives
     df.attrs["units"] = dict(zip(df["point"], df["unit"], strict=False)) if len(df) else {}
     if not wide:
         return df
