@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+from datetime import datetime, timezone
 from typing import Any
 
 import typer
@@ -132,6 +133,12 @@ def log_run(
             _err(f"error: {exc}")
             raise typer.Exit(EXIT_FAILED) from None
         if not quiet:
+            clock = log.clock
+            if clock is not None:  # a simulator's clock (its host map's clock file)
+                rate = getattr(clock, "rate", None)
+                now = datetime.fromtimestamp(clock.now(), tz=timezone.utc)
+                _err(f"simulated time: the simulator's clock ({'stepped' if rate is None else f'{rate:g}x'}), "
+                     f"now {now:%Y-%m-%d %H:%M:%S} UTC; --interval and --duration are simulated seconds")  # fmt: skip
             _err(f"logging {', '.join(what)} of {len(log.antennas)} antennas every {interval:g} s to {out}")
         states: dict[str, str] = {}
         while log.running and not stop.wait(0.5 if tty else 1.0):

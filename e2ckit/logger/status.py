@@ -75,18 +75,17 @@ class LoggerStatus:
         partial (named). ``width``: the line is built to fit it, dropping detail (file
         counts, then names) before it would be cut."""
         down, partial = self._down_partial()
-        last = ""
-        if self.last_cycle is not None:
-            last = " at " + datetime.fromtimestamp(self.last_cycle, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        when = None if self.last_cycle is None else datetime.fromtimestamp(self.last_cycle, tz=timezone.utc)
 
-        def build(detail: bool, most: int) -> str:
-            parts = [
-                f"{self.cycles} cycles{last}",
-                f"{self.samples} samples ({self.samples_written} on disk, {self.files} files)"
-                if detail else f"{self.samples} samples",
-                f"{self.errors} errors",
-                f"{self.overruns} overruns",
-            ]  # fmt: skip
+        def build(detail: bool, most: int, stamp: str = "%Y-%m-%d %H:%M:%S", samples: bool = True,
+                  counts: bool = True) -> str:  # fmt: skip
+            last = f" at {when.strftime(stamp)}" if when is not None and stamp else ""
+            parts = [f"{self.cycles} cycles{last}"]
+            if samples:
+                parts.append(f"{self.samples} samples ({self.samples_written} on disk, {self.files} files)"
+                             if detail else f"{self.samples} samples")  # fmt: skip
+            if counts:
+                parts += [f"{self.errors} errors", f"{self.overruns} overruns"]
             if self.cut_short:
                 parts.append(f"{self.cut_short} cut short by the deadline")
             if down:
@@ -104,10 +103,14 @@ class LoggerStatus:
         text = build(True, 4)
         if width is None:
             return text
-        for detail, most in ((False, 4), (False, 2), (False, 1), (False, 0)):
+        # what goes first when the line is too long: file counts, the date, names
+        # beyond two, the time, the sample count, the names themselves, error counts
+        for args in ((False, 4), (False, 4, "%H:%M:%S"), (False, 2, "%H:%M:%S"), (False, 2, ""),
+                     (False, 2, "", False), (False, 1, "", False), (False, 0, "", False),
+                     (False, 0, "", False, False)):  # fmt: skip
             if len(text) <= width:
                 return text
-            text = build(detail, most)
+            text = build(*args)
         return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
     def __str__(self) -> str:
