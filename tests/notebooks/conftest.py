@@ -56,22 +56,11 @@ def manifest() -> dict:
 
 
 def start_sim(options: dict):
-    """A started, seeded SimulatedArray with a stepped clock, as one manifest entry describes it."""
-    from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock, parse_duration
+    """A started, seeded SimulatedArray with a stepped clock, as one manifest entry describes
+    it (the same builder a notebook's SETUP cell uses: ``e2ckit.sim.setup``)."""
+    from e2ckit.sim.setup import build
 
-    antennas = options.get("antennas", "all")
-    clock = SimClock(rate=None)  # stepped: simulated time moves only when told
-    sim = SimulatedArray(None if antennas == "all" else antennas, seed=int(options.get("seed", 0)), clock=clock)
-    for name in options.get("scenarios", []):
-        sim.apply_scenario(name)
-    if options.get("advance"):
-        clock.advance(parse_duration(options["advance"]))
-    sim.start()
-    for fault in options.get("faults", []):
-        fault = dict(fault)
-        sim.fault(fault.pop("antenna"), fault.pop("kind"), **fault)
-    return sim
+    return build(options)
 
 
 @contextlib.contextmanager
