@@ -235,3 +235,23 @@ def test_a_real_terminal_gets_rich_tables_that_fit(sim, width, command):
     _, js = run("sweep", "cryo", "--tidy", "-f", "json")
     texts = {r["text"] for r in json.loads(js)}
     assert_whole(text, texts, width, split=r"\s*[│┃]\s*")
+
+
+@pytest.mark.parametrize("renderer", ["plain", "rich"])
+def test_numbers_stay_right_aligned_when_some_carry_a_marker(renderer):
+    from rich.console import Console
+
+    from e2ckit.cli.output import render_rich
+
+    t = Table(["antenna", "TEMP0 [K]"], [["DV01", 1.5], ["DV02", 22.25], ["DV03", 133.0]],
+              text=[["DV01", "1.50"], ["DV02", "22.25"], ["DV03", "133.00"]],
+              states=[[None, "warn"], [None, None], [None, "alarm"]])  # fmt: skip
+    if renderer == "plain":
+        out = plain(t, 80)
+    else:
+        console = Console(width=80, record=True, force_terminal=True, color_system="standard")
+        render_rich(t, console)
+        out = console.export_text()
+    ends = {ln.index(v) + len(v) for ln in out.splitlines() for v in ("1.50", "22.25", "133.00") if v in ln}
+    assert len(ends) == 1, out
+    assert "1.50 !" in out and "133.00 !!" in out

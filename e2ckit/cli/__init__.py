@@ -18,9 +18,10 @@ new commands for sweeps, node inventories, the catalog, the simulator and loggin
     e2ckit log GROUP... --out DIR | e2ckit log compact DIR
 
 Global options: ``--simulate`` runs the command against an embedded simulated array of
-all 66 antennas (seeded, loopback, stopped when the command ends; ``--sim-seed`` and
-``--sim-scenario`` shape it); ``--array CSV`` uses that host map instead of
-``$E2CKIT_ARRAY`` / the ALMA defaults.
+all 66 antennas (seeded, loopback, stopped when the command ends; ``--sim-seed``,
+``--sim-scenario``, ``--sim-outage``, ``--sim-advance`` and ``--sim-rate`` shape it);
+``--array CSV`` uses that host map instead of ``$E2CKIT_ARRAY`` / the ALMA defaults.
+Given after the command, a global option is refused with the command line that works.
 
 ``--host`` takes an antenna of the active array (``DV01``, ``dv01-e2c``) or any host
 name or address (with ``--port``). ``--all`` means every antenna of the active array.

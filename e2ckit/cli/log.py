@@ -92,7 +92,7 @@ _WHAT = typer.Argument(..., metavar="GROUP", help="groups or points to log (see 
 def log_run(
     what: list[str] = _WHAT,
     out: str = typer.Option("e2ckit-log", "--out", "-o", help="dataset directory (created; appended to)"),
-    interval: float = typer.Option(1.0, "--interval", "-i", help="seconds between cycle starts"),
+    interval: float = typer.Option(1.0, "--interval", "-i", help="seconds between cycle starts (simulated seconds on a simulator's host map)"),
     antennas: str | None = typer.Option(None, "--antennas", "-a", help="DV01,CM03 | DV | all [default: all]"),
     duration: str | None = typer.Option(None, "--duration", "-d", help="stop after this long: 90, 30m, 8h, 1d"),
     timeout: float | None = typer.Option(None, "--timeout", help="seconds per request [default: min(1, interval/2)]"),

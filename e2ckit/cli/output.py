@@ -5,7 +5,11 @@
 raises :class:`OutputError` naming the file.)
 
 * ``table`` — a rich table when stdout is a terminal; otherwise (piped, redirected,
-  ``-o x.txt``) a fixed-width plain-text table that never truncates a cell.
+  ``-o x.txt``) a fixed-width plain-text table. Both are laid out by :func:`layout` for
+  the width (the terminal's; piped, ``$COLUMNS`` or 120): a table too wide comes in
+  column groups that repeat the key column (the antenna), so no cell is ever wrapped
+  or cut; long or repeated texts become short keys explained once below; warn / alarm
+  / error cells carry a text marker (``!``, ``!!``, ``x``) besides their colour.
 * ``csv`` / ``json`` — machine values (numbers as numbers, NaN as empty / null).
 * ``parquet`` — a typed file via pyarrow; needs ``-o`` or a non-terminal stdout.
 
@@ -248,16 +252,18 @@ def render_rich(table: Table, console: Any) -> None:
         title = _group_title(lay, g)
         rt = RichTable(title=None if title is None else Text(title), header_style="bold", show_lines=False)
         for i in cols:
-            rt.add_column(Text(lay.headers[i]), no_wrap=True, overflow="ignore",
-                          justify="right" if lay.numeric[i] else "left",
-                          min_width=lay.widths[i])  # fmt: skip
+            head = lay.headers[i].rjust(lay.widths[i]) if lay.numeric[i] else lay.headers[i]
+            rt.add_column(Text(head), no_wrap=True, overflow="ignore", min_width=lay.widths[i])
         for row, states in zip(lay.body, lay.states, strict=True):
             cells = []
             for i in cols:
                 style = _STATE_STYLE.get(states[i] or "") or ""
                 if row[i] == "—":
                     style = "dim"
-                cells.append(Text(row[i], style=style))
+                # justified here, as in plain text: rich would strip the padding that
+                # keeps the digits aligned when a marker follows some of them
+                pad = " " * (lay.widths[i] - len(row[i])) if lay.numeric[i] else ""
+                cells.append(Text.assemble(pad, (row[i], style)))
             rt.add_row(*cells)
         console.print(rt)
     for ln in legend_lines(lay.legend, console.width):
