@@ -160,6 +160,7 @@ def log_run(
     _err(
         f"stopped{why}: {st.cycles} cycles, {st.samples_written} samples in {st.files} files at {out}, "
         f"{st.errors} errors, {st.overruns} overruns"
+        + (f", {st.cut_short} cycles cut short by the deadline" if st.cut_short else "")
     )
     raise typer.Exit(code)
 

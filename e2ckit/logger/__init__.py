@@ -86,6 +86,15 @@ clock, so a simulated outage replayed at 3600× lands on a two-day time axis. A
 (:meth:`Logger.run`, :meth:`Logger.step` advance it to each cycle's due time, which
 makes tests deterministic); a background logger (:meth:`Logger.start`) waits for
 whoever advances it.
+
+Without ``clock=``, a logger on a :class:`~e2ckit.sim.SimulatedArray` uses the
+simulator's own clock, and a logger on a simulator's host map (``sim.csv``) the clock
+file written beside it (``sim.clock.json``, by ``e2ckit simulate --write-array``), so
+that simulated events are logged at their simulated times; ``clock="wall"`` forces the
+system clock. ``interval`` and ``duration`` are clock seconds; ``timeout`` and
+``deadline`` real seconds (under an accelerated clock their defaults stay at what a
+healthy answer needs: a slow cycle overruns rather than failing). Cycles in which the
+deadline passed before every request was sent are counted (``status.cut_short``).
 """
 
 from __future__ import annotations
