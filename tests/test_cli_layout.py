@@ -139,8 +139,13 @@ def test_every_other_table_fits_and_shows_every_value_whole(width, command):
     rows = json.loads(js)
     shown_columns, _ = cells_and_legend(out)  # the headers among them; hidden ones left out
     values = [v for r in rows for k, v in r.items()
-              if k not in ("time", "raw", "latency_ms") and k in shown_columns]  # fmt: skip
+              if k not in ("time", "raw", "latency_ms", "description") and k in shown_columns]  # fmt: skip
     assert_whole(out, values, width)
+    # a description is prose: wrapped inside its column at spaces, every word whole
+    shown_words = set(out.split())
+    for r in rows:
+        missing = [w for w in str(r.get("description") or "").split() if w not in shown_words]
+        assert not missing, missing
 
 
 def test_alarms_are_marked_in_text_and_explained_once():

@@ -126,7 +126,7 @@ def points_cmd(
         rows = []
         for name, g in groups_of(cat).items():
             rows.append([name, group_size(cat, name, g), group_doc(g)])
-        emit_table(Table(["group", "points", "description"], rows, title="groups"), fmt, output)
+        emit_table(Table(["group", "points", "description"], rows, title="groups", meta={"wrap": ["description"]}), fmt, output)
         return
     if group:
         if group not in groups_of(cat):
@@ -153,7 +153,8 @@ def points_cmd(
              "any" if p.node is None else f"0x{p.node:02X}", f"0x{p.rca:05X}",
              str(getattr(p, "dtype", getattr(p, "type", ""))), getattr(p, "unit", "") or "",
              getattr(p, "description", "") or ""] for p in pts]  # fmt: skip
-    emit_table(Table(cols, rows, title=f"points of {group}" if group else "catalog points"), fmt, output)
+    table = Table(cols, rows, title=f"points of {group}" if group else "catalog points", meta={"wrap": ["description"]})
+    emit_table(table, fmt, output)
 
 
 def safe_resolve(cat: Any, name: str) -> list[Any]:

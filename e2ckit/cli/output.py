@@ -27,6 +27,7 @@ import math
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,7 +235,10 @@ def plain(table: Table, width: int | None = None) -> str:
 
         lines.append(line([lay.headers[i] for i in cols]))
         lines.append(line(["-" * lay.widths[i] for i in cols]))
-        lines += [line([r[i] for i in cols]) for r in lay.body]
+        for r in lay.body:
+            parts = [r[i].split("\n") for i in cols]  # a wrapped description: several lines
+            for k in range(max(len(p) for p in parts)):
+                lines.append(line([p[k] if k < len(p) else "" for p in parts]))
     legend = legend_lines(lay.legend, width)
     if legend:
         lines += ["", *legend]
@@ -295,6 +299,8 @@ REPEAT_MAX = 32
 #: a status text ending in its code ("blocked: ... (-3)") longer than this is shown as
 #: its code and first word ("-3 blocked")
 CODED_MAX = 16
+#: the narrowest a prose column (a description) is wrapped to beside the other columns
+PROSE_MIN = 30
 DEFAULT_WIDTH = 120  # piped output, when $COLUMNS is not set
 MIN_WIDTH = 40
 # a status text that ends in its code, as the catalog words FEMC statuses:
@@ -379,9 +385,20 @@ def layout(table: Table, width: int, *, sep: int = 2, edge: int = 0) -> Layout:
         used_keys.add(k)
         return k
 
+    # prose (a description) is wrapped inside its column, beside the others when at
+    # least PROSE_MIN columns are left for it, else in a group of its own
+    prose = {i for i, c in enumerate(table.columns) if c in table.meta.get("wrap", ()) and i not in key}
+    if prose:
+        others = sum(max([len(headers[i])] + [len(r[i]) for r in body]) + sep for i in range(n) if i not in prose)
+        room = width - others - edge - sep * (len(prose) - 1)
+        room = room // len(prose) if room // len(prose) >= PROSE_MIN else cell_max
+        for row in body:
+            for i in prose:
+                if len(row[i]) > room:
+                    row[i] = "\n".join(textwrap.wrap(row[i], room, break_on_hyphens=False)) or row[i]
     for row in body:
         for i, c in enumerate(row):
-            if i in key:
+            if i in key or i in prose:
                 continue
             if len(c) > cell_max or (len(c) > REPEAT_MAX and counts.get(c, 0) > 1) or (
                 _CODED.match(c) and len(c) > CODED_MAX):
@@ -403,7 +420,7 @@ def layout(table: Table, width: int, *, sep: int = 2, edge: int = 0) -> Layout:
             if i in marked:
                 tail = f" {mark}" if mark else ""
                 row[i] = f"{row[i]}{tail:<3}" if numeric[i] else (f"{row[i]}{tail}" if row[i] else mark or "")
-    widths = [max([len(headers[i])] + [len(r[i]) for r in body]) for i in range(n)]
+    widths = [max([len(headers[i])] + [_cell_width(r[i]) for r in body]) for i in range(n)]
 
     rest = [i for i in range(n) if i not in key]
     groups: list[list[int]] = []
@@ -423,10 +440,12 @@ def layout(table: Table, width: int, *, sep: int = 2, edge: int = 0) -> Layout:
     return Layout(headers, body, states, numeric, widths, groups, items, table.title)
 
 
+def _cell_width(text: str) -> int:
+    return max(len(part) for part in text.split("\n"))
+
+
 def legend_lines(items: list[tuple[str, str]], width: int) -> list[str]:
     """The legend below a table, wrapped to ``width`` (a key, then its text)."""
-    import textwrap
-
     if not items:
         return []
     kw = max(len(k) for k, _ in items)

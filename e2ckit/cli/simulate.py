@@ -80,7 +80,7 @@ def simulate_cmd(
 
         # descriptions are prose wrapped in their TOML files: one line each
         rows = [[n, " ".join(str(getattr(load_scenario(n), "description", "")).split())] for n in _list()]
-        emit_table(Table(["scenario", "description"], rows, title="scenarios"), fmt, output)
+        emit_table(Table(["scenario", "description"], rows, title="scenarios", meta={"wrap": ["description"]}), fmt, output)
         return
     if bind not in ("port", "address"):
         raise BadInput(f"--bind {bind!r} must be port or address")
