@@ -111,6 +111,9 @@ TABLES = [
     ["monitor", "request", "--host", "DV01", "--channel", "1", "--node", "0x13", "--rca", "0x0C000"],
     ["tools", "temperature", "--host", "DV01", "--channel", "1", "--node", "0x13"],
     ["simulate", "--list-scenarios"],
+    # a control (the gate valve's: refused or honoured, either way a one-row table)
+    ["control", "request", "--host", "DV02", "--channel", "1", "--node", "0x13", "--rca", "0x1C034",
+     "--data", "0x00", "--yes"],
 ]
 
 
@@ -146,6 +149,13 @@ def test_every_other_table_fits_and_shows_every_value_whole(width, command):
     for r in rows:
         missing = [w for w in str(r.get("description") or "").split() if w not in shown_words]
         assert not missing, missing
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_simulators_host_table_fits(width):
+    status, out = run("simulate", "-a", "DV01,DV02,CM01", "--duration", "0", columns=width)
+    assert status == 0 and all(len(ln) <= width for ln in out.splitlines())
+    assert sorted(ln.split()[0] for ln in out.splitlines()[2:]) == ["CM01", "DV01", "DV02"]
 
 
 def test_alarms_are_marked_in_text_and_explained_once():
