@@ -198,6 +198,19 @@ def test_a_global_option_after_the_command_says_where_it_goes(option):
     assert line.endswith(f"e2ckit {' '.join(option)} sweep cryo")
 
 
+HELP = ["sweep", "nodes", "points", "simulate", "monitor", "monitor request", "monitor nodes", "control",
+        "control request", "tools", "tools cryo", "log", "log run", "log compact"]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("command", HELP)
+def test_every_help_fits(width, command):
+    code, out = run(*command.split(), "--help", columns=width)
+    assert code == 0 and all(len(ln) <= width for ln in out.splitlines()), out
+    if "Commands:" in out:
+        assert "..." not in out.split("Commands:")[1]
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_help_is_not_cut(width):
     code, out = run("--help", columns=width)
