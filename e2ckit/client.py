@@ -51,6 +51,9 @@ from e2ckit.wire.frames import (
 
 __all__ = ["DEFAULT_PORT", "Client", "decode_ds18s20"]  # and E2CClient, lazily from e2ckit.compat
 
+#: request modes that change hardware: sent only from inside audit.audited_send
+_CHANGES_HARDWARE = (Mode.CONTROL, Mode.RESET)
+
 #: bytes asked of the kernel per read: a reply is 13 bytes, a get-nodes one 13 + 12 per
 #: node (a longer one arrives over several reads)
 _READ = 1024
@@ -177,9 +180,19 @@ class Client:
         """Send one request and return its decoded reply.
 
         With ``check`` (the default) a non-zero E2C error code raises :class:`E2CError`;
-        without it the reply is returned as is.
+        without it the reply is returned as is. Controls and resets are refused here
+        (ValidationError, nothing sent): they go through :meth:`control` / :meth:`reset`,
+        which write the audit log first.
         """
         limit = self.timeout if timeout is None else positive_seconds("timeout", timeout)
+        if request.mode in _CHANGES_HARDWARE:
+            from e2ckit import audit  # noqa: PLC0415 (monitor-only users never need it)
+
+            if not audit.audited(request):
+                raise ValidationError(
+                    f"a {request.mode.name.lower()} request changes hardware and is never sent unaudited: "
+                    f"use Client.{'reset' if request.mode == Mode.RESET else 'control'}(..., confirm=True)"
+                )
         with self._lock:
             deadline = time.monotonic() + limit
             sock = self._connect(deadline)
