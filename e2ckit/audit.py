@@ -170,15 +170,10 @@ def _never_sent(exc: BaseException) -> bool:
     not resolve, or the connection was refused or never made. Anything else after the
     intent (a send that failed half-way, a timeout waiting for the reply, a closed
     connection, garbage) may have delivered the control."""
-    kind = getattr(exc, "kind", None) or getattr(getattr(exc, "failure", None), "kind", None)
-    if kind is not None:
-        return str(getattr(kind, "value", kind)) in ("refused", "unresolved")
-    text = str(exc)
-    return any(
-        s in text
-        for s in ("cannot connect", "host name not resolved", "did not resolve", "timed out before connecting",
-                  "no connection within", "Connection refused")
-    )  # fmt: skip
+    if getattr(exc, "never_sent", False):  # Client: the connection was never made
+        return True
+    failure = getattr(exc, "failure", None)
+    return failure is not None and failure.kind in ("refused", "unresolved")
 
 
 #: The control or reset :func:`audited_send` is sending right now, in this thread or task.

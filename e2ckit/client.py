@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from e2ckit._check import positive_seconds
+from e2ckit._check import host_name, positive_seconds
 from e2ckit.errors import (
     E2CError,
     Failure,
@@ -67,6 +67,7 @@ class Client:
     """
 
     def __init__(self, host: str, port: int = DEFAULT_PORT, timeout: float = 1.0) -> None:
+        host_name("host", host)
         if not isinstance(port, int) or not 0 < port < 65536:
             raise ValidationError(f"port must be 1..65535, got {port!r}")
         self.host = host
@@ -119,7 +120,9 @@ class Client:
             return sock
         result = self._open(deadline)
         if isinstance(result, Failure):
-            raise result.exception(self.host, self.port)
+            exc = result.exception(self.host, self.port)
+            exc.never_sent = True  # type: ignore[attr-defined]  # no connection: no byte left (audit: "failed")
+            raise exc
         return result
 
     def _kept(self) -> socket.socket | None:
