@@ -57,7 +57,7 @@ from typing import Any
 from e2ckit.catalog._derived import RULES, Derived
 from e2ckit.catalog._point import DTYPES, Point, _parse_channel_rule, parse_antenna
 from e2ckit.errors import ValidationError
-from e2ckit.protocol import MAX_CHANNEL, MAX_NODE, MAX_RCA
+from e2ckit.names import MAX_CHANNEL, MAX_NODE, MAX_RCA
 
 __all__ = ["Catalog", "Group", "NodeInfo", "load_files"]
 

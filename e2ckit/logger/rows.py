@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from e2ckit.logger._source import error_info, reply_data, reply_error
+from e2ckit.logger._source import DLEN_AT, error_info, reply_data, reply_error
 from e2ckit.logger.schema import FILE_SCHEMA, WAL_SCHEMA, latency_steps
 
 if TYPE_CHECKING:
@@ -108,9 +108,9 @@ class CycleRows:
             last_error = None
             samplers = [getattr(p, "reply_sampler", None) for p in pts]
             for k, (sample, raw) in enumerate(zip(samplers, raws, strict=True)):
-                # reply: [error u32][dlen u8][data]; data means no E2C error (the engine
-                # checked), so the usual reply is told by its dlen byte alone
-                if raw is not None and sample is not None and (raw[4] or not reply_error(raw)):
+                # data means no E2C error (the engine checked), so the usual reply is
+                # told by its dlen byte alone
+                if raw is not None and sample is not None and (raw[DLEN_AT] or not reply_error(raw)):
                     value, status = sample(raw)
                     add_value(value)
                     add_status(status)
