@@ -65,10 +65,14 @@ def _point_error(summary: Any, point: str) -> str:
         return "no reading"
     if summary.endswith(" points)") and "(all " in summary:
         return summary.rsplit(" (all ", 1)[0]
+    causes = set()
     for part in summary.split("; "):
         if part.startswith(point + ": "):
             return part[len(point) + 2 :]
-    return "no reading"
+        if not part.startswith("... "):
+            causes.add(part.split(": ", 1)[-1])
+    # a summary cut after three points: when those share one error, so (most likely) did this
+    return causes.pop() if len(causes) == 1 else "no reading (see the error column)"
 
 
 def _tidy_from_wide(df: pd.DataFrame) -> pd.DataFrame:
@@ -209,8 +213,9 @@ def alarms(
     """
     import pandas as pd
 
+    lim = load_limits(limits)
     _, is_log = _as_tidy(df)
-    j = judged(df, limits)
+    j = judged(df, lim)
     if not include_unavailable:
         j = j[j["limit"] != "unavailable"]
     if not is_log:

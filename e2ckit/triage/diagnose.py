@@ -81,6 +81,8 @@ _MEMBERS = {
 }
 _STAGE = {"FEMC.TEMP0": "4K", "FEMC.TEMP5": "15K", "FEMC.TEMP9": "110K"}
 _NODE_REV = re.compile(r"^(?P<abbrev>[A-Za-z0-9?]+)\[(?:(?P<ch>\d+):)?0x(?P<node>[0-9A-Fa-f]+)\]\.SW_REV$")
+#: columns of a diagnosis; ``rule`` names the rules.toml rule behind ``cause`` ("" for none)
+DIAGNOSIS_COLUMNS = ["antenna", "subsystem", "verdict", "reason", "evidence", "cause", "rule"]
 _DOWN_REASON = "antenna did not answer"
 _FACTS = ("no_answer", "catalog_error", "lru_missing", "flaky_network", "any_alarm", "any_warn")
 #: E2C error replies are answers (the E2C is up); transport failures are not
@@ -157,8 +159,8 @@ def load_rules(text: str | None = None, label: str = "e2ckit/triage/rules.toml")
 
 class Diagnosis(pd.DataFrame):
     """The result of :func:`diagnose`: a DataFrame with one row per (antenna, subsystem),
-    columns ``antenna subsystem verdict reason evidence cause`` (``cause``: the antenna's
-    probable cause, the same on each of its rows). Shows a compact summary in a notebook
+    columns ``antenna subsystem verdict reason evidence cause rule`` (``cause``: the
+    antenna's probable cause, the same on each of its rows; ``rule``: its name in rules.toml). Shows a compact summary in a notebook
     and as text (80 columns); a slice of it is a plain DataFrame."""
 
     @property
@@ -366,7 +368,7 @@ def _majorities(by_antenna: Mapping[str, Sequence[TidyRow]]) -> dict[str, tuple[
 def _diagnose_antenna(
     cat: Any, limits: Limits, rules: Sequence[Rule], antenna: str, rows: Sequence[TidyRow],
     majority: Mapping[str, tuple[str, int, int]],
-) -> list[tuple[str, str, str, str, str, str]]:  # fmt: skip
+) -> list[tuple[str, ...]]:  # fmt: skip
     readings = {r.point: Reading(float(r.value), r.text or "", r.status or "ok", r.error) for r in rows}
     answered = [r for r in rows if r.error is None or str(r.error).startswith(_ANSWERED_ERRORS)]
     transport = [r for r in rows if r.error is not None and not str(r.error).startswith(_ANSWERED_ERRORS)]
@@ -387,7 +389,10 @@ def _diagnose_antenna(
         else:
             out.append(("reachability", "ok", "", f"{len(rows)} readings"))
         v, reason, ev, missing = _inventory(cat, antenna, rows)
-        if missing:
+        if missing and transport:
+            # some requests were lost: the listing itself may be what is incomplete
+            v, reason = "unknown", _cut(f"node listing may be incomplete ({len(transport)} requests failed); not listed: " + ", ".join(missing), 200)
+        elif missing:
             facts.add("lru_missing")
         out.append(("inventory", v, reason, ev))
         own = {r.point: r.limit for r in rows}
@@ -405,13 +410,15 @@ def _diagnose_antenna(
         facts |= {"any_alarm", "any_warn"}
     elif "warn" in verdicts:
         facts.add("any_warn")
-    cause = next((r.cause for r in rules if r.holds(facts, readings)), None)
+    rule = next((r for r in rules if r.holds(facts, readings)), None)
+    cause = rule.cause if rule is not None else None
     if cause is None:
         worst = max(verdicts, key=_RANK.__getitem__)
         cause = {"ok": "none: all ok", "unknown": "unknown: some subsystems could not be read"}.get(
             worst, "no rule matches: see the reasons"
         )
-    return [(antenna, s, v, reason, ev, cause) for s, v, reason, ev in out]
+    name = rule.name if rule is not None else ""
+    return [(antenna, s, v, reason, ev, cause, name) for s, v, reason, ev in out]
 
 
 def _subsystem_of(point: str) -> str:
@@ -435,7 +442,7 @@ def diagnose_rows(
     out = []
     for a, rs in by_antenna.items():
         out += _diagnose_antenna(lim.catalog, lim, rules, a, rs, majority)
-    return Diagnosis(out, columns=["antenna", "subsystem", "verdict", "reason", "evidence", "cause"])
+    return Diagnosis(out, columns=DIAGNOSIS_COLUMNS)
 
 
 def diagnose(

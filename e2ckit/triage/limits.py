@@ -40,7 +40,7 @@ Three sources, applied in this order to a reading (:meth:`Limits.judge`):
    it; a template name (``AMBSI.AMBIENT_TEMP``) applies to that point on every node. Every
    error names the file, line and column (``site.csv:3:2: warn_high: 'five' is not a
    number``): an unknown point or column, a number that is not one, a point given twice,
-   bounds in the wrong order (alarm outside warn outside nominal).
+   bounds in the wrong order (alarm outside warn).
 """
 
 from __future__ import annotations
@@ -249,12 +249,13 @@ def _site_number(text: str, label: str, line: int, col: int, name: str) -> float
 
 
 def _check_order(b: Bounds, label: str, line: int, col: int, point: str) -> None:
-    """alarm_low <= warn_low <= nominal_low <= nominal_high <= warn_high <= alarm_high, where set."""
-    chain = [(n, getattr(b, n)) for n in ("alarm_low", "warn_low", "nominal_low", "nominal_high", "warn_high", "alarm_high")]
-    chain = [(n, v) for n, v in chain if v is not None]
-    for (n1, v1), (n2, v2) in zip(chain, chain[1:], strict=False):
-        if v1 > v2:
-            raise _fail(label, line, col, f"{point}: {n1} {v1:g} is above {n2} {v2:g} (the bounds must nest: alarm outside warn outside nominal)")
+    """alarm_low <= warn_low <= warn_high <= alarm_high and nominal_low <= nominal_high, where
+    set (the nominal range is documentation: it does not judge readings)."""
+    for names in (("alarm_low", "warn_low", "warn_high", "alarm_high"), ("nominal_low", "nominal_high")):
+        chain = [(n, getattr(b, n)) for n in names if getattr(b, n) is not None]
+        for (n1, v1), (n2, v2) in zip(chain, chain[1:], strict=False):
+            if v1 > v2:
+                raise _fail(label, line, col, f"{point}: {n1} {v1:g} is above {n2} {v2:g} (the bounds must nest: alarm outside warn)")
 
 
 def read_site_limits(path: str | os.PathLike[str], cat: Catalog) -> dict[str, Bounds]:
