@@ -28,7 +28,7 @@ _EXPORTS = {
     "load": "e2ckit.logger",
     # building blocks
     "Client": "e2ckit.client",
-    "E2CClient": "e2ckit.client",
+    "E2CClient": "e2ckit.compat",
     "Array": "e2ckit.array",
     "default_array": "e2ckit.array",
     "Request": "e2ckit.protocol",
@@ -47,6 +47,8 @@ _EXPORTS = {
     "ProtocolError": "e2ckit.errors",
     "ValidationError": "e2ckit.errors",
     "SweepError": "e2ckit.errors",
+    "AuditError": "e2ckit.audit",
+    "OutcomeUnknownError": "e2ckit.audit",
 }
 
 __all__ = ["__version__", *_EXPORTS]

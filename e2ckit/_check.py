@@ -7,6 +7,10 @@ from collections.abc import Iterable
 
 from e2ckit.errors import ValidationError
 
+#: The longest timeout, deadline or interval accepted, in seconds (about 31 years):
+#: past ~9.2e9 s the socket, threading and time_t conversions raise OverflowError.
+MAX_SECONDS = 1e9
+
 
 def name_list(value: object, field: str, expected: str, *, commas: bool = False) -> list[str]:
     """``value`` as a list of names: one name, or any iterable of them.
@@ -22,9 +26,11 @@ def name_list(value: object, field: str, expected: str, *, commas: bool = False)
 
 
 def positive_seconds(field: str, value: object) -> float:
-    """A finite, positive number of seconds (not a bool, not a string)."""
+    """A finite, positive number of seconds (not a bool, not a string), at most MAX_SECONDS."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ValidationError(f"{field} must be a positive number of seconds, got {value!r}")
+    if value > MAX_SECONDS:
+        raise ValidationError(f"{field} must be a positive number of seconds up to {MAX_SECONDS:g}, got {value!r}")
     return float(value)
 
 
@@ -33,3 +39,38 @@ def whole_number(field: str, value: object, unit: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(f"{field} must be a whole number of {unit}, at least 1; got {value!r}")
     return value
+
+
+def path_like(field: str, value: object) -> str:
+    """A file or folder path: a non-empty str or os.PathLike (returned as str)."""
+    import os
+
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise ValidationError(f"{field} must be a path (str or os.PathLike), got {value!r}")
+    return value
+
+
+def host_name(field: str, value: object) -> str:
+    """A host name or address: a non-empty str without spaces."""
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value.strip()):
+        raise ValidationError(f"{field} must be a host name or address (str), got {value!r}")
+    return value.strip()
+
+
+def int_list(field: str, value: object, low: int, high: int) -> list[int]:
+    """An iterable of ints in ``low..high`` (not one int, not a string)."""
+    if isinstance(value, (str, bytes, int)) or not isinstance(value, Iterable):
+        raise ValidationError(f"{field} must be a list of integers {low}..{high}, got {value!r}")
+    out = list(value)
+    for v in out:
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            raise ValidationError(f"{field} must be a list of integers {low}..{high}, got {v!r} in it")
+    return out
+
+
+def instance(field: str, value: object, kind: type, expected: str) -> None:
+    """``value`` is a ``kind`` (or None, meaning the default)."""
+    if value is not None and not isinstance(value, kind):
+        raise ValidationError(f"{field} must be {expected}, got {type(value).__name__}")

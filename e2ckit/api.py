@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from e2ckit import engine
+from e2ckit import _check, engine
 from e2ckit._check import name_list, positive_seconds, whole_number
 from e2ckit.array import Array, Endpoint, default_array
 from e2ckit.errors import SweepError, ValidationError
@@ -87,11 +87,10 @@ def resolve_array(array: ArrayLike | None) -> Array:
 
 
 def _catalog(catalog: Catalog | None) -> Catalog:
-    if catalog is not None:
-        return catalog
-    from e2ckit.catalog import default_catalog
+    from e2ckit.catalog import Catalog, default_catalog
 
-    return default_catalog()
+    _check.instance("catalog", catalog, Catalog, "a Catalog (or None for the default)")
+    return default_catalog() if catalog is None else catalog
 
 
 def _split_what(cat: Catalog, what: str | Sequence[str]) -> tuple[list[Point], list[str]]:
@@ -496,6 +495,7 @@ def nodes(
     arr = resolve_array(array)
     names = arr.select(antennas)
     timeout, dl = _timing(timeout, deadline)
+    channels = _check.int_list("channels", channels, 0, 0xFFFF)
     plan = {a: (arr[a], [Request(ch, 0, 0, Mode.GET_NODES) for ch in channels]) for a in names}
     results = engine.run(lambda: engine.sweep_requests(plan, timeout=timeout, deadline=dl, concurrency=concurrency))
     rows = []
@@ -530,6 +530,7 @@ def inventory(
     import pandas as pd
 
     cat = _catalog(catalog)
+    _check.instance("found", found, pd.DataFrame, "a nodes() DataFrame (or None to ask the array)")
     if found is None:
         found = nodes(antennas, array=array, timeout=timeout, deadline=deadline, catalog=cat)
     rows = []

@@ -153,14 +153,29 @@ class Array(Mapping[str, Endpoint]):
         """Read an ``antenna,host,port`` CSV (header required; port defaults to 2000)."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            # utf-8-sig: a spreadsheet's byte-order mark before "antenna" is no error
+            text = path.read_text(encoding="utf-8-sig")
         except OSError as exc:
             raise ValidationError(f"cannot read host map {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                f"host map {path} is not UTF-8 text (byte {exc.start}); expected an antenna,host,port CSV"
+            ) from None
+        if "\0" in text:
+            raise ValidationError(f"host map {path} is binary, not an antenna,host,port CSV")
         rows = csv.DictReader(text.splitlines())
-        if not rows.fieldnames or not {"antenna", "host"} <= {f.strip() for f in rows.fieldnames}:
+        try:
+            fields = rows.fieldnames
+        except csv.Error as exc:
+            raise ValidationError(f"{path}: not a CSV file ({exc})") from None
+        if not fields or not {"antenna", "host"} <= {f.strip() for f in fields}:
             raise ValidationError(f"{path}: the header must name columns antenna,host[,port]")
         endpoints = []
-        for line, row in enumerate(rows, start=2):
+        try:
+            numbered = list(enumerate(rows, start=2))
+        except csv.Error as exc:
+            raise ValidationError(f"{path}: not a CSV file ({exc})") from None
+        for line, row in numbered:
             row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
             if not row.get("antenna") or not row.get("host"):
                 raise ValidationError(f"{path} line {line}: antenna and host must not be empty")

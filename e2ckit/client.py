@@ -9,12 +9,17 @@ After a timeout or a malformed reply the connection is closed and the next reque
 opens a fresh one: the E2C may still send the late reply, and on the old connection
 it would be taken as the answer to the next question.
 
-``E2CClient`` is a drop-in for the class of the same name in the published
-``e2c-client`` package, built on ``Client``.
+Controls and resets change hardware: :meth:`Client.control` and :meth:`Client.reset`
+send only with ``confirm=True`` and write the control audit log first (see
+:mod:`e2ckit.audit`).
+
+``E2CClient``, the drop-in for the published ``e2c-client``, lives in
+:mod:`e2ckit.compat`; ``from e2ckit.client import E2CClient`` still works.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -30,8 +35,6 @@ from e2ckit.errors import (
     ValidationError,
 )
 from e2ckit.protocol import (
-    E2C_INTERNAL_CHANNEL,
-    E2C_INTERNAL_NODE,
     Mode,
     NodeRecord,
     Reply,
@@ -40,7 +43,7 @@ from e2ckit.protocol import (
     monitor_request,
 )
 
-__all__ = ["DEFAULT_PORT", "Client", "E2CClient", "decode_ds18s20"]
+__all__ = ["DEFAULT_PORT", "Client", "decode_ds18s20"]  # and E2CClient, lazily from e2ckit.compat
 
 DEFAULT_PORT = 2000
 #: Channels an E2C serves to antenna LRUs (channel 5 is its own internal node).
@@ -200,14 +203,63 @@ class Client:
         return self.request(monitor_request(channel, node, rca), timeout=timeout).data
 
     def control(
-        self, channel: int, node: int, rca: int, data: bytes | Iterable[int], *, timeout: float | None = None
+        self,
+        channel: int,
+        node: int,
+        rca: int,
+        data: bytes | Iterable[int],
+        *,
+        confirm: bool = False,
+        timeout: float | None = None,
+        audit_log: str | os.PathLike[str] | None = None,
     ) -> None:
-        """Send a control (1 to 8 data bytes). This changes hardware: callers confirm first."""
-        self.request(Request(channel, node, rca, Mode.CONTROL, _control_bytes(data)), timeout=timeout)
+        """Send a control (1 to 8 data bytes). It changes hardware, so it is sent only
+        with ``confirm=True``, and only after an intent line is on disk in the control
+        audit log (``audit_log``, default ``$E2CKIT_AUDIT_LOG``; see :mod:`e2ckit.audit`).
 
-    def reset(self, channel: int, node: int, rca: int = 0, *, timeout: float | None = None) -> None:
-        """Send a mode-3 reset request."""
-        self.request(Request(channel, node, rca, Mode.RESET), timeout=timeout)
+        Raises ValidationError (nothing sent) for bad arguments or without ``confirm``;
+        :class:`~e2ckit.audit.AuditError` (nothing sent) when the log cannot be written;
+        :class:`E2CError` when the E2C refuses it; and
+        :class:`~e2ckit.audit.OutcomeUnknownError` when it went out and no reply came
+        back: it may have been applied.
+        """
+        request = Request(channel, node, rca, Mode.CONTROL, _control_bytes(data))
+        self._send_audited(request, "control", confirm, timeout, audit_log)
+
+    def reset(
+        self,
+        channel: int,
+        node: int,
+        rca: int = 0,
+        *,
+        confirm: bool = False,
+        timeout: float | None = None,
+        audit_log: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """Send a mode-3 reset request: only with ``confirm=True``, audited like
+        :meth:`control` (the same errors)."""
+        self._send_audited(Request(channel, node, rca, Mode.RESET), "reset", confirm, timeout, audit_log)
+
+    def _send_audited(
+        self, request: Request, what: str, confirm: object, timeout: float | None, audit_log: object
+    ) -> None:
+        from e2ckit import audit  # noqa: PLC0415 (monitor-only users never need it)
+
+        if timeout is not None:
+            positive_seconds("timeout", timeout)
+        if confirm is not True:
+            raise ValidationError(
+                f"Client.{what} changes hardware: pass confirm=True to send it "
+                f"(it is recorded in the control audit log first), got confirm={confirm!r}"
+            )
+        if audit_log is not None and not isinstance(audit_log, (str, os.PathLike)):
+            raise ValidationError(f"audit_log must be a path, got {audit_log!r}")
+        reply = audit.audited_send(
+            lambda: self.request(request, timeout=timeout, check=False),
+            request, host=self.host, port=self.port, via="python", path=audit_log,  # type: ignore[arg-type]
+        )  # fmt: skip
+        if reply.error:
+            raise E2CError(reply.error, request, host=f"{self.host}:{self.port}")
 
     def nodes(self, channel: int, *, timeout: float | None = None) -> list[NodeRecord]:
         """List the nodes on ``channel`` (get-nodes, mode 2)."""
@@ -220,14 +272,14 @@ class Client:
 
 
 def _control_bytes(data: object) -> bytes:
-    """Control data as bytes, refusing what ``bytes()`` would silently misread."""
+    """Control data as 1 to 8 bytes, refusing what ``bytes()`` would silently misread."""
     if isinstance(data, str):
         raise ValidationError(f"control data must be bytes or a list of byte values, not the string {data!r}")
-    if isinstance(data, int):  # bytes(7) would quietly be seven zero bytes
+    if isinstance(data, (int, float)):  # bytes(7) would quietly be seven zero bytes
         raise ValidationError(f"control data must be bytes or a list of byte values, not the number {data!r}")
     try:
         return bytes(data)  # type: ignore[call-overload]
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValidationError(f"control data must be 1 to 8 byte values 0..255: {exc}") from None
 
 
@@ -244,90 +296,10 @@ def decode_ds18s20(data: bytes) -> float:
     return celsius
 
 
-class E2CClient:
-    """Drop-in for ``e2c_client.E2CClient``: port a script by changing one import.
+def __getattr__(name: str) -> Any:
+    # The drop-in moved to e2ckit.compat; the README's porting recipe imports it from here.
+    if name == "E2CClient":
+        from e2ckit.compat import E2CClient  # noqa: PLC0415 (lazy: compat imports this module)
 
-    Same constructor, constants and methods, same return shapes
-    (``send_request`` returns ``(error, data)``; for get-nodes ``data`` is a list of
-    ``{"node_id": int, "serial": bytes}``). Unlike the original, replies are read
-    exactly, so split TCP segments do not misparse.
-    """
-
-    E2C_NUM_CHANNELS = 5
-    E2C_INTERNAL_CHANNEL = E2C_INTERNAL_CHANNEL
-    E2C_INTERNAL_NODE = E2C_INTERNAL_NODE
-
-    @staticmethod
-    def converter(text: str) -> int:
-        """Parse ``"0x13"`` or ``"19"`` into an int, as the published CLI does."""
-        text = text.strip()
-        return int(text, 16) if text.lower().startswith("0x") else int(text)
-
-    def __init__(self, host: str, port: int = DEFAULT_PORT, timeout: float = 5, verbose: bool = True) -> None:
-        self.host = host
-        self.port = port
-        self.timeout = timeout
-        self.verbose = verbose
-        self._client = Client(host, port, timeout)
-
-    def __enter__(self) -> E2CClient:
-        self._client._connect(time.monotonic() + self.timeout)
-        if self.verbose:
-            print(f"Opened socket connection to E2C {self.host} socket server")
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        self._client.close()
-        if self.verbose:
-            print("Socket closed successfully")
-        if exc_type is not None:
-            print(f"Exception occurred: {exc}")
-        return False
-
-    def send_request(
-        self, resource_id: int, bus_id: int, node_id: int, can_addr: int, mode: int, data: bytes = b""
-    ) -> tuple[int, Any]:
-        """Send one request; return ``(error_code, data)`` without raising on E2C errors."""
-        # The published client silently drops data for non-control modes and cuts it
-        # to 8 bytes; keep the first behaviour, refuse the second (it hides mistakes).
-        if mode == Mode.MONITOR and resource_id == 0:
-            req = monitor_request(bus_id, node_id, can_addr)  # validated once per address
-        else:
-            payload = _control_bytes(data) if mode == Mode.CONTROL else b""
-            req = Request(bus_id, node_id, can_addr, Mode(mode), payload, resource_id)
-        reply = self._client.request(req, check=False)
-        if mode == Mode.GET_NODES and reply.error == 0:
-            return reply.error, [{"node_id": n.node, "serial": n.esn} for n in reply.nodes]
-        return reply.error, reply.data
-
-    def get_temperature_c(self, channel: int, node: int) -> float:
-        """AMBSI ambient temperature in °C (DS18S20, either byte order)."""
-        error, data = self.send_request(0, channel, node, 0x30003, Mode.MONITOR)
-        if error:
-            raise E2CError(error, Request(channel, node, 0x30003), host=self.host)
-        return decode_ds18s20(data)
-
-    def get_nodes(self, channel: int) -> list[dict[str, Any]]:
-        """List nodes on a channel, printing one line each like the published client."""
-        from e2ckit.catalog import default_catalog  # noqa: PLC0415 (catalog is only needed here)
-
-        error, nodes = self.send_request(0, channel, 0, 0, Mode.GET_NODES)
-        if error:
-            return []
-        cat = default_catalog()
-        for n in nodes:
-            info = cat.node_info(n["node_id"])
-            print(
-                f"Channel: {channel}, Node id: {hex(n['node_id']).upper():>5s}, "
-                f"ESN: 0x{n['serial'].hex().upper()}, {info.name} [{info.abbrev}]"
-            )
-        return nodes
-
-    def get_all_nodes(self) -> list[list[Any]]:
-        """``[[channel, nodes], ...]`` for every channel with at least one node."""
-        out = []
-        for channel in range(self.E2C_NUM_CHANNELS):
-            nodes = self.get_nodes(channel)
-            if nodes:
-                out.append([channel, nodes])
-        return out
+        return E2CClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,6 +17,7 @@ Every fixture here binds loopback addresses only and never resolves a real host 
   reason, when the addresses cannot be bound at all.
 * ``array_csv``: writes ``sim``'s host map to a temporary CSV, sets ``E2CKIT_ARRAY`` to
   it for the duration of the test (monkeypatch), and returns its path.
+* every test runs with ``E2CKIT_AUDIT_LOG`` in a temporary folder (controls are audited).
 * ``sim_client``: a factory, ``sim_client(sim, "DV01", timeout=2.0)``, returning an
   ``e2ckit.client.Client`` for one antenna of a started array, closed when the test ends.
 
@@ -60,6 +61,13 @@ def _stopped_at_teardown() -> Iterator[list[Any]]:
     finally:
         for s in started:
             s.stop()
+
+
+@pytest.fixture(autouse=True)
+def _control_audit_log(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Controls sent by any test are audited into a temporary file, never into the
+    developer's own ``~/.local/state/e2ckit/control-audit.jsonl``."""
+    monkeypatch.setenv("E2CKIT_AUDIT_LOG", str(tmp_path_factory.mktemp("audit") / "control-audit.jsonl"))
 
 
 @pytest.fixture(scope="module")

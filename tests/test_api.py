@@ -236,7 +236,7 @@ def test_control_effects_show_in_the_next_sweep_as_status_not_values(faulty) -> 
     ep = faulty.array["DV01"]
     p = cat.point("FEMC.SET_BACKING_PUMP")
     with Client(ep.host, ep.port) as c:
-        c.control(p.channel_for("DV01"), p.node, p.rca, b"\x00")
+        c.control(p.channel_for("DV01"), p.node, p.rca, b"\x00", confirm=True)
     tidy = e2ckit.read("DV01", ["FEMC.BACKING_PUMP", "FEMC.TURBO_PUMP", "FEMC.SUPPLY_CURRENT_230V"], array=faulty)
     rows = tidy.set_index("point")
     assert rows.loc["FEMC.BACKING_PUMP", "value"] == 0

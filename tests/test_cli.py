@@ -501,8 +501,9 @@ def test_control_with_yes_is_sent_and_audited(run, env, sim):
     assert r.exit_code == 0, r.output
     assert as_json(r)[0]["outcome"] == "sent"
     assert sim.requests_served("DV01") == before + 1
-    (entry,) = audit_lines(env)
-    assert entry["outcome"] == "sent"
+    intent, entry = audit_lines(env)  # the intent, on disk before the send, then the outcome
+    assert intent["outcome"] == "intent" and entry["outcome"] == "sent"
+    assert intent["id"] == entry["id"] and intent["via"] == "cli"
     assert entry["host"].startswith("127.0.0.1:")
 
 
@@ -512,23 +513,23 @@ def test_control_states_lru_and_point(run, cat):
 
 
 def test_control_prompt_declined(run, env, monkeypatch):
-    import e2ckit.cli as cli
+    import e2ckit.cli.control as control
 
-    monkeypatch.setattr(cli, "_can_confirm", lambda: True)
+    monkeypatch.setattr(control, "_can_confirm", lambda: True)
     r = run(*CONTROL, input="n\n")
     assert r.exit_code == EXIT_REFUSED
     assert audit_lines(env)[0]["outcome"] == "declined"
     r = run(*CONTROL, input="y\n")
     assert r.exit_code == EXIT_OK
-    assert audit_lines(env)[1]["outcome"] == "sent"
+    assert [e["outcome"] for e in audit_lines(env)[1:]] == ["intent", "sent"]
 
 
 def test_control_e2c_error_is_audited(run, env, sim):
     sim.fault("DV01", "error", code=5014)
     r = run(*CONTROL, "--yes")
     assert r.exit_code == EXIT_PARTIAL
-    assert audit_lines(env)[0]["outcome"] == "e2c-error"
-    assert "WRITE_PERM_DENIED" in audit_lines(env)[0]["detail"]
+    assert [e["outcome"] for e in audit_lines(env)] == ["intent", "e2c-error"]
+    assert "WRITE_PERM_DENIED" in audit_lines(env)[1]["detail"]
 
 
 @pytest.mark.parametrize(

@@ -143,7 +143,8 @@ def test_control_with_yes(sim, env, tmp_path):
                "--data", "0x01", "--yes", "--format", "json", env=env)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)[0]["outcome"] == "sent"
-    assert json.loads((tmp_path / "audit.jsonl").read_text())["outcome"] == "sent"
+    lines = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [e["outcome"] for e in lines] == ["intent", "sent"]
 
 
 def test_main_job_embedded_simulation(env):

@@ -321,8 +321,8 @@ def test_control_and_reset_reach_the_model(fresh_sim):
     model = s.models["DV01"]
     with client_for(s, "DV01") as c:
         before = len(model.controls)
-        assert c.control(1, FEMC, 0x1C046, b"\x01") is None  # SET_VACUUM_GAUGE on
-        assert c.control(1, FEMC, 0x1C046, [0]) is None  # an iterable of ints works too
+        assert c.control(1, FEMC, 0x1C046, b"\x01", confirm=True) is None  # SET_VACUUM_GAUGE on
+        assert c.control(1, FEMC, 0x1C046, [0], confirm=True) is None  # an iterable of ints works too
         recs = model.controls[before:]
         assert [(r.channel, r.node, r.rca, r.data) for r in recs] == [
             (1, FEMC, 0x1C046, b"\x01"),
@@ -330,9 +330,9 @@ def test_control_and_reset_reach_the_model(fresh_sim):
         ]
         assert recs[0].point == "FEMC.SET_VACUUM_GAUGE" and recs[0].accepted
         assert model.peek("FEMC.VACUUM_GAUGE") == 0
-        assert c.reset(1, FEMC) is None
+        assert c.reset(1, FEMC, confirm=True) is None
         with pytest.raises(E2CError) as exc:
-            c.control(1, 0x7F0, 0x1, b"\x01")  # no such node
+            c.control(1, 0x7F0, 0x1, b"\x01", confirm=True)  # no such node
         assert exc.value.code == 5002 and exc.value.request.mode is Mode.CONTROL
 
 

@@ -777,7 +777,7 @@ def test_cli_log_bad_input(array_csv, tmp_path) -> None:
 
 
 def test_cli_log_starts_without_pandas_or_pyarrow() -> None:
-    code = "import sys, e2ckit.cli_log; print(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules))"
+    code = "import sys, e2ckit.cli.log; print(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -173,9 +173,9 @@ def test_requests_are_answered_in_order_when_pipelined(sim):
 def test_controls_are_recorded_by_the_model(fresh_sim):
     s = fresh_sim(["DV01", "CM01"])
     with client_for(s, "DV01") as c, client_for(s, "CM01") as c2:
-        c.control(1, FEMC, 0x1C034, b"\x01")  # FEMC SET_BACKING_PUMP on
-        c2.control(3, CMPR, 0x1003, b"\x01")  # CMPR fault latch reset (channel 3 on a CM)
-        c.control(0, 0x22, 0x31000, b"\x01")  # AMBSI reset of the LORR
+        c.control(1, FEMC, 0x1C034, b"\x01", confirm=True)  # FEMC SET_BACKING_PUMP on
+        c2.control(3, CMPR, 0x1003, b"\x01", confirm=True)  # CMPR fault latch reset (channel 3 on a CM)
+        c.control(0, 0x22, 0x31000, b"\x01", confirm=True)  # AMBSI reset of the LORR
     dv = s.models["DV01"].controls
     assert [(r.channel, r.node, r.rca, r.data, r.point) for r in dv] == [
         (1, FEMC, 0x1C034, b"\x01", "FEMC.SET_BACKING_PUMP"),
@@ -190,7 +190,7 @@ def test_controls_are_recorded_by_the_model(fresh_sim):
 def test_control_to_an_absent_node_is_5002_and_recorded_as_refused(fresh_sim):
     s = fresh_sim(["DV01"])
     with client_for(s, "DV01") as c, pytest.raises(E2CError) as exc:
-        c.control(1, 0x7F0, 0x1, b"\x01")
+        c.control(1, 0x7F0, 0x1, b"\x01", confirm=True)
     assert exc.value.code == 5002
     (rec,) = s.models["DV01"].controls
     assert not rec.accepted and rec.node == 0x7F0

@@ -1,5 +1,9 @@
 """How the CLI writes data: one :class:`Table`, four formats, stdout or a file.
 
+(The command modules check ``-o`` before anything is sent, with
+:func:`e2ckit.cli.options.check_output`; a write that still fails — a full disk —
+raises :class:`OutputError` naming the file.)
+
 * ``table`` — a rich table when stdout is a terminal; otherwise (piped, redirected,
   ``-o x.txt``) a fixed-width plain-text table that never truncates a cell.
 * ``csv`` / ``json`` — machine values (numbers as numbers, NaN as empty / null).
@@ -103,7 +107,7 @@ def emit(table: Table, fmt: str | None = None, output: str | None = None) -> Non
     if fmt == "parquet":
         data = _parquet_bytes(table)
         if output:
-            Path(output).write_bytes(data)
+            _write(output, data)
         elif sys.stdout.isatty():
             raise OutputError("parquet is binary: give -o FILE or redirect stdout")
         else:
@@ -127,10 +131,17 @@ def emit(table: Table, fmt: str | None = None, output: str | None = None) -> Non
             + "\n"
         )
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        _write(output, text.encode("utf-8"))
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
+
+
+def _write(output: str, data: bytes) -> None:
+    try:
+        Path(output).write_bytes(data)
+    except OSError as exc:
+        raise OutputError(f"cannot write -o {output}: {exc.strerror or exc}") from None
 
 
 def _csv(table: Table) -> str:
@@ -146,8 +157,14 @@ def _parquet_bytes(table: Table) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    cols = {c: [_parquet_value(r[i]) for r in table.rows] for i, c in enumerate(table.columns)}
-    t = pa.table(cols)
+    arrays = []
+    for i in range(len(table.columns)):
+        values = [_parquet_value(r[i]) for r in table.rows]
+        try:
+            arrays.append(pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed kinds (3 and "per antenna"): as text
+            arrays.append(pa.array([None if v is None else _display(v) for v in values], pa.string()))
+    t = pa.table(arrays, names=list(table.columns))
     buf = io.BytesIO()
     pq.write_table(t, buf, compression="zstd")
     return buf.getvalue()

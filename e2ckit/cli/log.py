@@ -28,6 +28,10 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from e2ckit.cli.common import guard, one_line
+from e2ckit.cli.options import BadInput
+from e2ckit.errors import E2CKitError, ValidationError
+
 __all__ = ["DefaultGroup", "register"]
 
 EXIT_OK = 0
@@ -84,6 +88,7 @@ _WHAT = typer.Argument(..., metavar="GROUP", help="groups or points to log (see 
 
 
 @log_app.command("run")
+@guard
 def log_run(
     what: list[str] = _WHAT,
     out: str = typer.Option("e2ckit-log", "--out", "-o", help="dataset directory (created; appended to)"),
@@ -96,7 +101,10 @@ def log_run(
 ) -> None:
     """Log GROUPs or POINTs every --interval seconds until --duration, Ctrl-C or SIGTERM."""
     dur = _seconds(duration, "--duration")
-    from e2ckit.errors import E2CKitError, ValidationError
+    if not out.strip():
+        raise BadInput("--out is empty: give the dataset directory")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise BadInput(f"--out {out!r} is a file, not a dataset directory")
     from e2ckit.logger import Logger, LogWriteError
 
     try:
@@ -190,6 +198,7 @@ def _width() -> int:
 
 
 @log_app.command("compact")
+@guard
 def log_compact(
     path: str = typer.Argument(..., metavar="DIR", help="dataset directory"),
     before: str | None = typer.Option(
@@ -197,9 +206,10 @@ def log_compact(
     ),
 ) -> None:
     """Merge each closed day's part files into one file per antenna, atomically."""
-    from e2ckit.errors import ValidationError
     from e2ckit.logger import LogWriteError, compact
 
+    if not path.strip():
+        raise BadInput("DIR is empty: give the dataset directory")
     try:
         results = compact(path, before=before)
     except ValidationError as exc:
@@ -207,6 +217,9 @@ def log_compact(
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except LogWriteError as exc:
         _err(f"error: {exc}")
+        raise typer.Exit(EXIT_FAILED) from None
+    except ValueError as exc:  # a part file pyarrow cannot read or merge (ArrowInvalid)
+        _err(f"error: cannot compact {path}: {one_line(exc)}")
         raise typer.Exit(EXIT_FAILED) from None
     done = [r for r in results if r.file is not None]
     rows = sum(r.rows for r in done)

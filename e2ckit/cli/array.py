@@ -1,0 +1,192 @@
+"""Array-wide commands: ``sweep`` (groups or points of many antennas under one deadline),
+``nodes`` (each E2C's CAN nodes, or ``--inventory`` against the expected LRUs) and
+``points`` (browse the catalog)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from e2ckit.cli.app import app
+from e2ckit.cli.common import (
+    active_array,
+    all_points,
+    catalog,
+    emit_table,
+    err,
+    exit_status,
+    frame_table,
+    guard,
+    report_errors,
+    rows_status,
+    rows_table,
+    run_sweep,
+    wide_table,
+)
+from e2ckit.cli.options import (
+    AntennasOpt,
+    BadInput,
+    DeadlineOpt,
+    FormatOpt,
+    OutputOpt,
+    TimeoutOpt,
+    WhatArg,
+    check_output,
+    check_timing,
+)
+from e2ckit.cli.output import Table
+
+
+@app.command("sweep")
+@guard
+def sweep_cmd(
+    what: list[str] = WhatArg,
+    antennas: str = AntennasOpt,
+    timeout: float = TimeoutOpt,
+    deadline: float | None = DeadlineOpt,
+    tidy: bool = typer.Option(
+        False, "--tidy", help="one row per (antenna, point) with text, status, raw bytes, latency"
+    ),
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
+) -> None:
+    """Read a group or points from many antennas at once (one deadline for all).
+
+    Example: e2ckit --simulate sweep cryo --antennas DV
+    """
+
+    check_output(fmt, output)
+    items = [x.strip() for w in what for x in w.split(",") if x.strip()]
+    if not items:
+        raise BadInput("give a group or point names")
+    arr = active_array()
+    rows = run_sweep(items if len(items) > 1 else items[0], antennas, arr, timeout, deadline, items[0])
+    title = f"sweep {' '.join(items)}"
+    table = rows_table(rows, title=title) if tidy else wide_table(rows, title=title)
+    emit_table(table, fmt, output)
+    report_errors(rows)
+    raise typer.Exit(rows_status(rows))
+
+
+@app.command("nodes")
+@guard
+def nodes_cmd(
+    antennas: str = AntennasOpt,
+    inventory: bool = typer.Option(
+        False, "--inventory", help="compare against the expected LRUs: ok / missing / unexpected"
+    ),
+    timeout: float = TimeoutOpt,
+    deadline: float | None = DeadlineOpt,
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
+) -> None:
+    """List the CAN nodes every antenna's E2C reports (or check them against the inventory)."""
+    from e2ckit.api import inventory as api_inventory
+    from e2ckit.api import nodes
+
+    check_output(fmt, output)
+    check_timing(timeout, deadline)
+    arr = active_array()
+    names = arr.select(antennas)
+    df = nodes(names, array=arr, timeout=timeout, deadline=deadline)
+    if inventory:
+        inv = api_inventory(array=arr, found=df)
+        emit_table(frame_table(inv, title="LRU inventory"), fmt, output)
+        bad = inv[inv["state"] != "ok"]
+        if not bad.empty:
+            err(
+                f"{len(bad)} LRUs not as expected: "
+                + ", ".join(
+                    f"{a} {lru} {st}"
+                    for a, lru, st in zip(bad["antenna"], bad["lru"], bad["state"], strict=False)
+                )[:2000]
+            )
+    else:
+        emit_table(frame_table(df, title="CAN nodes", hide=("node",)), fmt, output)
+    report_errors(df, "channel listings")
+    raise typer.Exit(exit_status(list(df["error"])))
+
+
+@app.command("points")
+@guard
+def points_cmd(
+    group: str | None = typer.Argument(None, help="only the points of this group"),
+    groups: bool = typer.Option(False, "--groups", help="list the groups instead of points"),
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
+) -> None:
+    """Browse the catalog: every point (or a group's), with address, type and unit."""
+
+    check_output(fmt, output)
+    if group is not None and not group.strip():
+        raise BadInput("GROUP is empty: give a group name, or leave it out for every point")
+    cat = catalog()
+    if groups:
+        rows = []
+        for name, g in groups_of(cat).items():
+            rows.append([name, group_size(cat, name, g), group_doc(g)])
+        emit_table(Table(["group", "points", "description"], rows, title="groups"), fmt, output)
+        return
+    if group:
+        if group not in groups_of(cat):
+            try:
+                pts = cat.resolve(group)
+            except Exception:
+                raise BadInput(
+                    f"unknown group {group!r}: known groups are {', '.join(groups_of(cat))}"
+                ) from None
+        elif cat.is_dynamic(group):
+            # built per antenna from the nodes it reports: show the generic points it reads
+            pts = []
+            for m in groups_of(cat)[group].members:
+                try:
+                    pts.append(cat.point(m))
+                except Exception:
+                    pts.extend(safe_resolve(cat, m))
+        else:
+            pts = cat.resolve(group)
+    else:
+        pts = all_points(cat)
+    cols = ["name", "kind", "lru", "channel", "node", "rca", "type", "unit", "description"]
+    rows = [[p.name, getattr(p, "kind", ""), getattr(p, "lru", ""), channel_text(p),
+             "any" if p.node is None else f"0x{p.node:02X}", f"0x{p.rca:05X}",
+             str(getattr(p, "dtype", getattr(p, "type", ""))), getattr(p, "unit", "") or "",
+             getattr(p, "description", "") or ""] for p in pts]  # fmt: skip
+    emit_table(Table(cols, rows, title=f"points of {group}" if group else "catalog points"), fmt, output)
+
+
+def safe_resolve(cat: Any, name: str) -> list[Any]:
+    try:
+        return list(cat.resolve(name))
+    except Exception:
+        return []
+
+
+def groups_of(cat: Any) -> dict[str, Any]:
+    g = cat.groups
+    return dict(g) if isinstance(g, dict) else {str(x): x for x in g}
+
+
+def group_doc(g: Any) -> str:
+    return str(getattr(g, "description", "") or "")
+
+
+def group_size(cat: Any, name: str, g: Any) -> Any:
+    if getattr(cat, "is_dynamic", lambda _n: False)(name):
+        return "per antenna"
+    try:
+        return len(cat.resolve(name))
+    except Exception:
+        return ""
+
+
+def channel_text(p: Any) -> str:
+    ch = getattr(p, "channel", None)
+    if isinstance(ch, int):
+        return str(ch)
+    rule = getattr(p, "channel_rule", None)
+    if getattr(p, "template", False):
+        return "any"
+    return str(rule or ch or "")
+

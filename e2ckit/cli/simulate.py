@@ -1,0 +1,138 @@
+"""``e2ckit simulate``: a simulated array in the foreground, for other terminals and tools.
+
+Every option is checked before a socket is opened: the rate, latency and duration
+finite, the port in range, the scenario known, and the ``--write-array`` /
+``--write-hosts`` / ``-o`` files writable.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+import typer
+
+from e2ckit.cli.app import app
+from e2ckit.cli.common import emit_table, err, guard, one_line
+from e2ckit.cli.options import (
+    BadInput,
+    FormatOpt,
+    OutputOpt,
+    check_output,
+    check_port,
+    check_seconds,
+    check_writable_file,
+)
+from e2ckit.cli.output import Table
+from e2ckit.errors import E2CKitError
+
+
+@app.command("simulate")
+@guard
+def simulate_cmd(
+    antennas: str | None = typer.Option(
+        None, "--antennas", "-a", help="names or families, comma separated [default: all 66]"
+    ),
+    scenario: str | None = typer.Option(
+        None, help="scenario name or .toml path (see --list-scenarios)"
+    ),
+    list_scenarios: bool = typer.Option(
+        False, "--list-scenarios", help="list the shipped scenarios and exit"
+    ),
+    seed: int = typer.Option(0, help="random seed: same seed, same array"),
+    rate: float = typer.Option(
+        1.0, help="simulated seconds per real second (3600: an hour a second)"
+    ),
+    latency: float = typer.Option(0.0005, help="seconds per request on a CAN channel"),
+    bind: str = typer.Option(
+        "port",
+        help="port: 127.0.0.1 with a free port each; address: one loopback address per antenna",
+    ),
+    port: int | None = typer.Option(None, "--port", help="port for --bind address [default 2000]"),
+    write_array: str | None = typer.Option(
+        None, "--write-array", metavar="CSV", help="write the host map here, for E2CKIT_ARRAY"
+    ),
+    write_hosts: str | None = typer.Option(
+        None, "--write-hosts", metavar="FILE", help="write /etc/hosts lines (--bind address)"
+    ),
+    duration: float | None = typer.Option(
+        None, help="stop after this many seconds [default: until Ctrl-C]"
+    ),
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
+) -> None:
+    """Run a simulated array in the foreground; print where each antenna listens.
+
+    Then, in another terminal: E2CKIT_ARRAY=CSV e2ckit tools cryo --all
+    """
+    check_output(fmt, output)
+    if list_scenarios:
+        from e2ckit.sim.scenario import list_scenarios as _list
+        from e2ckit.sim.scenario import load_scenario
+
+        rows = [[n, getattr(load_scenario(n), "description", "")] for n in _list()]
+        emit_table(Table(["scenario", "description"], rows, title="scenarios"), fmt, output)
+        return
+    if bind not in ("port", "address"):
+        raise BadInput(f"--bind {bind!r} must be port or address")
+    if not rate > 0 or rate == float("inf"):  # also NaN
+        raise BadInput(f"--rate must be a positive number, got {rate:g}")
+    check_seconds("--latency", latency, zero=True)
+    check_seconds("--duration", duration, zero=True)
+    check_port(port)
+    if antennas is not None and not antennas.strip():
+        raise BadInput("--antennas is empty: give names or families, or leave it out for all 66")
+    if scenario is not None and not scenario.strip():
+        raise BadInput("--scenario is empty: give a scenario name or .toml path")
+    for option, path in (("--write-array", write_array), ("--write-hosts", write_hosts)):
+        if path is not None:
+            check_writable_file(path, option)
+    from e2ckit.sim import SimulatedArray
+    from e2ckit.sim.clock import SimClock
+
+    try:
+        sim = SimulatedArray(antennas, seed=seed, latency=latency, clock=SimClock(rate=rate),
+                             scenario=scenario, bind=bind, port=port)  # fmt: skip
+    except (ValueError, E2CKitError, OSError) as exc:  # an unknown scenario, a bad .toml, a bad seed
+        raise BadInput(f"simulate: {one_line(exc)}") from None
+    sim.start()
+    try:
+        rows = [[name, ep.host, ep.port] for name, ep in sim.array.items()]
+        emit_table(
+            Table(
+                ["antenna", "host", "port"], rows, title="simulated array", meta={"vertical": False}
+            ),
+            fmt,
+            output,
+        )
+        sys.stdout.flush()
+        if write_array:
+            err(
+                f"host map written to {sim.write_array(write_array)} (export E2CKIT_ARRAY={write_array})"
+            )
+        if write_hosts:
+            with open(write_hosts, "w", encoding="utf-8") as f:
+                for hostname, addr in sim.host_names().items():
+                    f.write(f"{addr}\t{hostname}\n")
+            err(f"/etc/hosts lines written to {write_hosts}")
+        what = f" scenario {scenario}," if scenario else ""
+        err(
+            f"simulating {len(sim.antennas)} antennas (seed {seed},{what} rate {rate:g}x); Ctrl-C to stop"
+        )
+        stop = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            old = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        else:  # pragma: no cover - CliRunner in a worker thread
+            old = None
+        try:
+            stop.wait(duration)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+    finally:
+        sim.stop()
+    err("simulation stopped")
+
