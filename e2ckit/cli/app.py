@@ -153,6 +153,7 @@ def _start_embedded_simulation(ctx: typer.Context, seed: int, scenario: str | No
         tmp.cleanup()
 
     ctx.call_on_close(stop)  # registered first, runs last (after the env is restored)
+    ctx.meta["e2ckit.sim"] = sim  # for commands that drive its clock (dashboard --sim-rate)
     _set_env(ctx, "E2CKIT_ARRAY", str(path))
 
 

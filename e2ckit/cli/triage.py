@@ -87,3 +87,117 @@ def check_cmd(
     else:
         emit_table(frame_table(d, title="check"), fmt, output)
     raise typer.Exit(check_status(d))
+
+
+@app.command("dashboard")
+@guard
+def dashboard_cmd(
+    ctx: typer.Context,
+    antennas: list[str] = AntennasArg,
+    what: str = typer.Option("outage", "--what", help="group(s) to log, comma separated"),
+    interval: float = typer.Option(60.0, "--interval", help="seconds between logged cycles (on the array's clock)"),
+    every: float = typer.Option(5.0, "--every", help="real seconds between board updates"),
+    log: str | None = typer.Option(None, "--log", help="log into this dataset folder [default: a temporary one]"),
+    port: int | None = typer.Option(None, "--port", help="port of the web page on 127.0.0.1 [default: a free one]"),
+    sim_rate: float | None = typer.Option(
+        None, "--sim-rate", help="with --simulate: simulated seconds per real second (3600: an hour a second)"
+    ),
+    duration: float | None = typer.Option(None, "--duration", help="real seconds to serve, then stop [default: until Ctrl-C]"),
+    limits: str | None = LimitsOpt,
+) -> None:
+    """Serve the live recovery board (verdict, cool-down ETA and flags per antenna) as a web
+    page through Voilà, fed by a logger running in this command.
+
+    Example: e2ckit --simulate --sim-scenario recovery dashboard DV01,DV02,DV03 --sim-rate 3600
+    """
+    import importlib.util
+    import os
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from e2ckit.cli.options import check_port, check_seconds
+
+    for name, value in (("--interval", interval), ("--every", every), ("--sim-rate", sim_rate), ("--duration", duration)):
+        check_seconds(name, value)
+    check_port(port)
+    sim = ctx.meta.get("e2ckit.sim")
+    if sim_rate is not None and sim is None:
+        raise BadInput("--sim-rate drives the simulated array's clock: add --simulate")
+    if log is not None:
+        if not log.strip():
+            raise BadInput("--log is empty: give a dataset folder")
+        if os.path.exists(log) and not os.path.isdir(log):
+            raise BadInput(f"--log {log!r} is a file, not a dataset folder")
+        if not os.path.isdir(os.path.dirname(os.path.abspath(log))):
+            raise BadInput(f"--log {log!r}: the folder it goes in does not exist")
+    if importlib.util.find_spec("voila") is None:
+        raise BadInput("the dashboard needs Voilà: pip install 'e2ckit[dashboard]'")
+    from e2ckit.logger import Logger
+    from e2ckit.triage.limits import load_limits
+
+    load_limits(limits)  # a bad site file: exit 2 before anything starts
+    names = ",".join(a.strip() for a in (antennas or []) if a.strip()) or None
+    groups = [w.strip() for w in what.split(",") if w.strip()]
+    if not groups:
+        raise BadInput("--what is empty: give a group such as outage")
+    arr = active_array()
+    if sim is not None and sim_rate is not None:
+        sim.clock.set_rate(sim_rate)
+    tmp = tempfile.TemporaryDirectory(prefix="e2ckit-dashboard-")
+    path = os.path.abspath(log or os.path.join(tmp.name, "log"))
+    logger = Logger(groups, None if names in (None, "all") else names, interval=interval, path=path, array=arr,
+                    clock=sim.clock if sim is not None else None, flush_every=max(every / 2, 0.5))  # fmt: skip
+    if port is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+    notebook = os.path.join(tmp.name, "recovery-board.ipynb")
+    _write_board_notebook(notebook, path, every, os.path.abspath(limits) if limits else None)
+    logger.start()
+    cmd = [sys.executable, "-m", "voila", notebook, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+           "--VoilaConfiguration.file_allowlist=[]", "--show_tracebacks=True"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    err(f"recovery board at http://127.0.0.1:{port}/ (logging {', '.join(groups)} of {len(logger.antennas)} antennas into {path}); Ctrl-C stops")
+    try:
+        end = None if duration is None else time.monotonic() + duration
+        while proc.poll() is None and (end is None or time.monotonic() < end):
+            time.sleep(0.1 if end is None else max(min(0.1, end - time.monotonic()), 0))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        logger.stop()
+        tmp.cleanup()
+    if proc.returncode not in (0, -15, None) and duration is None:
+        err(f"voila exited with status {proc.returncode}")
+        raise typer.Exit(EXIT_PARTIAL)
+    raise typer.Exit(EXIT_OK)
+
+
+def _write_board_notebook(path: str, log: str, every: float, limits: str | None) -> None:
+    """The one-cell notebook Voilà serves: a RecoveryBoard over the log."""
+    import json
+
+    src = (
+        "from e2ckit.triage.board import RecoveryBoard\n"
+        f"board = RecoveryBoard({log!r}, every={every!r}, limits={limits!r})\n"
+        "board"
+    )
+    nb = {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": "board", "metadata": {}, "outputs": [],
+                   "source": src}],  # fmt: skip
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(nb, f)

@@ -70,6 +70,7 @@ __all__ = [
     "Expectation",
     "Limits",
     "Reading",
+    "limit_cells",
     "load_limits",
 ]
 
@@ -166,7 +167,16 @@ class Expectation:
 
     @property
     def when_text(self) -> str:
-        return " and ".join(f"{c.point}{c.op}{c.operand}" for c in self.when) or "always"
+        def operand(x: float | str) -> str:
+            return f"{x:g}" if isinstance(x, float) else x
+
+        return " and ".join(f"{c.point}{c.op}{operand(c.operand)}" for c in self.when) or "always"
+
+    @property
+    def text(self) -> str:
+        """``RUNNING when FEMC.TEMP9<250 (else alarm)``, ``OK (else alarm)``."""
+        cond = f" when {self.when_text}" if self.when else ""
+        return f"{self.state}{cond}" + (f" (else {self.otherwise})" if self.otherwise else "")
 
 
 def _fail(label: str, line: int, col: int, message: str) -> ValidationError:
@@ -383,7 +393,7 @@ class Limits:
 
     def table(self, points: Sequence[str] | None = None) -> pd.DataFrame:
         """One row per monitor point: unit, the six bounds in force, their source and the
-        expected states (``RUNNING when FEMC.TEMP9<250 else alarm; ...``)."""
+        expected states (``RUNNING when FEMC.TEMP9<250 (else alarm); ...``)."""
         import pandas as pd
 
         cat = self.catalog
@@ -392,9 +402,7 @@ class Limits:
         for n in names:
             p = cat.points.get(n) or cat.templates.get(n)
             b = self.bounds(n)
-            exp = "; ".join(
-                f"{e.state} when {e.when_text}" + (f" else {e.otherwise}" if e.otherwise else "") for e in self.expected.get(n, ())
-            )
+            exp = "; ".join(e.text for e in self.expected.get(n, ()))
             rows.append(
                 (n, getattr(p, "unit", ""), *(getattr(b, f) if b else None for f in BOUND_FIELDS), b.source if b else "", exp)
             )
@@ -412,3 +420,16 @@ def load_limits(limits: Limits | str | os.PathLike[str] | None | bool = None, ca
     if limits is not None and not isinstance(limits, (str, os.PathLike, bool)):
         raise ValidationError(f"limits must be a site limits file path, a Limits, None or False; got {limits!r}")
     return Limits(limits, catalog)
+
+
+def limit_cells(points: Sequence[str], site: str | os.PathLike[str] | None = None) -> dict[str, list[Any]]:
+    """For the ``points`` command (no pandas): per point ``[warn_low, warn_high, alarm_low,
+    alarm_high, limit_source, expected]`` in force (None where unset)."""
+    lim = Limits(site)
+    out = {}
+    for n in points:
+        b = lim.bounds(n)
+        exp = "; ".join(e.text for e in lim.expected.get(n, ()))
+        out[n] = [*(getattr(b, f) if b else None for f in ("warn_low", "warn_high", "alarm_low", "alarm_high")),
+                  (b.source if b else "") or "", exp]  # fmt: skip
+    return out

@@ -116,8 +116,8 @@ def recovery(log: pd.DataFrame | str | os.PathLike[str], *, limits: Limits | str
     period without answers, or when the ACU flag rose), ``restarted`` (compressor drive
     back on after it), the latest 4K/15K/110K temperatures and pressure, ``target_4k`` (the
     4K stage's warn bound), ``cold`` (whether it is below it), ``eta`` (when it will be, as a
-    time) with ``eta_hours`` and ``eta_error_hours`` from now, and ``flags`` (``compressor
-    off``, ``4K not falling``, ``pressure rising``, ``pressure above 5e-4 mbar``, ``stalled``).
+    time) with ``eta_hours`` and ``eta_error_hours`` from now, and ``flags`` (``no answer``
+    in the latest cycle, ``compressor off``, ``4K not falling``, ``pressure rising``, ``pressure above 5e-4 mbar``, ``stalled``).
     A log without FEMC.TEMP0, FEMC.CRYOSTAT_PRESSURE and CMPR.DRIVE raises ValidationError."""
     import numpy as np
     import pandas as pd
@@ -171,7 +171,11 @@ def recovery(log: pd.DataFrame | str | os.PathLike[str], *, limits: Limits | str
         if float(last.get(PRESSURE, 0.0)) > SAFE_MBAR:
             flags.append("pressure above 5e-4 mbar")
         eta_h = err_h = math.nan
-        if cold:
+        if not by_time.iloc[-1]:
+            # down right now: what the log last heard says nothing about the present
+            flags.insert(0, "no answer")
+            cold = False
+        elif cold:
             eta_h, err_h = 0.0, 0.0
         elif pd.notna(restarted) and last.get(DRIVE) == 1:
             s = w.loc[w.index >= restarted, TEMP].dropna()
