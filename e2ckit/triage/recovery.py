@@ -151,9 +151,6 @@ def recovery(log: pd.DataFrame | str | os.PathLike[str], *, limits: Limits | str
         since = drive[drive.index >= power_back] if pd.notna(power_back) else drive
         on = since[since == 1]
         restarted = on.index[0] if len(on) and (pd.notna(power_back) or (since == 0).any()) else pd.NaT
-        if pd.isna(restarted) and pd.isna(power_back):
-            # no outage in the log: the cool-down (if any) is followed from the log's start
-            restarted = w.index[0] if len(on) else pd.NaT
         t4 = float(last.get(TEMP, math.nan))
         cold = bool(t4 <= target)
         flags = []
@@ -177,9 +174,12 @@ def recovery(log: pd.DataFrame | str | os.PathLike[str], *, limits: Limits | str
             cold = False
         elif cold:
             eta_h, err_h = 0.0, 0.0
-        elif pd.notna(restarted) and last.get(DRIVE) == 1:
-            s = w.loc[w.index >= restarted, TEMP].dropna()
-            hours = (s.index - restarted) / pd.Timedelta(hours=1)
+        elif last.get(DRIVE) == 1:
+            # the trend since the restart; with no restart in the log (it began mid-way
+            # through a cool-down), since the log's start
+            since_t = restarted if pd.notna(restarted) else w.index[0]
+            s = w.loc[w.index >= since_t, TEMP].dropna()
+            hours = (s.index - since_t) / pd.Timedelta(hours=1)
             eta_h, err_h = cooldown_eta(np.asarray(hours), s.to_numpy(), target)
             if eta_h == math.inf:
                 flags.append("stalled")
