@@ -209,7 +209,8 @@ def exit_status(errors: list[Any], undecoded: int = 0) -> int:
     bad = [str(e) for e in errors if e is not None and e == e and str(e) not in ("", "None")]
     if not bad:
         return EXIT_PARTIAL if undecoded else EXIT_OK
-    if len(bad) == len(errors) and not any(e.startswith("E2C:") for e in bad):
+    # an E2C error reply or a reply that does not fit the catalog ("catalog:", #17) came from a host
+    if len(bad) == len(errors) and not any(e.startswith(("E2C:", "catalog:")) for e in bad):
         return EXIT_NOTHING
     return EXIT_PARTIAL
 
