@@ -279,3 +279,14 @@ def test_shipped_rules_load_and_bad_rules_are_named():
         load_rules('[[rules]]\nname = "x"\nwhen = ["FEMC.NOPE>1"]\ncause = "?"\n')
     with pytest.raises(ValidationError, match="needs a 'cause'"):
         load_rules('[[rules]]\nname = "x"\nwhen = []\ncause = "?"\n')
+
+
+def test_rejudge_rows_gives_a_sweep_the_expected_states(after_outage):
+    from e2ckit.triage.limits import rejudge_rows
+
+    rows = e2ckit.api.sweep_rows("outage", array=after_outage)
+    before = {(r.antenna, r.point): r.limit for r in rows}
+    after = {(r.antenna, r.point): r.limit for r in rejudge_rows(rows, Limits(False))}
+    assert before[("DV01", "CMPR.DRIVE")] == "ok" and after[("DV01", "CMPR.DRIVE")] == "alarm"
+    assert before[("DV03", "FEMC.TURBO_PUMP")] == "unavailable" and after[("DV03", "FEMC.TURBO_PUMP")] == "ok"
+    assert all(after[k] == v for k, v in before.items() if k[1] not in ("CMPR.DRIVE", "FEMC.TURBO_PUMP"))

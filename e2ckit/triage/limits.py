@@ -72,6 +72,7 @@ __all__ = [
     "Reading",
     "limit_cells",
     "load_limits",
+    "rejudge_rows",
 ]
 
 #: environment variable naming the site limits file
@@ -432,4 +433,22 @@ def limit_cells(points: Sequence[str], site: str | os.PathLike[str] | None = Non
         exp = "; ".join(e.text for e in lim.expected.get(n, ()))
         out[n] = [*(getattr(b, f) if b else None for f in ("warn_low", "warn_high", "alarm_low", "alarm_high")),
                   (b.source if b else "") or "", exp]  # fmt: skip
+    return out
+
+
+def rejudge_rows(rows: Sequence[Any], limits: Limits | None = None) -> list[Any]:
+    """Tidy rows (:class:`~e2ckit.api.TidyRow`, one sweep) with their ``limit`` judged again by
+    the expected states and the site limits in force; rows that do not change are returned as
+    they are. One call after ``_tidy_rows`` makes every sweep's limit column (and ``style()``,
+    the CLI colours) show a compressor left off as an alarm."""
+    lim = limits if limits is not None else Limits()
+    by_antenna: dict[str, dict[str, Reading]] = {}
+    for r in rows:
+        value = float("nan") if r.value is None else float(r.value)
+        by_antenna.setdefault(r.antenna, {})[r.point] = Reading(value, r.text or "", r.status or "ok", r.error)
+    out = []
+    for r in rows:
+        readings = by_antenna[r.antenna]
+        state, _, _ = lim.judge(r.point, readings[r.point], readings, r.limit)
+        out.append(r if state == r.limit else r._replace(limit=state))
     return out
