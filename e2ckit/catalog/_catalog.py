@@ -358,6 +358,14 @@ class Catalog:
         self._node_points: dict[tuple[str, int, int], Point] = {}
         self._lower = {n.lower(): n for n in [*points, *templates, *groups]}
 
+    def limits(self, site: Any = None) -> Any:
+        """The limits in force as a DataFrame: one row per monitor point, its nominal/warn/
+        alarm bounds, their source and expected states; ``site``: a site limits file
+        (default ``$E2CKIT_SITE_LIMITS``), False for none (see ``e2ckit.triage.limits``)."""
+        from e2ckit.triage.limits import Limits
+
+        return Limits(site, self).table()
+
     def __repr__(self) -> str:
         return f"<Catalog {len(self.points)} points, {len(self.templates)} templates, {len(self.groups)} groups>"
 
