@@ -442,13 +442,38 @@ def rejudge_rows(rows: Sequence[Any], limits: Limits | None = None) -> list[Any]
     they are. One call after ``_tidy_rows`` makes every sweep's limit column (and ``style()``,
     the CLI colours) show a compressor left off as an alarm."""
     lim = limits if limits is not None else Limits()
+    # Only points with an expected state or a site bound can be judged differently from
+    # the catalog limit the row already has: the rest are passed through untouched
+    # (a whole-array sweep must not pay a judgement per reading).
+    special: dict[str, bool] = {}
+
+    def is_special(name: str) -> bool:
+        hit = special.get(name)
+        if hit is None:
+            hit = special[name] = name in lim.expected or (
+                bool(lim.site_bounds) and (name in lim.site_bounds or lim._template_name(name) in lim.site_bounds)
+            )
+        return hit
+
+    touched = {r.antenna for r in rows if is_special(r.point)}
+    if not touched:
+        return list(rows)
     by_antenna: dict[str, dict[str, Reading]] = {}
     for r in rows:
-        value = float("nan") if r.value is None else float(r.value)
-        by_antenna.setdefault(r.antenna, {})[r.point] = Reading(value, r.text or "", r.status or "ok", r.error)
+        if r.antenna in touched:
+            value = float("nan") if r.value is None else float(r.value)
+            by_antenna.setdefault(r.antenna, {})[r.point] = Reading(value, r.text or "", r.status or "ok", r.error)
     out = []
     for r in rows:
+        if not special[r.point]:
+            out.append(r)
+            continue
         readings = by_antenna[r.antenna]
         state, _, _ = lim.judge(r.point, readings[r.point], readings, r.limit)
-        out.append(r if state == r.limit else r._replace(limit=state))
+        if state == r.limit or (r.limit == "unavailable" and state == "ok"):
+            # an expected "blocked" (the turbo while the backing pump is off) is fine,
+            # but the row still has no value: it stays unavailable
+            out.append(r)
+        else:
+            out.append(r._replace(limit=state))
     return out
