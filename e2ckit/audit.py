@@ -172,8 +172,10 @@ def _never_sent(exc: BaseException) -> bool:
     connection, garbage) may have delivered the control."""
     if getattr(exc, "never_sent", False):  # Client: the connection was never made
         return True
+    # A reset once connected reads as "refused" too, but bytes may have left by then:
+    # only a name that never resolved is certain.
     failure = getattr(exc, "failure", None)
-    return failure is not None and failure.kind in ("refused", "unresolved")
+    return failure is not None and failure.kind == "unresolved"
 
 
 #: The control or reset :func:`audited_send` is sending right now, in this thread or task.

@@ -222,8 +222,11 @@ class Client:
             sock.sendall(frame)
         except TimeoutError:
             return conn.time_out(Failure("timeout", f"request not sent within {limit:g} s"))
-        except OSError as exc:
-            return conn.time_out(Failure("closed", f"connection failed while sending: {exc.strerror or exc}"))
+        except OSError:
+            # reset or closed under us: the connection says what that means (refused if
+            # not one byte ever came back, as the engine reads the same event)
+            conn.receive_data(b"")
+            return conn.failure  # type: ignore[return-value]
         # The first read runs under the timeout set before the send: a kept connection
         # answering in one segment costs one recv and one decode.
         got = 0
