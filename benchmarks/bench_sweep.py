@@ -17,6 +17,11 @@ run, three ways of reading the 25 ``cryo`` points of every antenna:
 then again with three antennas silent (accept, never answer). Ratios are against
 the sequential pattern measured in the same run. Target: ≥ 20× with all alive, and
 within deadline + 0.2 s with silent antennas.
+
+With all alive it also times ``e2ckit.diagnose()`` over the 66 antennas against one
+``e2ckit.sweep`` of the same points (``DIAGNOSE_WHAT``: the static points and the
+``versions`` group, whose node discovery is part of the sweep), runs interleaved, medians
+compared. Target: diagnose ≤ 1.5 × that sweep (issue #14).
 """
 
 from __future__ import annotations
@@ -57,6 +62,24 @@ def e2ckit_sweep(sim: ExternalSim, deadline: float) -> tuple[float, int]:
     t0 = time.perf_counter()
     wide = e2ckit.sweep("cryo", array=sim.array, timeout=deadline, deadline=deadline)
     return time.perf_counter() - t0, int(wide["error"].notna().sum())
+
+
+def diagnose_ratio(sim: ExternalSim, repeat: int, deadline: float) -> tuple[float, float]:
+    """Median seconds of ``diagnose()`` and of a sweep of the same points, interleaved."""
+    from e2ckit.triage.diagnose import DIAGNOSE_WHAT
+
+    kw = {"array": sim.array, "timeout": deadline, "deadline": 2 * deadline}
+    e2ckit.diagnose(**kw)  # warm-up: rules, limits, pandas
+    e2ckit.sweep(DIAGNOSE_WHAT, **kw)
+    d, s = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        e2ckit.sweep(DIAGNOSE_WHAT, **kw)
+        s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        e2ckit.diagnose(**kw)
+        d.append(time.perf_counter() - t0)
+    return statistics.median(d), statistics.median(s)
 
 
 def published_cli(sim: ExternalSim, tmp: Path) -> float:
@@ -125,6 +148,7 @@ def main() -> None:
     ap.add_argument("--no-cli", action="store_true", help="skip the process-level comparisons")
     args = ap.parse_args()
     rows: list[tuple[str, str, float, float]] = []
+    diag: tuple[float, float] | None = None
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         (tmp / "silent.toml").write_text(SILENT_SCENARIO)
@@ -140,6 +164,8 @@ def main() -> None:
                 rows.append((state, f"e2ckit.sweep (deadline {args.deadline:g} s), median", t, base / t))
                 t = min(r[0] for r in runs)
                 rows.append((state, "e2ckit.sweep, best", t, base / t))
+                if not scenario:
+                    diag = diagnose_ratio(sim, max(args.repeat, 5), args.deadline)
                 if not args.no_cli:
                     pc = published_cli(sim, tmp)
                     rows.append((state, "e2c-client tools cryo --all (process)", pc, base / pc))
@@ -153,6 +179,10 @@ def main() -> None:
     print(f"{'state':10s}  {'method':48s}  {'seconds':>8s}  {'× faster than sequential':>24s}")
     for state, method, secs, ratio in rows:
         print(f"{state:10s}  {method:48s}  {secs:8.3f}  {ratio:24.1f}")
+    if diag is not None:
+        d, s = diag
+        print(f"\ndiagnose(66 antennas) {d:.3f} s, sweep of the same points {s:.3f} s (medians): "
+              f"ratio {d / s:.2f} (target <= 1.5)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ _EXPORTS = {
     "inventory": "e2ckit.api",
     "style": "e2ckit.api",
     "to_wide": "e2ckit.api",
+    # triage and recovery (#14)
+    "alarms": "e2ckit.triage.alarms",
+    "diagnose": "e2ckit.triage.diagnose",
+    "recovery": "e2ckit.triage.recovery",
+    "Limits": "e2ckit.triage.limits",
+    "RecoveryBoard": "e2ckit.triage.board",
     # logging to parquet
     "Logger": "e2ckit.logger",
     "load": "e2ckit.logger",

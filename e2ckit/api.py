@@ -91,6 +91,7 @@ def _tidy_rows(
     """Decoded results as :class:`TidyRow` (time as UNIX seconds), then one row per
     derived condition of ``cat`` whose inputs an antenna's rows all hold."""
     from e2ckit.catalog._derived import tidy_rows as derived_rows
+    from e2ckit.triage.limits import rejudge_rows
 
     rows: list[TidyRow] = []
     for antenna, pts in per_antenna.items():
@@ -127,7 +128,9 @@ def _tidy_rows(
                             r.failure.text, raw, latency)  # type: ignore[union-attr]
                 )  # fmt: skip
         rows += derived_rows(catalog_of(cat).derived.values(), antenna, rows[first:], TidyRow)
-    return rows
+    # expected states (a compressor left off while cold) and site limits: the limit column
+    # of every sweep, the CLI's colours and style() show them (issue #14)
+    return rejudge_rows(rows)
 
 
 def _frame(rows: list[TidyRow]) -> pd.DataFrame:

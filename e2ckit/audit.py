@@ -12,6 +12,10 @@ request``, :meth:`Client.control` / :meth:`Client.reset` and the drop-in
    made: certainly not applied) or ``unknown`` (sent, or partly sent, and no reply:
    *it may have been applied*; :class:`OutcomeUnknownError` is raised).
 
+The rule is kept where requests leave: :meth:`Client.request` refuses a control or
+reset that is not being sent from inside :func:`audited_send` (:func:`audited`), so
+no path — present or future — can send one unaudited.
+
 An intent line with no outcome line means the process died in between: outcome
 unknown. The CLI also writes one line, with no intent, for a control it did not send:
 ``declined`` at the prompt or ``refused`` (no ``--yes`` and no terminal).
@@ -35,6 +39,7 @@ else ``~/.local/state/e2ckit/control-audit.jsonl`` (or the ``audit_log`` argumen
 
 from __future__ import annotations
 
+import contextvars
 import datetime as _dt
 import errno
 import getpass
@@ -57,6 +62,7 @@ __all__ = [
     "AuditError",
     "OutcomeUnknownError",
     "audit_path",
+    "audited",
     "audited_send",
     "check_writable",
     "record",
@@ -164,15 +170,21 @@ def _never_sent(exc: BaseException) -> bool:
     not resolve, or the connection was refused or never made. Anything else after the
     intent (a send that failed half-way, a timeout waiting for the reply, a closed
     connection, garbage) may have delivered the control."""
-    kind = getattr(exc, "kind", None) or getattr(getattr(exc, "failure", None), "kind", None)
-    if kind is not None:
-        return str(getattr(kind, "value", kind)) in ("refused", "unresolved")
-    text = str(exc)
-    return any(
-        s in text
-        for s in ("cannot connect", "host name not resolved", "did not resolve", "timed out before connecting",
-                  "no connection within", "Connection refused")
-    )  # fmt: skip
+    if getattr(exc, "never_sent", False):  # Client: the connection was never made
+        return True
+    # A reset once connected reads as "refused" too, but bytes may have left by then:
+    # only a name that never resolved is certain.
+    failure = getattr(exc, "failure", None)
+    return failure is not None and failure.kind == "unresolved"
+
+
+#: The control or reset :func:`audited_send` is sending right now, in this thread or task.
+_AUDITED: contextvars.ContextVar[Request | None] = contextvars.ContextVar("e2ckit_audited", default=None)
+
+
+def audited(request: Request) -> bool:
+    """True while :func:`audited_send` is sending ``request`` (its intent is on disk)."""
+    return _AUDITED.get() == request
 
 
 def audited_send(
@@ -222,6 +234,7 @@ def audited_send(
                 stacklevel=3,
             )
 
+    token = _AUDITED.set(request)  # lets Client.request send this control (see audited())
     try:
         reply = send()
     except (TransportError, ProtocolError) as exc:
@@ -235,6 +248,8 @@ def audited_send(
     except BaseException as exc:  # interrupted mid-send: say so, then let it propagate
         outcome("unknown", f"interrupted: {type(exc).__name__}")
         raise
+    finally:
+        _AUDITED.reset(token)
     if reply.error:
         info = error_info(reply.error)
         outcome("e2c-error", f"{info.tag}: {info.text}")

@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from e2ckit._check import positive_seconds
+from e2ckit._check import host_name, positive_seconds
 from e2ckit.errors import (
     E2CError,
     Failure,
@@ -51,6 +51,9 @@ from e2ckit.wire.frames import (
 
 __all__ = ["DEFAULT_PORT", "Client", "decode_ds18s20"]  # and E2CClient, lazily from e2ckit.compat
 
+#: request modes that change hardware: sent only from inside audit.audited_send
+_CHANGES_HARDWARE = (Mode.CONTROL, Mode.RESET)
+
 #: bytes asked of the kernel per read: a reply is 13 bytes, a get-nodes one 13 + 12 per
 #: node (a longer one arrives over several reads)
 _READ = 1024
@@ -64,6 +67,7 @@ class Client:
     """
 
     def __init__(self, host: str, port: int = DEFAULT_PORT, timeout: float = 1.0) -> None:
+        host_name("host", host)
         if not isinstance(port, int) or not 0 < port < 65536:
             raise ValidationError(f"port must be 1..65535, got {port!r}")
         self.host = host
@@ -116,7 +120,9 @@ class Client:
             return sock
         result = self._open(deadline)
         if isinstance(result, Failure):
-            raise result.exception(self.host, self.port)
+            exc = result.exception(self.host, self.port)
+            exc.never_sent = True  # type: ignore[attr-defined]  # no connection: no byte left (audit: "failed")
+            raise exc
         return result
 
     def _kept(self) -> socket.socket | None:
@@ -177,9 +183,19 @@ class Client:
         """Send one request and return its decoded reply.
 
         With ``check`` (the default) a non-zero E2C error code raises :class:`E2CError`;
-        without it the reply is returned as is.
+        without it the reply is returned as is. Controls and resets are refused here
+        (ValidationError, nothing sent): they go through :meth:`control` / :meth:`reset`,
+        which write the audit log first.
         """
         limit = self.timeout if timeout is None else positive_seconds("timeout", timeout)
+        if request.mode in _CHANGES_HARDWARE:
+            from e2ckit import audit  # noqa: PLC0415 (monitor-only users never need it)
+
+            if not audit.audited(request):
+                raise ValidationError(
+                    f"a {request.mode.name.lower()} request changes hardware and is never sent unaudited: "
+                    f"use Client.{'reset' if request.mode == Mode.RESET else 'control'}(..., confirm=True)"
+                )
         with self._lock:
             deadline = time.monotonic() + limit
             sock = self._connect(deadline)
@@ -206,8 +222,11 @@ class Client:
             sock.sendall(frame)
         except TimeoutError:
             return conn.time_out(Failure("timeout", f"request not sent within {limit:g} s"))
-        except OSError as exc:
-            return conn.time_out(Failure("closed", f"connection failed while sending: {exc.strerror or exc}"))
+        except OSError:
+            # reset or closed under us: the connection says what that means (refused if
+            # not one byte ever came back, as the engine reads the same event)
+            conn.receive_data(b"")
+            return conn.failure  # type: ignore[return-value]
         # The first read runs under the timeout set before the send: a kept connection
         # answering in one segment costs one recv and one decode.
         got = 0

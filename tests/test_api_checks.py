@@ -45,3 +45,11 @@ def test_client_module_no_longer_imports_the_catalog():
     code = "import sys, e2ckit.client; print('e2ckit.catalog' in sys.modules, 'e2ckit.compat' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("host", [5, None, "", "dv01 e2c", b"dv01-e2c"])
+def test_a_client_host_that_is_no_host_name_is_a_validation_error(host):
+    from e2ckit.client import Client
+
+    with pytest.raises(e2ckit.ValidationError, match="host must be a host name"):
+        Client(host, 2000)

@@ -41,7 +41,7 @@ def _commands() -> list[tuple[tuple[str, ...], object]]:
 
 COMMANDS = _commands()
 #: commands that run until stopped unless given a --duration
-RUN_UNTIL_STOPPED = {("simulate",), ("log", "run")}
+RUN_UNTIL_STOPPED = {("simulate",), ("log", "run"), ("dashboard",)}
 
 
 @pytest.fixture(scope="module")

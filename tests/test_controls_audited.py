@@ -67,6 +67,22 @@ def refuse_fsync(monkeypatch) -> None:
 # -- the Python API: an explicit opt-in, then audited ------------------------------------
 
 
+@pytest.mark.parametrize("mode", ["CONTROL", "RESET"])
+def test_a_raw_request_never_sends_a_control_unaudited(dv01, mode):
+    """The rule sits where requests leave: Client.request itself refuses a control or reset
+    that does not come through audit.audited_send, so no new path can bypass the log."""
+    from e2ckit.wire.frames import Mode, Request
+
+    m = Mode[mode]
+    req = Request(*VACUUM_GAUGE, m, b"\x01") if m == Mode.CONTROL else Request(1, FEMC, 0, m)
+    before = untouched(dv01)
+    with client(dv01) as c:
+        with pytest.raises(ValidationError, match="never sent unaudited"):
+            c.request(req, check=False)
+        assert not c.connected
+    assert untouched(dv01) == before and lines(dv01.log) == []
+
+
 def test_client_control_needs_confirm(dv01):
     before = untouched(dv01)
     with client(dv01) as c:

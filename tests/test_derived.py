@@ -118,6 +118,24 @@ def test_bad_length_is_a_catalog_error_row(fresh_sim):
     assert not isinstance(good.error, str) and good.value == sim.models["DV01"].peek("FEMC.COLDHEAD_HOURS")
 
 
+def test_a_logger_stores_the_catalog_error_of_a_reply_that_does_not_fit(fresh_sim, tmp_path):
+    """The logged rows say what a sweep's rows say: the 'catalog:' error, not a bare status."""
+    from e2ckit.sim.clock import SimClock
+
+    shipped = resources.files("e2ckit.catalog") / "data"
+    texts = {n: (shipped / n).read_text(encoding="utf-8") for n in ("nodes.csv", "inventory.csv", "points.csv", "groups.csv", "derived.csv")}
+    texts["points.csv"] = texts["points.csv"].replace("FEMC.COLDHEAD_HOURS,monitor,FEMC,1,0x13,0x0C04C,u16,", "FEMC.COLDHEAD_HOURS,monitor,FEMC,1,0x13,0x0C04C,u32,")
+    cat = load_files(texts.items())
+    sim = fresh_sim(["DV01"])
+    st = e2ckit.Logger(["FEMC.COLDHEAD_HOURS", "FEMC.TEMP0"], array=sim, interval=60, path=tmp_path,
+                       clock=SimClock(rate=None), catalog=cat).run(cycles=1)
+    log = e2ckit.load(tmp_path).set_index("point")
+    assert log.loc["FEMC.COLDHEAD_HOURS", "error"] == "catalog: bad length: FEMC.COLDHEAD_HOURS expects 5 bytes, got 3"
+    assert log.loc["FEMC.COLDHEAD_HOURS", "status"] == "bad length"
+    assert not isinstance(log.loc["FEMC.TEMP0", "error"], str)
+    assert st.errors == 1
+
+
 def test_explain_names_a_catalog_problem():
     from e2ckit.analysis import explain
 

@@ -57,7 +57,7 @@ from typing import Any
 from e2ckit.catalog._derived import RULES, Derived
 from e2ckit.catalog._point import DTYPES, Point, _parse_channel_rule, parse_antenna
 from e2ckit.errors import ValidationError
-from e2ckit.protocol import MAX_CHANNEL, MAX_NODE, MAX_RCA
+from e2ckit.names import MAX_CHANNEL, MAX_NODE, MAX_RCA
 
 __all__ = ["Catalog", "Group", "NodeInfo", "load_files"]
 
@@ -357,6 +357,14 @@ class Catalog:
         self._by_item = {name.split(".", 1)[1].upper(): p for name, p in templates.items()}
         self._node_points: dict[tuple[str, int, int], Point] = {}
         self._lower = {n.lower(): n for n in [*points, *templates, *groups]}
+
+    def limits(self, site: Any = None) -> Any:
+        """The limits in force as a DataFrame: one row per monitor point, its nominal/warn/
+        alarm bounds, their source and expected states; ``site``: a site limits file
+        (default ``$E2CKIT_SITE_LIMITS``), False for none (see ``e2ckit.triage.limits``)."""
+        from e2ckit.triage.limits import Limits
+
+        return Limits(site, self).table()
 
     def __repr__(self) -> str:
         return f"<Catalog {len(self.points)} points, {len(self.templates)} templates, {len(self.groups)} groups>"

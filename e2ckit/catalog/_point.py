@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
 from e2ckit.errors import Failure, ValidationError
-from e2ckit.protocol import reply_data
+from e2ckit.names import ANTENNA_RE, FAMILIES
+from e2ckit.wire.frames import REPLY_DATA_AT, REPLY_DLEN_AT, reply_data
 
 __all__ = ["CATALOG_PROBLEM", "DTYPES", "FEMC_STATUS", "Decoded", "Point", "parse_antenna"]
 
@@ -83,8 +83,6 @@ DTYPES: dict[str, tuple[str, str | None, int | None]] = {
     "can_error": ("can_error", None, 4),
 }
 
-FAMILIES = ("CM", "DA", "DV", "PM")
-_ANTENNA_RE = re.compile(r"^(CM|DA|DV|PM)(\d{2})$")
 
 
 def parse_antenna(antenna: object) -> str:
@@ -101,7 +99,7 @@ def _family(antenna: str) -> str:
     name = antenna.strip().upper()
     if name.endswith("-E2C"):
         name = name[:-4]
-    m = _ANTENNA_RE.match(name)
+    m = ANTENNA_RE.match(name)
     if not m:
         raise ValidationError(
             f"antenna {antenna!r} is not an ALMA antenna name (CMnn, DAnn, DVnn or PMnn)"
@@ -341,15 +339,16 @@ class Point:
 
         if not plain:
             return other
-        # reply: [error u32][dlen u8][data, zero padded to 8]; the value is at data[byte]
-        # and a FEMC status byte, if any, is the last data byte. x - x == 0 is false
-        # only for NaN and infinities.
-        at, scale, offset = 5 + self.byte, self.scale, self.offset
+        # The reply is read in place at the codec's offsets (a call to reply_dlen or
+        # reply_data per sample would cost more than the unpack): the value is at
+        # data[byte] and a FEMC status byte, if any, is the last data byte. x - x == 0
+        # is false only for NaN and infinities.
+        dlen_at, at, scale, offset = REPLY_DLEN_AT, REPLY_DATA_AT + self.byte, self.scale, self.offset
         if self.femc_status:
-            status_at = 4 + want
+            status_at = REPLY_DATA_AT - 1 + want
 
             def femc_number(reply: bytes) -> tuple[float | None, str]:
-                if reply[4] == want and reply[status_at] < 128:
+                if reply[dlen_at] == want and reply[status_at] < 128:
                     x = unpack(reply, at)[0]
                     if x - x == 0 and x not in sentinel_raws:
                         return (x * scale + offset if scaled else float(x)), "ok"
@@ -358,7 +357,7 @@ class Point:
             return femc_number
 
         def number(reply: bytes) -> tuple[float | None, str]:
-            if reply[4] == want:
+            if reply[dlen_at] == want:
                 x = unpack(reply, at)[0]
                 if x - x == 0 and x not in sentinel_raws:
                     return (x * scale + offset if scaled else float(x)), "ok"

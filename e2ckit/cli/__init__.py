@@ -62,6 +62,7 @@ from e2ckit.cli import array as _array  # noqa: F401  (registers sweep, nodes, p
 from e2ckit.cli import e2c as _e2c  # noqa: F401  (registers monitor, control, tools)
 from e2ckit.cli import log as _log
 from e2ckit.cli import simulate as _simulate  # noqa: F401  (registers simulate)
+from e2ckit.cli import triage as _triage  # noqa: F401  (registers check, dashboard)
 from e2ckit.cli.app import app, main
 from e2ckit.cli.common import exit_status, resolve_target
 from e2ckit.cli.options import (

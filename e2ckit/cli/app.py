@@ -38,7 +38,8 @@ ALMA E2C monitor and control: e2c-client's commands, done right, plus array-wide
 
 Exit status: 0 all answered, 1 some readings failed or did not decode (or a
 control's outcome is unknown), 2 bad input (nothing sent), 3 nothing answered,
-4 control refused or declined.
+4 control refused or declined; `check` only: 5 the worst verdict is a warning,
+6 an alarm.
 """
 
 
@@ -220,6 +221,7 @@ def _start_embedded_simulation(
         tmp.cleanup()
 
     ctx.call_on_close(stop)  # registered first, runs last (after the env is restored)
+    ctx.meta["e2ckit.sim"] = sim  # for commands that drive its clock (dashboard --sim-rate)
     _set_env(ctx, "E2CKIT_ARRAY", str(path))
 
 

@@ -113,10 +113,14 @@ def nodes_cmd(
 def points_cmd(
     group: str | None = typer.Argument(None, help="only the points of this group"),
     groups: bool = typer.Option(False, "--groups", help="list the groups instead of points"),
+    limits: str | None = typer.Option(
+        None, "--limits", help="site limits CSV to show in force [default: $E2CKIT_SITE_LIMITS]"
+    ),
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
 ) -> None:
-    """Browse the catalog: every point (or a group's), with address, type and unit."""
+    """Browse the catalog: every point (or a group's), with address, type, unit, its limits
+    (warn/alarm bounds in force, their source) and expected state."""
 
     check_output(fmt, output)
     if group is not None and not group.strip():
@@ -148,11 +152,15 @@ def points_cmd(
             pts = cat.resolve(group)
     else:
         pts = all_points(cat)
-    cols = ["name", "kind", "lru", "channel", "node", "rca", "type", "unit", "description"]
+    from e2ckit.triage.limits import limit_cells
+
+    shown = limit_cells([p.name for p in pts], limits)  # triage: limits in force (#14)
+    cols = ["name", "kind", "lru", "channel", "node", "rca", "type", "unit", "description",
+            "warn_low", "warn_high", "alarm_low", "alarm_high", "limit_source", "expected"]  # fmt: skip
     rows = [[p.name, getattr(p, "kind", ""), getattr(p, "lru", ""), channel_text(p),
              "any" if p.node is None else f"0x{p.node:02X}", f"0x{p.rca:05X}",
              str(getattr(p, "dtype", getattr(p, "type", ""))), getattr(p, "unit", "") or "",
-             getattr(p, "description", "") or ""] for p in pts]  # fmt: skip
+             getattr(p, "description", "") or "", *shown[p.name]] for p in pts]  # fmt: skip
     table = Table(cols, rows, title=f"points of {group}" if group else "catalog points", meta={"wrap": ["description"]})
     emit_table(table, fmt, output)
 

@@ -30,7 +30,7 @@ from e2ckit.cli.options import (
     check_timing,
 )
 from e2ckit.cli.output import OutputError, Table, emit, resolve_format
-from e2ckit.errors import E2CKitError, TransportError, ValidationError
+from e2ckit.errors import E2CKitError, Failure, TransportError, ValidationError
 
 try:  # typer >= 0.16 vendors click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError  # noqa: F401 (app uses it)
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 #: decode statuses of a reply that arrived but could not be read as its point: the
 #: reading failed although nothing says "error" (exit status 1, not 0)
 UNDECODED = ("bad length", "undecodable")
-ANSWERED = ("E2C:", "catalog:")  # error prefixes of readings whose host did reply
 
 
 class WholeHelp(TyperGroup):
@@ -217,6 +216,12 @@ def hex_bytes(data: bytes | None) -> str | None:
 # -- results → exit status and error summaries -----------------------------------------------
 
 
+def _down(error: str) -> bool:
+    """Whether a row's error says its E2C did not answer (refused, timeout, unresolved...)."""
+    failure = Failure.parse(error)
+    return failure is not None and failure.down
+
+
 def exit_status(errors: list[Any], undecoded: int = 0) -> int:
     """0 no errors; 3 every row failed without any host answering; 1 otherwise.
 
@@ -226,9 +231,9 @@ def exit_status(errors: list[Any], undecoded: int = 0) -> int:
     bad = [str(e) for e in errors if e is not None and e == e and str(e) not in ("", "None")]
     if not bad:
         return EXIT_PARTIAL if undecoded else EXIT_OK
-    # An E2C error code or a reply that does not fit its catalog entry came from a host
-    # that answered: the run is partial, not "nothing answered".
-    if len(bad) == len(errors) and not any(e.startswith(ANSWERED) for e in bad):
+    # "Nothing answered" only when every failure says the E2C did not answer at all: an
+    # E2C error code or a reply that does not fit its catalog entry came from a host.
+    if len(bad) == len(errors) and all(_down(e) for e in bad):
         return EXIT_NOTHING
     return EXIT_PARTIAL
 

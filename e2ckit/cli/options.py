@@ -27,6 +27,8 @@ __all__ = [
     "EXIT_PARTIAL",
     "EXIT_REFUSED",
     "EXIT_STATUSES",
+    "EXIT_WARN",
+    "EXIT_ALARM",
     "BadInput",
     "check_output",
     "check_timing",
@@ -41,7 +43,9 @@ EXIT_PARTIAL = 1  # some readings failed or did not decode; a control's outcome 
 EXIT_BAD_INPUT = 2  # bad input: nothing was sent
 EXIT_NOTHING = 3  # nothing answered: no host replied at all
 EXIT_REFUSED = 4  # a control request was refused (no --yes, no terminal) or declined
-EXIT_STATUSES = frozenset({EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_NOTHING, EXIT_REFUSED})
+EXIT_WARN = 5  # `check`: the worst verdict is a warning
+EXIT_ALARM = 6  # `check`: the worst verdict is an alarm
+EXIT_STATUSES = frozenset({EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_NOTHING, EXIT_REFUSED, EXIT_WARN, EXIT_ALARM})
 
 
 class BadInput(Exception):

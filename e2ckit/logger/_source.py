@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from e2ckit import engine, planning
-from e2ckit.errors import error_info
 from e2ckit.planning import catalog_of, resolve_array, split_what
+from e2ckit.wire.frames import REPLY_DLEN_AT as DLEN_AT
 from e2ckit.wire.frames import monitor_request, reply_data, reply_error
 
 if TYPE_CHECKING:
@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     Swept = tuple[list[Point | str | None], list[bytes | None], list[float | None], dict[int, str]]
 
 __all__ = [
+    "DLEN_AT",
     "DEFAULT_CONCURRENCY",
     "ConnectionPool",
     "catalog_of",
-    "error_info",
     "reply_data",
     "reply_error",
     "resolve_array",

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from e2ckit.logger._source import error_info, reply_data, reply_error
+from e2ckit.errors import Failure
+from e2ckit.logger._source import DLEN_AT, reply_data, reply_error
 from e2ckit.logger.schema import FILE_SCHEMA, WAL_SCHEMA, latency_steps
 
 if TYPE_CHECKING:
@@ -108,22 +109,27 @@ class CycleRows:
             last_error = None
             samplers = [getattr(p, "reply_sampler", None) for p in pts]
             for k, (sample, raw) in enumerate(zip(samplers, raws, strict=True)):
-                # reply: [error u32][dlen u8][data]; data means no E2C error (the engine
-                # checked), so the usual reply is told by its dlen byte alone
-                if raw is not None and sample is not None and (raw[4] or not reply_error(raw)):
+                # data means no E2C error (the engine checked), so the usual reply is
+                # told by its dlen byte alone
+                if raw is not None and sample is not None and (raw[DLEN_AT] or not reply_error(raw)):
                     value, status = sample(raw)
                     add_value(value)
                     add_status(status)
                     if value is None:
                         # raw bytes only where no value could be decoded: they are what a
-                        # diagnosis needs, and on every row they would triple the file size
-                        odd.append((base + k, None, reply_data(raw)))
+                        # diagnosis needs, and on every row they would triple the file size.
+                        # A reply that does not fit the catalog carries its error, as in a sweep.
+                        data = reply_data(raw)
+                        why = pts[k].decode(data).error if status == "bad length" else None  # type: ignore[union-attr]
+                        odd.append((base + k, why, data))
+                        if why is not None:
+                            n_err += 1
+                            last_error = why
                     continue
                 if raw is None:
                     last_error, data = failed.get(k, "error: no reply"), None
                 else:  # an E2C error reply
-                    info = error_info(reply_error(raw))
-                    last_error, data = f"{info.tag}: {info.text}", reply_data(raw)
+                    last_error, data = Failure.e2c(reply_error(raw)).text, reply_data(raw)
                 add_value(None)
                 add_status("error")
                 odd.append((base + k, last_error, data))

@@ -93,7 +93,7 @@ class Connection:
     (b'\\x01\\x02', <State.IDLE: 'idle'>)
     """
 
-    __slots__ = ("state", "mode", "failure", "received", "_buf", "_plain")
+    __slots__ = ("state", "mode", "failure", "received", "_buf", "_plain", "_decoded")
 
     def __init__(self) -> None:
         self.state = _IDLE
@@ -104,6 +104,7 @@ class Connection:
         # a monitor or control reply is due and nothing of it has arrived: the state in
         # which a whole 13-byte read is the usual event (see fast_reply)
         self._plain = False
+        self._decoded: Reply | None = None  # a get-nodes reply next_raw decoded to check it
 
     def __repr__(self) -> str:
         return f"<Connection {self.state.value}, {len(self._buf)} bytes buffered>"
@@ -123,6 +124,7 @@ class Connection:
         mode = self.mode = request.mode
         self.state = _REPLY
         self._plain = mode is not _GET_NODES
+        self._decoded = None
         return request._frame
 
     def time_out(self, failure: Failure) -> Failure:
@@ -182,8 +184,8 @@ class Connection:
             except FrameError as exc:
                 return self._break(Failure("protocol", f"{KINDS['protocol']}: {exc}"))
         elif need > REPLY_SIZE:
-            try:
-                decode_reply(raw, self.mode)
+            try:  # node records are checked by decoding them: keep that for next_event
+                self._decoded = decode_reply(raw, self.mode)[0]  # type: ignore[index]
             except (FrameError, ValueError) as exc:
                 return self._break(Failure("protocol", f"{KINDS['protocol']}: {exc}"))
         buf.clear()
@@ -195,7 +197,8 @@ class Connection:
         the connection."""
         raw = self.next_raw()
         if isinstance(raw, bytes):
-            return decode_reply(raw, self.mode)[0]  # type: ignore[index]
+            decoded, self._decoded = self._decoded, None
+            return decoded if decoded is not None else decode_reply(raw, self.mode)[0]  # type: ignore[index]
         return raw
 
     # -- rules -------------------------------------------------------------------------

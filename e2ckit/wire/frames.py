@@ -58,6 +58,8 @@ from e2ckit.names import E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE, MAX_CHANNEL, M
 
 __all__ = [
     "CONTROL_RCA_OFFSET",
+    "REPLY_DATA_AT",
+    "REPLY_DLEN_AT",
     "E2C_INTERNAL_CHANNEL",
     "E2C_INTERNAL_NODE",
     "ERRORS",
@@ -90,6 +92,10 @@ REQUEST_SIZE = 18
 REPLY_SIZE = 13
 NODE_RECORD_SIZE = 12
 DATA_SIZE = 8
+#: where a reply's dlen byte and its data start: for hot paths that read a reply in place
+#: (the catalog's sampler) instead of calling :func:`reply_dlen` / :func:`reply_data`
+REPLY_DLEN_AT = 4
+REPLY_DATA_AT = 5
 #: the error field of a reply that reports no error
 _NO_ERROR = bytes(4)
 

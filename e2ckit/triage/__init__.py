@@ -1,0 +1,43 @@
+"""Triage and recovery: judge what e2ckit reads (issue #14).
+
+- :mod:`~e2ckit.triage.limits`: limits and expected states you can see and change (a site file);
+- :func:`alarms`: the readings of a sweep or log in warn, alarm or unavailable, with the reason;
+- :func:`diagnose`: one sweep, one verdict per (antenna, subsystem), a probable cause per antenna
+  from the rules in ``rules.toml``;
+- :func:`recovery`: after an outage, per antenna: power back, stages and vacuum against their
+  targets, a cool-down ETA with an uncertainty, flags for a recovery that stalls;
+- :mod:`~e2ckit.triage.board`: the live recovery board (ipywidgets), served by ``e2ckit dashboard``.
+
+Names are imported on first use: ``import e2ckit.triage`` pulls in no pandas.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Limits": "e2ckit.triage.limits",
+    "load_limits": "e2ckit.triage.limits",
+    "alarms": "e2ckit.triage.alarms",
+    "judged": "e2ckit.triage.alarms",
+    "diagnose": "e2ckit.triage.diagnose",
+    "Diagnosis": "e2ckit.triage.diagnose",
+    "recovery": "e2ckit.triage.recovery",
+    "RecoveryBoard": "e2ckit.triage.board",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'e2ckit.triage' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
