@@ -184,4 +184,7 @@ def run(plan: Plan, tick: Callable[[str, list], None] | None = None) -> Swept:
         on_antenna_done=tick, follow_up=lambda a, ex: readings(a, ex.results()),
     )  # fmt: skip
     discovered = {a: rs[:n] for a, rs in both.items()}
+    # readings() ran as each antenna's listing came in: put the antennas back in the
+    # order asked, so that a sweep's rows do not depend on which E2C answered first
+    per_antenna = {a: per_antenna[a] for a in antennas if a in per_antenna}
     return Swept(per_antenna, {a: rs[n:] for a, rs in both.items()}, discovered, bad_nodes)

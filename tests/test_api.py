@@ -407,3 +407,11 @@ def test_impossible_node_ids_are_listed_with_an_error_and_everything_else_is_swe
         read = rows[rows["point"] != "(node listing)"]
         assert {"FEMC[0x13].AMBIENT_TEMP", "LORR[0x22].AMBIENT_TEMP"} <= set(read["point"])
         assert read["error"].isna().all()
+
+
+def test_rows_follow_the_antennas_asked_not_who_answered_first(faulty):
+    """A dynamic group lists each antenna's nodes first and reads them as the listing comes
+    in; the rows still come in the order asked (a notebook's stored output depends on it)."""
+    faulty.fault("DV01", "slow", delay=0.02)  # DV01 answers last
+    tidy = e2ckit.sweep("temps", ["DV01", "DV02", "DV03"], array=faulty, tidy=True)
+    assert list(dict.fromkeys(tidy["antenna"])) == ["DV01", "DV02", "DV03"]
