@@ -226,3 +226,10 @@ def test_the_live_status_line_fits_and_names_partial_antennas(width):
     assert len(line) <= width and "down" in line
     if width >= 80:
         assert "partial (DV02)" in line
+
+
+def test_the_recipes_here_are_the_readme_s():
+    """The recipes these tests run are the README's own text, so the two cannot drift apart."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert PYTHON_RECIPE.strip() in readme
+    assert CLI_SIMULATOR in readme and CLI_LOGGER in readme
