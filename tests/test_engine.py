@@ -286,3 +286,27 @@ def test_a_hanging_look_up_does_not_delay_the_exit_of_the_process():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
     assert done.stdout.strip() == "unresolved host name did not resolve within 0.5 s", done.stderr
     assert time.monotonic() - t0 < 5.0
+
+
+def test_a_hanging_name_never_queues_another_name_behind_it(monkeypatch):
+    """Each look-up has a thread of its own, even in the moment after an idle thread was
+    handed the hanging one (it used to count as idle until it took its job)."""
+    release = threading.Event()
+
+    def fake(host, port, *args, **kwargs):
+        if host == "hang":
+            release.wait(10)
+        if host == "nx":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(resolve.socket, "getaddrinfo", fake)
+    r = resolve.Resolver(workers=4)
+    try:
+        r.lookup("warm", 2000).result(timeout=5)  # one thread, now idle
+        r.lookup("hang", 2000)
+        nx = r.lookup("nx", 2000)  # at once: must not wait for "hang"
+        with pytest.raises(socket.gaierror):
+            nx.result(timeout=2)
+    finally:
+        release.set()

@@ -55,18 +55,19 @@ class Resolver:
             fut = concurrent.futures.Future()
             self._inflight[key] = fut
             self._jobs.put((host, port, fut))
-            if self._idle == 0 and self._threads < self._workers:
+            # Each job gets a thread of its own: an idle one, reserved here (counting idle
+            # threads as they block in get() instead would let a second job queue behind a
+            # hanging one in the moment before the first thread takes its job), or a new one.
+            if self._idle > 0:
+                self._idle -= 1
+            elif self._threads < self._workers:
                 self._threads += 1
                 threading.Thread(target=self._work, name="e2ckit-resolve", daemon=True).start()
         return fut
 
     def _work(self) -> None:
         while True:
-            with self._lock:
-                self._idle += 1
             host, port, fut = self._jobs.get()
-            with self._lock:
-                self._idle -= 1
             try:
                 # looked up through the module each time, so a test can stand in for DNS
                 info = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
@@ -78,6 +79,7 @@ class Resolver:
                 result, error = None, exc
             with self._lock:
                 self._inflight.pop((host, port), None)
+                self._idle += 1  # about to wait for the next job
             if error is None:
                 fut.set_result(result)
             else:
