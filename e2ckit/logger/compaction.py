@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from e2ckit.errors import E2CKitError, ValidationError
@@ -55,6 +56,33 @@ class CompactResult:
     bytes_before: int
     bytes_after: int
     file: str | None  #: the compacted file (None: nothing to do)
+
+
+#: the file metadata key naming the sort order of a compacted file, and this version's
+#: layout: rows sorted by (point, time), one row group per point (a point filter reads
+#: one row group of a day's file, skipping the others by their statistics)
+LAYOUT_KEY = b"e2ckit.sorted_by"
+LAYOUT = b"point,time"
+#: at most this many rows a row group (a point logged at 10 Hz still splits)
+MAX_GROUP = 1 << 20
+
+
+def _old_layout(f: Path) -> bool:
+    """Whether ``f`` is a compacted file of the old layout (sorted by time)."""
+    if "-compact-" not in f.name:
+        return False
+    meta = pq.read_schema(f).metadata or {}
+    return meta.get(LAYOUT_KEY) != LAYOUT
+
+
+def _point_groups(table: pa.Table) -> list[int]:
+    """Row-group lengths of ``table`` (sorted by point): one per point, split at
+    :data:`MAX_GROUP` rows."""
+    sizes = []
+    for item in pc.value_counts(table["point"]).to_pylist():
+        n = item["counts"]
+        sizes += [MAX_GROUP] * (n // MAX_GROUP) + ([n % MAX_GROUP] if n % MAX_GROUP else [])
+    return sizes
 
 
 def _journal(root: Path) -> Path:
@@ -159,21 +187,26 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
         tables.append(t)
         inputs.append(f)
     bytes_before = sum(f.stat().st_size for f in inputs)
-    if len(inputs) <= 1:
+    # one file left: nothing to merge, unless it is a compacted file of the old layout
+    # (sorted by time, row groups of every point), which is rewritten in the new one
+    if len(inputs) == 0 or (len(inputs) == 1 and not _old_layout(inputs[0])):
         return CompactResult(day, antenna, len(inputs), -1, bytes_before, bytes_before, None)
-    merged = pa.concat_tables(tables).sort_by([("time", "ascending"), ("point", "ascending")])
+    merged = pa.concat_tables(tables).sort_by([("point", "ascending"), ("time", "ascending")])
     rows = merged.num_rows
-    first = merged["time"][0].as_py().strftime("%Y%m%dT%H%M%S%fZ")
+    if not rows:
+        return CompactResult(day, antenna, len(inputs), -1, bytes_before, bytes_before, None)
+    first = pc.min(merged["time"]).as_py().strftime("%Y%m%dT%H%M%S%fZ")
     name = f"part-{first}-compact-{secrets.token_hex(4)}.parquet"
     meta = dict(FILE_SCHEMA.metadata)
     meta[b"e2ckit.replaces"] = json.dumps([f.name for f in inputs]).encode()
+    meta[LAYOUT_KEY] = LAYOUT
     merged = merged.replace_schema_metadata(meta)
     tdir = tmp_dir(root)
     tmp = tdir / f"{name}.tmp"
     try:
         tdir.mkdir(parents=True, exist_ok=True)
         with open(tmp, "xb") as f:
-            write_parquet(merged, f, **{**WRITE_OPTIONS, "compression_level": COMPACT_LEVEL, "row_group_size": 1 << 20})
+            write_parquet(merged, f, **{**WRITE_OPTIONS, "compression_level": COMPACT_LEVEL, "row_groups": _point_groups(merged)})
             f.flush()
             os.fsync(f.fileno())
             size = f.tell()

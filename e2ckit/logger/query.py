@@ -1,0 +1,282 @@
+"""The query engine behind :func:`~e2ckit.logger.load`: Polars, lazily, over the part files.
+
+:func:`run` takes the part files :mod:`.read` listed (partitions already pruned by their
+directory names), the rows of a live logger's write-ahead segment not yet in a part
+(pyarrow tables) and the filters, and returns a pandas frame:
+
+* without ``every``: the tidy long frame, sorted by (time, antenna, point);
+* with ``every`` and ``agg``: one row per (bucket start ``time``, ``antenna``, ``point``)
+  with ``unit`` and one column per aggregate, computed by Polars (only the grouped rows
+  ever reach pandas).
+
+The point and time filters go to the Parquet reader, which skips the row groups whose
+statistics exclude them: in files compacted by (point, time) a one-point query decodes
+one row group in 45. Repeated strings come out as pandas categoricals (1 byte a row
+instead of a Python string); ``error`` and ``raw`` only when asked for or non-empty.
+
+Why Polars (measured in ``benchmarks/bench_load.py``, see the notes): on the
+full-array day its scan of one point was faster than DuckDB's, it needs no extension
+(DuckDB's ``httpfs`` is downloaded at run time, and this must work offline), hands
+Arrow-backed categoricals to pandas without a copy of each string, and a Polars frame
+built from pyarrow tables (the write-ahead rows, object storage) joins the same lazy
+plan.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from e2ckit.errors import ValidationError
+from e2ckit.logger.schema import FILE_SCHEMA, LOAD_COLUMNS, UnreadableFileWarning, foreign_reason
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: the aggregates ``load(agg=...)`` computes (``count``: good readings in the bucket)
+AGGS = ("mean", "min", "max", "first", "last", "count", "std")
+#: always in the tidy frame (the key of a sample)
+KEY = ["time", "antenna", "point"]
+#: the string columns that come out as categoricals
+CATEGORICAL = ("antenna", "point", "unit", "status", "error")
+_READ = [*FILE_SCHEMA.names, "date", "antenna"]
+
+
+def every_us(every: str | timedelta | Any) -> int:
+    """``every`` (a pandas-style duration: "1min", "10s", "1h", or a timedelta) in µs."""
+    import pandas as pd
+
+    try:
+        td = pd.Timedelta(every)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(f"every={every!r} is not a duration (e.g. '1min', '10s', '1h'): {exc}") from None
+    us = int(td.value // 1000) if not pd.isna(td) else 0
+    if us <= 0:
+        raise ValidationError(f"every={every!r} must be a positive duration of at least 1 µs")
+    return us
+
+
+def agg_names(agg: str | Iterable[str] | None) -> list[str]:
+    """The aggregates asked for (default ``mean``), checked against :data:`AGGS`."""
+    if agg is None:
+        return ["mean"]
+    items = [agg] if isinstance(agg, str) else list(agg)
+    if not items:
+        raise ValidationError(f"agg must name at least one of {', '.join(AGGS)}")
+    out: list[str] = []
+    for a in items:
+        if not isinstance(a, str) or a.strip().lower() not in AGGS:
+            raise ValidationError(f"agg={a!r} is not one of {', '.join(AGGS)}")
+        if a.strip().lower() not in out:
+            out.append(a.strip().lower())
+    return out
+
+
+def column_names(columns: str | Sequence[str] | None, allowed: Sequence[str]) -> list[str] | None:
+    """The extra columns asked for (None: the default set), each one of ``allowed``."""
+    if columns is None:
+        return None
+    items = [c.strip() for c in columns.split(",")] if isinstance(columns, str) else list(columns)
+    for c in items:
+        if c not in allowed:
+            raise ValidationError(f"columns: {c!r} is not one of {', '.join(allowed)}")
+    return items
+
+
+def _scan(files: list[Path], root: Path) -> Any:
+    """A lazy scan of ``files`` with ``date``/``antenna`` from their hive paths."""
+    import polars as pl
+
+    return pl.scan_parquet(
+        [str(f) for f in files], hive_partitioning=True,
+        hive_schema={"date": pl.String, "antenna": pl.String},
+    ).select(_READ)  # fmt: skip
+
+
+def _normal(lf: Any) -> Any:
+    """The file columns with the file schema's types (older files may store ns times)."""
+    import polars as pl
+
+    return lf.select(
+        pl.col("time").cast(pl.Datetime("us", "UTC")),
+        pl.col("antenna").cast(pl.String),
+        pl.col("point").cast(pl.String),
+        pl.col("value").cast(pl.Float64),
+        pl.col("unit").cast(pl.String),
+        pl.col("status").cast(pl.String),
+        pl.col("error").cast(pl.String),
+        pl.col("latency_100us").cast(pl.UInt16),
+        pl.col("raw").cast(pl.Binary),
+    )
+
+
+def _checked(files: list[Path], root: Path) -> list[Path]:
+    """The files a whole-list scan failed on, each checked: foreign or unreadable ones
+    are skipped with a warning naming them."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    good = []
+    for f in files:
+        try:
+            reason = foreign_reason(pq.read_schema(f))
+            if reason is None:
+                _normal(_scan([f], root)).head(0).collect()
+                good.append(f)
+                continue
+        except (pa.ArrowException, OSError, ValueError, pl.exceptions.PolarsError) as exc:
+            reason = f"unreadable: {exc}"
+        warnings.warn(f"e2ckit: skipping {f}: {reason}", UnreadableFileWarning, stacklevel=5)
+    return good
+
+
+def source(files: list[Path], root: Path, tables: list[pa.Table]) -> Any:
+    """One lazy frame over the part files and in-memory tables (segment rows, object
+    storage), in the normal column types."""
+    import polars as pl
+
+    frames = []
+    if files:
+        frames.append(_normal(_scan(files, root)))
+    for t in tables:
+        frames.append(_normal(pl.from_arrow(t).lazy()))
+    if not frames:
+        empty = pa.unify_schemas([FILE_SCHEMA.remove_metadata(), pa.schema([("date", pa.string()), ("antenna", pa.string())])])
+        return _normal(pl.from_arrow(empty.empty_table()).lazy())
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
+
+
+def _filtered(lf: Any, points: list[str] | None, t_lo: Any, t_hi: Any) -> Any:
+    import polars as pl
+
+    conds = []
+    if points is not None:
+        conds.append(pl.col("point").is_in(points))
+    if t_lo is not None:
+        conds.append(pl.col("time") >= pl.lit(t_lo).cast(pl.Datetime("us", "UTC")))
+    if t_hi is not None:
+        conds.append(pl.col("time") < pl.lit(t_hi).cast(pl.Datetime("us", "UTC")))
+    return lf.filter(*conds) if conds else lf
+
+
+def _agg_exprs(aggs: list[str]) -> list[Any]:
+    import polars as pl
+
+    # a good reading: a number (not null, not NaN) and no error; failed readings never
+    # enter an aggregate, and a bucket of failed readings gives null (NaN) with count 0
+    good = pl.col("error").is_null() & pl.col("value").is_not_null() & pl.col("value").is_not_nan()
+    v = pl.when(good).then(pl.col("value"))
+    t = pl.when(good).then(pl.col("time"))
+    exprs = {
+        "mean": v.mean(),
+        "min": v.min(),
+        "max": v.max(),
+        "std": v.std(ddof=1),
+        "count": v.count().cast(pl.Int64),
+        # in time order whatever order the files came in
+        "first": v.drop_nulls().gather(t.drop_nulls().arg_min()).first(),
+        "last": v.drop_nulls().gather(t.drop_nulls().arg_max()).first(),
+    }
+    out = [pl.col("unit").drop_nulls().last().alias("unit")]
+    out += [exprs[a].cast(pl.Int64 if a == "count" else pl.Float64).alias(a) for a in aggs]
+    return out
+
+
+def _to_pandas(df: Any) -> pd.DataFrame:
+    """A Polars frame as pandas, strings in :data:`CATEGORICAL` as categoricals."""
+    import pyarrow.compute as pc
+
+    table = df.to_arrow()
+    cols = {}
+    for name in table.column_names:
+        col = table[name]
+        if name in CATEGORICAL:
+            col = pc.cast(col, pa.string()) if not pa.types.is_string(col.type) else col
+            col = col.dictionary_encode()
+        elif pa.types.is_large_string(col.type) or pa.types.is_string_view(col.type):
+            col = pc.cast(col, pa.string())
+        elif pa.types.is_large_binary(col.type) or pa.types.is_binary_view(col.type):
+            col = pc.cast(col, pa.binary())
+        cols[name] = col
+    return pa.table(cols).to_pandas()
+
+
+def run(
+    files: list[Path],
+    root: Path,
+    tables: list[pa.Table],
+    points: list[str] | None,
+    t_lo: Any,
+    t_hi: Any,
+    *,
+    every: int | None,
+    aggs: list[str],
+    columns: list[str] | None,
+) -> pd.DataFrame:
+    """The query: filtered, then either sorted tidy rows or aggregated buckets."""
+    import polars as pl
+
+    try:
+        lf = _filtered(source(files, root, tables), points, t_lo, t_hi)
+        return _query(lf, every=every, aggs=aggs, columns=columns)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        good = _checked(files, root)
+        if len(good) == len(files):
+            raise ValidationError(f"cannot read the log at {root}: {exc}") from exc
+    # a file failed the whole-list scan: read the good ones one by one (their types may differ)
+    import polars as pl
+
+    frames = [_normal(_scan([f], root)).collect() for f in good]
+    frames += [_normal(pl.from_arrow(t).lazy()).collect() for t in tables]
+    lf = _filtered(source([], root, []) if not frames else pl.concat(frames).lazy(), points, t_lo, t_hi)
+    return _query(lf, every=every, aggs=aggs, columns=columns)
+
+
+def _query(lf: Any, *, every: int | None, aggs: list[str], columns: list[str] | None) -> pd.DataFrame:
+    import polars as pl
+
+    if every is not None:
+        # bucket start: the time floored to a multiple of `every` since the UNIX epoch
+        # (for a divisor of a day, the same buckets as pandas' resample/floor)
+        bucket = ((pl.col("time").cast(pl.Int64) // every) * every).cast(pl.Datetime("us", "UTC")).alias("time")
+        out = lf.group_by(bucket, "antenna", "point").agg(_agg_exprs(aggs)).sort(KEY).collect()
+        df = _to_pandas(out)
+        keep = [*KEY, "unit", *aggs]
+        if columns is not None:
+            keep = [*KEY, *(c for c in columns if c not in KEY)]
+        df = df[keep]
+    else:
+        lf = lf.with_columns((pl.col("latency_100us").cast(pl.Float64) / 10.0).alias("latency_ms"))
+        wanted = columns if columns is not None else [c for c in LOAD_COLUMNS if c not in KEY]
+        wanted = [c for c in wanted if c not in KEY]
+        out = lf.select([*KEY, *wanted]).sort(KEY).collect()
+        if columns is None:  # error and raw only when they hold something
+            out = out.drop([c for c in ("error", "raw") if out[c].null_count() == len(out)])
+        df = _to_pandas(out)
+        if "value" in df:
+            df["value"] = df["value"].astype("float64")
+        if "raw" in df:
+            df["raw"] = df["raw"].astype(object).where(df["raw"].notna(), None)
+    df.attrs["units"] = units(df)
+    return df
+
+
+def units(df: pd.DataFrame) -> dict[str, str]:
+    """point → unit from the distinct (point, unit) pairs (on the categorical codes:
+    no loop over rows)."""
+    import numpy as np
+    import pandas as pd
+
+    if "unit" not in df or "point" not in df or not len(df):
+        return {}
+    p = df["point"].astype("category").cat
+    u = df["unit"].astype("category").cat
+    ok = (p.codes >= 0) & (u.codes >= 0)
+    pairs = pd.unique(p.codes.to_numpy()[ok].astype(np.int64) * (len(u.categories) + 1) + u.codes.to_numpy()[ok])
+    cp, cu = np.divmod(np.asarray(pairs), len(u.categories) + 1)
+    return {str(p.categories[i]): str(u.categories[j]) for i, j in zip(cp, cu, strict=True)} if len(pairs) else {}
