@@ -85,6 +85,25 @@ def _point_groups(table: pa.Table) -> list[int]:
     return sizes
 
 
+def arrange(table: pa.Table, replaces: list[str]) -> tuple[pa.Table, str]:
+    """A partition's rows as a compacted file holds them (sorted by point then time,
+    metadata naming the inputs it replaces and the layout), and the file's name."""
+    table = table.sort_by([("point", "ascending"), ("time", "ascending")])
+    first = pc.min(table["time"]).as_py() if table.num_rows else datetime(1970, 1, 1, tzinfo=timezone.utc)
+    name = f"part-{first.strftime('%Y%m%dT%H%M%S%fZ')}-compact-{secrets.token_hex(4)}.parquet"
+    meta = dict(FILE_SCHEMA.metadata)
+    meta[b"e2ckit.replaces"] = json.dumps(replaces).encode()
+    meta[LAYOUT_KEY] = LAYOUT
+    return table.replace_schema_metadata(meta), name
+
+
+def options(table: pa.Table) -> dict[str, Any]:
+    """Writer settings of a compacted file of ``table`` (as :func:`arrange` returns it):
+    the part settings (delta-binary-packed time, byte-stream-split values, dictionaries
+    for the strings), zstd level :data:`COMPACT_LEVEL`, one row group per point."""
+    return {**WRITE_OPTIONS, "compression_level": COMPACT_LEVEL, "row_groups": _point_groups(table)}
+
+
 def _journal(root: Path) -> Path:
     return root / STATE_DIR / "compact.json"
 
@@ -191,22 +210,16 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
     # (sorted by time, row groups of every point), which is rewritten in the new one
     if len(inputs) == 0 or (len(inputs) == 1 and not _old_layout(inputs[0])):
         return CompactResult(day, antenna, len(inputs), -1, bytes_before, bytes_before, None)
-    merged = pa.concat_tables(tables).sort_by([("point", "ascending"), ("time", "ascending")])
+    merged, name = arrange(pa.concat_tables(tables), [f.name for f in inputs])
     rows = merged.num_rows
     if not rows:
         return CompactResult(day, antenna, len(inputs), -1, bytes_before, bytes_before, None)
-    first = pc.min(merged["time"]).as_py().strftime("%Y%m%dT%H%M%S%fZ")
-    name = f"part-{first}-compact-{secrets.token_hex(4)}.parquet"
-    meta = dict(FILE_SCHEMA.metadata)
-    meta[b"e2ckit.replaces"] = json.dumps([f.name for f in inputs]).encode()
-    meta[LAYOUT_KEY] = LAYOUT
-    merged = merged.replace_schema_metadata(meta)
     tdir = tmp_dir(root)
     tmp = tdir / f"{name}.tmp"
     try:
         tdir.mkdir(parents=True, exist_ok=True)
         with open(tmp, "xb") as f:
-            write_parquet(merged, f, **{**WRITE_OPTIONS, "compression_level": COMPACT_LEVEL, "row_groups": _point_groups(merged)})
+            write_parquet(merged, f, **options(merged))
             f.flush()
             os.fsync(f.fileno())
             size = f.tell()
