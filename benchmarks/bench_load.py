@@ -70,14 +70,16 @@ def antenna_day(day: date, antenna: str, seed: int, seconds: int = 86400):
 
     from e2ckit.logger.schema import FILE_SCHEMA
 
+    day_rng = np.random.default_rng(day.toordinal())  # the cycle times: one stamp for every antenna
     rng = np.random.default_rng(seed)
     points = _points()
     n_p = len(points)
     t0 = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1e6)
     # the cycle's start as the logger stamps it: the 1 s grid plus the wake-up delay of
     # its timer (~0.2 ms, a few ms at worst), shared by every sample of the cycle
-    jitter = np.clip(rng.normal(200, 100, seconds), 0, None).astype(np.int64)
-    jitter[rng.random(seconds) < 0.01] += rng.integers(0, 5000, int((rng.random(seconds) < 0.01).sum()) or 1)[0]
+    jitter = np.clip(day_rng.normal(200, 100, seconds), 0, None).astype(np.int64)
+    late = day_rng.random(seconds) < 0.01
+    jitter[late] += day_rng.integers(0, 5000, int(late.sum()))
     cycle_t = t0 + np.arange(seconds, dtype=np.int64) * 1_000_000 + jitter
     # point-major, as compaction sorts them (arrange sorts again: same order)
     time_col = np.tile(cycle_t, n_p)
@@ -150,6 +152,17 @@ def run_one(engine: str, query: str, data: Path) -> dict:
     """One query on one engine; returns seconds, rows, and (e2ckit) bytes per row."""
     lo, hi, ants = _window(query)
     days = [(lo + timedelta(days=k)).date() for k in range((hi - lo).days or 1)]
+    # the libraries are imported before the clock starts, as in a notebook
+    if engine == "e2ckit":
+        import pandas  # noqa: F401
+        import polars  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+
+        import e2ckit.logger.query  # noqa: F401
+    elif engine == "duckdb":
+        import duckdb  # noqa: F401
+    else:
+        import polars  # noqa: F401
     t = time.perf_counter()
     bpr = None
     if engine == "e2ckit":
@@ -174,7 +187,7 @@ def run_one(engine: str, query: str, data: Path) -> dict:
             sql = f"select time, antenna, point, value, unit, status, latency_100us from {src} where {where} order by time, antenna, point"
         con = duckdb.connect()
         con.execute("SET TimeZone='UTC'")
-        rows = con.sql(sql).arrow().num_rows
+        rows = con.sql(sql).fetch_arrow_table().num_rows
     else:
         import polars as pl
 

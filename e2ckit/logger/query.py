@@ -196,8 +196,10 @@ def _to_pandas(df: Any) -> pd.DataFrame:
     for name in table.column_names:
         col = table[name]
         if name in CATEGORICAL:
-            col = pc.cast(col, pa.string()) if not pa.types.is_string(col.type) else col
-            col = col.dictionary_encode()
+            if pa.types.is_dictionary(col.type):  # an Enum: already codes and categories
+                col = pc.cast(col, pa.dictionary(col.type.index_type, pa.string()))
+            else:
+                col = pc.cast(col, pa.string()).dictionary_encode()
         elif name == "latency_ms" and pa.types.is_integer(col.type):
             # 0.1 ms steps to ms: divided here (Polars multiplies by 0.1: 2.8000000000000003)
             col = pc.divide(pc.cast(col, pa.float64()), 10.0)
@@ -220,13 +222,19 @@ def run(
     every: int | None,
     aggs: list[str],
     columns: list[str] | None,
+    antennas: list[str] | None = None,
 ) -> pd.DataFrame:
-    """The query: filtered, then either sorted tidy rows or aggregated buckets."""
+    """The query: filtered, then either sorted tidy rows or aggregated buckets.
+    ``antennas``: every antenna the files and tables can hold (their directories)."""
     import polars as pl
+
+    known = {"antenna": antennas} if antennas is not None else {}
+    if points is not None:
+        known["point"] = points
 
     try:
         lf = _filtered(source(files, root, tables), points, t_lo, t_hi)
-        return _query(lf, every=every, aggs=aggs, columns=columns)
+        return _query(lf, every=every, aggs=aggs, columns=columns, known=known)
     except (pl.exceptions.PolarsError, OSError) as exc:
         good = _checked(files, root)
         if len(good) == len(files):
@@ -237,49 +245,99 @@ def run(
     frames = [_normal(_scan([f], root)).collect() for f in good]
     frames += [_normal(pl.from_arrow(t).lazy()).collect() for t in tables]
     lf = _filtered(source([], root, []) if not frames else pl.concat(frames).lazy(), points, t_lo, t_hi)
-    return _query(lf, every=every, aggs=aggs, columns=columns)
+    return _query(lf, every=every, aggs=aggs, columns=columns, known=known)
 
 
-def _query(lf: Any, *, every: int | None, aggs: list[str], columns: list[str] | None) -> pd.DataFrame:
+def _query(lf: Any, *, every: int | None, aggs: list[str], columns: list[str] | None, known: dict[str, list[str]] | None = None) -> pd.DataFrame:
     import polars as pl
 
     if every is not None:
         # bucket start: the time floored to a multiple of `every` since the UNIX epoch
         # (for a divisor of a day, the same buckets as pandas' resample/floor)
         bucket = ((pl.col("time").cast(pl.Int64) // every) * every).cast(pl.Datetime("us", "UTC")).alias("time")
-        out = lf.group_by(bucket, "antenna", "point").agg(_agg_exprs(aggs)).sort(KEY).collect()
-        df = _to_pandas(out)
+        out = lf.group_by(bucket, "antenna", "point").agg(_agg_exprs(aggs)).collect()
+        out = _sorted(_enums(out))
         keep = [*KEY, "unit", *aggs]
         if columns is not None:
             keep = [*KEY, *(c for c in columns if c not in KEY)]
-        df = df[keep]
+        found = units(out)
+        df = _to_pandas(out.select(keep))
     else:
         lf = lf.rename({"latency_100us": "latency_ms"})  # to ms after the query (below)
         wanted = columns if columns is not None else [c for c in LOAD_COLUMNS if c not in KEY]
         wanted = [c for c in wanted if c not in KEY]
-        out = lf.select([*KEY, *wanted]).sort(KEY).collect()
+        lf = lf.select([*KEY, *wanted])
+        out = lf.with_columns(pl.col(c).cast(pl.Enum(sorted(set(v)))) for c, v in (known or {}).items()).collect()
         if columns is None:  # error and raw only when they hold something
-            out = out.drop([c for c in ("error", "raw") if out[c].null_count() == len(out)])
+            out = out.select(c for c in out.columns if c not in ("error", "raw") or out[c].null_count() < len(out))
+        out = _sorted(_enums(out))
+        found = units(out)
         df = _to_pandas(out)
         if "value" in df:
             df["value"] = df["value"].astype("float64")
         if "raw" in df:
             df["raw"] = df["raw"].astype(object).where(df["raw"].notna(), None)
-    df.attrs["units"] = units(df)
+    df.attrs["units"] = found
     return df
 
 
-def units(df: pd.DataFrame) -> dict[str, str]:
-    """point → unit from the distinct (point, unit) pairs (on the categorical codes:
-    no loop over rows)."""
-    import numpy as np
-    import pandas as pd
+def _enums(df: Any, known: dict[str, list[str]] | None = None) -> Any:
+    """The repeated-string columns as Enums of their sorted distinct values: categoricals
+    for pandas without another pass over the strings (Polars hands strings to Arrow
+    slowly, Enums as dictionaries at once), and a numeric sort key. ``known``: the
+    values a column can hold, when the query knows them (no pass to find them)."""
+    import polars as pl
 
-    if "unit" not in df or "point" not in df or not len(df):
+    casts = []
+    for c in CATEGORICAL:
+        if c in df.columns and df[c].dtype == pl.String:
+            cats = (known or {}).get(c)
+            if cats is None:
+                cats = df[c].drop_nulls().unique().to_list()
+            casts.append(pl.col(c).cast(pl.Enum(sorted(set(cats)))))
+    return df.with_columns(casts) if casts else df
+
+
+def _sorted(df: Any) -> Any:
+    """``df`` sorted by (time, antenna, point); antenna and point are Enums in name order.
+
+    The three keys are packed into one int64 when they fit (time since the first row ×
+    antennas × points), and sorted by numpy's stable sort (timsort): the rows come in
+    long sorted runs (a file's row group is one point of one antenna in time order),
+    which it merges instead of sorting; the columns are then gathered once. On a day of
+    one point over the array that is 4× faster than a sort on the three columns."""
+    import numpy as np
+    import polars as pl
+
+    if df.height < 2:
+        return df
+    n_a = len(df["antenna"].dtype.categories)
+    n_p = len(df["point"].dtype.categories)
+    t = pl.col("time").cast(pl.Int64)
+    lo, hi = df.select(t.min().alias("lo"), t.max().alias("hi")).row(0)
+    if (hi - lo + 1) * n_a * n_p >= 2**62:
+        return df.sort(KEY)
+    key = (t - lo) * (n_a * n_p) + pl.col("antenna").to_physical().cast(pl.Int64) * n_p + pl.col("point").to_physical().cast(pl.Int64)
+    k = df.select(key.alias("k"))["k"].to_numpy()
+    if (k[1:] >= k[:-1]).all():
+        return df
+    # gathered by Arrow (one pass per column; Polars' gather over many chunks is slower)
+    table = df.to_arrow().take(pa.array(np.argsort(k, kind="stable")))
+    return pl.from_arrow(table, rechunk=False)
+
+
+def units(df: Any) -> dict[str, str]:
+    """point → unit from the distinct (point, unit) pairs of a Polars frame whose point
+    and unit are Enums: a count over the pairs' codes, no loop over rows."""
+    import numpy as np
+    import polars as pl
+
+    if "unit" not in df.columns or "point" not in df.columns or not df.height:
         return {}
-    p = df["point"].astype("category").cat
-    u = df["unit"].astype("category").cat
-    ok = (p.codes >= 0) & (u.codes >= 0)
-    pairs = pd.unique(p.codes.to_numpy()[ok].astype(np.int64) * (len(u.categories) + 1) + u.codes.to_numpy()[ok])
-    cp, cu = np.divmod(np.asarray(pairs), len(u.categories) + 1)
-    return {str(p.categories[i]): str(u.categories[j]) for i, j in zip(cp, cu, strict=True)} if len(pairs) else {}
+    points, units_ = df["point"].dtype.categories.to_list(), df["unit"].dtype.categories.to_list()
+    n_u = len(units_) + 1  # the last code: no unit
+    codes = df.select(
+        pl.col("point").to_physical().cast(pl.Int64) * n_u + pl.col("unit").to_physical().cast(pl.Int64).fill_null(n_u - 1)
+    ).to_series().drop_nulls().to_numpy()
+    pairs = np.flatnonzero(np.bincount(codes, minlength=len(points) * n_u))
+    return {points[p]: units_[u] for p, u in zip(*np.divmod(pairs, n_u), strict=True) if u < n_u - 1}

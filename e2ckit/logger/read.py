@@ -243,6 +243,7 @@ def load(
         from e2ckit.logger import remote as remote_mod
 
         files, root, tables = [], Path("."), [remote_mod.read(str(path), filesystem, days, keep, names, t_lo, t_hi)]
+        names_seen = set()
     else:
         root = Path(path)
         if not root.is_dir():
@@ -250,7 +251,9 @@ def load(
         settle(root)
         listed: dict[Path, set[str]] = {}
         files = []
-        for _, _, d in partitions(root, days, keep):
+        names_seen: set[str] = set()
+        for _, antenna, d in partitions(root, days, keep):
+            names_seen.add(antenna)
             found = _part_files(d)
             listed[d] = {f.name for f in found}
             files += found
@@ -264,7 +267,8 @@ def load(
                 t = t.append_column("date", pa.array([day] * n, pa.string()))
                 t = t.append_column("antenna", pa.array([antenna] * n, pa.string()))
                 tables.append(t.replace_schema_metadata(None))
-    df = query.run(files, root, tables, names, t_lo, t_hi, every=step, aggs=aggs, columns=cols)
+                names_seen.add(antenna)
+    df = query.run(files, root, tables, names, t_lo, t_hi, every=step, aggs=aggs, columns=cols, antennas=None if remote else sorted(names_seen))
     if not wide:
         return df
     what = aggs[0] if step is not None else "value"
