@@ -455,3 +455,16 @@ def test_import_e2ckit_does_not_import_the_engine() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert e2ckit.load is load
+
+
+def test_a_file_with_other_column_types_is_read_with_the_rest(log, rows) -> None:
+    """A parquet file another tool wrote into a partition with the log's columns but
+    nanosecond times: read with the others (the whole-list scan falls back to one by one)."""
+    d = log / "date=2026-01-02" / "antenna=DV01"
+    extra = rows[(rows.antenna == "DV01")].iloc[:5].assign(time=lambda x: x.time + pd.Timedelta("1D"))
+    t = _file_table(extra)
+    t = t.set_column(0, pa.field("time", pa.timestamp("ns", tz="UTC"), nullable=False), t["time"].cast(pa.timestamp("ns", tz="UTC")))
+    pq.write_table(t, d / "from-another-tool.parquet")
+    got = load(log, columns=LOAD_COLUMNS)
+    assert len(got) == len(rows) + 5
+    same(load(log, every="1h", agg=AGGS), pandas_agg(pd.concat([rows, extra], ignore_index=True), "1h", AGGS))

@@ -235,13 +235,10 @@ def run(
     try:
         lf = _filtered(source(files, root, tables), points, t_lo, t_hi)
         return _query(lf, every=every, aggs=aggs, columns=columns, known=known)
-    except (pl.exceptions.PolarsError, OSError) as exc:
+    except (pl.exceptions.PolarsError, OSError):
+        # a file failed the whole-list scan (cut short, or of other column types than the
+        # rest): check each, then read the good ones one by one
         good = _checked(files, root)
-        if len(good) == len(files):
-            raise ValidationError(f"cannot read the log at {root}: {exc}") from exc
-    # a file failed the whole-list scan: read the good ones one by one (their types may differ)
-    import polars as pl
-
     frames = [_normal(_scan([f], root)).collect() for f in good]
     frames += [_normal(pl.from_arrow(t).lazy()).collect() for t in tables]
     lf = _filtered(source([], root, []) if not frames else pl.concat(frames).lazy(), points, t_lo, t_hi)
