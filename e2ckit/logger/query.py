@@ -239,9 +239,14 @@ def run(
         # a file failed the whole-list scan (cut short, or of other column types than the
         # rest): check each, then read the good ones one by one
         good = _checked(files, root)
-    frames = [_normal(_scan([f], root)).collect() for f in good]
-    frames += [_normal(pl.from_arrow(t).lazy()).collect() for t in tables]
-    lf = _filtered(source([], root, []) if not frames else pl.concat(frames).lazy(), points, t_lo, t_hi)
+    try:  # without the files that broke the scan
+        return _query(_filtered(source(good, root, tables), points, t_lo, t_hi), every=every, aggs=aggs, columns=columns, known=known)
+    except (pl.exceptions.PolarsError, OSError):
+        pass
+    # files of different column types: each read (filtered) on its own, then put together
+    frames = [_filtered(_normal(_scan([f], root)), points, t_lo, t_hi).collect() for f in good]
+    frames += [_filtered(_normal(pl.from_arrow(t).lazy()), points, t_lo, t_hi).collect() for t in tables]
+    lf = source([], root, []) if not frames else pl.concat(frames).lazy()
     return _query(lf, every=every, aggs=aggs, columns=columns, known=known)
 
 
