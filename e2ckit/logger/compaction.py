@@ -1,5 +1,11 @@
 """Compaction: each closed day's part files merged into one per antenna, crash-safe.
 
+The compacted file is sorted by (point, time) with one row group per point (the
+*layout*, named in its metadata ``e2ckit.sorted_by``): a reader filtering on a point
+decodes that point's row group and skips the others by their statistics. A compacted
+file of an older e2ckit (sorted by time: every row group holds every point) is
+rewritten in this layout by the next compaction, like any other merge.
+
 Per partition the steps are: read the parts (files of another schema and unreadable
 ones are skipped with a warning and left alone), merge and sort them, write the result
 to ``DIR/.e2ckit/tmp/`` and check it holds every row, write the *journal*
