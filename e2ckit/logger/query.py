@@ -188,10 +188,10 @@ def _agg_exprs(aggs: list[str]) -> list[Any]:
 
 
 def _to_pandas(df: Any) -> pd.DataFrame:
-    """A Polars frame as pandas, strings in :data:`CATEGORICAL` as categoricals."""
+    """A Polars frame (or an Arrow table) as pandas, strings in :data:`CATEGORICAL` as categoricals."""
     import pyarrow.compute as pc
 
-    table = df.to_arrow()
+    table = df if isinstance(df, pa.Table) else df.to_arrow()
     cols = {}
     for name in table.column_names:
         col = table[name]
@@ -258,12 +258,12 @@ def _query(lf: Any, *, every: int | None, aggs: list[str], columns: list[str] | 
         # (for a divisor of a day, the same buckets as pandas' resample/floor)
         bucket = ((pl.col("time").cast(pl.Int64) // every) * every).cast(pl.Datetime("us", "UTC")).alias("time")
         out = lf.group_by(bucket, "antenna", "point").agg(_agg_exprs(aggs)).collect()
-        out = _sorted(_enums(out))
+        out = _enums(out)
+        found = units(out)
         keep = [*KEY, "unit", *aggs]
         if columns is not None:
             keep = [*KEY, *(c for c in columns if c not in KEY)]
-        found = units(out)
-        df = _to_pandas(out.select(keep))
+        df = _to_pandas(_sorted(out.select(keep)))
     else:
         lf = lf.rename({"latency_100us": "latency_ms"})  # to ms after the query (below)
         wanted = columns if columns is not None else [c for c in LOAD_COLUMNS if c not in KEY]
@@ -272,9 +272,9 @@ def _query(lf: Any, *, every: int | None, aggs: list[str], columns: list[str] | 
         out = lf.with_columns(pl.col(c).cast(pl.Enum(sorted(set(v)))) for c, v in (known or {}).items()).collect()
         if columns is None:  # error and raw only when they hold something
             out = out.select(c for c in out.columns if c not in ("error", "raw") or out[c].null_count() < len(out))
-        out = _sorted(_enums(out))
+        out = _enums(out)
         found = units(out)
-        df = _to_pandas(out)
+        df = _to_pandas(_sorted(out))
         if "value" in df:
             df["value"] = df["value"].astype("float64")
         if "raw" in df:
@@ -290,17 +290,17 @@ def _enums(df: Any, known: dict[str, list[str]] | None = None) -> Any:
     values a column can hold, when the query knows them (no pass to find them)."""
     import polars as pl
 
-    casts = []
-    for c in CATEGORICAL:
-        if c in df.columns and df[c].dtype == pl.String:
-            cats = (known or {}).get(c)
-            if cats is None:
-                cats = df[c].drop_nulls().unique().to_list()
-            casts.append(pl.col(c).cast(pl.Enum(sorted(set(cats)))))
+    strings = [c for c in CATEGORICAL if c in df.columns and df[c].dtype == pl.String]
+    found = {c: v for c, v in (known or {}).items() if c in strings}
+    todo = [c for c in strings if c not in found]
+    if todo:  # the distinct values of every column at once (Polars runs them in parallel)
+        row = df.select(pl.col(c).drop_nulls().unique().implode() for c in todo).row(0)
+        found.update(zip(todo, row, strict=True))
+    casts = [pl.col(c).cast(pl.Enum(sorted(set(found[c])))) for c in strings]
     return df.with_columns(casts) if casts else df
 
 
-def _sorted(df: Any) -> Any:
+def _sorted(df: Any) -> Any:  # a Polars frame, or an Arrow table when it had to move rows
     """``df`` sorted by (time, antenna, point); antenna and point are Enums in name order.
 
     The three keys are packed into one int64 when they fit (time since the first row ×
@@ -324,8 +324,7 @@ def _sorted(df: Any) -> Any:
     if (k[1:] >= k[:-1]).all():
         return df
     # gathered by Arrow (one pass per column; Polars' gather over many chunks is slower)
-    table = df.to_arrow().take(pa.array(np.argsort(k, kind="stable")))
-    return pl.from_arrow(table, rechunk=False)
+    return df.to_arrow().take(pa.array(np.argsort(k, kind="stable")))
 
 
 def units(df: Any) -> dict[str, str]:
