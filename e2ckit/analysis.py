@@ -85,14 +85,22 @@ def _is_down(error: object) -> bool:
     return failure is not None and failure.down
 
 
+def _errors(tidy: pd.DataFrame) -> pd.Series:
+    """The ``error`` column; all None when the frame has none (``load`` leaves it out
+    when no row failed)."""
+    if "error" in tidy:
+        return tidy["error"]
+    return _pd().Series(None, index=tidy.index, dtype=object, name="error")
+
+
 def is_down(tidy: pd.DataFrame) -> pd.Series:
     """True for rows whose E2C did not answer at all (a transport error, not an E2C error)."""
-    return tidy["error"].map(_is_down).astype(bool)
+    return _errors(tidy).astype(object).map(_is_down).astype(bool)
 
 
 def good(tidy: pd.DataFrame) -> pd.DataFrame:
     """The rows that hold a reading: no error and a value."""
-    return tidy[tidy["error"].isna() & tidy["value"].notna()]
+    return tidy[_errors(tidy).isna() & tidy["value"].notna()]
 
 
 def sample_interval(tidy: pd.DataFrame) -> pd.Timedelta:
@@ -149,7 +157,7 @@ def explain_errors(tidy: pd.DataFrame) -> pd.DataFrame:
     rows carry it), ``points`` (a few of them) and ``meaning``. Empty when all is well.
     """
     pd = _pd()
-    bad = tidy.dropna(subset=["error"])
+    bad = tidy.assign(error=_errors(tidy).astype(object)).dropna(subset=["error"])
     rows = []
     for err, g in bad.groupby(bad["error"].map(_short_error), sort=False):
         pts = list(dict.fromkeys(g["point"]))
@@ -199,7 +207,7 @@ def outages(
     if tidy.empty:
         out = pd.DataFrame(columns=cols)
         return out.astype({"lost": "datetime64[ns, UTC]", "restored": "datetime64[ns, UTC]", "duration": "timedelta64[ns]"})
-    df = tidy[["time", "antenna", "point", "value", "error"]].copy()
+    df = tidy[["time", "antenna", "point", "value"]].assign(error=_errors(tidy).astype(object))
     df["down"] = is_down(df)
     interval = sample_interval(df)
     gap = pd.Timedelta(max_gap) if max_gap is not None else (3 * interval if pd.notna(interval) else None)
@@ -411,8 +419,11 @@ def compare_to_median(
 ) -> pd.DataFrame:
     """One point on every antenna against the array median, sample by sample.
 
-    Readings are grouped into samples (times closer than half of ``freq``, default the
-    typical sample interval, are one sample, labelled by its earliest time), then at each time the median over antennas and
+    With ``freq`` (``"1min"``, a timedelta) readings are averaged per antenna in time
+    buckets of that length (aligned to midnight UTC, labelled by their start: an hour
+    of 1 Hz data at ``freq="1min"`` gives 60 per antenna); without it each sample is
+    its own (times closer than half the typical sample interval are one sample,
+    labelled by its earliest time). Then at each time the median over antennas and
     a robust spread (1.4826 × median absolute deviation, never below 1 % of the median's
     magnitude, so a quiet array does not flag noise). Returns tidy rows: ``time``,
     ``antenna``, ``value``, ``median``, ``deviation`` (value − median, or decades for
@@ -433,7 +444,8 @@ def compare_to_median(
     step = pd.Timedelta(freq) if freq is not None else sample_interval(df)
     if pd.isna(step) or step <= pd.Timedelta(0):
         step = pd.Timedelta(seconds=1)
-    grid = df.assign(time=_buckets(df["time"], step))
+    # freq: fixed time buckets; none: samples (a cycle's readings, a little apart)
+    grid = df.assign(time=df["time"].dt.floor(step) if freq is not None else _buckets(df["time"], step))
     wide = grid.pivot_table(index="time", columns="antenna", values="value", aggfunc="mean")
     x = np.log10(wide.where(wide > 0)) if log else wide
     med = x.median(axis=1)

@@ -18,7 +18,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 # pip name → conda-forge name, where they differ
 CONDA_NAMES = {"duckdb": "python-duckdb"}
-PIP_ONLY = {"e2c-client"}  # not on conda-forge: installed by the pip: section
+PIP_ONLY = {"e2c-client", "moto"}  # not on conda-forge (moto: not its server extra): the pip: section
 
 
 def _name(req: str) -> str:

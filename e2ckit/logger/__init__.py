@@ -18,6 +18,8 @@ The package, one job per module:
 ``lock``                one writer per dataset (pid, host; released by the kernel on a crash)
 ``compaction``          :func:`compact`, journaled so that a crash is completed or undone
 ``read``                :func:`load`, filters pushed down, foreign files skipped
+``query``               the engine behind ``load`` (Polars): aggregates, categoricals, sorting
+``remote``              ``load("s3://...")``: an archive read where it lies (pyarrow's S3)
 ``_source``             the only calls into the rest of e2ckit (planning and running sweeps)
 ======================  ==================================================================
 

@@ -1,5 +1,11 @@
 """Compaction: each closed day's part files merged into one per antenna, crash-safe.
 
+The compacted file is sorted by (point, time) with one row group per point (the
+*layout*, named in its metadata ``e2ckit.sorted_by``): a reader filtering on a point
+decodes that point's row group and skips the others by their statistics. A compacted
+file of an older e2ckit (sorted by time: every row group holds every point) is
+rewritten in this layout by the next compaction, like any other merge.
+
 Per partition the steps are: read the parts (files of another schema and unreadable
 ones are skipped with a warning and left alone), merge and sort them, write the result
 to ``DIR/.e2ckit/tmp/`` and check it holds every row, write the *journal*
@@ -26,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from e2ckit.errors import E2CKitError, ValidationError
@@ -55,6 +62,52 @@ class CompactResult:
     bytes_before: int
     bytes_after: int
     file: str | None  #: the compacted file (None: nothing to do)
+
+
+#: the file metadata key naming the sort order of a compacted file, and this version's
+#: layout: rows sorted by (point, time), one row group per point (a point filter reads
+#: one row group of a day's file, skipping the others by their statistics)
+LAYOUT_KEY = b"e2ckit.sorted_by"
+LAYOUT = b"point,time"
+#: at most this many rows a row group (a point logged at 10 Hz still splits)
+MAX_GROUP = 1 << 20
+
+
+def _old_layout(f: Path) -> bool:
+    """Whether ``f`` is a compacted file of the old layout (sorted by time)."""
+    if "-compact-" not in f.name:
+        return False
+    meta = pq.read_schema(f).metadata or {}
+    return meta.get(LAYOUT_KEY) != LAYOUT
+
+
+def _point_groups(table: pa.Table) -> list[int]:
+    """Row-group lengths of ``table`` (sorted by point): one per point, split at
+    :data:`MAX_GROUP` rows."""
+    sizes = []
+    for item in pc.value_counts(table["point"]).to_pylist():
+        n = item["counts"]
+        sizes += [MAX_GROUP] * (n // MAX_GROUP) + ([n % MAX_GROUP] if n % MAX_GROUP else [])
+    return sizes
+
+
+def arrange(table: pa.Table, replaces: list[str]) -> tuple[pa.Table, str]:
+    """A partition's rows as a compacted file holds them (sorted by point then time,
+    metadata naming the inputs it replaces and the layout), and the file's name."""
+    table = table.sort_by([("point", "ascending"), ("time", "ascending")])
+    first = pc.min(table["time"]).as_py() if table.num_rows else datetime(1970, 1, 1, tzinfo=timezone.utc)
+    name = f"part-{first.strftime('%Y%m%dT%H%M%S%fZ')}-compact-{secrets.token_hex(4)}.parquet"
+    meta = dict(FILE_SCHEMA.metadata)
+    meta[b"e2ckit.replaces"] = json.dumps(replaces).encode()
+    meta[LAYOUT_KEY] = LAYOUT
+    return table.replace_schema_metadata(meta), name
+
+
+def options(table: pa.Table) -> dict[str, Any]:
+    """Writer settings of a compacted file of ``table`` (as :func:`arrange` returns it):
+    the part settings (delta-binary-packed time, byte-stream-split values, dictionaries
+    for the strings), zstd level :data:`COMPACT_LEVEL`, one row group per point."""
+    return {**WRITE_OPTIONS, "compression_level": COMPACT_LEVEL, "row_groups": _point_groups(table)}
 
 
 def _journal(root: Path) -> Path:
@@ -159,21 +212,20 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
         tables.append(t)
         inputs.append(f)
     bytes_before = sum(f.stat().st_size for f in inputs)
-    if len(inputs) <= 1:
+    # one file left: nothing to merge, unless it is a compacted file of the old layout
+    # (sorted by time, row groups of every point), which is rewritten in the new one
+    if len(inputs) == 0 or (len(inputs) == 1 and not _old_layout(inputs[0])):
         return CompactResult(day, antenna, len(inputs), -1, bytes_before, bytes_before, None)
-    merged = pa.concat_tables(tables).sort_by([("time", "ascending"), ("point", "ascending")])
+    merged, name = arrange(pa.concat_tables(tables), [f.name for f in inputs])
     rows = merged.num_rows
-    first = merged["time"][0].as_py().strftime("%Y%m%dT%H%M%S%fZ")
-    name = f"part-{first}-compact-{secrets.token_hex(4)}.parquet"
-    meta = dict(FILE_SCHEMA.metadata)
-    meta[b"e2ckit.replaces"] = json.dumps([f.name for f in inputs]).encode()
-    merged = merged.replace_schema_metadata(meta)
+    if not rows:
+        return CompactResult(day, antenna, len(inputs), -1, bytes_before, bytes_before, None)
     tdir = tmp_dir(root)
     tmp = tdir / f"{name}.tmp"
     try:
         tdir.mkdir(parents=True, exist_ok=True)
         with open(tmp, "xb") as f:
-            write_parquet(merged, f, **{**WRITE_OPTIONS, "compression_level": COMPACT_LEVEL, "row_group_size": 1 << 20})
+            write_parquet(merged, f, **options(merged))
             f.flush()
             os.fsync(f.fileno())
             size = f.tell()

@@ -16,12 +16,11 @@ import os
 import re
 import warnings
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from e2ckit._check import name_list
@@ -30,9 +29,8 @@ from e2ckit.logger import wal
 from e2ckit.logger.schema import (
     ANT_RE,
     DATE_RE,
-    FILE_SCHEMA,
+    LOAD_COLUMNS,
     PART_RE,
-    PARTITIONS,
     LogLockedError,
     UnreadableFileWarning,
     foreign_reason,
@@ -44,7 +42,6 @@ if TYPE_CHECKING:
 #: the names e2ckit gives its parts (a logger's, a compaction's); any other
 #: ``*.parquet`` in a partition has its schema checked before it is read
 _OURS = re.compile(r"^part-\d{8}T\d{12}Z-(?:[0-9a-f]{8}-\d{6}|compact-[0-9a-f]{8})\.parquet$")
-_SCHEMA = pa.unify_schemas([FILE_SCHEMA, PARTITIONS])
 
 
 def utc(t: Any, name: str) -> datetime | None:
@@ -94,11 +91,16 @@ def _point_names(points: str | Iterable[str] | None) -> list[str] | None:
 
 
 def replaced(files: list[Path]) -> set[Path]:
-    """Inputs of a compaction that are still on disk (the compacted file replaces them)."""
+    """Inputs of a compaction that are still on disk (the compacted file replaces them).
+
+    Only a partition holding a compacted file *and* other parts can have any (a crash
+    between the rename and the deletions, or rows logged for a day after it was
+    compacted): only then is a footer read. A compacted partition alone costs nothing."""
     gone: set[Path] = set()
-    for f in files:
-        if "-compact-" not in f.name:
-            continue
+    compacted = [f for f in files if "-compact-" in f.name]
+    if not compacted or len(files) == len(compacted) == 1:
+        return gone
+    for f in compacted:
         with contextlib.suppress(Exception):
             meta = pq.read_schema(f).metadata or {}
             for n in json.loads(meta.get(b"e2ckit.replaces", b"[]")):
@@ -149,41 +151,6 @@ def _part_files(directory: Path) -> list[Path]:
     return out
 
 
-def _dataset(paths: list[Path], root: Path) -> Any:
-    # here, not at the top: pyarrow.dataset imports pandas, and only reading needs it,
-    # so `e2ckit log` starts its first cycle without waiting for either
-    import pyarrow.dataset as ds
-
-    return ds.dataset(
-        [str(p) for p in paths], schema=_SCHEMA, format=ds.ParquetFileFormat(),
-        partitioning=ds.partitioning(PARTITIONS, flavor="hive"), partition_base_dir=str(root),
-    )  # fmt: skip
-
-
-def _read_files(files: list[Path], root: Path, flt: Any) -> pa.Table:
-    """Read part files with ``flt`` pushed down; a file that cannot be read or is not a
-    part of the log is skipped with a warning naming it (the fast path reads all at
-    once, the slow one file by file)."""
-    try:
-        table = _dataset(files, root).to_table(filter=flt)
-        # a part never has a row without time or point: a file of another schema does
-        if not table["time"].null_count and not table["point"].null_count:
-            return table
-    except (pa.ArrowException, OSError):
-        pass
-    tables = []
-    for f in files:
-        try:
-            reason = foreign_reason(pq.read_schema(f))
-            if reason is None:
-                tables.append(_dataset([f], root).to_table(filter=flt))
-                continue
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            reason = f"unreadable: {exc}"
-        _warn_skip(f, reason)
-    return pa.concat_tables(tables) if tables else _SCHEMA.empty_table()
-
-
 def settle(root: Path) -> None:
     """Replay what a crash left (segments, a compaction, temporary files) if no writer
     holds the dataset; otherwise leave it (the writer does, or already did)."""
@@ -212,90 +179,101 @@ def load(
     start: Any = None,
     end: Any = None,
     wide: bool = False,
+    *,
+    every: str | timedelta | None = None,
+    agg: str | Iterable[str] | None = None,
+    columns: str | Iterable[str] | None = None,
+    filesystem: Any = None,
 ) -> pd.DataFrame:
-    """Read a logged dataset as a tidy DataFrame (or a wide one with ``wide=True``).
+    """Read a logged dataset as a tidy DataFrame, aggregated over time with ``every``.
 
     Columns: ``time`` (UTC), ``antenna``, ``point``, ``value`` (float64, NaN when there
-    was no good reading), ``unit``, ``status``, ``error``, ``latency_ms`` (float64, NaN
-    when nothing came back), ``raw`` (reply bytes where no value could be decoded, else
-    None); sorted by time, antenna, point.
+    was no good reading), ``unit``, ``status``, ``latency_ms`` (float64, NaN when
+    nothing came back), and ``error`` and ``raw`` (reply bytes where no value could be
+    decoded) when any row has one; sorted by time, antenna, point. ``antenna``,
+    ``point``, ``unit``, ``status`` and ``error`` are categoricals. ``columns`` picks
+    the columns after the key (time, antenna, point), e.g. ``columns=["value"]``;
+    columns named there are always present. ``df.attrs["units"]`` maps point → unit.
+
+    ``every`` (``"1min"``, ``"10s"``, ``"1h"``, a timedelta) with ``agg`` (one of
+    ``mean``, ``min``, ``max``, ``first``, ``last``, ``count``, ``std`` or a list;
+    default ``mean``) aggregates in the query engine: one row per (bucket start
+    ``time``, ``antenna``, ``point``) with ``unit`` and one column per aggregate.
+    Buckets are aligned to midnight UTC (to the UNIX epoch); a bucket without rows is
+    absent. Failed readings (an error, or no value) never enter an aggregate:
+    ``count`` is the number of good readings, and a bucket of failed readings only
+    has NaN aggregates and count 0.
 
     ``points`` (names or catalog groups), ``antennas`` (names or families) and
     ``start`` (inclusive) / ``end`` (exclusive) (anything pandas reads as a time;
     naive means UTC) are pushed down: whole partitions are skipped by their directory
-    names, the rest by parquet statistics. A file that cannot be read, or that is not
-    part of the log (another schema, not parquet), is skipped with an
+    names, the rest by parquet statistics (row groups of other points are not read in
+    files compacted by this version). A file that cannot be read, or that is not part
+    of the log (another schema, not parquet), is skipped with an
     :class:`UnreadableFileWarning` naming it.
 
     A crashed logger's write-ahead segment is replayed into parts first (when no writer
     holds the directory); a running logger's latest cycles are read from its segment.
 
+    ``path`` may be ``s3://bucket/prefix`` (or a path in ``filesystem``, a
+    ``pyarrow.fs.FileSystem``): the archive is read where it lies, read-only.
+
     ``wide=True``: index ``time``, columns a MultiIndex (``antenna``, ``point``), values
-    ``value``; ``df.attrs["units"]`` maps point → unit. ``wide["DV01", "FEMC.TEMP0"]``
-    is one series; ``wide.xs("FEMC.TEMP0", axis=1, level="point")`` one point, all antennas.
+    ``value`` (or the one aggregate of ``agg``); ``wide["DV01", "FEMC.TEMP0"]`` is one
+    series; ``wide.xs("FEMC.TEMP0", axis=1, level="point")`` one point, all antennas.
     """
     import pandas as pd
 
-    root = Path(path)
-    if not root.is_dir():
-        raise ValidationError(f"no log at {root}: not a directory")
+    from e2ckit.logger import query
+
     t_lo, t_hi = utc(start, "start"), utc(end, "end")
     names = _point_names(points)
-    settle(root)
+    step = query.every_us(every) if every is not None else None
+    if step is None and agg is not None:
+        raise ValidationError("agg needs every= (the bucket length, e.g. every='1min')")
+    aggs = query.agg_names(agg) if step is not None else []
+    allowed = ["unit", *aggs] if step is not None else [c for c in LOAD_COLUMNS if c not in query.KEY]
+    cols = query.column_names(columns if columns is None or isinstance(columns, str) else list(columns), [*query.KEY, *allowed])
+    if wide and step is not None and len(aggs) != 1:
+        raise ValidationError(f"wide=True with every= needs exactly one aggregate, got agg={aggs}")
     days = (t_lo.date() if t_lo else None, t_hi.date() if t_hi else None)
     keep = _antenna_filter(antennas)
-    listed: dict[Path, set[str]] = {}
-    files: list[Path] = []
-    for _, _, d in partitions(root, days, keep):
-        found = _part_files(d)
-        listed[d] = {f.name for f in found}
-        files += found
-    flt = None
-    conds = []
-    if names is not None:
-        conds.append(pc.field("point").isin(names))
-    if t_lo is not None:
-        conds.append(pc.field("time") >= pa.scalar(t_lo, pa.timestamp("us", tz="UTC")))
-    if t_hi is not None:
-        conds.append(pc.field("time") < pa.scalar(t_hi, pa.timestamp("us", tz="UTC")))
-    for c in conds:
-        flt = c if flt is None else flt & c
-    tables = [_read_files(files, root, flt)] if files else []
-    if wal.segments(root):  # a running logger's rows not in a part yet (listed first: never twice)
-        for (day, antenna), t in wal.unreplayed(root, listed).items():
-            dd = date.fromisoformat(day)
-            if (days[0] and dd < days[0]) or (days[1] and dd > days[1]) or not keep(antenna):
-                continue
-            n = t.num_rows
-            t = t.append_column("date", pa.array([day] * n, pa.string()))
-            t = t.append_column("antenna", pa.array([antenna] * n, pa.string()))
-            t = t.replace_schema_metadata(None).cast(_SCHEMA)
-            tables.append(t.filter(flt) if flt is not None else t)
-    table = pa.concat_tables(tables) if tables else _SCHEMA.empty_table()
-    table = table.sort_by([("time", "ascending"), ("antenna", "ascending"), ("point", "ascending")])
-    latency = pc.divide(table["latency_100us"].cast(pa.float64()), 10.0)
-    out = pa.table(
-        {
-            "time": table["time"],
-            "antenna": table["antenna"],
-            "point": table["point"],
-            "value": table["value"],
-            "unit": table["unit"],
-            "status": table["status"],
-            "error": table["error"],
-            "latency_ms": latency,
-            "raw": table["raw"],
-        }
-    )
-    df = out.to_pandas()
-    df["value"] = df["value"].astype("float64")  # nulls to NaN
-    df["latency_ms"] = df["latency_ms"].astype("float64")
-    df["raw"] = df["raw"].astype(object).where(df["raw"].notna(), None)
-    df["error"] = df["error"].astype(object).where(df["error"].notna(), None)  # None, as sweep() gives
-    df.attrs["units"] = dict(zip(df["point"], df["unit"], strict=False)) if len(df) else {}
+    remote = filesystem is not None or "://" in str(path)
+    if remote:
+        from e2ckit.logger import remote as remote_mod
+
+        files, root, tables = [], Path("."), [remote_mod.read(str(path), filesystem, days, keep, names, t_lo, t_hi)]
+        names_seen = set()
+    else:
+        root = Path(path)
+        if not root.is_dir():
+            raise ValidationError(f"no log at {root}: not a directory")
+        settle(root)
+        listed: dict[Path, set[str]] = {}
+        files = []
+        names_seen: set[str] = set()
+        for _, antenna, d in partitions(root, days, keep):
+            names_seen.add(antenna)
+            found = _part_files(d)
+            listed[d] = {f.name for f in found}
+            files += found
+        tables = []
+        if wal.segments(root):  # a running logger's rows not in a part yet (listed first: never twice)
+            for (day, antenna), t in wal.unreplayed(root, listed).items():
+                dd = date.fromisoformat(day)
+                if (days[0] and dd < days[0]) or (days[1] and dd > days[1]) or not keep(antenna):
+                    continue
+                n = t.num_rows
+                t = t.append_column("date", pa.array([day] * n, pa.string()))
+                t = t.append_column("antenna", pa.array([antenna] * n, pa.string()))
+                tables.append(t.replace_schema_metadata(None))
+                names_seen.add(antenna)
+    df = query.run(files, root, tables, names, t_lo, t_hi, every=step, aggs=aggs, columns=cols, antennas=None if remote else sorted(names_seen))
     if not wide:
         return df
-    series = df.set_index(["time", "antenna", "point"])["value"]
+    what = aggs[0] if step is not None else "value"
+    frame = df[["time", "antenna", "point", what]].astype({"antenna": str, "point": str})
+    series = frame.set_index(["time", "antenna", "point"])[what]
     series = series[~series.index.duplicated(keep="last")]
     out_wide = series.unstack(["antenna", "point"]).sort_index(axis=1)
     if out_wide.columns.nlevels != 2:  # empty

@@ -72,11 +72,19 @@ def write_parquet(table: pa.Table, where: Any, **options: Any) -> None:
     10-second part. The parquet types alone read back the same (UTC micros, uint16)."""
     meta = table.schema.metadata or {}
     if not hasattr(pq.ParquetWriter, "add_key_value_metadata"):  # pyarrow < 16
+        options.pop("row_groups", None)
         pq.write_table(table, where, **options)
         return
     row_group_size = options.pop("row_group_size", None)
+    row_groups = options.pop("row_groups", None)  # explicit row-group lengths, in order
     with pq.ParquetWriter(where, table.schema.remove_metadata(), store_schema=False, **options) as w:
-        w.write_table(table, row_group_size=row_group_size)
+        if row_groups is None:
+            w.write_table(table, row_group_size=row_group_size)
+        else:
+            start = 0
+            for n in row_groups:
+                w.write_table(table.slice(start, n), row_group_size=n)
+                start += n
         w.add_key_value_metadata({k.decode(): v.decode() for k, v in meta.items()})
 
 

@@ -1,0 +1,290 @@
+"""Benchmark: reading a full-array log back — ``e2ckit.load`` beside DuckDB and Polars.
+
+Run on demand (not part of the test suite)::
+
+    .venv/bin/python benchmarks/bench_load.py [--data DIR] [--days 1] [--week] [--repeat 3]
+
+**The data.** A synthetic full-array log in exactly the logger's layout and schema:
+66 antennas (DA41–DA65, DV01–DV25, CM01–CM12, PM01–PM04) × the 45 points of ``cryo``
++ ``cmpr`` at 1 Hz (256.6 M samples a day): cycle times on the 1 s grid with a few ms
+of jitter, float32-valued random walks with noise, a latency per request, 0.1 % failed
+readings (value null, ``error`` set). Each antenna-day is written by the compaction
+writer itself (:func:`e2ckit.logger.compaction.arrange` and ``options``, through
+:func:`e2ckit.logger.store.write_atomic`), so the files are what ``compact`` leaves:
+sorted by (point, time), one row group per point. Generated once and cached in
+``--data`` (default: ``$TMPDIR/e2ckit-bench-load``); ``--week`` adds six more days.
+
+**The queries**, each in its own subprocess (wall time and peak RSS from
+``resource.getrusage``), interleaved over engines, median of ``--repeat`` runs:
+
+1. one point (FEMC.TEMP0), all antennas, the whole day (5.7 M rows);
+2. the same point for the DV antennas, a 2-hour window (180 k rows);
+3. its 1-minute mean/min/max per antenna over the day;
+4. (``--week``) its 1-minute mean per antenna over the week.
+
+DuckDB and Polars read the same files with hive partitioning and return their own
+result (an Arrow table, a Polars frame); e2ckit returns a pandas frame (categoricals)
+and its bytes per row are shown. Goals (#16): query 1 ≤ 1 s and within 1.2× of the
+faster engine; query 3 within 1.2× of the faster, under 0.5 GB; query 4 ≤ 5 s;
+result frames ≤ 40 bytes per row.
+
+``--trend`` adds the hook for the panels' goal (a TrendPanel over the week, built and
+drawn): it runs ``e2ckit.panels.TrendPanel(DIR, ...)`` if that accepts a path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+ANTENNAS = (
+    [f"DA{n}" for n in range(41, 66)] + [f"DV{n:02d}" for n in range(1, 26)]
+    + [f"CM{n:02d}" for n in range(1, 13)] + [f"PM{n:02d}" for n in range(1, 5)]
+)  # fmt: skip
+POINT = "FEMC.TEMP0"
+DAY0 = date(2026, 3, 1)
+
+
+# -- the data -------------------------------------------------------------------------------
+
+
+def _points() -> list[tuple[str, str]]:
+    from e2ckit.catalog import default_catalog
+
+    cat = default_catalog()
+    return [(p.name, p.unit) for g in ("cryo", "cmpr") for p in cat.resolve(g)]
+
+
+def antenna_day(day: date, antenna: str, seed: int, seconds: int = 86400):
+    """One antenna's day as the file schema holds it (rows in cycle order)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from e2ckit.logger.schema import FILE_SCHEMA
+
+    day_rng = np.random.default_rng(day.toordinal())  # the cycle times: one stamp for every antenna
+    rng = np.random.default_rng(seed)
+    points = _points()
+    n_p = len(points)
+    t0 = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1e6)
+    # the cycle's start as the logger stamps it: the 1 s grid plus the wake-up delay of
+    # its timer (~0.2 ms, a few ms at worst), shared by every sample of the cycle
+    jitter = np.clip(day_rng.normal(200, 100, seconds), 0, None).astype(np.int64)
+    late = day_rng.random(seconds) < 0.01
+    jitter[late] += day_rng.integers(0, 5000, int(late.sum()))
+    cycle_t = t0 + np.arange(seconds, dtype=np.int64) * 1_000_000 + jitter
+    # point-major, as compaction sorts them (arrange sorts again: same order)
+    time_col = np.tile(cycle_t, n_p)
+    point_idx = np.repeat(np.arange(n_p, dtype=np.int32), seconds)
+    # float32 readings (what the E2C sends) around a slowly drifting level: the logger
+    # benchmark's model (relative noise 1e-3)
+    base = rng.uniform(3, 300, n_p)
+    drift = 1 + np.cumsum(rng.normal(0, 2e-5, (n_p, seconds)), axis=1)
+    values = (base[:, None] * drift * (1 + rng.normal(0, 1e-3, (n_p, seconds)))).astype(np.float32).astype(np.float64).ravel()
+    failed = rng.random(values.size) < 0.005
+    # round trips in 0.1 ms steps around 1.2 ms (the logger benchmark's model)
+    latency = np.clip(rng.normal(12, 3, values.size), 1, None).astype(np.uint16)
+    names = pa.array([p for p, _ in points], pa.string())
+    units = pa.array([u for _, u in points], pa.string())
+    idx = pa.array(point_idx)
+    return pa.table(
+        {
+            "time": pa.array(time_col, pa.timestamp("us", tz="UTC")),
+            "point": names.take(idx),
+            "value": pa.array(values, mask=failed),
+            "unit": units.take(idx),
+            "status": pa.array(np.where(failed, "timeout", "ok")),
+            "error": pa.array(["E2C:TIMEOUT_ERROR"], pa.string()).take(pa.array(np.zeros(values.size, np.int32), mask=~failed)),
+            "latency_100us": pa.array(latency, mask=failed),
+            "raw": pa.nulls(values.size, pa.binary()),
+        },
+        schema=FILE_SCHEMA,
+    )
+
+
+def generate(data: Path, days: int) -> None:
+    """Write the days missing under ``data`` (each antenna-day as compaction writes it)."""
+    from e2ckit.logger import compaction
+    from e2ckit.logger.store import write_atomic
+
+    for k in range(days):
+        day = DAY0 + timedelta(days=k)
+        t = time.perf_counter()
+        done = 0
+        for i, antenna in enumerate(ANTENNAS):
+            d = data / f"date={day}" / f"antenna={antenna}"
+            if d.is_dir() and any(n.endswith(".parquet") for n in os.listdir(d)):
+                continue
+            table, name = compaction.arrange(antenna_day(day, antenna, seed=k * 1000 + i), [])
+            write_atomic(table, data, d, name, **compaction.options(table))
+            done += 1
+        if done:
+            print(f"  generated {day}: {done} antenna-days in {time.perf_counter() - t:.0f} s", flush=True)
+
+
+def size(data: Path, days: int) -> tuple[int, float]:
+    files = [f for k in range(days) for f in (data / f"date={DAY0 + timedelta(days=k)}").rglob("*.parquet")]
+    total = sum(f.stat().st_size for f in files)
+    return total, total / (days * len(ANTENNAS) * len(_points()) * 86400)
+
+
+# -- the queries (run in a child process each) ---------------------------------------------------
+
+
+def _window(query: str) -> tuple[datetime | None, datetime | None, list[str] | None]:
+    d0 = datetime(DAY0.year, DAY0.month, DAY0.day, tzinfo=timezone.utc)
+    if query == "window":
+        return d0 + timedelta(hours=10), d0 + timedelta(hours=12), [a for a in ANTENNAS if a.startswith("DV")]
+    if query == "week":
+        return d0, d0 + timedelta(days=7), None
+    return d0, d0 + timedelta(days=1), None
+
+
+def run_one(engine: str, query: str, data: Path) -> dict:
+    """One query on one engine; returns seconds, rows, and (e2ckit) bytes per row."""
+    lo, hi, ants = _window(query)
+    days = [(lo + timedelta(days=k)).date() for k in range((hi - lo).days or 1)]
+    # the libraries are imported before the clock starts, as in a notebook
+    if engine == "e2ckit":
+        import pandas  # noqa: F401
+        import polars  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+
+        import e2ckit.logger.query  # noqa: F401
+    elif engine == "duckdb":
+        import duckdb  # noqa: F401
+    else:
+        import polars  # noqa: F401
+    t = time.perf_counter()
+    bpr = None
+    if engine == "e2ckit":
+        import e2ckit
+
+        kw = {"every": "1min", "agg": ["mean", "min", "max"] if query == "agg" else "mean"} if query in ("agg", "week") else {}
+        df = e2ckit.load(data, points=POINT, antennas=ants, start=lo, end=hi, **kw)
+        rows = len(df)
+        bpr = df.memory_usage(deep=True).sum() / max(rows, 1)
+    elif engine == "duckdb":
+        import duckdb
+
+        globs = [f"{data}/date={d}/*/*.parquet" for d in days]
+        where = f"point = '{POINT}' and time >= TIMESTAMPTZ '{lo.isoformat()}' and time < TIMESTAMPTZ '{hi.isoformat()}'"
+        if ants:
+            where += " and antenna in (" + ",".join(f"'{a}'" for a in ants) + ")"
+        src = f"read_parquet({globs!r}, hive_partitioning=true)"
+        if query in ("agg", "week"):
+            aggs = "avg(value) as mean, min(value) as min, max(value) as max" if query == "agg" else "avg(value) as mean"
+            sql = f"select time_bucket(interval 1 minute, time) as t, antenna, point, {aggs} from {src} where {where} and error is null group by all order by t, antenna, point"
+        else:
+            sql = f"select time, antenna, point, value, unit, status, latency_100us from {src} where {where} order by time, antenna, point"
+        con = duckdb.connect()
+        con.execute("SET TimeZone='UTC'")
+        rows = con.sql(sql).fetch_arrow_table().num_rows
+    else:
+        import polars as pl
+
+        globs = [f"{data}/date={d}/*/*.parquet" for d in days]
+        lf = pl.scan_parquet(globs, hive_partitioning=True)
+        cond = (pl.col("point") == POINT) & (pl.col("time") >= lo) & (pl.col("time") < hi)
+        if ants:
+            cond = cond & pl.col("antenna").is_in(ants)
+        lf = lf.filter(cond)
+        if query in ("agg", "week"):
+            v = pl.col("value").filter(pl.col("error").is_null())
+            aggs = [v.mean().alias("mean"), v.min().alias("min"), v.max().alias("max")] if query == "agg" else [v.mean().alias("mean")]
+            out = lf.group_by(pl.col("time").dt.truncate("1m"), "antenna", "point").agg(aggs).sort("time", "antenna", "point").collect()
+        else:
+            out = lf.select("time", "antenna", "point", "value", "unit", "status", "latency_100us").sort("time", "antenna", "point").collect()
+        rows = out.height
+    seconds = time.perf_counter() - t
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    return {"seconds": seconds, "rows": rows, "rss_mb": rss, "bytes_per_row": bpr}
+
+
+def child(engine: str, query: str, data: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", engine, query, "--data", str(data)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def trend(data: Path) -> str:
+    """The panels' goal: a TrendPanel over the week, built and drawn (if it takes a path)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from e2ckit.panels import TrendPanel
+
+        t = time.perf_counter()
+        panel = TrendPanel(str(data), [POINT])
+        fig = getattr(panel, "figure", None) or getattr(panel, "fig", None)
+        if fig is not None:
+            fig.canvas.draw()
+        return f"{time.perf_counter() - t:.2f} s"
+    except Exception as exc:  # the hook: the panels engineer's part
+        return f"not measured ({type(exc).__name__}: {exc})"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "e2ckit-bench-load")
+    ap.add_argument("--week", action="store_true", help="also generate and query a week")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--trend", action="store_true", help="also time a TrendPanel over the data (panels' goal)")
+    ap.add_argument("--child", nargs=2, metavar=("ENGINE", "QUERY"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(run_one(*args.child, args.data)))
+        return
+    days = 7 if args.week else 1
+    args.data.mkdir(parents=True, exist_ok=True)
+    print(f"data: {args.data}")
+    generate(args.data, days)
+    total, per = size(args.data, days)
+    print(f"on disk: {total / 1e6:.0f} MB for {days} day(s), {per:.2f} bytes per sample\n")
+    queries = [
+        ("point", "one point, all antennas, whole day"),
+        ("window", "the same, DV antennas, a 2-hour window"),
+        ("agg", "1-min mean/min/max per antenna, the day"),
+    ] + ([("week", "1-min mean per antenna, one point, the week")] if args.week else [])
+    engines = ["e2ckit", "duckdb", "polars"]
+    results: dict[tuple[str, str], list[dict]] = {}
+    for _ in range(args.repeat):
+        for q, _label in queries:
+            for e in engines:
+                results.setdefault((q, e), []).append(child(e, q, args.data))
+    header = ["query", "rows", "e2ckit", "DuckDB", "Polars", "e2ckit / faster", "e2ckit peak RSS", "B/row"]
+    rows = [header]
+    for q, label in queries:
+        med = {e: statistics.median(r["seconds"] for r in results[(q, e)]) for e in engines}
+        rss = {e: statistics.median(r["rss_mb"] for r in results[(q, e)]) for e in engines}
+        first = results[(q, "e2ckit")][0]
+        faster = min(med["duckdb"], med["polars"])
+        rows.append([
+            label, f"{first['rows']:,}",
+            *(f"{med[e]:.2f} s ({rss[e] / 1024:.2f} GB)" for e in engines),
+            f"{med['e2ckit'] / faster:.2f}×", f"{rss['e2ckit'] / 1024:.2f} GB", f"{first['bytes_per_row']:.1f}",
+        ])  # fmt: skip
+    print("| " + " | ".join(rows[0]) + " |")
+    print("|" + "---|" * len(rows[0]))
+    for r in rows[1:]:
+        print("| " + " | ".join(r) + " |")
+    print("\n(times: medians of", args.repeat, "interleaved runs, each query in its own process; GB: peak RSS)")
+    if args.trend:
+        print(f"TrendPanel over the data: {trend(args.data)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,344 @@
+"""The query engine behind :func:`~e2ckit.logger.load`: Polars, lazily, over the part files.
+
+:func:`run` takes the part files :mod:`.read` listed (partitions already pruned by their
+directory names), the rows of a live logger's write-ahead segment not yet in a part
+(pyarrow tables) and the filters, and returns a pandas frame:
+
+* without ``every``: the tidy long frame, sorted by (time, antenna, point);
+* with ``every`` and ``agg``: one row per (bucket start ``time``, ``antenna``, ``point``)
+  with ``unit`` and one column per aggregate, computed by Polars (only the grouped rows
+  ever reach pandas).
+
+The point and time filters go to the Parquet reader, which skips the row groups whose
+statistics exclude them: in files compacted by (point, time) a one-point query decodes
+one row group in 45. Repeated strings come out as pandas categoricals (1 byte a row
+instead of a Python string); ``error`` and ``raw`` only when asked for or non-empty.
+
+Why Polars (measured in ``benchmarks/bench_load.py``, see the notes): on the
+full-array day its scan of one point was faster than DuckDB's, it needs no extension
+(DuckDB's ``httpfs`` is downloaded at run time, and this must work offline), hands
+Arrow-backed categoricals to pandas without a copy of each string, and a Polars frame
+built from pyarrow tables (the write-ahead rows, object storage) joins the same lazy
+plan.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from e2ckit.errors import ValidationError
+from e2ckit.logger.schema import FILE_SCHEMA, LOAD_COLUMNS, UnreadableFileWarning, foreign_reason
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: the aggregates ``load(agg=...)`` computes (``count``: good readings in the bucket)
+AGGS = ("mean", "min", "max", "first", "last", "count", "std")
+#: always in the tidy frame (the key of a sample)
+KEY = ["time", "antenna", "point"]
+#: the string columns that come out as categoricals
+CATEGORICAL = ("antenna", "point", "unit", "status", "error")
+_READ = [*FILE_SCHEMA.names, "date", "antenna"]
+
+
+def every_us(every: str | timedelta | Any) -> int:
+    """``every`` (a pandas-style duration: "1min", "10s", "1h", or a timedelta) in µs."""
+    import pandas as pd
+
+    try:
+        td = pd.Timedelta(every)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(f"every={every!r} is not a duration (e.g. '1min', '10s', '1h'): {exc}") from None
+    us = int(td.value // 1000) if not pd.isna(td) else 0
+    if us <= 0:
+        raise ValidationError(f"every={every!r} must be a positive duration of at least 1 µs")
+    return us
+
+
+def agg_names(agg: str | Iterable[str] | None) -> list[str]:
+    """The aggregates asked for (default ``mean``), checked against :data:`AGGS`."""
+    if agg is None:
+        return ["mean"]
+    items = [agg] if isinstance(agg, str) else list(agg)
+    if not items:
+        raise ValidationError(f"agg must name at least one of {', '.join(AGGS)}")
+    out: list[str] = []
+    for a in items:
+        if not isinstance(a, str) or a.strip().lower() not in AGGS:
+            raise ValidationError(f"agg={a!r} is not one of {', '.join(AGGS)}")
+        if a.strip().lower() not in out:
+            out.append(a.strip().lower())
+    return out
+
+
+def column_names(columns: str | Sequence[str] | None, allowed: Sequence[str]) -> list[str] | None:
+    """The extra columns asked for (None: the default set), each one of ``allowed``."""
+    if columns is None:
+        return None
+    items = [c.strip() for c in columns.split(",")] if isinstance(columns, str) else list(columns)
+    for c in items:
+        if c not in allowed:
+            raise ValidationError(f"columns: {c!r} is not one of {', '.join(allowed)}")
+    return items
+
+
+def _scan(files: list[Path], root: Path) -> Any:
+    """A lazy scan of ``files`` with ``date``/``antenna`` from their hive paths."""
+    import polars as pl
+
+    return pl.scan_parquet(
+        [str(f) for f in files], hive_partitioning=True,
+        hive_schema={"date": pl.String, "antenna": pl.String},
+    ).select(_READ)  # fmt: skip
+
+
+def _normal(lf: Any) -> Any:
+    """The file columns with the file schema's types (older files may store ns times)."""
+    import polars as pl
+
+    return lf.select(
+        pl.col("time").cast(pl.Datetime("us", "UTC")),
+        pl.col("antenna").cast(pl.String),
+        pl.col("point").cast(pl.String),
+        pl.col("value").cast(pl.Float64),
+        pl.col("unit").cast(pl.String),
+        pl.col("status").cast(pl.String),
+        pl.col("error").cast(pl.String),
+        pl.col("latency_100us").cast(pl.UInt16),
+        pl.col("raw").cast(pl.Binary),
+    )
+
+
+def _checked(files: list[Path], root: Path) -> list[Path]:
+    """The files a whole-list scan failed on, each checked: foreign or unreadable ones
+    are skipped with a warning naming them."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    good = []
+    for f in files:
+        try:
+            reason = foreign_reason(pq.read_schema(f))
+            if reason is None:
+                _normal(_scan([f], root)).head(0).collect()
+                good.append(f)
+                continue
+        except (pa.ArrowException, OSError, ValueError, pl.exceptions.PolarsError) as exc:
+            reason = f"unreadable: {exc}"
+        warnings.warn(f"e2ckit: skipping {f}: {reason}", UnreadableFileWarning, stacklevel=5)
+    return good
+
+
+def source(files: list[Path], root: Path, tables: list[pa.Table]) -> Any:
+    """One lazy frame over the part files and in-memory tables (segment rows, object
+    storage), in the normal column types."""
+    import polars as pl
+
+    frames = []
+    if files:
+        frames.append(_normal(_scan(files, root)))
+    for t in tables:
+        frames.append(_normal(pl.from_arrow(t).lazy()))
+    if not frames:
+        empty = pa.unify_schemas([FILE_SCHEMA.remove_metadata(), pa.schema([("date", pa.string()), ("antenna", pa.string())])])
+        return _normal(pl.from_arrow(empty.empty_table()).lazy())
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
+
+
+def _filtered(lf: Any, points: list[str] | None, t_lo: Any, t_hi: Any) -> Any:
+    import polars as pl
+
+    conds = []
+    if points is not None:
+        conds.append(pl.col("point").is_in(points))
+    if t_lo is not None:
+        conds.append(pl.col("time") >= pl.lit(t_lo).cast(pl.Datetime("us", "UTC")))
+    if t_hi is not None:
+        conds.append(pl.col("time") < pl.lit(t_hi).cast(pl.Datetime("us", "UTC")))
+    return lf.filter(*conds) if conds else lf
+
+
+def _agg_exprs(aggs: list[str]) -> list[Any]:
+    import polars as pl
+
+    # a good reading: a number (not null, not NaN) and no error; failed readings never
+    # enter an aggregate, and a bucket of failed readings gives null (NaN) with count 0
+    good = pl.col("error").is_null() & pl.col("value").is_not_null() & pl.col("value").is_not_nan()
+    v = pl.when(good).then(pl.col("value"))
+    t = pl.when(good).then(pl.col("time"))
+    exprs = {
+        "mean": v.mean(),
+        "min": v.min(),
+        "max": v.max(),
+        "std": v.std(ddof=1),
+        "count": v.count().cast(pl.Int64),
+        # in time order whatever order the files came in
+        "first": v.drop_nulls().gather(t.drop_nulls().arg_min()).first(),
+        "last": v.drop_nulls().gather(t.drop_nulls().arg_max()).first(),
+    }
+    out = [pl.col("unit").drop_nulls().last().alias("unit")]
+    out += [exprs[a].cast(pl.Int64 if a == "count" else pl.Float64).alias(a) for a in aggs]
+    return out
+
+
+def _to_pandas(df: Any) -> pd.DataFrame:
+    """A Polars frame (or an Arrow table) as pandas, strings in :data:`CATEGORICAL` as categoricals."""
+    import pyarrow.compute as pc
+
+    table = df if isinstance(df, pa.Table) else df.to_arrow()
+    cols = {}
+    for name in table.column_names:
+        col = table[name]
+        if name in CATEGORICAL:
+            if pa.types.is_dictionary(col.type):  # an Enum: already codes and categories
+                col = pc.cast(col, pa.dictionary(col.type.index_type, pa.string()))
+            else:
+                col = pc.cast(col, pa.string()).dictionary_encode()
+        elif name == "latency_ms" and pa.types.is_integer(col.type):
+            # 0.1 ms steps to ms: divided here (Polars multiplies by 0.1: 2.8000000000000003)
+            col = pc.divide(pc.cast(col, pa.float64()), 10.0)
+        elif pa.types.is_large_string(col.type) or pa.types.is_string_view(col.type):
+            col = pc.cast(col, pa.string())
+        elif pa.types.is_large_binary(col.type) or pa.types.is_binary_view(col.type):
+            col = pc.cast(col, pa.binary())
+        cols[name] = col
+    return pa.table(cols).to_pandas()
+
+
+def run(
+    files: list[Path],
+    root: Path,
+    tables: list[pa.Table],
+    points: list[str] | None,
+    t_lo: Any,
+    t_hi: Any,
+    *,
+    every: int | None,
+    aggs: list[str],
+    columns: list[str] | None,
+    antennas: list[str] | None = None,
+) -> pd.DataFrame:
+    """The query: filtered, then either sorted tidy rows or aggregated buckets.
+    ``antennas``: every antenna the files and tables can hold (their directories)."""
+    import polars as pl
+
+    known = {"antenna": antennas} if antennas is not None else {}
+    if points is not None:
+        known["point"] = points
+
+    try:
+        lf = _filtered(source(files, root, tables), points, t_lo, t_hi)
+        return _query(lf, every=every, aggs=aggs, columns=columns, known=known)
+    except (pl.exceptions.PolarsError, OSError):
+        # a file failed the whole-list scan (cut short, or of other column types than the
+        # rest): check each, then read the good ones one by one
+        good = _checked(files, root)
+    try:  # without the files that broke the scan
+        return _query(_filtered(source(good, root, tables), points, t_lo, t_hi), every=every, aggs=aggs, columns=columns, known=known)
+    except (pl.exceptions.PolarsError, OSError):
+        pass
+    # files of different column types: each read (filtered) on its own, then put together
+    frames = [_filtered(_normal(_scan([f], root)), points, t_lo, t_hi).collect() for f in good]
+    frames += [_filtered(_normal(pl.from_arrow(t).lazy()), points, t_lo, t_hi).collect() for t in tables]
+    lf = source([], root, []) if not frames else pl.concat(frames).lazy()
+    return _query(lf, every=every, aggs=aggs, columns=columns, known=known)
+
+
+def _query(lf: Any, *, every: int | None, aggs: list[str], columns: list[str] | None, known: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    import polars as pl
+
+    if every is not None:
+        # bucket start: the time floored to a multiple of `every` since the UNIX epoch
+        # (for a divisor of a day, the same buckets as pandas' resample/floor)
+        bucket = ((pl.col("time").cast(pl.Int64) // every) * every).cast(pl.Datetime("us", "UTC")).alias("time")
+        out = lf.group_by(bucket, "antenna", "point").agg(_agg_exprs(aggs)).collect()
+        out = _enums(out)
+        found = units(out)
+        keep = [*KEY, "unit", *aggs]
+        if columns is not None:
+            keep = [*KEY, *(c for c in columns if c not in KEY)]
+        df = _to_pandas(_sorted(out.select(keep)))
+    else:
+        lf = lf.rename({"latency_100us": "latency_ms"})  # to ms after the query (below)
+        wanted = columns if columns is not None else [c for c in LOAD_COLUMNS if c not in KEY]
+        wanted = [c for c in wanted if c not in KEY]
+        lf = lf.select([*KEY, *wanted])
+        out = lf.with_columns(pl.col(c).cast(pl.Enum(sorted(set(v)))) for c, v in (known or {}).items()).collect()
+        if columns is None:  # error and raw only when they hold something
+            out = out.select(c for c in out.columns if c not in ("error", "raw") or out[c].null_count() < len(out))
+        out = _enums(out)
+        found = units(out)
+        df = _to_pandas(_sorted(out))
+        if "value" in df:
+            df["value"] = df["value"].astype("float64")
+        if "raw" in df:
+            df["raw"] = df["raw"].astype(object).where(df["raw"].notna(), None)
+    df.attrs["units"] = found
+    return df
+
+
+def _enums(df: Any, known: dict[str, list[str]] | None = None) -> Any:
+    """The repeated-string columns as Enums of their sorted distinct values: categoricals
+    for pandas without another pass over the strings (Polars hands strings to Arrow
+    slowly, Enums as dictionaries at once), and a numeric sort key. ``known``: the
+    values a column can hold, when the query knows them (no pass to find them)."""
+    import polars as pl
+
+    strings = [c for c in CATEGORICAL if c in df.columns and df[c].dtype == pl.String]
+    found = {c: v for c, v in (known or {}).items() if c in strings}
+    todo = [c for c in strings if c not in found]
+    if todo:  # the distinct values of every column at once (Polars runs them in parallel)
+        row = df.select(pl.col(c).drop_nulls().unique().implode() for c in todo).row(0)
+        found.update(zip(todo, row, strict=True))
+    casts = [pl.col(c).cast(pl.Enum(sorted(set(found[c])))) for c in strings]
+    return df.with_columns(casts) if casts else df
+
+
+def _sorted(df: Any) -> Any:  # a Polars frame, or an Arrow table when it had to move rows
+    """``df`` sorted by (time, antenna, point); antenna and point are Enums in name order.
+
+    The three keys are packed into one int64 when they fit (time since the first row ×
+    antennas × points), and sorted by numpy's stable sort (timsort): the rows come in
+    long sorted runs (a file's row group is one point of one antenna in time order),
+    which it merges instead of sorting; the columns are then gathered once. On a day of
+    one point over the array that is 4× faster than a sort on the three columns."""
+    import numpy as np
+    import polars as pl
+
+    if df.height < 2:
+        return df
+    n_a = len(df["antenna"].dtype.categories)
+    n_p = len(df["point"].dtype.categories)
+    t = pl.col("time").cast(pl.Int64)
+    lo, hi = df.select(t.min().alias("lo"), t.max().alias("hi")).row(0)
+    if (hi - lo + 1) * n_a * n_p >= 2**62:
+        return df.sort(KEY)
+    key = (t - lo) * (n_a * n_p) + pl.col("antenna").to_physical().cast(pl.Int64) * n_p + pl.col("point").to_physical().cast(pl.Int64)
+    k = df.select(key.alias("k"))["k"].to_numpy()
+    if (k[1:] >= k[:-1]).all():
+        return df
+    # gathered by Arrow (one pass per column; Polars' gather over many chunks is slower)
+    return df.to_arrow().take(pa.array(np.argsort(k, kind="stable")))
+
+
+def units(df: Any) -> dict[str, str]:
+    """point → unit from the distinct (point, unit) pairs of a Polars frame whose point
+    and unit are Enums: a count over the pairs' codes, no loop over rows."""
+    import numpy as np
+    import polars as pl
+
+    if "unit" not in df.columns or "point" not in df.columns or not df.height:
+        return {}
+    points, units_ = df["point"].dtype.categories.to_list(), df["unit"].dtype.categories.to_list()
+    n_u = len(units_) + 1  # the last code: no unit
+    codes = df.select(
+        pl.col("point").to_physical().cast(pl.Int64) * n_u + pl.col("unit").to_physical().cast(pl.Int64).fill_null(n_u - 1)
+    ).to_series().drop_nulls().to_numpy()
+    pairs = np.flatnonzero(np.bincount(codes, minlength=len(points) * n_u))
+    return {points[p]: units_[u] for p, u in zip(*np.divmod(pairs, n_u), strict=True) if u < n_u - 1}
