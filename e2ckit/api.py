@@ -141,8 +141,8 @@ def _frame(rows: list[TidyRow]) -> pd.DataFrame:
     df["time"] = pd.to_datetime(df["time"], unit="s", utc=True)
     df["value"] = df["value"].astype("float64")
     df["latency_ms"] = df["latency_ms"].astype("float64")
-    # None where a reading did not fail, as in the wide frame and in load() (pandas 3
-    # would make a text column of NaN)
+    # None where a reading did not fail, as in the wide frame (pandas 3 would make a text
+    # column of NaN). load() gives a categorical instead (months of rows): isna() fits both.
     df["error"] = df["error"].astype(object).where(df["error"].notna(), None)
     return df
 

@@ -12,7 +12,8 @@ directory names), the rows of a live logger's write-ahead segment not yet in a p
 The point and time filters go to the Parquet reader, which skips the row groups whose
 statistics exclude them: in files compacted by (point, time) a one-point query decodes
 one row group in 45. Repeated strings come out as pandas categoricals (1 byte a row
-instead of a Python string); ``error`` and ``raw`` only when asked for or non-empty.
+instead of a Python string); ``raw`` only when asked for or non-empty; ``error`` always
+(a categorical, missing where a reading did not fail, as in a tidy sweep).
 
 Why Polars (measured in ``benchmarks/bench_load.py``, see the notes): on the
 full-array day its scan of one point was faster than DuckDB's, it needs no extension
@@ -270,8 +271,8 @@ def _query(lf: Any, *, every: int | None, aggs: list[str], columns: list[str] | 
         wanted = [c for c in wanted if c not in KEY]
         lf = lf.select([*KEY, *wanted])
         out = lf.with_columns(pl.col(c).cast(pl.Enum(sorted(set(v)))) for c, v in (known or {}).items()).collect()
-        if columns is None:  # error and raw only when they hold something
-            out = out.select(c for c in out.columns if c not in ("error", "raw") or out[c].null_count() < len(out))
+        if columns is None:  # raw only when it holds something; error always (the tidy contract)
+            out = out.select(c for c in out.columns if c != "raw" or out[c].null_count() < len(out))
         out = _enums(out)
         found = units(out)
         df = _to_pandas(_sorted(out))

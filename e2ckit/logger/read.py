@@ -189,9 +189,10 @@ def load(
 
     Columns: ``time`` (UTC), ``antenna``, ``point``, ``value`` (float64, NaN when there
     was no good reading), ``unit``, ``status``, ``latency_ms`` (float64, NaN when
-    nothing came back), and ``error`` and ``raw`` (reply bytes where no value could be
-    decoded) when any row has one; sorted by time, antenna, point. ``antenna``,
-    ``point``, ``unit``, ``status`` and ``error`` are categoricals. ``columns`` picks
+    nothing came back), ``error`` (the failure's text; missing where a reading did not
+    fail, as in a tidy sweep: test it with ``isna()``) and ``raw`` (reply bytes where no
+    value could be decoded; only when any row has some); sorted by time, antenna, point.
+    ``antenna``, ``point``, ``unit``, ``status`` and ``error`` are categoricals. ``columns`` picks
     the columns after the key (time, antenna, point), e.g. ``columns=["value"]``;
     columns named there are always present. ``df.attrs["units"]`` maps point → unit.
 
