@@ -416,3 +416,51 @@ def test_trend_panel_over_a_path_reads_only_its_window(monkeypatch):
     assert calls[-1][2:] == (pd.Timestamp("2026-01-01 06:00", tz="UTC"), pd.Timestamp("2026-01-01 12:00", tz="UTC"))
     assert panel.data["time"].min() >= pd.Timestamp("2026-01-01 06:00", tz="UTC")
     assert panel.data["time"].max() <= pd.Timestamp("2026-01-01 12:00", tz="UTC")
+
+
+def test_panels_survive_export_to_html(tmp_path):
+    """A notebook run by a real kernel (nbclient) against a seeded simulated array on
+    loopback, converted to HTML (nbconvert): every panel cell carries its figure as an
+    image, ArrayPanel's also its table, and a redraw updates the image in place."""
+    import re
+
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nbconvert = pytest.importorskip("nbconvert")
+    from e2ckit.sim import SimulatedArray
+    from e2ckit.sim.clock import SimClock
+
+    make_log(6.0).to_pickle(tmp_path / "log.pkl")
+    clock = SimClock(rate=None)
+    sim = SimulatedArray("DV01,DV02,DV05,CM01", seed=3, clock=clock)
+    sim.apply_scenario("compressor-trip")  # DV05 warms from 1 h
+    clock.advance(hours=6)
+    with sim:
+        hosts = sim.write_array(tmp_path / "array.csv")
+        sources = [
+            f"import os\nos.environ['E2CKIT_ARRAY'] = {str(hosts)!r}\n"
+            "import pandas as pd\nfrom e2ckit.panels import ArrayPanel, ComparePanel, TrendPanel\n"
+            f"log = pd.read_pickle({str(tmp_path / 'log.pkl')!r})",
+            "array = ArrayPanel('cryo', point='FEMC.TEMP0', timeout=2.0)\narray",
+            "trend = TrendPanel(log)\ntrend",
+            "trend.set_range('2026-01-01 03:00', '2026-01-01 05:00')",
+            "ComparePanel(log, 'FEMC.TEMP0')",
+        ]
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in sources])
+        nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
+    array_cell, trend_cell, range_cell, compare_cell = nb.cells[1:]
+    for cell in (array_cell, trend_cell, compare_cell):
+        assert any(o.output_type == "error" for o in cell.outputs) is False, cell.outputs
+        assert sum("image/png" in o.get("data", {}) for o in cell.outputs) == 1, (cell.source, cell.outputs)
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in cell.outputs)
+    table = [o for o in array_cell.outputs if "text/html" in o.get("data", {})]
+    assert table and "DV05" in table[0]["data"]["text/html"] and "<table" in table[0]["data"]["text/html"]
+    assert not range_cell.outputs  # set_range redrew the figure shown above, in place
+    html, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
+    (tmp_path / "out.html").write_text(html)
+    cells = [c for c in re.split(r'<div class="jp-Cell ', html)[1:] if "jp-CodeCell" in c]
+    assert len(cells) == 5
+    for block in (cells[1], cells[2], cells[4]):
+        assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', block)) == 1, block[:400]
+    assert "<table" in cells[1] and "DV05" in cells[1]
