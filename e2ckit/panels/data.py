@@ -303,8 +303,10 @@ def compare_to_healthy(
 
 
 def _nominal_scatter(point: str, log: bool) -> float:
-    """A tenth of the point's nominal range (in decades for ``log``): antennas that differ
-    by less are nominal scatter, not outliers. 0 when the catalog gives no range."""
+    """A quarter of the point's nominal range (in decades for ``log``) as the least
+    spread: antennas that all read within the nominal range are scatter, not outliers
+    (a 4K stage at 3.75 K among others at 3.05 K is not flagged; one at 8 K is).
+    0 when the catalog gives no range."""
     import math
 
     p = catalog_point(point)
@@ -312,8 +314,8 @@ def _nominal_scatter(point: str, log: bool) -> float:
     if lo is None or hi is None or hi <= lo:
         return 0.0
     if log:
-        return 0.1 * math.log10(hi / lo) if lo > 0 else 0.0
-    return 0.1 * (hi - lo)
+        return 0.25 * math.log10(hi / lo) if lo > 0 else 0.0
+    return 0.25 * (hi - lo)
 
 
 def outlier_antennas(frame: pd.DataFrame, k: int = 6) -> list[str]:

@@ -229,7 +229,7 @@ def _render_heatmap(values: pd.Series, states: Sequence[str], point: str, unit: 
             num = re.search(r"(\d+)$", a)
             text = num.group(1) if num else a
             text += "\n" + ("—" if v is None or np.isnan(v) else format(float(v), fmt))
-            ax.text(c, r, text, ha="center", va="center", fontsize=6.5, color="#1a1a1a", gid=f"cell:{a}")
+            ax.text(c, r, text, ha="center", va="center", fontsize=7.5, color="#1a1a1a", gid=f"cell:{a}")
     cmap = ListedColormap([CELL_COLOURS[s] for s in STATE_ORDER]).with_extremes(bad="white")
     ax.imshow(np.ma.masked_invalid(codes), aspect="auto", cmap=cmap, vmin=-0.5, vmax=len(STATE_ORDER) - 0.5,
               interpolation="nearest")  # fmt: skip

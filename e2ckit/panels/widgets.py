@@ -323,38 +323,41 @@ class _Source:
 
 
 def _survey_path(path: Path) -> tuple[list[str], list[str], Any, Any]:
-    """Points, antennas and time span of a logged dataset from directory names and parquet
-    footers (statistics), plus the point column of one recent file: no rows are read."""
+    """Points, antennas and time span of a logged dataset from its partition names
+    (``date=…/antenna=…``) and parquet footers (the time column's statistics), plus the
+    point column of the newest day's files: no rows of values are read. A file that is
+    not a readable part is passed over (``load`` warns about it when it reads)."""
+    import pandas as pd
     import pyarrow.parquet as pq
 
     from e2ckit.errors import ValidationError
-    from e2ckit.logger import read
 
     if not path.is_dir():
         raise ValidationError(f"no log at {path}: not a directory")
     antennas: set[str] = set()
     first = last = None
-    newest: list[Path] = []
-    for _day, antenna, directory in read.partitions(path):
-        files = read._part_files(directory)
-        if files:
-            antennas.add(antenna)
-            newest = files
-        for f in files:
+    by_day: dict[str, list[Path]] = {}
+    for f in sorted(path.glob("date=*/antenna=*/*.parquet")):
+        if f.name.startswith((".", "_")):
+            continue
+        try:
             meta = pq.ParquetFile(f).metadata
-            col = meta.schema.names.index("time") if "time" in meta.schema.names else None
-            for rg in range(meta.num_row_groups) if col is not None else ():
-                st = meta.row_group(rg).column(col).statistics
-                if st is None or not st.has_min_max:
-                    continue
-                first = st.min if first is None or st.min < first else first
-                last = st.max if last is None or st.max > last else last
+            col = meta.schema.names.index("time")
+        except Exception:  # noqa: BLE001 - not a part of the log; load() names it
+            continue
+        antennas.add(f.parent.name.split("=", 1)[1])
+        by_day.setdefault(f.parent.parent.name, []).append(f)
+        for rg in range(meta.num_row_groups):
+            st = meta.row_group(rg).column(col).statistics
+            if st is None or not st.has_min_max:
+                continue
+            first = st.min if first is None or st.min < first else first
+            last = st.max if last is None or st.max > last else last
     points: list[str] = []
-    for f in newest:
-        col = pq.read_table(f, columns=["point"]).column("point").unique().to_pylist()
-        points += [p for p in col if p not in points]
-    import pandas as pd
-
+    for f in by_day[max(by_day)] if by_day else []:
+        with contextlib.suppress(Exception):
+            points += [p for p in pq.read_table(f, columns=["point"]).column("point").unique().to_pylist()
+                       if p not in points]  # fmt: skip
     order = {n: i for i, n in enumerate((analysis.TEMP_POINT, analysis.PRESSURE_POINT))}
     points.sort(key=lambda p: (order.get(p, 9), p))
     span = [None if t is None else as_utc(pd.Timestamp(t)) for t in (first, last)]
