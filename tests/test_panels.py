@@ -232,6 +232,8 @@ def test_trend_panel_controls():
     assert panel.points.value == ("FEMC.TEMP0", "FEMC.CRYOSTAT_PRESSURE")  # the outage defaults
     assert panel.antennas.value == ("CM01", "DA41", "DV01", "DV02", "DV03", "DV04")
     assert len(panel.figure.axes) == 2 and set(lines(panel.figure.axes[0])) == set(panel.antennas.value)
+    assert np.isnan(lines(panel.figure.axes[0])["DV01"].get_ydata()).sum() == 1  # its silent hour is a gap
+    assert not np.isnan(lines(panel.figure.axes[0])["DV02"].get_ydata()).any()
     panel.antennas.value = ("DV02",)
     panel.points.value = ("FEMC.TEMP0",)
     assert set(panel.data["antenna"]) == {"DV02"} and set(panel.data["point"]) == {"FEMC.TEMP0"}

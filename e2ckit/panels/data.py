@@ -13,8 +13,6 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from e2ckit import analysis
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -335,6 +333,27 @@ def outlier_antennas(frame: pd.DataFrame, k: int = 6) -> list[str]:
 
 
 def good_points(log: pd.DataFrame) -> list[str]:
-    """Points of a log with at least one good reading, in first-seen order."""
-    ok = analysis.good(log)
-    return [str(p) for p in dict.fromkeys(ok["point"])]
+    """Points of a log with at least one good reading, in first-seen order (a frame from
+    the query layer may have no ``error`` column: then a value is a good reading)."""
+    ok = log["value"].notna().to_numpy().copy()
+    if "error" in log.columns:
+        ok &= log["error"].isna().to_numpy()
+    return [str(p) for p in dict.fromkeys(log.loc[ok, "point"])]
+
+
+def sample_interval(frame: pd.DataFrame, head: int = 200_000) -> Any:
+    """The typical time between two samples of one antenna, from the first ``head`` rows
+    (a log is sorted by time, so they hold every antenna's first samples): cheap on a
+    week of the full array, where :func:`e2ckit.analysis.sample_interval` sorts it all."""
+    import pandas as pd
+
+    if frame.empty or "time" not in frame:
+        return pd.NaT
+    part = frame.iloc[:head]
+    keys = ["antenna", "point"] if "point" in part else ["antenna"]
+    steps = []
+    for _, g in part[[*keys, "time"]].groupby(keys, sort=False, observed=True):
+        t = g["time"].drop_duplicates().sort_values()
+        if len(t) > 1:
+            steps.append(t.diff().dropna().median())
+    return pd.Series(steps).median() if steps else pd.NaT

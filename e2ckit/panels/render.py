@@ -26,6 +26,7 @@ from e2ckit.panels.data import (
     envelope,
     limit_states,
     outlier_antennas,
+    sample_interval,
 )
 
 if TYPE_CHECKING:
@@ -312,7 +313,7 @@ def render_trend(
     fig = new_figure(10.0, sum(heights) + 0.9 if points else 3.0, interactive=interactive)
     axes = fig.subplots(max(len(points), 1), 1, sharex=True, squeeze=False,
                         gridspec_kw={"height_ratios": heights or [1]})[:, 0]  # fmt: skip
-    interval = analysis.sample_interval(tidy) if "value" in tidy.columns and len(tidy) else pd.NaT
+    interval = sample_interval(tidy if every is None and "value" in tidy.columns else frame)
     # a line breaks where its antenna was silent: 3 sample intervals, or 1.5 buckets
     gaps = [d for d in (1.5 * every if every is not None else None, 3 * interval if pd.notna(interval) else None) if d is not None]
     gap = max(gaps) if gaps else None

@@ -308,10 +308,8 @@ class _Source:
             self.points = good_points(log)
             self.antennas = sorted(str(a) for a in dict.fromkeys(log["antenna"]))
             self.first, self.last = (log["time"].min(), log["time"].max()) if len(log) else (None, None)
-            self.interval = analysis.sample_interval(log) if len(log) else None
             return
         self.points, self.antennas, self.first, self.last = _survey_path(self.path)
-        self.interval = None
 
     def window(self, points: Sequence[str], antennas: Sequence[str], start: Any, end: Any,
                pixels: int) -> pd.DataFrame:  # fmt: skip
