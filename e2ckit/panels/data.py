@@ -78,73 +78,117 @@ def _codes(col: pd.Series) -> tuple[Any, list[Any]]:
     return codes, list(labels)
 
 
+def _epoch(times: pd.Series) -> tuple[Any, int]:
+    """(integer times since the epoch, UTC, in the column's own unit; nanoseconds per
+    unit): no conversion of 40 M values, where ``load`` gives microseconds."""
+    import pandas as pd
+
+    arr = pd.DatetimeIndex(times)  # aware: asi8 is UTC already; naive means UTC
+    unit = getattr(arr, "unit", "ns")
+    return arr.asi8, {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit]
+
+
 def envelope(
     tidy: pd.DataFrame,
     start: Any = None,
     end: Any = None,
     *,
+    points: Iterable[str] | None = None,
+    antennas: Iterable[str] | None = None,
     pixels: int = DEFAULT_PIXELS,
     step: Any = None,
 ) -> pd.DataFrame:
-    """The good readings of a tidy log between ``start`` and ``end``, cut into about
-    ``pixels`` time buckets per line: one row per (bucket start ``time``, ``antenna``,
-    ``point``) with ``min``, ``max``, ``mean`` and ``count``. Failed readings never
-    enter a bucket.
+    """The good readings of a tidy log between ``start`` and ``end`` (both inclusive),
+    cut into about ``pixels`` time buckets per line: one row per (bucket start ``time``,
+    ``antenna``, ``point``) with ``min``, ``max``, ``mean`` and ``count``. Failed
+    readings never enter a bucket. ``points`` and ``antennas`` choose the lines.
 
     When no line has more samples than buckets, the readings come back as they are
     (``min`` = ``max`` = ``mean`` = the value, ``time`` the sample's own); then
     ``attrs["every"]`` is None, else the bucket width. ``attrs["units"]`` maps point → unit.
+
+    Works on numpy arrays, never copying the frame: a week of the full array at 1 Hz
+    (40 M rows) takes about a second or two. Bucket statistics come from one stable sort
+    by line (a radix sort on small integer codes) and ``reduceat`` over runs of equal
+    bucket, which needs times sorted within a line (as ``load`` gives them); otherwise
+    it sorts by line and time.
     """
     import numpy as np
     import pandas as pd
 
-    rows = select_log(tidy, None, None, start, end)
-    rows = rows[rows["value"].notna().to_numpy()]
-    if "status" in rows.columns and len(rows):  # a sentinel or FEMC error is not a reading
-        rows = rows[((rows["status"] == "ok") | rows["status"].isna()).to_numpy()]
     units = _units(tidy)
-    if rows.empty:
+    value = tidy["value"].to_numpy(dtype=float)
+    mask = ~np.isnan(value)
+    if "status" in tidy.columns and len(tidy):  # a sentinel or FEMC error is not a reading
+        st = tidy["status"]
+        mask &= ((st == "ok") | st.isna()).to_numpy()
+    if "error" in tidy.columns and len(tidy):
+        mask &= tidy["error"].isna().to_numpy()
+    p_codes, p_labels = _codes(tidy["point"])
+    a_codes, a_labels = _codes(tidy["antenna"])
+    for codes, labels, wanted in ((p_codes, p_labels, points), (a_codes, a_labels, antennas)):
+        if wanted is not None:
+            keep = np.isin(np.asarray(labels, dtype=object), list(wanted))
+            if not keep.all():
+                mask &= keep[codes] & (codes >= 0)
+    ticks, per_tick = _epoch(tidy["time"])  # integer times in the column's unit
+    if start is not None:
+        mask &= ticks >= as_utc(start).value // per_tick
+    if end is not None:
+        mask &= ticks <= as_utc(end).value // per_tick
+    if not mask.any():
         out = pd.DataFrame({c: pd.Series(dtype="float64" if c in ("min", "max", "mean") else object)
                             for c in ENVELOPE_COLUMNS})  # fmt: skip
         out.attrs.update(every=None, units=units)
         return out
-    t = rows["time"]
-    lo = as_utc(start) if start is not None else t.min()
-    hi = as_utc(end) if end is not None else t.max()
+    n_ant = max(len(a_labels), 1)
+    if mask.all():  # the usual case for a panel over a query's result: no copies
+        line = p_codes.astype(np.int64) * n_ant + a_codes
+    else:
+        idx = np.flatnonzero(mask)
+        ticks, value = ticks[idx], value[idx]
+        line = p_codes[idx].astype(np.int64) * n_ant + a_codes[idx]
+    lo = as_utc(start).value if start is not None else int(ticks.min()) * per_tick
+    hi = as_utc(end).value if end is not None else int(ticks.max()) * per_tick
     if step is None:
-        step = nice_step(max(hi - lo, pd.Timedelta(seconds=1)), pixels)
+        step = nice_step(pd.Timedelta(max(hi - lo, 10**9), "ns"), pixels)
     step = pd.Timedelta(step)
-    p_codes, p_labels = _codes(rows["point"])
-    a_codes, a_labels = _codes(rows["antenna"])
-    line = p_codes.astype(np.int64) * len(a_labels) + a_codes
-    per_line = np.bincount(line[line >= 0])
-    if per_line.size == 0 or per_line.max() <= pixels:  # few enough: draw the readings themselves
-        out = pd.DataFrame({"time": t.to_numpy(), "antenna": rows["antenna"].to_numpy(), "point": rows["point"].to_numpy(),
-                            "unit": rows["point"].map(units).to_numpy() if units else "",
-                            "min": rows["value"].to_numpy(float), "max": rows["value"].to_numpy(float),
-                            "mean": rows["value"].to_numpy(float), "count": 1})  # fmt: skip
-        out = out.sort_values(["point", "antenna", "time"], kind="stable", ignore_index=True)
+    per_line = np.bincount(line)
+    if per_line.max() <= pixels:  # few enough: draw the readings themselves
+        order = np.lexsort((ticks, line))
+        line, ns, value = line[order], ticks[order] * per_tick, value[order]
+        point = np.asarray(p_labels, dtype=object)[line // n_ant]
+        out = pd.DataFrame({"time": pd.to_datetime(ns, utc=True),
+                            "antenna": np.asarray(a_labels, dtype=object)[line % n_ant], "point": point,
+                            "unit": [units.get(p, "") for p in point], "min": value, "max": value,
+                            "mean": value, "count": 1})  # fmt: skip
         out.attrs.update(every=None, units=units)
         return out
-    origin = lo.floor(step) if step <= pd.Timedelta(days=1) else lo.floor("D")
-    ns = (t.to_numpy(dtype="datetime64[ns]") if t.dt.tz is None else
-          t.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")).view(np.int64)  # fmt: skip
-    bucket = (ns - origin.tz_localize(None).value) // step.value
+    lo_ts = pd.Timestamp(lo, unit="ns", tz="UTC")
+    origin = (lo_ts.floor(step) if step <= pd.Timedelta(days=1) else lo_ts.floor("D")).value
+    # buckets are whole seconds at least, so a whole number of the column's ticks
+    bucket = (ticks - origin // per_tick) // (step.value // per_tick)
     nb = int(bucket.max()) + 1
     key = line * nb + bucket
-    agg = pd.DataFrame({"k": key, "v": rows["value"].to_numpy(float)}).groupby("k", sort=True)["v"].agg(
-        ["min", "max", "mean", "count"]
-    )
-    k = agg.index.to_numpy()
+    small = line.astype(np.int16) if line.max() < 2**15 else line
+    order = np.argsort(small, kind="stable")  # radix sort for int16 codes: O(n)
+    key = key[order]
+    if key.size > 1 and (np.diff(key) < 0).any():  # times not sorted within a line
+        order = order[np.argsort(key, kind="stable")]
+        key = (line * nb + bucket)[order]
+    v = value[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
+    counts = np.diff(np.r_[starts, key.size])
+    k = key[starts]
     line_k, b = k // nb, k % nb
-    point = np.asarray(p_labels, dtype=object)[line_k // len(a_labels)]
+    point = np.asarray(p_labels, dtype=object)[line_k // n_ant]
     out = pd.DataFrame({
-        "time": pd.to_datetime(origin.value + b * step.value, utc=True),
-        "antenna": np.asarray(a_labels, dtype=object)[line_k % len(a_labels)],
+        "time": pd.to_datetime(origin + b * step.value, utc=True),
+        "antenna": np.asarray(a_labels, dtype=object)[line_k % n_ant],
         "point": point,
-        "unit": [units.get(p, "") for p in point] if units else "",
-        "min": agg["min"].to_numpy(), "max": agg["max"].to_numpy(), "mean": agg["mean"].to_numpy(),
-        "count": agg["count"].to_numpy(),
+        "unit": [units.get(p, "") for p in point],
+        "min": np.minimum.reduceat(v, starts), "max": np.maximum.reduceat(v, starts),
+        "mean": np.add.reduceat(v, starts) / counts, "count": counts,
     })  # fmt: skip
     out.attrs.update(every=step, units=units)
     return out
@@ -335,10 +379,23 @@ def outlier_antennas(frame: pd.DataFrame, k: int = 6) -> list[str]:
 def good_points(log: pd.DataFrame) -> list[str]:
     """Points of a log with at least one good reading, in first-seen order (a frame from
     the query layer may have no ``error`` column: then a value is a good reading)."""
+    import numpy as np
+
     ok = log["value"].notna().to_numpy().copy()
     if "error" in log.columns:
         ok &= log["error"].isna().to_numpy()
-    return [str(p) for p in dict.fromkeys(log.loc[ok, "point"])]
+    codes, labels = _codes(log["point"])
+    seen = np.bincount(codes[ok & (codes >= 0)], minlength=len(labels))
+    return [str(labels[c]) for c in np.flatnonzero(seen)]  # in category (or first-seen) order
+
+
+def distinct(col: pd.Series) -> list[str]:
+    """The distinct values of a column, sorted (cheap on categoricals and on 40 M rows)."""
+    import numpy as np
+
+    codes, labels = _codes(col)
+    seen = np.bincount(codes[codes >= 0], minlength=len(labels))
+    return sorted(str(labels[c]) for c in np.flatnonzero(seen))
 
 
 def sample_interval(frame: pd.DataFrame, head: int = 200_000) -> Any:

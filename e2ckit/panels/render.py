@@ -297,8 +297,8 @@ def render_trend(
     """
     import pandas as pd
 
-    frame = tidy if "mean" in tidy.columns else envelope(
-        tidy if points is None else tidy[tidy["point"].isin(list(points)).to_numpy()], start, end, pixels=pixels)  # fmt: skip
+    frame = tidy if "mean" in tidy.columns else envelope(tidy, start, end, points=points, antennas=antennas,
+                                                         pixels=pixels)  # fmt: skip
     if "mean" in tidy.columns and (start is not None or end is not None):
         from e2ckit.panels.data import select_log
 

@@ -26,13 +26,14 @@ from typing import TYPE_CHECKING, Any
 from e2ckit import analysis
 from e2ckit.panels.data import (
     DEFAULT_PIXELS,
+    _epoch,
     as_utc,
     compare_to_healthy,
+    distinct,
     envelope,
     fetch_envelope,
     good_points,
     nice_step,
-    select_log,
 )
 from e2ckit.panels.render import point_label, render_array, render_compare, render_trend
 
@@ -301,13 +302,21 @@ class _Source:
 
     def survey(self) -> None:
         """What the source holds: points with good readings, antennas, first and last time."""
+        import numpy as np
+        import pandas as pd
+
         if self._make is not None:
             self.frame = self._make()
         if self.frame is not None:
             log = self.frame
             self.points = good_points(log)
-            self.antennas = sorted(str(a) for a in dict.fromkeys(log["antenna"]))
-            self.first, self.last = (log["time"].min(), log["time"].max()) if len(log) else (None, None)
+            self.antennas = distinct(log["antenna"])
+            if len(log):
+                ticks, per_tick = _epoch(log["time"])
+                self.first, self.last = (pd.Timestamp(int(f(ticks)) * per_tick, unit="ns", tz="UTC")
+                                         for f in (np.min, np.max))  # fmt: skip
+            else:
+                self.first = self.last = None
             return
         self.points, self.antennas, self.first, self.last = _survey_path(self.path)
 
@@ -315,8 +324,7 @@ class _Source:
                pixels: int) -> pd.DataFrame:  # fmt: skip
         """The envelope of the chosen lines over [start, end], about ``pixels`` buckets per line."""
         if self.frame is not None:
-            rows = select_log(self.frame, points, antennas)
-            return envelope(rows, start, end, pixels=pixels)
+            return envelope(self.frame, start, end, points=points, antennas=antennas, pixels=pixels)
         return fetch_envelope(self.path, points, antennas, start, end, pixels=pixels)
 
 
