@@ -466,3 +466,32 @@ def test_panels_survive_export_to_html(tmp_path):
     for block in (cells[1], cells[2], cells[4]):
         assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', block)) == 1, block[:400]
     assert "<table" in cells[1] and "DV05" in cells[1]
+
+
+def test_a_path_panel_asks_the_query_layer_for_buckets_when_load_takes_every(monkeypatch):
+    """With the query layer's load(every=, agg=) the panel asks for buckets, not rows."""
+    import e2ckit
+    from e2ckit.panels import data
+
+    raw_load = e2ckit.load
+    asked = []
+
+    def load(path, points=None, antennas=None, start=None, end=None, *, every=None, agg=None, columns=None):
+        asked.append({"points": points, "antennas": antennas, "every": every, "agg": agg})
+        assert every is not None, "the panel must not read raw rows"
+        raw = raw_load(path, points, antennas, start, end)
+        env = data.envelope(raw, start, pd.Timestamp(end) - pd.Timedelta(microseconds=1), step=every)
+        return env  # the agreed frame: time, antenna, point, unit, min, max, mean, count
+
+    monkeypatch.setattr(e2ckit, "load", load)
+    data._load_aggregates.cache_clear()
+    try:
+        panel = panels.TrendPanel("data/outage-recovery", ["FEMC.TEMP0"], ["DV01", "DV02"])
+    finally:
+        data._load_aggregates.cache_clear()
+    assert asked and asked[-1]["every"] == pd.Timedelta(minutes=5)  # 2 days / 800 pixel columns
+    assert asked[-1]["agg"] == ["min", "max", "mean", "count"] and asked[-1]["points"] == ["FEMC.TEMP0"]
+    assert panel.data.attrs["every"] == pd.Timedelta(minutes=5)
+    drawn = lines(panel.figure.axes[0])
+    assert set(drawn) == {"DV01", "DV02"} and all(len(ln.get_xdata()) <= 2 * 800 + 20 for ln in drawn.values())
+    assert np.nanmax(drawn["DV01"].get_ydata()) > 100  # the warm-up peak survives
