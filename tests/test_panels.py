@@ -495,3 +495,29 @@ def test_a_path_panel_asks_the_query_layer_for_buckets_when_load_takes_every(mon
     drawn = lines(panel.figure.axes[0])
     assert set(drawn) == {"DV01", "DV02"} and all(len(ln.get_xdata()) <= 2 * 800 + 20 for ln in drawn.values())
     assert np.nanmax(drawn["DV01"].get_ydata()) > 100  # the warm-up peak survives
+
+
+def test_trend_panel_over_a_running_logger_sees_cycles_not_yet_flushed(tmp_path):
+    """A panel given a Logger shows its newest cycles, still in the write-ahead segment."""
+    import e2ckit
+    from e2ckit.sim import SimulatedArray
+    from e2ckit.sim.clock import SimClock
+
+    clock = SimClock(rate=None)
+    sim = SimulatedArray("DV01,DV02", seed=3, clock=clock)
+    with sim:
+        logger = e2ckit.Logger(["FEMC.TEMP0"], array=sim, interval=600, path=tmp_path / "log", clock=clock,
+                               timeout=2.0, flush_every=10**6)  # fmt: skip
+        try:
+            for _ in range(3):
+                logger.step()
+            assert not list((tmp_path / "log").glob("date=*/antenna=*/*.parquet"))  # nothing flushed yet
+            panel = panels.TrendPanel(logger, ["FEMC.TEMP0"])
+            assert panel.antennas.options == ("DV01", "DV02")
+            assert panel.end - panel.start >= pd.Timedelta(minutes=20)
+            assert set(panel.data["antenna"]) == {"DV01", "DV02"} and len(panel.data) == 6
+            logger.step()
+            panel.reload_button.click()
+            assert len(panel.data) == 8  # the fourth cycle, after Reload
+        finally:
+            logger.stop()

@@ -331,7 +331,8 @@ class _Source:
 def _survey_path(path: Path) -> tuple[list[str], list[str], Any, Any]:
     """Points, antennas and time span of a logged dataset from its partition names
     (``date=…/antenna=…``) and parquet footers (the time column's statistics), plus the
-    point column of the newest day's files: no rows of values are read. A file that is
+    point column of the newest day's files and a running logger's write-ahead segments
+    (its last cycles, not flushed yet): no part's values are read. A file that is
     not a readable part is passed over (``load`` warns about it when it reads)."""
     import pandas as pd
     import pyarrow.parquet as pq
@@ -360,6 +361,21 @@ def _survey_path(path: Path) -> tuple[list[str], list[str], Any, Any]:
             first = st.min if first is None or st.min < first else first
             last = st.max if last is None or st.max > last else last
     points: list[str] = []
+    # a running logger's newest cycles, not in a part yet: its write-ahead segments
+    with contextlib.suppress(Exception):  # a layout without segments: nothing to add
+        import pyarrow.compute as pc
+
+        from e2ckit.logger import wal
+
+        for seg in wal.segments(path):
+            for (_day, antenna), table in wal.split(wal.read(seg)).items():
+                if table.num_rows == 0:
+                    continue
+                antennas.add(antenna)
+                lo, hi = (pc.min(table["time"]).as_py(), pc.max(table["time"]).as_py())
+                first = lo if first is None or lo < first else first
+                last = hi if last is None or hi > last else last
+                points += [p for p in pc.unique(table["point"]).to_pylist() if p not in points]
     for f in by_day[max(by_day)] if by_day else []:
         with contextlib.suppress(Exception):
             points += [p for p in pq.read_table(f, columns=["point"]).column("point").unique().to_pylist()
