@@ -37,6 +37,7 @@ limit_source    where the limits come from (firmware, flag, inferred)
 source          where the address and decoding come from: ICD, firmware, public code,
                 simulated, inferred
 description     one line for people
+label           a short name for plots and reports ("4K stage"); optional
 ==============  ==========================================================================
 """
 
@@ -65,7 +66,7 @@ POINT_COLUMNS = (
     "name", "kind", "lru", "channel", "node", "rca", "dtype", "size", "byte", "bit", "unit",
     "scale", "offset", "format", "enum", "femc_status", "sentinels", "nominal_low",
     "nominal_high", "warn_low", "warn_high", "alarm_low", "alarm_high", "limit_source",
-    "source", "description",
+    "source", "description", "label",
 )  # fmt: skip
 SOURCES = ("ICD", "firmware", "public code", "simulated", "inferred")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*\.[A-Za-z0-9_]+$")
@@ -312,6 +313,7 @@ def _point_row(rows: _Rows, line: int, row: dict[str, str]) -> Point:
         limit_source=row.get("limit_source", ""),
         source=source,
         description=row.get("description", ""),
+        label=row.get("label", ""),
         template=template,
         **limits,
     )

@@ -183,6 +183,8 @@ class Point:
     source: str = ""
     description: str = ""
     template: bool = False
+    #: a short name for plots and reports ("4K stage"); "" when the catalog gives none
+    label: str = ""
     _channels: tuple[tuple[str, int], ...] = field(default=(), repr=False, compare=False)
     #: what :meth:`decode` needs, worked out once: (reply size, value kind, unpack
     #: function, enum labels by raw value, whether the value is scaled)
