@@ -7,8 +7,6 @@ No matplotlib and no widgets here: these are plain pandas/numpy functions.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -203,17 +201,6 @@ def _units(tidy: pd.DataFrame) -> dict[str, str]:
     return units
 
 
-@functools.lru_cache(maxsize=1)
-def _load_aggregates() -> bool:
-    """True when ``e2ckit.load`` computes ``every=``/``agg=`` itself (the query layer)."""
-    from e2ckit import load
-
-    try:
-        return "every" in inspect.signature(load).parameters
-    except (TypeError, ValueError):  # pragma: no cover - a builtin without a signature
-        return False
-
-
 def fetch_envelope(
     path: Any,
     points: Sequence[str],
@@ -225,8 +212,8 @@ def fetch_envelope(
 ) -> pd.DataFrame:
     """The envelope of a logged dataset, read for the chosen points, antennas and times only.
 
-    With the query layer (``e2ckit.load(..., every=, agg=)``) the buckets are computed by
-    the query; otherwise the chosen rows are read and bucketed here (same frame either way).
+    The buckets (min, max, mean and count per pixel column) are computed by the query
+    layer (``e2ckit.load(..., every=, agg=)``): only the envelope leaves the files.
     """
     import pandas as pd
 
@@ -235,18 +222,14 @@ def fetch_envelope(
     lo, hi = as_utc(start), as_utc(end)
     step = nice_step(max(hi - lo, pd.Timedelta(seconds=1)), pixels)
     # load()'s end is exclusive: one step more keeps the last sample the range shows
-    if _load_aggregates():
-        df = load(path, points=list(points), antennas=list(antennas) if antennas is not None else None,
-                  start=lo, end=hi + step, every=step, agg=["min", "max", "mean", "count"])  # fmt: skip
-        df = df[(df["time"] <= hi).to_numpy()]
-        units = _units(df)
-        df = df[df["count"].to_numpy() > 0] if "count" in df else df.dropna(subset=["mean"])
-        out = df.reindex(columns=ENVELOPE_COLUMNS).reset_index(drop=True)
-        out.attrs.update(every=step, units=units)
-        return out
-    raw = load(path, points=list(points), antennas=list(antennas) if antennas is not None else None,
-               start=lo, end=hi + pd.Timedelta(microseconds=1))  # fmt: skip
-    return envelope(raw, lo, hi, pixels=pixels, step=step)
+    df = load(path, points=list(points), antennas=list(antennas) if antennas is not None else None,
+              start=lo, end=hi + step, every=step, agg=["min", "max", "mean", "count"])  # fmt: skip
+    df = df[(df["time"] <= hi).to_numpy()]
+    units = _units(df)
+    df = df[df["count"].to_numpy() > 0]
+    out = df.reindex(columns=ENVELOPE_COLUMNS).reset_index(drop=True)
+    out.attrs.update(every=step, units=units)
+    return out
 
 
 # --------------------------------------------------------------------------------------
