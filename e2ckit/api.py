@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from e2ckit import _check, engine, planning
+from e2ckit import _check, planning
 from e2ckit.errors import Failure, SweepError
 from e2ckit.names import LRU_CHANNELS
 from e2ckit.planning import ArrayLike, catalog_of, impossible_node, resolve_array, timing
+from e2ckit.transport import engine
 from e2ckit.wire.frames import Mode, Request
 
 if TYPE_CHECKING:

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 from e2ckit.errors import AuditError, OutcomeUnknownError, ProtocolError, TransportError
 
 if TYPE_CHECKING:
-    from e2ckit.protocol import Reply, Request
+    from e2ckit.wire.frames import Reply, Request
 
 __all__ = [
     "ENV_VAR",
@@ -205,7 +205,8 @@ def audited_send(
     :class:`OutcomeUnknownError` when it went out without a reply, and the transport
     error as is when no connection was made (``failed``: not applied).
     """
-    from e2ckit.protocol import Mode, error_info
+    from e2ckit.errors import error_info
+    from e2ckit.wire.frames import Mode
 
     mode = "reset" if request.mode == Mode.RESET else "control"
     where = f"{host}:{port}"

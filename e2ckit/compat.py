@@ -21,7 +21,8 @@ from typing import Any
 
 from e2ckit.client import DEFAULT_PORT, Client, _control_bytes, decode_ds18s20
 from e2ckit.errors import E2CError
-from e2ckit.protocol import E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE, Mode, Request, monitor_request
+from e2ckit.names import E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE
+from e2ckit.wire.frames import Mode, Request, monitor_request
 
 __all__ = ["E2CClient"]
 

@@ -13,11 +13,12 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from e2ckit import _check, engine
+from e2ckit import _check
 from e2ckit._check import name_list, positive_seconds, whole_number
 from e2ckit.array import Array, default_array
 from e2ckit.errors import Failure, ValidationError
 from e2ckit.names import LRU_CHANNELS, MAX_NODE, default_deadline
+from e2ckit.transport import engine
 from e2ckit.wire.frames import Mode, NodeRecord, Request, monitor_request
 
 if TYPE_CHECKING:

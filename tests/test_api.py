@@ -161,7 +161,7 @@ def test_engine_columns_hold_every_reply_or_why_there_is_none(faulty) -> None:
     """``fanout_columns`` (the logger's path): one entry per request in plan order, the
     reply bytes where a valid reply came (E2C errors included), else the failure; and
     ``results()`` says the same as the Results a sweep makes."""
-    from e2ckit import engine
+    from e2ckit.transport import engine
     from e2ckit.wire.frames import monitor_request
 
     faulty.fault("CM04", "error", code=5011, node=0x13, rca=0x0C004)
@@ -369,7 +369,9 @@ def test_concurrency_caps_antennas_in_flight_and_the_default_takes_the_whole_arr
     assert _most_at_once(capped) == 2
     whole = e2ckit.sweep(points, array=s, tidy=True)
     assert _most_at_once(whole) == len(ants)
-    assert e2ckit.engine.DEFAULT_CONCURRENCY > 66
+    from e2ckit.transport import engine
+
+    assert engine.DEFAULT_CONCURRENCY > 66
 
 
 # -- impossible node ids in a listing (issue 13 item 8) -------------------------------------

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from e2ckit.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, app
-from e2ckit.protocol import REQUEST_SIZE, Reply
+from e2ckit.wire.frames import REQUEST_SIZE, Reply
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ import pytest
 from fake_e2c import FakeE2C, value_of
 
 import e2ckit
-from e2ckit import api, engine
+from e2ckit import api
 from e2ckit.array import Array, Endpoint
 from e2ckit.catalog import default_catalog
 from e2ckit.client import Client
 from e2ckit.errors import E2CConnectionError, Failure
-from e2ckit.transport import resolve
+from e2ckit.transport import engine, resolve
 from e2ckit.wire.frames import monitor_request
 
 CRYO = default_catalog().resolve("cryo")
@@ -275,7 +275,7 @@ def test_a_hanging_look_up_does_not_delay_the_exit_of_the_process():
         "    time.sleep(30)\n"
         "    raise socket.gaierror('late')\n"
         "resolve.socket.getaddrinfo = slow\n"
-        "from e2ckit import engine\n"
+        "from e2ckit.transport import engine\n"
         "from e2ckit.array import Endpoint\n"
         "from e2ckit.wire.frames import monitor_request\n"
         "out = engine.fanout({'DV01': (Endpoint('DV01', 'hang-e2c.invalid', 2000), [monitor_request(1, 0x13, 0)])},"

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from e2ckit.catalog import default_catalog
-from e2ckit.protocol import Request
 from e2ckit.sim.clock import SimClock
 from e2ckit.sim.model import AntennaModel
+from e2ckit.wire.frames import Request
 
 TABLE = Path(__file__).parent / "golden" / "replies.csv"
 

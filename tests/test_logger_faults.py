@@ -36,9 +36,9 @@ from e2ckit.logger import (
 from e2ckit.logger import store as store_mod
 from e2ckit.logger import wal as wal_mod
 from e2ckit.logger.lock import DatasetLock
-from e2ckit.protocol import NodeRecord, Reply, Request
 from e2ckit.sim import SimulatedArray
 from e2ckit.sim.clock import DEFAULT_EPOCH, SimClock
+from e2ckit.wire.frames import NodeRecord, Reply, Request
 
 duckdb = pytest.importorskip("duckdb")
 

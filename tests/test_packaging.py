@@ -109,7 +109,7 @@ def test_version_is_single_sourced() -> None:
 
 def test_importing_e2ckit_pulls_in_no_heavy_library() -> None:
     code = (
-        "import sys, e2ckit, e2ckit.client, e2ckit.protocol, e2ckit.array, e2ckit.sim;"
+        "import sys, e2ckit, e2ckit.client, e2ckit.wire.frames, e2ckit.array, e2ckit.sim;"
         "heavy = [m for m in ('pandas', 'pyarrow', 'matplotlib', 'ipywidgets') if m in sys.modules];"
         "print(','.join(heavy))"
     )
@@ -117,7 +117,7 @@ def test_importing_e2ckit_pulls_in_no_heavy_library() -> None:
     assert out.stdout.strip() == "", f"heavy modules imported eagerly: {out.stdout.strip()}"
 
 
-@pytest.mark.parametrize("module", ["e2ckit.protocol", "e2ckit.wire", "e2ckit.wire.frames", "e2ckit.wire.connection"])
+@pytest.mark.parametrize("module", ["e2ckit.wire", "e2ckit.wire.frames", "e2ckit.wire.connection"])
 def test_protocol_core_has_no_io(module: str) -> None:
     code = f"import sys, {module}; print(','.join(m for m in ('socket', 'asyncio', 'pandas') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -245,11 +245,3 @@ def test_whole_reply_ok_says_what_decode_reply_accepts(data: bytes) -> None:
     assert whole_reply_ok(data) is valid
 
 
-def test_the_old_protocol_module_still_re_exports_the_codec() -> None:
-    """Callers that import e2ckit.protocol (the logger, the catalog's sampler) keep working."""
-    import e2ckit.protocol as old
-    from e2ckit.wire import frames
-
-    for name in ("Request", "Reply", "Mode", "decode_reply", "reply_data", "reply_error", "monitor_request"):
-        assert getattr(old, name) is getattr(frames, name)
-    assert old.error_info is error_info and old.MAX_NODE == 0x7FE

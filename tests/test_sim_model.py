@@ -11,11 +11,12 @@ import struct
 import pytest
 
 from e2ckit.catalog import ds18s20_encode
-from e2ckit.protocol import ErrorCode, Mode, Request, decode_reply
+from e2ckit.errors import ErrorCode
 from e2ckit.sim.clock import SimClock
 from e2ckit.sim.model import AntennaModel, esn_crc8, make_esn
 from e2ckit.sim.physics import MIN_OFF_S, MIN_ON_S
 from e2ckit.sim.scenario import Scenario, list_scenarios, load_scenario
+from e2ckit.wire.frames import Mode, Request, decode_reply
 
 FEMC, CMPR, E2C = 0x13, 0x25, 0x16
 H = 3600.0

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 import pytest
 from fake_e2c import STRAY_RCA, FakeE2C, value_of
 
-from e2ckit import engine
 from e2ckit.array import Endpoint
 from e2ckit.client import Client
 from e2ckit.errors import EXCEPTIONS, E2CKitError, Failure
 from e2ckit.sim.server import FAULT_KINDS
+from e2ckit.transport import engine
 from e2ckit.wire.frames import Request, monitor_request
 
 FEMC = 0x13

@@ -54,8 +54,8 @@ from e2ckit.cli.options import (
 )
 from e2ckit.cli.output import Table
 from e2ckit.client import Client
-from e2ckit.errors import TransportError
-from e2ckit.protocol import Mode, Reply, Request, error_info
+from e2ckit.errors import TransportError, error_info
+from e2ckit.wire.frames import Mode, Reply, Request
 
 control_app = typer.Typer(cls=WholeHelp, no_args_is_help=True, help="Control requests: confirmed, audited.")
 

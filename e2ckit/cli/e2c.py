@@ -63,8 +63,8 @@ from e2ckit.cli.options import (
 )
 from e2ckit.cli.output import Table
 from e2ckit.client import Client, decode_ds18s20
-from e2ckit.errors import ProtocolError, TransportError
-from e2ckit.protocol import Mode, Request, error_info
+from e2ckit.errors import ProtocolError, TransportError, error_info
+from e2ckit.wire.frames import Mode, Request
 
 monitor_app = typer.Typer(cls=WholeHelp, no_args_is_help=True, help="Monitor requests (e2c-client compatible).")
 tools_app = typer.Typer(

@@ -30,6 +30,7 @@ from e2ckit.logger.rows import CycleRows
 from e2ckit.logger.schema import LogWriteError
 from e2ckit.logger.status import AntennaHealth, LoggerStatus
 from e2ckit.logger.store import FSYNC_MODES, Store, recover, write_error
+from e2ckit.names import default_deadline
 
 if TYPE_CHECKING:
     from e2ckit.catalog import Catalog
@@ -152,7 +153,7 @@ class Logger:
                 timeout = max(timeout, MIN_SIM_TIMEOUT)
         timeout = positive_seconds("timeout", timeout)
         if deadline is None:
-            deadline = timeout * 2 + 0.5
+            deadline = default_deadline(timeout)
             if real_interval is not None:
                 deadline = min(deadline, max(real_interval * 0.8, 0.05))
             if accelerated:

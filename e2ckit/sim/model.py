@@ -1,7 +1,7 @@
 """One simulated antenna behind its E2C: the requests, the inventory, time and faults.
 
-:class:`AntennaModel` answers a decoded :class:`~e2ckit.protocol.Request` with a
-:class:`~e2ckit.protocol.Reply`; the asyncio server (``server.py``) does the transport and
+:class:`AntennaModel` answers a decoded :class:`~e2ckit.wire.frames.Request` with a
+:class:`~e2ckit.wire.frames.Reply`; the asyncio server (``server.py``) does the transport and
 its faults. The model is small on purpose: it keeps one simulated LRU object per
 (channel, node) (:mod:`e2ckit.sim.lru`: FEMC, CMPR, ACU, LORR, FEPS, the E2C's own node,
 and a plain AMBSI for every other node) and dispatches each request to the one addressed.
@@ -22,27 +22,20 @@ from __future__ import annotations
 
 import heapq
 import math
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from e2ckit.protocol import (
-    E2C_INTERNAL_CHANNEL,
-    E2C_INTERNAL_NODE,
-    ErrorCode,
-    Mode,
-    NodeRecord,
-    Reply,
-    Request,
-)
+from e2ckit.errors import ErrorCode
+from e2ckit.names import ANTENNA_RE, E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE
 from e2ckit.sim.clock import SimClock
 from e2ckit.sim.lru import AMBSI_GENERIC, AMBSI_RESET_RCAS, AmbsiNode, esn_crc8, make_esn, make_node
 from e2ckit.sim.lru.acu import ACU_CHANNEL, ACU_NODE
 from e2ckit.sim.lru.ambsi import GENERIC_RCA, fallback_value, kind_of
 from e2ckit.sim.lru.femc import FemcNode
 from e2ckit.sim.physics import Physics, PhysicsParams, State, seed_int
+from e2ckit.wire.frames import Mode, NodeRecord, Reply, Request
 
 __all__ = [
     "ACU_NODE",
@@ -88,7 +81,7 @@ class AntennaModel:
     def __init__(
         self, name: str, *, seed: int = 0, clock: SimClock, catalog: Any = None
     ) -> None:
-        m = re.fullmatch(r"(CM|DA|DV|PM)(\d\d)", name.upper())
+        m = ANTENNA_RE.match(name.upper())
         if not m:
             raise ValueError(f"{name!r} is not an ALMA antenna name (CMnn, DAnn, DVnn, PMnn)")
         if catalog is None:

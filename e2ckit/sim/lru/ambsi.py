@@ -13,7 +13,7 @@ import struct
 from typing import Any
 
 from e2ckit.catalog import ds18s20_encode
-from e2ckit.protocol import E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE
+from e2ckit.names import E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE
 from e2ckit.sim.physics import NEVER, State, noise, seed_int, seeded_rng
 
 __all__ = [
