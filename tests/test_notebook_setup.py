@@ -18,7 +18,7 @@ from e2ckit.sim.setup import build, use
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 #: notebooks whose SETUP cell this test requires (02 is the triage engineer's to add)
-REQUIRED = ["01-quickstart", "03-compare-the-array"]
+REQUIRED = ["01-quickstart", "02-troubleshoot-an-antenna", "03-compare-the-array"]
 KEYS = ("antennas", "seed", "scenarios", "advance", "faults")
 
 
