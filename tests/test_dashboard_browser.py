@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
@@ -102,6 +103,7 @@ def test_dashboard_in_headless_chromium(tmp_path):
     finally:
         if browser is not None:
             browser.close()
+        children = _descendants(server.pid)  # Voila and its kernel
         if server.poll() is None:
             server.terminate()
             try:
@@ -109,3 +111,14 @@ def test_dashboard_in_headless_chromium(tmp_path):
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+    # stopping the dashboard stops what it started: no Voila, no kernel left running
+    assert children, "the dashboard started Voila"
+    _, alive = psutil.wait_procs(children, timeout=20)
+    assert not alive, [p.cmdline()[:4] for p in alive]
+
+
+def _descendants(pid: int) -> list:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []

@@ -221,7 +221,8 @@ def test_columns_picks_what_follows_the_key(log) -> None:
 # -- layout ------------------------------------------------------------------------------------
 
 
-def test_compacted_files_have_one_sorted_row_group_per_point(log, rows) -> None:
+def test_compacted_files_have_one_sorted_row_group_per_point(log, rows, monkeypatch) -> None:
+    monkeypatch.setattr(compaction_mod, "MIN_GROUP", 1)  # as a whole day's points are (86,400 rows)
     before = load(log)
     compact(log, before="2026-01-03")
     files = sorted(log.rglob("*-compact-*.parquet"))
@@ -242,6 +243,7 @@ def test_compacted_files_have_one_sorted_row_group_per_point(log, rows) -> None:
 def test_a_point_filter_reads_only_that_points_row_groups(log, monkeypatch) -> None:
     """The layout's promise, checked on what the reader actually decodes: a one-point
     query decodes that point's row group in each file, not the others."""
+    monkeypatch.setattr(compaction_mod, "MIN_GROUP", 1)  # as a whole day's points are (86,400 rows)
     compact(log, before="2026-01-03")
     f = sorted(log.rglob("*-compact-*.parquet"))[-1]  # DV02's second day: three points
     pf = pq.ParquetFile(f)
@@ -251,6 +253,18 @@ def test_a_point_filter_reads_only_that_points_row_groups(log, monkeypatch) -> N
 
     n = pl.scan_parquet(str(f)).filter(pl.col("point") == "FEMC.TEMP0").collect().height
     assert n == pf.metadata.row_group(groups[0]).num_rows
+
+
+def test_points_of_a_short_log_share_row_groups_and_stay_sorted() -> None:
+    """A file of a few minutes is not cut into a row group per point (each costs its own
+    headers and statistics); a day's worth of a point still gets its own."""
+    import pyarrow as pa
+
+    pts = [f"P{i:02d}" for i in range(45)]
+    short = pa.table({"point": [p for p in pts for _ in range(20)]})
+    assert compaction_mod._point_groups(short) == [900]
+    day = pa.table({"point": ["A"] * 86_400 + ["B"] * 100 + ["C"] * 86_400})
+    assert compaction_mod._point_groups(day) == [86_400, 100, 86_400]
 
 
 def test_compact_upgrades_an_old_layout_dataset_and_it_reads_the_same(tmp_path) -> None:

@@ -4,6 +4,9 @@ live recovery board served as a web page through Voilà)."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+
 import typer
 
 from e2ckit.cli.app import app
@@ -159,7 +162,11 @@ def dashboard_cmd(
     logger.start()
     cmd = [sys.executable, "-m", "voila", notebook, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
            "--VoilaConfiguration.file_allowlist=[]", "--show_tracebacks=True"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    # Voila in a session of its own, so that stopping it stops its kernel too (the kernel
+    # is Voila's child and outlives a plain terminate of Voila)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
+    # SIGTERM (a service manager, a test) ends the command like Ctrl-C: through the clean-up below
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     err(f"recovery board at http://127.0.0.1:{port}/ (logging {', '.join(groups)} of {len(logger.antennas)} antennas into {path}); Ctrl-C stops")
     try:
         end = None if duration is None else time.monotonic() + duration
@@ -168,13 +175,8 @@ def dashboard_cmd(
     except KeyboardInterrupt:
         pass
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        signal.signal(signal.SIGTERM, previous)
+        _stop_session(proc)
         logger.stop()
         tmp.cleanup()
     if proc.returncode not in (0, -15, None) and duration is None:
@@ -201,3 +203,28 @@ def _write_board_notebook(path: str, log: str, every: float, limits: str | None)
     }
     with open(path, "w", encoding="utf-8") as f:
         json.dump(nb, f)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_session(proc: subprocess.Popen) -> None:
+    """Stop Voila and everything it started (its kernels): the whole process group."""
+    import os
+
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return  # the group is gone
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # Voila is gone; its kernel may still be shutting down: give the group the same signal
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        return
