@@ -17,7 +17,6 @@ import typer
 from typer.core import TyperGroup
 
 from e2ckit.array import DEFAULT_PORT, Array, Endpoint, default_array
-from e2ckit.audit import AuditError
 from e2ckit.cli.options import (
     ANTENNA_RE,
     EXACT_ANTENNA_RE,
@@ -30,7 +29,7 @@ from e2ckit.cli.options import (
     check_timing,
 )
 from e2ckit.cli.output import OutputError, Table, emit, resolve_format
-from e2ckit.errors import E2CKitError, Failure, TransportError, ValidationError
+from e2ckit.errors import AuditError, E2CKitError, Failure, TransportError, ValidationError
 
 try:  # typer >= 0.16 vendors click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError  # noqa: F401 (app uses it)

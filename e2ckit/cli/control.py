@@ -16,7 +16,6 @@ from typing import Any
 
 import typer
 
-from e2ckit import audit
 from e2ckit.cli.common import (
     WholeHelp,
     catalog,
@@ -53,9 +52,7 @@ from e2ckit.cli.options import (
     parse_int,
 )
 from e2ckit.cli.output import Table
-from e2ckit.client import Client
 from e2ckit.errors import TransportError, error_info
-from e2ckit.wire.frames import Mode, Reply, Request
 
 control_app = typer.Typer(cls=WholeHelp, no_args_is_help=True, help="Control requests: confirmed, audited.")
 
@@ -83,6 +80,11 @@ def control_request(
     and the outcome after; if the log cannot be written nothing is sent. The log is
     $E2CKIT_AUDIT_LOG, default ~/.local/state/e2ckit/control-audit.jsonl.
     """
+    # the network and the audit log only load when a control is asked for (--help stays fast)
+    from e2ckit import audit
+    from e2ckit.client import Client
+    from e2ckit.wire.frames import Mode, Reply, Request
+
     # 1. everything the user typed, before anything else happens
     ch = parse_int(channel, "--channel", 0, CHANNEL_MAX)
     nd = parse_int(node, "--node", 0, NODE_MAX)
@@ -176,6 +178,8 @@ def control_request(
 
 
 def _log_not_sent(where: str, target: dict[str, Any], payload: bytes, outcome: str, why: str) -> None:
+    from e2ckit import audit
+
     try:
         audit.record(host=where, target=target, data=payload, outcome=outcome, detail=why)
     except OSError as exc:

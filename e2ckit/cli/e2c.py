@@ -62,9 +62,7 @@ from e2ckit.cli.options import (
     parse_int,
 )
 from e2ckit.cli.output import Table
-from e2ckit.client import Client, decode_ds18s20
 from e2ckit.errors import ProtocolError, TransportError, error_info
-from e2ckit.wire.frames import Mode, Request
 
 monitor_app = typer.Typer(cls=WholeHelp, no_args_is_help=True, help="Monitor requests (e2c-client compatible).")
 tools_app = typer.Typer(
@@ -173,6 +171,9 @@ def _monitor_once(
         "error": None,
         "latency_ms": math.nan,
     }
+    from e2ckit.client import Client
+    from e2ckit.wire.frames import Mode, Request
+
     t0 = time.perf_counter()
     try:
         with Client(ep.host, ep.port, timeout=timeout) as c:
@@ -242,6 +243,8 @@ def _temperature(host: str | None, port: int | None, channel: str | None, node: 
     temp = None
     if row["error"] is None:
         try:
+            from e2ckit.client import decode_ds18s20
+
             temp = round(decode_ds18s20(row["raw"]), 4)
         except Exception as exc:
             row["error"] = f"protocol: {one_line(exc)}"
