@@ -17,13 +17,16 @@ from e2ckit.sim.setup import build, use
 
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-#: notebooks whose SETUP cell this test requires (02 is the triage engineer's to add)
+#: notebooks whose SETUP cell this test requires (04 and 05 read logs, not an array)
 REQUIRED = ["01-quickstart", "02-troubleshoot-an-antenna", "03-compare-the-array"]
 KEYS = ("antennas", "seed", "scenarios", "advance", "faults")
 
 
 def manifest() -> dict:
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
 
     spec = tomllib.loads((ROOT / "tests" / "notebooks" / "notebooks.toml").read_text())
     return {n: {**spec.get("defaults", {}), **o} for n, o in spec["notebooks"].items()}
