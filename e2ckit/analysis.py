@@ -431,7 +431,6 @@ def compare_to_median(
     ``log`` (default: pressures) compares log10 values.
     """
     pd = _pd()
-    import numpy as np
 
     df = good(tidy[tidy["point"] == point])
     if antennas is not None:
@@ -447,10 +446,34 @@ def compare_to_median(
     # freq: fixed time buckets; none: samples (a cycle's readings, a little apart)
     grid = df.assign(time=df["time"].dt.floor(step) if freq is not None else _buckets(df["time"], step))
     wide = grid.pivot_table(index="time", columns="antenna", values="value", aggfunc="mean")
-    x = np.log10(wide.where(wide > 0)) if log else wide
-    med = x.median(axis=1)
-    mad = x.sub(med, axis=0).abs().median(axis=1) * 1.4826
-    floor = 0.01 if log else med.abs() * 0.01
+    out = scored(wide, log=log, threshold=threshold)
+    return out[cols].sort_values(["time", "antenna"], ignore_index=True)
+
+
+def scored(
+    wide: pd.DataFrame,
+    *,
+    log: bool,
+    threshold: float,
+    reference: pd.DataFrame | None = None,
+    least_spread: object = 0.0,
+) -> pd.DataFrame:
+    """Each cell of ``wide`` (time × antenna) against the median of ``reference`` (the
+    same shape; NaN where a cell must not count; default: every cell) at its time:
+    tidy rows ``time, antenna, value, median, deviation, score, outlier``. The spread is
+    1.4826 × the reference's median absolute deviation, never below 1 % of the median's
+    magnitude (0.01 decades for ``log``) nor below ``least_spread``; ``log`` compares
+    log10 values. A time with no reference flags nobody (NaN score)."""
+    import numpy as np
+
+    def scale(frame: pd.DataFrame) -> pd.DataFrame:
+        return np.log10(frame.where(frame > 0)) if log else frame
+
+    x = scale(wide)
+    ref = x if reference is None else scale(reference)
+    med = ref.median(axis=1)
+    mad = ref.sub(med, axis=0).abs().median(axis=1) * 1.4826
+    floor = np.maximum(0.01 if log else med.abs() * 0.01, least_spread)
     spread = np.maximum(mad, floor).replace(0, np.nan)
     dev = x.sub(med, axis=0)
     score = dev.div(spread, axis=0)
@@ -461,8 +484,8 @@ def compare_to_median(
         .reset_index()
     )  # fmt: skip
     out["median"] = out["time"].map(10**med if log else med)
-    out["outlier"] = out["score"].abs() > threshold
-    return out[cols].sort_values(["time", "antenna"], ignore_index=True)
+    out["outlier"] = out["score"].abs() > threshold  # NaN (no reference) is not an outlier
+    return out
 
 
 def _buckets(times: pd.Series, step: pd.Timedelta) -> pd.Series:

@@ -11,6 +11,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from e2ckit import analysis
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -287,7 +289,6 @@ def compare_to_healthy(
     decades for ``log``, default: pressures). Columns: ``time``, ``antenna``, ``value``,
     ``median``, ``deviation``, ``score``, ``outlier``, ``state`` (ok/warn/alarm).
     """
-    import numpy as np
     import pandas as pd
 
     cols = ["time", "antenna", "value", "median", "deviation", "score", "outlier", "state"]
@@ -305,23 +306,10 @@ def compare_to_healthy(
         log = "bar" in str(unit)
     wide = env.pivot_table(index="time", columns="antenna", values="mean", aggfunc="mean", observed=True)
     state = pd.DataFrame(limit_states(point, wide.to_numpy()), index=wide.index, columns=wide.columns)
-    x = np.log10(wide.where(wide > 0)) if log else wide
-    healthy = x.where(state == "ok")
-    med = healthy.median(axis=1)
-    mad = healthy.sub(med, axis=0).abs().median(axis=1) * 1.4826
-    floor = np.maximum(0.01 if log else med.abs() * 0.01, _nominal_scatter(point, log))
-    spread = np.maximum(mad, floor).replace(0, np.nan)
-    dev = x.sub(med, axis=0)
-    score = dev.div(spread, axis=0)
-    out = (
-        wide.stack().rename("value").to_frame()
-        .join(dev.stack().rename("deviation"))
-        .join(score.stack().rename("score"))
-        .join(state.stack().rename("state"))
-        .reset_index()
-    )  # fmt: skip
-    out["median"] = out["time"].map(10**med if log else med)
-    out["outlier"] = out["score"].abs() > threshold  # NaN (no reference) is not an outlier
+    # the reference: only antennas whose reading is good and within limits at that time
+    out = analysis.scored(wide, log=log, threshold=threshold, reference=wide.where(state == "ok"),
+                          least_spread=_nominal_scatter(point, log))  # fmt: skip
+    out = out.merge(state.stack().rename("state").reset_index(), on=["time", "antenna"], how="left")
     out = out[cols].sort_values(["time", "antenna"], ignore_index=True)
     out.attrs["unit"] = unit
     return out
