@@ -237,3 +237,16 @@ def test_points_groups_as_parquet(env, tmp_path):
     assert r.exit_code == EXIT_OK, r.output
     groups = pq.read_table(out).to_pydict()
     assert "cryo" in groups["group"] and "per antenna" in groups["points"]
+
+
+def test_log_fsync_is_chosen_on_the_command_line(tmp_path):
+    """`e2ckit log --fsync flush` logs (a cheaper, documented trade); anything else is bad input."""
+    bad = run("log", "FEMC.TEMP0", "--fsync", "never", "-o", str(tmp_path / "x"))
+    assert bad.exit_code == EXIT_BAD_INPUT and "--fsync" in bad.stderr and not (tmp_path / "x").exists()
+    out = tmp_path / "night"
+    ok = run("--simulate", "log", "FEMC.TEMP0", "-a", "DV01", "--fsync", "flush", "--interval", "0.5",
+             "--duration", "1.5", "--quiet", "-o", str(out))  # fmt: skip
+    assert ok.exit_code == EXIT_OK, ok.output
+    import e2ckit
+
+    assert len(e2ckit.load(out)) >= 2

@@ -97,9 +97,12 @@ def log_run(
     duration: str | None = typer.Option(None, "--duration", "-d", help="stop after this long: 90, 30m, 8h, 1d"),
     timeout: float | None = typer.Option(None, "--timeout", help="seconds per request [default: min(1, interval/2)]"),
     flush_every: float = typer.Option(30.0, "--flush-every", help="seconds between parquet flushes (a crash loses at most one cycle: each is in the write-ahead segment)"),
+    fsync: str = typer.Option("cycle", "--fsync", help="cycle: a power cut loses at most the cycle in progress; flush: at most what came since the last flush (cheaper)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no status line and no antenna messages"),
 ) -> None:
     """Log GROUPs or POINTs every --interval seconds until --duration, Ctrl-C or SIGTERM."""
+    if fsync not in ("cycle", "flush"):
+        raise BadInput(f"--fsync must be 'cycle' or 'flush', got {fsync!r}")
     dur = _seconds(duration, "--duration")
     if not out.strip():
         raise BadInput("--out is empty: give the dataset directory")
@@ -108,7 +111,8 @@ def log_run(
     from e2ckit.logger import Logger, LogLockedError, LogWriteError
 
     try:
-        log = Logger(what, antennas, interval=interval, path=out, timeout=timeout, flush_every=flush_every)
+        log = Logger(what, antennas, interval=interval, path=out, timeout=timeout, flush_every=flush_every,
+                     fsync=fsync)  # fmt: skip
     except (ValidationError, KeyError) as exc:
         _err(f"error: {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
