@@ -51,7 +51,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from e2ckit.errors import AuditError, OutcomeUnknownError, ProtocolError, TransportError
+from e2ckit.errors import AuditError, Failure, OutcomeUnknownError, ProtocolError, TransportError
 
 if TYPE_CHECKING:
     from e2ckit.wire.frames import Reply, Request
@@ -205,7 +205,6 @@ def audited_send(
     :class:`OutcomeUnknownError` when it went out without a reply, and the transport
     error as is when no connection was made (``failed``: not applied).
     """
-    from e2ckit.errors import error_info
     from e2ckit.wire.frames import Mode
 
     mode = "reset" if request.mode == Mode.RESET else "control"
@@ -252,8 +251,7 @@ def audited_send(
     finally:
         _AUDITED.reset(token)
     if reply.error:
-        info = error_info(reply.error)
-        outcome("e2c-error", f"{info.tag}: {info.text}")
+        outcome("e2c-error", Failure.e2c(reply.error).text)
     else:
         outcome("sent", None)
     return reply

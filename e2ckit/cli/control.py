@@ -52,7 +52,7 @@ from e2ckit.cli.options import (
     parse_int,
 )
 from e2ckit.cli.output import Table
-from e2ckit.errors import TransportError, error_info
+from e2ckit.errors import Failure, TransportError
 
 control_app = typer.Typer(cls=WholeHelp, no_args_is_help=True, help="Control requests: confirmed, audited.")
 
@@ -161,8 +161,7 @@ def control_request(
         status, error = "failed", f"not sent: {one_line(exc)}"
     else:
         if reply.error:
-            info = error_info(reply.error)
-            status, error = "e2c-error", f"{info.tag}: {info.text}"
+            status, error = "e2c-error", Failure.e2c(reply.error).text
 
     # 4. the result
     cols = ["antenna", "host", "channel", "node", "rca", "lru", "point", "data", "outcome", "error"]

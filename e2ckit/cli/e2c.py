@@ -62,7 +62,7 @@ from e2ckit.cli.options import (
     parse_int,
 )
 from e2ckit.cli.output import Table
-from e2ckit.errors import ProtocolError, TransportError, error_info
+from e2ckit.errors import Failure, ProtocolError, TransportError
 
 monitor_app = typer.Typer(cls=WholeHelp, no_args_is_help=True, help="Monitor requests (e2c-client compatible).")
 tools_app = typer.Typer(
@@ -147,11 +147,8 @@ def monitor_request(
     emit_table(Table(cols, [vals], title=f"{label} monitor request"), fmt, output)
     if row["error"]:
         err(f"error: {row['error']}")
-        raise typer.Exit(
-            EXIT_NOTHING
-            if row["raw"] is None and not row["error"].startswith("E2C:")
-            else EXIT_PARTIAL
-        )
+        failure = Failure.parse(row["error"])
+        raise typer.Exit(EXIT_NOTHING if row["raw"] is None and failure is not None and failure.down else EXIT_PARTIAL)
     if row["status"] in UNDECODED:
         # it answered, but not with what this point holds: a failed reading
         err(f"error: {point.name} reply did not decode: {row['status']} ({hex_bytes(row['raw'])})")
@@ -178,16 +175,14 @@ def _monitor_once(
     try:
         with Client(ep.host, ep.port, timeout=timeout) as c:
             reply = c.request(Request(ch, nd, ra, Mode.MONITOR), check=False)
-    except TransportError as exc:
-        row["error"] = one_line(exc)
-        return row
-    except ProtocolError as exc:
-        row["error"] = f"protocol: {one_line(exc)}"
+    except (TransportError, ProtocolError) as exc:
+        # the Client's exception carries its Failure: the row reads as a sweep's would
+        failure = getattr(exc, "failure", None)
+        row["error"] = failure.text if failure is not None else f"protocol: {one_line(exc)}"
         return row
     row["latency_ms"] = (time.perf_counter() - t0) * 1e3
     if reply.error:
-        info = error_info(reply.error)
-        row["error"] = f"{info.tag}: {info.text}"
+        row["error"] = Failure.e2c(reply.error).text
         row["raw"] = reply.data
         return row
     row["raw"] = reply.data
