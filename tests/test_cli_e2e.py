@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import pytest
+from simhelpers import cli_on_a_terminal
 
 from e2ckit.logger import load
 from e2ckit.sim import SimulatedArray
@@ -173,35 +174,13 @@ def test_console_script_is_installed():
 def _in_a_terminal(
     args: list[str], env: dict[str, str], stream: str = "stdout", columns: str | None = "160"
 ) -> tuple[int, str]:
-    """Run the CLI with ``stream`` (stdout or stderr) on a pseudo-terminal, as a user at
-    a shell would; returns the exit status and what the terminal received (escape
-    sequences included). ``columns=None``: no $COLUMNS, and the terminal, never sized,
-    reports 0 columns."""
-    import pty
-
-    main_fd, child_fd = pty.openpty()
-    code = "import sys; from e2ckit.cli import main; sys.argv[0] = 'e2ckit'; main()"
+    """The CLI with ``stream`` on a pseudo-terminal; ``columns=None``: no $COLUMNS, and
+    the terminal, never sized, reports 0 columns."""
     term_env = {**env, "COLUMNS": columns or "", "LINES": "40", "TERM": "xterm-256color"}
     if columns is None:
         del term_env["COLUMNS"]
     term_env.pop("NO_COLOR", None)
-    streams = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, stream: child_fd}
-    p = subprocess.Popen(
-        [sys.executable, "-c", code, *args],
-        stdout=streams["stdout"], stderr=streams["stderr"], stdin=subprocess.DEVNULL, env=term_env,
-    )  # fmt: skip
-    os.close(child_fd)
-    out = bytearray()
-    while True:
-        try:
-            chunk = os.read(main_fd, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(main_fd)
-    return p.wait(timeout=60), out.decode("utf-8", "replace")
+    return cli_on_a_terminal(args, term_env, stream=stream)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")

@@ -14,10 +14,10 @@ import json
 import math
 import os
 import re
-import subprocess
 import sys
 
 import pytest
+from simhelpers import cli_on_a_terminal
 from typer.testing import CliRunner
 
 from e2ckit.cli import app
@@ -226,30 +226,9 @@ def test_help_is_not_cut(width):
 def _in_a_terminal(args: list[str], env: dict[str, str], columns: int) -> tuple[int, str]:
     """The CLI with stdout on a pseudo-terminal sized ``columns`` x 40 (no $COLUMNS:
     the width comes from the terminal itself)."""
-    import fcntl
-    import pty
-    import struct
-    import termios
-
-    main_fd, child_fd = pty.openpty()
-    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    code = "import sys; from e2ckit.cli import main; sys.argv[0] = 'e2ckit'; main()"
     term_env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
     term_env["TERM"] = "xterm-256color"
-    p = subprocess.Popen([sys.executable, "-c", code, *args], stdout=child_fd,
-                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=term_env)  # fmt: skip
-    os.close(child_fd)
-    out = bytearray()
-    while True:
-        try:
-            chunk = os.read(main_fd, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(main_fd)
-    return p.wait(timeout=60), out.decode("utf-8", "replace")
+    return cli_on_a_terminal(args, term_env, size=(columns, 40))
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
