@@ -6,13 +6,16 @@ Run on demand (not part of the test suite)::
 
 **The data.** A synthetic full-array log in exactly the logger's layout and schema:
 66 antennas (DA41–DA65, DV01–DV25, CM01–CM12, PM01–PM04) × the 45 points of ``cryo``
-+ ``cmpr`` at 1 Hz (256.6 M samples a day): cycle times on the 1 s grid with a few ms
-of jitter, float32-valued random walks with noise, a latency per request, 0.1 % failed
-readings (value null, ``error`` set). Each antenna-day is written by the compaction
++ ``cmpr`` at 1 Hz (256.6 M samples a day): cycle times on the 1 s grid as the
+logger stamps them (0.1 % of the cycles started late and carry their actual start),
+float32-valued random walks with noise, a latency per request, 0.5 % failed readings
+(value null, ``error`` set). Each antenna-day is written by the compaction
 writer itself (:func:`e2ckit.logger.compaction.arrange` and ``options``, through
 :func:`e2ckit.logger.store.write_atomic`), so the files are what ``compact`` leaves:
 sorted by (point, time), one row group per point. Generated once and cached in
-``--data`` (default: ``$TMPDIR/e2ckit-bench-load``); ``--week`` adds six more days.
+``--data`` (default: ``$TMPDIR/e2ckit-bench-load``); ``--week`` adds six more days. The
+cache is regenerated when it was made by another version of this generator or with
+another compaction setting (``bench-format.json`` says which).
 
 **The queries**, each in its own subprocess (wall time and peak RSS from
 ``resource.getrusage``), interleaved over engines, median of ``--repeat`` runs:
@@ -75,12 +78,12 @@ def antenna_day(day: date, antenna: str, seed: int, seconds: int = 86400):
     points = _points()
     n_p = len(points)
     t0 = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1e6)
-    # the cycle's start as the logger stamps it: the 1 s grid plus the wake-up delay of
-    # its timer (~0.2 ms, a few ms at worst), shared by every sample of the cycle
-    jitter = np.clip(day_rng.normal(200, 100, seconds), 0, None).astype(np.int64)
-    late = day_rng.random(seconds) < 0.01
-    jitter[late] += day_rng.integers(0, 5000, int(late.sum()))
-    cycle_t = t0 + np.arange(seconds, dtype=np.int64) * 1_000_000 + jitter
+    # the cycles as the logger stamps them: on the 1 s grid (a cycle that starts within a
+    # tenth of its interval of its slot is stamped with the slot), except the few that
+    # started later than that (a busy host), stamped with their actual start
+    cycle_t = t0 + np.arange(seconds, dtype=np.int64) * 1_000_000
+    late = day_rng.random(seconds) < 1e-3
+    cycle_t[late] += day_rng.integers(100_000, 600_000, int(late.sum()))
     # point-major, as compaction sorts them (arrange sorts again: same order)
     time_col = np.tile(cycle_t, n_p)
     point_idx = np.repeat(np.arange(n_p, dtype=np.int32), seconds)
@@ -110,8 +113,47 @@ def antenna_day(day: date, antenna: str, seed: int, seconds: int = 86400):
     )
 
 
+#: bumped when the generated data changes (2: cycles stamped on the grid)
+FORMAT = 2
+
+
+def _fresh(data: Path) -> None:
+    """Drop a cache made by another generator version or compaction setting."""
+    import shutil
+
+    from e2ckit.logger.schema import COMPACT_LEVEL, WRITE_OPTIONS
+
+    marker = data / "bench-format.json"
+    want = {"format": FORMAT, "compact_level": COMPACT_LEVEL, "options": repr(sorted(WRITE_OPTIONS.items()))}
+    try:
+        have = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        have = None
+    if have != want:
+        old = sorted(data.glob("date=*"))
+        if old:
+            print(f"  the cached data in {data} is of another format: regenerating it", flush=True)
+        for d in old:
+            shutil.rmtree(d)
+        marker.write_text(json.dumps(want))
+
+
 def generate(data: Path, days: int) -> None:
     """Write the days missing under ``data`` (each antenna-day as compaction writes it)."""
+    from e2ckit.logger.lock import DatasetLock
+
+    _fresh(data)
+    # a writer holds the dataset's lock: a load() meanwhile reads around the temporary
+    # files instead of settling them as a crashed writer's leftovers
+    lock = DatasetLock(data, "bench_load.py generating data")
+    lock.acquire()
+    try:
+        _generate(data, days)
+    finally:
+        lock.release()
+
+
+def _generate(data: Path, days: int) -> None:
     from e2ckit.logger import compaction
     from e2ckit.logger.store import write_atomic
 

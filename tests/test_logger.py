@@ -150,6 +150,47 @@ def test_time_axis_is_the_clock_grid(sim, clock, tmp_path) -> None:
     assert clock.now() == DEFAULT_EPOCH + 240  # the logger drove the stepped clock
 
 
+class _LateClock(SimClock):
+    """A stepped clock whose timer wakes late: each advance overshoots by the next delay."""
+
+    def __init__(self, start: float, delays: list[float]) -> None:
+        super().__init__(start=start, rate=None)
+        self.delays = list(delays)
+
+    def advance(self, seconds: float) -> float:
+        return super().advance(seconds + (self.delays.pop(0) if self.delays else 0.0))
+
+
+def test_cycles_are_stamped_on_the_grid_unless_they_start_late(sim, tmp_path) -> None:
+    """A cycle that starts within a tenth of an interval after its slot carries the slot's
+    time (exact µs steps: the compacted time column is constant deltas); a later one
+    carries its actual start and is counted."""
+    start = DEFAULT_EPOCH + 0.1234567  # an anchor that is not a whole µs
+    late = _LateClock(start, [0.0002, 0.09, 0.35, 0.001, 0.0])
+    log = Logger("FEMC.TEMP0", "DV01", array=sim, interval=1.0, path=tmp_path, clock=late)
+    log.run(cycles=6)
+    us = load(tmp_path).time.dt.as_unit("us").astype("int64").to_numpy()
+    t0 = round(start * 1e6)
+    on_grid = [0, 1, 2, 4, 5]
+    assert [us[k] for k in on_grid] == [t0 + k * 1_000_000 for k in on_grid]
+    assert abs(us[3] - (t0 + 3_350_000)) <= 1  # its actual start (to the clock's float µs)
+    assert log.status.late_starts == 1 and "1 started late" in str(log.status)
+
+
+def test_fast_cycles_keep_exact_steps_on_a_long_grid(sim, tmp_path) -> None:
+    """10 Hz for five simulated minutes with wake-up delays under a ms: every step is exactly
+    100,000 µs (whole µs from the anchor, no float drift)."""
+    import numpy as np
+
+    delays = list(np.random.default_rng(3).uniform(0, 0.001, 3_000))
+    late = _LateClock(DEFAULT_EPOCH + 1 / 3, delays)
+    log = Logger("FEMC.TEMP0", "DV01", array=sim, interval=0.1, path=tmp_path, clock=late, flush_rows=1_000_000)
+    log.run(cycles=3_000)
+    us = load(tmp_path).time.dt.as_unit("us").astype("int64").to_numpy()
+    assert len(us) == 3_000 and set(np.diff(us)) == {100_000}
+    assert log.status.late_starts == 0
+
+
 def test_accelerated_outage_gives_a_two_day_time_axis(tmp_path) -> None:
     clock = SimClock(rate=None)
     sim = SimulatedArray(["DV01", "DV02"], seed=1, clock=clock, latency=0.0)

@@ -4,6 +4,7 @@ hold: ``panel.data`` and the lines and labels on ``panel.figure`` (never Output 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import matplotlib
 
@@ -522,3 +523,40 @@ def test_trend_panel_over_a_running_logger_sees_cycles_not_yet_flushed(tmp_path)
             assert len(panel.data) == 8  # the fourth cycle, after Reload
         finally:
             logger.stop()
+
+
+def test_a_path_panel_surveys_a_long_log_from_its_first_and_last_days(tmp_path, monkeypatch):
+    """The span, antennas and points a path panel offers are those of the log, found from
+    the first and last days' footers: the days between are never opened."""
+    import pyarrow.parquet as pq
+
+    import e2ckit
+    from e2ckit.logger import compaction
+    from e2ckit.panels import widgets
+    from e2ckit.sim import SimulatedArray
+    from e2ckit.sim.clock import DEFAULT_EPOCH, SimClock
+
+    monkeypatch.setattr(compaction, "MIN_GROUP", 1)  # a row group per point, as a day's worth gets
+    clock = SimClock(start=DEFAULT_EPOCH + 3600, rate=None)
+    path = tmp_path / "log"
+    with SimulatedArray("DV01,DV02,DA41", seed=5, clock=clock) as sim:
+        e2ckit.Logger(["FEMC.TEMP0", "FEMC.CRYOSTAT_PRESSURE"], array=sim, interval=3 * 3600, path=path,
+                      clock=clock).run(cycles=24)  # fmt: skip
+        # the last day: a new logger adds a point and DA41 is no longer logged
+        e2ckit.Logger(["FEMC.TEMP0", "FEMC.TEMP9"], "DV01,DV02", array=sim, interval=3 * 3600, path=path,
+                      clock=clock).run(cycles=3)  # fmt: skip
+    days = sorted(d.name for d in path.glob("date=*"))
+    assert len(days) == 4
+    compaction.compact(path, before=days[-1][5:])  # the last day stays in parts
+    opened = []
+    real = pq.ParquetFile
+    monkeypatch.setattr(pq, "ParquetFile", lambda f, *a, **k: opened.append(f) or real(f, *a, **k))
+    points, antennas, first, last = widgets._survey_path(path)
+    log = e2ckit.load(path)
+    assert antennas == ["DA41", "DV01", "DV02"]
+    assert (first, last) == (log["time"].min(), log["time"].max())
+    newest = log[log["time"].dt.strftime("date=%Y-%m-%d") == days[-1]]
+    assert sorted(points) == sorted(newest["point"].astype(str).unique())
+    assert {Path(f).parent.parent.name for f in opened} == {days[0], days[-1]}
+    compaction.compact(path, before="2100-01-01")  # now the last day too: its points from statistics
+    assert widgets._survey_path(path) == (points, antennas, first, last)

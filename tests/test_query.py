@@ -482,3 +482,38 @@ def test_a_file_with_other_column_types_is_read_with_the_rest(log, rows) -> None
     got = load(log, columns=LOAD_COLUMNS)
     assert len(got) == len(rows) + 5
     same(load(log, every="1h", agg=AGGS), pandas_agg(pd.concat([rows, extra], ignore_index=True), "1h", AGGS))
+
+
+def test_a_compacted_archive_reads_back_in_time_order_with_or_without_shared_cycle_times(tmp_path, rows, monkeypatch) -> None:
+    """Compacted files (an antenna-day each, sorted by point then time) come back sorted
+    by (time, antenna, point) and equal to pandas' sort of the same rows: over two days,
+    when every antenna of a cycle shares one time (read without a sort) and when one
+    antenna's samples are missing or off the others' times (sorted)."""
+    from e2ckit.logger import query
+
+    used = []
+    real = query._interleaved
+    monkeypatch.setattr(query, "_interleaved", lambda k, w: used.append(real(k, w) is not None) or real(k, w))
+    shifted = rows.copy()
+    off = (shifted["antenna"] == "DV01") & (shifted.index % 97 == 0)
+    shifted.loc[off, "time"] += pd.Timedelta("1ms")  # a few of DV01's samples off the shared times
+    gap = shifted[~((shifted["antenna"] == "DV02") & (shifted.index % 89 == 0))]  # and DV02 missing some
+    for name, data, fast in (("shared", rows, True), ("shifted", shifted, False), ("gap", gap, False)):
+        root = tmp_path / name
+        write_log(root, data)
+        compact(root, before="2026-01-03")
+        for point, _ in POINTS:
+            used.clear()
+            got = load(root, points=point)
+            want = data[data["point"] == point].sort_values(["time", "antenna"], kind="stable", ignore_index=True)
+            assert used and used[-1] is fast, (name, point)
+            np.testing.assert_array_equal(got["time"].dt.as_unit("us").to_numpy(), want["time"].dt.as_unit("us").to_numpy())
+            assert got["antenna"].astype(str).tolist() == want["antenna"].tolist(), (name, point)
+            np.testing.assert_array_equal(got["value"].to_numpy(), want["value"].to_numpy())
+        got = load(root)  # every point: one run per (antenna, point)
+        want = data.sort_values(["time", "antenna", "point"], kind="stable", ignore_index=True)
+        assert len(got) == len(want)
+        for c in ("antenna", "point"):
+            assert got[c].astype(str).tolist() == want[c].tolist(), (name, c)
+        np.testing.assert_array_equal(got["time"].dt.as_unit("us").to_numpy(), want["time"].dt.as_unit("us").to_numpy())
+        np.testing.assert_array_equal(got["value"].to_numpy(), want["value"].to_numpy())

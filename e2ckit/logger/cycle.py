@@ -2,7 +2,11 @@
 
 Cycle *k* is due at ``t0 + k·interval`` on the logger's clock; a cycle that ends after
 the next one was due counts an overrun and skips to the next slot still ahead (never a
-pile-up of late cycles). Each cycle's rows go to the write-ahead segment at once and
+pile-up of late cycles). A cycle's samples are stamped with its slot, the grid time,
+when it started within :data:`ON_TIME` of an interval after it (the timer's wake-up
+delay, ~0.2 ms); a cycle that started later than that carries its actual start. On the
+grid, a compacted day's time column costs almost nothing (constant deltas: 0.006
+instead of 1.6 bytes a sample), and every antenna's samples of a cycle share one time. Each cycle's rows go to the write-ahead segment at once and
 to parquet parts at each flush (:mod:`.store`); the dataset's lock (:mod:`.lock`) is
 held from the first cycle until :meth:`Logger.stop` (or the end of :meth:`Logger.run`).
 """
@@ -35,6 +39,11 @@ from e2ckit.names import default_deadline
 if TYPE_CHECKING:
     from e2ckit.catalog import Catalog
     from e2ckit.logger._source import Swept
+
+
+#: a cycle that starts within this fraction of the interval after its slot is stamped
+#: with the slot; a later one with its actual start (``status.late_starts`` counts them)
+ON_TIME = 0.1
 
 
 class Logger:
@@ -182,7 +191,7 @@ class Logger:
         self._reported_error: str | None = None  # the write failure last said on stderr
         # counters (read by `status`)
         self._cycles = self._samples = self._errors = self._dropped = 0
-        self._overruns = self._skipped = self._cut_short = 0
+        self._overruns = self._skipped = self._cut_short = self._late_starts = 0
         self._last_cycle: float | None = None
         self._last_cycle_seconds: float | None = None
         self._health: dict[str, AntennaHealth] = {a: AntennaHealth() for a in self.antennas}
@@ -468,13 +477,32 @@ class Logger:
             timeout=self.timeout, deadline=self.deadline, concurrency=self.concurrency,
         )  # fmt: skip
 
+    def _stamp_us(self, now: float) -> int:
+        """The time of a cycle starting at ``now`` (µs): its slot on the grid when it
+        started within :data:`ON_TIME` of an interval after it, else ``now``.
+
+        The slot is computed in whole µs from the grid's anchor, so consecutive slots
+        differ by exactly the interval (no float rounding in the stored times)."""
+        now_us = round(now * 1e6)
+        if self._t0 is None:
+            return now_us
+        slot_us = round(self._t0 * 1e6) + round(self._k * self.interval * 1e6)
+        if -1 <= now_us - slot_us <= ON_TIME * self.interval * 1e6:
+            return slot_us
+        with self._lock:
+            self._late_starts += 1
+        return now_us
+
     def _cycle(self) -> int:
-        """Sweep once; the rows, stamped with the cycle's start, go to the store."""
-        stamp = self._now()
+        """Sweep once; the rows, stamped with the cycle's slot (or its start when late:
+        :meth:`_stamp_us`), go to the store."""
+        now = self._now()
+        stamp_us = self._stamp_us(now)
+        stamp = stamp_us / 1e6
         t_real = time.perf_counter()
         swept = self._sweep()
         cut = _cut_by_deadline(swept)
-        batch, health = self._rows.build(round(stamp * 1e6), swept)
+        batch, health = self._rows.build(stamp_us, swept)
         self._store.append(batch)
         rows = batch.num_rows
         errors = sum(e for _, e, _ in health.values())
@@ -555,6 +583,7 @@ class Logger:
                 overruns=self._overruns,
                 skipped=self._skipped,
                 cut_short=self._cut_short,
+                late_starts=self._late_starts,
                 files=store.files,
                 bytes_written=store.bytes,
                 last_cycle=self._last_cycle,

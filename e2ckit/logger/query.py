@@ -324,8 +324,42 @@ def _sorted(df: Any) -> Any:  # a Polars frame, or an Arrow table when it had to
     k = df.select(key.alias("k"))["k"].to_numpy()
     if (k[1:] >= k[:-1]).all():
         return df
+    order = _interleaved(k, n_a * n_p)
+    if order is None:
+        order = np.argsort(k, kind="stable")
     # gathered by Arrow (one pass per column; Polars' gather over many chunks is slower)
-    return df.to_arrow().take(pa.array(np.argsort(k, kind="stable")))
+    return df.to_arrow().take(pa.array(order))
+
+
+def _interleaved(k: Any, width: int) -> Any:
+    """The sorting order of keys ``k`` (time · width + series), without a sort, for rows
+    as a compacted archive holds them: blocks in time order (a day each), each block
+    runs of one series (antenna, point) in series order, every run of a block holding
+    the same strictly increasing times. Within a block sample *j* of every run comes
+    before sample *j + 1* of any: the order is the transpose of its runs × samples grid.
+    (Files are one antenna-day each, sorted by point then time, and the logger stamps
+    every antenna of a cycle with one time.) None when the rows are otherwise."""
+    import numpy as np
+
+    series = k % width
+    bounds = np.r_[0, np.flatnonzero(series[1:] != series[:-1]) + 1, len(k)]
+    codes = series[bounds[:-1]]
+    blocks = np.r_[0, np.flatnonzero(codes[1:] <= codes[:-1]) + 1, len(codes)]
+    pieces = []
+    for r0, r1 in zip(blocks[:-1], blocks[1:], strict=True):
+        lo, hi = bounds[r0], bounds[r1]
+        runs, n = r1 - r0, (bounds[r0 + 1] - lo)
+        if runs * n != hi - lo or not (np.diff(bounds[r0 : r1 + 1]) == n).all():
+            return None
+        grid = k[lo:hi].reshape(runs, n)
+        if n > 1 and not (grid[0, 1:] > grid[0, :-1]).all():
+            return None
+        if runs > 1 and not (grid - codes[r0:r1, None] == grid[0] - codes[r0]).all():  # the same times
+            return None
+        if hi < len(k) and not k[hi - 1] < k[hi]:  # the next block is later
+            return None
+        pieces.append(lo + np.arange(hi - lo).reshape(runs, n).T.ravel())
+    return np.concatenate(pieces) if pieces else None
 
 
 def units(df: Any) -> dict[str, str]:

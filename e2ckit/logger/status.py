@@ -53,6 +53,7 @@ class LoggerStatus:
     max_backlog: int = 0  #: the bound on samples_buffered; logging stops there while writes fail
     samples_dropped: int = 0  #: rows given up (the backlog at stop when it could not be written)
     cut_short: int = 0  #: cycles in which the deadline passed before every request was sent
+    late_starts: int = 0  #: cycles that started over a tenth of an interval after their slot (stamped with their actual start, not the grid time)
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
@@ -129,7 +130,8 @@ class LoggerStatus:
             f"  samples   {self.samples} ({self.samples_written} on disk in {self.files} files, "
             f"{self.samples_buffered} buffered), {self.errors} errors",
             f"  timing    {self.overruns} overruns ({self.skipped} slots skipped), "
-            f"{self.cut_short} cycles cut short by the deadline",
+            f"{self.cut_short} cycles cut short by the deadline"
+            + (f", {self.late_starts} started late (stamped off the grid)" if self.late_starts else ""),
             f"  antennas  {ok} ok, {len(partial)} partial, {len(down)} down"
             + (f"; down: {self._names(down, 8)}" if down else "")
             + (f"; partial: {self._names(partial, 8)}" if partial else ""),

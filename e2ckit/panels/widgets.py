@@ -329,38 +329,46 @@ class _Source:
 
 
 def _survey_path(path: Path) -> tuple[list[str], list[str], Any, Any]:
-    """Points, antennas and time span of a logged dataset from its partition names
-    (``date=…/antenna=…``) and parquet footers (the time column's statistics), plus the
-    point column of the newest day's files and a running logger's write-ahead segments
-    (its last cycles, not flushed yet): no part's values are read. A file that is
-    not a readable part is passed over (``load`` warns about it when it reads)."""
+    """Points, antennas and time span of a logged dataset without reading its values:
+    antennas from the partition names (``date=…/antenna=…``), the span from the time
+    statistics in the footers of the first and the last day's files (a sample lies in
+    the partition of its UTC date, so no other day can hold the ends), the points from
+    the newest day's point statistics (a compacted file has a point per row group; a
+    row group of several is read, its point column only), plus a running logger's
+    write-ahead segments (its last cycles, not flushed yet). A file that is not a
+    readable part is passed over (``load`` warns about it when it reads)."""
     import pandas as pd
-    import pyarrow.parquet as pq
 
     from e2ckit.errors import ValidationError
 
     if not path.is_dir():
         raise ValidationError(f"no log at {path}: not a directory")
-    antennas: set[str] = set()
-    first = last = None
     by_day: dict[str, list[Path]] = {}
     for f in sorted(path.glob("date=*/antenna=*/*.parquet")):
-        if f.name.startswith((".", "_")):
-            continue
-        try:
-            meta = pq.ParquetFile(f).metadata
-            col = meta.schema.names.index("time")
-        except Exception:  # noqa: BLE001 - not a part of the log; load() names it
-            continue
-        antennas.add(f.parent.name.split("=", 1)[1])
-        by_day.setdefault(f.parent.parent.name, []).append(f)
-        for rg in range(meta.num_row_groups):
-            st = meta.row_group(rg).column(col).statistics
-            if st is None or not st.has_min_max:
-                continue
-            first = st.min if first is None or st.min < first else first
-            last = st.max if last is None or st.max > last else last
+        if not f.name.startswith((".", "_")):
+            by_day.setdefault(f.parent.parent.name, []).append(f)
+    days = sorted(by_day)
+    antennas: set[str] = set()
+    first = last = None
     points: list[str] = []
+    # the newest day with a readable part gives the points and the end, the oldest the
+    # start; the days between are not opened
+    newest = None
+    for day in reversed(days):
+        spans = [s for f in by_day[day] if (s := _footer_survey(f, points)) is not None]
+        if spans:
+            first, last = _widen(first, last, *_span(spans))
+            newest = day
+            break
+    for day in days:
+        if newest is None or day >= newest:
+            break
+        spans = [s for f in by_day[day] if (s := _footer_survey(f, None)) is not None]
+        if spans:
+            first, last = _widen(first, last, *_span(spans))
+            break
+    for day in days:
+        antennas.update(f.parent.name.split("=", 1)[1] for f in by_day[day])
     # a running logger's newest cycles, not in a part yet: its write-ahead segments
     with contextlib.suppress(Exception):  # a layout without segments: nothing to add
         import pyarrow.compute as pc
@@ -376,14 +384,58 @@ def _survey_path(path: Path) -> tuple[list[str], list[str], Any, Any]:
                 first = lo if first is None or lo < first else first
                 last = hi if last is None or hi > last else last
                 points += [p for p in pc.unique(table["point"]).to_pylist() if p not in points]
-    for f in by_day[max(by_day)] if by_day else []:
-        with contextlib.suppress(Exception):
-            points += [p for p in pq.read_table(f, columns=["point"]).column("point").unique().to_pylist()
-                       if p not in points]  # fmt: skip
     order = {n: i for i, n in enumerate((analysis.TEMP_POINT, analysis.PRESSURE_POINT))}
     points.sort(key=lambda p: (order.get(p, 9), p))
     span = [None if t is None else as_utc(pd.Timestamp(t)) for t in (first, last)]
     return points, sorted(antennas), span[0], span[1]
+
+
+def _span(spans: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+    """The span holding every (first, last) of ``spans``."""
+    first = last = None
+    for lo, hi in spans:
+        first, last = _widen(first, last, lo, hi)
+    return first, last
+
+
+def _widen(first: Any, last: Any, lo: Any, hi: Any) -> tuple[Any, Any]:
+    """The span [first, last] widened to hold [lo, hi] (None: no bound yet)."""
+    if lo is not None and (first is None or lo < first):
+        first = lo
+    if hi is not None and (last is None or hi > last):
+        last = hi
+    return first, last
+
+
+def _footer_survey(f: Path, points: list[str] | None) -> tuple[Any, Any] | None:
+    """The first and last time in ``f`` from its footer's statistics, and (``points``
+    given) its points added to ``points``; None when ``f`` is not a readable part."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(f)
+        meta = pf.metadata
+        names = meta.schema.names
+        t_col, p_col = names.index("time"), names.index("point")
+    except Exception:  # noqa: BLE001 - not a part of the log; load() names it
+        return None
+    first = last = None
+    for rg in range(meta.num_row_groups):
+        group = meta.row_group(rg)
+        st = group.column(t_col).statistics
+        if st is not None and st.has_min_max:
+            first, last = _widen(first, last, st.min, st.max)
+        if points is None or group.num_rows == 0:
+            continue
+        ps = group.column(p_col).statistics
+        found: list[str] = []
+        if ps is not None and ps.has_min_max and ps.min == ps.max:
+            found = [ps.min]  # one point in the row group (the compacted layout)
+        else:
+            with contextlib.suppress(Exception):
+                found = pf.read_row_group(rg, columns=["point"]).column("point").unique().to_pylist()
+        points += [p for p in found if p not in points]
+    return first, last
 
 
 class _LogPanel(_Panel):
