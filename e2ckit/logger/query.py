@@ -258,7 +258,10 @@ def _query(lf: Any, *, every: int | None, aggs: list[str], columns: list[str] | 
         # bucket start: the time floored to a multiple of `every` since the UNIX epoch
         # (for a divisor of a day, the same buckets as pandas' resample/floor)
         bucket = ((pl.col("time").cast(pl.Int64) // every) * every).cast(pl.Datetime("us", "UTC")).alias("time")
-        out = lf.group_by(bucket, "antenna", "point").agg(_agg_exprs(aggs)).collect()
+        # the streaming engine: a file at a time through the grouping, linear in the days
+        # read (the in-memory engine took 0.3 s for one day of a point over the array and
+        # 1.2 s for two; streaming 0.2 and 0.38)
+        out = lf.group_by(bucket, "antenna", "point").agg(_agg_exprs(aggs)).collect(engine="streaming")
         out = _enums(out)
         found = units(out)
         keep = [*KEY, "unit", *aggs]
