@@ -517,3 +517,110 @@ def test_a_compacted_archive_reads_back_in_time_order_with_or_without_shared_cyc
             assert got[c].astype(str).tolist() == want[c].tolist(), (name, c)
         np.testing.assert_array_equal(got["time"].dt.as_unit("us").to_numpy(), want["time"].dt.as_unit("us").to_numpy())
         np.testing.assert_array_equal(got["value"].to_numpy(), want["value"].to_numpy())
+
+
+# -- the compacted days' 5-minute summaries ----------------------------------------------------------
+
+SUMMED = ["min", "max", "mean", "count"]
+
+
+@pytest.fixture
+def summed(monkeypatch) -> list[int]:
+    """How many summaries each load() read (0: every day read from its samples)."""
+    from e2ckit.logger import query
+
+    used: list[int] = []
+    real = query._from_partials
+
+    def spy(files, root, tables, summaries, *args, **kwargs):
+        used.append(len(summaries))
+        return real(files, root, tables, summaries, *args, **kwargs)
+
+    monkeypatch.setattr(query, "_from_partials", spy)
+    return used
+
+
+@pytest.mark.parametrize("every", ["5min", "15min", "1h"])
+def test_summaries_answer_long_buckets_as_the_samples_do(log, rows, summed, every) -> None:
+    """Compaction writes a 5-minute summary per antenna-day; buckets of a multiple of 5
+    minutes are computed from it and equal pandas over the samples (gaps, failed
+    readings, a point that always fails, an antenna without a point)."""
+    compact(log, before="2026-01-03")
+    assert len(list((log / ".e2ckit" / "rollup").rglob("*.rollup"))) == 2 * len(ANTS)
+    got = load(log, every=every, agg=SUMMED)
+    assert summed == [2 * len(ANTS)]
+    same(got, pandas_agg(rows, every, SUMMED))
+    failing = got[(got.antenna == "DV02") & (got.point == "FEMC.CRYOSTAT_PRESSURE")]
+    assert len(failing) and (failing["count"] == 0).all() and failing[["min", "max", "mean"]].isna().all().all()
+    # with filters, and a start and end on the 5-minute grid
+    start, end = T0 + pd.Timedelta("90min"), T0 + pd.Timedelta("150min")
+    got = load(log, points="FEMC.TEMP0", antennas="DV", start=start, end=end, every=every, agg=["mean", "count"])
+    sub = rows[(rows.point == "FEMC.TEMP0") & rows.antenna.str.startswith("DV") & (rows.time >= start) & (rows.time < end)]
+    same(got, pandas_agg(sub, every, ["mean", "count"]))
+    assert summed[-1] == 2 * 2
+
+
+def test_what_a_summary_cannot_answer_is_read_from_the_samples(log, rows, summed) -> None:
+    """std/first/last, a bucket off the 5-minute grid, a start inside a day off it, and
+    rows logged into a day after it was compacted all read samples, and are right."""
+    compact(log, before="2026-01-03")
+    same(load(log, every="1h", agg=AGGS), pandas_agg(rows, "1h", AGGS))
+    same(load(log, every="1min", agg=SUMMED), pandas_agg(rows, "1min", SUMMED))
+    assert summed == []
+    start = T0 + pd.Timedelta("62min") + pd.Timedelta("7s")  # inside the first day, off the grid
+    got = load(log, start=start, every="15min", agg=SUMMED)
+    same(got, pandas_agg(rows[rows.time >= start], "15min", SUMMED))
+    assert summed == [len(ANTS)]  # the second day still from its summaries
+    # a reading logged into the second day after its compaction
+    late = rows[(rows.antenna == "DV01") & (rows.time >= "2026-01-02 01:00")].head(3).copy()
+    late["time"] += pd.Timedelta("1ms")
+    late["value"] = 1e6
+    write_part(log, "2026-01-02", "DV01", _file_table(late), "ccccdddd", 1)
+    both = pd.concat([rows, late], ignore_index=True)
+    got = load(log, every="15min", agg=SUMMED)
+    same(got, pandas_agg(both, "15min", SUMMED))
+    assert summed[-1] == 2 * len(ANTS) - 1 and got["max"].max() == 1e6
+
+
+def test_days_with_and_without_summaries_merge_into_one_answer(log, rows, summed) -> None:
+    compact(log, before="2026-01-02")  # the first day only; the second stays in parts
+    got = load(log, every="15min", agg=SUMMED)
+    assert summed == [len(ANTS)]
+    same(got, pandas_agg(rows, "15min", SUMMED))
+
+
+def test_a_broken_or_orphan_summary_is_never_used(log, rows, summed) -> None:
+    compact(log, before="2026-01-03")
+    summaries = sorted((log / ".e2ckit" / "rollup").rglob("*.rollup"))
+    summaries[0].write_bytes(b"not parquet")  # a summary cut short
+    orphan = summaries[1].with_name("part-20260101T000000000000Z-compact-00000000.parquet.rollup")
+    summaries[1].rename(orphan)  # a summary of a file that is not there (a crashed compaction)
+    want = pandas_agg(rows, "15min", SUMMED)
+    same(load(log, every="15min", agg=SUMMED), want)  # read from the samples
+    # the next compaction writes the missing summary (an upgrade of a dataset without them)
+    compact(log, before="2026-01-03")
+    assert summaries[1].exists()
+    same(load(log, every="15min", agg=SUMMED), want)
+
+
+def test_summaries_are_invisible_to_other_readers_of_the_dataset(log, rows) -> None:
+    """Derived data in the hidden state directory, not ``*.parquet``: DuckDB/Polars globs
+    and hive readers count every sample once."""
+    import polars as pl
+
+    compact(log, before="2026-01-03")
+    assert list((log / ".e2ckit" / "rollup").rglob("*.rollup"))
+    assert not [p for p in log.rglob("*.parquet") if ".e2ckit" in p.parts]
+    assert pl.scan_parquet(f"{log}/**/*.parquet", hive_partitioning=True).select(pl.len()).collect().item() == len(rows)
+
+
+def test_a_slow_log_gets_no_summary(tmp_path) -> None:
+    """A sample every two minutes: a summary of 5-minute buckets would hold about as
+    many rows as the samples."""
+    slow = truth_rows()
+    t = slow["time"]
+    slow = slow[(t.dt.second < 7) & (t.dt.minute % 2 == 0)].reset_index(drop=True)  # a cycle in two minutes
+    write_log(tmp_path / "slow", slow)
+    compact(tmp_path / "slow", before="2026-01-03")
+    assert not list((tmp_path / "slow").rglob("*.rollup"))
+    same(load(tmp_path / "slow", every="15min", agg=SUMMED), pandas_agg(slow, "15min", SUMMED))

@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from e2ckit.errors import E2CKitError, ValidationError
+from e2ckit.logger import rollup
 from e2ckit.logger.lock import DatasetLock
 from e2ckit.logger.read import partitions, replaced, utc
 from e2ckit.logger.schema import (
@@ -232,6 +233,10 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
     # one file left: nothing to merge, unless it is a compacted file of the old layout
     # (sorted by time, row groups of every point), which is rewritten in the new one
     if len(inputs) == 0 or (len(inputs) == 1 and not _old_layout(inputs[0])):
+        if len(inputs) == 1 and rollup.usable(root, day, antenna, inputs) is None and "-compact-" in inputs[0].name:
+            # compacted by an e2ckit without summaries (or its summary lost): add one
+            with contextlib.suppress(OSError):
+                rollup.write(root, day, antenna, inputs[0].name, tables[0])
         return CompactResult(day, antenna, len(inputs), -1, bytes_before, bytes_before, None)
     merged, name = arrange(pa.concat_tables(tables), [f.name for f in inputs])
     rows = merged.num_rows
@@ -250,6 +255,9 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
         check = pq.read_metadata(tmp).num_rows
         if check != rows:  # never delete inputs unless every row is in the new file
             raise E2CKitError(f"compaction of {d} wrote {check} rows instead of {rows}; inputs kept")
+        # the 5-minute summary, before the file it summarizes is in place: a crash from
+        # here leaves a summary naming a file that is not there, never used
+        rollup.write(root, day, antenna, name, merged)
         journal = _journal(root)
         entry = {
             "dir": str(d.relative_to(root)),

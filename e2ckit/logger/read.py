@@ -16,7 +16,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from e2ckit._check import name_list
 from e2ckit.errors import ValidationError
-from e2ckit.logger import wal
+from e2ckit.logger import rollup, wal
 from e2ckit.logger.schema import (
     ANT_RE,
     DATE_RE,
@@ -151,6 +151,27 @@ def _part_files(directory: Path) -> list[Path]:
     return out
 
 
+def _summaries_apply(step: int | None, aggs: list[str], columns: list[str] | None) -> bool:
+    """Whether a query can be answered from the compacted days' 5-minute summaries."""
+    return (
+        step is not None and step % rollup.EVERY_US == 0 and set(aggs) <= rollup.AGGS
+        and all(c in (*aggs, "unit", "time", "antenna", "point") for c in columns or [])
+    )  # fmt: skip
+
+
+def _whole_buckets(day: str, t_lo: datetime | None, t_hi: datetime | None) -> bool:
+    """Whether ``start``/``end`` fall inside ``day`` only on the summaries' 5-minute grid
+    (a summary cannot split its bucket)."""
+    d0 = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+    for t in (t_lo, t_hi):
+        if t is None or not d0 < t < d0 + timedelta(days=1):
+            continue
+        us = round((t - datetime(1970, 1, 1, tzinfo=timezone.utc)) / timedelta(microseconds=1))
+        if us % rollup.EVERY_US:
+            return False
+    return True
+
+
 def settle(root: Path) -> None:
     """Replay what a crash left (segments, a compaction, temporary files) if no writer
     holds the dataset; otherwise leave it (the writer does, or already did)."""
@@ -239,6 +260,7 @@ def load(
         raise ValidationError(f"wide=True with every= needs exactly one aggregate, got agg={aggs}")
     days = (t_lo.date() if t_lo else None, t_hi.date() if t_hi else None)
     keep = _antenna_filter(antennas)
+    rollups: list[tuple[Path, list[Path]]] = []  # days read from their 5-minute summaries
     remote = filesystem is not None or "://" in str(path)
     if remote:
         from e2ckit.logger import remote as remote_mod
@@ -253,11 +275,16 @@ def load(
         listed: dict[Path, set[str]] = {}
         files = []
         names_seen: set[str] = set()
-        for _, antenna, d in partitions(root, days, keep):
+        summed = _summaries_apply(step, aggs, cols)
+        for day, antenna, d in partitions(root, days, keep):
             names_seen.add(antenna)
             found = _part_files(d)
             listed[d] = {f.name for f in found}
-            files += found
+            summary = rollup.usable(root, day, antenna, found) if summed and _whole_buckets(day, t_lo, t_hi) else None
+            if summary is not None:
+                rollups.append((summary, found))
+            else:
+                files += found
         tables = []
         if wal.segments(root):  # a running logger's rows not in a part yet (listed first: never twice)
             for (day, antenna), t in wal.unreplayed(root, listed).items():
@@ -269,7 +296,8 @@ def load(
                 t = t.append_column("antenna", pa.array([antenna] * n, pa.string()))
                 tables.append(t.replace_schema_metadata(None))
                 names_seen.add(antenna)
-    df = query.run(files, root, tables, names, t_lo, t_hi, every=step, aggs=aggs, columns=cols, antennas=None if remote else sorted(names_seen))
+    df = query.run(files, root, tables, names, t_lo, t_hi, every=step, aggs=aggs, columns=cols,
+                   antennas=None if remote else sorted(names_seen), rollups=rollups)  # fmt: skip
     if not wide:
         return df
     what = aggs[0] if step is not None else "value"

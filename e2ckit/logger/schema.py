@@ -8,6 +8,9 @@ One place for every rule a reader without e2ckit relies on::
     DIR/.e2ckit/wal/<session>-<seq>.arrows   write-ahead segments (Arrow IPC streams)
     DIR/.e2ckit/tmp/                 files being written (renamed into place when whole)
     DIR/.e2ckit/compact.json         the journal of a compaction in progress
+    DIR/.e2ckit/rollup/date=.../antenna=.../<compacted file>.rollup
+                                     5-minute summaries of a compacted day (derived;
+                                     long-span aggregates read them: see .rollup)
 
 Everything e2ckit keeps besides the data lives in the hidden ``.e2ckit`` directory,
 and nothing there ends in ``.parquet``: hive readers (pyarrow.dataset, pandas, Spark,
