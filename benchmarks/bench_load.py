@@ -153,10 +153,14 @@ def generate(data: Path, days: int) -> None:
         _generate(data, days)
     finally:
         lock.release()
+    # days generated before summaries existed get theirs as any dataset does: compact
+    from e2ckit.logger import compact
+
+    compact(data, before=DAY0 + timedelta(days=days))
 
 
 def _generate(data: Path, days: int) -> None:
-    from e2ckit.logger import compaction
+    from e2ckit.logger import compaction, rollup
     from e2ckit.logger.store import write_atomic
 
     for k in range(days):
@@ -168,16 +172,19 @@ def _generate(data: Path, days: int) -> None:
             if d.is_dir() and any(n.endswith(".parquet") for n in os.listdir(d)):
                 continue
             table, name = compaction.arrange(antenna_day(day, antenna, seed=k * 1000 + i), [])
+            rollup.write(data, str(day), antenna, name, table)  # as compaction does
             write_atomic(table, data, d, name, **compaction.options(table))
             done += 1
         if done:
             print(f"  generated {day}: {done} antenna-days in {time.perf_counter() - t:.0f} s", flush=True)
 
 
-def size(data: Path, days: int) -> tuple[int, float]:
-    files = [f for k in range(days) for f in (data / f"date={DAY0 + timedelta(days=k)}").rglob("*.parquet")]
-    total = sum(f.stat().st_size for f in files)
-    return total, total / (days * len(ANTENNAS) * len(_points()) * 86400)
+def size(data: Path, days: int) -> tuple[int, int, float]:
+    """Bytes of the samples, of their 5-minute summaries, and both per sample."""
+    dates = [f"date={DAY0 + timedelta(days=k)}" for k in range(days)]
+    samples = sum(f.stat().st_size for d in dates for f in (data / d).rglob("*.parquet"))
+    summaries = sum(f.stat().st_size for d in dates for f in (data / ".e2ckit" / "rollup" / d).rglob("*.rollup"))
+    return samples, summaries, (samples + summaries) / (days * len(ANTENNAS) * len(_points()) * 86400)
 
 
 # -- the queries (run in a child process each) ---------------------------------------------------
@@ -309,8 +316,11 @@ def main() -> None:
     args.data.mkdir(parents=True, exist_ok=True)
     print(f"data: {args.data}")
     generate(args.data, days)
-    total, per = size(args.data, days)
-    print(f"on disk: {total / 1e6:.0f} MB for {days} day(s), {per:.2f} bytes per sample\n")
+    samples, summaries, per = size(args.data, days)
+    print(
+        f"on disk: {(samples + summaries) / 1e6:.0f} MB for {days} day(s) ({samples / 1e6:.0f} MB of samples, "
+        f"{summaries / 1e6:.1f} MB of 5-minute summaries), {per:.2f} bytes per sample\n"
+    )
     queries = [
         ("point", "one point, all antennas, whole day"),
         ("window", "the same, DV antennas, a 2-hour window"),

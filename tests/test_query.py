@@ -624,3 +624,18 @@ def test_a_slow_log_gets_no_summary(tmp_path) -> None:
     compact(tmp_path / "slow", before="2026-01-03")
     assert not list((tmp_path / "slow").rglob("*.rollup"))
     same(load(tmp_path / "slow", every="15min", agg=SUMMED), pandas_agg(slow, "15min", SUMMED))
+
+
+def test_compacting_a_compacted_archive_again_reads_no_samples(log, rows, monkeypatch) -> None:
+    """A daily ``compact`` over a long archive must not read every old day again."""
+    compact(log, before="2026-01-03")
+    reads = []
+    real = pq.read_table
+    monkeypatch.setattr(pq, "read_table", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    assert not any(r.file for r in compact(log, before="2026-01-03"))
+    assert reads == []
+    # a day whose summary is gone gets it back, reading that day only
+    lost = sorted((log / ".e2ckit" / "rollup").rglob("*.rollup"))[0]
+    lost.unlink()
+    compact(log, before="2026-01-03")
+    assert lost.exists() and len(reads) == 1

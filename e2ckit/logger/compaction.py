@@ -203,6 +203,23 @@ def compact(path: str | os.PathLike[str], before: Any = None) -> list[CompactRes
         lock.release()
 
 
+def _already_compacted(root: Path, day: str, antenna: str, f: Path) -> CompactResult | None:
+    """A partition that is one compacted file of this layout: nothing to merge, and its
+    samples are not read again (a daily ``compact`` of a long archive stays cheap),
+    unless its 5-minute summary is missing (compacted by an e2ckit without them, or
+    lost): then it is written. None when the file needs the full treatment."""
+    try:
+        if foreign_reason(pq.read_schema(f)) is not None or _old_layout(f):
+            return None
+        if rollup.usable(root, day, antenna, [f]) is None:
+            with contextlib.suppress(OSError):
+                rollup.write(root, day, antenna, f.name, pq.read_table(f, columns=FILE_SCHEMA.names).cast(FILE_SCHEMA))
+        size = f.stat().st_size
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    return CompactResult(day, antenna, 1, -1, size, size, None)
+
+
 def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactResult:
     names = sorted(os.listdir(d))
     for n in names:  # temporary files of an older e2ckit, written next to the parts
@@ -216,6 +233,10 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
         with contextlib.suppress(FileNotFoundError):
             f.unlink()
     files = [f for f in everything if f not in leftovers]
+    if len(files) == 1 and "-compact-" in files[0].name:
+        done = _already_compacted(root, day, antenna, files[0])
+        if done is not None:
+            return done
     tables, inputs = [], []
     for f in files:
         try:
@@ -233,10 +254,6 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
     # one file left: nothing to merge, unless it is a compacted file of the old layout
     # (sorted by time, row groups of every point), which is rewritten in the new one
     if len(inputs) == 0 or (len(inputs) == 1 and not _old_layout(inputs[0])):
-        if len(inputs) == 1 and rollup.usable(root, day, antenna, inputs) is None and "-compact-" in inputs[0].name:
-            # compacted by an e2ckit without summaries (or its summary lost): add one
-            with contextlib.suppress(OSError):
-                rollup.write(root, day, antenna, inputs[0].name, tables[0])
         return CompactResult(day, antenna, len(inputs), -1, bytes_before, bytes_before, None)
     merged, name = arrange(pa.concat_tables(tables), [f.name for f in inputs])
     rows = merged.num_rows
