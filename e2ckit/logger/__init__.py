@@ -58,7 +58,7 @@ File schema (version :data:`SCHEMA_VERSION`, in the file metadata ``e2ckit.schem
 =================  ==============================  =========================================
 column             type                            encoding (measured, see below)
 =================  ==============================  =========================================
-time               timestamp[us, UTC]              delta-binary-packed; the *cycle's* start
+time               timestamp[us, UTC]              delta-binary-packed; the *cycle's* slot
 point              string                          dictionary
 value              float64, null = no good value   byte-stream-split
 unit               string                          dictionary
@@ -69,9 +69,11 @@ raw                binary                          reply bytes, only where value
 =================  ==============================  =========================================
 
 ``date`` and ``antenna`` live in the directory names only (hive style), as every
-hive-aware reader expects. ``time`` is the start of the sweep cycle, shared by all
-samples of the cycle, so a wide pivot lines the antennas up; each request's own
-round trip is in the latency.
+hive-aware reader expects. ``time`` is the sweep cycle's slot on the grid (``t0 +
+k·interval``; the actual start when the cycle began over a tenth of an interval
+late, counted in ``status.late_starts``), shared by all samples of the cycle, so a
+wide pivot lines the antennas up and a compacted day's times cost almost nothing
+(constant steps); each request's own round trip is in the latency.
 
 Encodings were chosen by measurement (an hour of 22 noisy float32 points, zstd):
 the default writer gives 4.6 bytes/sample; byte-stream-split on ``value`` takes that
