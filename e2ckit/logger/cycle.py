@@ -6,9 +6,10 @@ pile-up of late cycles). A cycle's samples are stamped with its slot, the grid t
 when it started within :data:`ON_TIME` of an interval after it (the timer's wake-up
 delay, ~0.2 ms); a cycle that started later than that carries its actual start. On the
 grid, a compacted day's time column costs almost nothing (constant deltas: 0.006
-instead of 1.6 bytes a sample), and every antenna's samples of a cycle share one time. Each cycle's rows go to the write-ahead segment at once and
-to parquet parts at each flush (:mod:`.store`); the dataset's lock (:mod:`.lock`) is
-held from the first cycle until :meth:`Logger.stop` (or the end of :meth:`Logger.run`).
+instead of 1.6 bytes a sample), and every antenna's samples of a cycle share one time.
+Each cycle's rows go to the write-ahead segment at once and to parquet parts at each
+flush (:mod:`.store`); the dataset's lock (:mod:`.lock`) is held from the first cycle
+until :meth:`Logger.stop` (or the end of :meth:`Logger.run`).
 """
 
 from __future__ import annotations
