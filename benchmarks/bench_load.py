@@ -23,7 +23,10 @@ another compaction setting (``bench-format.json`` says which).
 1. one point (FEMC.TEMP0), all antennas, the whole day (5.7 M rows);
 2. the same point for the DV antennas, a 2-hour window (180 k rows);
 3. its 1-minute mean/min/max per antenna over the day;
-4. (``--week``) its 1-minute mean per antenna over the week.
+4. (``--week``) its 1-minute mean per antenna over the week;
+5. (``--week``) its 15-minute min/max/mean/count over the week: what a week's trend
+   panel asks (e2ckit reads the compacted days' 5-minute summaries; DuckDB and Polars
+   the samples).
 
 DuckDB and Polars read the same files with hive partitioning and return their own
 result (an Arrow table, a Polars frame); e2ckit returns a pandas frame (categoricals)
@@ -190,11 +193,19 @@ def size(data: Path, days: int) -> tuple[int, int, float]:
 # -- the queries (run in a child process each) ---------------------------------------------------
 
 
+#: the aggregating queries: bucket (minutes) and aggregates
+AGGREGATES = {
+    "agg": (1, ["mean", "min", "max"]),
+    "week": (1, ["mean"]),
+    "week15": (15, ["min", "max", "mean", "count"]),  # what a week's trend panel asks
+}
+
+
 def _window(query: str) -> tuple[datetime | None, datetime | None, list[str] | None]:
     d0 = datetime(DAY0.year, DAY0.month, DAY0.day, tzinfo=timezone.utc)
     if query == "window":
         return d0 + timedelta(hours=10), d0 + timedelta(hours=12), [a for a in ANTENNAS if a.startswith("DV")]
-    if query == "week":
+    if query.startswith("week"):
         return d0, d0 + timedelta(days=7), None
     return d0, d0 + timedelta(days=1), None
 
@@ -203,6 +214,7 @@ def run_one(engine: str, query: str, data: Path) -> dict:
     """One query on one engine; returns seconds, rows, and (e2ckit) bytes per row."""
     lo, hi, ants = _window(query)
     days = [(lo + timedelta(days=k)).date() for k in range((hi - lo).days or 1)]
+    minutes, aggs = AGGREGATES.get(query, (None, []))
     # the libraries are imported before the clock starts, as in a notebook
     if engine == "e2ckit":
         import pandas  # noqa: F401
@@ -219,7 +231,7 @@ def run_one(engine: str, query: str, data: Path) -> dict:
     if engine == "e2ckit":
         import e2ckit
 
-        kw = {"every": "1min", "agg": ["mean", "min", "max"] if query == "agg" else "mean"} if query in ("agg", "week") else {}
+        kw = {"every": f"{minutes}min", "agg": aggs} if minutes else {}
         df = e2ckit.load(data, points=POINT, antennas=ants, start=lo, end=hi, **kw)
         rows = len(df)
         bpr = df.memory_usage(deep=True).sum() / max(rows, 1)
@@ -231,9 +243,12 @@ def run_one(engine: str, query: str, data: Path) -> dict:
         if ants:
             where += " and antenna in (" + ",".join(f"'{a}'" for a in ants) + ")"
         src = f"read_parquet({globs!r}, hive_partitioning=true)"
-        if query in ("agg", "week"):
-            aggs = "avg(value) as mean, min(value) as min, max(value) as max" if query == "agg" else "avg(value) as mean"
-            sql = f"select time_bucket(interval 1 minute, time) as t, antenna, point, {aggs} from {src} where {where} and error is null group by all order by t, antenna, point"
+        if minutes:
+            sql_aggs = ", ".join(f"{'avg' if a == 'mean' else a}(value) as {a}" for a in aggs)
+            sql = (
+                f"select time_bucket(interval {minutes} minute, time) as t, antenna, point, {sql_aggs} from {src} "
+                f"where {where} and error is null group by all order by t, antenna, point"
+            )
         else:
             sql = f"select time, antenna, point, value, unit, status, latency_100us from {src} where {where} order by time, antenna, point"
         con = duckdb.connect()
@@ -248,10 +263,11 @@ def run_one(engine: str, query: str, data: Path) -> dict:
         if ants:
             cond = cond & pl.col("antenna").is_in(ants)
         lf = lf.filter(cond)
-        if query in ("agg", "week"):
+        if minutes:
             v = pl.col("value").filter(pl.col("error").is_null())
-            aggs = [v.mean().alias("mean"), v.min().alias("min"), v.max().alias("max")] if query == "agg" else [v.mean().alias("mean")]
-            out = lf.group_by(pl.col("time").dt.truncate("1m"), "antenna", "point").agg(aggs).sort("time", "antenna", "point").collect()
+            exprs = [getattr(v, "count" if a == "count" else a)().alias(a) for a in aggs]
+            lf = lf.group_by(pl.col("time").dt.truncate(f"{minutes}m"), "antenna", "point").agg(exprs)
+            out = lf.sort("time", "antenna", "point").collect()
         else:
             out = lf.select("time", "antenna", "point", "value", "unit", "status", "latency_100us").sort("time", "antenna", "point").collect()
         rows = out.height
@@ -325,7 +341,8 @@ def main() -> None:
         ("point", "one point, all antennas, whole day"),
         ("window", "the same, DV antennas, a 2-hour window"),
         ("agg", "1-min mean/min/max per antenna, the day"),
-    ] + ([("week", "1-min mean per antenna, one point, the week")] if args.week else [])
+    ] + ([("week", "1-min mean per antenna, one point, the week"),
+          ("week15", "15-min min/max/mean/count, the week (a week's panel)")] if args.week else [])  # fmt: skip
     engines = ["e2ckit", "duckdb", "polars"]
     results: dict[tuple[str, str], list[dict]] = {}
     for _ in range(args.repeat):
