@@ -493,7 +493,7 @@ def test_a_compacted_archive_reads_back_in_time_order_with_or_without_shared_cyc
 
     used = []
     real = query._interleaved
-    monkeypatch.setattr(query, "_interleaved", lambda k, w: used.append(real(k, w) is not None) or real(k, w))
+    monkeypatch.setattr(query, "_interleaved", lambda t, s: used.append(real(t, s) is not None) or real(t, s))
     shifted = rows.copy()
     off = (shifted["antenna"] == "DV01") & (shifted.index % 97 == 0)
     shifted.loc[off, "time"] += pd.Timedelta("1ms")  # a few of DV01's samples off the shared times
@@ -639,3 +639,54 @@ def test_compacting_a_compacted_archive_again_reads_no_samples(log, rows, monkey
     lost.unlink()
     compact(log, before="2026-01-03")
     assert lost.exists() and len(reads) == 1
+
+
+# -- the tidy read (pyarrow) against the Polars read ------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["parts", "compacted"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"columns": LOAD_COLUMNS},
+        {"points": "FEMC.TEMP0"},
+        {"points": ["CMPR.TEMP1", "FEMC.TEMP0", "NOT.LOGGED"], "antennas": "DV"},
+        {"start": T0 + pd.Timedelta("70min"), "end": T0 + pd.Timedelta("150min") + pd.Timedelta("3s")},
+        {"columns": ["value"]},
+        {"columns": ["error", "status"], "points": "FEMC.CRYOSTAT_PRESSURE"},
+    ],
+)
+def test_the_tidy_read_gives_what_the_polars_read_gives(log, rows, monkeypatch, layout, kwargs) -> None:
+    """The tidy frame comes from pyarrow (dictionaries straight to categoricals); the
+    same query through Polars (the path for whatever pyarrow cannot read) is the
+    reference, to the categories, dtypes and units."""
+    from e2ckit.logger import tidy
+
+    if layout == "compacted":
+        compact(log, before="2026-01-03")
+    d = log / "date=2026-01-02" / "antenna=DV01"  # and a file of another tool, ns times
+    extra = rows[(rows.antenna == "DV01")].iloc[:5].assign(time=lambda x: x.time + pd.Timedelta("1D"))
+    t = _file_table(extra)
+    pq.write_table(t.set_column(0, pa.field("time", pa.timestamp("ns", tz="UTC")), t["time"].cast(pa.timestamp("ns", tz="UTC"))),
+                   d / "from-another-tool.parquet")  # fmt: skip
+    calls = []
+    real = tidy.read
+
+    def answered(*a, **k):
+        out = real(*a, **k)
+        calls.append(1)  # read by pyarrow, not handed on to Polars
+        return out
+
+    monkeypatch.setattr(tidy, "read", answered)
+    got = load(log, **kwargs)
+    assert calls
+
+    def unfit(*_a, **_k):
+        raise tidy.Unfit("the reference")
+
+    monkeypatch.setattr(tidy, "read", unfit)
+    want = load(log, **kwargs)
+    assert len(got) > 0
+    pd.testing.assert_frame_equal(got, want)
+    assert got.attrs == want.attrs

@@ -26,7 +26,7 @@ plan.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -236,6 +236,13 @@ def run(
     known = {"antenna": antennas} if antennas is not None else {}
     if points is not None:
         known["point"] = points
+    if every is None:
+        from e2ckit.logger import tidy
+
+        try:
+            return tidy.read(files, tables, points, t_lo, t_hi, columns, antennas)
+        except tidy.Unfit:
+            pass  # read through Polars, which names and skips what cannot be read
     if rollups:
         assert every is not None
         try:
@@ -369,64 +376,94 @@ def _enums(df: Any, known: dict[str, list[str]] | None = None) -> Any:
 
 
 def _sorted(df: Any) -> Any:  # a Polars frame, or an Arrow table when it had to move rows
-    """``df`` sorted by (time, antenna, point); antenna and point are Enums in name order.
-
-    The three keys are packed into one int64 when they fit (time since the first row ×
-    antennas × points), and sorted by numpy's stable sort (timsort): the rows come in
-    long sorted runs (a file's row group is one point of one antenna in time order),
-    which it merges instead of sorting; the columns are then gathered once. On a day of
-    one point over the array that is 4× faster than a sort on the three columns."""
+    """``df`` sorted by (time, antenna, point); antenna and point are Enums in name order."""
     import numpy as np
     import polars as pl
 
     if df.height < 2:
         return df
-    n_a = len(df["antenna"].dtype.categories)
-    n_p = len(df["point"].dtype.categories)
-    t = pl.col("time").cast(pl.Int64)
-    lo, hi = df.select(t.min().alias("lo"), t.max().alias("hi")).row(0)
-    if (hi - lo + 1) * n_a * n_p >= 2**62:
-        return df.sort(KEY)
-    key = (t - lo) * (n_a * n_p) + pl.col("antenna").to_physical().cast(pl.Int64) * n_p + pl.col("point").to_physical().cast(pl.Int64)
-    k = df.select(key.alias("k"))["k"].to_numpy()
-    if (k[1:] >= k[:-1]).all():
+    codes = [df[c].to_physical().cast(pl.Int32).to_numpy() for c in ("antenna", "point")]
+    arrange = order(df["time"].cast(pl.Int64).to_numpy(), codes[0], len(df["antenna"].dtype.categories),
+                    codes[1], len(df["point"].dtype.categories))  # fmt: skip
+    if arrange is None:
         return df
-    order = _interleaved(k, n_a * n_p)
-    if order is None:
-        order = np.argsort(k, kind="stable")
     # gathered by Arrow (one pass per column; Polars' gather over many chunks is slower)
-    return df.to_arrow().take(pa.array(order))
+    return df.to_arrow().take(pa.array(arrange(np.arange(df.height))))
 
 
-def _interleaved(k: Any, width: int) -> Any:
-    """The sorting order of keys ``k`` (time · width + series), without a sort, for rows
-    as a compacted archive holds them: blocks in time order (a day each), each block
-    runs of one series (antenna, point) in series order, every run of a block holding
-    the same strictly increasing times. Within a block sample *j* of every run comes
-    before sample *j + 1* of any: the order is the transpose of its runs × samples grid.
-    (Files are one antenna-day each, sorted by point then time, and the logger stamps
-    every antenna of a cycle with one time.) None when the rows are otherwise."""
+def order(times: Any, antenna: Any, n_a: int, point: Any, n_p: int) -> Callable[[Any], Any] | None:
+    """How to put rows in (time, antenna, point) order, from their µs times and category
+    codes in name order: a function that rearranges a column (a numpy array) so, or None
+    when they already are.
+
+    Rows of a compacted archive are only transposed (:func:`_interleaved`), with no sort
+    and no index array. Others are sorted on the three keys packed into one int64 (time
+    since the first row × antennas × points) by numpy's stable sort (timsort), which
+    merges the long sorted runs the files hold (a row group is one point of one antenna
+    in time order): on a day of one point over the array 4× faster than a sort on three
+    columns."""
     import numpy as np
 
-    series = k % width
-    bounds = np.r_[0, np.flatnonzero(series[1:] != series[:-1]) + 1, len(k)]
+    if len(times) < 2:
+        return None
+    series = antenna.astype(np.int32) * n_p + point  # one code per (antenna, point)
+    blocks = _interleaved(times, series)
+    if blocks is not None:
+        if len(blocks) == 1 and blocks[0][1] == 1:
+            return None  # one run: already in order
+
+        def transposed(col: Any) -> Any:
+            parts = [col[lo : lo + runs * n].reshape(runs, n).T.ravel() for lo, runs, n in blocks]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+        return transposed
+    lo, hi = int(times.min()), int(times.max())
+    if (hi - lo + 1) * n_a * n_p >= 2**62:
+        idx = np.lexsort((point, antenna, times))
+    else:
+        k = times - lo
+        k *= n_a * n_p
+        k += series
+        if (k[1:] >= k[:-1]).all():
+            return None
+        idx = np.argsort(k, kind="stable")
+    return lambda col: col[idx]
+
+
+#: at most this many blocks (days) for the transpose; more means rows of another shape
+_MAX_BLOCKS = 4096
+
+
+def _interleaved(times: Any, series: Any) -> list[tuple[int, int, int]] | None:
+    """The (first row, runs, samples a run) of each block when rows are as a compacted
+    archive holds them: blocks in time order (a day each), each block runs of one
+    series (antenna, point) in series order, every run of a block holding the same
+    strictly increasing times. Within a block sample *j* of every run comes before
+    sample *j + 1* of any: the order is the transpose of its runs × samples grid. (Files
+    are one antenna-day each, sorted by point then time, and the logger stamps every
+    antenna of a cycle with one time.) None when the rows are otherwise."""
+    import numpy as np
+
+    bounds = np.r_[0, np.flatnonzero(series[1:] != series[:-1]) + 1, len(series)]
     codes = series[bounds[:-1]]
     blocks = np.r_[0, np.flatnonzero(codes[1:] <= codes[:-1]) + 1, len(codes)]
-    pieces = []
+    if len(blocks) - 1 > _MAX_BLOCKS:
+        return None
+    out = []
     for r0, r1 in zip(blocks[:-1], blocks[1:], strict=True):
-        lo, hi = bounds[r0], bounds[r1]
-        runs, n = r1 - r0, (bounds[r0 + 1] - lo)
+        lo, hi = int(bounds[r0]), int(bounds[r1])
+        runs, n = int(r1 - r0), int(bounds[r0 + 1] - lo)
         if runs * n != hi - lo or not (np.diff(bounds[r0 : r1 + 1]) == n).all():
             return None
-        grid = k[lo:hi].reshape(runs, n)
+        grid = times[lo:hi].reshape(runs, n)
         if n > 1 and not (grid[0, 1:] > grid[0, :-1]).all():
             return None
-        if runs > 1 and not (grid - codes[r0:r1, None] == grid[0] - codes[r0]).all():  # the same times
+        if runs > 1 and not (grid[1:] == grid[0]).all():  # the same times in every run
             return None
-        if hi < len(k) and not k[hi - 1] < k[hi]:  # the next block is later
+        if hi < len(times) and not times[hi - 1] < times[hi]:  # the next block is later
             return None
-        pieces.append(lo + np.arange(hi - lo).reshape(runs, n).T.ravel())
-    return np.concatenate(pieces) if pieces else None
+        out.append((lo, runs, n))
+    return out
 
 
 def units(df: Any) -> dict[str, str]:

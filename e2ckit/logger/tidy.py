@@ -1,0 +1,275 @@
+"""The tidy read of :func:`~e2ckit.logger.load` (no ``every``): the part files through
+pyarrow, straight into a categorical pandas frame.
+
+Aggregates go through Polars (:mod:`.query`); rows do not, because the cost of a tidy
+read is moving rows, and pyarrow moves fewer bytes. Measured on the full-array day
+(one point over 66 antennas, 5.7 M rows, ``benchmarks/bench_load.py``): Polars decodes
+``unit``, ``status`` and ``error`` into strings (about 270 MB) that are then hashed back
+into categoricals (0.13 s), where pyarrow reads the parquet dictionaries as they are
+(``read_dictionary``: an int32 index a row); the frame is built from numpy arrays in
+their final order, one copy per column, instead of a gather into a new Arrow table and
+a conversion after it. Half the memory, and the time a fresh process spends faulting it
+in.
+
+Row groups are skipped by their ``point`` and ``time`` statistics (a compacted file has a
+row group per point), the rows of the others filtered exactly. Anything this path does
+not expect (a column missing or of a type it cannot cast, a file it cannot open) raises
+:class:`Unfit`, and :func:`.query.run` reads the same query through Polars instead,
+which names and skips broken files.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from e2ckit.logger.schema import LOAD_COLUMNS
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+#: the string columns, read as parquet dictionaries and returned as categoricals
+STRINGS = ("point", "unit", "status", "error")
+_TYPES = {
+    "time": pa.timestamp("us", tz="UTC"),
+    "value": pa.float64(),
+    "latency_100us": pa.uint16(),
+    "raw": pa.binary(),
+}
+_KEY = ("time", "antenna", "point")
+
+
+class Unfit(Exception):
+    """The files are not what this path reads (the query goes through Polars instead)."""
+
+
+def wanted_columns(columns: list[str] | None) -> list[str]:
+    """The columns after the key the frame will have (``raw`` decided later)."""
+    if columns is None:
+        return [c for c in LOAD_COLUMNS if c not in _KEY]
+    return [c for c in columns if c not in _KEY]
+
+
+def read(
+    files: list[Path],
+    tables: list[pa.Table],
+    points: list[str] | None,
+    t_lo: Any,
+    t_hi: Any,
+    columns: list[str] | None,
+    antennas: list[str] | None,
+) -> pd.DataFrame:
+    """The tidy frame of ``load()`` for ``files`` (each in its ``antenna=`` directory) and
+    ``tables`` (rows with an ``antenna`` column: a live logger's segment, object storage),
+    sorted by (time, antenna, point); ``antennas`` are the antenna categories."""
+    wanted = wanted_columns(columns)
+    need = ["time", "point", *dict.fromkeys("latency_100us" if c == "latency_ms" else c for c in wanted)]
+    chunks: list[tuple[pa.Table, str | None]] = []
+    if files:
+        with ThreadPoolExecutor(min(4, len(files), os.cpu_count() or 1)) as pool:
+            for f, t in zip(files, pool.map(lambda f: _read_file(f, need, points, t_lo, t_hi), files), strict=True):
+                chunks.append((t, f.parent.name.partition("=")[2]))
+    for t in tables:
+        if "antenna" not in t.column_names or any(c not in t.column_names for c in need):
+            raise Unfit("a table without the log's columns")
+        chunks.append((_filtered(_normal(t.select([*need, "antenna"]), need), points, t_lo, t_hi), None))
+    return _frame(chunks, need, wanted, columns, points, antennas)
+
+
+def _read_file(f: Path, need: list[str], points: list[str] | None, t_lo: Any, t_hi: Any) -> pa.Table:
+    """The rows of ``f`` that match, from the row groups its statistics do not rule out."""
+    try:
+        pf = pq.ParquetFile(f, read_dictionary=[c for c in STRINGS if c in need])
+        meta = pf.metadata
+        names = meta.schema.names
+        if any(c not in names for c in need):
+            raise Unfit(f"{f}: not every column of the log")
+        p_col, t_col = names.index("point"), names.index("time")
+        wanted = set(points) if points is not None else None
+        groups, exact = [], True
+        for i in range(meta.num_row_groups):
+            group = meta.row_group(i)
+            keep, whole = _judge(group.column(p_col).statistics, group.column(t_col).statistics, wanted, t_lo, t_hi)
+            if keep:
+                groups.append(i)
+                exact = exact and whole
+        table = pf.read_row_groups(groups, columns=need, use_threads=False)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise Unfit(f"{f}: {exc}") from exc
+    table = _normal(table, need)
+    return table if exact else _filtered(table, points, t_lo, t_hi)
+
+
+def _judge(p_stats: Any, t_stats: Any, wanted: set[str] | None, t_lo: Any, t_hi: Any) -> tuple[bool, bool]:
+    """(read this row group, every row of it matches) from its statistics."""
+    whole = True
+    if wanted is not None:
+        if p_stats is None or not p_stats.has_min_max:
+            whole = False
+        elif p_stats.min == p_stats.max:
+            if p_stats.min not in wanted:
+                return False, False
+        else:
+            if not any(p_stats.min <= p <= p_stats.max for p in wanted):
+                return False, False
+            whole = False
+    if t_lo is not None or t_hi is not None:
+        try:
+            lo, hi = t_stats.min, t_stats.max
+            if (t_lo is not None and hi < t_lo) or (t_hi is not None and lo >= t_hi):
+                return False, False
+            whole = whole and (t_lo is None or lo >= t_lo) and (t_hi is None or hi < t_hi)
+        except (AttributeError, TypeError, ValueError):  # no statistics, or not comparable
+            whole = False
+    return True, whole
+
+
+def _normal(table: pa.Table, need: list[str]) -> pa.Table:
+    """``table``'s columns in the types the frame is built from: strings as dictionaries,
+    times in UTC µs (an older file may hold ns: truncated as the Polars path does)."""
+    out = {}
+    for name in table.column_names:
+        col = table[name]
+        try:
+            if name in STRINGS or name == "antenna":
+                if not pa.types.is_dictionary(col.type):
+                    col = pc.dictionary_encode(pc.cast(col, pa.string()))
+            elif name in _TYPES and col.type != _TYPES[name]:
+                col = pc.cast(col, _TYPES[name], safe=False)
+        except (pa.ArrowException, ValueError) as exc:
+            raise Unfit(f"column {name}: {exc}") from exc
+        out[name] = col
+    return pa.table(out)
+
+
+def _filtered(table: pa.Table, points: list[str] | None, t_lo: Any, t_hi: Any) -> pa.Table:
+    mask = None
+    if points is not None:
+        mask = pc.is_in(pc.cast(table["point"], pa.string()), value_set=pa.array(points, pa.string()))
+    for bound, op in ((t_lo, pc.greater_equal), (t_hi, pc.less)):
+        if bound is not None:
+            m = op(table["time"], pa.scalar(bound, pa.timestamp("us", tz="UTC")))
+            mask = m if mask is None else pc.and_(mask, m)
+    return table if mask is None else table.filter(mask)
+
+
+def _small(n: int) -> Any:
+    """The narrowest int type for codes of ``n`` categories (and −1)."""
+    import numpy as np
+
+    return np.int8 if n < 127 else np.int16 if n < 32767 else np.int32
+
+
+def _codes(parts: list[pa.ChunkedArray | pa.Array], categories: list[str] | None) -> tuple[np.ndarray, list[str]]:
+    """One categorical column from per-chunk dictionary arrays: codes (−1 for null) into
+    ``categories`` (default: the sorted values present), in the narrowest int type."""
+    import numpy as np
+
+    pieces = [c for arr in parts for c in (arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr])]
+    dicts = [c.dictionary.to_pylist() for c in pieces]
+    values = sorted({v for d in dicts for v in d if v is not None}) if categories is None else categories
+    where = {v: i for i, v in enumerate(values)}
+    dtype = _small(len(values))
+    codes = []
+    for chunk, d in zip(pieces, dicts, strict=True):
+        # −1 for a null index picks the extra −1 at the end of the lookup
+        lookup = np.array([where.get(v, -1) for v in d] + [-1], dtype=dtype)
+        idx = chunk.indices
+        if chunk.null_count:
+            idx = pc.fill_null(pc.cast(idx, pa.int32()), -1)
+        codes.append(lookup[idx.to_numpy(zero_copy_only=False)])
+    out = np.concatenate(codes) if codes else np.zeros(0, dtype)
+    if categories is None and len(out):  # only the values present (a dictionary can hold more)
+        used = np.flatnonzero(np.bincount(out[out >= 0], minlength=len(values)))
+        if len(used) < len(values):
+            remap = np.full(len(values) + 1, -1, dtype)
+            remap[used] = np.arange(len(used))
+            out = remap[out]
+            values = [values[i] for i in used]
+    return out, values
+
+
+def _numbers(parts: list[pa.ChunkedArray | pa.Array], dtype: Any) -> np.ndarray:
+    """One numeric column, nulls as NaN (floats) from per-chunk arrays."""
+    import numpy as np
+
+    pieces = []
+    for arr in parts:
+        for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+            if chunk.null_count and not pa.types.is_floating(chunk.type):
+                chunk = pc.cast(chunk, pa.float64())
+            pieces.append(chunk.to_numpy(zero_copy_only=False))
+    return np.concatenate(pieces).astype(dtype, copy=False) if pieces else np.zeros(0, dtype)
+
+
+def _frame(
+    chunks: list[tuple[pa.Table, str | None]],
+    need: list[str],
+    wanted: list[str],
+    columns: list[str] | None,
+    points: list[str] | None,
+    antennas: list[str] | None,
+) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    from e2ckit.logger.query import order
+
+    # the antenna of a file is its directory's; a table's is its column
+    in_tables = {v for t, a in chunks if a is None for c in t["antenna"].chunks for v in c.dictionary.to_pylist()}
+    ant_cats = sorted(set(antennas or ()) | {a for _, a in chunks if a is not None} | (in_tables - {None}))
+    where = {a: i for i, a in enumerate(ant_cats)}
+    small = _small(len(ant_cats))
+    ant = np.concatenate([
+        np.full(t.num_rows, where[a], small) if a is not None else _codes([t["antenna"]], ant_cats)[0]
+        for t, a in chunks
+    ]) if chunks else np.zeros(0, small)  # fmt: skip
+    point, point_cats = _codes([t["point"] for t, _ in chunks], sorted(set(points)) if points is not None else None)
+    times = _numbers([t["time"].cast(pa.int64()) for t, _ in chunks], np.int64)
+    arrange = order(times, ant, len(ant_cats), point, len(point_cats)) or (lambda col: col)
+    cols: dict[str, Any] = {
+        "time": pd.Series(arrange(times).view("M8[us]")).dt.tz_localize("UTC"),
+        "antenna": pd.Categorical.from_codes(arrange(ant), categories=ant_cats),
+        "point": pd.Categorical.from_codes(arrange(point), categories=point_cats),
+    }
+    units: dict[str, str] = {}
+    for name in wanted:
+        if name in ("unit", "status", "error"):
+            codes, cats = _codes([t[name] for t, _ in chunks], None)
+            cols[name] = pd.Categorical.from_codes(arrange(codes), categories=cats)
+            if name == "unit":
+                units = _units(point, point_cats, codes, cats)
+        elif name == "value":
+            cols[name] = arrange(_numbers([t["value"] for t, _ in chunks], np.float64))
+        elif name == "latency_ms":
+            lat = arrange(_numbers([t["latency_100us"] for t, _ in chunks], np.float64))
+            lat /= 10.0
+            cols[name] = lat
+        elif name == "raw":
+            raw = pa.chunked_array([c for t, _ in chunks for c in t["raw"].chunks], pa.binary())
+            if columns is None and raw.null_count == len(raw):
+                continue  # raw only when it holds something (or asked for)
+            values = np.empty(len(raw), dtype=object)
+            values[:] = raw.to_pylist()
+            cols[name] = arrange(values)
+    df = pd.DataFrame(cols, copy=False)
+    df.index = pd.RangeIndex(len(df))
+    df.attrs["units"] = units
+    return df
+
+
+def _units(point: np.ndarray, point_cats: list[str], unit: np.ndarray, unit_cats: list[str]) -> dict[str, str]:
+    """point → unit from the distinct (point, unit) code pairs (no loop over rows)."""
+    import numpy as np
+
+    ok = (point >= 0) & (unit >= 0)
+    n_u = max(len(unit_cats), 1)
+    pairs = np.flatnonzero(np.bincount(point[ok].astype(np.int64) * n_u + unit[ok], minlength=len(point_cats) * n_u))
+    return {point_cats[p]: unit_cats[u] for p, u in zip(*np.divmod(pairs, n_u), strict=True)}
