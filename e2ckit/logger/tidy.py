@@ -85,6 +85,8 @@ def read(
 
 def _read_file(f: Path, need: list[str], points: list[str] | None, t_lo: Any, t_hi: Any) -> pa.Table:
     """The rows of ``f`` that match, from the row groups its statistics do not rule out."""
+    import numpy as np
+
     try:
         pf = pq.ParquetFile(f, read_dictionary=[c for c in STRINGS if c in need])
         meta = pf.metadata
@@ -93,40 +95,64 @@ def _read_file(f: Path, need: list[str], points: list[str] | None, t_lo: Any, t_
             raise Unfit(f"{f}: not every column of the log")
         p_col, t_col = names.index("point"), names.index("time")
         wanted = set(points) if points is not None else None
-        groups, exact = [], True
+        groups, exact, single = [], True, []
         for i in range(meta.num_row_groups):
             group = meta.row_group(i)
-            keep, whole = _judge(group.column(p_col).statistics, group.column(t_col).statistics, wanted, t_lo, t_hi)
+            p_stats = _minmax(group.column(p_col).statistics)
+            keep, whole = _judge(p_stats, _minmax(group.column(t_col).statistics), wanted, t_lo, t_hi)
             if keep:
                 groups.append(i)
                 exact = exact and whole
-        table = pf.read_row_groups(groups, columns=need, use_threads=False)
+                single.append(p_stats["min"] if p_stats and p_stats["min"] == p_stats["max"] else None)
+        if groups and all(p is not None for p in single):
+            # a row group per point (the compacted layout): the point column is its
+            # statistics' one value, not read (a fifth of what a one-point read decodes)
+            rest = [c for c in need if c != "point"]
+            parts = []
+            for i, p in zip(groups, single, strict=True):
+                t = pf.read_row_group(i, columns=rest, use_threads=False)
+                codes = pa.array(np.zeros(t.num_rows, np.int8))
+                parts.append(t.append_column("point", pa.DictionaryArray.from_arrays(codes, pa.array([p], pa.string()))))
+            table = pa.concat_tables(parts).select(need)
+        else:
+            table = pf.read_row_groups(groups, columns=need, use_threads=False)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise Unfit(f"{f}: {exc}") from exc
     table = _normal(table, need)
     return table if exact else _filtered(table, points, t_lo, t_hi)
 
 
-def _judge(p_stats: Any, t_stats: Any, wanted: set[str] | None, t_lo: Any, t_hi: Any) -> tuple[bool, bool]:
-    """(read this row group, every row of it matches) from its statistics."""
+def _minmax(stats: Any) -> dict[str, Any] | None:
+    """A column chunk's statistics as {min, max}, or None."""
+    try:
+        return {"min": stats.min, "max": stats.max} if stats is not None and stats.has_min_max else None
+    except (pa.ArrowException, ValueError):  # a logical type pyarrow cannot convert
+        return None
+
+
+def _judge(p_stats: dict[str, Any] | None, t_stats: dict[str, Any] | None, wanted: set[str] | None,
+           t_lo: Any, t_hi: Any) -> tuple[bool, bool]:  # fmt: skip
+    """(read this row group, every row of it matches) from its statistics (dicts of
+    ``min`` and ``max``; None where the file has none)."""
     whole = True
     if wanted is not None:
-        if p_stats is None or not p_stats.has_min_max:
+        lo, hi = (p_stats or {}).get("min"), (p_stats or {}).get("max")
+        if lo is None or hi is None:
             whole = False
-        elif p_stats.min == p_stats.max:
-            if p_stats.min not in wanted:
+        elif lo == hi:
+            if lo not in wanted:
                 return False, False
         else:
-            if not any(p_stats.min <= p <= p_stats.max for p in wanted):
+            if not any(lo <= p <= hi for p in wanted):
                 return False, False
             whole = False
     if t_lo is not None or t_hi is not None:
         try:
-            lo, hi = t_stats.min, t_stats.max
+            lo, hi = t_stats["min"], t_stats["max"]  # type: ignore[index]
             if (t_lo is not None and hi < t_lo) or (t_hi is not None and lo >= t_hi):
                 return False, False
             whole = whole and (t_lo is None or lo >= t_lo) and (t_hi is None or hi < t_hi)
-        except (AttributeError, TypeError, ValueError):  # no statistics, or not comparable
+        except (KeyError, TypeError, ValueError):  # no statistics, or not comparable
             whole = False
     return True, whole
 
@@ -196,17 +222,41 @@ def _codes(parts: list[pa.ChunkedArray | pa.Array], categories: list[str] | None
     return out, values
 
 
-def _numbers(parts: list[pa.ChunkedArray | pa.Array], dtype: Any) -> np.ndarray:
-    """One numeric column, nulls as NaN (floats) from per-chunk arrays."""
+def _numbers(parts: list[pa.ChunkedArray | pa.Array], dtype: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """One fixed-width column from per-chunk arrays: the values (whatever a null slot
+    holds) and a null mask (None: no nulls). Read from the Arrow buffers without a
+    conversion, so the only copy is the concatenation: nulls become NaN after the rows
+    are put in order (:func:`_floats`), not before."""
     import numpy as np
 
-    pieces = []
+    pieces, masks, any_null = [], [], False
     for arr in parts:
         for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
-            if chunk.null_count and not pa.types.is_floating(chunk.type):
-                chunk = pc.cast(chunk, pa.float64())
-            pieces.append(chunk.to_numpy(zero_copy_only=False))
-    return np.concatenate(pieces).astype(dtype, copy=False) if pieces else np.zeros(0, dtype)
+            width = np.dtype(dtype).itemsize
+            data = chunk.buffers()[1]
+            if data is None or len(chunk) == 0:
+                pieces.append(np.zeros(len(chunk), dtype))
+            else:
+                pieces.append(np.frombuffer(data, dtype=dtype, count=len(chunk), offset=chunk.offset * width))
+            any_null = any_null or chunk.null_count > 0
+            masks.append(chunk)
+    values = np.concatenate(pieces) if pieces else np.zeros(0, dtype)
+    if not any_null:
+        return values, None
+    nulls = [c.is_null().to_numpy(zero_copy_only=False) if c.null_count else np.zeros(len(c), bool) for c in masks]
+    return values, np.concatenate(nulls)
+
+
+def _floats(values: np.ndarray, nulls: np.ndarray | None, scale: float = 1.0) -> np.ndarray:
+    """Values (in their final order) as float64 with NaN for nulls, divided by ``scale``."""
+    import numpy as np
+
+    out = values.astype(np.float64, copy=values.dtype != np.float64 or not values.flags.writeable)
+    if scale != 1.0:
+        out /= scale
+    if nulls is not None:
+        out[nulls] = np.nan
+    return out
 
 
 def _frame(
@@ -232,7 +282,7 @@ def _frame(
         for t, a in chunks
     ]) if chunks else np.zeros(0, small)  # fmt: skip
     point, point_cats = _codes([t["point"] for t, _ in chunks], sorted(set(points)) if points is not None else None)
-    times = _numbers([t["time"].cast(pa.int64()) for t, _ in chunks], np.int64)
+    times, _ = _numbers([t["time"].cast(pa.int64()) for t, _ in chunks], np.int64)
     arrange = order(times, ant, len(ant_cats), point, len(point_cats)) or (lambda col: col)
     cols: dict[str, Any] = {
         "time": pd.Series(arrange(times).view("M8[us]")).dt.tz_localize("UTC"),
@@ -247,11 +297,11 @@ def _frame(
             if name == "unit":
                 units = _units(point, point_cats, codes, cats)
         elif name == "value":
-            cols[name] = arrange(_numbers([t["value"] for t, _ in chunks], np.float64))
-        elif name == "latency_ms":
-            lat = arrange(_numbers([t["latency_100us"] for t, _ in chunks], np.float64))
-            lat /= 10.0
-            cols[name] = lat
+            values, nulls = _numbers([t["value"] for t, _ in chunks], np.float64)
+            cols[name] = _floats(arrange(values), None if nulls is None else arrange(nulls))
+        elif name == "latency_ms":  # 0.1 ms steps (uint16) to ms
+            values, nulls = _numbers([t["latency_100us"] for t, _ in chunks], np.uint16)
+            cols[name] = _floats(arrange(values), None if nulls is None else arrange(nulls), 10.0)
         elif name == "raw":
             raw = pa.chunked_array([c for t, _ in chunks for c in t["raw"].chunks], pa.binary())
             if columns is None and raw.null_count == len(raw):
