@@ -1,13 +1,17 @@
-"""The query engine behind :func:`~e2ckit.logger.load`: Polars, lazily, over the part files.
+"""The query engine behind :func:`~e2ckit.logger.load`: Polars for aggregates, pyarrow
+for rows.
 
 :func:`run` takes the part files :mod:`.read` listed (partitions already pruned by their
 directory names), the rows of a live logger's write-ahead segment not yet in a part
-(pyarrow tables) and the filters, and returns a pandas frame:
+(pyarrow tables), the compacted days to read from their 5-minute summaries
+(:mod:`.rollup`) and the filters, and returns a pandas frame:
 
-* without ``every``: the tidy long frame, sorted by (time, antenna, point);
+* without ``every``: the tidy long frame, sorted by (time, antenna, point), read by
+  :mod:`.tidy` (pyarrow: parquet dictionaries straight to categoricals); what it
+  cannot read goes through Polars here, which names and skips broken files;
 * with ``every`` and ``agg``: one row per (bucket start ``time``, ``antenna``, ``point``)
-  with ``unit`` and one column per aggregate, computed by Polars (only the grouped rows
-  ever reach pandas).
+  with ``unit`` and one column per aggregate, computed by Polars' streaming engine
+  (only the grouped rows ever reach pandas), from summaries where they answer.
 
 The point and time filters go to the Parquet reader, which skips the row groups whose
 statistics exclude them: in files compacted by (point, time) a one-point query decodes
@@ -15,12 +19,11 @@ one row group in 45. Repeated strings come out as pandas categoricals (1 byte a 
 instead of a Python string); ``raw`` only when asked for or non-empty; ``error`` always
 (a categorical, missing where a reading did not fail, as in a tidy sweep).
 
-Why Polars (measured in ``benchmarks/bench_load.py``, see the notes): on the
-full-array day its scan of one point was faster than DuckDB's, it needs no extension
-(DuckDB's ``httpfs`` is downloaded at run time, and this must work offline), hands
-Arrow-backed categoricals to pandas without a copy of each string, and a Polars frame
-built from pyarrow tables (the write-ahead rows, object storage) joins the same lazy
-plan.
+Why Polars for aggregates (measured in ``benchmarks/bench_load.py``): on the
+full-array day it was faster than DuckDB, it needs no extension (DuckDB's ``httpfs``
+is downloaded at run time, and this must work offline), and a Polars frame built from
+pyarrow tables (the write-ahead rows, object storage) joins the same lazy plan. Why
+not for rows: see :mod:`.tidy`.
 """
 
 from __future__ import annotations
