@@ -8,8 +8,9 @@ read is moving rows, and pyarrow moves fewer bytes. Measured on the full-array d
 into categoricals (0.13 s), where pyarrow reads the parquet dictionaries as they are
 (``read_dictionary``: an int32 index a row); the frame is built from numpy arrays in
 their final order, one copy per column, instead of a gather into a new Arrow table and
-a conversion after it. Half the memory, and the time a fresh process spends faulting it
-in.
+a conversion after it; and the decoding goes into pyarrow's jemalloc pool, which keeps
+140 MB less than the default for the same read (:func:`_pool`). Less memory, and less
+time a fresh process spends faulting it in: 0.55 s instead of 1.3–1.8 s for that day.
 
 Row groups are skipped by their ``point`` and ``time`` statistics (a compacted file has a
 row group per point), the rows of the others filtered exactly. Anything this path does
