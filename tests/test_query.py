@@ -690,3 +690,22 @@ def test_the_tidy_read_gives_what_the_polars_read_gives(log, rows, monkeypatch, 
     assert len(got) > 0
     pd.testing.assert_frame_equal(got, want)
     assert got.attrs == want.attrs
+
+
+def test_the_tidy_read_leaves_numpys_huge_page_setting_as_it_found_it(log) -> None:
+    """The read turns numpy's huge-page hint off while it builds the frame; the caller's
+    setting is back afterwards, whichever it was."""
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy 1.x
+        from numpy.core import multiarray
+    if not hasattr(multiarray, "_get_madvise_hugepage"):
+        pytest.skip("this numpy has no huge-page switch")
+    before = multiarray._get_madvise_hugepage()
+    try:
+        for setting in (True, False):
+            multiarray._set_madvise_hugepage(setting)
+            assert len(load(log, points="FEMC.TEMP0"))
+            assert multiarray._get_madvise_hugepage() is setting
+    finally:
+        multiarray._set_madvise_hugepage(before)
