@@ -709,3 +709,19 @@ def test_the_tidy_read_leaves_numpys_huge_page_setting_as_it_found_it(log) -> No
             assert multiarray._get_madvise_hugepage() is setting
     finally:
         multiarray._set_madvise_hugepage(before)
+
+
+def test_a_day_flushed_in_one_part_is_compacted_too(tmp_path, rows, summed) -> None:
+    """A day written in a single part (an accelerated simulation flushes once) ends in
+    the compacted layout with its summary, like a day of many parts; it reads the same."""
+    root = tmp_path / "once"
+    write_log(root, rows, per_hour=False)
+    before = load(root)
+    done = compact(root, before="2026-01-03")
+    assert all(r.file and r.files_before == 1 for r in done) and len(done) == 2 * len(ANTS)
+    for f in root.rglob("*-compact-*.parquet"):
+        assert pq.read_schema(f).metadata[compaction_mod.LAYOUT_KEY] == compaction_mod.LAYOUT
+    pd.testing.assert_frame_equal(load(root), before)
+    same(load(root, every="15min", agg=SUMMED), pandas_agg(rows, "15min", SUMMED))
+    assert summed == [2 * len(ANTS)]
+    assert not any(r.file for r in compact(root, before="2026-01-03"))  # and then nothing to do

@@ -251,9 +251,11 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
         tables.append(t)
         inputs.append(f)
     bytes_before = sum(f.stat().st_size for f in inputs)
-    # one file left: nothing to merge, unless it is a compacted file of the old layout
-    # (sorted by time, row groups of every point), which is rewritten in the new one
-    if len(inputs) == 0 or (len(inputs) == 1 and not _old_layout(inputs[0])):
+    # nothing to do for a compacted file of this layout (above) or none; a single part
+    # (a day flushed once, as an accelerated simulation does) or an old-layout compacted
+    # file (sorted by time, row groups of every point) is rewritten in the layout, with
+    # its summary, like any merge
+    if len(inputs) == 0 or (len(inputs) == 1 and "-compact-" in inputs[0].name and not _old_layout(inputs[0])):
         return CompactResult(day, antenna, len(inputs), -1, bytes_before, bytes_before, None)
     merged, name = arrange(pa.concat_tables(tables), [f.name for f in inputs])
     rows = merged.num_rows
