@@ -74,7 +74,18 @@ def read(
     ``tables`` (rows with an ``antenna`` column: a live logger's segment, object storage),
     sorted by (time, antenna, point); ``antennas`` are the antenna categories."""
     with _small_pages():
-        return _read(files, tables, points, t_lo, t_hi, columns, antennas)
+        wanted = wanted_columns(columns)
+        need = ["time", "point", *dict.fromkeys("latency_100us" if c == "latency_ms" else c for c in wanted)]
+        chunks: list[tuple[pa.Table, str | None]] = []
+        if files:
+            with ThreadPoolExecutor(min(4, len(files), os.cpu_count() or 1)) as pool:
+                for f, t in zip(files, pool.map(lambda f: _read_file(f, need, points, t_lo, t_hi), files), strict=True):
+                    chunks.append((t, f.parent.name.partition("=")[2]))
+        for t in tables:
+            if "antenna" not in t.column_names or any(c not in t.column_names for c in need):
+                raise Unfit("a table without the log's columns")
+            chunks.append((_filtered(_normal(t.select([*need, "antenna"]), need), points, t_lo, t_hi), None))
+        return _frame(chunks, need, wanted, columns, points, antennas)
 
 
 @contextlib.contextmanager
@@ -96,29 +107,6 @@ def _small_pages() -> Iterator[None]:
     finally:
         if switch is not None and before is not None:
             switch(before)
-
-
-def _read(
-    files: list[Path],
-    tables: list[pa.Table],
-    points: list[str] | None,
-    t_lo: Any,
-    t_hi: Any,
-    columns: list[str] | None,
-    antennas: list[str] | None,
-) -> pd.DataFrame:
-    wanted = wanted_columns(columns)
-    need = ["time", "point", *dict.fromkeys("latency_100us" if c == "latency_ms" else c for c in wanted)]
-    chunks: list[tuple[pa.Table, str | None]] = []
-    if files:
-        with ThreadPoolExecutor(min(4, len(files), os.cpu_count() or 1)) as pool:
-            for f, t in zip(files, pool.map(lambda f: _read_file(f, need, points, t_lo, t_hi), files), strict=True):
-                chunks.append((t, f.parent.name.partition("=")[2]))
-    for t in tables:
-        if "antenna" not in t.column_names or any(c not in t.column_names for c in need):
-            raise Unfit("a table without the log's columns")
-        chunks.append((_filtered(_normal(t.select([*need, "antenna"]), need), points, t_lo, t_hi), None))
-    return _frame(chunks, need, wanted, columns, points, antennas)
 
 
 def _pool() -> pa.MemoryPool:
