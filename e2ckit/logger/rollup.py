@@ -86,15 +86,12 @@ def summarize(table: pa.Table, antenna: str) -> pa.Table:
     and the unit. A bucket whose readings all failed has n = 0 and null statistics."""
     import polars as pl
 
-    good = pl.col("error").is_null() & pl.col("value").is_not_null() & pl.col("value").is_not_nan()
-    v = pl.when(good).then(pl.col("value"))
+    from e2ckit.logger.query import bucket_start, good_value
+
     out = (
         pl.from_arrow(table.select(["time", "point", "value", "unit", "error"]))
         .lazy()
-        .with_columns(
-            ((pl.col("time").cast(pl.Int64) // EVERY_US) * EVERY_US).cast(pl.Datetime("us", "UTC")).alias("time"),
-            v.alias("_v"),
-        )
+        .with_columns(bucket_start(EVERY_US), good_value().alias("_v"))
         .group_by("time", "point")
         .agg(
             pl.col("unit").drop_nulls().last().alias("unit"),

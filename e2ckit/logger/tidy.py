@@ -84,7 +84,7 @@ def read(
         for t in tables:
             if "antenna" not in t.column_names or any(c not in t.column_names for c in need):
                 raise Unfit("a table without the log's columns")
-            chunks.append((_filtered(_normal(t.select([*need, "antenna"]), need), points, t_lo, t_hi), None))
+            chunks.append((_filtered(_normal(t.select([*need, "antenna"])), points, t_lo, t_hi), None))
         return _frame(chunks, need, wanted, columns, points, antennas)
 
 
@@ -184,7 +184,7 @@ def _read_file(f: Path, need: list[str], points: list[str] | None, t_lo: Any, t_
     finally:
         if reader is not None:
             reader.close()
-    table = _normal(table, need)
+    table = _normal(table)
     return table if exact else _filtered(table, points, t_lo, t_hi)
 
 
@@ -223,7 +223,7 @@ def _judge(p_stats: dict[str, Any] | None, t_stats: dict[str, Any] | None, wante
     return True, whole
 
 
-def _normal(table: pa.Table, need: list[str]) -> pa.Table:
+def _normal(table: pa.Table) -> pa.Table:
     """``table``'s columns in the types the frame is built from: strings as dictionaries,
     times in UTC µs (an older file may hold ns: truncated as the Polars path does)."""
     out = {}
@@ -295,21 +295,19 @@ def _numbers(parts: list[pa.ChunkedArray | pa.Array], dtype: Any) -> tuple[np.nd
     are put in order (:func:`_floats`), not before."""
     import numpy as np
 
-    pieces, masks, any_null = [], [], False
-    for arr in parts:
-        for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
-            width = np.dtype(dtype).itemsize
-            data = chunk.buffers()[1]
-            if data is None or len(chunk) == 0:
-                pieces.append(np.zeros(len(chunk), dtype))
-            else:
-                pieces.append(np.frombuffer(data, dtype=dtype, count=len(chunk), offset=chunk.offset * width))
-            any_null = any_null or chunk.null_count > 0
-            masks.append(chunk)
+    width = np.dtype(dtype).itemsize
+    chunks = [c for arr in parts for c in (arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr])]
+    pieces = []
+    for chunk in chunks:
+        data = chunk.buffers()[1]
+        if data is None or len(chunk) == 0:
+            pieces.append(np.zeros(len(chunk), dtype))
+        else:
+            pieces.append(np.frombuffer(data, dtype=dtype, count=len(chunk), offset=chunk.offset * width))
     values = np.concatenate(pieces) if pieces else np.zeros(0, dtype)
-    if not any_null:
+    if not any(c.null_count for c in chunks):
         return values, None
-    nulls = [c.is_null().to_numpy(zero_copy_only=False) if c.null_count else np.zeros(len(c), bool) for c in masks]
+    nulls = [c.is_null().to_numpy(zero_copy_only=False) if c.null_count else np.zeros(len(c), bool) for c in chunks]
     return values, np.concatenate(nulls)
 
 
@@ -336,7 +334,7 @@ def _frame(
     import numpy as np
     import pandas as pd
 
-    from e2ckit.logger.query import order
+    from e2ckit.logger.query import order, unit_pairs
 
     # the antenna of a file is its directory's; a table's is its column
     in_tables = {v for t, a in chunks if a is None for c in t["antenna"].chunks for v in c.dictionary.to_pylist()}
@@ -361,7 +359,7 @@ def _frame(
             codes, cats = _codes([t[name] for t, _ in chunks], None)
             cols[name] = pd.Categorical.from_codes(arrange(codes), categories=cats)
             if name == "unit":
-                units = _units(point, point_cats, codes, cats)
+                units = unit_pairs(point, point_cats, codes, cats)
         elif name == "value":
             values, nulls = _numbers([t["value"] for t, _ in chunks], np.float64)
             cols[name] = _floats(arrange(values), None if nulls is None else arrange(nulls))
@@ -379,13 +377,3 @@ def _frame(
     df.index = pd.RangeIndex(len(df))
     df.attrs["units"] = units
     return df
-
-
-def _units(point: np.ndarray, point_cats: list[str], unit: np.ndarray, unit_cats: list[str]) -> dict[str, str]:
-    """point → unit from the distinct (point, unit) code pairs (no loop over rows)."""
-    import numpy as np
-
-    ok = (point >= 0) & (unit >= 0)
-    n_u = max(len(unit_cats), 1)
-    pairs = np.flatnonzero(np.bincount(point[ok].astype(np.int64) * n_u + unit[ok], minlength=len(point_cats) * n_u))
-    return {point_cats[p]: unit_cats[u] for p, u in zip(*np.divmod(pairs, n_u), strict=True)}
