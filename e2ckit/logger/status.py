@@ -130,8 +130,9 @@ class LoggerStatus:
             f"  samples   {self.samples} ({self.samples_written} on disk in {self.files} files, "
             f"{self.samples_buffered} buffered), {self.errors} errors",
             f"  timing    {self.overruns} overruns ({self.skipped} slots skipped), "
-            f"{self.cut_short} cycles cut short by the deadline"
-            + (f", {self.late_starts} started late (stamped off the grid)" if self.late_starts else ""),
+            f"{self.cut_short} cycles cut short by the deadline",
+            *([f"  late      {self.late_starts} cycles started late, stamped with their actual start"]
+              if self.late_starts else []),  # fmt: skip
             f"  antennas  {ok} ok, {len(partial)} partial, {len(down)} down"
             + (f"; down: {self._names(down, 8)}" if down else "")
             + (f"; partial: {self._names(partial, 8)}" if partial else ""),
