@@ -725,3 +725,25 @@ def test_a_day_flushed_in_one_part_is_compacted_too(tmp_path, rows, summed) -> N
     same(load(root, every="15min", agg=SUMMED), pandas_agg(rows, "15min", SUMMED))
     assert summed == [2 * len(ANTS)]
     assert not any(r.file for r in compact(root, before="2026-01-03"))  # and then nothing to do
+
+
+def test_a_summary_that_cannot_be_written_does_not_stop_the_compaction(log, rows, monkeypatch) -> None:
+    """A full disk when the summary is written: the day is compacted all the same, reads
+    right from its samples, and the next compact writes the summary."""
+    import errno
+
+    from e2ckit.logger import rollup
+
+    real = rollup.write
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rollup, "write", full)
+    assert all(r.file for r in compact(log, before="2026-01-03"))
+    assert not list(log.rglob("*.rollup"))
+    same(load(log, every="15min", agg=SUMMED), pandas_agg(rows, "15min", SUMMED))
+    monkeypatch.setattr(rollup, "write", real)
+    compact(log, before="2026-01-03")
+    assert len(list(log.rglob("*.rollup"))) == 2 * len(ANTS)
+    same(load(log, every="15min", agg=SUMMED), pandas_agg(rows, "15min", SUMMED))

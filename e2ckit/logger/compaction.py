@@ -275,8 +275,11 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
         if check != rows:  # never delete inputs unless every row is in the new file
             raise E2CKitError(f"compaction of {d} wrote {check} rows instead of {rows}; inputs kept")
         # the 5-minute summary, before the file it summarizes is in place: a crash from
-        # here leaves a summary naming a file that is not there, never used
-        rollup.write(root, day, antenna, name, merged)
+        # here leaves a summary naming a file that is not there, never used. Derived data:
+        # one that cannot be written (a full disk) does not stop the compaction; the next
+        # compact writes it
+        with contextlib.suppress(OSError):
+            rollup.write(root, day, antenna, name, merged)
         journal = _journal(root)
         entry = {
             "dir": str(d.relative_to(root)),
