@@ -113,3 +113,13 @@ def test_shifted_counts_from_a_later_now():
     assert Eta(1.0, 0.5, 2.0).shifted(1.5) == Eta(0.0, 0.0, 0.5)
     s = Eta(math.inf, math.nan, math.nan).shifted(2.0)
     assert s.stalled and math.isnan(s.low)
+
+
+def test_samples_out_of_order_and_a_cold_range_above_the_target():
+    hours = np.arange(0, 12.01, 1 / 6)
+    temps = _decay(hours)
+    in_order = cooldown_interval(hours, temps, 6.0, (2.7, 4.0))
+    assert cooldown_interval(hours[::-1], temps[::-1], 6.0, (2.7, 4.0)) == in_order
+    # a site's target below the whole cold range: still an answer, not "too early" forever
+    odd = cooldown_interval(hours, temps, 3.5, (4.0, 5.0))
+    assert math.isfinite(odd.hours) and odd.hours > in_order.hours

@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["HORIZON_PENALTY", "MAX_WIDTH", "QUANTILE", "Eta", "cooldown_interval"]
+__all__ = ["HORIZON_PENALTY", "MAX_WIDTH", "MIN_SPREAD", "QUANTILE", "Eta", "cooldown_interval"]
 
 #: the interval is the ensemble's QUANTILE..1-QUANTILE quantiles (calibrated, see above)
 QUANTILE = 0.2
@@ -117,6 +117,8 @@ def _window_members(tw: Any, zw: Any, goal: float) -> tuple[float, float]:
     if r2 <= 0:
         return dz / r, math.inf
     beta = math.log(r1 / r2) / (z1 - z2) if r1 > 0 and z1 > z2 else 0.0
+    if beta * dz > 50:  # slowing so fast that it gets there in no useful time
+        return dz / r, math.inf
     # r(z) = r2·exp(β(z − z_now)) integrated from z_now down to the goal
     return dz / r, (math.expm1(beta * dz) / (beta * r2) if abs(beta) > 1e-9 else dz / r2)
 
@@ -127,9 +129,10 @@ def _members(t: Any, y: Any, target: float, floor: tuple[float, float]) -> np.nd
     lo, hi = floor
     out: list[tuple[float, float]] = []
     span = float(t[-1] - t[0])
-    for tc in np.linspace(lo, hi, _FLOOR_POINTS):
-        if tc >= target:
-            continue
+    # a cold range reaching the target (a site's odd limits) keeps the floors below it, or
+    # falls back on 0 K
+    floors = [tc for tc in np.linspace(lo, hi, _FLOOR_POINTS) if tc < target] or [0.0]
+    for tc in floors:
         z = np.log(np.maximum(y - tc, 1e-6))
         goal = math.log(target - tc)
         for frac in _WINDOWS:
@@ -152,7 +155,8 @@ def cooldown_interval(hours: Any, temps: Any, target: float, floor: tuple[float,
     if not floor[0] <= floor[1]:
         raise ValueError(f"cooldown_interval: floor {floor!r} is not (low, high)")
     ok = np.isfinite(t) & np.isfinite(y)
-    t, y = t[ok], y[ok]
+    order = np.argsort(t[ok], kind="stable")
+    t, y = t[ok][order], y[ok][order]
     if len(t) == 0:
         return _NOT_YET
     if y[-1] <= target:
