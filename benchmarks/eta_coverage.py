@@ -155,12 +155,15 @@ def _seeds(text: str) -> range:
     return range(int(lo), int(hi or lo) + 1)
 
 
+_CELL = 25  # characters per table cell
+
+
 def _line(name: str, cov: dict[Any, tuple[int, int, int]]) -> str:
     cells = []
     for key in (*ASK_HOURS, "all"):
         held, stated, early = cov[key]
         pct = f"{100 * held / stated:3.0f} %" if stated else "  —  "
-        cells.append(f"{held:3d}/{stated:<3d} {pct} ({early:2d} early)")
+        cells.append(f"{held:3d}/{stated:<3d} {pct} ({early:2d} early)".ljust(_CELL))
     return f"{name:<22}" + " | ".join(cells)
 
 
@@ -172,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = _seeds(args.seeds)
     print(f"Cool-down ETA: share of stated 80 % intervals holding the truth, recovery scenario, seeds {args.seeds},")
     print(f"{', '.join(ANTENNAS)}, readings every {args.step:g} s; columns: hours after the restart; ({LABEL})")
-    print(f"{'':<22}" + " | ".join(f"{str(h) + ' h':<22}" for h in (*ASK_HOURS, "all")))
+    print(f"{'':<22}" + " | ".join(f"{str(h) + ' h':<{_CELL}}" for h in (*ASK_HOURS, "all")))
     old = coverage(asks(seeds, old_estimator, stages=(0,), step=args.step))
     print(_line("before (4K, ±error)", old))
     for i, name in enumerate(STAGE_NAMES):
