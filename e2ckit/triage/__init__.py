@@ -5,7 +5,8 @@
 - :func:`diagnose`: one sweep, one verdict per (antenna, subsystem), a probable cause per antenna
   from the rules in ``rules.toml``;
 - :func:`recovery`: after an outage, per antenna: power back, stages and vacuum against their
-  targets, a cool-down ETA with an uncertainty, flags for a recovery that stalls;
+  targets, cool-down ETAs with an 80 % interval (or "too early"; :mod:`~e2ckit.triage.eta`),
+  flags for a recovery that stalls;
 - :mod:`~e2ckit.triage.board`: the live recovery board (ipywidgets), served by ``e2ckit dashboard``.
 
 Names are imported on first use: ``import e2ckit.triage`` pulls in no pandas.

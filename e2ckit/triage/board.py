@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["BOARD_COLUMNS", "RecoveryBoard", "board_frame", "render_board"]
 
 BOARD_COLUMNS = ["antenna", "verdict", "reason", "temp_4k", "pressure", "compressor", "eta_hours",
-                 "eta_error_hours", "flags", "last"]  # fmt: skip
+                 "eta_low_hours", "eta_high_hours", "flags", "last"]  # fmt: skip
 _RANK = {"ok": 0, "unknown": 1, "warn": 2, "alarm": 3}
 _FROM_LIMIT = {"ok": "ok", "unavailable": "unknown", "warn": "warn", "alarm": "alarm"}
 _COLOUR = {"ok": "#2e7d32", "warn": "#b26a00", "alarm": "#c62828", "unknown": "#666"}
@@ -84,23 +84,23 @@ def board_frame(log: pd.DataFrame, *, limits: Any = None) -> pd.DataFrame:
             rule = next((x for x in rules if x.when and x.holds(facts, readings)), None)
             if rule is not None:
                 reason = rule.cause
-        eta = err = math.nan
-        flags = ""
+        etas, flags = [math.nan] * 3, ""
         if rec is not None and antenna in rec.index:
-            eta, err, flags = rec.at[antenna, "eta_hours"], rec.at[antenna, "eta_error_hours"], rec.at[antenna, "flags"]
+            etas = [rec.at[antenna, c] for c in ("eta_hours", "eta_low_hours", "eta_high_hours")]
+            flags = rec.at[antenna, "flags"]
         rows.append((antenna, verdict, reason, value("FEMC.TEMP0"), value("FEMC.CRYOSTAT_PRESSURE"),
-                     text("CMPR.DRIVE"), eta, err, flags, g["time"].max()))  # fmt: skip
+                     text("CMPR.DRIVE"), *etas, flags, g["time"].max()))  # fmt: skip
     return pd.DataFrame(rows, columns=BOARD_COLUMNS)
 
 
-def _eta_text(eta: float, err: float) -> str:
-    if eta != eta:  # NaN
+def _eta_text(eta: float, low: float, high: float) -> str:
+    if eta != eta:  # NaN: no estimate (compressor off, no answer) or too early (see flags)
         return "—"
     if eta == 0:
         return "cold"
     if math.isinf(eta):
         return "not cooling"
-    return f"{eta:.1f} h ± {err:.1f}"
+    return f"{eta:.1f} h ({low:.1f}–{high:.1f})"  # central (80 % interval)
 
 
 def render_board(frame: pd.DataFrame, title: str = "Recovery board") -> str:
@@ -121,7 +121,7 @@ def render_board(frame: pd.DataFrame, title: str = "Recovery board") -> str:
             f"<tr class='e2ckit-board-row' data-antenna='{html.escape(r.antenna)}' data-verdict='{v}' "
             f"style='background:{_BG[v]}'><td><b>{html.escape(r.antenna)}</b></td>"
             f"<td style='color:{_COLOUR[v]};font-weight:bold'>{v.upper()}</td><td>{t4}</td><td>{p}</td>"
-            f"<td>{html.escape(r.compressor or '—')}</td><td>{_eta_text(r.eta_hours, r.eta_error_hours)}</td>"
+            f"<td>{html.escape(r.compressor or '—')}</td><td>{_eta_text(r.eta_hours, r.eta_low_hours, r.eta_high_hours)}</td>"
             f"<td>{html.escape(r.flags or '')}</td><td>{html.escape(r.reason)}</td></tr>"
         )
     return (

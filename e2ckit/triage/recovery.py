@@ -1,16 +1,15 @@
 """``recovery(log)``: after an outage, per antenna: when power returned, where the stages and the
 vacuum stand against their targets, when the 4K stage will be cold again, and what looks wrong.
 
-The cool-down ETA is fitted from the logged trend of the 4K cryocooler sensor (FEMC.TEMP0)
-since the compressor restarted. A cooling stage relaxes toward its cold temperature ever more
-slowly (less cooling power at low temperature, and the warmer stages above it still cooling),
-so ``ln(T − floor)`` is fitted with a quadratic in time over the second half of the time since
-the restart (at least 2 h), ``floor`` being the top of the 4K stage's cold range (4 K,
-``e2c-protocol.md`` §7), and extrapolated to the "cold" target, the stage's warn bound (6 K,
-from the limits in force, so a site file moves it). The uncertainty is the spread between
-that fit and a straight-line fit over the last 3 h, at least 10 %. Checked against the
-simulator's own physics (``tests/test_triage_recovery.py``): within 15 % from 6 h into the
-recovery.
+The cool-down ETAs (the 4K stage, FEMC.TEMP0, and beside it the 15K and 110K stages, TEMP5
+and TEMP9) come from :func:`e2ckit.triage.eta.cooldown_interval`: each stage's readings since
+the compressor restarted, fitted by an ensemble of models of a stage relaxing toward its
+cold temperature, give a central estimate and an 80 % interval, or "too early" (interval NaN)
+while the data do not constrain it. The target of each stage is its warn bound in the limits
+in force (6 K, 22 K, 130 K by default, so a site file moves it), its cold range the nominal
+bounds (2.7–4, 12–18, 85–115 K, ``e2c-protocol.md`` §7). Checked against the simulator's own
+physics (``tests/test_triage_eta.py``, ``benchmarks/eta_coverage.py``): agreement with the
+simulator's inferred cool-down, not a measured accuracy on real cryostats.
 """
 
 from __future__ import annotations
@@ -20,73 +19,74 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from e2ckit.errors import ValidationError
+from e2ckit.triage.eta import cooldown_interval
 from e2ckit.triage.limits import Limits, load_limits
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["NEEDED", "RECOVERY_COLUMNS", "cooldown_eta", "recovery"]
+__all__ = ["NEEDED", "RECOVERY_COLUMNS", "STAGES", "recovery"]
 
 TEMP, PRESSURE, DRIVE = "FEMC.TEMP0", "FEMC.CRYOSTAT_PRESSURE", "CMPR.DRIVE"
 #: points recovery() cannot do without
 NEEDED = (TEMP, PRESSURE, DRIVE)
-#: where ln(T - floor) is fitted: the top of the 4K stage's cold range (K, §7)
-FLOOR_K = 4.0
 #: the front end lets the compressor cool only at or below this pressure (mbar, §7)
 SAFE_MBAR = 5e-4
+#: the stages given an ETA: (column prefix, point, default target K, default cold range K);
+#: the limits in force replace the defaults (target: warn_high; range: nominal_low..high)
+STAGES = (
+    ("eta", TEMP, 6.0, (2.7, 4.0)),
+    ("eta_15k", "FEMC.TEMP5", 22.0, (12.0, 18.0)),
+    ("eta_110k", "FEMC.TEMP9", 130.0, (85.0, 115.0)),
+)
+#: the columns of recovery(): ``eta_hours`` is the 4K stage's central estimate from ``now``,
+#: ``eta_low_hours``..``eta_high_hours`` its 80 % interval (NaN: too early to tell); the
+#: same three for the 15K and 110K stages (``eta_15k_*``, ``eta_110k_*``)
 RECOVERY_COLUMNS = [
     "antenna", "power_back", "restarted", "now", "temp_4k", "temp_15k", "temp_110k", "pressure",
-    "target_4k", "cold", "eta", "eta_hours", "eta_error_hours", "flags",
+    "target_4k", "cold", "eta", "eta_hours", "eta_low_hours", "eta_high_hours",
+    "eta_15k_hours", "eta_15k_low_hours", "eta_15k_high_hours",
+    "eta_110k_hours", "eta_110k_low_hours", "eta_110k_high_hours", "flags",
 ]  # fmt: skip
+_NO_ETA = [math.nan] * (3 * len(STAGES))
+Goals = list[tuple[str, float, tuple[float, float]]]
 
 
-def cooldown_eta(hours: Any, temps: Any, target: float, floor: float = FLOOR_K) -> tuple[float, float]:
-    """(hours from the last sample until ``temps`` reaches ``target``, uncertainty in hours)
-    from samples ``temps`` at ``hours`` since the compressor restarted; (0, 0) when already
-    there, (inf, nan) when the trend does not get there (not falling)."""
-    import numpy as np
+def _stage_goals(lim: Limits) -> Goals:
+    """(point, target, cold range) per stage of :data:`STAGES`, from the limits in force."""
+    out = []
+    for _, point, target, floor in STAGES:
+        b = lim.bounds(point)
+        if b is not None and b.warn_high is not None:
+            target = b.warn_high
+        if b is not None and b.nominal_low is not None and b.nominal_high is not None:
+            floor = (b.nominal_low, b.nominal_high)
+        out.append((point, target, floor))
+    return out
 
-    t = np.asarray(hours, dtype=float)
-    y = np.asarray(temps, dtype=float)
-    ok = ~np.isnan(y) & ~np.isnan(t)
-    t, y = t[ok], y[ok]
-    if len(t) == 0:
-        return math.nan, math.nan
-    now = float(t[-1])
-    if y[-1] <= target:
-        return 0.0, 0.0
-    if len(t) < 5 or now - t[0] < 0.5:
-        return math.nan, math.nan
-    keep = y > floor
-    t, y = t[keep], y[keep]
-    if len(t) < 5:
-        return math.nan, math.nan
-    goal = math.log(target - floor)
-    z = np.log(y - floor)
 
-    def reach(coef: Any) -> float:
-        # first time after now where the fitted curve is at the goal (two weeks at most)
-        ts = now + np.arange(0.0, 24 * 14, 0.02)
-        v = np.polyval(coef, ts)
-        i = np.nonzero(v <= goal)[0]
-        return float(ts[i[0]] - now) if len(i) else math.inf
+def _stage_etas(w: pd.DataFrame, since_t: Any, goals: Goals) -> tuple[list[float], list[str]]:
+    """(central, low, high) hours from the log's latest time per stage, and the flags they
+    raise (``stalled``, ``too early``), from each stage's readings since ``since_t``."""
+    import pandas as pd
 
-    m3 = t >= now - 3.0
-    if m3.sum() < 3:
-        return math.nan, math.nan
-    lin_coef = np.polyfit(t[m3], z[m3], 1)
-    if lin_coef[0] >= 0:
-        return math.inf, math.nan  # not falling over the last 3 h: no ETA
-    win = max((now - t[0]) / 2, 2.0)
-    m = t >= now - win
-    quad = reach(np.polyfit(t[m], z[m], 2)) if m.sum() >= 5 else math.inf
-    lin = reach(lin_coef)
-    if not math.isfinite(quad):
-        quad = lin
-    if not math.isfinite(quad):
-        return math.inf, math.nan
-    spread = abs(quad - lin) if math.isfinite(lin) else quad
-    return quad, max(spread, 0.1 * quad)
+    now = w.index[-1]
+    vals: list[float] = []
+    flags: list[str] = []
+    for point, target, floor in goals:
+        s = w.loc[w.index >= since_t, point].dropna() if point in w.columns else pd.Series(dtype=float)
+        if s.empty:
+            vals += [math.nan] * 3
+            continue
+        hours = ((s.index - since_t) / pd.Timedelta(hours=1)).to_numpy(dtype=float)
+        e = cooldown_interval(hours, s.to_numpy(dtype=float), target, floor)
+        # counted from now, not from the stage's last reading (which may be older)
+        e = e.shifted((now - s.index[-1]) / pd.Timedelta(hours=1))
+        vals += list(e)
+        for flag, on in (("stalled", e.stalled), ("too early", e.too_early)):
+            if on and flag not in flags:
+                flags.append(flag)
+    return vals, flags
 
 
 def _check_log(log: Any) -> pd.DataFrame:
@@ -116,15 +116,16 @@ def recovery(log: pd.DataFrame | str | os.PathLike[str], *, limits: Limits | str
     period without answers, or when the ACU flag rose), ``restarted`` (compressor drive
     back on after it), the latest 4K/15K/110K temperatures and pressure, ``target_4k`` (the
     4K stage's warn bound), ``cold`` (whether it is below it), ``eta`` (when it will be, as a
-    time) with ``eta_hours`` and ``eta_error_hours`` from now, and ``flags`` (``no answer``
-    in the latest cycle, ``compressor off``, ``4K not falling``, ``pressure rising``, ``pressure above 5e-4 mbar``, ``stalled``).
+    time) with ``eta_hours`` from now and its 80 % interval ``eta_low_hours``..``eta_high_hours``
+    (the same for the 15K and 110K stages: ``eta_15k_*``, ``eta_110k_*``), and ``flags`` (``no answer``
+    in the latest cycle, ``compressor off``, ``4K not falling``, ``pressure rising``, ``pressure above 5e-4 mbar``, ``stalled``,
+    ``too early``: an interval is NaN because the data do not constrain it yet).
     A log without FEMC.TEMP0, FEMC.CRYOSTAT_PRESSURE and CMPR.DRIVE raises ValidationError."""
-    import numpy as np
     import pandas as pd
 
     log = _check_log(log)
-    lim = load_limits(limits)
-    target = (lim.bounds(TEMP).warn_high if lim.bounds(TEMP) else None) or 6.0
+    goals = _stage_goals(load_limits(limits))
+    target = goals[0][1]
     rows = []
     for antenna, g in log.groupby("antenna", sort=True):
         g = g.sort_values("time")
@@ -143,7 +144,7 @@ def recovery(log: pd.DataFrame | str | os.PathLike[str], *, limits: Limits | str
             if len(rose):
                 power_back = rose[-1]
         if w.empty or TEMP not in w.columns:
-            rows.append((antenna, power_back, pd.NaT, pd.NaT, *[math.nan] * 4, target, False, pd.NaT, math.nan, math.nan, "no readings"))
+            rows.append((antenna, power_back, pd.NaT, pd.NaT, *[math.nan] * 4, target, False, pd.NaT, *_NO_ETA, "no readings"))
             continue
         now = w.index[-1]
         last = w.ffill().iloc[-1]
@@ -167,26 +168,20 @@ def recovery(log: pd.DataFrame | str | os.PathLike[str], *, limits: Limits | str
                 flags.append("pressure rising")
         if float(last.get(PRESSURE, 0.0)) > SAFE_MBAR:
             flags.append("pressure above 5e-4 mbar")
-        eta_h = err_h = math.nan
+        etas = _NO_ETA
         if not by_time.iloc[-1]:
             # down right now: what the log last heard says nothing about the present
             flags.insert(0, "no answer")
             cold = False
-        elif cold:
-            eta_h, err_h = 0.0, 0.0
-        elif last.get(DRIVE) == 1:
+        elif cold or last.get(DRIVE) == 1:
             # the trend since the restart; with no restart in the log (it began mid-way
             # through a cool-down), since the log's start
-            since_t = restarted if pd.notna(restarted) else w.index[0]
-            s = w.loc[w.index >= since_t, TEMP].dropna()
-            hours = (s.index - since_t) / pd.Timedelta(hours=1)
-            eta_h, err_h = cooldown_eta(np.asarray(hours), s.to_numpy(), target)
-            if eta_h == math.inf:
-                flags.append("stalled")
-        eta = now + pd.Timedelta(hours=eta_h) if math.isfinite(eta_h) else pd.NaT
+            etas, more = _stage_etas(w, restarted if pd.notna(restarted) else w.index[0], goals)
+            flags += more
+        eta = now + pd.Timedelta(hours=etas[0]) if math.isfinite(etas[0]) else pd.NaT
         rows.append(
             (antenna, power_back, restarted, now, t4, float(last.get("FEMC.TEMP5", math.nan)),
              float(last.get("FEMC.TEMP9", math.nan)), float(last.get(PRESSURE, math.nan)), target, cold,
-             eta, eta_h, err_h, ", ".join(flags))  # fmt: skip
+             eta, *etas, ", ".join(flags))  # fmt: skip
         )
     return pd.DataFrame(rows, columns=RECOVERY_COLUMNS)
