@@ -137,3 +137,21 @@ def _shipped_points():
 
     data = resources.files("e2ckit.catalog") / "data"
     return [(n, (data / n).read_text(encoding="utf-8")) for n in ("nodes.csv", "families.csv", "points.csv", "power.csv")]
+
+
+def test_feps_enable_is_confirmed_and_audited(fresh_sim, tmp_path, monkeypatch):
+    """SET_ENABLE_PWR goes through the same opt-in and audit as every control (loopback)."""
+    sim = fresh_sim(["DV01"])
+    monkeypatch.setenv("E2CKIT_ARRAY", str(sim.write_array(tmp_path / "array.csv")))
+    log = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("E2CKIT_AUDIT_LOG", str(log))
+    args = ["control", "request", "--host", "DV01", "--channel", "1", "--node", "0x26", "--rca", "0x1001", "--data", "0x01"]
+    r = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert r.exit_code != EXIT_OK and sim.models["DV01"].controls == [], "no --yes: nothing sent"
+    r = CliRunner().invoke(app, [*args, "--yes", "-f", "json"], catch_exceptions=False)
+    assert r.exit_code == EXIT_OK, r.output
+    (row,) = json.loads(r.stdout)
+    assert (row["point"], row["outcome"]) == ("FEPS.SET_ENABLE_PWR", "sent")
+    audit = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [e["outcome"] for e in audit] == ["refused", "intent", "sent"], "the refusal is audited too"
+    assert sim.models["DV01"].controls[-1].point == "FEPS.SET_ENABLE_PWR"
