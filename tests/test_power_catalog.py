@@ -155,3 +155,15 @@ def test_feps_enable_is_confirmed_and_audited(fresh_sim, tmp_path, monkeypatch):
     audit = [json.loads(x) for x in log.read_text().splitlines()]
     assert [e["outcome"] for e in audit] == ["refused", "intent", "sent"], "the refusal is audited too"
     assert sim.models["DV01"].controls[-1].point == "FEPS.SET_ENABLE_PWR"
+
+
+@pytest.mark.parametrize("name, data, want", [
+    ("FEPS.OVER_VOLT_P7", b"\x01\x00", 1),  # a FEPS flag has no status byte
+    ("FEMC.BAND6_ENABLE", b"\x01\x00\x00", 2),  # u8 + status
+    ("FETIM.INT_TEMP1", b"\x41\x80\x00\x00", 5),  # a FEMC float without its status byte
+    ("FEPS.V_P7", b"\x40\xe0\x00\x00\x00", 4),  # a FEPS float with one
+])  # fmt: skip
+def test_a_wrong_length_reply_names_the_point(cat, name, data, want):
+    d = cat.point(name).decode(data)
+    assert d.value is None
+    assert d.error == f"catalog: bad length: {name} expects {want} bytes, got {len(data)}"
