@@ -129,3 +129,33 @@ def test_front_end_unpowered_after_an_outage():
         d = diagnose(array=sim, timeout=0.5).set_index("subsystem")
     assert d.at["power", "verdict"] == "alarm"
     assert "front end unpowered (FEPS outputs off)" in d.at["power", "reason"]
+
+
+def test_health_group_lists_every_node_and_a_growing_can_error_count_warns(fresh_sim, tmp_path):
+    """Two logger cycles of the dynamic health group: LRUs with no public RCA table (PSA,
+    PSD, IFProc, DTX) show alive, errors and temperature; a count that grows is a warn."""
+    import e2ckit
+    from e2ckit.triage.power import can_error_growth
+
+    sim = fresh_sim(["DV01"])
+    clock = sim.clock  # the simulator's stepped clock: a new cycle is a new reading
+    wide = e2ckit.sweep("health", array=sim)
+    for name in ("PSA[0x60].CAN_ERROR", "PSD[0x61].AMBIENT_TEMP", "IFProc[0x29].TRANS_NUM", "DTX[0x50].CAN_ERROR"):
+        assert name in wide.columns and not wide.isna().loc["DV01", name], name
+    assert {"DTX[0x50].SW_REV", "FEPS[0x26].HW_REV", "WVR[0x24].PROTOCOL_REV"} <= set(wide.columns)
+    e2ckit.Logger("health", array=sim, interval=60, path=tmp_path, clock=clock).run(cycles=1)
+    psd = sim.models["DV01"].lrus[(0, 0x61)]
+    psd.can_errors += 3  # the PSD's CAN errors grow between the two cycles
+    clock.advance(60)
+    e2ckit.Logger("health", array=sim, interval=60, path=tmp_path, clock=clock).run(cycles=1)
+    grown = can_error_growth(e2ckit.load(tmp_path))
+    assert grown[["antenna", "point", "limit"]].values.tolist() == [["DV01", "PSD[0x61].CAN_ERROR", "warn"]]
+    assert grown.iloc[0]["after"] - grown.iloc[0]["before"] == 3
+    # two reads of a watch
+    before = e2ckit.sweep("health", array=sim, tidy=True)
+    sim.models["DV01"].lrus[(1, 0x26)].can_errors += 1
+    clock.advance(60)
+    assert can_error_growth(before, e2ckit.sweep("health", array=sim, tidy=True))["point"].tolist() == ["FEPS[0x26].CAN_ERROR"]
+    assert can_error_growth(before, before).empty
+    with pytest.raises(TypeError, match="tidy rows"):
+        can_error_growth(wide)

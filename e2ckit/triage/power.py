@@ -43,6 +43,7 @@ __all__ = [
     "POWER_POINTS",
     "POWER_WHAT",
     "Finding",
+    "can_error_growth",
     "interlock_findings",
     "interlock_verdict",
     "power_facts",
@@ -311,3 +312,31 @@ def power_facts(readings: Mapping[str, Reading], femc_is_listed: bool = False) -
     if any(_flag(readings, n) == 1 for n in [*_FEPS_FLAG_POINTS, "FEPS.SYS_INTRLK_A", "FEPS.SYS_INTRLK_B"] if not n.startswith("FEPS.TEMP_WARN")):
         facts.add("feps_fault")
     return facts
+
+
+def can_error_growth(data: Any, later: Any = None) -> Any:
+    """Nodes whose CAN error count grew: one row per increase, each a ``warn``.
+
+    ``data``: a loaded log (:func:`e2ckit.load`, several samples per point: every increase
+    between two consecutive cycles counts) or a tidy sweep; ``later``: a second tidy sweep
+    of the same points (two reads of a watch). Reads the ``*.CAN_ERROR`` points (the
+    ``health`` group). Columns: antenna, point, time, before, after, limit, reason."""
+    import pandas as pd  # lazy: triage is imported by the CLI, whose start-up stays light
+
+    cols = ["antenna", "point", "time", "before", "after", "limit", "reason"]
+    frames = [data] if later is None else [data, later]
+    for f in frames:
+        if not isinstance(f, pd.DataFrame) or not {"antenna", "point", "value"} <= set(f.columns):
+            raise TypeError("can_error_growth needs tidy rows (sweep(..., tidy=True) or e2ckit.load()): columns antenna, point, value")
+    both = pd.concat([f.assign(_order=i) for i, f in enumerate(frames)], ignore_index=True)
+    both = both[both["point"].astype(str).str.endswith(".CAN_ERROR") & both["value"].notna()]
+    sort = ["_order", "time"] if "time" in both.columns else ["_order"]
+    rows = []
+    for (antenna, point), g in both.sort_values(sort, kind="stable").groupby(["antenna", "point"], sort=False):
+        values = g["value"].tolist()
+        times = g["time"].tolist() if "time" in g.columns else [None] * len(values)
+        for i in range(1, len(values)):
+            if values[i] > values[i - 1]:
+                rows.append((antenna, point, times[i], values[i - 1], values[i], "warn",
+                             f"CAN error count grew from {values[i - 1]:g} to {values[i]:g}"))  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
