@@ -159,3 +159,27 @@ def test_health_group_lists_every_node_and_a_growing_can_error_count_warns(fresh
     assert can_error_growth(before, before).empty
     with pytest.raises(TypeError, match="tidy rows"):
         can_error_growth(wide)
+
+
+def test_tools_power_table(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from e2ckit.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, app
+
+    clock = SimClock(rate=None)
+    with SimulatedArray(["DV03", "DA41", "DV01"], seed=1, clock=clock, scenario="power-fault", latency=0.0) as sim:
+        clock.advance(minutes=30)
+        monkeypatch.setenv("E2CKIT_ARRAY", str(sim.write_array(tmp_path / "array.csv")))
+        run = CliRunner().invoke
+        r = run(app, ["tools", "power", "--all", "-f", "json"], catch_exceptions=False)
+        assert r.exit_code == EXIT_PARTIAL, r.output  # DA41's FEMC does not answer
+        rows = {row["antenna"]: row for row in json.loads(r.stdout)}
+        assert (rows["DV03"]["outputs"], rows["DV03"]["flags"], rows["DV03"]["verdict"]) == ("OFF", "+7 V over-voltage", "alarm")
+        assert rows["DA41"]["fetim"] == "SHUT DOWN" and rows["DA41"]["bands"] == "no answer"
+        assert (rows["DV01"]["bands"], rows["DV01"]["rails"], rows["DV01"]["cool"], rows["DV01"]["verdict"]) == ("3,6,7", "8/8 ok", "yes", "ok")
+        r = run(app, ["tools", "power", "--host", "DV01"], catch_exceptions=False)
+        assert r.exit_code == EXIT_OK and "verdict" in r.stdout and "Traceback" not in r.output
+        r = run(app, ["tools", "power", "--all", "--host", "DV01"], catch_exceptions=False)
+        assert r.exit_code == EXIT_BAD_INPUT and "not both" in r.stderr

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FETIM_SHUTDOWN_MEANS",
     "INTERLOCK_POINTS",
+    "POWER_TABLE_COLUMNS",
     "POWER_POINTS",
     "POWER_WHAT",
     "Finding",
@@ -48,6 +49,7 @@ __all__ = [
     "interlock_verdict",
     "power_facts",
     "power_findings",
+    "power_table",
     "power_verdict",
 ]
 
@@ -340,3 +342,85 @@ def can_error_growth(data: Any, later: Any = None) -> Any:
                 rows.append((antenna, point, times[i], values[i - 1], values[i], "warn",
                              f"CAN error count grew from {values[i - 1]:g} to {values[i]:g}"))  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
+
+
+#: columns of :func:`power_table` (short, so that a table of the array fits 80 columns)
+POWER_TABLE_COLUMNS = ["antenna", "outputs", "intlk", "flags", "rails", "bands", "fetim", "cool", "acu", "verdict"]
+_STATE_OF = {"ok": "ok", "unknown": "unavailable", "warn": "warn", "alarm": "alarm"}
+
+
+def _text(readings: Mapping[str, Reading], name: str) -> str:
+    r = readings.get(name)
+    if r is None:
+        return ""
+    return r.text if r.error is None else "no answer" if _timed_out(r) else str(r.error).split(":", 1)[0]
+
+
+def _rails(readings: Mapping[str, Reading]) -> str:
+    """``8/8 ok`` (within 5 % of nominal), or the rails off nominal with their voltages."""
+    good = [(rail, readings[f"FEPS.V_{rail}"].value) for rail in RAILS if f"FEPS.V_{rail}" in readings and readings[f"FEPS.V_{rail}"].good]
+    if not good:
+        return ""
+    nominal = {r: float(RAIL_LABEL[r].split()[0]) for r in RAILS}
+    off = [f"{RAIL_LABEL[r]} {v:.2f} V" for r, v in good if abs(v - nominal[r]) > 0.05 * abs(nominal[r])]
+    if len(off) == len(good) and all(abs(v) < 0.5 for _, v in good):
+        return "all ~0 V"
+    return "; ".join(off) if off else f"{len(good)}/{len(RAILS)} ok"
+
+
+def _cartridges(readings: Mapping[str, Reading]) -> str:
+    """The bands powered (``3,6,7``; standby-2 marked ``6s``), ``none``, or why not read."""
+    names = [f"FEMC.BAND{b}_ENABLE" for b in range(1, 11) if f"FEMC.BAND{b}_ENABLE" in readings]
+    if not names:
+        return ""
+    if all(readings[n].error is not None for n in names):
+        return _text(readings, names[0])
+    bands = []
+    for n in names:
+        v = _flag(readings, n)
+        if v in (1, 2):
+            bands.append(n[9:-7] + ("s" if v == 2 else ""))
+    return ",".join(bands) or "none"
+
+
+def _table_row(antenna: str, rs: Sequence[Any], lim: Limits) -> tuple[list[str], list[str | None]]:
+    from e2ckit.triage.limits import Reading as _Reading
+
+    readings = {r.point: _Reading(float(r.value), r.text or "", r.status or "ok", r.error) for r in rs}
+    pf = power_findings(lim, readings, {r.point: r.limit for r in rs})
+    itl = interlock_findings(readings, femc_listed(rs))
+    pv = _summary(pf, readings, POWER_POINTS)[0]
+    iv = _summary(itl, readings, INTERLOCK_POINTS)[0]
+    flags = [f.text.removeprefix("FEPS ") for f in pf if f.level != "ok" and f.points
+             and f.points[0].startswith(tuple(f"FEPS.{k}_" for k in FEPS_FLAGS))]  # fmt: skip
+    locks = [s for s in ("A", "B") if _flag(readings, f"FEPS.SYS_INTRLK_{s}") == 1]
+    fetim = ["SHUT DOWN" if f.text.startswith("front end shut down") else f.text.split(":")[0]
+             for f in itl if f.level in ("warn", "alarm") and f.points[0] != "FETIM.SAFE_TO_COOL"]  # fmt: skip
+    safe = {1: "yes", 0: "NO"}.get(_flag(readings, "FETIM.SAFE_TO_COOL"), _text(readings, "FETIM.SAFE_TO_COOL"))  # type: ignore[arg-type]
+    acu = {0: "OK", 1: "FAIL"}.get(_flag(readings, "ACU.POWER_FAILURE"), _text(readings, "ACU.POWER_FAILURE"))  # type: ignore[arg-type]
+    verdict = max(pv, iv, key=_RANK.__getitem__)
+    row = [antenna, _text(readings, "FEPS.OUTPUT_STATE"), ",".join(locks) or "none", "; ".join(flags) or "none",
+           _rails(readings), _cartridges(readings), "; ".join(fetim) or ("ok" if iv != "unknown" else "?"), safe, acu, verdict]  # fmt: skip
+    states = [None, "alarm" if row[1] == "OFF" else None, "alarm" if locks else None, "alarm" if flags else None,
+              None, None, _STATE_OF[iv] if fetim else None, "warn" if safe == "NO" else None,
+              "alarm" if acu == "FAIL" else None, _STATE_OF[verdict]]  # fmt: skip
+    return row, states
+
+
+def power_table(rows: Sequence[Any], limits: Limits | None = None) -> tuple[list[str], list[list[str]], list[list[str | None]]]:
+    """A readable power and interlock summary of tidy rows swept with :data:`POWER_WHAT`
+    (and the FEMC's generic SW_REV, to tell a silent FEMC): one row per antenna, columns
+    :data:`POWER_TABLE_COLUMNS` (verdict: the worse of diagnose's power and interlock), and
+    a limit state per cell for colouring."""
+    from e2ckit.triage.limits import Limits as _Limits
+
+    lim = limits if limits is not None else _Limits(False)
+    by: dict[str, list[Any]] = {}
+    for r in rows:
+        by.setdefault(r.antenna, []).append(r)
+    out, states = [], []
+    for antenna, rs in by.items():
+        row, st = _table_row(antenna, rs, lim)
+        out.append(row)
+        states.append(st)
+    return list(POWER_TABLE_COLUMNS), out, states
