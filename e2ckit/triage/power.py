@@ -47,6 +47,7 @@ __all__ = [
     "can_error_growth",
     "interlock_findings",
     "interlock_verdict",
+    "power_cell",
     "power_facts",
     "power_findings",
     "power_table",
@@ -424,3 +425,25 @@ def power_table(rows: Sequence[Any], limits: Limits | None = None) -> tuple[list
         out.append(row)
         states.append(st)
     return list(POWER_TABLE_COLUMNS), out, states
+
+
+def power_cell(readings: Mapping[str, Reading]) -> str:
+    """A few words on the front end's power for a board cell: ``FETIM shutdown``, the FEPS
+    flags set, ``outputs off``, ``on``; empty when no power point was read."""
+    if not any(n.startswith(("FEPS.", "FETIM.")) for n in readings):
+        return ""
+    words = []
+    if _flag(readings, "FETIM.SHUTDOWN") == 1:
+        words.append("FETIM shutdown")
+    elif _timed_out(readings.get("FETIM.SHUTDOWN")):
+        # after a shutdown the FEMC exits (§13): with the compressor's FETIM error, that is one
+        words.append("FETIM shutdown (inferred)" if _flag(readings, "CMPR.FETIM_STATUS_ERROR") == 1 else "FEMC silent")
+    elif _flag(readings, "FETIM.DELAY_TRIGGERED") == 1:
+        words.append("FETIM countdown")
+    words += [f.text for f in _feps_findings(readings) if f.level in ("warn", "alarm") and f.points[0] != "FEPS.OUTPUT_STATE"]
+    state = _flag(readings, "FEPS.OUTPUT_STATE")
+    if state == 0:
+        words.append("outputs off")
+    if not words:
+        return "on" if state == 1 else "?"
+    return "; ".join(words)
