@@ -50,6 +50,7 @@ __all__ = [
     "power_cell",
     "power_facts",
     "power_findings",
+    "power_report",
     "power_table",
     "power_verdict",
 ]
@@ -302,7 +303,7 @@ def interlock_verdict(readings: Mapping[str, Reading], femc_listed: bool = False
 
 def femc_listed(rows: Iterable[Any]) -> bool:
     """Whether the FEMC's AMBSI answered in these tidy rows (its generic SW_REV read)."""
-    return any(str(r.point).startswith("FEMC[") and r.error is None for r in rows)
+    return any(str(r.point).startswith("FEMC[") and not isinstance(r.error, str) for r in rows)
 
 
 def power_facts(readings: Mapping[str, Reading], femc_is_listed: bool = False) -> set[str]:
@@ -387,7 +388,8 @@ def _cartridges(readings: Mapping[str, Reading]) -> str:
 def _table_row(antenna: str, rs: Sequence[Any], lim: Limits) -> tuple[list[str], list[str | None]]:
     from e2ckit.triage.limits import Reading as _Reading
 
-    readings = {r.point: _Reading(float(r.value), r.text or "", r.status or "ok", r.error) for r in rs}
+    readings = {r.point: _Reading(float(r.value), r.text or "", r.status or "ok", r.error if isinstance(r.error, str) else None)
+                for r in rs}  # fmt: skip
     pf = power_findings(lim, readings, {r.point: r.limit for r in rs})
     itl = interlock_findings(readings, femc_listed(rs))
     pv = _summary(pf, readings, POWER_POINTS)[0]
@@ -447,3 +449,17 @@ def power_cell(readings: Mapping[str, Reading]) -> str:
     if not words:
         return "on" if state == 1 else "?"
     return "; ".join(words)
+
+
+def power_report(antennas: str | Iterable[str] | None = None, *, array: Any = None, timeout: float = 1.0) -> Any:
+    """The front end's power and interlocks, one row per antenna (what ``e2ckit tools
+    power`` prints): FEPS outputs, system interlocks, flags set, rails, bands on, FETIM,
+    safe to cool, ACU power flag and the worse of diagnose's power/interlock verdicts.
+    ``antennas``, ``array``, ``timeout`` as for :func:`e2ckit.sweep`."""
+    import pandas as pd
+
+    from e2ckit.api import sweep_rows  # triage sits above api
+
+    rows = sweep_rows([*POWER_WHAT, "FEMC[0x13].SW_REV"], antennas, array=array, timeout=timeout)
+    columns, values, _ = power_table(rows)
+    return pd.DataFrame(values, columns=columns)
