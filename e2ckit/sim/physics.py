@@ -31,6 +31,11 @@ Vacuum: ln(pressure) relaxes toward a target set by desorption from the coldest 
 (the 4K stage cryopumps; flat below 20 K, rising by decades above), plus a leak if one is
 open, divided by ~1000 while the turbo pumps through the open gate valve.
 
+Front-end power (discrete, no dynamics): the FEPS outputs go off with the mains and stay off
+until SET_ENABLE_PWR (inferred, §12), then settle within ``FEPS_SETTLE_S``; the cartridges
+come up off after the FEMC boots (firmware, §14); readings injected by a scenario's ``flag``
+step are part of this state, so a trip or a FETIM shutdown is as time-consistent as a power cut.
+
 Compressor: supply and return pressures relax (τ 60 s) toward running values or toward a
 common static pressure; four temperatures relax (τ 30–60 min) toward running values or the
 compressor room's ambient. Cold-head hours accumulate while at least two of the three
