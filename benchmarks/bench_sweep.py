@@ -22,6 +22,10 @@ With all alive it also times ``e2ckit.diagnose()`` over the 66 antennas against 
 ``e2ckit.sweep`` of the same points (``DIAGNOSE_WHAT``: the static points and the
 ``versions`` group, whose node discovery is part of the sweep), runs interleaved, medians
 compared. Target: diagnose ≤ 1.5 × that sweep (issue #14).
+
+And ``sweep("power")`` (FEPS flags per rail, interlocks, outputs, rails, cartridges, ACU
+flag) against ``sweep("cryo")`` over the 66 antennas, interleaved, medians compared per
+point read. Target: ≤ 1.5 × per point read (issue 23). ``--power-only`` runs just that.
 """
 
 from __future__ import annotations
@@ -80,6 +84,32 @@ def diagnose_ratio(sim: ExternalSim, repeat: int, deadline: float) -> tuple[floa
         e2ckit.diagnose(**kw)
         d.append(time.perf_counter() - t0)
     return statistics.median(d), statistics.median(s)
+
+
+def power_ratio(sim: ExternalSim, repeat: int, deadline: float) -> tuple[float, float, int, int]:
+    """Median seconds of ``sweep("power")`` and ``sweep("cryo")``, interleaved, and their
+    point counts."""
+    kw = {"array": sim.array, "timeout": deadline, "deadline": 2 * deadline}
+    e2ckit.sweep("power", **kw)  # warm-up
+    e2ckit.sweep("cryo", **kw)
+    p, c = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        e2ckit.sweep("cryo", **kw)
+        c.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        e2ckit.sweep("power", **kw)
+        p.append(time.perf_counter() - t0)
+    cat = default_catalog()
+    return statistics.median(p), statistics.median(c), len(cat.resolve("power")), len(cat.resolve("cryo"))
+
+
+def print_power(power: tuple[float, float, int, int]) -> None:
+    p, c, n_p, n_c = power
+    per_p, per_c = p / (66 * n_p), c / (66 * n_c)
+    print(f"\nsweep('power') {p:.3f} s for 66 × {n_p} points ({per_p * 1e6:.1f} µs per point read); "
+          f"sweep('cryo') {c:.3f} s for 66 × {n_c} ({per_c * 1e6:.1f} µs per point read) (medians): "
+          f"ratio per point read {per_p / per_c:.2f} (target <= 1.5)")  # fmt: skip
 
 
 def published_cli(sim: ExternalSim, tmp: Path) -> float:
@@ -146,9 +176,19 @@ def main() -> None:
     ap.add_argument("--deadline", type=float, default=1.0)
     ap.add_argument("--latency", type=float, default=0.0005, help="simulated seconds per request per CAN channel")
     ap.add_argument("--no-cli", action="store_true", help="skip the process-level comparisons")
+    ap.add_argument("--power-only", action="store_true", help="only sweep('power') against sweep('cryo')")
     args = ap.parse_args()
+    if args.power_only:
+        with tempfile.TemporaryDirectory() as d:
+            sim = ExternalSim(Path(d), None, args.latency)
+            try:
+                print_power(power_ratio(sim, max(args.repeat, 5), args.deadline))
+            finally:
+                sim.close()
+        return
     rows: list[tuple[str, str, float, float]] = []
     diag: tuple[float, float] | None = None
+    power: tuple[float, float, int, int] | None = None
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         (tmp / "silent.toml").write_text(SILENT_SCENARIO)
@@ -166,6 +206,7 @@ def main() -> None:
                 rows.append((state, "e2ckit.sweep, best", t, base / t))
                 if not scenario:
                     diag = diagnose_ratio(sim, max(args.repeat, 5), args.deadline)
+                    power = power_ratio(sim, max(args.repeat, 5), args.deadline)
                 if not args.no_cli:
                     pc = published_cli(sim, tmp)
                     rows.append((state, "e2c-client tools cryo --all (process)", pc, base / pc))
@@ -183,6 +224,8 @@ def main() -> None:
         d, s = diag
         print(f"\ndiagnose(66 antennas) {d:.3f} s, sweep of the same points {s:.3f} s (medians): "
               f"ratio {d / s:.2f} (target <= 1.5)")  # fmt: skip
+    if power is not None:
+        print_power(power)
 
 
 if __name__ == "__main__":

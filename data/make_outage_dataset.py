@@ -6,7 +6,7 @@
 What it records: the ``recovery`` scenario on four simulated antennas (DV01 and DV02
 lose power 30 minutes in for 6 hours, then the documented recovery sequence runs;
 DV03 and DA41 stay up as references), logged by :class:`e2ckit.Logger` over real
-loopback sockets with the ``outage`` group (stage temperatures, vacuum, pumps, gate
+loopback sockets with the points of the ``outage`` group as it was then (stage temperatures, vacuum, pumps, gate
 valve, compressor drive, pressures and timers, ACU power flag, LORR lock, E2C
 temperature), one sample per simulated minute for 48 simulated hours, then compacted
 to one file per partition. The simulator's clock is stepped, so the same seed gives
@@ -31,7 +31,13 @@ DATASET = HERE / "outage-recovery"
 ANTENNAS = ["DV01", "DV02", "DV03", "DA41"]
 SEED = 2026
 SCENARIO = "recovery"
-GROUP = "outage"
+#: the ``outage`` group as it was when the dataset was recorded (the group has since grown:
+#: FEPS outputs, FETIM shutdown, safe to cool, issue 23); pinned so the dataset regenerates
+GROUP = [
+    "ACU.POWER_FAILURE", "CMPR.DRIVE", "CMPR.FAULT", "CMPR.TIME_SINCE_POWER_ON", "CMPR.SUPPLY_PRESSURE",
+    "CMPR.RETURN_PRESSURE", "FEMC.TEMP0", "FEMC.TEMP5", "FEMC.TEMP9", "FEMC.CRYOSTAT_PRESSURE",
+    "FEMC.BACKING_PUMP", "FEMC.TURBO_PUMP", "FEMC.GATE_VALVE", "LORR.DCM_LOCKED", "E2C.PROCESSOR_TEMP",
+]  # fmt: skip
 INTERVAL_S = 60.0
 HOURS = 48.0
 #: Columns that must match exactly on regeneration (latency_ms is a real measurement).

@@ -106,13 +106,15 @@ def test_fixed_point_names_and_addresses(cat):
 
 def test_cryo_group(cat):
     # The issue's list: all 13 temperatures, pumps, valves, both pressures, gauge, 230 V current,
-    # cold-head hours.
+    # cold-head hours; and what a recovery needs from the power side (issue 23): FEPS outputs,
+    # FETIM shutdown and safe to cool.
     cryo = [p.name for p in cat.resolve("cryo")]
-    assert len(cryo) == 25
+    assert len(cryo) == 28
     assert cryo[:13] == [f"FEMC.TEMP{k}" for k in range(13)]
     classic = {p.name for p in cat.resolve("cryo_classic")}
     assert len(classic) == 22 and classic < set(cryo)
-    assert {"FEMC.TURBO_STATE", "FEMC.VACUUM_GAUGE_STATE", "FEMC.COLDHEAD_HOURS"} == set(cryo) - classic
+    assert {"FEMC.TURBO_STATE", "FEMC.VACUUM_GAUGE_STATE", "FEMC.COLDHEAD_HOURS",
+            "FEPS.OUTPUT_STATE", "FETIM.SHUTDOWN", "FETIM.SAFE_TO_COOL"} == set(cryo) - classic
 
 
 def test_cmpr_group_is_every_compressor_monitor(cat):
@@ -569,7 +571,7 @@ def test_every_shipped_point_round_trips(cat):
     """What the simulator will do: encode a plausible value, decode it back."""
     for p in [*cat.points.values(), *cat.templates.values()]:
         kind = DTYPES[p.dtype][0]
-        value = {"version": (1, 2, 3)[: p.size], "esn": bytes(range(8)), "bytes": b"\x02\x00\x5e\x10\x20\x30",
+        value = {"version": (1, 2, 3)[: p.size], "esn": bytes(range(8)), "bytes": b"\x02\x00\x5e\x10\x20\x30FE"[: p.size or 6],
                  "ds18s20": 30.0, "can_error": (1, 0, 2), "flags": 1}.get(kind)  # fmt: skip
         if value is None:
             if p.enum:

@@ -291,8 +291,10 @@ def test_tools_cryo_one_host_table(run):
     lines = r.stdout.splitlines()  # one host: field/value lines, every point whole
     assert lines[0].split() == ["field", "value"]
     assert lines[2].split() == ["antenna", "DV02"]
-    assert any(ln.startswith("TEMP0 [K]") for ln in lines)
-    assert any(ln.startswith("VACUUM_GAUGE") and ln.split()[-1] in ("ON", "OFF") for ln in lines)
+    # cryo mixes FEMC, FEPS and FETIM points (issue 23): the names keep their LRU
+    assert any(ln.startswith("FEMC.TEMP0 [K]") for ln in lines)
+    assert any(ln.startswith("FEMC.VACUUM_GAUGE") and ln.split()[-1] in ("ON", "OFF") for ln in lines)
+    assert any(ln.startswith("FEPS.OUTPUT_STATE") and ln.split()[-1] == "ON" for ln in lines)
 
 
 def test_tools_cmpr_uses_the_family_channel(run):

@@ -14,7 +14,7 @@ from importlib import resources
 import pytest
 
 import e2ckit
-from e2ckit.catalog import default_catalog, load_files
+from e2ckit.catalog import SHIPPED_FILES, default_catalog, load_files
 from e2ckit.errors import ValidationError
 
 H = 3600.0
@@ -100,7 +100,7 @@ def test_bad_length_is_a_catalog_error_row(fresh_sim):
     against a FEMC that sends a u16 (3 bytes) gives an error row naming the point and both
     lengths, of kind 'catalog' — not a hardware fault, not a silent NaN."""
     shipped = resources.files("e2ckit.catalog") / "data"
-    texts = {n: (shipped / n).read_text(encoding="utf-8") for n in ("nodes.csv", "inventory.csv", "points.csv", "groups.csv", "derived.csv")}
+    texts = {n: (shipped / n).read_text(encoding="utf-8") for n in SHIPPED_FILES}
     wrong = texts["points.csv"].replace("FEMC.COLDHEAD_HOURS,monitor,FEMC,1,0x13,0x0C04C,u16,", "FEMC.COLDHEAD_HOURS,monitor,FEMC,1,0x13,0x0C04C,u32,")
     assert wrong != texts["points.csv"]
     texts["points.csv"] = wrong
@@ -123,7 +123,7 @@ def test_a_logger_stores_the_catalog_error_of_a_reply_that_does_not_fit(fresh_si
     from e2ckit.sim.clock import SimClock
 
     shipped = resources.files("e2ckit.catalog") / "data"
-    texts = {n: (shipped / n).read_text(encoding="utf-8") for n in ("nodes.csv", "inventory.csv", "points.csv", "groups.csv", "derived.csv")}
+    texts = {n: (shipped / n).read_text(encoding="utf-8") for n in SHIPPED_FILES}
     texts["points.csv"] = texts["points.csv"].replace("FEMC.COLDHEAD_HOURS,monitor,FEMC,1,0x13,0x0C04C,u16,", "FEMC.COLDHEAD_HOURS,monitor,FEMC,1,0x13,0x0C04C,u32,")
     cat = load_files(texts.items())
     sim = fresh_sim(["DV01"])

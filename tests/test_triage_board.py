@@ -61,3 +61,22 @@ def test_board_bad_input():
         RecoveryBoard(42, every=None)
     with pytest.raises(ValidationError, match="every must be"):
         RecoveryBoard("x", every=0)
+
+
+def test_the_board_has_a_power_column(tmp_path):
+    """Issue 23: the outage group carries the FEPS outputs and the FETIM shutdown, and the
+    board says what is wrong with the front end's power in a few words."""
+    from e2ckit.sim import SimulatedArray
+    from e2ckit.sim.clock import SimClock
+
+    clock = SimClock(rate=None)
+    with SimulatedArray(["DV03", "DA41", "DV01"], seed=1, clock=clock, scenario="power-fault", latency=0.0) as sim:
+        clock.advance(minutes=30)
+        e2ckit.Logger("outage", interval=60, path=tmp_path / "lean", array=sim, clock=clock).run(cycles=1)
+        e2ckit.Logger(["outage", "power"], interval=60, path=tmp_path / "full", array=sim, clock=clock).run(cycles=1)
+    assert board_frame(e2ckit.load(tmp_path / "lean")).set_index("antenna").at["DV03", "power"] == "outputs off"
+    frame = board_frame(e2ckit.load(tmp_path / "full")).set_index("antenna")
+    assert frame.at["DV03", "power"] == "FEPS +7 V over-voltage; outputs off"
+    assert frame.at["DA41", "power"] == "FEMC silent"
+    assert frame.at["DV01", "power"] == "on"
+    assert "<td>FEPS +7 V over-voltage; outputs off</td>" in render_board(frame.reset_index())

@@ -1,7 +1,8 @@
 """The monitor-point catalog: names → addresses, byte layouts, units, limits.
 
 Everything about the points lives in CSV files shipped in ``e2ckit/catalog/data``
-(``points.csv``, ``groups.csv``, ``nodes.csv``, ``inventory.csv``, ``derived.csv``); users add their
+(``points.csv``, ``power.csv``, ``families.csv``, ``groups.csv``, ``nodes.csv``, ``inventory.csv``,
+``derived.csv``); users add their
 own files in the same formats with :func:`load_catalog`. Only the stdlib is used, so
 importing the catalog is fast (no pandas).
 
@@ -54,7 +55,9 @@ __all__ = [
 ]
 
 #: the shipped data files, in load order
-SHIPPED_FILES = ("nodes.csv", "inventory.csv", "points.csv", "groups.csv", "derived.csv")
+SHIPPED_FILES = (
+    "nodes.csv", "inventory.csv", "families.csv", "points.csv", "power.csv", "groups.csv", "derived.csv",
+)  # fmt: skip
 
 
 def _shipped() -> list[tuple[str, str]]:

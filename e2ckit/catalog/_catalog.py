@@ -1,16 +1,22 @@
 """The catalog: points, groups, node names and the expected inventory, loaded from CSV.
 
-Five kinds of CSV file, told apart by their header (so a user file can be any of them):
+Six kinds of CSV file, told apart by their header (so a user file can be any of them):
 
 * points   (``name,...,node,rca,dtype,...``): one row per monitor or control point;
 * groups   (``group,member,description``): named lists of points, groups or templates;
 * nodes    (``first,last,abbrev,name``): node id ranges → LRU names (§6);
 * inventory (``families,channel,first,last,abbrev``): what an antenna should report;
-* derived  (``name,inputs,rule,...``): conditions over several points (``_derived.py``).
+* derived  (``name,inputs,rule,...``): conditions over several points (``_derived.py``);
+* families (``family,index,key,label``): the members of a family of points (the 8 FEPS
+  rails, the 10 cartridge bands), so that one points row with ``each`` makes a point per
+  member (see :func:`_expand`). A families file must be loaded before the rows using it.
 
 Every row is validated; a bad one raises :class:`ValidationError` naming the file, the
 line and the field. Lines whose first field starts with ``#`` are comments. Names and
 addresses must be unique across all loaded files (an address is node, RCA, field, kind).
+
+A groups member may be a pattern with ``*`` (``FEPS.OVER_VOLT_*``): every monitor point whose
+name matches, in catalog order.
 
 Points columns (only name, channel, node, rca, dtype and source are required):
 
@@ -38,6 +44,13 @@ source          where the address and decoding come from: ICD, firmware, public 
                 simulated, inferred
 description     one line for people
 label           a short name for plots and reports ("4K stage"); optional
+each            optional: a family (``rail``) or two joined by ``|`` (``band|pdch``): the
+                row is a pattern making one point per member (per pair of members);
+                ``{rail}``, ``{rail_label}`` and ``{rail_n}`` (index + 1) in name,
+                description, label and limit_source are replaced by the member's key,
+                label and number
+step            with ``each``: RCA increment per member index (``1``; ``0x10|2`` for two
+                families); the member's RCA is ``rca + index·step`` summed over families
 ==============  ==========================================================================
 """
 
@@ -46,6 +59,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import difflib
+import fnmatch
 import io
 import math
 import re
@@ -68,6 +82,8 @@ POINT_COLUMNS = (
     "nominal_high", "warn_low", "warn_high", "alarm_low", "alarm_high", "limit_source",
     "source", "description", "label",
 )  # fmt: skip
+#: optional columns of a points file that make a family of points from one row
+FAMILY_COLUMNS = ("each", "step")
 SOURCES = ("ICD", "firmware", "public code", "simulated", "inferred")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*\.[A-Za-z0-9_]+$")
 _NODE_POINT_RE = re.compile(r"^([A-Za-z0-9?]+)\[(?:(\d+):)?0x([0-9A-Fa-f]+)\]\.([A-Za-z0-9_]+)$")
@@ -571,6 +587,8 @@ class Catalog:
 
 def _kind_of(rows: _Rows) -> str:
     cols = set(rows.header)
+    if {"family", "index", "key"} <= cols:
+        return "families"
     if {"name", "node", "rca", "dtype"} <= cols:
         return "points"
     if {"name", "inputs", "rule"} <= cols:
@@ -582,7 +600,7 @@ def _kind_of(rows: _Rows) -> str:
     if {"first", "last", "abbrev", "name"} <= cols:
         return "nodes"
     raise ValidationError(
-        f"{rows.label}:1: unrecognised header {rows.header}: expected a points, groups, nodes, inventory or derived file"
+        f"{rows.label}:1: unrecognised header {rows.header}: expected a points, groups, nodes, inventory, derived or families file"
     )
 
 
@@ -592,6 +610,7 @@ def load_files(sources: Iterable[tuple[str, str]]) -> Catalog:
     templates: dict[str, Point] = {}
     where: dict[str, str] = {}
     addresses: dict[tuple, str] = {}
+    families: dict[str, list[tuple[int, str, str]]] = {}
     group_rows: list[tuple[_Rows, int, dict[str, str]]] = []
     derived_rows: list[tuple[_Rows, int, dict[str, str]]] = []
     nodes: list[_NodeRange] = []
@@ -605,26 +624,19 @@ def load_files(sources: Iterable[tuple[str, str]]) -> Catalog:
         kind = _kind_of(rows)
         if kind == "points":
             # A misspelt column ("unti") would otherwise be ignored without a word.
-            unknown = [h for h in rows.header if h and h not in POINT_COLUMNS]
+            unknown = [h for h in rows.header if h and h not in POINT_COLUMNS + FAMILY_COLUMNS]
             if unknown:
                 raise ValidationError(
                     f"{label}:1: unknown column {', '.join(map(repr, unknown))} in a points file "
-                    f"(columns: {', '.join(POINT_COLUMNS)})"
+                    f"(columns: {', '.join(POINT_COLUMNS + FAMILY_COLUMNS)})"
                 )
         for line, row in rows.rows:
             if kind == "points":
-                p = _point_row(rows, line, row)
-                lname = p.name.lower()
-                if lname in where:
-                    raise rows.error(line, "name", f"{p.name} is already defined at {where[lname]}")
-                # one address per (channel rule, node, rca, field, kind); templates by (rca, field, kind)
-                field_ = (p.byte, p.bit) if p.dtype == "bit" else (p.byte, None)
-                addr = (p.template, p.node, p.rca, field_, p.kind)
-                if addr in addresses:
-                    raise rows.error(line, "rca", f"address {p.rca:#07x} on node {p.node} already used by {addresses[addr]}")
-                addresses[addr] = p.name
-                where[lname] = f"{label}:{line}"
-                (templates if p.template else points)[p.name] = p
+                for one in _expand(rows, line, row, families):
+                    p = _point_row(rows, line, one)
+                    _add_point(rows, line, p, points, templates, where, addresses)
+            elif kind == "families":
+                _family_row(rows, line, row, families)
             elif kind == "groups":
                 group_rows.append((rows, line, row))
             elif kind == "derived":
@@ -664,6 +676,81 @@ def load_files(sources: Iterable[tuple[str, str]]) -> Catalog:
             raise rows.error(line, "name", f"{d.name} is already the name of a point, group or condition")
         derived[d.name] = d
     return Catalog(points, templates, groups, nodes, inventory, labels, derived.values())
+
+
+def _add_point(
+    rows: _Rows, line: int, p: Point, points: dict[str, Point], templates: dict[str, Point],
+    where: dict[str, str], addresses: dict[tuple, str],
+) -> None:
+    """Add ``p``, refusing a name or an address already taken."""
+    lname = p.name.lower()
+    if lname in where:
+        raise rows.error(line, "name", f"{p.name} is already defined at {where[lname]}")
+    # one address per (channel rule, node, rca, field, kind); templates by (rca, field, kind)
+    field_ = (p.byte, p.bit) if p.dtype == "bit" else (p.byte, None)
+    addr = (p.template, p.node, p.rca, field_, p.kind)
+    if addr in addresses:
+        raise rows.error(line, "rca", f"address {p.rca:#07x} on node {p.node} already used by {addresses[addr]}")
+    addresses[addr] = p.name
+    where[lname] = f"{rows.label}:{line}"
+    (templates if p.template else points)[p.name] = p
+
+
+def _family_row(rows: _Rows, line: int, row: dict[str, str], families: dict[str, list[tuple[int, str, str]]]) -> None:
+    """One member of a family: ``rail,2,P7,+7 V`` (index 2 of family rail, key P7)."""
+    name = row.get("family", "")
+    if not re.match(r"^[a-z][a-z0-9_]*$", name):
+        raise rows.error(line, "family", f"{name!r} is not a family name (lower-case letters, digits, _)")
+    index = _int(rows, line, row, "index", 0, 255)
+    key = row.get("key", "")
+    if index is None or not re.match(r"^[A-Za-z0-9_]+$", key):
+        raise rows.error(line, "key" if index is not None else "index", "need an index 0..255 and a key (letters, digits, _)")
+    members = families.setdefault(name, [])
+    if any(i == index or k == key for i, k, _ in members):
+        raise rows.error(line, "key", f"family {name} already has index {index} or key {key!r}")
+    members.append((index, key, row.get("label", "") or key))
+
+
+def _expand(rows: _Rows, line: int, row: dict[str, str], families: dict[str, list[tuple[int, str, str]]]) -> list[dict[str, str]]:
+    """The rows one points row stands for: itself, or one per member of its ``each``
+    families (their product for ``a|b``), with the placeholders filled and the RCA stepped."""
+    each = row.get("each", "")
+    if not each:
+        return [row]
+    names = [n.strip() for n in each.split("|")]
+    steps_text = [s.strip() for s in (row.get("step", "") or "").split("|")]
+    if len(steps_text) != len(names):
+        raise rows.error(line, "step", f"need one step per family of {each!r} (joined by |), got {row.get('step', '')!r}")
+    steps = []
+    for text in steps_text:
+        try:
+            steps.append(int(text, 0))
+        except ValueError:
+            raise rows.error(line, "step", f"{text!r} is not an integer") from None
+    for n in names:
+        if n not in families:
+            raise rows.error(line, "each", f"unknown family {n!r} (known: {', '.join(sorted(families)) or 'none loaded'})")
+    base = _int(rows, line, row, "rca", 0, MAX_RCA)
+    if base is None:
+        raise rows.error(line, "rca", "missing")
+    combos: list[list[tuple[str, tuple[int, str, str]]]] = [[]]
+    for n in names:
+        combos = [c + [(n, m)] for c in combos for m in sorted(families[n])]
+    out = []
+    for combo in combos:
+        subs = {}
+        rca = base
+        for (n, (index, key, label)), step in zip(combo, steps, strict=True):
+            subs.update({n: key, f"{n}_label": label, f"{n}_n": str(index + 1)})
+            rca += index * step
+        one = dict(row, rca=hex(rca))
+        for col in ("name", "description", "label", "limit_source"):
+            try:
+                one[col] = row.get(col, "").format_map(subs)
+            except (KeyError, ValueError, IndexError) as exc:
+                raise rows.error(line, col, f"cannot fill {row.get(col, '')!r}: {exc!r}") from None
+        out.append(one)
+    return out
 
 
 def _derived_row(rows: _Rows, line: int, row: dict[str, str], points: dict[str, Point]) -> Derived:
@@ -720,6 +807,19 @@ def _build_groups(
         if not m:
             raise rows.error(line, "member", "missing")
         members.setdefault(g, [])
+        if "*" in m:  # a pattern (FEPS.OVER_VOLT_*): the matching points, in catalog order
+            found = [
+                n for n, p in points.items()
+                if p.kind == "monitor" and fnmatch.fnmatchcase(n.upper(), m.upper()) and n not in members[g]
+            ]  # fmt: skip
+            if not found:
+                raise rows.error(line, "member", f"pattern {m!r} matches no point")
+            members[g].extend(found)
+            for n in found:
+                origin.setdefault(f"{g}\x00{n}", (rows, line))
+            if row.get("description") and not descriptions.get(g):
+                descriptions[g] = row["description"]
+            continue
         if m in members[g]:
             raise rows.error(line, "member", f"{m} is already in group {g}")
         members[g].append(m)

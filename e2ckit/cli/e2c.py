@@ -1,5 +1,5 @@
 """The drop-in ``e2c-client`` commands: ``monitor`` (request, nodes, temperature) and
-``tools`` (temperature, revision, cryo, cmpr), with the published options, values
+``tools`` (temperature, revision, cryo, cmpr, power), with the published options, values
 decoded by the catalog and ``--all`` run concurrently under one deadline.
 (``control`` lives in :mod:`e2ckit.cli.control`.)"""
 
@@ -66,7 +66,7 @@ from e2ckit.errors import Failure, ProtocolError, TransportError
 
 monitor_app = typer.Typer(cls=WholeHelp, no_args_is_help=True, help="Monitor requests (e2c-client compatible).")
 tools_app = typer.Typer(
-    cls=WholeHelp, no_args_is_help=True, help="Ready-made reads: temperature, revision, cryo, cmpr."
+    cls=WholeHelp, no_args_is_help=True, help="Ready-made reads: temperature, revision, cryo, cmpr, power."
 )
 app.add_typer(monitor_app, name="monitor", short_help="E2C monitoring related commands")
 app.add_typer(control_app, name="control", short_help="E2C control related commands")
@@ -302,6 +302,8 @@ def _group_read(
     output: str | None,
     include_central: bool = False,
     channel: str | None = None,
+    what: list[str] | None = None,
+    table_of: Any = None,
 ) -> None:
 
     check_output(fmt, output)
@@ -330,9 +332,9 @@ def _group_read(
             )
     if verbose:
         err(f"{group}: {len(arr.select(antennas))} host(s) from {arr.source or 'memory'}")
-    rows = run_sweep(group, antennas, arr, timeout, deadline, group, stand_in_family=family)
+    rows = run_sweep(what or group, antennas, arr, timeout, deadline, group, stand_in_family=family)
     hosts = {a: f"{arr[a].host}:{arr[a].port}" for a in arr.select(antennas)}
-    table = wide_table(rows, title=title, host_of=hosts)
+    table = table_of(rows, title) if table_of else wide_table(rows, title=title, host_of=hosts)
     if not show_errors:
         table = drop_column(table, "error")
     emit_table(table, fmt, output)
@@ -415,3 +417,41 @@ def tools_cmpr(
     _group_read("cmpr", "Compressor status", host, port, all_, timeout, deadline, show_errors, verbose, fmt, output,
                 channel=channel)  # fmt: skip
 
+
+
+@tools_app.command("power", short_help="Front-end power and interlock status")
+@guard
+def tools_power(
+    host: str | None = HostOpt,
+    port: int | None = PortOpt,
+    all_: bool = AllOpt,
+    timeout: float = TimeoutOpt,
+    deadline: float | None = DeadlineOpt,
+    show_errors: bool = ShowErrorsOpt,
+    verbose: bool = VerboseOpt,
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
+) -> None:
+    """Front-end power and interlocks, one line per antenna: FEPS outputs, system interlocks,
+    flags set (rail and condition), rails off nominal, cartridges on, FETIM, safe to cool, ACU
+    power flag, and the power / interlock verdicts of diagnose."""
+    _group_read("power", "Front-end power and interlocks", host, port, all_, timeout, deadline, show_errors,
+                verbose, fmt, output, what=_power_what(), table_of=_power_table)  # fmt: skip
+
+
+def _power_what() -> list[str]:
+    from e2ckit.triage.power import POWER_WHAT  # lazy: keeps `e2ckit --help` light
+
+    return [*POWER_WHAT, "FEMC[0x13].SW_REV"]  # the FEMC's AMBSI: tells a silent FEMC from a missing one
+
+
+def _power_table(rows: list, title: str) -> Table:
+    from e2ckit.triage.power import power_table  # lazy: keeps `e2ckit --help` light
+
+    columns, values, states = power_table(rows)
+    errors = {}
+    for r in rows:
+        if r.error and r.antenna not in errors:
+            errors[r.antenna] = r.error
+    return Table([*columns, "error"], [[*v, errors.get(v[0])] for v in values], states=[[*s, None] for s in states],
+                 title=title)  # fmt: skip

@@ -3,7 +3,7 @@
 :class:`AntennaModel` answers a decoded :class:`~e2ckit.wire.frames.Request` with a
 :class:`~e2ckit.wire.frames.Reply`; the asyncio server (``server.py``) does the transport and
 its faults. The model is small on purpose: it keeps one simulated LRU object per
-(channel, node) (:mod:`e2ckit.sim.lru`: FEMC, CMPR, ACU, LORR, FEPS, the E2C's own node,
+(channel, node) (:mod:`e2ckit.sim.lru`: FEMC with the FETIM and cartridge power, CMPR, ACU, LORR, FEPS, the E2C's own node,
 and a plain AMBSI for every other node) and dispatches each request to the one addressed.
 The LRU objects say what a point's physical value is and whether a control is honoured;
 the catalog encodes the value, so any point the catalog can decode, the simulator can
@@ -303,6 +303,16 @@ class AntennaModel:
                 n.async_monitoring = bool(on)
             self._gen += 1
 
+    def inject(self, t: float, point: str, value: float | None) -> None:
+        """From ``t`` on, monitor point ``point`` reads ``value`` (None: back to the model):
+        a FEPS flag, a FETIM flag, any catalog point. FEPS trips and interlocks also drop
+        the FEPS outputs, and ``FETIM.SHUTDOWN`` = 1 silences the FEMC and stops the
+        compressor (see ``physics.Discrete``)."""
+        p = self.catalog.point(point)
+        if p.kind != "monitor" or p.template:
+            raise ValueError(f"{p.name} is not a monitor point of one LRU: it cannot be injected")
+        self.physics.add_event(t, "flag", (p.name, None if value is None else float(value)))
+
     def set_fetim_turbo_temp(self, celsius: float) -> None:
         """Set the FETIM's turbo-pump temperature (°C); the FEMC refuses to start the
         turbo while it is outside 10–45 °C (firmware ``turboPump.c``)."""
@@ -431,6 +441,8 @@ class AntennaModel:
         group = self._monitor_points.get(key)
         if group:
             lru = self._nodes[(ch, node)]
+            if lru.silent(st):  # its controller is not running; its AMBSI still answers
+                return Reply(int(ErrorCode.TIMEOUT_ERROR))
             override = lru.reply_override(group[0], st)
             if override is not None:
                 return Reply(0, override)
@@ -491,6 +503,9 @@ class AntennaModel:
         """(physical value, FEMC status) of a catalog point at state ``st``, from the LRU
         at (``ch``, ``node``); a point no LRU models gets a plausible constant, or
         ``(None, 0)`` if not ``fallback``."""
+        injected = st.disc.flag(name) if st.disc.flags else None
+        if injected is not None:  # a scenario's ``flag`` action (see :meth:`inject`)
+            return (int(injected) if injected == int(injected) else injected), 0
         lru = self._nodes.get((ch, node))
         if lru is not None:
             out = lru.value(name.partition(".")[2], st)
@@ -533,6 +548,10 @@ class AntennaModel:
             self._record(t, req, None, True, "acknowledged; RCA unknown to the catalog")
             return
         on = any(req.data[:1])
-        out = self._nodes[(req.channel, req.node)].control(p.name.partition(".")[2], on, req.data, st, t)
+        lru = self._nodes[(req.channel, req.node)]
+        if lru.silent(st):
+            self._record(t, req, p.name, False, "not answered: the LRU's controller is not running (FETIM shutdown)")
+            return
+        out = lru.control(p.name.partition(".")[2], on, req.data, st, t)
         ok, reason = out if out is not None else (True, "acknowledged (no simulated effect)")
         self._record(t, req, p.name, ok, reason)

@@ -31,6 +31,11 @@ Vacuum: ln(pressure) relaxes toward a target set by desorption from the coldest 
 (the 4K stage cryopumps; flat below 20 K, rising by decades above), plus a leak if one is
 open, divided by ~1000 while the turbo pumps through the open gate valve.
 
+Front-end power (discrete, no dynamics): the FEPS outputs go off with the mains and stay off
+until SET_ENABLE_PWR (inferred, §12), then settle within ``FEPS_SETTLE_S``; the cartridges
+come up off after the FEMC boots (firmware, §14); readings injected by a scenario's ``flag``
+step are part of this state, so a trip or a FETIM shutdown is as time-consistent as a power cut.
+
 Compressor: supply and return pressures relax (τ 60 s) toward running values or toward a
 common static pressure; four temperatures relax (τ 30–60 min) toward running values or the
 compressor room's ambient. Cold-head hours accumulate while at least two of the three
@@ -51,6 +56,8 @@ from dataclasses import dataclass, field, replace
 __all__ = [
     "COLDHEAD_LIMIT_K",
     "COLDHEAD_WRAP",
+    "FEPS_SETTLE_S",
+    "FEPS_TRIPS",
     "Discrete",
     "MIN_OFF_S",
     "MIN_ON_S",
@@ -74,6 +81,11 @@ SAFE_TO_COOL_MBAR = 5e-4
 COLDHEAD_LIMIT_K = 265.0
 #: The FEMC reports the cold-head hours as a 16-bit unsigned int: the reading wraps here (§7).
 COLDHEAD_WRAP = 0x10000
+#: FEPS readings settle this long after SET_ENABLE_PWR (the FEControl test fixture waits 10 s
+#: before reading, §12; the ramp itself is simulated)
+FEPS_SETTLE_S = 5.0
+#: FEPS flags that drop the outputs when injected (inferred: protection trips and interlocks)
+FEPS_TRIPS = ("TEMP_ERR_", "OVER_VOLT_", "OVERLOAD_", "SYS_INTRLK_")
 
 NEVER = -math.inf
 
@@ -208,6 +220,28 @@ class Discrete:
     cmpr_off_since: float = NEVER
     turbo_since: float = NEVER
     gate_since: float = NEVER
+    #: FEPS outputs enabled, and since when (readings settle within FEPS_SETTLE_S of an
+    #: enable). After a power cut they stay off until SET_ENABLE_PWR (inferred, §12)
+    feps_on: bool = True
+    feps_on_since: float = NEVER
+    #: cartridge power per band 1..10 (index 0..9): 0 off, 1 on, 2 standby-2 (§14). Cold
+    #: operation with bands 3, 6 and 7 on (simulated); all off after an FEMC boot (firmware)
+    carts: tuple[int, ...] = (0, 0, 1, 0, 0, 1, 1, 0, 0, 0)
+    #: injected readings by catalog point name (a scenario's ``flag`` action): the point
+    #: answers this value; FEPS trip flags and the FETIM shutdown also act (see ``apply``)
+    flags: tuple[tuple[str, float], ...] = ()
+
+    def flag(self, name: str) -> float | None:
+        """The injected reading of point ``name``, or None."""
+        for n, v in self.flags:
+            if n == name:
+                return v
+        return None
+
+    @property
+    def fetim_shutdown(self) -> bool:
+        """The FETIM has shut the front end down (the FEMC firmware has exited, §13)."""
+        return bool(self.flag("FETIM.SHUTDOWN"))
 
     @property
     def compressor_running(self) -> bool:
@@ -231,12 +265,15 @@ class Discrete:
                 # the compressor's AMBSI boots: both of its timers count from here (§8)
                 self.cmpr_on_since = self.cmpr_off_since = t
                 self.gauge = True  # FEMC powers the gauge at boot (inferred)
+                self.carts = (0,) * 10  # cartridges come up off after an FEMC boot (firmware)
             elif not on and self.powered:
                 self.powered = False
                 self.power_changed = t
                 # everything stops; the gate valve fails closed (inferred); the drive
-                # stays 0 until commanded (§10.2)
-                self.drive = self.backing = self.turbo = self.gate = False
+                # stays 0 until commanded (§10.2); the FEPS outputs stay off until
+                # SET_ENABLE_PWR (inferred, §12)
+                self.drive = self.backing = self.turbo = self.gate = self.feps_on = False
+                self.carts = (0,) * 10
         elif kind == "drive":
             if on and not self.drive:
                 self.drive = True
@@ -273,12 +310,37 @@ class Discrete:
             rate = float(value)  # type: ignore[arg-type]
             self.leak_mbar_per_h = rate
             self.leak_since = t if rate > 0 else NEVER
+        elif kind == "feps":
+            if on and not self.feps_on:
+                self.feps_on, self.feps_on_since = True, t
+            elif not on:
+                self.feps_on = False
+        elif kind == "cart":
+            band_index, state = value  # type: ignore[misc]
+            carts = list(self.carts)
+            carts[int(band_index)] = int(state)
+            self.carts = tuple(carts)
+        elif kind == "flag":
+            self._flag(value)
         elif kind == "boot":
             self.boot = t
         elif kind == "cmpr_boot":  # the compressor's AMBSI alone reboots (an AMBSI reset)
             self.cmpr_on_since = self.cmpr_off_since = t
         else:
             raise ValueError(f"unknown physics event {kind!r}")
+
+    def _flag(self, value: object) -> None:
+        """Inject (or with value None clear) a reading: ``(point name, value)``."""
+        name, reading = value  # type: ignore[misc]
+        kept = tuple((n, v) for n, v in self.flags if n != name)
+        self.flags = kept if reading is None else (*kept, (str(name), float(reading)))
+        if reading and str(name).startswith("FEPS.") and str(name)[5:].startswith(FEPS_TRIPS):
+            self.feps_on = False  # a protection trip or interlock drops the outputs (inferred)
+        if name == "FETIM.SHUTDOWN" and reading:
+            # the FEMC powers the cartridges down and exits (§13); the compressor sees the
+            # FETIM status error and stops (inferred: it is the FETIM's interlock input)
+            self.carts = (0,) * 10
+            self.drive = False
 
 
 # --------------------------------------------------------------------------------------
@@ -425,7 +487,7 @@ class Physics:
 
     def add_event(self, t: float, kind: str, value: object = True) -> None:
         """Schedule an event (power, drive, fault, backing, turbo, gate, solenoid, gauge,
-        override, leak, boot, cmpr_boot) at simulated time ``t``; events at equal times apply in the
+        override, leak, boot, cmpr_boot, feps, cart, flag) at simulated time ``t``; events at equal times apply in the
         order they were added."""
         Discrete().apply(0.0, kind, value)  # validate the kind now, not at integration time
         key = (float(t), self._seq)

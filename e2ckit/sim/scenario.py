@@ -28,6 +28,9 @@ femc_mode         ``maintenance`` and/or ``async_monitoring`` (true/false): the 
                   temperatures, pressures, 230 V current and cold-head hours (firmware)
 fetim_turbo_temp  ``celsius``: the FETIM turbo temperature; outside 10–45 °C the FEMC
                   refuses to start the turbo pump (firmware)
+flag              ``point`` (a monitor point, e.g. "FEPS.OVER_VOLT_P7", "FETIM.SHUTDOWN"),
+                  ``value`` (default 1; omit with ``clear = true``): the point reads it from
+                  then on; FEPS trips drop the FEPS outputs, a FETIM shutdown silences the FEMC
 ================  ==================================================================
 
 Transport faults for the server go in ``[[faults]]`` tables (``antenna``, ``kind``,
@@ -50,7 +53,7 @@ __all__ = ["ACTIONS", "Scenario", "list_scenarios", "load_scenario"]
 
 ACTIONS = (
     "power_off", "power_on", "outage", "trip_compressor", "leak", "missing", "control",
-    "femc_mode", "fetim_turbo_temp",
+    "femc_mode", "fetim_turbo_temp", "flag",
 )  # fmt: skip
 _REQUIRED = {
     "outage": ("duration",),
@@ -58,6 +61,7 @@ _REQUIRED = {
     "missing": ("lru",),
     "control": ("point", "value"),
     "fetim_turbo_temp": ("celsius",),
+    "flag": ("point",),
 }
 
 
@@ -174,6 +178,8 @@ class Scenario:
                 what += "".join(f" {k}={s[k]}" for k in ("maintenance", "async_monitoring") if k in s)
             elif what == "fetim_turbo_temp":
                 what += f" {s['celsius']:g} °C"
+            elif what == "flag":
+                what += f" {s['point']}=" + ("cleared" if s.get("clear") else f"{s.get('value', 1)}")
             rows.append((s["at"], ants, what))
         return sorted(rows, key=lambda r: r[0])
 
@@ -230,6 +236,9 @@ def _schedule(model: Any, step: dict[str, Any], t: float) -> None:
     elif action == "fetim_turbo_temp":
         celsius = float(step["celsius"])
         model.schedule(t, lambda m, ta: m.set_fetim_turbo_temp(celsius))
+    elif action == "flag":
+        reading = None if step.get("clear") else float(step.get("value", 1))
+        model.schedule(t, lambda m, ta: m.inject(ta, step["point"], reading))
     elif action == "control":
         model.control_at(
             t,

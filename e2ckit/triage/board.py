@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BOARD_COLUMNS", "RecoveryBoard", "board_frame", "render_board"]
 
-BOARD_COLUMNS = ["antenna", "verdict", "reason", "temp_4k", "pressure", "compressor", "eta_hours",
+BOARD_COLUMNS = ["antenna", "verdict", "reason", "temp_4k", "pressure", "compressor", "power", "eta_hours",
                  "eta_low_hours", "eta_high_hours", "flags", "last"]  # fmt: skip
 _RANK = {"ok": 0, "unknown": 1, "warn": 2, "alarm": 3}
 _FROM_LIMIT = {"ok": "ok", "unavailable": "unknown", "warn": "warn", "alarm": "alarm"}
@@ -38,12 +38,14 @@ def board_frame(log: pd.DataFrame, *, limits: Any = None) -> pd.DataFrame:
     """One row per antenna of a loaded log: the verdict of its latest cycle (worst reading;
     ``alarm`` when it did not answer), the reason (the probable cause from the diagnose rules
     where one matches, else the worst reading's), the latest 4K temperature, pressure and
-    compressor drive, and from :func:`~e2ckit.triage.recovery` the ETA and flags."""
+    compressor drive, the front end's power (:func:`~e2ckit.triage.power.power_cell`), and
+    from :func:`~e2ckit.triage.recovery` the ETA and flags."""
     import pandas as pd
 
     from e2ckit.triage.alarms import judged
     from e2ckit.triage.diagnose import load_rules
     from e2ckit.triage.limits import Reading, load_limits
+    from e2ckit.triage.power import power_cell
     from e2ckit.triage.recovery import NEEDED, recovery
 
     lim = load_limits(limits)
@@ -88,8 +90,10 @@ def board_frame(log: pd.DataFrame, *, limits: Any = None) -> pd.DataFrame:
         if rec is not None and antenna in rec.index:
             etas = [rec.at[antenna, c] for c in ("eta_hours", "eta_low_hours", "eta_high_hours")]
             flags = rec.at[antenna, "flags"]
+        power = power_cell({p: Reading(r.value, r.text, "ok", r.error if isinstance(r.error, str) else None)
+                            for p, r in by.items() if p.startswith(("FEPS.", "FETIM.", "CMPR.FETIM"))})  # fmt: skip
         rows.append((antenna, verdict, reason, value("FEMC.TEMP0"), value("FEMC.CRYOSTAT_PRESSURE"),
-                     text("CMPR.DRIVE"), *etas, flags, g["time"].max()))  # fmt: skip
+                     text("CMPR.DRIVE"), power, *etas, flags, g["time"].max()))  # fmt: skip
     return pd.DataFrame(rows, columns=BOARD_COLUMNS)
 
 
@@ -111,7 +115,7 @@ def render_board(frame: pd.DataFrame, title: str = "Recovery board") -> str:
     last = frame["last"].max() if len(frame) else None
     when = f" — data up to {last:%Y-%m-%d %H:%M:%S} UTC" if last is not None and last == last else ""
     head = "".join(f"<th style='padding:2px 6px;text-align:left'>{h}</th>" for h in
-                   ("antenna", "verdict", "4K [K]", "vacuum [mbar]", "compressor", "cold in", "flags", "reason"))  # fmt: skip
+                   ("antenna", "verdict", "4K [K]", "vacuum [mbar]", "compressor", "power", "cold in", "flags", "reason"))  # fmt: skip
     body = []
     for r in order.itertuples(index=False):
         v = r.verdict
@@ -121,7 +125,8 @@ def render_board(frame: pd.DataFrame, title: str = "Recovery board") -> str:
             f"<tr class='e2ckit-board-row' data-antenna='{html.escape(r.antenna)}' data-verdict='{v}' "
             f"style='background:{_BG[v]}'><td><b>{html.escape(r.antenna)}</b></td>"
             f"<td style='color:{_COLOUR[v]};font-weight:bold'>{v.upper()}</td><td>{t4}</td><td>{p}</td>"
-            f"<td>{html.escape(r.compressor or '—')}</td><td>{_eta_text(r.eta_hours, r.eta_low_hours, r.eta_high_hours)}</td>"
+            f"<td>{html.escape(r.compressor or '—')}</td><td>{html.escape(r.power or '—')}</td>"
+            f"<td>{_eta_text(r.eta_hours, r.eta_low_hours, r.eta_high_hours)}</td>"
             f"<td>{html.escape(r.flags or '')}</td><td>{html.escape(r.reason)}</td></tr>"
         )
     return (

@@ -12,7 +12,10 @@ inventory      expected LRUs missing from the node listing, unexpected ones
 cryostat       the 13 stage temperatures and the LO PA interlock (FEMC.LO_PA_BLOCKED)
 vacuum         cryostat and port pressure, pumps, valves, gauge
 compressor     drive, fault and alarm flags, helium pressures
-power          FEPS voltages and the ACU power-failure flag
+power          FEPS outputs, interlocks, status flags and rails; the ACU power-failure
+               flag; cartridge power (``triage/power.py``)
+interlock      the FETIM: shutdown (also after the fact), sensors, compressor interlock
+               (``triage/power.py``)
 lo             LORR lock and status flags
 firmware       each node's software revision against the array's majority
 e2c            the E2C's processor temperature
@@ -40,6 +43,7 @@ except ModuleNotFoundError:  # Python 3.10: the tomli backport (a dependency the
     import tomli as tomllib  # type: ignore[no-redef]
 
 from e2ckit.errors import Failure, ValidationError
+from e2ckit.triage import power as _power
 from e2ckit.triage.limits import _CLAUSE, Limits, Reading, load_limits
 
 if TYPE_CHECKING:
@@ -53,7 +57,7 @@ VERDICTS = ("ok", "unknown", "warn", "alarm")  # worst last
 _RANK = {v: i for i, v in enumerate(VERDICTS)}
 _LIMIT_TO_VERDICT = {"ok": "ok", "unavailable": "unknown", "warn": "warn", "alarm": "alarm"}
 
-SUBSYSTEMS = ("reachability", "inventory", "cryostat", "vacuum", "compressor", "power", "lo", "firmware", "e2c")
+SUBSYSTEMS = ("reachability", "inventory", "cryostat", "vacuum", "compressor", "power", "interlock", "lo", "firmware", "e2c")
 
 _CRYO_TEMPS = [f"FEMC.TEMP{i}" for i in range(13)]
 _VACUUM = [
@@ -65,7 +69,7 @@ _COMPRESSOR = [
     "CMPR.DRIVE", "CMPR.FAULT", "CMPR.PRESSURE_ALARM", "CMPR.TEMP_ALARM", "CMPR.SUPPLY_PRESSURE",
     "CMPR.RETURN_PRESSURE", "CMPR.INTERLOCK_OVERRIDE",
 ]  # fmt: skip
-_POWER = ["ACU.POWER_FAILURE", *(f"FEPS.V_{v}" for v in ("P5", "P6", "P7", "N7", "P9", "P16", "N16", "P25"))]
+_POWER = _power.POWER_POINTS
 _LO = ["LORR.DCM_LOCKED", "LORR.V12_OUT_OF_RANGE", "LORR.V15_OUT_OF_RANGE", "LORR.RX_OPT_PWR_ERROR",
        "LORR.UNLOCKED_2GHZ", "LORR.UNLOCKED_125MHZ"]  # fmt: skip
 _E2C = ["E2C.PROCESSOR_TEMP"]
@@ -73,13 +77,14 @@ _DERIVED = ["FEMC.LO_PA_BLOCKED"]
 
 #: what diagnose() sweeps: static points, then the dynamic ``versions`` group (every listed
 #: node's software revision and the E2C's), which makes the sweep list each antenna's nodes
-DIAGNOSE_WHAT: list[str] = [*_CRYO_TEMPS, *_VACUUM, *_COMPRESSOR, *_POWER, *_LO, *_E2C, "versions"]
+DIAGNOSE_WHAT: list[str] = [*_CRYO_TEMPS, *_VACUUM, *_COMPRESSOR, *_power.POWER_WHAT, *_LO, *_E2C, "versions"]
 
 _MEMBERS = {
     "cryostat": [*_CRYO_TEMPS, *_DERIVED],
     "vacuum": _VACUUM,
     "compressor": _COMPRESSOR,
     "power": _POWER,
+    "interlock": _power.INTERLOCK_POINTS,
     "lo": _LO,
     "e2c": _E2C,
 }
@@ -88,7 +93,8 @@ _NODE_REV = re.compile(r"^(?P<abbrev>[A-Za-z0-9?]+)\[(?:(?P<ch>\d+):)?0x(?P<node
 #: columns of a diagnosis; ``rule`` names the rules.toml rule behind ``cause`` ("" for none)
 DIAGNOSIS_COLUMNS = ["antenna", "subsystem", "verdict", "reason", "evidence", "cause", "rule"]
 _DOWN_REASON = "antenna did not answer"
-_FACTS = ("no_answer", "catalog_error", "lru_missing", "flaky_network", "any_alarm", "any_warn")
+_FACTS = ("no_answer", "catalog_error", "lru_missing", "flaky_network", "any_alarm", "any_warn",
+          "fetim_shutdown", "feps_off", "feps_fault")  # fmt: skip
 
 
 def _transport(error: object) -> bool:
@@ -406,8 +412,13 @@ def _diagnose_antenna(
         out.append(("inventory", v, reason, ev))
         own = {r.point: r.limit for r in rows}
         out.append(("cryostat", *_cryostat(limits, readings, own)))
-        for s in ("vacuum", "compressor", "power", "lo"):
+        for s in ("vacuum", "compressor"):
             out.append((s, *_verdict(limits, _MEMBERS[s], readings, own)))
+        listed = _power.femc_listed(rows)
+        out.append(("power", *_power.power_verdict(limits, readings, own)))
+        out.append(("interlock", *_power.interlock_verdict(readings, listed)))
+        facts |= _power.power_facts(readings, listed)
+        out.append(("lo", *_verdict(limits, _MEMBERS["lo"], readings, own)))
         out.append(("firmware", *_firmware(antenna, rows, majority)))
         out.append(("e2c", *_verdict(limits, _MEMBERS["e2c"], readings)))
     if any(r.error is not None and str(r.error).startswith("catalog:") for r in rows):

@@ -8,11 +8,12 @@ controls on top:
 ========  ===============================================================  ===========
 module    LRU                                                              node
 ========  ===============================================================  ===========
-femc      FEMC: cryostat temperatures, vacuum, pumps and valves (§7)       ch 1, 0x13
+femc      FEMC: cryostat temperatures, vacuum, pumps and valves (§7);     ch 1, 0x13
+          with fetim (the thermal interlock, §13) and cartpower (§14)
 cmpr      CMPR: helium compressor (§8)                                     ch 2/3, 0x25
 acu       ACU: power-failure flag, cabin and pedestal temperatures (§9)    ch 2, 0x00
 lorr      LORR: LO reference receiver status and optical power (§9)        ch 0, 0x22
-feps      FEPS: front-end power supply voltages, currents, temperatures    ch 1, 0x26
+feps      FEPS: front-end power supply rails, flags, output state (§12)   ch 1, 0x26
 e2c       the E2C's own node: MAC, revisions, processor temperature (§5)   ch 5, 0x16
 ========  ===============================================================  ===========
 

@@ -185,6 +185,11 @@ class AmbsiNode:
         catalog name after the dot), or None for a point it does not model."""
         return None
 
+    def silent(self, st: State) -> bool:
+        """True while this LRU's own points go unanswered (CAN timeout) though its AMBSI's
+        generic points still answer (the FEMC after a FETIM shutdown)."""
+        return False
+
     def reply_override(self, p: Any, st: State) -> bytes | None:
         """Reply bytes that replace the encoded value of point ``p`` (the FEMC in
         maintenance mode answers its status byte alone), or None."""

@@ -5,7 +5,8 @@ no status byte; floats big-endian; the time-since-power-on/off counters count fr
 last remote drive-on/off command the node accepted, or from the node's boot — not from
 mains power — and read 0xFFFFFFFF once the 180 s / 420 s minimum times have passed; a
 drive command inside those windows is ignored. Inferred: drive-on refused while the
-cryostat is above 5e-4 mbar (the FETIM "safe to cool" permission, §7). Simulated: values.
+cryostat is above 5e-4 mbar (the FETIM "safe to cool" permission, §7); after a FETIM
+shutdown the FETIM status error (0x0D) reads 1, the drive stops and drive-on is refused. Simulated: values.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ __all__ = ["CmprNode", "counter"]
 
 _TEMP_RE = re.compile(r"TEMP(\d)")
 _FLAGS_OK = frozenset(
-    ("PRESSURE_ALARM", "TEMP_ALARM", "ICCU_STATUS_ERROR", "ICCU_CABLE_ERROR",
-     "FETIM_STATUS_ERROR", "FETIM_CABLE_ERROR")
+    ("PRESSURE_ALARM", "TEMP_ALARM", "ICCU_STATUS_ERROR", "ICCU_CABLE_ERROR", "FETIM_CABLE_ERROR")
 )  # fmt: skip
 
 
@@ -49,6 +49,8 @@ class CmprNode(AmbsiNode):
             return 2.5 + self.noise("AUX2", t, 0.01), 0  # raw volts (simulated)
         if item in _FLAGS_OK:
             return 0, 0
+        if item == "FETIM_STATUS_ERROR":  # the FETIM's interlock line after a shutdown (inferred)
+            return int(d.fetim_shutdown), 0
         if item == "DRIVE":
             return int(st.compressor_running), 0
         if item == "INTERLOCK_OVERRIDE":
@@ -78,6 +80,8 @@ class CmprNode(AmbsiNode):
                     return True, "already running"
                 if d.fault:
                     return False, "compressor fault latched: reset it first"
+                if d.fetim_shutdown:
+                    return False, "FETIM status error: the front end was shut down by the FETIM (inferred interlock)"
                 if st.since_off < MIN_OFF_S:
                     return False, (
                         f"inside the {MIN_OFF_S:.0f} s minimum-off window (counted from the "

@@ -17,6 +17,11 @@ Sourced from the FEMC firmware (morganmcleod/ALMA-FEMC, ``arcom_fe_mc/``) throug
   turbo on while the FETIM turbo temperature is outside 10–45 °C (``turboPump.c``); the
   gate valve while it reads unknown, i.e. moving (``gateValve.c``).
 
+The FEMC also serves the FETIM (``fetim.py``, §13) and the cartridge power distribution
+(``cartpower.py``, §14). After a FETIM shutdown the firmware exits: every module point (and
+control) of the FEMC goes unanswered (CAN timeout) while its AMBSI's generic points still
+answer (§13; the AMBSI is a separate controller).
+
 Simulated: the values themselves (stage temperatures from the physics, per-sensor
 offsets, noise), the gate valve's travel time, the 230 V loads, the FETIM turbo
 temperature, the gauge-off answer of the pressures.
@@ -28,6 +33,8 @@ import re
 from typing import Any
 
 from e2ckit.sim.lru.ambsi import AmbsiNode
+from e2ckit.sim.lru.cartpower import cart_control, cart_value
+from e2ckit.sim.lru.fetim import fetim_value
 from e2ckit.sim.physics import COLDHEAD_WRAP, State, seeded_rng
 
 __all__ = ["FEMC_BLOCKED", "GATE_MOVING_S", "TURBO_TEMP_RANGE_C", "FemcNode"]
@@ -59,6 +66,10 @@ class FemcNode(AmbsiNode):
         self.async_monitoring = True
         #: FETIM external turbo-pump temperature (°C, simulated; not a catalog point)
         self.fetim_turbo_c = seeded_rng("fetim", ant.name, ant.seed).uniform(15.0, 30.0)
+
+    def silent(self, st: State) -> bool:
+        """After a FETIM shutdown the FEMC firmware has exited (§13)."""
+        return st.disc.fetim_shutdown
 
     def reply_override(self, p: Any, st: State) -> bytes | None:
         if self.maintenance and getattr(p, "femc_status", False):
@@ -118,7 +129,7 @@ class FemcNode(AmbsiNode):
         if item == "COLDHEAD_HOURS":
             # the meter counts whole hours; the reply is its low 16 bits (§7)
             return int(st.coldhead_hours) % COLDHEAD_WRAP, 0
-        return None
+        return fetim_value(self, item, st) or cart_value(self, item, st)
 
     def gate_moving(self, st: State) -> bool:
         """True while the gate valve travels after a command (it reads 2, unknown)."""
@@ -128,6 +139,8 @@ class FemcNode(AmbsiNode):
         d, ph = st.disc, self.ant.physics
         if self.maintenance:
             return False, "front end in maintenance mode: controls are ignored"
+        if item.startswith("SET_BAND"):
+            return cart_control(self, item, data, st, t)
         if item == "SET_BACKING_PUMP":
             ph.add_event(t, "backing", on)
             return True, "backing pump " + ("on" if on else "off (turbo stops, gate closes)")
