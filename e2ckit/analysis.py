@@ -30,6 +30,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from e2ckit.catalog.limits import interlock_k, safe_to_cool_mbar
 from e2ckit.errors import DOWN_KINDS, KINDS, ErrorCode, Failure, error_info
 
 if TYPE_CHECKING:
@@ -55,12 +56,14 @@ __all__ = [
 
 #: The 4K stage's cryocooler sensor (§7, sensor 0).
 TEMP_POINT = "FEMC.TEMP0"
-#: Above this the LO power amplifiers are blocked (unless the 15K stage is below it).
-TEMP_LIMIT_K = 30.0
+#: Above this the LO power amplifiers are blocked (unless the 15K stage is below it): the
+#: LO-PA interlock's threshold, read from the catalog (``derived.csv``), its one home.
+TEMP_LIMIT_K = interlock_k()
 #: The cryostat vacuum gauge (§7, sensor 0).
 PRESSURE_POINT = "FEMC.CRYOSTAT_PRESSURE"
-#: The front end lets the compressor cool only at or below this pressure.
-PRESSURE_LIMIT_MBAR = 5e-4
+#: The front end lets the compressor cool only at or below this pressure: the cryostat
+#: pressure's alarm bound, read from the catalog (``points.csv``), its one home.
+PRESSURE_LIMIT_MBAR = safe_to_cool_mbar()
 #: Error kinds meaning "the E2C did not answer at all" (not an E2C error reply): the
 #: failure kinds of :data:`e2ckit.errors.DOWN_KINDS`, in a fixed order.
 DOWN_ERRORS = tuple(sorted(DOWN_KINDS, key=("refused", "timeout", "deadline", "closed", "unreachable", "unresolved").index))

@@ -92,7 +92,7 @@ def _tidy_rows(
     """Decoded results as :class:`TidyRow` (time as UNIX seconds), then one row per
     derived condition of ``cat`` whose inputs an antenna's rows all hold."""
     from e2ckit.catalog._derived import tidy_rows as derived_rows
-    from e2ckit.triage.limits import rejudge_rows
+    from e2ckit.catalog.limits import judge_rows
 
     rows: list[TidyRow] = []
     for antenna, pts in per_antenna.items():
@@ -130,8 +130,8 @@ def _tidy_rows(
                 )  # fmt: skip
         rows += derived_rows(catalog_of(cat).derived.values(), antenna, rows[first:], TidyRow)
     # expected states (a compressor left off while cold) and site limits: the limit column
-    # of every sweep, the CLI's colours and style() show them (issue #14)
-    return rejudge_rows(rows)
+    # of every sweep, the CLI's colours and style() show them (issue #14); the one judgement
+    return judge_rows(rows)
 
 
 def _frame(rows: list[TidyRow]) -> pd.DataFrame:

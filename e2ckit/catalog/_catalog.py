@@ -363,8 +363,8 @@ class Catalog:
     def limits(self, site: Any = None) -> Any:
         """The limits in force as a DataFrame: one row per monitor point, its nominal/warn/
         alarm bounds, their source and expected states; ``site``: a site limits file
-        (default ``$E2CKIT_SITE_LIMITS``), False for none (see ``e2ckit.triage.limits``)."""
-        from e2ckit.triage.limits import Limits
+        (default ``$E2CKIT_SITE_LIMITS``), False for none (see ``e2ckit.catalog.limits``)."""
+        from e2ckit.catalog.limits import Limits  # limits.py builds on this module's Catalog
 
         return Limits(site, self).table()
 

@@ -152,7 +152,7 @@ def points_cmd(
             pts = cat.resolve(group)
     else:
         pts = all_points(cat)
-    from e2ckit.triage.limits import limit_cells
+    from e2ckit.catalog.limits import limit_cells
 
     shown = limit_cells([p.name for p in pts], limits)  # triage: limits in force (#14)
     cols = ["name", "kind", "lru", "channel", "node", "rca", "type", "unit", "description",

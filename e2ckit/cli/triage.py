@@ -69,7 +69,7 @@ def check_cmd(
     Example: e2ckit --simulate --sim-scenario outage check DV
     """
     from e2ckit.triage.diagnose import DIAGNOSE_WHAT, diagnose_rows
-    from e2ckit.triage.limits import load_limits
+    from e2ckit.catalog.limits import load_limits
 
     resolved = check_output(fmt, output)
     check_timing(timeout, deadline)
@@ -139,7 +139,7 @@ def dashboard_cmd(
     if importlib.util.find_spec("voila") is None:
         raise BadInput("the dashboard needs Voilà: pip install 'e2ckit[dashboard]'")
     from e2ckit.logger import Logger
-    from e2ckit.triage.limits import load_limits
+    from e2ckit.catalog.limits import load_limits
 
     load_limits(limits)  # a bad site file: exit 2 before anything starts
     names = ",".join(a.strip() for a in (antennas or []) if a.strip()) or None

@@ -43,7 +43,7 @@ def board_frame(log: pd.DataFrame, *, limits: Any = None) -> pd.DataFrame:
 
     from e2ckit.triage.alarms import judged
     from e2ckit.triage.diagnose import load_rules
-    from e2ckit.triage.limits import Reading, load_limits
+    from e2ckit.catalog.limits import Reading, load_limits
     from e2ckit.triage.recovery import NEEDED, recovery
 
     lim = load_limits(limits)
@@ -140,7 +140,7 @@ class RecoveryBoard:
     def __init__(self, source: Any, *, every: float | None = 5.0, limits: Any = None, title: str = "Recovery board") -> None:
         import ipywidgets as w
 
-        from e2ckit.triage.limits import load_limits
+        from e2ckit.catalog.limits import load_limits
 
         self.logger = source if hasattr(source, "flush") and hasattr(source, "path") else None
         path = self.logger.path if self.logger is not None else source

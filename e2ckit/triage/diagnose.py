@@ -3,7 +3,7 @@
 One call reads what a troubleshooting engineer would look at — the node listing (through
 the ``versions`` group, whose discovery is part of the same sweep), the cryostat, vacuum,
 compressor, power supplies, LO reference, firmware revisions and the E2C — judges every
-reading with :class:`~e2ckit.triage.limits.Limits` (bounds, a site file, expected states)
+reading with :class:`~e2ckit.catalog.limits.Limits` (bounds, a site file, expected states)
 and sums it up per subsystem:
 
 =============  =====================================================================
@@ -40,7 +40,7 @@ except ModuleNotFoundError:  # Python 3.10: the tomli backport (a dependency the
     import tomli as tomllib  # type: ignore[no-redef]
 
 from e2ckit.errors import Failure, ValidationError
-from e2ckit.triage.limits import _CLAUSE, Limits, Reading, load_limits
+from e2ckit.catalog.limits import _CLAUSE, Limits, Reading, judge, load_limits
 
 if TYPE_CHECKING:
     import os
@@ -76,7 +76,8 @@ _DERIVED = ["FEMC.LO_PA_BLOCKED"]
 DIAGNOSE_WHAT: list[str] = [*_CRYO_TEMPS, *_VACUUM, *_COMPRESSOR, *_POWER, *_LO, *_E2C, "versions"]
 
 _MEMBERS = {
-    "cryostat": [*_CRYO_TEMPS, *_DERIVED],
+    # the interlock first: when it holds, its claim is the one shown ("LO PAs blocked: ...")
+    "cryostat": [*_DERIVED, *_CRYO_TEMPS],
     "vacuum": _VACUUM,
     "compressor": _COMPRESSOR,
     "power": _POWER,
@@ -84,6 +85,8 @@ _MEMBERS = {
     "e2c": _E2C,
 }
 _STAGE = {"FEMC.TEMP0": "4K", "FEMC.TEMP5": "15K", "FEMC.TEMP9": "110K"}
+#: the readings an ok subsystem shows as its evidence
+_KEY_POINTS = ("FEMC.CRYOSTAT_PRESSURE", "CMPR.DRIVE", "LORR.DCM_LOCKED", "E2C.PROCESSOR_TEMP")
 _NODE_REV = re.compile(r"^(?P<abbrev>[A-Za-z0-9?]+)\[(?:(?P<ch>\d+):)?0x(?P<node>[0-9A-Fa-f]+)\]\.SW_REV$")
 #: columns of a diagnosis; ``rule`` names the rules.toml rule behind ``cause`` ("" for none)
 DIAGNOSIS_COLUMNS = ["antenna", "subsystem", "verdict", "reason", "evidence", "cause", "rule"]
@@ -288,38 +291,21 @@ def _fmt_evidence(items: Iterable[tuple[str, Reading]], n: int = 4) -> str:
 def _verdict(
     limits: Limits, names: Sequence[str], readings: Mapping[str, Reading], own: Mapping[str, str] | None = None
 ) -> tuple[str, str, str]:
-    """(verdict, reason, evidence) of a subsystem from its points' readings."""
-    judged = []
-    for n in names:
-        r = readings.get(n)
-        if r is None:
-            continue
-        state, reason, _ = limits.judge(n, r, readings, (own or {}).get(n, "ok"))
-        judged.append((n, r, _LIMIT_TO_VERDICT[state], reason))
-    if not judged:
+    """(verdict, reason, evidence) of a subsystem: the worst of its readings' states as the one
+    judgement (:func:`~e2ckit.catalog.limits.judge`) gives them, never worse; the reason is
+    the worst findings' claims, rendered from their numbers."""
+    found = [judge(n, readings[n], readings, limits=limits, own=(own or {}).get(n, "ok")) for n in names if n in readings]
+    if not found:
         return "unknown", "not read", ""
-    if all(r.error is not None for _, r, _, _ in judged):
-        first = judged[0][1].error or ""
-        return "unknown", _cut(f"no reading: {first}", 200), ""
-    worst = max((v for _, _, v, _ in judged), key=_RANK.__getitem__)
+    if all(readings[f.point].error is not None for f in found):
+        return "unknown", _cut(f"no reading: {readings[found[0].point].error or ''}", 200), ""
+    worst = max((_LIMIT_TO_VERDICT[f.state] for f in found), key=_RANK.__getitem__)
     if worst == "ok":
-        keys = [(n, r) for n, r, _, _ in judged if n in _STAGE or n in ("FEMC.CRYOSTAT_PRESSURE", "CMPR.DRIVE", "LORR.DCM_LOCKED", "E2C.PROCESSOR_TEMP")]
-        return "ok", "", _fmt_evidence(keys or [(n, r) for n, r, _, _ in judged[:3]])
-    bad = [(n, r, reason) for n, r, v, reason in judged if v == worst]
-    n0, _, reason0 = bad[0]
+        keys = [(f.point, readings[f.point]) for f in found if f.point in _STAGE or f.point in _KEY_POINTS]
+        return "ok", "", _fmt_evidence(keys or [(f.point, readings[f.point]) for f in found[:3]])
+    bad = [f for f in found if _LIMIT_TO_VERDICT[f.state] == worst]
     more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
-    reason = f"{n0} {reason0}{more}"
-    return worst, reason, _fmt_evidence([(n, r) for n, r, _ in bad])
-
-
-def _cryostat(limits: Limits, readings: Mapping[str, Reading], own: Mapping[str, str]) -> tuple[str, str, str]:
-    verdict, reason, evidence = _verdict(limits, _MEMBERS["cryostat"], readings, own)
-    if verdict in ("warn", "alarm"):
-        stages = ", ".join(f"{s} {readings[p].text} K" for p, s in _STAGE.items() if p in readings and readings[p].good)
-        pa = readings.get("FEMC.LO_PA_BLOCKED")
-        blocked = "; LO PAs blocked (TEMP0 and TEMP5 >= 30 K)" if pa is not None and pa.good and pa.value else ""
-        reason = f"stages above their cold range: {stages}{blocked}" if stages else reason
-    return verdict, reason, evidence
+    return worst, _cut(bad[0].claim() + more, 300), _fmt_evidence([(f.point, readings[f.point]) for f in bad])
 
 
 def _inventory(cat: Any, antenna: str, rows: Sequence[TidyRow]) -> tuple[str, str, str, list[str]]:
@@ -405,7 +391,7 @@ def _diagnose_antenna(
             facts.add("lru_missing")
         out.append(("inventory", v, reason, ev))
         own = {r.point: r.limit for r in rows}
-        out.append(("cryostat", *_cryostat(limits, readings, own)))
+        out.append(("cryostat", *_verdict(limits, _MEMBERS["cryostat"], readings, own)))
         for s in ("vacuum", "compressor", "power", "lo"):
             out.append((s, *_verdict(limits, _MEMBERS[s], readings, own)))
         out.append(("firmware", *_firmware(antenna, rows, majority)))

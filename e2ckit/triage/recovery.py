@@ -20,7 +20,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from e2ckit.errors import ValidationError
-from e2ckit.triage.limits import Limits, load_limits
+from e2ckit.catalog.limits import Limits, load_limits, safe_to_cool_mbar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,12 +32,19 @@ TEMP, PRESSURE, DRIVE = "FEMC.TEMP0", "FEMC.CRYOSTAT_PRESSURE", "CMPR.DRIVE"
 NEEDED = (TEMP, PRESSURE, DRIVE)
 #: where ln(T - floor) is fitted: the top of the 4K stage's cold range (K, §7)
 FLOOR_K = 4.0
-#: the front end lets the compressor cool only at or below this pressure (mbar, §7)
-SAFE_MBAR = 5e-4
+#: the front end lets the compressor cool only at or below this pressure (mbar, §7): the
+#: cryostat pressure's alarm bound in the catalog, the one home of the 5e-4 mbar
+SAFE_MBAR = safe_to_cool_mbar()
 RECOVERY_COLUMNS = [
     "antenna", "power_back", "restarted", "now", "temp_4k", "temp_15k", "temp_110k", "pressure",
     "target_4k", "cold", "eta", "eta_hours", "eta_error_hours", "flags",
 ]  # fmt: skip
+
+
+def _sci(x: float) -> str:
+    """5e-4, not 0.0005 nor 5e-04: as the protocol notes and the panels write it."""
+    mantissa, exponent = f"{x:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
 
 
 def cooldown_eta(hours: Any, temps: Any, target: float, floor: float = FLOOR_K) -> tuple[float, float]:
@@ -166,7 +173,7 @@ def recovery(log: pd.DataFrame | str | os.PathLike[str], *, limits: Limits | str
             if len(pr) >= 3 and pr.iloc[-1] > pr.iloc[0] * 1.5 and pr.iloc[-1] > 1e-6:
                 flags.append("pressure rising")
         if float(last.get(PRESSURE, 0.0)) > SAFE_MBAR:
-            flags.append("pressure above 5e-4 mbar")
+            flags.append(f"pressure above {_sci(SAFE_MBAR)} mbar")
         eta_h = err_h = math.nan
         if not by_time.iloc[-1]:
             # down right now: what the log last heard says nothing about the present
