@@ -17,6 +17,7 @@ import math
 import os
 import threading
 from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from e2ckit.errors import ValidationError
@@ -35,62 +36,83 @@ _BG = {"ok": "#e8f5e9", "warn": "#fff3cd", "alarm": "#f8d0d0", "unknown": "#eeee
 
 
 def board_frame(log: pd.DataFrame, *, limits: Any = None) -> pd.DataFrame:
-    """One row per antenna of a loaded log: the verdict of its latest cycle (worst reading;
-    ``alarm`` when it did not answer), the reason (the probable cause from the diagnose rules
-    where one matches, else the worst reading's), the latest 4K temperature, pressure and
-    compressor drive, and from :func:`~e2ckit.triage.recovery` the ETA and flags."""
+    """One row per antenna of a loaded log: the verdict *now* (the worst of its readings'
+    states as :func:`~e2ckit.catalog.limits.judge` gives them; ``alarm`` when its latest
+    cycle had no answer at all), the reason (the probable cause from the diagnose rules
+    where one matches, else the worst reading's claim), the 4K temperature, pressure and
+    compressor drive now, and from :func:`~e2ckit.triage.recovery` the ETA and flags.
+
+    "Now" is the staleness rule of :func:`e2ckit.analysis.current`: a point with no good
+    reading in the antenna's last two cycles is unknown (``not read since HH:MM UTC``),
+    never ok, and shows no value."""
     import pandas as pd
 
-    from e2ckit.triage.alarms import judged
+    from e2ckit.catalog.limits import load_limits
     from e2ckit.triage.diagnose import load_rules
-    from e2ckit.catalog.limits import Reading, load_limits
     from e2ckit.triage.recovery import NEEDED, recovery
 
     lim = load_limits(limits)
-    rules = [r for r in load_rules() if not ({"catalog_error", "lru_missing", "flaky_network"} & set(r.when))]
     if log.empty:
         return pd.DataFrame(columns=BOARD_COLUMNS)
-    last_time = log.groupby("antenna")["time"].transform("max")
-    latest = log[log["time"] == last_time]
-    j = judged(latest, lim)
+    rules = [r for r in load_rules() if not ({"catalog_error", "lru_missing", "flaky_network"} & set(r.when))]
     rec = None
     if all(p in set(log["point"].unique()) for p in NEEDED):
         rec = recovery(log, limits=lim).set_index("antenna")
     rows = []
-    for antenna, g in j.groupby("antenna", sort=True):
-        if g["error"].notna().all():
-            verdict, reason = "alarm", "no answer: " + str(g["error"].iloc[0])
-        else:
-            g = g.assign(_r=g["limit"].map(lambda x: _RANK[_FROM_LIMIT[x]]))
-            worst = g.sort_values("_r", ascending=False, kind="stable").iloc[0]
-            verdict = _FROM_LIMIT[worst["limit"]]
-            reason = f"{worst['point']} {worst['reason']}" if verdict != "ok" else ""
-        by = {p: r for p, r in zip(g["point"], g.itertuples(index=False), strict=True)}
-
-        def value(point: str, by: dict = by) -> Any:
-            r = by.get(point)
-            return r.value if r is not None and not isinstance(r.error, str) else math.nan
-
-        def text(point: str, by: dict = by) -> str:
-            r = by.get(point)
-            return r.text if r is not None and not isinstance(r.error, str) else ""
-
-        if verdict != "ok":
-            # the probable cause from the diagnose rules, where one matches the latest cycle
-            facts = {"no_answer"} if g["error"].notna().all() else set()
-            facts |= {"any_alarm", "any_warn"} if verdict == "alarm" else ({"any_warn"} if verdict == "warn" else set())
-            readings = {p: Reading(r.value, r.text, "ok" if not isinstance(r.error, str) else "error",
-                                   r.error if isinstance(r.error, str) else None) for p, r in by.items()}  # fmt: skip
-            rule = next((x for x in rules if x.when and x.holds(facts, readings)), None)
-            if rule is not None:
-                reason = rule.cause
+    for antenna, g, down in _now_judged(log, lim):
+        verdict, reason = _verdict_now(g, down, rules)
+        fresh = g[g["fresh"]].set_index("point")
+        stale = ", ".join(f"{p} {f}" for p, f in zip(g["point"], g["flag"], strict=True) if f)
+        flags = stale if not down else ", ".join(x for x in ("no answer", stale) if x)
         eta = err = math.nan
-        flags = ""
         if rec is not None and antenna in rec.index:
             eta, err, flags = rec.at[antenna, "eta_hours"], rec.at[antenna, "eta_error_hours"], rec.at[antenna, "flags"]
-        rows.append((antenna, verdict, reason, value("FEMC.TEMP0"), value("FEMC.CRYOSTAT_PRESSURE"),
-                     text("CMPR.DRIVE"), eta, err, flags, g["time"].max()))  # fmt: skip
+        t4 = fresh.at["FEMC.TEMP0", "value"] if "FEMC.TEMP0" in fresh.index else math.nan
+        pressure = fresh.at["FEMC.CRYOSTAT_PRESSURE", "value"] if "FEMC.CRYOSTAT_PRESSURE" in fresh.index else math.nan
+        drive = str(fresh.at["CMPR.DRIVE", "text"]) if "CMPR.DRIVE" in fresh.index else ""
+        rows.append((antenna, verdict, reason, t4, pressure, drive, eta, err, flags, g["now"].iloc[0]))
     return pd.DataFrame(rows, columns=BOARD_COLUMNS)
+
+
+def _now_judged(log: pd.DataFrame, lim: Any) -> Iterator[tuple[str, pd.DataFrame, bool]]:
+    """(antenna, its readings now judged, whether its latest cycle had no answer at all)."""
+    from e2ckit.analysis import current
+    from e2ckit.triage.alarms import judged
+
+    cur = current(log)
+    now = log.groupby(log["antenna"].astype(object))["time"].max()
+    cur["now"] = cur["antenna"].map(now)
+    # judged as one cycle (a reading of the cycle before counts as now): the conditions of
+    # the expected states see every reading of now together
+    j = judged(cur.assign(time=cur["now"]), lim)
+    j = j.assign(fresh=cur["fresh"].to_numpy(), flag=cur["flag"].to_numpy(), now=cur["now"].to_numpy())
+    latest = log[log["time"].to_numpy() == log["antenna"].astype(object).map(now).to_numpy()]
+    answered = latest["error"].isna().groupby(latest["antenna"].astype(object)).any() if "error" in log.columns else None
+    for antenna, g in j.groupby("antenna", sort=True):
+        down = answered is not None and not bool(answered.get(antenna, True))
+        yield str(antenna), g, down
+
+
+def _verdict_now(g: pd.DataFrame, down: bool, rules: Any) -> tuple[str, str]:
+    """(verdict, reason) of one antenna's judged readings now."""
+    from e2ckit.catalog.limits import Reading
+
+    if down:
+        verdict, reason = "alarm", "no answer: " + str(g["error"].dropna().iloc[0] if g["error"].notna().any() else "")
+    else:
+        ranks = g["limit"].map(lambda x: _RANK[_FROM_LIMIT[x]])
+        worst = g.iloc[int(ranks.to_numpy().argmax())]
+        verdict = _FROM_LIMIT[worst["limit"]]
+        reason = f"{worst['point']} {worst['reason']}" if verdict != "ok" else ""
+    if verdict == "ok":
+        return verdict, reason
+    # the probable cause from the diagnose rules, where one matches the readings now
+    facts = {"no_answer"} if down else set()
+    facts |= {"any_alarm", "any_warn"} if verdict == "alarm" else ({"any_warn"} if verdict == "warn" else set())
+    readings = {p: Reading(v, t, "ok" if not isinstance(e, str) else "error", e if isinstance(e, str) else None)
+                for p, v, t, e in zip(g["point"], g["value"], g["text"], g["error"], strict=True)}  # fmt: skip
+    rule = next((x for x in rules if x.when and x.holds(facts, readings)), None)
+    return verdict, (rule.cause if rule is not None else reason)
 
 
 def _eta_text(eta: float, err: float) -> str:
@@ -164,7 +186,7 @@ class RecoveryBoard:
 
     def update(self) -> pd.DataFrame | None:
         """Flush the logger, re-read the log, redraw; the new ``data`` (None: nothing logged yet)."""
-        import e2ckit
+        from e2ckit.logger import load  # the dataset reader (pyarrow) only when the board updates
 
         try:
             if self.logger is not None:
@@ -172,7 +194,7 @@ class RecoveryBoard:
             if not self.path.exists():
                 self.status.value = "<span style='color:#666'>no samples yet</span>"
                 return None
-            log = e2ckit.load(self.path)
+            log = load(self.path)
             if log.empty:
                 return None
             self.data = board_frame(log, limits=self.limits)

@@ -19,8 +19,9 @@ import math
 import os
 from typing import TYPE_CHECKING, Any
 
-from e2ckit.errors import ValidationError
+from e2ckit.analysis import current
 from e2ckit.catalog.limits import Limits, load_limits, safe_to_cool_mbar
+from e2ckit.errors import ValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -101,9 +102,9 @@ def _check_log(log: Any) -> pd.DataFrame:
 
     if not isinstance(log, pd.DataFrame):
         if isinstance(log, (str, os.PathLike)):
-            import e2ckit
+            from e2ckit.logger import load  # the dataset reader (pyarrow) only when given a path
 
-            log = e2ckit.load(log)
+            log = load(log)
         else:
             raise ValidationError(f"recovery() takes a loaded log (DataFrame) or its path, got {type(log).__name__}")
     missing = [c for c in ("time", "antenna", "point", "value") if c not in log.columns]
@@ -121,79 +122,107 @@ def _check_log(log: Any) -> pd.DataFrame:
 def recovery(log: pd.DataFrame | str | os.PathLike[str], *, limits: Limits | str | os.PathLike[str] | None | bool = None) -> pd.DataFrame:
     """Per antenna of a loaded log (or a log's path): ``power_back`` (end of the last
     period without answers, or when the ACU flag rose), ``restarted`` (compressor drive
-    back on after it), the latest 4K/15K/110K temperatures and pressure, ``target_4k`` (the
+    back on after it), the 4K/15K/110K temperatures and pressure *now*, ``target_4k`` (the
     4K stage's warn bound), ``cold`` (whether it is below it), ``eta`` (when it will be, as a
     time) with ``eta_hours`` and ``eta_error_hours`` from now, and ``flags`` (``no answer``
-    in the latest cycle, ``compressor off``, ``4K not falling``, ``pressure rising``, ``pressure above 5e-4 mbar``, ``stalled``).
+    in the latest cycle, ``FEMC.TEMP0 not read since HH:MM UTC``, ``compressor off``, ``4K
+    not falling``, ``pressure rising``, ``pressure above 5e-4 mbar``, ``stalled``).
+
+    "Now" is the staleness rule of :func:`e2ckit.analysis.current`: the newest good reading
+    of each point within the antenna's last two cycles; an older one is not carried
+    forward (the value is NaN, the flag says since when, and the antenna is not ``cold``).
     A log without FEMC.TEMP0, FEMC.CRYOSTAT_PRESSURE and CMPR.DRIVE raises ValidationError."""
-    import numpy as np
     import pandas as pd
 
     log = _check_log(log)
     lim = load_limits(limits)
     target = (lim.bounds(TEMP).warn_high if lim.bounds(TEMP) else None) or 6.0
+    now_of = current(log)
     rows = []
-    for antenna, g in log.groupby("antenna", sort=True):
-        g = g.sort_values("time")
-        answered = g["error"].isna() if "error" in g.columns else pd.Series(True, index=g.index)
-        by_time = answered.groupby(g["time"]).any()
-        power_back = pd.NaT
-        if (~by_time).any():
-            down = ~by_time
-            ends = by_time.index[(down.shift(1, fill_value=False)) & ~down]
-            if len(ends):
-                power_back = ends[-1]
-        w = g[answered].pivot_table(index="time", columns="point", values="value", aggfunc="last")
-        if "ACU.POWER_FAILURE" in w.columns and pd.isna(power_back):
-            pf = w["ACU.POWER_FAILURE"]
-            rose = pf.index[(pf == 1) & (pf.shift(1) == 0)]
-            if len(rose):
-                power_back = rose[-1]
-        if w.empty or TEMP not in w.columns:
-            rows.append((antenna, power_back, pd.NaT, pd.NaT, *[math.nan] * 4, target, False, pd.NaT, math.nan, math.nan, "no readings"))
-            continue
-        now = w.index[-1]
-        last = w.ffill().iloc[-1]
-        drive = w[DRIVE] if DRIVE in w.columns else pd.Series(dtype=float)
-        since = drive[drive.index >= power_back] if pd.notna(power_back) else drive
-        on = since[since == 1]
-        restarted = on.index[0] if len(on) and (pd.notna(power_back) or (since == 0).any()) else pd.NaT
-        t4 = float(last.get(TEMP, math.nan))
-        cold = bool(t4 <= target)
-        flags = []
-        if last.get(DRIVE) == 0:
-            flags.append("compressor off")
-        recent = w[w.index >= now - pd.Timedelta(hours=1)]
-        if len(recent) >= 3 and not cold:
-            tr = recent[TEMP].dropna()
-            if len(tr) >= 3 and tr.iloc[-1] >= tr.iloc[0]:
-                flags.append("4K not falling")
-        if PRESSURE in recent.columns:
-            pr = recent[PRESSURE].dropna()
-            if len(pr) >= 3 and pr.iloc[-1] > pr.iloc[0] * 1.5 and pr.iloc[-1] > 1e-6:
-                flags.append("pressure rising")
-        if float(last.get(PRESSURE, 0.0)) > SAFE_MBAR:
-            flags.append(f"pressure above {_sci(SAFE_MBAR)} mbar")
-        eta_h = err_h = math.nan
-        if not by_time.iloc[-1]:
-            # down right now: what the log last heard says nothing about the present
-            flags.insert(0, "no answer")
-            cold = False
-        elif cold:
-            eta_h, err_h = 0.0, 0.0
-        elif last.get(DRIVE) == 1:
-            # the trend since the restart; with no restart in the log (it began mid-way
-            # through a cool-down), since the log's start
-            since_t = restarted if pd.notna(restarted) else w.index[0]
-            s = w.loc[w.index >= since_t, TEMP].dropna()
-            hours = (s.index - since_t) / pd.Timedelta(hours=1)
-            eta_h, err_h = cooldown_eta(np.asarray(hours), s.to_numpy(), target)
-            if eta_h == math.inf:
-                flags.append("stalled")
-        eta = now + pd.Timedelta(hours=eta_h) if math.isfinite(eta_h) else pd.NaT
-        rows.append(
-            (antenna, power_back, restarted, now, t4, float(last.get("FEMC.TEMP5", math.nan)),
-             float(last.get("FEMC.TEMP9", math.nan)), float(last.get(PRESSURE, math.nan)), target, cold,
-             eta, eta_h, err_h, ", ".join(flags))  # fmt: skip
-        )
+    for antenna, g in log.groupby("antenna", sort=True, observed=True):
+        cur = now_of[now_of["antenna"] == antenna].set_index("point")
+        rows.append(_antenna_row(str(antenna), g.sort_values("time"), cur, target))
     return pd.DataFrame(rows, columns=RECOVERY_COLUMNS)
+
+
+def _power_back(g: pd.DataFrame, answered: pd.Series, w: pd.DataFrame) -> Any:
+    """The end of the last period with no answer at all, else when the ACU flag rose."""
+    import pandas as pd
+
+    by_time = answered.groupby(g["time"]).any()
+    power_back = pd.NaT
+    if (~by_time).any():
+        down = ~by_time
+        ends = by_time.index[(down.shift(1, fill_value=False)) & ~down]
+        if len(ends):
+            power_back = ends[-1]
+    if "ACU.POWER_FAILURE" in w.columns and pd.isna(power_back):
+        pf = w["ACU.POWER_FAILURE"]
+        rose = pf.index[(pf == 1) & (pf.shift(1) == 0)]
+        if len(rose):
+            power_back = rose[-1]
+    return power_back
+
+
+def _trend_flags(w: pd.DataFrame, now: Any, cold: bool) -> list[str]:
+    """``4K not falling`` and ``pressure rising`` over the last hour of readings."""
+    import pandas as pd
+
+    flags = []
+    recent = w[w.index >= now - pd.Timedelta(hours=1)]
+    if len(recent) >= 3 and not cold and TEMP in recent.columns:
+        tr = recent[TEMP].dropna()
+        if len(tr) >= 3 and tr.iloc[-1] >= tr.iloc[0]:
+            flags.append("4K not falling")
+    if PRESSURE in recent.columns:
+        pr = recent[PRESSURE].dropna()
+        if len(pr) >= 3 and pr.iloc[-1] > pr.iloc[0] * 1.5 and pr.iloc[-1] > 1e-6:
+            flags.append("pressure rising")
+    return flags
+
+
+def _antenna_row(antenna: str, g: pd.DataFrame, cur: pd.DataFrame, target: float) -> tuple[Any, ...]:
+    """One row of :func:`recovery`: ``cur`` is the antenna's "now" (:func:`~e2ckit.analysis.current`)."""
+    import numpy as np
+    import pandas as pd
+
+    answered = g["error"].isna() if "error" in g.columns else pd.Series(True, index=g.index)
+    w = g[answered].pivot_table(index="time", columns="point", values="value", aggfunc="last", observed=True)
+    power_back = _power_back(g, answered, w)
+    if w.empty or TEMP not in w.columns:
+        return (antenna, power_back, pd.NaT, pd.NaT, *[math.nan] * 4, target, False, pd.NaT, math.nan, math.nan, "no readings")
+
+    def now_value(point: str) -> float:
+        return float(cur.at[point, "value"]) if point in cur.index and cur.at[point, "fresh"] else math.nan
+
+    now = g["time"].max()
+    drive_col = w[DRIVE] if DRIVE in w.columns else pd.Series(dtype=float)
+    since = drive_col[drive_col.index >= power_back] if pd.notna(power_back) else drive_col
+    on = since[since == 1]
+    restarted = on.index[0] if len(on) and (pd.notna(power_back) or (since == 0).any()) else pd.NaT
+    t4, pressure, drive = now_value(TEMP), now_value(PRESSURE), now_value(DRIVE)
+    cold = bool(t4 <= target)  # NaN (not read now) is never cold
+    flags = ["compressor off"] if drive == 0 else []
+    flags += _trend_flags(w, now, cold)
+    if pressure > SAFE_MBAR:
+        flags.append(f"pressure above {_sci(SAFE_MBAR)} mbar")
+    stale = [f"{p} {cur.at[p, 'flag']}" for p in NEEDED if p in cur.index and not cur.at[p, "fresh"]]
+    eta_h = err_h = math.nan
+    if not answered[g["time"] == now].any():
+        flags = ["no answer", *stale, *flags]  # down right now: the log's last word is not the present
+    elif stale:
+        flags = [*stale, *flags]  # some points did not answer lately: their old values are not "now"
+    if cold:
+        eta_h, err_h = 0.0, 0.0
+    elif drive == 1 and not math.isnan(t4):
+        # the trend since the restart; with no restart in the log (it began mid-way
+        # through a cool-down), since the log's start
+        since_t = restarted if pd.notna(restarted) else w.index[0]
+        s = w.loc[w.index >= since_t, TEMP].dropna()
+        hours = (s.index - since_t) / pd.Timedelta(hours=1)
+        eta_h, err_h = cooldown_eta(np.asarray(hours), s.to_numpy(), target)
+        if eta_h == math.inf:
+            flags.append("stalled")
+    eta = now + pd.Timedelta(hours=eta_h) if math.isfinite(eta_h) else pd.NaT
+    return (antenna, power_back, restarted, now, t4, now_value("FEMC.TEMP5"), now_value("FEMC.TEMP9"), pressure,
+            target, cold, eta, eta_h, err_h, ", ".join(flags))  # fmt: skip
