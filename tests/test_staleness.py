@@ -96,3 +96,14 @@ def test_cycle_age_uses_a_cycle_column_when_the_log_has_one():
 def test_not_read_since_says_the_date_when_it_is_another_day(when):
     last = pd.Timestamp("2026-01-01T12:19Z") if ":" in when and "-" not in when else pd.Timestamp("2025-12-31T12:19Z")
     assert analysis.not_read_since(last, T0) == f"not read since {when} UTC"
+
+
+def test_alarms_over_a_log_say_when_a_point_stopped_being_logged():
+    from e2ckit.triage.alarms import alarms
+
+    log = _log(30, temp=8.0)  # a warm 4K stage: a warn episode
+    log = log[~((log["point"] == "FEMC.TEMP0") & (log["time"] >= T0 + pd.Timedelta(minutes=20)))]
+    a = alarms(log, limits=False)
+    stale = a[(a["point"] == "FEMC.TEMP0") & (a["limit"] == "unavailable")]
+    assert len(stale) == 1 and stale.iloc[0]["reason"] == "not read since 12:19 UTC" and pd.isna(stale.iloc[0]["end"])
+    assert alarms(_log(30), limits=False).empty  # nothing stale, nothing wrong

@@ -274,4 +274,22 @@ def alarms(
             merged.loc[n > 1, "source"] = DOWN_SOURCE  # type: ignore[index]
             merged["reason"] = "no answer: " + merged["error"].astype(str)
             ep = pd.concat([ep[~down], merged], ignore_index=True)
+    ep = pd.concat([ep, _stale_episodes(df)], ignore_index=True) if len(ep) else _stale_episodes(df)
     return _order(ep.drop(columns="error"), "start")[EPISODE_COLUMNS]
+
+
+def _stale_episodes(log: pd.DataFrame) -> pd.DataFrame:
+    """An ``unavailable`` episode, lasting, for each point an antenna's log stopped holding:
+    no row at all in its last two cycles (the staleness rule, :func:`e2ckit.analysis.current`),
+    so an alarm that simply stopped being logged does not read as over."""
+    import pandas as pd
+
+    from e2ckit.analysis import current
+
+    cur = current(log)
+    gone = cur[cur["error"].astype(object).map(lambda e: isinstance(e, str) and e.startswith("stale: "))]
+    return pd.DataFrame({
+        "antenna": gone["antenna"], "point": gone["point"], "limit": "unavailable", "start": gone["last_read"],
+        "end": pd.NaT, "samples": 0, "value": math.nan, "text": "", "reason": gone["flag"], "source": "staleness rule",
+        "error": None,
+    })  # fmt: skip
