@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from e2ckit.catalog import Catalog, Point
 
 __all__ = [
+    "LISTING_ROW",
     "TIDY_COLUMNS",
     "TidyRow",
     "asweep",
@@ -65,6 +66,14 @@ class TidyRow(NamedTuple):
 
 #: Columns of a tidy result, in order.
 TIDY_COLUMNS = list(TidyRow._fields)
+#: The point name of a row about an antenna's node listing rather than a point: a listing
+#: that failed, or a node it named that no request can address (the one spelling of it).
+LISTING_ROW = "(node listing)"
+
+
+def listing_row(time: float, antenna: str, error: str) -> TidyRow:
+    """The error row of a node listing (see :data:`LISTING_ROW`)."""
+    return TidyRow(time, antenna, LISTING_ROW, math.nan, "", "", "error", "unavailable", error, None, math.nan)
 
 
 def _progress_callback(progress: bool | Callable[[int, int, str], None] | None, total: int):
@@ -100,18 +109,13 @@ def _tidy_rows(
         by_addr = {(r.request.channel, r.request.node, r.request.rca): r for r in results[antenna]}
         for t, why in (bad_nodes or {}).get(antenna, ()):
             # a node the listing named but no request can address: one error row each
-            rows.append(
-                TidyRow(t, antenna, "(node listing)", math.nan, "", "", "error", "unavailable", why.text, None,
-                        math.nan)
-            )  # fmt: skip
+            rows.append(listing_row(t, antenna, why.text))
+        # A listing that failed: one error row (its first failure), so that "no node
+        # listed" (a silent CAN bus) and "the listing did not come back" stay apart.
+        bad = next((r for r in discovered.get(antenna, ()) if not r.ok), None)
+        if bad is not None:
+            rows.append(listing_row(bad.time, antenna, bad.failure.text))  # type: ignore[union-attr]
         if not pts and discovered.get(antenna):
-            # A dynamic group on an antenna that never listed its nodes: one error row.
-            bad = next((r for r in discovered[antenna] if not r.ok), None)
-            if bad is not None:
-                rows.append(
-                    TidyRow(bad.time, antenna, "(node listing)", math.nan, "", "", "error", "unavailable",
-                            bad.failure.text, None, math.nan)  # type: ignore[union-attr]
-                )  # fmt: skip
             continue
         for p in pts:
             r = by_addr[(p.channel_for(antenna), p.node, p.rca)]
@@ -183,7 +187,7 @@ def wide_parts(rows: Iterable[TidyRow]) -> WideParts:
         units[p] = r.unit
         if e is not None and e == e:  # not None / NaN
             failed[a].append((p, e))
-        if p == "(node listing)":
+        if p == LISTING_ROW:
             continue
         points.setdefault(p, None)
         cell[(a, p)] = r.value
@@ -195,7 +199,7 @@ def wide_parts(rows: Iterable[TidyRow]) -> WideParts:
         if not bad:
             return None
         # "timeout: ... (not sent: ...)" and "timeout: ..." are the same cause
-        causes = {e.split(" (not sent", 1)[0] for _, e in bad}
+        causes = {Failure.parse(e).cause for _, e in bad}  # type: ignore[union-attr]
         if len(causes) == 1 and len(bad) == counts[a]:
             return f"{causes.pop()} (all {len(bad)} points)"
         parts = [f"{p}: {e}" for p, e in bad]

@@ -39,6 +39,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the tomli backport (a dependency there)
     import tomli as tomllib  # type: ignore[no-redef]
 
+from e2ckit.api import LISTING_ROW, sweep_rows
 from e2ckit.errors import Failure, ValidationError
 from e2ckit.catalog.limits import _CLAUSE, Limits, Reading, judge, load_limits
 
@@ -91,6 +92,8 @@ _NODE_REV = re.compile(r"^(?P<abbrev>[A-Za-z0-9?]+)\[(?:(?P<ch>\d+):)?0x(?P<node
 #: columns of a diagnosis; ``rule`` names the rules.toml rule behind ``cause`` ("" for none)
 DIAGNOSIS_COLUMNS = ["antenna", "subsystem", "verdict", "reason", "evidence", "cause", "rule"]
 _DOWN_REASON = "antenna did not answer"
+#: the inventory's reason when an answering E2C lists no node at all (issue 22 item 3)
+SILENT_BUS = "every expected LRU missing: CAN bus silent or front end unpowered"
 _FACTS = ("no_answer", "catalog_error", "lru_missing", "flaky_network", "any_alarm", "any_warn")
 
 
@@ -314,9 +317,14 @@ def _inventory(cat: Any, antenna: str, rows: Sequence[TidyRow]) -> tuple[str, st
         m = _NODE_REV.match(r.point)
         if m:
             listed[int(m.group("node"), 16)] = m.group("abbrev")
-    if not listed:
-        return "unknown", "no node listing", "", []
     expected = cat.expected_inventory(antenna)
+    if not listed:
+        failed = next((r.error for r in rows if r.point == LISTING_ROW and r.error is not None), None)
+        if failed is not None or not any(r.point == "E2C.SW_REV" for r in rows):
+            return "unknown", _cut(f"no node listing: {failed}" if failed else "no node listing", 200), "", []
+        # the E2C answered its listings and named no node on any channel
+        missing = [f"{abbr} 0x{n:02X} (ch {c})" for c, n, abbr in expected]
+        return "alarm", SILENT_BUS, f"0 nodes listed, {len({n for _, n, _ in expected})} expected", missing
     exp_nodes = {n for _, n, _ in expected}
     missing = [f"{abbr} 0x{n:02X} (ch {c})" for c, n, abbr in expected if n not in listed]
     extra = [f"{abbr} 0x{n:02X}" for n, abbr in sorted(listed.items()) if n not in exp_nodes]
@@ -457,8 +465,6 @@ def diagnose(
     antenna or a malformed site file raise :class:`~e2ckit.errors.ValidationError`
     before anything is sent.
     """
-    from e2ckit.api import sweep_rows
-
     lim = load_limits(limits)  # a bad site file fails before any I/O
     rules = load_rules()
     if isinstance(antennas, str) and antennas.lower() == "all":
