@@ -28,3 +28,35 @@ def test_a_silent_can_bus_is_an_inventory_alarm():
     assert d.at[("DV01", "reachability"), "verdict"] == "ok"  # the E2C answered
     assert d.at[("DV01", "inventory"), "rule"] == "lru-missing"
     assert d.at[("DV02", "inventory"), "verdict"] == "ok"
+
+
+def test_a_slow_e2c_is_slow_not_down():
+    """Item 2 (the diagnose half): an E2C answering in 0.6 s is slow (warn, latency shown),
+    never "antenna or E2C down"."""
+    from e2ckit import api
+    from e2ckit.triage.diagnose import DIAGNOSE_WHAT, diagnose_rows
+
+    with SimulatedArray(["DV01"], seed=5, clock=SimClock(rate=None)) as sim:
+        rows = api.sweep_rows(DIAGNOSE_WHAT, "DV01", array=sim)
+    slow = [r._replace(latency_ms=600.0) for r in rows]
+    d = diagnose_rows(slow, limits=False).set_index("subsystem")
+    assert d.at["reachability", "verdict"] == "warn"
+    assert "slow: median reply time 600 ms" in d.at["reachability", "reason"]
+    assert d.at["reachability", "cause"].startswith("E2C answering slowly") and d.at["reachability", "rule"] == "slow"
+    ok = diagnose_rows(slow, limits=False, slow_ms=1000).set_index("subsystem")
+    assert ok.at["reachability", "verdict"] == "ok"
+    # bytes that came back are an answer, even when they are not the protocol
+    garbled = [r._replace(error="protocol: bad frame", raw=b"\x00", value=float("nan")) for r in rows]
+    g = diagnose_rows(garbled, limits=False).set_index("subsystem")
+    assert g.at["reachability", "verdict"] != "alarm" and g.at["reachability", "rule"] != "down"
+    with pytest.raises(ValueError, match="slow_ms"):
+        diagnose_rows(rows, slow_ms=0)
+
+
+def test_check_takes_the_slow_threshold_and_refuses_a_bad_one():
+    from typer.testing import CliRunner
+
+    from e2ckit.cli import app
+
+    r = CliRunner().invoke(app, ["--simulate", "check", "DV01", "--slow-ms", "0"])
+    assert r.exit_code == 2 and "--slow-ms must be a positive number" in r.output

@@ -57,6 +57,7 @@ def check_cmd(
     timeout: float = TimeoutOpt,
     deadline: float | None = DeadlineOpt,
     limits: str | None = LimitsOpt,
+    slow_ms: float = typer.Option(250.0, "--slow-ms", help="an E2C whose median reply time is above this (ms) is slow: a warning, never down"),
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
 ) -> None:
@@ -73,12 +74,14 @@ def check_cmd(
 
     resolved = check_output(fmt, output)
     check_timing(timeout, deadline)
+    if not slow_ms > 0:
+        raise BadInput(f"--slow-ms must be a positive number of milliseconds, got {slow_ms:g}")
     names = ",".join(a.strip() for a in (antennas or []) if a.strip()) or "all"
     if antennas and names == "all" and any(not a.strip() for a in antennas):
         raise BadInput("ANTENNAS is empty: give names, families or all")
     lim = load_limits(limits if limits is not None else None)  # a bad site file: exit 2, nothing sent
     rows = run_sweep(DIAGNOSE_WHAT, None if names.lower() == "all" else names, active_array(), timeout, deadline, "check")
-    d = diagnose_rows(rows, limits=lim)
+    d = diagnose_rows(rows, limits=lim, slow_ms=slow_ms)
     if resolved == "table":
         text = d.to_text()
         if output:

@@ -94,7 +94,9 @@ DIAGNOSIS_COLUMNS = ["antenna", "subsystem", "verdict", "reason", "evidence", "c
 _DOWN_REASON = "antenna did not answer"
 #: the inventory's reason when an answering E2C lists no node at all (issue 22 item 3)
 SILENT_BUS = "every expected LRU missing: CAN bus silent or front end unpowered"
-_FACTS = ("no_answer", "catalog_error", "lru_missing", "flaky_network", "any_alarm", "any_warn")
+_FACTS = ("no_answer", "catalog_error", "lru_missing", "flaky_network", "slow", "any_alarm", "any_warn")
+#: an E2C whose median reply time passes this (ms) is "slow": a warning, never down
+SLOW_MS = 250.0
 
 
 def _transport(error: object) -> bool:
@@ -368,58 +370,65 @@ def _majorities(by_antenna: Mapping[str, Sequence[TidyRow]]) -> dict[str, tuple[
     return out
 
 
+def _reachability(rows: Sequence[TidyRow], readings: Mapping[str, Reading], slow_ms: float) -> tuple[tuple[str, str, str], set[str]]:
+    """(verdict, reason, evidence) of whether the antenna answered, and the facts it gives.
+    Any bytes back are an answer (an E2C error reply, a reply that does not decode); an E2C
+    whose median reply time passes ``slow_ms`` is slow — a warning, never down."""
+    answered = [r for r in rows if not _transport(r.error) or r.raw is not None]
+    transport = [r for r in rows if _transport(r.error) and r.raw is None]
+    if not answered:
+        first = transport[0].error if transport else "no reply"
+        return ("alarm", _cut(f"no answer: {first}", 200), f"{len(rows)} requests, none answered"), {"no_answer"}
+    if transport:
+        kinds = Counter(str(r.error).split(":", 1)[0] for r in transport)
+        what = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
+        evidence = _fmt_evidence([(r.point, readings[r.point]) for r in transport])
+        return ("warn", f"{len(transport)} of {len(rows)} requests failed: {what}", evidence), {"flaky_network"}
+    latencies = sorted(r.latency_ms for r in answered if r.latency_ms == r.latency_ms)
+    median = latencies[len(latencies) // 2] if latencies else math.nan
+    if median > slow_ms:
+        why = f"slow: median reply time {median:.0f} ms over {len(latencies)} replies (slow above {slow_ms:g} ms)"
+        return ("warn", why, f"{len(rows)} readings, median {median:.0f} ms"), {"slow"}
+    return ("ok", "", f"{len(rows)} readings" + (f", median {median:.0f} ms" if latencies else "")), set()
+
+
 def _diagnose_antenna(
     cat: Any, limits: Limits, rules: Sequence[Rule], antenna: str, rows: Sequence[TidyRow],
-    majority: Mapping[str, tuple[str, int, int]],
+    majority: Mapping[str, tuple[str, int, int]], slow_ms: float = 250.0,
 ) -> list[tuple[str, ...]]:  # fmt: skip
     readings = {r.point: Reading(float(r.value), r.text or "", r.status or "ok", r.error) for r in rows}
-    answered = [r for r in rows if not _transport(r.error)]
-    transport = [r for r in rows if _transport(r.error)]
-    facts: set[str] = set()
-    out: list[tuple[str, str, str, str]] = []
-    if not answered:
-        facts.add("no_answer")
-        first = transport[0].error if transport else "no reply"
-        out.append(("reachability", "alarm", _cut(f"no answer: {first}", 200), f"{len(rows)} requests, none answered"))
-        for s in SUBSYSTEMS[1:]:
-            out.append((s, "unknown", _DOWN_REASON, ""))
+    reach, facts = _reachability(rows, readings, slow_ms)
+    out: list[tuple[str, str, str, str]] = [("reachability", *reach)]
+    if "no_answer" in facts:
+        out += [(s, "unknown", _DOWN_REASON, "") for s in SUBSYSTEMS[1:]]
     else:
-        if transport:
-            facts.add("flaky_network")
-            kinds = Counter(str(r.error).split(":", 1)[0] for r in transport)
-            what = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
-            out.append(("reachability", "warn", f"{len(transport)} of {len(rows)} requests failed: {what}", _fmt_evidence([(r.point, readings[r.point]) for r in transport])))
-        else:
-            out.append(("reachability", "ok", "", f"{len(rows)} readings"))
         v, reason, ev, missing = _inventory(cat, antenna, rows)
-        if missing and transport:
+        if missing and "flaky_network" in facts:
             # some requests were lost: the listing itself may be what is incomplete
-            v, reason = "unknown", _cut(f"node listing may be incomplete ({len(transport)} requests failed); not listed: " + ", ".join(missing), 200)
+            lost = sum(1 for r in rows if _transport(r.error))
+            v, reason = "unknown", _cut(f"node listing may be incomplete ({lost} requests failed); not listed: " + ", ".join(missing), 200)
         elif missing:
             facts.add("lru_missing")
         out.append(("inventory", v, reason, ev))
         own = {r.point: r.limit for r in rows}
-        out.append(("cryostat", *_verdict(limits, _MEMBERS["cryostat"], readings, own)))
-        for s in ("vacuum", "compressor", "power", "lo"):
-            out.append((s, *_verdict(limits, _MEMBERS[s], readings, own)))
+        out += [(s, *_verdict(limits, _MEMBERS[s], readings, own)) for s in ("cryostat", "vacuum", "compressor", "power", "lo")]
         out.append(("firmware", *_firmware(antenna, rows, majority)))
         out.append(("e2c", *_verdict(limits, _MEMBERS["e2c"], readings)))
-    if any(r.error is not None and str(r.error).startswith("catalog:") for r in rows):
+    bad = next((r for r in rows if r.error is not None and str(r.error).startswith("catalog:")), None)
+    if bad is not None:
+        # the one way a subsystem reads worse than its readings: the named rule "catalog"
         facts.add("catalog_error")
-        bad = next(r for r in rows if r.error is not None and str(r.error).startswith("catalog:"))
-        out = [(s, v if s != _subsystem_of(bad.point) else "warn", reason if s != _subsystem_of(bad.point) else f"{bad.error} (catalog problem, not hardware)", ev) for s, v, reason, ev in out]
+        where = _subsystem_of(bad.point)
+        out = [(s, "warn", f"{bad.error} (catalog problem, not hardware)", ev) if s == where else (s, v, reason, ev)
+               for s, v, reason, ev in out]  # fmt: skip
     verdicts = {v for _, v, _, _ in out}
-    if "alarm" in verdicts:
-        facts |= {"any_alarm", "any_warn"}
-    elif "warn" in verdicts:
-        facts.add("any_warn")
+    facts |= {"any_alarm", "any_warn"} if "alarm" in verdicts else ({"any_warn"} if "warn" in verdicts else set())
     rule = next((r for r in rules if r.holds(facts, readings)), None)
-    cause = rule.cause if rule is not None else None
-    if cause is None:
+    if rule is not None:
+        cause = rule.cause
+    else:
         worst = max(verdicts, key=_RANK.__getitem__)
-        cause = {"ok": "none: all ok", "unknown": "unknown: some subsystems could not be read"}.get(
-            worst, "no rule matches: see the reasons"
-        )
+        cause = {"ok": "none: all ok", "unknown": "unknown: some subsystems could not be read"}.get(worst, "no rule matches: see the reasons")
     name = rule.name if rule is not None else ""
     return [(antenna, s, v, reason, ev, cause, name) for s, v, reason, ev in out]
 
@@ -432,10 +441,12 @@ def _subsystem_of(point: str) -> str:
 
 
 def diagnose_rows(
-    rows: Sequence[TidyRow], *, limits: Limits | str | os.PathLike[str] | None | bool = None, rules: Sequence[Rule] | None = None
-) -> Diagnosis:
+    rows: Sequence[TidyRow], *, limits: Limits | str | os.PathLike[str] | None | bool = None, rules: Sequence[Rule] | None = None,
+    slow_ms: float = SLOW_MS,
+) -> Diagnosis:  # fmt: skip
     """The diagnosis of tidy rows already swept with :data:`DIAGNOSE_WHAT` (what
     :func:`diagnose` does after its sweep; for tests and for callers that sweep themselves)."""
+    _check_slow(slow_ms)
     lim = load_limits(limits)
     rules = load_rules() if rules is None else rules
     by_antenna: dict[str, list[TidyRow]] = {}
@@ -444,7 +455,7 @@ def diagnose_rows(
     majority = _majorities(by_antenna)
     out = []
     for a, rs in by_antenna.items():
-        out += _diagnose_antenna(lim.catalog, lim, rules, a, rs, majority)
+        out += _diagnose_antenna(lim.catalog, lim, rules, a, rs, majority, slow_ms)
     return Diagnosis(out, columns=DIAGNOSIS_COLUMNS)
 
 
@@ -455,22 +466,30 @@ def diagnose(
     timeout: float = 1.0,
     deadline: float | None = None,
     limits: Limits | str | os.PathLike[str] | None | bool = None,
+    slow_ms: float = SLOW_MS,
 ) -> Diagnosis:
     """Diagnose antennas in one sweep: one row per (antenna, subsystem) with a verdict
     (``ok``/``warn``/``alarm``/``unknown``), a one-line reason, the evidence (points and
     values) and the antenna's probable cause (``rules.toml``).
 
     ``antennas``, ``array``, ``timeout``, ``deadline`` as for :func:`e2ckit.sweep`;
-    ``limits``: a site limits file (default ``$E2CKIT_SITE_LIMITS``) or False. An unknown
-    antenna or a malformed site file raise :class:`~e2ckit.errors.ValidationError`
-    before anything is sent.
+    ``limits``: a site limits file (default ``$E2CKIT_SITE_LIMITS``) or False; ``slow_ms``:
+    an E2C whose median reply time is above it (default 250 ms) is *slow* (reachability
+    warn, the time shown), never down. An unknown antenna or a malformed site file raise
+    :class:`~e2ckit.errors.ValidationError` before anything is sent.
     """
+    _check_slow(slow_ms)
     lim = load_limits(limits)  # a bad site file fails before any I/O
     rules = load_rules()
     if isinstance(antennas, str) and antennas.lower() == "all":
         antennas = None
     rows = sweep_rows(DIAGNOSE_WHAT, antennas, array=array, timeout=timeout, deadline=deadline, catalog=lim.catalog)
-    return diagnose_rows(rows, limits=lim, rules=rules)
+    return diagnose_rows(rows, limits=lim, rules=rules, slow_ms=slow_ms)
+
+
+def _check_slow(slow_ms: object) -> None:
+    if isinstance(slow_ms, bool) or not isinstance(slow_ms, (int, float)) or not slow_ms > 0 or slow_ms != slow_ms:
+        raise ValidationError(f"slow_ms must be a positive number of milliseconds, got {slow_ms!r}")
 
 
 def worst_verdict(verdicts: Iterable[str]) -> str:
