@@ -60,3 +60,41 @@ def test_check_takes_the_slow_threshold_and_refuses_a_bad_one():
 
     r = CliRunner().invoke(app, ["--simulate", "check", "DV01", "--slow-ms", "0"])
     assert r.exit_code == 2 and "--slow-ms must be a positive number" in r.output
+
+
+# -- item 6: scenario files ------------------------------------------------------------------
+
+BAD_SCENARIOS = [
+    ("steps = 5\n", "steps: must be an array of tables"),
+    ("steps = [5]\n", "steps[1]: must be a table"),
+    ('[[steps]]\nat = "1h"\nantennas = ["DV01"]\naction = "explode"\n', "steps[1].action: 'explode' is not one of"),
+    ('[[steps]]\nat = "soon"\nantennas = ["DV01"]\naction = "power_off"\n', "steps[1].at: cannot read duration 'soon'"),
+    ('[[steps]]\nat = "1h"\nantennas = ["XX01"]\naction = "power_off"\n', "steps[1].antennas: 'XX01' is not an ALMA antenna name"),
+    ('[[steps]]\nat = "1h"\nantennas = ["DV01"]\naction = "leak"\n', "steps[1].rate: missing"),
+    ('[[faults]]\nkind = "slow"\n', "faults[1].antenna: missing"),
+    ("name =\n", "not a TOML file"),
+    ('[[steps]]\nat = "1h"\nantennas = ["DV01", "DV99"]\naction = "power_off"\n', "antennas: DV99 not in the simulated array"),
+]
+
+
+@pytest.mark.parametrize(("text", "problem"), BAD_SCENARIOS)
+def test_a_bad_scenario_is_one_line_naming_file_field_and_problem(tmp_path, text, problem):
+    """Item 6: `steps = 5`, `steps = [5]`, an unknown kind ended in a traceback (--sim-scenario)
+    or "internal error" (simulate --scenario); an unknown antenna was accepted and did nothing."""
+    from typer.testing import CliRunner
+
+    from e2ckit.cli import app
+
+    path = tmp_path / "bad.toml"
+    path.write_text('name = "bad"\n' + text, encoding="utf-8")
+    r = CliRunner().invoke(app, ["--simulate", "--sim-scenario", str(path), "sweep", "FEMC.TEMP0", "-a", "DV01"])
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.exit_code == 2 and len(lines) == 1, r.output
+    assert str(path) in lines[0] and problem in lines[0] and "Traceback" not in r.output
+
+
+def test_a_shipped_scenario_still_runs_on_part_of_the_array():
+    with SimulatedArray(["DV01", "DV08"], seed=1, clock=SimClock(rate=None), scenario="missing-lru") as sim:
+        assert sim.antennas == ["DV01", "DV08"]
+    with pytest.raises(ValueError, match="not in the simulated array"):
+        SimulatedArray(["DV01"], seed=1, clock=SimClock(rate=None), scenario="missing-lru")
