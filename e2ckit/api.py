@@ -299,11 +299,19 @@ def sweep(
     ``timeout`` bounds each request; ``deadline`` (default ``2 × timeout + 0.5`` s)
     bounds the whole sweep, so a silent antenna costs at most the deadline.
     Returns a wide frame (one row per antenna), or tidy rows with ``tidy=True``.
+
+    Ctrl-C (KeyboardInterrupt) during the sweep propagates carrying what was read:
+    ``exc.partial`` is the frame this call would have returned, the antennas not read
+    having rows whose ``error`` is ``interrupted: ...``, and ``exc.not_read`` their names.
     """
-    rows = sweep_rows(
-        what, antennas, array=array, timeout=timeout, deadline=deadline, progress=progress,
-        concurrency=concurrency, catalog=catalog,
-    )  # fmt: skip
+    try:
+        rows = sweep_rows(
+            what, antennas, array=array, timeout=timeout, deadline=deadline, progress=progress,
+            concurrency=concurrency, catalog=catalog,
+        )  # fmt: skip
+    except KeyboardInterrupt as exc:
+        exc.partial = _finish(exc.partial, tidy, False)  # type: ignore[attr-defined]
+        raise
     return _finish(rows, tidy, raise_on_error)
 
 
@@ -340,10 +348,54 @@ def sweep_rows(
 ) -> list[TidyRow]:
     """:func:`sweep` without pandas: one :class:`TidyRow` per reading, ``time`` as UNIX
     seconds. For light callers (the CLI) that would otherwise spend
-    more time importing pandas than sweeping the array; :func:`wide_parts` pivots them."""
+    more time importing pandas than sweeping the array; :func:`wide_parts` pivots them.
+    On Ctrl-C the KeyboardInterrupt carries the rows read so far as ``exc.partial`` (see
+    :func:`sweep`)."""
     plan = planning.prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
     tick = _progress_callback(progress, len(plan.antennas))
-    return _tidy_rows(*planning.run(plan, tick), cat=plan.catalog)
+    done: dict[str, list[engine.Result]] = {}
+
+    def collect(antenna: str, results: list[engine.Result]) -> None:
+        done[antenna] = results
+        if tick is not None:
+            tick(antenna, results)
+
+    try:
+        swept = planning.run(plan, collect)
+    except KeyboardInterrupt as exc:
+        exc.partial = _partial_rows(plan, done)  # type: ignore[attr-defined]
+        exc.not_read = [a for a in plan.antennas if a not in done]  # type: ignore[attr-defined]
+        raise
+    return _tidy_rows(*swept, cat=plan.catalog)
+
+
+#: the error of a reading a sweep interrupted by Ctrl-C never made
+INTERRUPTED = Failure("interrupted", "not read: the sweep was interrupted (Ctrl-C)").text
+
+
+def _partial_rows(plan: planning.Plan, done: dict[str, list[engine.Result]]) -> list[TidyRow]:
+    """The rows of an interrupted sweep: those of every antenna the engine had finished, and
+    for each other one an ``interrupted`` row per point it would have read."""
+    import time
+
+    n = len(LRU_CHANNELS) if plan.dynamic else 0
+    per_antenna: dict[str, list[Point]] = {}
+    results: dict[str, list[engine.Result]] = {}
+    listings: dict[str, list[engine.Result]] = {}
+    for a in plan.antennas:
+        if a not in done:
+            continue
+        listings[a], results[a] = done[a][:n], done[a][n:]
+        found = [(r.request.channel, node.node) for r in listings[a] if r.ok and r.reply is not None
+                 for node in r.reply.nodes if impossible_node(r.request.channel, node) is None]  # fmt: skip
+        per_antenna[a] = list(plan.static) + [p for g in plan.dynamic for p in plan.catalog.expand(g, nodes=found)]
+    rows = _tidy_rows(per_antenna, results, listings, cat=plan.catalog) if per_antenna else []
+    now = time.time()
+    for a in plan.antennas:
+        if a not in done:
+            rows += [TidyRow(now, a, p.name, math.nan, "", p.unit, "error", "unavailable", INTERRUPTED, None, math.nan)
+                     for p in plan.static] or [listing_row(now, a, INTERRUPTED)]  # fmt: skip
+    return rows
 
 
 def _finish(rows: list[TidyRow], tidy: bool, raise_on_error: bool) -> pd.DataFrame:

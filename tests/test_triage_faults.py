@@ -98,3 +98,72 @@ def test_a_shipped_scenario_still_runs_on_part_of_the_array():
         assert sim.antennas == ["DV01", "DV08"]
     with pytest.raises(ValueError, match="not in the simulated array"):
         SimulatedArray(["DV01"], seed=1, clock=SimClock(rate=None), scenario="missing-lru")
+
+
+# -- item 11: Ctrl-C during a sweep ----------------------------------------------------------
+
+
+@pytest.fixture
+def ctrl_c_after_dv01(monkeypatch):
+    """A real SIGINT (Python's handler raises KeyboardInterrupt in the engine's loop) as soon
+    as DV01 has answered, while DV02 (silent) is still awaited."""
+    import signal
+
+    from e2ckit import planning
+
+    real = planning.run
+
+    def run(plan, tick=None):
+        def on_done(antenna, results):
+            if tick is not None:
+                tick(antenna, results)
+            if antenna == "DV01":
+                signal.raise_signal(signal.SIGINT)
+
+        return real(plan, on_done)
+
+    monkeypatch.setattr(planning, "run", run)
+
+
+def _silent_dv02():
+    sim = SimulatedArray(["DV01", "DV02"], seed=5, clock=SimClock(rate=None))
+    sim.start()
+    sim.fault("DV02", "silent")
+    return sim
+
+
+def test_ctrl_c_in_python_carries_what_was_read(ctrl_c_after_dv01):
+    """Item 11: Ctrl-C discarded what the other antennas had returned."""
+    import e2ckit
+
+    sim = _silent_dv02()
+    try:
+        with pytest.raises(KeyboardInterrupt) as info:
+            e2ckit.sweep("cryo", "DV01,DV02", array=sim, timeout=5)
+    finally:
+        sim.stop()
+    partial = info.value.partial
+    assert info.value.not_read == ["DV02"]
+    assert partial.loc["DV01", "FEMC.TEMP0"] > 0 and partial.loc["DV01", "error"] is None
+    assert partial.loc["DV02", "error"].startswith("interrupted: not read")
+
+
+def test_ctrl_c_on_the_command_line_prints_what_was_read(ctrl_c_after_dv01, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from e2ckit.cli import app
+    from e2ckit.cli.options import EXIT_INTERRUPTED, EXIT_STATUSES
+
+    sim = _silent_dv02()
+    try:
+        monkeypatch.setenv("E2CKIT_ARRAY", str(sim.write_array(tmp_path / "array.csv")))
+        for cmd in (["sweep", "FEMC.TEMP0", "-a", "DV01,DV02", "-f", "csv", "--timeout", "5"],
+                    ["tools", "cryo", "--all", "-f", "csv", "--timeout", "5"],
+                    ["check", "DV01,DV02", "--timeout", "5"]):  # fmt: skip
+            r = CliRunner().invoke(app, cmd)
+            assert r.exit_code == EXIT_INTERRUPTED == 130, (cmd, r.output)
+            assert "DV01" in r.stdout, cmd
+            assert r.stderr.strip().splitlines()[-1] == "e2ckit: interrupted: 1 antennas not read", cmd
+    finally:
+        sim.stop()
+    assert EXIT_INTERRUPTED in EXIT_STATUSES

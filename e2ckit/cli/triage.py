@@ -24,6 +24,8 @@ from e2ckit.cli.options import (
     TimeoutOpt,
     check_output,
     check_timing,
+    interrupted_exit,
+    interrupted_rows,
 )
 
 AntennasArg = typer.Argument(None, help="DV01,DV02 | DV | all [default: all of the active array]")
@@ -80,7 +82,11 @@ def check_cmd(
     if antennas and names == "all" and any(not a.strip() for a in antennas):
         raise BadInput("ANTENNAS is empty: give names, families or all")
     lim = load_limits(limits if limits is not None else None)  # a bad site file: exit 2, nothing sent
-    rows = run_sweep(DIAGNOSE_WHAT, None if names.lower() == "all" else names, active_array(), timeout, deadline, "check")
+    not_read = None
+    try:
+        rows = run_sweep(DIAGNOSE_WHAT, None if names.lower() == "all" else names, active_array(), timeout, deadline, "check")
+    except KeyboardInterrupt as exc:  # Ctrl-C: the report of what was read, then what was not
+        rows, not_read = interrupted_rows(exc)
     d = diagnose_rows(rows, limits=lim, slow_ms=slow_ms)
     if resolved == "table":
         text = d.to_text()
@@ -92,6 +98,8 @@ def check_cmd(
             typer.echo(text)
     else:
         emit_table(frame_table(d, title="check"), fmt, output)
+    if not_read is not None:
+        interrupted_exit(not_read)
     raise typer.Exit(check_status(d))
 
 
