@@ -93,11 +93,13 @@ def test_a_bad_scenario_is_one_line_naming_file_field_and_problem(tmp_path, text
     assert str(path) in lines[0] and problem in lines[0] and "Traceback" not in r.output
 
 
-def test_a_shipped_scenario_still_runs_on_part_of_the_array():
+def test_a_shipped_scenario_still_runs_on_part_of_the_array(tmp_path):
     with SimulatedArray(["DV01", "DV08"], seed=1, clock=SimClock(rate=None), scenario="missing-lru") as sim:
         assert sim.antennas == ["DV01", "DV08"]
-    with pytest.raises(ValueError, match="not in the simulated array"):
-        SimulatedArray(["DV01"], seed=1, clock=SimClock(rate=None), scenario="missing-lru")
+    mine = tmp_path / "mine.toml"
+    mine.write_text('name = "mine"\n[[steps]]\nat = "1h"\nantennas = ["DV08"]\naction = "power_off"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="DV08 not in the simulated array"):
+        SimulatedArray(["DV01"], seed=1, clock=SimClock(rate=None), scenario=str(mine))
 
 
 # -- item 11: Ctrl-C during a sweep ----------------------------------------------------------
@@ -167,3 +169,41 @@ def test_ctrl_c_on_the_command_line_prints_what_was_read(ctrl_c_after_dv01, tmp_
     finally:
         sim.stop()
     assert EXIT_INTERRUPTED in EXIT_STATUSES
+
+
+# -- item 12: a dead array is a normal input ------------------------------------------------
+
+
+def test_every_public_function_runs_against_a_dead_array(tmp_path):
+    """Nothing answers (a site-wide power cut): error rows and verdicts, never an exception.
+    The quickstart notebook runs against such an array too (notebooks.toml: 01-quickstart-dead-array)."""
+    import e2ckit
+    from e2ckit import analysis
+
+    sim = SimulatedArray(["DV01", "DV02", "CM01"], seed=1, clock=SimClock(rate=None)).start()
+    for a in sim.antennas:
+        sim.fault(a, "down")
+    try:
+        wide = e2ckit.sweep("cryo", array=sim)
+        tidy = e2ckit.sweep("cryo", array=sim, tidy=True)
+        assert f"{wide['error'].isna().sum()} of {len(wide)} answered" == "0 of 3 answered"
+        assert tidy["error"].notna().all() and len(tidy) == 3 * (len(wide.columns) - 1)
+        for frame in (wide, tidy):
+            a = e2ckit.alarms(frame)
+            assert list(a["point"]) == ["(all points)"] * 3 and set(a["limit"]) == {"alarm"}
+        e2ckit.style(wide)
+        assert e2ckit.read("DV01", "cryo", array=sim)["error"].notna().all()
+        nodes = e2ckit.nodes(array=sim)
+        assert nodes["node"].isna().all() and nodes["error"].notna().all()
+        assert set(e2ckit.inventory(array=sim, found=nodes)["state"]) == {"unreachable"}
+        d = e2ckit.diagnose(array=sim)
+        assert set(d.loc[d["subsystem"] == "reachability", "verdict"]) == {"alarm"} and set(d["rule"]) == {"down"}
+        assert "3 antennas: 3 alarm" in d.to_text()
+        assert len(analysis.outages(tidy)) == 3 and analysis.outliers(wide).empty
+        log = tidy.drop(columns=["limit", "text"])
+        from e2ckit.triage.board import board_frame
+
+        board = board_frame(log).set_index("antenna")
+        assert set(board["verdict"]) == {"alarm"}
+    finally:
+        sim.stop()

@@ -174,18 +174,18 @@ class Scenario:
         return sorted(rows, key=lambda r: r[0])
 
     def apply(self, models: dict[str, Any], clock: SimClock) -> None:
-        """Schedule every step on the models it names (absent antennas are skipped; a
-        scenario that names only absent antennas is a ValidationError: it would do nothing)."""
+        """Schedule every step on the models it names. A user's scenario naming an antenna the
+        array has not is a ValidationError; a shipped one skips the antennas absent."""
         start = getattr(clock, "start", None)
         if start is None:
             start = clock.now()
         by_name = {k.upper(): m for k, m in models.items()}
         absent = [a for a in self.antennas() if a not in by_name]
         shipped = (self.source or "").startswith("e2ckit/sim/scenarios/")
-        # a shipped scenario is written for the whole array and may run on part of it; a
-        # user's file naming an antenna the array has not is a mistake, and so is any
-        # scenario that would do nothing at all
-        if absent and (not shipped or len(absent) == len(self.antennas())):
+        # a shipped scenario is written for the whole array and may run on part of it (the
+        # notebooks combine several on a few antennas); a user's file naming an antenna the
+        # array has not is a mistake: refused, rather than accepted doing nothing
+        if absent and not shipped:
             have = sorted(by_name)
             shown = ", ".join(have[:8]) + (f", ... ({len(have)} antennas)" if len(have) > 8 else "")
             raise ValidationError(
