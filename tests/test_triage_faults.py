@@ -207,3 +207,37 @@ def test_every_public_function_runs_against_a_dead_array(tmp_path):
         assert set(board["verdict"]) == {"alarm"}
     finally:
         sim.stop()
+
+
+# -- item 8: one reader for user files, a byte-order mark allowed ---------------------------
+
+
+def test_every_user_file_may_carry_a_byte_order_mark(tmp_path, monkeypatch):
+    """A site limits CSV saved by a spreadsheet was refused (unknown column '\\ufeffpoint'),
+    so with E2CKIT_SITE_LIMITS set every sweep, check and log refused to run."""
+    from typer.testing import CliRunner
+
+    from e2ckit.array import Array
+    from e2ckit.catalog import load_catalog
+    from e2ckit.cli import app
+    from e2ckit.sim.scenario import load_scenario
+    from e2ckit.usertext import read_user_text
+
+    def bom(name: str, text: str):
+        path = tmp_path / name
+        path.write_bytes(text.encode("utf-8-sig"))
+        return path
+
+    site = bom("site.csv", "point,warn_high\r\nFEMC.TEMP0,5\r\n")
+    monkeypatch.setenv("E2CKIT_SITE_LIMITS", str(site))
+    r = CliRunner().invoke(app, ["--simulate", "sweep", "FEMC.TEMP0", "-a", "DV01", "-f", "csv"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["points", "cryo"])
+    assert r.exit_code == 0 and "site: site file" in r.output
+    cat = bom("mine.csv", "group,member,description\nmine,FEMC.TEMP0,my group\n")
+    assert "mine" in load_catalog([cat]).groups
+    assert load_scenario(bom("s.toml", 'name = "s"\n')).name == "s"
+    assert Array.from_csv(bom("array.csv", "antenna,host,port\nDV01,127.0.0.1,2000\n")).antennas == ["DV01"]
+    (tmp_path / "bin.csv").write_bytes(b"point\x00")
+    with pytest.raises(ValueError, match="site limits file .*bin.csv is binary"):
+        read_user_text(tmp_path / "bin.csv", "site limits file")

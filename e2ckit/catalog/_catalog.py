@@ -59,6 +59,7 @@ from e2ckit.catalog._derived import RULES, Derived
 from e2ckit.catalog._point import DTYPES, Point, _parse_channel_rule, parse_antenna
 from e2ckit.errors import ValidationError
 from e2ckit.names import MAX_CHANNEL, MAX_NODE, MAX_RCA
+from e2ckit.usertext import read_user_text
 
 __all__ = ["Catalog", "Group", "NodeInfo", "load_files"]
 
@@ -756,7 +757,4 @@ def read_sources(paths: Iterable[str | Path]) -> Iterator[tuple[str, str]]:
     """(label, text) of user files, with a clear error for one that cannot be read."""
     for path in paths:
         p = Path(path)
-        try:
-            yield str(p), p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValidationError(f"cannot read catalog file {p}: {exc.strerror or exc}") from None
+        yield str(p), read_user_text(p, "catalog file")

@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Any
 
 from e2ckit.catalog._point import bound_state
 from e2ckit.errors import ValidationError
+from e2ckit.usertext import read_user_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -288,12 +289,7 @@ def read_site_limits(path: str | os.PathLike[str], cat: Catalog) -> dict[str, Bo
     """The bounds a site file sets, by point name (catalog bounds with the file's changes)."""
     p = Path(path)
     label = str(p)
-    try:
-        text = p.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark is not a column name
-    except UnicodeDecodeError:
-        raise ValidationError(f"{label}: site limits file is not UTF-8 text") from None
-    except OSError as exc:
-        raise ValidationError(f"cannot read site limits file {label}: {exc.strerror or exc}") from None
+    text = read_user_text(p, "site limits file")  # a spreadsheet's byte-order mark is no column name
     header, rows = _csv_rows(label, text)
     if not header:
         raise _fail(label, 1, 1, "empty site limits file: need a header 'point,warn_high,...'")

@@ -46,6 +46,7 @@ from typing import Any
 
 from e2ckit.errors import ValidationError
 from e2ckit.names import ANTENNA_RE
+from e2ckit.usertext import read_user_text
 from e2ckit.sim.clock import SimClock, parse_duration
 
 __all__ = ["ACTIONS", "Scenario", "list_scenarios", "load_scenario"]
@@ -80,7 +81,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     source: str
     path = Path(name_or_path)
     if path.suffix == ".toml" and path.exists():
-        text, source = path.read_text(encoding="utf-8"), str(path)
+        text, source = read_user_text(path, "scenario file"), str(path)
     else:
         res = _scenario_dir().joinpath(f"{name_or_path}.toml")
         if not res.is_file():
