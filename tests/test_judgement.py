@@ -4,6 +4,7 @@ whose claims hold for their numbers."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -56,6 +57,27 @@ def _results(antenna: str, values: dict[str, float | str]) -> tuple[dict, dict]:
     return {antenna: pts}, {antenna: res}
 
 
+@functools.lru_cache(maxsize=1)
+def healthy_rows() -> tuple:
+    """A diagnose() sweep of a healthy simulated antenna: every reading ok, every verdict ok."""
+    from e2ckit.sim import SimulatedArray
+    from e2ckit.sim.clock import SimClock
+    from e2ckit.triage.diagnose import DIAGNOSE_WHAT
+
+    with SimulatedArray(["DV01", "DV02", "DV03"], seed=2026, clock=SimClock(rate=None)) as sim:
+        rows = api.sweep_rows(DIAGNOSE_WHAT, "DV01,DV02,DV03", array=sim)
+    d = diagnose_rows(rows, limits=False)
+    assert set(d["verdict"]) == {"ok"}, d[d["verdict"] != "ok"].to_string()
+    assert alarms(api._frame(rows), limits=False).empty
+    return tuple(r for r in rows if r.antenna == "DV01")
+
+
+def _with(values: dict[str, float | str]) -> list:
+    """The healthy antenna's rows with ``values`` read instead (decoded as a sweep decodes)."""
+    fresh = {r.point: r for r in api._tidy_rows(*_results("DV01", values), {}) if r.point in values}
+    return [fresh.get(r.point, r) for r in healthy_rows()]
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     b=bounds(),
@@ -70,16 +92,17 @@ def test_every_face_gives_the_one_judgement(tmp_path, b, t0, t9, drive):
     try:
         lim = load_limits(None)
         values = {"FEMC.TEMP0": t0, "FEMC.TEMP9": t9, "CMPR.DRIVE": drive}
-        rows = api._tidy_rows(*_results("DV01", values), {})
+        from e2ckit.catalog.limits import judge_rows
+
+        rows = judge_rows(_with(values), lim)  # the sweep's own last step (api._tidy_rows)
         readings = {r.point: Reading(r.value, r.text, r.status, r.error) for r in rows}
         want = {p: judge(p, readings[p], readings, limits=lim).state for p in values}
         # the sweep's limit column (tidy and wide), and so the CLI's markers
-        assert {r.point: r.limit for r in rows} == want
+        assert {r.point: r.limit for r in rows if r.point in values} == want
+        assert {p: r.limit for p, r in zip(values, api._tidy_rows(*_results("DV01", values), {}), strict=False)} == want
         wide = api._wide_frame(api.wide_parts(rows))
-        assert wide.attrs["limits"]["DV01"] == want
+        assert {p: wide.attrs["limits"]["DV01"][p] for p in values} == want
         # style(): the cell's colour is the state's
-        css = api.style(wide).data  # the shown frame; colours from the same attrs
-        assert css is not None
         styled = api.style(wide)._compute().ctx
         col = list(wide.columns).index("FEMC.TEMP0")
         shown = dict(styled.get((0, col), []))
@@ -98,6 +121,7 @@ def test_every_face_gives_the_one_judgement(tmp_path, b, t0, t9, drive):
         assert d.at["compressor", "verdict"] == _LIMIT_TO_VERDICT[want["CMPR.DRIVE"]]
         # the board over a one-cycle log of the same readings
         log = api._frame(rows).drop(columns=["limit", "text"])
+        log["time"] = log["time"].min()  # a logger stamps a cycle's rows with one time
         board = board_frame(log, limits=lim).set_index("antenna")
         assert board.at["DV01", "verdict"] == _LIMIT_TO_VERDICT[max(want.values(), key=_order)]
     finally:
@@ -273,3 +297,72 @@ def test_a_down_antenna_ranks_as_an_alarm():
     assert a.iloc[0]["point"] == "(all points)" and a.iloc[0]["limit"] == "alarm" and "no answer" in a.iloc[0]["reason"]
     assert "rule: down" in a.iloc[0]["source"]
     assert list(a.loc[a["limit"] == "alarm", "antenna"]) == ["DV02"]
+
+
+# -- the verdicts: never falsely reassure, never falsely alarm --------------------------------
+
+_FAULTS = ["missing", "stale", "e2c-error", "transport", "slow", "out-of-limit"]
+
+
+def _bounded_points() -> list[str]:
+    from e2ckit.triage.diagnose import DIAGNOSE_WHAT
+
+    return [n for n in DIAGNOSE_WHAT if n in CAT.points and (CAT.points[n].warn_high is not None or CAT.points[n].alarm_high is not None)]
+
+
+def _spoil(rows: list, kind: str, k: int) -> list:
+    """``rows`` with one reading (the k-th candidate) made missing, stale, failed or out of
+    its limits, or the whole antenna slow."""
+    derived = set(CAT.derived)
+    candidates = [i for i, r in enumerate(rows) if r is not None and r.point != api.LISTING_ROW and r.point not in derived]
+    if not candidates:
+        return rows
+    i = candidates[k % len(candidates)]
+    r = rows[i]
+    nan = math.nan
+    if kind == "missing":
+        rows[i] = None
+    elif kind == "stale":
+        rows[i] = r._replace(value=nan, text="", status="error", limit="unavailable", error="stale: not read since 12:00 UTC", raw=None, latency_ms=nan)
+    elif kind == "e2c-error":
+        rows[i] = r._replace(value=nan, text="", status="error", limit="unavailable", error="E2C:TIMEOUT_ERROR: 5002 CAN bus timeout", raw=b"")
+    elif kind == "transport":
+        rows[i] = r._replace(value=nan, text="", status="error", limit="unavailable", error="timeout: no reply within 1 s", raw=None, latency_ms=nan)
+    elif kind == "slow":
+        rows = [x if x is None else x._replace(latency_ms=600.0 + k % 400) for x in rows]
+    else:
+        names = _bounded_points()
+        name = names[k % len(names)]
+        p = CAT.points[name]
+        high = p.alarm_high if p.alarm_high is not None else p.warn_high
+        value = high + abs(high) * 0.5 + 1.0
+        rows = [x if x is None or x.point != name else x._replace(value=value, text=f"{value:.6g}", status="ok", error=None) for x in rows]
+    return rows
+
+
+@settings(max_examples=150, deadline=None)
+@given(faults=st.lists(st.tuples(st.sampled_from(_FAULTS), st.integers(0, 10**6)), max_size=6))
+def test_diagnose_never_says_ok_with_a_fault_nor_down_when_it_answered(faults):
+    """Issue 22: for random mixes of missing, stale, failed, slow and out-of-limit readings,
+    diagnose() never says ok for an antenna with any of them, and never "down" for one that
+    answered (any bytes back)."""
+    rows: list = list(healthy_rows())
+    for kind, k in faults:
+        rows = _spoil(rows, kind, k)
+    rows = [r for r in rows if r is not None]
+    if not rows:
+        return
+    d = diagnose_rows(rows, limits=False)
+    by = d.set_index("subsystem")
+    worst = max(d["verdict"], key={"ok": 0, "unknown": 1, "warn": 2, "alarm": 3}.__getitem__)
+    if faults:
+        assert worst != "ok", (faults, d.to_string())
+    else:
+        assert worst == "ok"
+    answered = any(r.raw is not None or r.error is None or not str(r.error).startswith(("timeout", "stale")) for r in rows)
+    if answered:
+        assert by.at["reachability", "verdict"] != "alarm" and "down" not in set(d["rule"]), (faults, d.to_string())
+    # a subsystem is never worse than its readings but through a named rule
+    for s in ("cryostat", "vacuum", "compressor", "power", "lo", "e2c"):
+        if by.at[s, "verdict"] in ("warn", "alarm") and by.at[s, "reason"].endswith("(catalog problem, not hardware)"):
+            assert by.at[s, "rule"] == "catalog"

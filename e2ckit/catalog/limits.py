@@ -745,13 +745,10 @@ def judge_rows(rows: Sequence[Any], limits: Limits | None = None) -> list[Any]:
             out.append(r)
             continue
         readings = by_antenna[r.antenna]
+        # an expected "blocked" (the turbo while the backing pump is off) is ok, as alarms(),
+        # diagnose() and the board judge it: one judgement, the same state everywhere
         state = judge(r.point, readings[r.point], readings, limits=lim, own=r.limit).state
-        if state == r.limit or (r.limit == "unavailable" and state == "ok"):
-            # an expected "blocked" (the turbo while the backing pump is off) is fine,
-            # but the row still has no value: it stays unavailable
-            out.append(r)
-        else:
-            out.append(r._replace(limit=state))
+        out.append(r if state == r.limit else r._replace(limit=state))
     return out
 
 

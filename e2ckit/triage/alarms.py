@@ -12,6 +12,7 @@ that reads blocked because the backing pump is off is not a problem).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,9 @@ def _point_error(summary: Any, point: str) -> str:
     return causes.pop() if len(causes) == 1 else "no reading (see the error column)"
 
 
+_FEMC_STATUS_TEXT = re.compile(r"\(-\d+\)$")
+
+
 def _tidy_from_wide(df: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
@@ -98,9 +102,11 @@ def _tidy_from_wide(df: pd.DataFrame) -> pd.DataFrame:
                 continue  # this antenna did not read this point
             error = None
             status = "ok"
-            if state == "unavailable":
+            if state == "unavailable" or (_isnull(value) and _FEMC_STATUS_TEXT.search(shown)):
+                # a FEMC status (an expected "blocked" reads ok but keeps its status) or a
+                # sentinel text; no text at all: the point failed
                 if shown:
-                    status = shown  # a FEMC status or a sentinel text
+                    status = shown
                 else:
                     status, error = "error", _point_error(err, point)
             rows.append((t, antenna, point, float(value), shown, status, error, state))

@@ -300,11 +300,16 @@ def _verdict(
     judgement (:func:`~e2ckit.catalog.limits.judge`) gives them, never worse; the reason is
     the worst findings' claims, rendered from their numbers."""
     found = [judge(n, readings[n], readings, limits=limits, own=(own or {}).get(n, "ok")) for n in names if n in readings]
+    # a point the sweep should have read and has no row for (a derived condition follows its inputs)
+    absent = [n for n in names if n not in readings and n not in _DERIVED]
     if not found:
         return "unknown", "not read", ""
     if all(readings[f.point].error is not None for f in found):
         return "unknown", _cut(f"no reading: {readings[found[0].point].error or ''}", 200), ""
     worst = max((_LIMIT_TO_VERDICT[f.state] for f in found), key=_RANK.__getitem__)
+    if worst == "ok" and absent:
+        more = f" (+{len(absent) - 1} more)" if len(absent) > 1 else ""
+        return "unknown", f"{absent[0]} not read{more}", _fmt_evidence([(f.point, readings[f.point]) for f in found[:3]])
     if worst == "ok":
         keys = [(f.point, readings[f.point]) for f in found if f.point in _STAGE or f.point in _KEY_POINTS]
         return "ok", "", _fmt_evidence(keys or [(f.point, readings[f.point]) for f in found[:3]])
@@ -335,6 +340,9 @@ def _inventory(cat: Any, antenna: str, rows: Sequence[TidyRow]) -> tuple[str, st
         return "alarm", _cut("missing from the node listing: " + ", ".join(missing), 200), evidence, missing
     if extra:
         return "warn", "unexpected nodes: " + ", ".join(extra), evidence, []
+    failed = next((r.error for r in rows if r.point == LISTING_ROW and r.error is not None), None)
+    if failed is not None:  # every expected node listed, but some listing did not come back whole
+        return "unknown", _cut(f"node listing incomplete: {failed}", 200), evidence, []
     return "ok", "", evidence, []
 
 
@@ -349,6 +357,11 @@ def _firmware(antenna: str, rows: Sequence[TidyRow], majority: Mapping[str, tupl
             odd.append(f"{p.removesuffix('.SW_REV')} {text} (majority {m[0]}, {m[1]}/{m[2]})")
     if odd:
         return "warn", _cut("differs from the array's majority: " + "; ".join(odd), 200), f"{len(odd)} of {len(revs)} revisions differ"
+    unread = [r.point for r in rows if r.point.endswith(".SW_REV") and (r.error is not None or r.status != "ok")]
+    unread += [] if any(r.point == "E2C.SW_REV" for r in rows) else ["E2C.SW_REV"]
+    if unread:
+        more = f" (+{len(unread) - 1} more)" if len(unread) > 1 else ""
+        return "unknown", f"{unread[0]} not read{more}", f"{len(revs)} revisions read"
     return "ok", "", f"{len(revs)} revisions, none against a majority"
 
 
