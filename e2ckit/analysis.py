@@ -42,6 +42,7 @@ __all__ = [
     "PRESSURE_POINT",
     "TEMP_LIMIT_K",
     "TEMP_POINT",
+    "answered",
     "compare_to_median",
     "crossings",
     "current",
@@ -102,6 +103,16 @@ def _errors(tidy: pd.DataFrame) -> pd.Series:
 def is_down(tidy: pd.DataFrame) -> pd.Series:
     """True for rows whose E2C did not answer at all (a transport error, not an E2C error)."""
     return _errors(tidy).astype(object).map(_is_down).astype(bool)
+
+
+def answered(error: object, raw: object = None) -> bool:
+    """Whether a row's E2C answered: no error, an E2C error reply, a reply that does not fit
+    its catalog entry, or any bytes back (``raw``). The one "is the E2C up" rule of diagnose(),
+    the board and recovery(): a slow or garbled E2C is not down."""
+    failure = Failure.parse(error)
+    if failure is None or failure.e2c_name is not None or failure.kind == "catalog":
+        return True
+    return raw is not None and not (isinstance(raw, float) and raw != raw)
 
 
 def good(tidy: pd.DataFrame) -> pd.DataFrame:

@@ -107,3 +107,16 @@ def test_alarms_over_a_log_say_when_a_point_stopped_being_logged():
     stale = a[(a["point"] == "FEMC.TEMP0") & (a["limit"] == "unavailable")]
     assert len(stale) == 1 and stale.iloc[0]["reason"] == "not read since 12:19 UTC" and pd.isna(stale.iloc[0]["end"])
     assert alarms(_log(30), limits=False).empty  # nothing stale, nothing wrong
+
+
+def test_an_e2c_answering_only_can_timeouts_is_not_down():
+    """E2C error replies are answers: the E2C is up (its CAN bus is not). The board and
+    recovery() used to call such an antenna down ("no answer")."""
+    log = _log(10)
+    late = log["time"] >= T0 + pd.Timedelta(minutes=8)
+    log.loc[late, ["value", "status", "error"]] = [math.nan, "error", CAN_TIMEOUT]
+    b = board_frame(log).set_index("antenna").loc["DV01"]
+    assert b["verdict"] != "ok" and "down" not in b["reason"] and not b["flags"].startswith("no answer")
+    r = recovery(log).set_index("antenna").loc["DV01"]
+    assert not r["flags"].startswith("no answer") and "FEMC.TEMP0 not read since 12:07 UTC" in r["flags"]
+    assert analysis.answered(CAN_TIMEOUT) and not analysis.answered("timeout: no reply") and analysis.answered("timeout: x", b"\x00")

@@ -76,7 +76,9 @@ def board_frame(log: pd.DataFrame, *, limits: Any = None) -> pd.DataFrame:
 
 def _now_judged(log: pd.DataFrame, lim: Any) -> Iterator[tuple[str, pd.DataFrame, bool]]:
     """(antenna, its readings now judged, whether its latest cycle had no answer at all)."""
-    from e2ckit.analysis import current
+    import pandas as pd
+
+    from e2ckit.analysis import answered, current
     from e2ckit.triage.alarms import judged
 
     cur = current(log)
@@ -87,9 +89,13 @@ def _now_judged(log: pd.DataFrame, lim: Any) -> Iterator[tuple[str, pd.DataFrame
     j = judged(cur.assign(time=cur["now"]), lim)
     j = j.assign(fresh=cur["fresh"].to_numpy(), flag=cur["flag"].to_numpy(), now=cur["now"].to_numpy())
     latest = log[log["time"].to_numpy() == log["antenna"].astype(object).map(now).to_numpy()]
-    answered = latest["error"].isna().groupby(latest["antenna"].astype(object)).any() if "error" in log.columns else None
+    up = None
+    if "error" in log.columns:  # the one "did the E2C answer" rule (an E2C error reply is an answer)
+        raw = latest["raw"] if "raw" in latest.columns else pd.Series(None, index=latest.index, dtype=object)
+        flags = [answered(e, r) for e, r in zip(latest["error"].astype(object), raw.astype(object), strict=True)]
+        up = pd.Series(flags, index=latest.index).groupby(latest["antenna"].astype(object)).any()
     for antenna, g in j.groupby("antenna", sort=True):
-        down = answered is not None and not bool(answered.get(antenna, True))
+        down = up is not None and not bool(up.get(antenna, True))
         yield str(antenna), g, down
 
 

@@ -39,6 +39,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the tomli backport (a dependency there)
     import tomli as tomllib  # type: ignore[no-redef]
 
+from e2ckit.analysis import answered
 from e2ckit.api import LISTING_ROW, sweep_rows
 from e2ckit.errors import Failure, ValidationError
 from e2ckit.catalog.limits import _CLAUSE, Limits, Reading, judge, load_limits
@@ -102,8 +103,7 @@ SLOW_MS = 250.0
 def _transport(error: object) -> bool:
     """Whether a row failed in transport (no answer, or bytes that are not the protocol).
     An E2C error reply or a catalog mismatch is an answer: the E2C is up."""
-    failure = Failure.parse(error)
-    return failure is not None and failure.e2c_name is None and failure.kind != "catalog"
+    return not answered(error)
 
 
 # -- rules ---------------------------------------------------------------------------------
@@ -387,9 +387,9 @@ def _reachability(rows: Sequence[TidyRow], readings: Mapping[str, Reading], slow
     """(verdict, reason, evidence) of whether the antenna answered, and the facts it gives.
     Any bytes back are an answer (an E2C error reply, a reply that does not decode); an E2C
     whose median reply time passes ``slow_ms`` is slow — a warning, never down."""
-    answered = [r for r in rows if not _transport(r.error) or r.raw is not None]
-    transport = [r for r in rows if _transport(r.error) and r.raw is None]
-    if not answered:
+    up = [r for r in rows if answered(r.error, r.raw)]
+    transport = [r for r in rows if not answered(r.error, r.raw)]
+    if not up:
         first = transport[0].error if transport else "no reply"
         return ("alarm", _cut(f"no answer: {first}", 200), f"{len(rows)} requests, none answered"), {"no_answer"}
     if transport:
@@ -397,7 +397,7 @@ def _reachability(rows: Sequence[TidyRow], readings: Mapping[str, Reading], slow
         what = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
         evidence = _fmt_evidence([(r.point, readings[r.point]) for r in transport])
         return ("warn", f"{len(transport)} of {len(rows)} requests failed: {what}", evidence), {"flaky_network"}
-    latencies = sorted(r.latency_ms for r in answered if r.latency_ms == r.latency_ms)
+    latencies = sorted(r.latency_ms for r in up if r.latency_ms == r.latency_ms)
     median = latencies[len(latencies) // 2] if latencies else math.nan
     if median > slow_ms:
         why = f"slow: median reply time {median:.0f} ms over {len(latencies)} replies (slow above {slow_ms:g} ms)"

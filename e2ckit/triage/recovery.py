@@ -19,7 +19,7 @@ import math
 import os
 from typing import TYPE_CHECKING, Any
 
-from e2ckit.analysis import current
+from e2ckit.analysis import answered, current
 from e2ckit.catalog.limits import Limits, load_limits, safe_to_cool_mbar
 from e2ckit.errors import ValidationError
 
@@ -186,9 +186,11 @@ def _antenna_row(antenna: str, g: pd.DataFrame, cur: pd.DataFrame, target: float
     import numpy as np
     import pandas as pd
 
-    answered = g["error"].isna() if "error" in g.columns else pd.Series(True, index=g.index)
-    w = g[answered].pivot_table(index="time", columns="point", values="value", aggfunc="last", observed=True)
-    power_back = _power_back(g, answered, w)
+    ok = g["error"].isna() if "error" in g.columns else pd.Series(True, index=g.index)
+    w = g[ok].pivot_table(index="time", columns="point", values="value", aggfunc="last", observed=True)
+    # the E2C answered (an E2C error reply is an answer: power is on), the one rule
+    up = g["error"].astype(object).map(answered) if "error" in g.columns else ok
+    power_back = _power_back(g, up, w)
     if w.empty or TEMP not in w.columns:
         return (antenna, power_back, pd.NaT, pd.NaT, *[math.nan] * 4, target, False, pd.NaT, math.nan, math.nan, "no readings")
 
@@ -208,7 +210,7 @@ def _antenna_row(antenna: str, g: pd.DataFrame, cur: pd.DataFrame, target: float
         flags.append(f"pressure above {_sci(SAFE_MBAR)} mbar")
     stale = [f"{p} {cur.at[p, 'flag']}" for p in NEEDED if p in cur.index and not cur.at[p, "fresh"]]
     eta_h = err_h = math.nan
-    if not answered[g["time"] == now].any():
+    if not up[g["time"] == now].any():
         flags = ["no answer", *stale, *flags]  # down right now: the log's last word is not the present
     elif stale:
         flags = [*stale, *flags]  # some points did not answer lately: their old values are not "now"
