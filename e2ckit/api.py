@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from e2ckit import _check, planning
+from e2ckit.catalog._derived import tidy_rows as derived_rows
+from e2ckit.catalog.limits import judge_rows
 from e2ckit.errors import Failure, SweepError
 from e2ckit.names import LRU_CHANNELS
 from e2ckit.planning import ArrayLike, catalog_of, impossible_node, resolve_array, timing
@@ -100,9 +102,6 @@ def _tidy_rows(
 ) -> list[TidyRow]:
     """Decoded results as :class:`TidyRow` (time as UNIX seconds), then one row per
     derived condition of ``cat`` whose inputs an antenna's rows all hold."""
-    from e2ckit.catalog._derived import tidy_rows as derived_rows
-    from e2ckit.catalog.limits import judge_rows
-
     rows: list[TidyRow] = []
     for antenna, pts in per_antenna.items():
         first = len(rows)

@@ -16,8 +16,9 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from e2ckit.errors import ValidationError
+from e2ckit.analysis import current
 from e2ckit.catalog.limits import Limits, Reading, load_limits
+from e2ckit.errors import ValidationError
 
 if TYPE_CHECKING:
     import os
@@ -289,8 +290,6 @@ def _stale_episodes(log: pd.DataFrame) -> pd.DataFrame:
     no row at all in its last two cycles (the staleness rule, :func:`e2ckit.analysis.current`),
     so an alarm that simply stopped being logged does not read as over."""
     import pandas as pd
-
-    from e2ckit.analysis import current
 
     cur = current(log)
     gone = cur[cur["error"].astype(object).map(lambda e: isinstance(e, str) and e.startswith("stale: "))]

@@ -16,11 +16,16 @@ import html
 import math
 import os
 import threading
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from e2ckit.analysis import answered, current
+from e2ckit.catalog.limits import Reading, load_limits
 from e2ckit.errors import ValidationError
+from e2ckit.triage.alarms import judged
+from e2ckit.triage.diagnose import load_rules
+from e2ckit.triage.recovery import NEEDED, recovery
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,10 +51,6 @@ def board_frame(log: pd.DataFrame, *, limits: Any = None) -> pd.DataFrame:
     reading in the antenna's last two cycles is unknown (``not read since HH:MM UTC``),
     never ok, and shows no value."""
     import pandas as pd
-
-    from e2ckit.catalog.limits import load_limits
-    from e2ckit.triage.diagnose import load_rules
-    from e2ckit.triage.recovery import NEEDED, recovery
 
     lim = load_limits(limits)
     if log.empty:
@@ -78,9 +79,6 @@ def _now_judged(log: pd.DataFrame, lim: Any) -> Iterator[tuple[str, pd.DataFrame
     """(antenna, its readings now judged, whether its latest cycle had no answer at all)."""
     import pandas as pd
 
-    from e2ckit.analysis import answered, current
-    from e2ckit.triage.alarms import judged
-
     cur = current(log)
     now = log.groupby(log["antenna"].astype(object))["time"].max()
     cur["now"] = cur["antenna"].map(now)
@@ -101,8 +99,6 @@ def _now_judged(log: pd.DataFrame, lim: Any) -> Iterator[tuple[str, pd.DataFrame
 
 def _verdict_now(g: pd.DataFrame, down: bool, rules: Any) -> tuple[str, str]:
     """(verdict, reason) of one antenna's judged readings now."""
-    from e2ckit.catalog.limits import Reading
-
     if down:
         verdict, reason = "alarm", "no answer: " + str(g["error"].dropna().iloc[0] if g["error"].notna().any() else "")
     else:
@@ -167,8 +163,6 @@ class RecoveryBoard:
 
     def __init__(self, source: Any, *, every: float | None = 5.0, limits: Any = None, title: str = "Recovery board") -> None:
         import ipywidgets as w
-
-        from e2ckit.catalog.limits import load_limits
 
         self.logger = source if hasattr(source, "flush") and hasattr(source, "path") else None
         path = self.logger.path if self.logger is not None else source

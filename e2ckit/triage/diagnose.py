@@ -41,8 +41,9 @@ except ModuleNotFoundError:  # Python 3.10: the tomli backport (a dependency the
 
 from e2ckit.analysis import answered
 from e2ckit.api import LISTING_ROW, sweep_rows
-from e2ckit.errors import Failure, ValidationError
+from e2ckit.catalog import default_catalog
 from e2ckit.catalog.limits import _CLAUSE, Limits, Reading, judge, load_limits
+from e2ckit.errors import ValidationError
 
 if TYPE_CHECKING:
     import os
@@ -140,8 +141,6 @@ class Rule:
 def load_rules(text: str | None = None, label: str = "e2ckit/triage/rules.toml") -> list[Rule]:
     """The rules of ``rules.toml`` (or of ``text``), checked: every clause is a known fact or a
     comparison of a catalog point; errors name the file and the rule."""
-    from e2ckit.catalog import default_catalog
-
     if text is None:
         text = (resources.files("e2ckit.triage") / "rules.toml").read_text(encoding="utf-8")
     try:
