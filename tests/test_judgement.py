@@ -28,12 +28,9 @@ from e2ckit.wire.frames import Mode, Reply, Request
 CAT = default_catalog()
 _files = itertools.count()
 
-# nested bounds (alarm outside warn), any of them absent
-_level = st.one_of(st.none(), st.floats(-50, 400, allow_nan=False).map(lambda x: round(x, 2)))
-
-
 @st.composite
 def bounds(draw):
+    """Nested bounds (alarm outside warn), any of them absent."""
     al, wl, wh, ah = sorted(draw(st.lists(st.floats(-50, 400, allow_nan=False).map(lambda x: round(x, 2)), min_size=4, max_size=4)))
     keep = draw(st.lists(st.booleans(), min_size=4, max_size=4))
     return {k: (v if on else None) for (k, v), on in zip({"alarm_low": al, "warn_low": wl, "warn_high": wh, "alarm_high": ah}.items(), keep, strict=True)}
