@@ -87,10 +87,12 @@ def test_a_bad_scenario_is_one_line_naming_file_field_and_problem(tmp_path, text
 
     path = tmp_path / "bad.toml"
     path.write_text('name = "bad"\n' + text, encoding="utf-8")
-    r = CliRunner().invoke(app, ["--simulate", "--sim-scenario", str(path), "sweep", "FEMC.TEMP0", "-a", "DV01"])
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert r.exit_code == 2 and len(lines) == 1, r.output
-    assert str(path) in lines[0] and problem in lines[0] and "Traceback" not in r.output
+    for cmd in (["--simulate", "--sim-scenario", str(path), "sweep", "FEMC.TEMP0", "-a", "DV01"],
+                ["simulate", "--scenario", str(path), "-a", "DV01,DV02", "--write-array", str(tmp_path / "a.csv")]):  # fmt: skip
+        r = CliRunner().invoke(app, cmd)
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert r.exit_code == 2 and len(lines) == 1, (cmd, r.output)
+        assert str(path) in lines[0] and problem in lines[0] and "Traceback" not in r.output
 
 
 def test_a_shipped_scenario_still_runs_on_part_of_the_array(tmp_path):
