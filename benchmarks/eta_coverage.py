@@ -30,7 +30,7 @@ from e2ckit.sim.clock import SimClock
 from e2ckit.sim.model import AntennaModel
 from e2ckit.sim.scenario import load_scenario
 from e2ckit.triage.eta import cooldown_interval
-from e2ckit.triage.limits import load_limits
+from e2ckit.catalog.limits import load_limits
 from e2ckit.triage.recovery import _stage_goals
 
 ANTENNAS = ("DV01", "DV02")

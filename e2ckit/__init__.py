@@ -27,7 +27,7 @@ _EXPORTS = {
     "alarms": "e2ckit.triage.alarms",
     "diagnose": "e2ckit.triage.diagnose",
     "recovery": "e2ckit.triage.recovery",
-    "Limits": "e2ckit.triage.limits",
+    "Limits": "e2ckit.catalog.limits",
     "RecoveryBoard": "e2ckit.triage.board",
     # logging to parquet
     "Logger": "e2ckit.logger",

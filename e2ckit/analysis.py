@@ -30,6 +30,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from e2ckit.catalog.limits import interlock_k, safe_to_cool_mbar
 from e2ckit.errors import DOWN_KINDS, KINDS, ErrorCode, Failure, error_info
 
 if TYPE_CHECKING:
@@ -41,12 +42,16 @@ __all__ = [
     "PRESSURE_POINT",
     "TEMP_LIMIT_K",
     "TEMP_POINT",
+    "answered",
     "compare_to_median",
     "crossings",
+    "current",
+    "cycle_age",
     "explain_errors",
     "good",
     "hours",
     "is_down",
+    "not_read_since",
     "outage_summary",
     "outages",
     "outliers",
@@ -55,12 +60,14 @@ __all__ = [
 
 #: The 4K stage's cryocooler sensor (§7, sensor 0).
 TEMP_POINT = "FEMC.TEMP0"
-#: Above this the LO power amplifiers are blocked (unless the 15K stage is below it).
-TEMP_LIMIT_K = 30.0
+#: Above this the LO power amplifiers are blocked (unless the 15K stage is below it): the
+#: LO-PA interlock's threshold, read from the catalog (``derived.csv``), its one home.
+TEMP_LIMIT_K = interlock_k()
 #: The cryostat vacuum gauge (§7, sensor 0).
 PRESSURE_POINT = "FEMC.CRYOSTAT_PRESSURE"
-#: The front end lets the compressor cool only at or below this pressure.
-PRESSURE_LIMIT_MBAR = 5e-4
+#: The front end lets the compressor cool only at or below this pressure: the cryostat
+#: pressure's alarm bound, read from the catalog (``points.csv``), its one home.
+PRESSURE_LIMIT_MBAR = safe_to_cool_mbar()
 #: Error kinds meaning "the E2C did not answer at all" (not an E2C error reply): the
 #: failure kinds of :data:`e2ckit.errors.DOWN_KINDS`, in a fixed order.
 DOWN_ERRORS = tuple(sorted(DOWN_KINDS, key=("refused", "timeout", "deadline", "closed", "unreachable", "unresolved").index))
@@ -98,6 +105,16 @@ def is_down(tidy: pd.DataFrame) -> pd.Series:
     return _errors(tidy).astype(object).map(_is_down).astype(bool)
 
 
+def answered(error: object, raw: object = None) -> bool:
+    """Whether a row's E2C answered: no error, an E2C error reply, a reply that does not fit
+    its catalog entry, or any bytes back (``raw``). The one "is the E2C up" rule of diagnose(),
+    the board and recovery(): a slow or garbled E2C is not down."""
+    failure = Failure.parse(error)
+    if failure is None or failure.e2c_name is not None or failure.kind == "catalog":
+        return True
+    return raw is not None and not (isinstance(raw, float) and raw != raw)
+
+
 def good(tidy: pd.DataFrame) -> pd.DataFrame:
     """The rows that hold a reading: no error and a value."""
     return tidy[_errors(tidy).isna() & tidy["value"].notna()]
@@ -112,6 +129,83 @@ def sample_interval(tidy: pd.DataFrame) -> pd.Timedelta:
         if len(t) > 1:
             steps.append(t.diff().dropna().median())
     return pd.Series(steps).median() if steps else pd.NaT
+
+
+# --------------------------------------------------------------------------------------
+# "now" from a log: the staleness rule (issue 22)
+
+#: How many of an antenna's latest cycles a "now" taken from a log may use: a reading older
+#: than that is unknown ("not read since HH:MM UTC"), never ok and never cold. Counted in
+#: cycles, not wall time, which steps (an NTP correction after a power cut).
+FRESH_CYCLES = 2
+#: the columns :func:`current` adds to a log's
+CURRENT_COLUMNS = ["fresh", "last_read", "flag"]
+
+
+def cycle_age(log: pd.DataFrame) -> pd.Series:
+    """Per row: how many cycles before its antenna's latest cycle it was written (0: the
+    latest). A cycle is one distinct ``time`` of an antenna (the logger stamps a cycle's
+    rows with its slot on the time grid); a ``cycle`` column (a logger sequence number),
+    when the log has one, counts instead. The one definition of a cycle for every "now"."""
+    key = "cycle" if "cycle" in log.columns else "time"
+    by = log["antenna"].astype(object)
+    rank = log[key].groupby(by, sort=False).rank(method="dense", ascending=False)
+    return (rank - 1).astype("int64")
+
+
+def not_read_since(last_read: object, now: object = None) -> str:
+    """The flag of a reading too old to be "now": ``not read since 13:20 UTC`` (``... since
+    2026-01-01 13:20 UTC`` when ``now`` is on another day), or ``never read``."""
+    pd = _pd()
+    if last_read is None or pd.isna(last_read):
+        return "never read"
+    t = pd.Timestamp(last_read)
+    t = t.tz_convert("UTC") if t.tzinfo is not None else t.tz_localize("UTC")
+    n = pd.Timestamp(now) if now is not None and not pd.isna(now) else t
+    n = n.tz_convert("UTC") if n.tzinfo is not None else n.tz_localize("UTC")
+    return f"not read since {t:%H:%M} UTC" if n.date() == t.date() else f"not read since {t:%Y-%m-%d %H:%M} UTC"
+
+
+def current(log: pd.DataFrame, *, cycles: int = FRESH_CYCLES) -> pd.DataFrame:
+    """Each antenna's "now" from a log: one row per (antenna, point), the newest **good**
+    reading of the point among the antenna's last ``cycles`` cycles (:func:`cycle_age`).
+
+    A point with no good reading there gets its newest row in the window (an error row: the
+    point did not answer) or, when it has none, a row with no value and ``error``
+    ``stale: not read since HH:MM UTC``; either way ``fresh`` is False and ``flag`` says
+    ``not read since HH:MM UTC`` (the time of its last good reading, ``last_read``). What
+    :func:`~e2ckit.triage.recovery`, the recovery board and a panel's latest values take as
+    "now": never an older value carried forward."""
+    pd = _pd()
+    cols = list(log.columns)
+    if log.empty:
+        return pd.DataFrame(columns=[*cols, *CURRENT_COLUMNS])
+    age = cycle_age(log)
+    ok = _errors(log).isna().to_numpy() & log["value"].notna().to_numpy()
+    frame = log.assign(_age=age.to_numpy(), _ok=ok).sort_values("time", kind="stable")
+    frame["antenna"] = frame["antenna"].astype(object)
+    frame["point"] = frame["point"].astype(object)
+    keys = ["antenna", "point"]
+    last_good = frame[frame["_ok"]].groupby(keys, sort=False)["time"].max()
+    window = frame[frame["_age"] < cycles]
+    newest_good = window[window["_ok"]].groupby(keys, sort=False).tail(1).set_index(keys)
+    newest_any = window.groupby(keys, sort=False).tail(1).set_index(keys)
+    every = frame.groupby(keys, sort=False).tail(1).set_index(keys)
+    rows = newest_good.combine_first(newest_any) if len(newest_good) else newest_any
+    rows = rows.reindex(every.index)
+    missing = rows["time"].isna()
+    rows.loc[missing, "time"] = every.loc[missing, "time"]
+    out = rows.reset_index()
+    out["last_read"] = pd.to_datetime(out.set_index(keys).index.map(last_good.to_dict().get), utc=True)
+    out["fresh"] = out.set_index(keys).index.isin(newest_good.index)
+    now = out["antenna"].map(frame.groupby("antenna", sort=False)["time"].max())
+    out["flag"] = [("" if f else not_read_since(t, n)) for f, t, n in zip(out["fresh"], out["last_read"], now, strict=True)]
+    gone = missing.to_numpy()
+    if gone.any():
+        out["error"] = out["error"].astype(object)
+        out.loc[gone, "error"] = ["stale: " + f for f in out.loc[gone, "flag"]]
+        out.loc[gone, "value"] = math.nan
+    return out[[*cols, *CURRENT_COLUMNS]].reset_index(drop=True)
 
 
 def hours(td: pd.Series | pd.DataFrame, decimals: int = 2) -> pd.Series | pd.DataFrame:

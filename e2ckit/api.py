@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from e2ckit import _check, planning
+from e2ckit.catalog._derived import tidy_rows as derived_rows
+from e2ckit.catalog.limits import judge_rows
 from e2ckit.errors import Failure, SweepError
 from e2ckit.names import LRU_CHANNELS
 from e2ckit.planning import ArrayLike, catalog_of, impossible_node, resolve_array, timing
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from e2ckit.catalog import Catalog, Point
 
 __all__ = [
+    "LISTING_ROW",
     "TIDY_COLUMNS",
     "TidyRow",
     "asweep",
@@ -65,6 +68,14 @@ class TidyRow(NamedTuple):
 
 #: Columns of a tidy result, in order.
 TIDY_COLUMNS = list(TidyRow._fields)
+#: The point name of a row about an antenna's node listing rather than a point: a listing
+#: that failed, or a node it named that no request can address (the one spelling of it).
+LISTING_ROW = "(node listing)"
+
+
+def listing_row(time: float, antenna: str, error: str) -> TidyRow:
+    """The error row of a node listing (see :data:`LISTING_ROW`)."""
+    return TidyRow(time, antenna, LISTING_ROW, math.nan, "", "", "error", "unavailable", error, None, math.nan)
 
 
 def _progress_callback(progress: bool | Callable[[int, int, str], None] | None, total: int):
@@ -91,27 +102,19 @@ def _tidy_rows(
 ) -> list[TidyRow]:
     """Decoded results as :class:`TidyRow` (time as UNIX seconds), then one row per
     derived condition of ``cat`` whose inputs an antenna's rows all hold."""
-    from e2ckit.catalog._derived import tidy_rows as derived_rows
-    from e2ckit.triage.limits import rejudge_rows
-
     rows: list[TidyRow] = []
     for antenna, pts in per_antenna.items():
         first = len(rows)
         by_addr = {(r.request.channel, r.request.node, r.request.rca): r for r in results[antenna]}
         for t, why in (bad_nodes or {}).get(antenna, ()):
             # a node the listing named but no request can address: one error row each
-            rows.append(
-                TidyRow(t, antenna, "(node listing)", math.nan, "", "", "error", "unavailable", why.text, None,
-                        math.nan)
-            )  # fmt: skip
+            rows.append(listing_row(t, antenna, why.text))
+        # A listing that failed: one error row (its first failure), so that "no node
+        # listed" (a silent CAN bus) and "the listing did not come back" stay apart.
+        bad = next((r for r in discovered.get(antenna, ()) if not r.ok), None)
+        if bad is not None:
+            rows.append(listing_row(bad.time, antenna, bad.failure.text))  # type: ignore[union-attr]
         if not pts and discovered.get(antenna):
-            # A dynamic group on an antenna that never listed its nodes: one error row.
-            bad = next((r for r in discovered[antenna] if not r.ok), None)
-            if bad is not None:
-                rows.append(
-                    TidyRow(bad.time, antenna, "(node listing)", math.nan, "", "", "error", "unavailable",
-                            bad.failure.text, None, math.nan)  # type: ignore[union-attr]
-                )  # fmt: skip
             continue
         for p in pts:
             r = by_addr[(p.channel_for(antenna), p.node, p.rca)]
@@ -130,8 +133,8 @@ def _tidy_rows(
                 )  # fmt: skip
         rows += derived_rows(catalog_of(cat).derived.values(), antenna, rows[first:], TidyRow)
     # expected states (a compressor left off while cold) and site limits: the limit column
-    # of every sweep, the CLI's colours and style() show them (issue #14)
-    return rejudge_rows(rows)
+    # of every sweep, the CLI's colours and style() show them (issue #14); the one judgement
+    return judge_rows(rows)
 
 
 def _frame(rows: list[TidyRow]) -> pd.DataFrame:
@@ -183,7 +186,7 @@ def wide_parts(rows: Iterable[TidyRow]) -> WideParts:
         units[p] = r.unit
         if e is not None and e == e:  # not None / NaN
             failed[a].append((p, e))
-        if p == "(node listing)":
+        if p == LISTING_ROW:
             continue
         points.setdefault(p, None)
         cell[(a, p)] = r.value
@@ -195,7 +198,7 @@ def wide_parts(rows: Iterable[TidyRow]) -> WideParts:
         if not bad:
             return None
         # "timeout: ... (not sent: ...)" and "timeout: ..." are the same cause
-        causes = {e.split(" (not sent", 1)[0] for _, e in bad}
+        causes = {Failure.parse(e).cause for _, e in bad}  # type: ignore[union-attr]
         if len(causes) == 1 and len(bad) == counts[a]:
             return f"{causes.pop()} (all {len(bad)} points)"
         parts = [f"{p}: {e}" for p, e in bad]
@@ -295,11 +298,19 @@ def sweep(
     ``timeout`` bounds each request; ``deadline`` (default ``2 × timeout + 0.5`` s)
     bounds the whole sweep, so a silent antenna costs at most the deadline.
     Returns a wide frame (one row per antenna), or tidy rows with ``tidy=True``.
+
+    Ctrl-C (KeyboardInterrupt) during the sweep propagates carrying what was read:
+    ``exc.partial`` is the frame this call would have returned, the antennas not read
+    having rows whose ``error`` is ``interrupted: ...``, and ``exc.not_read`` their names.
     """
-    rows = sweep_rows(
-        what, antennas, array=array, timeout=timeout, deadline=deadline, progress=progress,
-        concurrency=concurrency, catalog=catalog,
-    )  # fmt: skip
+    try:
+        rows = sweep_rows(
+            what, antennas, array=array, timeout=timeout, deadline=deadline, progress=progress,
+            concurrency=concurrency, catalog=catalog,
+        )  # fmt: skip
+    except KeyboardInterrupt as exc:
+        exc.partial = _finish(exc.partial, tidy, False)  # type: ignore[attr-defined]
+        raise
     return _finish(rows, tidy, raise_on_error)
 
 
@@ -336,10 +347,54 @@ def sweep_rows(
 ) -> list[TidyRow]:
     """:func:`sweep` without pandas: one :class:`TidyRow` per reading, ``time`` as UNIX
     seconds. For light callers (the CLI) that would otherwise spend
-    more time importing pandas than sweeping the array; :func:`wide_parts` pivots them."""
+    more time importing pandas than sweeping the array; :func:`wide_parts` pivots them.
+    On Ctrl-C the KeyboardInterrupt carries the rows read so far as ``exc.partial`` (see
+    :func:`sweep`)."""
     plan = planning.prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
     tick = _progress_callback(progress, len(plan.antennas))
-    return _tidy_rows(*planning.run(plan, tick), cat=plan.catalog)
+    done: dict[str, list[engine.Result]] = {}
+
+    def collect(antenna: str, results: list[engine.Result]) -> None:
+        done[antenna] = results
+        if tick is not None:
+            tick(antenna, results)
+
+    try:
+        swept = planning.run(plan, collect)
+    except KeyboardInterrupt as exc:
+        exc.partial = _partial_rows(plan, done)  # type: ignore[attr-defined]
+        exc.not_read = [a for a in plan.antennas if a not in done]  # type: ignore[attr-defined]
+        raise
+    return _tidy_rows(*swept, cat=plan.catalog)
+
+
+#: the error of a reading a sweep interrupted by Ctrl-C never made
+INTERRUPTED = Failure("interrupted", "not read: the sweep was interrupted (Ctrl-C)").text
+
+
+def _partial_rows(plan: planning.Plan, done: dict[str, list[engine.Result]]) -> list[TidyRow]:
+    """The rows of an interrupted sweep: those of every antenna the engine had finished, and
+    for each other one an ``interrupted`` row per point it would have read."""
+    import time
+
+    n = len(LRU_CHANNELS) if plan.dynamic else 0
+    per_antenna: dict[str, list[Point]] = {}
+    results: dict[str, list[engine.Result]] = {}
+    listings: dict[str, list[engine.Result]] = {}
+    for a in plan.antennas:
+        if a not in done:
+            continue
+        listings[a], results[a] = done[a][:n], done[a][n:]
+        found = [(r.request.channel, node.node) for r in listings[a] if r.ok and r.reply is not None
+                 for node in r.reply.nodes if impossible_node(r.request.channel, node) is None]  # fmt: skip
+        per_antenna[a] = list(plan.static) + [p for g in plan.dynamic for p in plan.catalog.expand(g, nodes=found)]
+    rows = _tidy_rows(per_antenna, results, listings, cat=plan.catalog) if per_antenna else []
+    now = time.time()
+    for a in plan.antennas:
+        if a not in done:
+            rows += [TidyRow(now, a, p.name, math.nan, "", p.unit, "error", "unavailable", INTERRUPTED, None, math.nan)
+                     for p in plan.static] or [listing_row(now, a, INTERRUPTED)]  # fmt: skip
+    return rows
 
 
 def _finish(rows: list[TidyRow], tidy: bool, raise_on_error: bool) -> pd.DataFrame:

@@ -45,6 +45,7 @@ import errno
 import getpass
 import json
 import os
+import stat
 import uuid
 import warnings
 from collections.abc import Callable
@@ -92,12 +93,29 @@ def _user() -> str:
 
 
 def check_writable(path: str | os.PathLike[str] | None = None) -> Path:
-    """Make sure the log can be appended to (creating its folder); raise OSError if not."""
+    """Make sure the log can be appended to (creating its folder); raise OSError if not.
+    The log must be a regular file: ``/dev/null`` would keep no record, and opening a FIFO
+    with no reader would hang before the control is sent."""
     p = audit_path() if path is None else Path(path)
+    _regular_or_absent(p)
     p.parent.mkdir(parents=True, exist_ok=True)
     with p.open("a", encoding="utf-8"):
         pass
     return p
+
+
+def _regular_or_absent(p: Path) -> None:
+    """OSError unless ``p`` is a regular file (through symbolic links) or does not exist."""
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        return
+    except OSError:
+        return  # (a path through a file, no permission...): the open says why
+    if not stat.S_ISREG(mode):
+        kind = ("a character device" if stat.S_ISCHR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else
+                "a directory" if stat.S_ISDIR(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a file")  # fmt: skip
+        raise OSError(errno.EINVAL, f"not a regular file ({kind}): the audit log must be a file that keeps what is written")
 
 
 def _fsync(fd: int) -> None:
@@ -113,7 +131,8 @@ def _append(path: Path, entry: dict[str, Any]) -> None:
     """One line, written whole with O_APPEND (entries of two processes never
     interleave), then fsynced: it is on disk before anything is sent."""
     line = (json.dumps(entry) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    _regular_or_absent(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
     try:
         view = memoryview(line)
         while view:

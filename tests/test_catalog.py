@@ -420,12 +420,18 @@ def test_lorr_status_and_power(cat):
 
 def test_limits(cat):
     t0 = cat.point("FEMC.TEMP0")
-    assert [t0.limit_state(v) for v in (3.0, 7.0, 30.0, 30.5, None, math.nan)] == ["ok", "warn", "warn", "warn", "unavailable", "unavailable"]
-    # issue #17: no "firmware" 30 K alarm on single sensors: the PA interlock reads TEMP0 and
-    # TEMP5 together (the derived FEMC.LO_PA_BLOCKED); the 4K-plate sensors feed no interlock
+    assert [t0.limit_state(v) for v in (3.0, 7.0, 30.0, 30.5, None, math.nan)] == ["ok", "warn", "warn", "alarm", "unavailable", "unavailable"]
+    # issue #17: the PA interlock itself reads TEMP0 and TEMP5 together (the derived
+    # FEMC.LO_PA_BLOCKED). Issue 22 decides that the 4K stage (TEMP0, the sensor the
+    # interlock reads) above the interlock's 30 K is an alarm as a reading (the receiver
+    # cannot work), its bound being the interlock's threshold; the 4K-plate sensors and the
+    # other stages keep no alarm bound.
+    from e2ckit.catalog.limits import interlock_k
+
     for k in range(13):
         p = cat.point(f"FEMC.TEMP{k}")
-        assert p.alarm_high is None and "inferred" in p.limit_source and "cold operation" in p.limit_source
+        assert p.alarm_high == (interlock_k(cat) if k == 0 else None), k
+        assert "inferred" in p.limit_source and "cold operation" in p.limit_source
         assert ("LO_PA_BLOCKED" in p.limit_source) == (k in (0, 5)), k
     assert cat.point("FEMC.TEMP6").warn_high is not None
     pr = cat.point("FEMC.CRYOSTAT_PRESSURE")

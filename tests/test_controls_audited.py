@@ -27,8 +27,21 @@ from e2ckit.errors import E2CConnectionError, ValidationError
 
 FEMC = 0x13
 VACUUM_GAUGE = (1, FEMC, 0x1C046)  # FEMC SET_VACUUM_GAUGE: a harmless control
-FULL_DISK = "/dev/full"
-needs_dev_full = pytest.mark.skipif(not os.path.exists(FULL_DISK), reason="needs /dev/full")
+@pytest.fixture
+def full_disk(tmp_path, monkeypatch) -> str:
+    """An audit log on a full disk: every write to that file fails with ENOSPC (``/dev/full``
+    is not a regular file, which a control refuses first: see the test below)."""
+    path = tmp_path / "full" / "audit.jsonl"
+    path.parent.mkdir()
+    real = os.write
+
+    def write(fd, data):
+        if os.fstat(fd).st_ino == os.stat(path).st_ino:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, data)
+
+    monkeypatch.setattr(audit.os, "write", write)
+    return str(path)
 
 
 @pytest.fixture
@@ -109,15 +122,33 @@ def test_client_control_writes_intent_then_outcome(dv01):
     assert [(r.rca, r.data) for r in dv01.models["DV01"].controls][:1] == [(0x1C046, b"\x01")]
 
 
-@needs_dev_full
 @pytest.mark.parametrize("call", [
     lambda c, log: c.control(*VACUUM_GAUGE, b"\x01", confirm=True, audit_log=log),
     lambda c, log: c.reset(1, FEMC, confirm=True, audit_log=log),
 ])  # fmt: skip
-def test_client_on_a_full_disk_sends_nothing(dv01, call):
+def test_client_on_a_full_disk_sends_nothing(dv01, call, full_disk):
     before = untouched(dv01)
     with client(dv01) as c, pytest.raises(AuditError, match="No space left on device.*not sent"):
-        call(c, FULL_DISK)
+        call(c, full_disk)
+    assert untouched(dv01) == before
+
+
+@pytest.mark.parametrize("kind", ["/dev/null", "fifo"])
+def test_an_audit_log_that_is_not_a_file_is_refused(dv01, monkeypatch, tmp_path, kind):
+    """Issue 22 item 13: E2CKIT_AUDIT_LOG=/dev/null sent a control and kept no record (exit
+    0); a FIFO with no reader would hang. Both are refused, one line, nothing sent."""
+    path = kind
+    if kind == "fifo":
+        path = str(tmp_path / "audit.fifo")
+        os.mkfifo(path)
+    monkeypatch.setenv("E2CKIT_AUDIT_LOG", path)
+    before = untouched(dv01)
+    r = run(*CONTROL)
+    assert r.exit_code == EXIT_BAD_INPUT
+    line = one_line(r)
+    assert path in line and "not a regular file" in line and ("not sent" in line or "nothing sent" in line)
+    with client(dv01) as c, pytest.raises(AuditError, match="not a regular file"):
+        c.control(*VACUUM_GAUGE, b"\x01", confirm=True)
     assert untouched(dv01) == before
 
 
@@ -168,9 +199,8 @@ def test_drop_in_control_and_reset_are_audited(dv01):
     ]  # fmt: skip
 
 
-@needs_dev_full
-def test_drop_in_on_a_full_disk_sends_nothing(dv01, monkeypatch):
-    monkeypatch.setenv("E2CKIT_AUDIT_LOG", FULL_DISK)
+def test_drop_in_on_a_full_disk_sends_nothing(dv01, monkeypatch, full_disk):
+    monkeypatch.setenv("E2CKIT_AUDIT_LOG", full_disk)
     ep = dv01.array["DV01"]
     before = untouched(dv01)
     with E2CClient(ep.host, ep.port, timeout=2, verbose=False) as e2c:
@@ -200,9 +230,8 @@ def one_line(result) -> str:
     return out[0]
 
 
-@needs_dev_full
-def test_cli_yes_on_a_full_disk_is_one_line_and_sends_nothing(dv01, monkeypatch):
-    monkeypatch.setenv("E2CKIT_AUDIT_LOG", FULL_DISK)
+def test_cli_yes_on_a_full_disk_is_one_line_and_sends_nothing(dv01, monkeypatch, full_disk):
+    monkeypatch.setenv("E2CKIT_AUDIT_LOG", full_disk)
     before = untouched(dv01)
     r = run(*CONTROL)
     assert r.exit_code == EXIT_BAD_INPUT

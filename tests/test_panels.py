@@ -304,12 +304,13 @@ def test_array_panel_against_a_simulated_array():
         panel = panels.ArrayPanel("cryo", array=sim, point="FEMC.TEMP0", timeout=2.0)
         assert list(panel.data.index) == ["CM01", "DV01", "DV02", "DV05"]  # host-map order
         assert panel.data.loc["DV05", "FEMC.TEMP0"] > 30 > panel.data.loc["DV01", "FEMC.TEMP0"]
-        # one warm sensor warns; the LO PA interlock (TEMP0 with TEMP5, #17) is the alarm
-        assert panel.data.attrs["limits"]["DV05"]["FEMC.TEMP0"] == "warn"
+        # a 4K stage above the LO PA interlock's 30 K is an alarm as a reading (issue 22 item
+        # 10: the sweep, this panel and check agree); the interlock (TEMP0 with TEMP5) too
+        assert panel.data.attrs["limits"]["DV05"]["FEMC.TEMP0"] == "alarm"
         assert panel.data.attrs["limits"]["DV05"]["FEMC.LO_PA_BLOCKED"] == "alarm"
         ax = panel.figure.axes[0]
         assert [t.get_text() for t in ax.get_xticklabels()] == ["CM01", "DV01", "DV02", "DV05"]
-        assert matplotlib.colors.to_hex(ax.patches[3].get_facecolor()) == panels.LIMIT_COLOURS["warn"]
+        assert matplotlib.colors.to_hex(ax.patches[3].get_facecolor()) == panels.LIMIT_COLOURS["alarm"]
         sim.fault("DV02", "down")
         panel.antennas.value = "DV01,DV02"
         panel.refresh_button.click()

@@ -138,7 +138,7 @@ def test_power_fault_scenario(clock):
 
 
 def test_flag_step_needs_a_point_and_names_an_unknown_one(clock):
-    with pytest.raises(ValueError, match="needs 'point'"):
+    with pytest.raises(ValueError, match=r"point: missing \(the flag action needs it\)"):
         Scenario.from_dict({"steps": [{"at": "1m", "antennas": ["DV01"], "action": "flag"}]})
     m = AntennaModel("DV01", clock=clock)
     with pytest.raises(ValueError, match="FEPS.NOPE"):

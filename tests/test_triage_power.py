@@ -12,8 +12,8 @@ import pytest
 from e2ckit.sim import SimulatedArray
 from e2ckit.sim.clock import SimClock
 from e2ckit.triage import diagnose
-from e2ckit.triage.limits import Limits, Reading
-from e2ckit.triage.power import interlock_findings, interlock_verdict, power_findings, power_verdict
+from e2ckit.catalog.limits import Limits, Reading
+from e2ckit.triage.power import INTERLOCK_POINTS, POWER_POINTS, interlock_findings, interlock_verdict, power_findings, power_verdict
 
 NAN = math.nan
 TIMEOUT = "E2C:TIMEOUT_ERROR: 5002 CAN bus timeout: the node did not answer"
@@ -33,7 +33,17 @@ def healthy() -> dict[str, Reading]:
     r |= {n: ok(0, "OK") for n in ("FETIM.SHUTDOWN", "FETIM.DELAY_TRIGGERED", "FETIM.SINGLE_FAIL", "FETIM.MULTI_FAIL",
                                    "FETIM.GLITCH_TRIGGERED", "CMPR.FETIM_STATUS_ERROR", "FETIM.COMPRESSOR_INTERLOCK")}  # fmt: skip
     r["FETIM.SAFE_TO_COOL"] = ok(1, "SAFE")
-    return r
+    # every other point the verdicts read, read and unremarkable (one not read is unknown):
+    # flags clear, each rail at its nominal voltage (FEPS.V_N7: -7 V)
+    return {n: _unremarkable(n) for n in (*POWER_POINTS, *INTERLOCK_POINTS)} | r
+
+
+def _unremarkable(name: str) -> Reading:
+    if name.startswith("FEPS.V_"):
+        rail = name.removeprefix("FEPS.V_")
+        volts = float(rail[1:]) * (-1 if rail[0] == "N" else 1)
+        return ok(volts)
+    return ok(0, "OK")
 
 
 def test_healthy_readings_are_ok():

@@ -73,6 +73,7 @@ from e2ckit.catalog._derived import RULES, Derived
 from e2ckit.catalog._point import DTYPES, Point, _parse_channel_rule, parse_antenna
 from e2ckit.errors import ValidationError
 from e2ckit.names import MAX_CHANNEL, MAX_NODE, MAX_RCA
+from e2ckit.usertext import read_user_text
 
 __all__ = ["Catalog", "Group", "NodeInfo", "load_files"]
 
@@ -379,8 +380,8 @@ class Catalog:
     def limits(self, site: Any = None) -> Any:
         """The limits in force as a DataFrame: one row per monitor point, its nominal/warn/
         alarm bounds, their source and expected states; ``site``: a site limits file
-        (default ``$E2CKIT_SITE_LIMITS``), False for none (see ``e2ckit.triage.limits``)."""
-        from e2ckit.triage.limits import Limits
+        (default ``$E2CKIT_SITE_LIMITS``), False for none (see ``e2ckit.catalog.limits``)."""
+        from e2ckit.catalog.limits import Limits  # limits.py builds on this module's Catalog
 
         return Limits(site, self).table()
 
@@ -856,7 +857,4 @@ def read_sources(paths: Iterable[str | Path]) -> Iterator[tuple[str, str]]:
     """(label, text) of user files, with a clear error for one that cannot be read."""
     for path in paths:
         p = Path(path)
-        try:
-            yield str(p), p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValidationError(f"cannot read catalog file {p}: {exc.strerror or exc}") from None
+        yield str(p), read_user_text(p, "catalog file")

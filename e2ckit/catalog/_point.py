@@ -29,7 +29,7 @@ from e2ckit.errors import Failure, ValidationError
 from e2ckit.names import ANTENNA_RE, FAMILIES
 from e2ckit.wire.frames import REPLY_DATA_AT, REPLY_DLEN_AT, reply_data
 
-__all__ = ["CATALOG_PROBLEM", "DTYPES", "FEMC_STATUS", "Decoded", "Point", "parse_antenna"]
+__all__ = ["CATALOG_PROBLEM", "DTYPES", "FEMC_STATUS", "Decoded", "Point", "bound_state", "parse_antenna"]
 
 #: The kind of error (the text before the first colon of ``Decoded.error`` and of a tidy
 #: row's ``error``) for a reply that does not fit its catalog entry: a problem of the
@@ -262,18 +262,12 @@ class Point:
 
     def limit_state(self, value: float | None) -> str:
         """``"alarm"`` beyond an alarm bound, ``"warn"`` beyond a warn bound, else
-        ``"ok"``; ``"unavailable"`` for None or NaN. Bounds are exclusive."""
+        ``"ok"``; ``"unavailable"`` for None or NaN. Bounds are exclusive. The catalog's
+        bounds alone: :func:`e2ckit.catalog.limits.judge` adds a site file's and the
+        expected states, with this same comparison (:func:`bound_state`)."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "unavailable"
-        if (self.alarm_high is not None and value > self.alarm_high) or (
-            self.alarm_low is not None and value < self.alarm_low
-        ):
-            return "alarm"
-        if (self.warn_high is not None and value > self.warn_high) or (
-            self.warn_low is not None and value < self.warn_low
-        ):
-            return "warn"
-        return "ok"
+        return bound_state(value, self.warn_low, self.warn_high, self.alarm_low, self.alarm_high)[0]
 
     # -- decoding ------------------------------------------------------------------
 
@@ -522,6 +516,23 @@ class Point:
             except struct.error as exc:
                 raise ValidationError(f"{self.name}: bad CAN error word {value!r}: {exc}") from None
         raise ValidationError(f"unknown dtype {self.dtype}")
+
+
+def bound_state(
+    value: float, warn_low: float | None, warn_high: float | None, alarm_low: float | None, alarm_high: float | None
+) -> tuple[str, str | None]:
+    """(``ok``/``warn``/``alarm``, the bound crossed: ``"alarm_high"``, ``"warn_low"``... or
+    None) of a good value against exclusive bounds, alarm first: the one comparison of a
+    reading against its bounds, used by ``Point.decode`` and :func:`e2ckit.catalog.limits.judge`."""
+    if alarm_high is not None and value > alarm_high:
+        return "alarm", "alarm_high"
+    if alarm_low is not None and value < alarm_low:
+        return "alarm", "alarm_low"
+    if warn_high is not None and value > warn_high:
+        return "warn", "warn_high"
+    if warn_low is not None and value < warn_low:
+        return "warn", "warn_low"
+    return "ok", None
 
 
 def ds18s20_celsius(body: bytes) -> float | None:

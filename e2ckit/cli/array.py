@@ -34,6 +34,8 @@ from e2ckit.cli.options import (
     WhatArg,
     check_output,
     check_timing,
+    interrupted_exit,
+    interrupted_rows,
 )
 from e2ckit.cli.output import Table
 
@@ -61,11 +63,17 @@ def sweep_cmd(
     if not items:
         raise BadInput("give a group or point names")
     arr = active_array()
-    rows = run_sweep(items if len(items) > 1 else items[0], antennas, arr, timeout, deadline, items[0])
+    not_read = None
+    try:
+        rows = run_sweep(items if len(items) > 1 else items[0], antennas, arr, timeout, deadline, items[0])
+    except KeyboardInterrupt as exc:  # Ctrl-C: show what was read, then say what was not
+        rows, not_read = interrupted_rows(exc)
     title = f"sweep {' '.join(items)}"
     table = rows_table(rows, title=title) if tidy else wide_table(rows, title=title)
     emit_table(table, fmt, output)
     report_errors(rows)
+    if not_read is not None:
+        interrupted_exit(not_read)
     raise typer.Exit(rows_status(rows))
 
 
@@ -152,7 +160,7 @@ def points_cmd(
             pts = cat.resolve(group)
     else:
         pts = all_points(cat)
-    from e2ckit.triage.limits import limit_cells
+    from e2ckit.catalog.limits import limit_cells
 
     shown = limit_cells([p.name for p in pts], limits)  # triage: limits in force (#14)
     cols = ["name", "kind", "lru", "channel", "node", "rca", "type", "unit", "description",

@@ -60,6 +60,8 @@ from e2ckit.cli.options import (
     check_output,
     check_timing,
     parse_int,
+    interrupted_exit,
+    interrupted_rows,
 )
 from e2ckit.cli.output import Table
 from e2ckit.errors import Failure, ProtocolError, TransportError
@@ -332,13 +334,19 @@ def _group_read(
             )
     if verbose:
         err(f"{group}: {len(arr.select(antennas))} host(s) from {arr.source or 'memory'}")
-    rows = run_sweep(what or group, antennas, arr, timeout, deadline, group, stand_in_family=family)
+    not_read = None
+    try:
+        rows = run_sweep(what or group, antennas, arr, timeout, deadline, group, stand_in_family=family)
+    except KeyboardInterrupt as exc:  # Ctrl-C: show what was read (issue 22 item 11)
+        rows, not_read = interrupted_rows(exc)
     hosts = {a: f"{arr[a].host}:{arr[a].port}" for a in arr.select(antennas)}
     table = table_of(rows, title) if table_of else wide_table(rows, title=title, host_of=hosts)
     if not show_errors:
         table = drop_column(table, "error")
     emit_table(table, fmt, output)
     report_errors(rows)
+    if not_read is not None:
+        interrupted_exit(not_read)
     raise typer.Exit(rows_status(rows))
 
 

@@ -24,6 +24,7 @@ from e2ckit.names import ANTENNA_FAMILY_RE, E2C_INTERNAL_CHANNEL, MAX_NODE, MAX_
 
 __all__ = [
     "EXIT_BAD_INPUT",
+    "EXIT_INTERRUPTED",
     "EXIT_NOTHING",
     "EXIT_OK",
     "EXIT_PARTIAL",
@@ -33,6 +34,8 @@ __all__ = [
     "EXIT_ALARM",
     "BadInput",
     "check_output",
+    "interrupted_exit",
+    "interrupted_rows",
     "check_timing",
     "parse_data",
     "parse_int",
@@ -47,7 +50,28 @@ EXIT_NOTHING = 3  # nothing answered: no host replied at all
 EXIT_REFUSED = 4  # a control request was refused (no --yes, no terminal) or declined
 EXIT_WARN = 5  # `check`: the worst verdict is a warning
 EXIT_ALARM = 6  # `check`: the worst verdict is an alarm
-EXIT_STATUSES = frozenset({EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_NOTHING, EXIT_REFUSED, EXIT_WARN, EXIT_ALARM})
+EXIT_INTERRUPTED = 130  # Ctrl-C: what was read is shown, "interrupted: N antennas not read"
+EXIT_STATUSES = frozenset(
+    {EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_NOTHING, EXIT_REFUSED, EXIT_WARN, EXIT_ALARM, EXIT_INTERRUPTED}
+)
+
+
+def interrupted_rows(exc: KeyboardInterrupt) -> tuple[list, int]:
+    """(the rows a sweep read before Ctrl-C, how many antennas it did not read), from the
+    KeyboardInterrupt ``api.sweep_rows`` raised (``exc.partial``); any other Ctrl-C is
+    raised again."""
+    partial = getattr(exc, "partial", None)
+    if partial is None:
+        raise exc
+    return partial, len(getattr(exc, "not_read", ()))
+
+
+def interrupted_exit(not_read: int) -> None:
+    """Say how much an interrupted command did not read, then exit 130 (after its output)."""
+    import typer
+
+    typer.echo(f"e2ckit: interrupted: {not_read} antennas not read", err=True)
+    raise typer.Exit(EXIT_INTERRUPTED)
 
 
 class BadInput(Exception):

@@ -24,6 +24,8 @@ from e2ckit.cli.options import (
     TimeoutOpt,
     check_output,
     check_timing,
+    interrupted_exit,
+    interrupted_rows,
 )
 
 AntennasArg = typer.Argument(None, help="DV01,DV02 | DV | all [default: all of the active array]")
@@ -57,6 +59,7 @@ def check_cmd(
     timeout: float = TimeoutOpt,
     deadline: float | None = DeadlineOpt,
     limits: str | None = LimitsOpt,
+    slow_ms: float = typer.Option(250.0, "--slow-ms", help="an E2C whose median reply time is above this (ms) is slow: a warning, never down"),
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
 ) -> None:
@@ -69,16 +72,22 @@ def check_cmd(
     Example: e2ckit --simulate --sim-scenario outage check DV
     """
     from e2ckit.triage.diagnose import DIAGNOSE_WHAT, diagnose_rows
-    from e2ckit.triage.limits import load_limits
+    from e2ckit.catalog.limits import load_limits
 
     resolved = check_output(fmt, output)
     check_timing(timeout, deadline)
+    if not slow_ms > 0:
+        raise BadInput(f"--slow-ms must be a positive number of milliseconds, got {slow_ms:g}")
     names = ",".join(a.strip() for a in (antennas or []) if a.strip()) or "all"
     if antennas and names == "all" and any(not a.strip() for a in antennas):
         raise BadInput("ANTENNAS is empty: give names, families or all")
     lim = load_limits(limits if limits is not None else None)  # a bad site file: exit 2, nothing sent
-    rows = run_sweep(DIAGNOSE_WHAT, None if names.lower() == "all" else names, active_array(), timeout, deadline, "check")
-    d = diagnose_rows(rows, limits=lim)
+    not_read = None
+    try:
+        rows = run_sweep(DIAGNOSE_WHAT, None if names.lower() == "all" else names, active_array(), timeout, deadline, "check")
+    except KeyboardInterrupt as exc:  # Ctrl-C: the report of what was read, then what was not
+        rows, not_read = interrupted_rows(exc)
+    d = diagnose_rows(rows, limits=lim, slow_ms=slow_ms)
     if resolved == "table":
         text = d.to_text()
         if output:
@@ -89,6 +98,8 @@ def check_cmd(
             typer.echo(text)
     else:
         emit_table(frame_table(d, title="check"), fmt, output)
+    if not_read is not None:
+        interrupted_exit(not_read)
     raise typer.Exit(check_status(d))
 
 
@@ -139,7 +150,7 @@ def dashboard_cmd(
     if importlib.util.find_spec("voila") is None:
         raise BadInput("the dashboard needs Voilà: pip install 'e2ckit[dashboard]'")
     from e2ckit.logger import Logger
-    from e2ckit.triage.limits import load_limits
+    from e2ckit.catalog.limits import load_limits
 
     load_limits(limits)  # a bad site file: exit 2 before anything starts
     names = ",".join(a.strip() for a in (antennas or []) if a.strip()) or None

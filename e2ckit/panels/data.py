@@ -239,22 +239,15 @@ def fetch_envelope(
 
 
 def limit_states(point: str, values: Any) -> Any:
-    """ok / warn / alarm per value, from the point's catalog limits ("ok" when it has none)."""
+    """ok / warn / alarm per value ("unavailable" for NaN), as the one judgement
+    (:func:`e2ckit.catalog.limits.judge`) gives it with the limits in force."""
     import numpy as np
 
-    v = np.asarray(values, dtype=float)
-    state = np.full(v.shape, "ok", dtype=object)
-    p = catalog_point(point)
-    if p is None:
-        return state
-    with np.errstate(invalid="ignore"):
-        for level, lo, hi in (("warn", p.warn_low, p.warn_high), ("alarm", p.alarm_low, p.alarm_high)):
-            if lo is not None:
-                state[v < lo] = level
-            if hi is not None:
-                state[v > hi] = level
-    state[np.isnan(v)] = "unavailable"
-    return state
+    from e2ckit.catalog.limits import judge_values
+
+    if catalog_point(point) is None:
+        return np.full(np.shape(values), "ok", dtype=object)
+    return judge_values(point, values)
 
 
 def catalog_point(point: str) -> Any:

@@ -47,6 +47,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from e2ckit.errors import ValidationError
+from e2ckit.names import ANTENNA_RE
+from e2ckit.usertext import read_user_text
 from e2ckit.sim.clock import SimClock, parse_duration
 
 __all__ = ["ACTIONS", "Scenario", "list_scenarios", "load_scenario"]
@@ -82,7 +85,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     source: str
     path = Path(name_or_path)
     if path.suffix == ".toml" and path.exists():
-        text, source = path.read_text(encoding="utf-8"), str(path)
+        text, source = read_user_text(path, "scenario file"), str(path)
     else:
         res = _scenario_dir().joinpath(f"{name_or_path}.toml")
         if not res.is_file():
@@ -90,7 +93,11 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
                 f"no scenario {str(name_or_path)!r}; shipped: {', '.join(list_scenarios())}"
             )
         text, source = res.read_text(encoding="utf-8"), f"e2ckit/sim/scenarios/{name_or_path}.toml"
-    return Scenario.from_dict(_loads_toml(text), source=source)
+    try:
+        data = _loads_toml(text)
+    except ValueError as exc:  # tomllib.TOMLDecodeError and the subset parser's errors
+        raise ValidationError(f"{source}: not a TOML file: {exc}") from None
+    return Scenario.from_dict(data, source=source)
 
 
 @dataclass
@@ -106,33 +113,23 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str | None = None) -> Scenario:
-        """Build and validate a scenario from parsed TOML."""
+        """Build and validate a scenario from parsed TOML. Anything wrong is a
+        :class:`~e2ckit.errors.ValidationError` (a ValueError) of one line naming the file,
+        the field (``steps[2].at``) and the problem."""
         where = source or "scenario"
-        steps = [dict(s) for s in data.get("steps", [])]
-        for i, s in enumerate(steps):
-            action = s.get("action")
-            if action not in ACTIONS:
-                raise ValueError(f"{where}: step {i + 1} action {action!r} is not one of {ACTIONS}")
-            for key in ("at", "antennas", *_REQUIRED.get(action, ())):
-                if key not in s:
-                    raise ValueError(f"{where}: step {i + 1} ({action}) needs {key!r}")
-            if action == "femc_mode" and not {"maintenance", "async_monitoring"} & set(s):
-                raise ValueError(f"{where}: step {i + 1} (femc_mode) needs 'maintenance' or 'async_monitoring'")
-            s["at"] = parse_duration(s["at"])
-            for key in ("duration", "retry_every"):
-                if key in s:
-                    s[key] = parse_duration(s[key])
-        faults = [dict(f) for f in data.get("faults", [])]
-        for i, f in enumerate(faults):
-            if "antenna" not in f or "kind" not in f:
-                raise ValueError(f"{where}: fault {i + 1} needs 'antenna' and 'kind'")
-            f["antenna"] = str(f["antenna"]).upper()
+        if not isinstance(data, dict):
+            raise ValidationError(f"{where}: not a scenario (a TOML table), got {type(data).__name__}")
+        steps = [_step(where, i, s) for i, s in enumerate(_tables(where, data, "steps"), 1)]
+        faults = [_fault(where, i, f) for i, f in enumerate(_tables(where, data, "faults"), 1)]
+        seed = data.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValidationError(f"{where}: seed: {seed!r} is not an integer")
         return cls(
             name=str(data.get("name", Path(where).stem)),
             description=str(data.get("description", "")).strip(),
             steps=steps,
             faults=faults,
-            seed=int(data.get("seed", 0)),
+            seed=seed,
             source=source,
         )
 
@@ -184,11 +181,23 @@ class Scenario:
         return sorted(rows, key=lambda r: r[0])
 
     def apply(self, models: dict[str, Any], clock: SimClock) -> None:
-        """Schedule every step on the models it names (absent antennas are skipped)."""
+        """Schedule every step on the models it names. A user's scenario naming an antenna the
+        array has not is a ValidationError; a shipped one skips the antennas absent."""
         start = getattr(clock, "start", None)
         if start is None:
             start = clock.now()
         by_name = {k.upper(): m for k, m in models.items()}
+        absent = [a for a in self.antennas() if a not in by_name]
+        shipped = (self.source or "").startswith("e2ckit/sim/scenarios/")
+        # a shipped scenario is written for the whole array and may run on part of it (the
+        # notebooks combine several on a few antennas); a user's file naming an antenna the
+        # array has not is a mistake: refused, rather than accepted doing nothing
+        if absent and not shipped:
+            have = sorted(by_name)
+            shown = ", ".join(have[:8]) + (f", ... ({len(have)} antennas)" if len(have) > 8 else "")
+            raise ValidationError(
+                f"{self.source or self.name}: antennas: {', '.join(absent)} not in the simulated array ({shown or 'none'})"
+            )
         for s in self.steps:
             names = list(by_name) if s["antennas"] == "all" else _names(s["antennas"])
             t = start + s["at"]
@@ -199,6 +208,67 @@ class Scenario:
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r}, {len(self.steps)} steps, {len(self.faults)} faults)"
+
+
+def _tables(where: str, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """``data[key]`` as an array of tables (``[[steps]]``), or a clear error."""
+    items = data.get(key, [])
+    if not isinstance(items, list):
+        raise ValidationError(f"{where}: {key}: must be an array of tables ([[{key}]] blocks), got {items!r}")
+    for i, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            raise ValidationError(f"{where}: {key}[{i}]: must be a table ([[{key}]] with key = value lines), got {item!r}")
+    return [dict(item) for item in items]
+
+
+def _antenna_names(where: str, field_: str, value: Any) -> Any:
+    """``"all"`` or a list of ALMA antenna names (upper case), or a clear error."""
+    if value == "all":
+        return value
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(isinstance(a, str) for a in names):
+        raise ValidationError(f"{where}: {field_}: must be \"all\" or a list of antenna names, got {value!r}")
+    for a in names:
+        if not ANTENNA_RE.match(a.strip().upper()):
+            raise ValidationError(f"{where}: {field_}: {a!r} is not an ALMA antenna name (CMnn, DAnn, DVnn or PMnn)")
+    return [a.strip().upper() for a in names]
+
+
+def _step(where: str, i: int, s: dict[str, Any]) -> dict[str, Any]:
+    """One ``[[steps]]`` table checked, its durations in seconds."""
+    field_ = f"steps[{i}]"
+    action = s.get("action")
+    if action not in ACTIONS:
+        raise ValidationError(f"{where}: {field_}.action: {action!r} is not one of {', '.join(ACTIONS)}")
+    for key in ("at", "antennas", *_REQUIRED.get(action, ())):
+        if key not in s:
+            raise ValidationError(f"{where}: {field_}.{key}: missing (the {action} action needs it)")
+    if action == "femc_mode" and not {"maintenance", "async_monitoring"} & set(s):
+        raise ValidationError(f"{where}: {field_}: femc_mode needs 'maintenance' or 'async_monitoring'")
+    s["antennas"] = _antenna_names(where, f"{field_}.antennas", s["antennas"])
+    for key in ("at", "duration", "retry_every"):
+        if key in s:
+            try:
+                s[key] = parse_duration(s[key])
+            except (ValueError, TypeError) as exc:
+                raise ValidationError(f"{where}: {field_}.{key}: {exc}") from None
+    for key in ("rate", "celsius"):
+        if key in s and (isinstance(s[key], bool) or not isinstance(s[key], (int, float))):
+            raise ValidationError(f"{where}: {field_}.{key}: {s[key]!r} is not a number")
+    if "retries" in s and (isinstance(s["retries"], bool) or not isinstance(s["retries"], int) or s["retries"] < 0):
+        raise ValidationError(f"{where}: {field_}.retries: {s['retries']!r} is not a count")
+    return s
+
+
+def _fault(where: str, i: int, f: dict[str, Any]) -> dict[str, Any]:
+    """One ``[[faults]]`` table checked (its kind and numbers are the server's to check)."""
+    for key in ("antenna", "kind"):
+        if key not in f:
+            raise ValidationError(f"{where}: faults[{i}].{key}: missing (a fault needs 'antenna' and 'kind')")
+    if not isinstance(f["kind"], str):
+        raise ValidationError(f"{where}: faults[{i}].kind: {f['kind']!r} is not a fault kind")
+    f["antenna"] = _antenna_names(where, f"faults[{i}].antenna", str(f["antenna"]))[0]
+    return f
 
 
 def _names(antennas: Any) -> list[str]:

@@ -1,6 +1,7 @@
 """Triage and recovery: judge what e2ckit reads (issue #14).
 
-- :mod:`~e2ckit.triage.limits`: limits and expected states you can see and change (a site file);
+- :mod:`~e2ckit.catalog.limits`: limits, expected states (a site file) and the one judgement
+  of a reading, :func:`~e2ckit.catalog.limits.judge` (in the catalog, below the API);
 - :func:`alarms`: the readings of a sweep or log in warn, alarm or unavailable, with the reason;
 - :func:`diagnose`: one sweep, one verdict per (antenna, subsystem), a probable cause per antenna
   from the rules in ``rules.toml``;
@@ -14,12 +15,14 @@ Names are imported on first use: ``import e2ckit.triage`` pulls in no pandas.
 
 from __future__ import annotations
 
+import sys
+import types
 from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "Limits": "e2ckit.triage.limits",
-    "load_limits": "e2ckit.triage.limits",
+    "Limits": "e2ckit.catalog.limits",
+    "load_limits": "e2ckit.catalog.limits",
     "alarms": "e2ckit.triage.alarms",
     "judged": "e2ckit.triage.alarms",
     "diagnose": "e2ckit.triage.diagnose",
@@ -42,3 +45,17 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """``e2ckit.triage.alarms`` (and ``diagnose``, ``recovery``) name a function and a
+    submodule: importing the submodule makes Python bind it on the package, after which
+    ``from e2ckit.triage import alarms`` gave the module. The package keeps the function."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == value.__name__:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -3,7 +3,7 @@
 Works on what e2ckit makes: a wide sweep (one row per antenna, ``attrs`` with limits and
 text), a tidy sweep (``tidy=True``) and a loaded log (:func:`e2ckit.load`, many samples
 per point: then one row per *episode*, a run of samples in the same state, with its start
-and end). Every reading is judged again by :class:`~e2ckit.triage.limits.Limits`: the
+and end). Every reading is judged again by :class:`~e2ckit.catalog.limits.Limits`: the
 catalog's bounds or a site file's, and the expected states (a compressor that is off while
 the cryostat is cold is an alarm even though the drive point has no bounds; a turbo pump
 that reads blocked because the backing pump is off is not a problem).
@@ -12,11 +12,13 @@ that reads blocked because the backing pump is off is not a problem).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from e2ckit.analysis import current
+from e2ckit.catalog.limits import Limits, Reading, load_limits
 from e2ckit.errors import ValidationError
-from e2ckit.triage.limits import Limits, Reading, load_limits
 
 if TYPE_CHECKING:
     import os
@@ -31,6 +33,10 @@ ALARM_COLUMNS = ["time", "antenna", "point", "limit", "value", "text", "reason",
 EPISODE_COLUMNS = ["antenna", "point", "limit", "start", "end", "samples", "value", "text", "reason", "source"]
 #: the point name of a row that stands for every point of an antenna that did not answer
 WHOLE_ANTENNA = "(all points)"
+#: an antenna none of whose points answered is an alarm (its readings are unavailable; the
+#: antenna is down): the "down" cause rule of rules.toml, the board's and diagnose()'s verdict
+DOWN_LIMIT = "alarm"
+DOWN_SOURCE = "rule: down (antenna or E2C down: no answer at all)"
 
 
 def _text_of(cat: Any, point: str, value: float, status: str) -> str:
@@ -75,6 +81,9 @@ def _point_error(summary: Any, point: str) -> str:
     return causes.pop() if len(causes) == 1 else "no reading (see the error column)"
 
 
+_FEMC_STATUS_TEXT = re.compile(r"\(-\d+\)$")
+
+
 def _tidy_from_wide(df: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
@@ -94,9 +103,11 @@ def _tidy_from_wide(df: pd.DataFrame) -> pd.DataFrame:
                 continue  # this antenna did not read this point
             error = None
             status = "ok"
-            if state == "unavailable":
+            if state == "unavailable" or (_isnull(value) and _FEMC_STATUS_TEXT.search(shown)):
+                # a FEMC status (an expected "blocked" reads ok but keeps its status) or a
+                # sentinel text; no text at all: the point failed
                 if shown:
-                    status = shown  # a FEMC status or a sentinel text
+                    status = shown
                 else:
                     status, error = "error", _point_error(err, point)
             rows.append((t, antenna, point, float(value), shown, status, error, state))
@@ -179,8 +190,8 @@ def _collapse_down(rows: pd.DataFrame, down: set[str]) -> pd.DataFrame:
             first = g.iloc[0]
             keep.append(
                 pd.DataFrame(
-                    [(first["time"], antenna, WHOLE_ANTENNA, "unavailable", math.nan, "",
-                      f"no answer: {first['error']}", "", first["error"])],  # fmt: skip
+                    [(first["time"], antenna, WHOLE_ANTENNA, DOWN_LIMIT, math.nan, "",
+                      f"no answer: {first['error']}", DOWN_SOURCE, first["error"])],  # fmt: skip
                     columns=rows.columns,
                 )
             )
@@ -190,8 +201,12 @@ def _collapse_down(rows: pd.DataFrame, down: set[str]) -> pd.DataFrame:
 
 
 def _order(df: pd.DataFrame, by_time: str) -> pd.DataFrame:
-    sev = df["limit"].map(SEVERITY)
-    return df.assign(_s=-sev).sort_values(["_s", "antenna", by_time, "point"], kind="stable").drop(columns="_s").reset_index(drop=True)
+    import pandas as pd
+
+    # a plain int column: mapping an empty text column (pandas 3's str dtype) gives str,
+    # which cannot be negated (the frame of a healthy array is empty)
+    sev = [-SEVERITY[x] for x in df["limit"]]
+    return df.assign(_s=pd.Series(sev, index=df.index, dtype="int64")).sort_values(["_s", "antenna", by_time, "point"], kind="stable").drop(columns="_s").reset_index(drop=True)
 
 
 def alarms(
@@ -209,7 +224,7 @@ def alarms(
     end samples value text reason source``, ``end`` being the time of the first sample
     after the episode (NaT while it lasts). Worst first (alarm, warn, unavailable).
     ``limits``: a site limits file (default ``$E2CKIT_SITE_LIMITS``), a
-    :class:`~e2ckit.triage.limits.Limits`, or False for the catalog's alone.
+    :class:`~e2ckit.catalog.limits.Limits`, or False for the catalog's alone.
     """
     import pandas as pd
 
@@ -262,6 +277,24 @@ def alarms(
             merged = keys.head(1).copy()
             n = keys.size().to_numpy()
             merged.loc[n > 1, "point"] = WHOLE_ANTENNA  # type: ignore[index]
+            merged.loc[n > 1, "limit"] = DOWN_LIMIT  # type: ignore[index]
+            merged.loc[n > 1, "source"] = DOWN_SOURCE  # type: ignore[index]
             merged["reason"] = "no answer: " + merged["error"].astype(str)
             ep = pd.concat([ep[~down], merged], ignore_index=True)
+    ep = pd.concat([ep, _stale_episodes(df)], ignore_index=True) if len(ep) else _stale_episodes(df)
     return _order(ep.drop(columns="error"), "start")[EPISODE_COLUMNS]
+
+
+def _stale_episodes(log: pd.DataFrame) -> pd.DataFrame:
+    """An ``unavailable`` episode, lasting, for each point an antenna's log stopped holding:
+    no row at all in its last two cycles (the staleness rule, :func:`e2ckit.analysis.current`),
+    so an alarm that simply stopped being logged does not read as over."""
+    import pandas as pd
+
+    cur = current(log)
+    gone = cur[cur["error"].astype(object).map(lambda e: isinstance(e, str) and e.startswith("stale: "))]
+    return pd.DataFrame({
+        "antenna": gone["antenna"], "point": gone["point"], "limit": "unavailable", "start": gone["last_read"],
+        "end": pd.NaT, "samples": 0, "value": math.nan, "text": "", "reason": gone["flag"], "source": "staleness rule",
+        "error": None,
+    })  # fmt: skip

@@ -16,10 +16,17 @@ import html
 import math
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from e2ckit.analysis import answered, current
+from e2ckit.catalog.limits import Reading, load_limits
 from e2ckit.errors import ValidationError
+from e2ckit.triage.alarms import judged
+from e2ckit.triage.diagnose import load_rules
+from e2ckit.triage.power import power_cell
+from e2ckit.triage.recovery import NEEDED, recovery
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,66 +42,84 @@ _BG = {"ok": "#e8f5e9", "warn": "#fff3cd", "alarm": "#f8d0d0", "unknown": "#eeee
 
 
 def board_frame(log: pd.DataFrame, *, limits: Any = None) -> pd.DataFrame:
-    """One row per antenna of a loaded log: the verdict of its latest cycle (worst reading;
-    ``alarm`` when it did not answer), the reason (the probable cause from the diagnose rules
-    where one matches, else the worst reading's), the latest 4K temperature, pressure and
-    compressor drive, the front end's power (:func:`~e2ckit.triage.power.power_cell`), and
-    from :func:`~e2ckit.triage.recovery` the ETA and flags."""
+    """One row per antenna of a loaded log: the verdict *now* (the worst of its readings'
+    states as :func:`~e2ckit.catalog.limits.judge` gives them; ``alarm`` when its latest
+    cycle had no answer at all), the reason (the probable cause from the diagnose rules
+    where one matches, else the worst reading's claim), the 4K temperature, pressure and
+    compressor drive now, and from :func:`~e2ckit.triage.recovery` the ETA and flags.
+
+    "Now" is the staleness rule of :func:`e2ckit.analysis.current`: a point with no good
+    reading in the antenna's last two cycles is unknown (``not read since HH:MM UTC``),
+    never ok, and shows no value."""
     import pandas as pd
 
-    from e2ckit.triage.alarms import judged
-    from e2ckit.triage.diagnose import load_rules
-    from e2ckit.triage.limits import Reading, load_limits
-    from e2ckit.triage.power import power_cell
-    from e2ckit.triage.recovery import NEEDED, recovery
-
     lim = load_limits(limits)
-    rules = [r for r in load_rules() if not ({"catalog_error", "lru_missing", "flaky_network"} & set(r.when))]
     if log.empty:
         return pd.DataFrame(columns=BOARD_COLUMNS)
-    last_time = log.groupby("antenna")["time"].transform("max")
-    latest = log[log["time"] == last_time]
-    j = judged(latest, lim)
+    rules = [r for r in load_rules() if not ({"catalog_error", "lru_missing", "flaky_network"} & set(r.when))]
     rec = None
     if all(p in set(log["point"].unique()) for p in NEEDED):
         rec = recovery(log, limits=lim).set_index("antenna")
     rows = []
-    for antenna, g in j.groupby("antenna", sort=True):
-        if g["error"].notna().all():
-            verdict, reason = "alarm", "no answer: " + str(g["error"].iloc[0])
-        else:
-            g = g.assign(_r=g["limit"].map(lambda x: _RANK[_FROM_LIMIT[x]]))
-            worst = g.sort_values("_r", ascending=False, kind="stable").iloc[0]
-            verdict = _FROM_LIMIT[worst["limit"]]
-            reason = f"{worst['point']} {worst['reason']}" if verdict != "ok" else ""
-        by = {p: r for p, r in zip(g["point"], g.itertuples(index=False), strict=True)}
-
-        def value(point: str, by: dict = by) -> Any:
-            r = by.get(point)
-            return r.value if r is not None and not isinstance(r.error, str) else math.nan
-
-        def text(point: str, by: dict = by) -> str:
-            r = by.get(point)
-            return r.text if r is not None and not isinstance(r.error, str) else ""
-
-        if verdict != "ok":
-            # the probable cause from the diagnose rules, where one matches the latest cycle
-            facts = {"no_answer"} if g["error"].notna().all() else set()
-            facts |= {"any_alarm", "any_warn"} if verdict == "alarm" else ({"any_warn"} if verdict == "warn" else set())
-            readings = {p: Reading(r.value, r.text, "ok" if not isinstance(r.error, str) else "error",
-                                   r.error if isinstance(r.error, str) else None) for p, r in by.items()}  # fmt: skip
-            rule = next((x for x in rules if x.when and x.holds(facts, readings)), None)
-            if rule is not None:
-                reason = rule.cause
-        etas, flags = [math.nan] * 3, ""
+    for antenna, g, down in _now_judged(log, lim):
+        verdict, reason = _verdict_now(g, down, rules)
+        fresh = g[g["fresh"]].set_index("point")
+        stale = ", ".join(f"{p} {f}" for p, f in zip(g["point"], g["flag"], strict=True) if f)
+        flags = stale if not down else ", ".join(x for x in ("no answer", stale) if x)
+        etas = [math.nan] * 3
         if rec is not None and antenna in rec.index:
             etas = [rec.at[antenna, c] for c in ("eta_hours", "eta_low_hours", "eta_high_hours")]
             flags = rec.at[antenna, "flags"]
-        power = power_cell({p: Reading(r.value, r.text, "ok", r.error if isinstance(r.error, str) else None)
-                            for p, r in by.items() if p.startswith(("FEPS.", "FETIM.", "CMPR.FETIM"))})  # fmt: skip
-        rows.append((antenna, verdict, reason, value("FEMC.TEMP0"), value("FEMC.CRYOSTAT_PRESSURE"),
-                     text("CMPR.DRIVE"), power, *etas, flags, g["time"].max()))  # fmt: skip
+        t4 = fresh.at["FEMC.TEMP0", "value"] if "FEMC.TEMP0" in fresh.index else math.nan
+        pressure = fresh.at["FEMC.CRYOSTAT_PRESSURE", "value"] if "FEMC.CRYOSTAT_PRESSURE" in fresh.index else math.nan
+        drive = str(fresh.at["CMPR.DRIVE", "text"]) if "CMPR.DRIVE" in fresh.index else ""
+        power = power_cell({p: Reading(v, t, "ok", e if isinstance(e, str) else None)
+                            for p, v, t, e in zip(g["point"], g["value"], g["text"], g["error"], strict=True)
+                            if str(p).startswith(("FEPS.", "FETIM.", "CMPR.FETIM"))})  # fmt: skip
+        rows.append((antenna, verdict, reason, t4, pressure, drive, power, *etas, flags, g["now"].iloc[0]))
     return pd.DataFrame(rows, columns=BOARD_COLUMNS)
+
+
+def _now_judged(log: pd.DataFrame, lim: Any) -> Iterator[tuple[str, pd.DataFrame, bool]]:
+    """(antenna, its readings now judged, whether its latest cycle had no answer at all)."""
+    import pandas as pd
+
+    cur = current(log)
+    now = log.groupby(log["antenna"].astype(object))["time"].max()
+    cur["now"] = cur["antenna"].map(now)
+    # judged as one cycle (a reading of the cycle before counts as now): the conditions of
+    # the expected states see every reading of now together
+    j = judged(cur.assign(time=cur["now"]), lim)
+    j = j.assign(fresh=cur["fresh"].to_numpy(), flag=cur["flag"].to_numpy(), now=cur["now"].to_numpy())
+    latest = log[log["time"].to_numpy() == log["antenna"].astype(object).map(now).to_numpy()]
+    up = None
+    if "error" in log.columns:  # the one "did the E2C answer" rule (an E2C error reply is an answer)
+        raw = latest["raw"] if "raw" in latest.columns else pd.Series(None, index=latest.index, dtype=object)
+        flags = [answered(e, r) for e, r in zip(latest["error"].astype(object), raw.astype(object), strict=True)]
+        up = pd.Series(flags, index=latest.index).groupby(latest["antenna"].astype(object)).any()
+    for antenna, g in j.groupby("antenna", sort=True):
+        down = up is not None and not bool(up.get(antenna, True))
+        yield str(antenna), g, down
+
+
+def _verdict_now(g: pd.DataFrame, down: bool, rules: Any) -> tuple[str, str]:
+    """(verdict, reason) of one antenna's judged readings now."""
+    if down:
+        verdict, reason = "alarm", "no answer: " + str(g["error"].dropna().iloc[0] if g["error"].notna().any() else "")
+    else:
+        ranks = g["limit"].map(lambda x: _RANK[_FROM_LIMIT[x]])
+        worst = g.iloc[int(ranks.to_numpy().argmax())]
+        verdict = _FROM_LIMIT[worst["limit"]]
+        reason = f"{worst['point']} {worst['reason']}" if verdict != "ok" else ""
+    if verdict == "ok":
+        return verdict, reason
+    # the probable cause from the diagnose rules, where one matches the readings now
+    facts = {"no_answer"} if down else set()
+    facts |= {"any_alarm", "any_warn"} if verdict == "alarm" else ({"any_warn"} if verdict == "warn" else set())
+    readings = {p: Reading(v, t, "ok" if not isinstance(e, str) else "error", e if isinstance(e, str) else None)
+                for p, v, t, e in zip(g["point"], g["value"], g["text"], g["error"], strict=True)}  # fmt: skip
+    rule = next((x for x in rules if x.when and x.holds(facts, readings)), None)
+    return verdict, (rule.cause if rule is not None else reason)
 
 
 def _eta_text(eta: float, low: float, high: float) -> str:
@@ -105,7 +130,6 @@ def _eta_text(eta: float, low: float, high: float) -> str:
     if math.isinf(eta):
         return "not cooling"
     return f"{eta:.1f} h ({low:.1f}–{high:.1f})"  # central (80 % interval)
-
 
 def render_board(frame: pd.DataFrame, title: str = "Recovery board") -> str:
     """The board as HTML: one line per antenna, coloured by verdict, worst first."""
@@ -145,8 +169,6 @@ class RecoveryBoard:
     def __init__(self, source: Any, *, every: float | None = 5.0, limits: Any = None, title: str = "Recovery board") -> None:
         import ipywidgets as w
 
-        from e2ckit.triage.limits import load_limits
-
         self.logger = source if hasattr(source, "flush") and hasattr(source, "path") else None
         path = self.logger.path if self.logger is not None else source
         if not isinstance(path, (str, os.PathLike)):
@@ -169,7 +191,7 @@ class RecoveryBoard:
 
     def update(self) -> pd.DataFrame | None:
         """Flush the logger, re-read the log, redraw; the new ``data`` (None: nothing logged yet)."""
-        import e2ckit
+        from e2ckit.logger import load  # the dataset reader (pyarrow) only when the board updates
 
         try:
             if self.logger is not None:
@@ -177,7 +199,7 @@ class RecoveryBoard:
             if not self.path.exists():
                 self.status.value = "<span style='color:#666'>no samples yet</span>"
                 return None
-            log = e2ckit.load(self.path)
+            log = load(self.path)
             if log.empty:
                 return None
             self.data = board_frame(log, limits=self.limits)

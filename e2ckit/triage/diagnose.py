@@ -3,7 +3,7 @@
 One call reads what a troubleshooting engineer would look at — the node listing (through
 the ``versions`` group, whose discovery is part of the same sweep), the cryostat, vacuum,
 compressor, power supplies, LO reference, firmware revisions and the E2C — judges every
-reading with :class:`~e2ckit.triage.limits.Limits` (bounds, a site file, expected states)
+reading with :class:`~e2ckit.catalog.limits.Limits` (bounds, a site file, expected states)
 and sums it up per subsystem:
 
 =============  =====================================================================
@@ -42,9 +42,12 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the tomli backport (a dependency there)
     import tomli as tomllib  # type: ignore[no-redef]
 
-from e2ckit.errors import Failure, ValidationError
+from e2ckit.analysis import answered
+from e2ckit.api import LISTING_ROW, sweep_rows
+from e2ckit.catalog import default_catalog
+from e2ckit.catalog.limits import _CLAUSE, Limits, Reading, judge, load_limits
+from e2ckit.errors import ValidationError
 from e2ckit.triage import power as _power
-from e2ckit.triage.limits import _CLAUSE, Limits, Reading, load_limits
 
 if TYPE_CHECKING:
     import os
@@ -80,7 +83,8 @@ _DERIVED = ["FEMC.LO_PA_BLOCKED"]
 DIAGNOSE_WHAT: list[str] = [*_CRYO_TEMPS, *_VACUUM, *_COMPRESSOR, *_power.POWER_WHAT, *_LO, *_E2C, "versions"]
 
 _MEMBERS = {
-    "cryostat": [*_CRYO_TEMPS, *_DERIVED],
+    # the interlock first: when it holds, its claim is the one shown ("LO PAs blocked: ...")
+    "cryostat": [*_DERIVED, *_CRYO_TEMPS],
     "vacuum": _VACUUM,
     "compressor": _COMPRESSOR,
     "power": _POWER,
@@ -89,19 +93,24 @@ _MEMBERS = {
     "e2c": _E2C,
 }
 _STAGE = {"FEMC.TEMP0": "4K", "FEMC.TEMP5": "15K", "FEMC.TEMP9": "110K"}
+#: the readings an ok subsystem shows as its evidence
+_KEY_POINTS = ("FEMC.CRYOSTAT_PRESSURE", "CMPR.DRIVE", "LORR.DCM_LOCKED", "E2C.PROCESSOR_TEMP")
 _NODE_REV = re.compile(r"^(?P<abbrev>[A-Za-z0-9?]+)\[(?:(?P<ch>\d+):)?0x(?P<node>[0-9A-Fa-f]+)\]\.SW_REV$")
 #: columns of a diagnosis; ``rule`` names the rules.toml rule behind ``cause`` ("" for none)
 DIAGNOSIS_COLUMNS = ["antenna", "subsystem", "verdict", "reason", "evidence", "cause", "rule"]
 _DOWN_REASON = "antenna did not answer"
-_FACTS = ("no_answer", "catalog_error", "lru_missing", "flaky_network", "any_alarm", "any_warn",
+#: the inventory's reason when an answering E2C lists no node at all (issue 22 item 3)
+SILENT_BUS = "every expected LRU missing: CAN bus silent or front end unpowered"
+_FACTS = ("no_answer", "catalog_error", "lru_missing", "flaky_network", "slow", "any_alarm", "any_warn",
           "fetim_shutdown", "feps_off", "feps_fault")  # fmt: skip
+#: an E2C whose median reply time passes this (ms) is "slow": a warning, never down
+SLOW_MS = 250.0
 
 
 def _transport(error: object) -> bool:
     """Whether a row failed in transport (no answer, or bytes that are not the protocol).
     An E2C error reply or a catalog mismatch is an answer: the E2C is up."""
-    failure = Failure.parse(error)
-    return failure is not None and failure.e2c_name is None and failure.kind != "catalog"
+    return not answered(error)
 
 
 # -- rules ---------------------------------------------------------------------------------
@@ -138,8 +147,6 @@ class Rule:
 def load_rules(text: str | None = None, label: str = "e2ckit/triage/rules.toml") -> list[Rule]:
     """The rules of ``rules.toml`` (or of ``text``), checked: every clause is a known fact or a
     comparison of a catalog point; errors name the file and the rule."""
-    from e2ckit.catalog import default_catalog
-
     if text is None:
         text = (resources.files("e2ckit.triage") / "rules.toml").read_text(encoding="utf-8")
     try:
@@ -294,38 +301,26 @@ def _fmt_evidence(items: Iterable[tuple[str, Reading]], n: int = 4) -> str:
 def _verdict(
     limits: Limits, names: Sequence[str], readings: Mapping[str, Reading], own: Mapping[str, str] | None = None
 ) -> tuple[str, str, str]:
-    """(verdict, reason, evidence) of a subsystem from its points' readings."""
-    judged = []
-    for n in names:
-        r = readings.get(n)
-        if r is None:
-            continue
-        state, reason, _ = limits.judge(n, r, readings, (own or {}).get(n, "ok"))
-        judged.append((n, r, _LIMIT_TO_VERDICT[state], reason))
-    if not judged:
+    """(verdict, reason, evidence) of a subsystem: the worst of its readings' states as the one
+    judgement (:func:`~e2ckit.catalog.limits.judge`) gives them, never worse; the reason is
+    the worst findings' claims, rendered from their numbers."""
+    found = [judge(n, readings[n], readings, limits=limits, own=(own or {}).get(n, "ok")) for n in names if n in readings]
+    # a point the sweep should have read and has no row for (a derived condition follows its inputs)
+    absent = [n for n in names if n not in readings and n not in _DERIVED]
+    if not found:
         return "unknown", "not read", ""
-    if all(r.error is not None for _, r, _, _ in judged):
-        first = judged[0][1].error or ""
-        return "unknown", _cut(f"no reading: {first}", 200), ""
-    worst = max((v for _, _, v, _ in judged), key=_RANK.__getitem__)
+    if all(readings[f.point].error is not None for f in found):
+        return "unknown", _cut(f"no reading: {readings[found[0].point].error or ''}", 200), ""
+    worst = max((_LIMIT_TO_VERDICT[f.state] for f in found), key=_RANK.__getitem__)
+    if worst == "ok" and absent:
+        more = f" (+{len(absent) - 1} more)" if len(absent) > 1 else ""
+        return "unknown", f"{absent[0]} not read{more}", _fmt_evidence([(f.point, readings[f.point]) for f in found[:3]])
     if worst == "ok":
-        keys = [(n, r) for n, r, _, _ in judged if n in _STAGE or n in ("FEMC.CRYOSTAT_PRESSURE", "CMPR.DRIVE", "LORR.DCM_LOCKED", "E2C.PROCESSOR_TEMP")]
-        return "ok", "", _fmt_evidence(keys or [(n, r) for n, r, _, _ in judged[:3]])
-    bad = [(n, r, reason) for n, r, v, reason in judged if v == worst]
-    n0, _, reason0 = bad[0]
+        keys = [(f.point, readings[f.point]) for f in found if f.point in _STAGE or f.point in _KEY_POINTS]
+        return "ok", "", _fmt_evidence(keys or [(f.point, readings[f.point]) for f in found[:3]])
+    bad = [f for f in found if _LIMIT_TO_VERDICT[f.state] == worst]
     more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
-    reason = f"{n0} {reason0}{more}"
-    return worst, reason, _fmt_evidence([(n, r) for n, r, _ in bad])
-
-
-def _cryostat(limits: Limits, readings: Mapping[str, Reading], own: Mapping[str, str]) -> tuple[str, str, str]:
-    verdict, reason, evidence = _verdict(limits, _MEMBERS["cryostat"], readings, own)
-    if verdict in ("warn", "alarm"):
-        stages = ", ".join(f"{s} {readings[p].text} K" for p, s in _STAGE.items() if p in readings and readings[p].good)
-        pa = readings.get("FEMC.LO_PA_BLOCKED")
-        blocked = "; LO PAs blocked (TEMP0 and TEMP5 >= 30 K)" if pa is not None and pa.good and pa.value else ""
-        reason = f"stages above their cold range: {stages}{blocked}" if stages else reason
-    return verdict, reason, evidence
+    return worst, _cut(bad[0].claim() + more, 300), _fmt_evidence([(f.point, readings[f.point]) for f in bad])
 
 
 def _inventory(cat: Any, antenna: str, rows: Sequence[TidyRow]) -> tuple[str, str, str, list[str]]:
@@ -334,9 +329,14 @@ def _inventory(cat: Any, antenna: str, rows: Sequence[TidyRow]) -> tuple[str, st
         m = _NODE_REV.match(r.point)
         if m:
             listed[int(m.group("node"), 16)] = m.group("abbrev")
-    if not listed:
-        return "unknown", "no node listing", "", []
     expected = cat.expected_inventory(antenna)
+    if not listed:
+        failed = next((r.error for r in rows if r.point == LISTING_ROW and r.error is not None), None)
+        if failed is not None or not any(r.point == "E2C.SW_REV" for r in rows):
+            return "unknown", _cut(f"no node listing: {failed}" if failed else "no node listing", 200), "", []
+        # the E2C answered its listings and named no node on any channel
+        missing = [f"{abbr} 0x{n:02X} (ch {c})" for c, n, abbr in expected]
+        return "alarm", SILENT_BUS, f"0 nodes listed, {len({n for _, n, _ in expected})} expected", missing
     exp_nodes = {n for _, n, _ in expected}
     missing = [f"{abbr} 0x{n:02X} (ch {c})" for c, n, abbr in expected if n not in listed]
     extra = [f"{abbr} 0x{n:02X}" for n, abbr in sorted(listed.items()) if n not in exp_nodes]
@@ -345,6 +345,9 @@ def _inventory(cat: Any, antenna: str, rows: Sequence[TidyRow]) -> tuple[str, st
         return "alarm", _cut("missing from the node listing: " + ", ".join(missing), 200), evidence, missing
     if extra:
         return "warn", "unexpected nodes: " + ", ".join(extra), evidence, []
+    failed = next((r.error for r in rows if r.point == LISTING_ROW and r.error is not None), None)
+    if failed is not None:  # every expected node listed, but some listing did not come back whole
+        return "unknown", _cut(f"node listing incomplete: {failed}", 200), evidence, []
     return "ok", "", evidence, []
 
 
@@ -359,6 +362,11 @@ def _firmware(antenna: str, rows: Sequence[TidyRow], majority: Mapping[str, tupl
             odd.append(f"{p.removesuffix('.SW_REV')} {text} (majority {m[0]}, {m[1]}/{m[2]})")
     if odd:
         return "warn", _cut("differs from the array's majority: " + "; ".join(odd), 200), f"{len(odd)} of {len(revs)} revisions differ"
+    unread = [r.point for r in rows if r.point.endswith(".SW_REV") and (r.error is not None or r.status != "ok")]
+    unread += [] if any(r.point == "E2C.SW_REV" for r in rows) else ["E2C.SW_REV"]
+    if unread:
+        more = f" (+{len(unread) - 1} more)" if len(unread) > 1 else ""
+        return "unknown", f"{unread[0]} not read{more}", f"{len(revs)} revisions read"
     return "ok", "", f"{len(revs)} revisions, none against a majority"
 
 
@@ -380,40 +388,48 @@ def _majorities(by_antenna: Mapping[str, Sequence[TidyRow]]) -> dict[str, tuple[
     return out
 
 
+def _reachability(rows: Sequence[TidyRow], readings: Mapping[str, Reading], slow_ms: float) -> tuple[tuple[str, str, str], set[str]]:
+    """(verdict, reason, evidence) of whether the antenna answered, and the facts it gives.
+    Any bytes back are an answer (an E2C error reply, a reply that does not decode); an E2C
+    whose median reply time passes ``slow_ms`` is slow — a warning, never down."""
+    up = [r for r in rows if answered(r.error, r.raw)]
+    transport = [r for r in rows if not answered(r.error, r.raw)]
+    if not up:
+        first = transport[0].error if transport else "no reply"
+        return ("alarm", _cut(f"no answer: {first}", 200), f"{len(rows)} requests, none answered"), {"no_answer"}
+    if transport:
+        kinds = Counter(str(r.error).split(":", 1)[0] for r in transport)
+        what = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
+        evidence = _fmt_evidence([(r.point, readings[r.point]) for r in transport])
+        return ("warn", f"{len(transport)} of {len(rows)} requests failed: {what}", evidence), {"flaky_network"}
+    latencies = sorted(r.latency_ms for r in up if r.latency_ms == r.latency_ms)
+    median = latencies[len(latencies) // 2] if latencies else math.nan
+    if median > slow_ms:
+        why = f"slow: median reply time {median:.0f} ms over {len(latencies)} replies (slow above {slow_ms:g} ms)"
+        return ("warn", why, f"{len(rows)} readings, median {median:.0f} ms"), {"slow"}
+    return ("ok", "", f"{len(rows)} readings" + (f", median {median:.0f} ms" if latencies else "")), set()
+
+
 def _diagnose_antenna(
     cat: Any, limits: Limits, rules: Sequence[Rule], antenna: str, rows: Sequence[TidyRow],
-    majority: Mapping[str, tuple[str, int, int]],
+    majority: Mapping[str, tuple[str, int, int]], slow_ms: float = 250.0,
 ) -> list[tuple[str, ...]]:  # fmt: skip
     readings = {r.point: Reading(float(r.value), r.text or "", r.status or "ok", r.error) for r in rows}
-    answered = [r for r in rows if not _transport(r.error)]
-    transport = [r for r in rows if _transport(r.error)]
-    facts: set[str] = set()
-    out: list[tuple[str, str, str, str]] = []
-    if not answered:
-        facts.add("no_answer")
-        first = transport[0].error if transport else "no reply"
-        out.append(("reachability", "alarm", _cut(f"no answer: {first}", 200), f"{len(rows)} requests, none answered"))
-        for s in SUBSYSTEMS[1:]:
-            out.append((s, "unknown", _DOWN_REASON, ""))
+    reach, facts = _reachability(rows, readings, slow_ms)
+    out: list[tuple[str, str, str, str]] = [("reachability", *reach)]
+    if "no_answer" in facts:
+        out += [(s, "unknown", _DOWN_REASON, "") for s in SUBSYSTEMS[1:]]
     else:
-        if transport:
-            facts.add("flaky_network")
-            kinds = Counter(str(r.error).split(":", 1)[0] for r in transport)
-            what = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
-            out.append(("reachability", "warn", f"{len(transport)} of {len(rows)} requests failed: {what}", _fmt_evidence([(r.point, readings[r.point]) for r in transport])))
-        else:
-            out.append(("reachability", "ok", "", f"{len(rows)} readings"))
         v, reason, ev, missing = _inventory(cat, antenna, rows)
-        if missing and transport:
+        if missing and "flaky_network" in facts:
             # some requests were lost: the listing itself may be what is incomplete
-            v, reason = "unknown", _cut(f"node listing may be incomplete ({len(transport)} requests failed); not listed: " + ", ".join(missing), 200)
+            lost = sum(1 for r in rows if _transport(r.error))
+            v, reason = "unknown", _cut(f"node listing may be incomplete ({lost} requests failed); not listed: " + ", ".join(missing), 200)
         elif missing:
             facts.add("lru_missing")
         out.append(("inventory", v, reason, ev))
         own = {r.point: r.limit for r in rows}
-        out.append(("cryostat", *_cryostat(limits, readings, own)))
-        for s in ("vacuum", "compressor"):
-            out.append((s, *_verdict(limits, _MEMBERS[s], readings, own)))
+        out += [(s, *_verdict(limits, _MEMBERS[s], readings, own)) for s in ("cryostat", "vacuum", "compressor")]
         listed = _power.femc_listed(rows)
         out.append(("power", *_power.power_verdict(limits, readings, own)))
         out.append(("interlock", *_power.interlock_verdict(readings, listed)))
@@ -421,22 +437,21 @@ def _diagnose_antenna(
         out.append(("lo", *_verdict(limits, _MEMBERS["lo"], readings, own)))
         out.append(("firmware", *_firmware(antenna, rows, majority)))
         out.append(("e2c", *_verdict(limits, _MEMBERS["e2c"], readings)))
-    if any(r.error is not None and str(r.error).startswith("catalog:") for r in rows):
+    bad = next((r for r in rows if r.error is not None and str(r.error).startswith("catalog:")), None)
+    if bad is not None:
+        # the one way a subsystem reads worse than its readings: the named rule "catalog"
         facts.add("catalog_error")
-        bad = next(r for r in rows if r.error is not None and str(r.error).startswith("catalog:"))
-        out = [(s, v if s != _subsystem_of(bad.point) else "warn", reason if s != _subsystem_of(bad.point) else f"{bad.error} (catalog problem, not hardware)", ev) for s, v, reason, ev in out]
+        where = _subsystem_of(bad.point)
+        out = [(s, "warn", f"{bad.error} (catalog problem, not hardware)", ev) if s == where else (s, v, reason, ev)
+               for s, v, reason, ev in out]  # fmt: skip
     verdicts = {v for _, v, _, _ in out}
-    if "alarm" in verdicts:
-        facts |= {"any_alarm", "any_warn"}
-    elif "warn" in verdicts:
-        facts.add("any_warn")
+    facts |= {"any_alarm", "any_warn"} if "alarm" in verdicts else ({"any_warn"} if "warn" in verdicts else set())
     rule = next((r for r in rules if r.holds(facts, readings)), None)
-    cause = rule.cause if rule is not None else None
-    if cause is None:
+    if rule is not None:
+        cause = rule.cause
+    else:
         worst = max(verdicts, key=_RANK.__getitem__)
-        cause = {"ok": "none: all ok", "unknown": "unknown: some subsystems could not be read"}.get(
-            worst, "no rule matches: see the reasons"
-        )
+        cause = {"ok": "none: all ok", "unknown": "unknown: some subsystems could not be read"}.get(worst, "no rule matches: see the reasons")
     name = rule.name if rule is not None else ""
     return [(antenna, s, v, reason, ev, cause, name) for s, v, reason, ev in out]
 
@@ -449,10 +464,12 @@ def _subsystem_of(point: str) -> str:
 
 
 def diagnose_rows(
-    rows: Sequence[TidyRow], *, limits: Limits | str | os.PathLike[str] | None | bool = None, rules: Sequence[Rule] | None = None
-) -> Diagnosis:
+    rows: Sequence[TidyRow], *, limits: Limits | str | os.PathLike[str] | None | bool = None, rules: Sequence[Rule] | None = None,
+    slow_ms: float = SLOW_MS,
+) -> Diagnosis:  # fmt: skip
     """The diagnosis of tidy rows already swept with :data:`DIAGNOSE_WHAT` (what
     :func:`diagnose` does after its sweep; for tests and for callers that sweep themselves)."""
+    _check_slow(slow_ms)
     lim = load_limits(limits)
     rules = load_rules() if rules is None else rules
     by_antenna: dict[str, list[TidyRow]] = {}
@@ -461,7 +478,7 @@ def diagnose_rows(
     majority = _majorities(by_antenna)
     out = []
     for a, rs in by_antenna.items():
-        out += _diagnose_antenna(lim.catalog, lim, rules, a, rs, majority)
+        out += _diagnose_antenna(lim.catalog, lim, rules, a, rs, majority, slow_ms)
     return Diagnosis(out, columns=DIAGNOSIS_COLUMNS)
 
 
@@ -472,24 +489,30 @@ def diagnose(
     timeout: float = 1.0,
     deadline: float | None = None,
     limits: Limits | str | os.PathLike[str] | None | bool = None,
+    slow_ms: float = SLOW_MS,
 ) -> Diagnosis:
     """Diagnose antennas in one sweep: one row per (antenna, subsystem) with a verdict
     (``ok``/``warn``/``alarm``/``unknown``), a one-line reason, the evidence (points and
     values) and the antenna's probable cause (``rules.toml``).
 
     ``antennas``, ``array``, ``timeout``, ``deadline`` as for :func:`e2ckit.sweep`;
-    ``limits``: a site limits file (default ``$E2CKIT_SITE_LIMITS``) or False. An unknown
-    antenna or a malformed site file raise :class:`~e2ckit.errors.ValidationError`
-    before anything is sent.
+    ``limits``: a site limits file (default ``$E2CKIT_SITE_LIMITS``) or False; ``slow_ms``:
+    an E2C whose median reply time is above it (default 250 ms) is *slow* (reachability
+    warn, the time shown), never down. An unknown antenna or a malformed site file raise
+    :class:`~e2ckit.errors.ValidationError` before anything is sent.
     """
-    from e2ckit.api import sweep_rows
-
+    _check_slow(slow_ms)
     lim = load_limits(limits)  # a bad site file fails before any I/O
     rules = load_rules()
     if isinstance(antennas, str) and antennas.lower() == "all":
         antennas = None
     rows = sweep_rows(DIAGNOSE_WHAT, antennas, array=array, timeout=timeout, deadline=deadline, catalog=lim.catalog)
-    return diagnose_rows(rows, limits=lim, rules=rules)
+    return diagnose_rows(rows, limits=lim, rules=rules, slow_ms=slow_ms)
+
+
+def _check_slow(slow_ms: object) -> None:
+    if isinstance(slow_ms, bool) or not isinstance(slow_ms, (int, float)) or not slow_ms > 0 or slow_ms != slow_ms:
+        raise ValidationError(f"slow_ms must be a positive number of milliseconds, got {slow_ms!r}")
 
 
 def worst_verdict(verdicts: Iterable[str]) -> str:

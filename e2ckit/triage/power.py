@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from e2ckit.errors import Failure
 
 if TYPE_CHECKING:
-    from e2ckit.triage.limits import Limits, Reading
+    from e2ckit.catalog.limits import Limits, Reading
 
 __all__ = [
     "FETIM_SHUTDOWN_MEANS",
@@ -278,6 +278,11 @@ def _summary(findings: Sequence[Finding], readings: Mapping[str, Reading], names
     notes = [f.text for f in findings if f.level == "ok"]
     if not bad:
         shown = [f"{n}={readings[n].text}" for n in names if n in readings and readings[n].good][:3]
+        # ok only when every point was read: one not read (or failed) leaves it unknown
+        unread = [n for n in names if n not in readings or readings[n].error is not None]
+        if unread:
+            more = f" (+{len(unread) - 1} more)" if len(unread) > 1 else ""
+            return "unknown", f"{unread[0]} not read{more}", "; ".join(shown)
         return "ok", "; ".join(notes), "; ".join(shown)
     worst = max((f.level for f in bad), key=_RANK.__getitem__)
     top = [f for f in bad if f.level == worst]
@@ -386,7 +391,7 @@ def _cartridges(readings: Mapping[str, Reading]) -> str:
 
 
 def _table_row(antenna: str, rs: Sequence[Any], lim: Limits) -> tuple[list[str], list[str | None]]:
-    from e2ckit.triage.limits import Reading as _Reading
+    from e2ckit.catalog.limits import Reading as _Reading
 
     readings = {r.point: _Reading(float(r.value), r.text or "", r.status or "ok", r.error if isinstance(r.error, str) else None)
                 for r in rs}  # fmt: skip
@@ -415,7 +420,7 @@ def power_table(rows: Sequence[Any], limits: Limits | None = None) -> tuple[list
     (and the FEMC's generic SW_REV, to tell a silent FEMC): one row per antenna, columns
     :data:`POWER_TABLE_COLUMNS` (verdict: the worse of diagnose's power and interlock), and
     a limit state per cell for colouring."""
-    from e2ckit.triage.limits import Limits as _Limits
+    from e2ckit.catalog.limits import Limits as _Limits
 
     lim = limits if limits is not None else _Limits(False)
     by: dict[str, list[Any]] = {}

@@ -18,9 +18,10 @@ import math
 import os
 from typing import TYPE_CHECKING, Any
 
+from e2ckit.analysis import answered, current
+from e2ckit.catalog.limits import Limits, load_limits, safe_to_cool_mbar
 from e2ckit.errors import ValidationError
 from e2ckit.triage.eta import cooldown_interval
-from e2ckit.triage.limits import Limits, load_limits
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,8 +31,9 @@ __all__ = ["NEEDED", "RECOVERY_COLUMNS", "STAGES", "recovery"]
 TEMP, PRESSURE, DRIVE = "FEMC.TEMP0", "FEMC.CRYOSTAT_PRESSURE", "CMPR.DRIVE"
 #: points recovery() cannot do without
 NEEDED = (TEMP, PRESSURE, DRIVE)
-#: the front end lets the compressor cool only at or below this pressure (mbar, §7)
-SAFE_MBAR = 5e-4
+#: the front end lets the compressor cool only at or below this pressure (mbar, §7): the
+#: cryostat pressure's alarm bound in the catalog, the one home of the 5e-4 mbar
+SAFE_MBAR = safe_to_cool_mbar()
 #: the stages given an ETA: (column prefix, point, default target K, default cold range K);
 #: the limits in force replace the defaults (target: warn_high; range: nominal_low..high)
 STAGES = (
@@ -52,6 +54,12 @@ _NO_ETA = [math.nan] * (3 * len(STAGES))
 Goals = list[tuple[str, float, tuple[float, float]]]
 
 
+def _sci(x: float) -> str:
+    """5e-4, not 0.0005 nor 5e-04: as the protocol notes and the panels write it."""
+    mantissa, exponent = f"{x:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
 def _stage_goals(lim: Limits) -> Goals:
     """(point, target, cold range) per stage of :data:`STAGES`, from the limits in force."""
     out = []
@@ -65,12 +73,11 @@ def _stage_goals(lim: Limits) -> Goals:
     return out
 
 
-def _stage_etas(w: pd.DataFrame, since_t: Any, goals: Goals) -> tuple[list[float], list[str]]:
-    """(central, low, high) hours from the log's latest time per stage, and the flags they
-    raise (``stalled``, ``too early``), from each stage's readings since ``since_t``."""
+def _stage_etas(w: pd.DataFrame, since_t: Any, goals: Goals, now: Any) -> tuple[list[float], list[str]]:
+    """(central, low, high) hours from ``now`` (the log's latest cycle) per stage, and the
+    flags they raise (``stalled``, ``too early``), from each stage's readings since ``since_t``."""
     import pandas as pd
 
-    now = w.index[-1]
     vals: list[float] = []
     flags: list[str] = []
     for point, target, floor in goals:
@@ -94,9 +101,9 @@ def _check_log(log: Any) -> pd.DataFrame:
 
     if not isinstance(log, pd.DataFrame):
         if isinstance(log, (str, os.PathLike)):
-            import e2ckit
+            from e2ckit.logger import load  # the dataset reader (pyarrow) only when given a path
 
-            log = e2ckit.load(log)
+            log = load(log)
         else:
             raise ValidationError(f"recovery() takes a loaded log (DataFrame) or its path, got {type(log).__name__}")
     missing = [c for c in ("time", "antenna", "point", "value") if c not in log.columns]
@@ -114,74 +121,112 @@ def _check_log(log: Any) -> pd.DataFrame:
 def recovery(log: pd.DataFrame | str | os.PathLike[str], *, limits: Limits | str | os.PathLike[str] | None | bool = None) -> pd.DataFrame:
     """Per antenna of a loaded log (or a log's path): ``power_back`` (end of the last
     period without answers, or when the ACU flag rose), ``restarted`` (compressor drive
-    back on after it), the latest 4K/15K/110K temperatures and pressure, ``target_4k`` (the
+    back on after it), the 4K/15K/110K temperatures and pressure *now*, ``target_4k`` (the
     4K stage's warn bound), ``cold`` (whether it is below it), ``eta`` (when it will be, as a
     time) with ``eta_hours`` from now and its 80 % interval ``eta_low_hours``..``eta_high_hours``
-    (the same for the 15K and 110K stages: ``eta_15k_*``, ``eta_110k_*``), and ``flags`` (``no answer``
-    in the latest cycle, ``compressor off``, ``4K not falling``, ``pressure rising``, ``pressure above 5e-4 mbar``, ``stalled``,
-    ``too early``: an interval is NaN because the data do not constrain it yet).
+    (the same for the 15K and 110K stages: ``eta_15k_*``, ``eta_110k_*``), and ``flags`` (``no
+    answer`` in the latest cycle, ``FEMC.TEMP0 not read since HH:MM UTC``, ``compressor off``,
+    ``4K not falling``, ``pressure rising``, ``pressure above 5e-4 mbar``, ``stalled``, ``too
+    early``: an interval is NaN because the data do not constrain it yet).
+
+    "Now" is the staleness rule of :func:`e2ckit.analysis.current`: the newest good reading
+    of each point within the antenna's last two cycles; an older one is not carried
+    forward (the value is NaN, the flag says since when, and the antenna is not ``cold``).
     A log without FEMC.TEMP0, FEMC.CRYOSTAT_PRESSURE and CMPR.DRIVE raises ValidationError."""
     import pandas as pd
 
     log = _check_log(log)
-    goals = _stage_goals(load_limits(limits))
-    target = goals[0][1]
+    lim = load_limits(limits)
+    goals = _stage_goals(lim)
+    now_of = current(log)
     rows = []
-    for antenna, g in log.groupby("antenna", sort=True):
-        g = g.sort_values("time")
-        answered = g["error"].isna() if "error" in g.columns else pd.Series(True, index=g.index)
-        by_time = answered.groupby(g["time"]).any()
-        power_back = pd.NaT
-        if (~by_time).any():
-            down = ~by_time
-            ends = by_time.index[(down.shift(1, fill_value=False)) & ~down]
-            if len(ends):
-                power_back = ends[-1]
-        w = g[answered].pivot_table(index="time", columns="point", values="value", aggfunc="last")
-        if "ACU.POWER_FAILURE" in w.columns and pd.isna(power_back):
-            pf = w["ACU.POWER_FAILURE"]
-            rose = pf.index[(pf == 1) & (pf.shift(1) == 0)]
-            if len(rose):
-                power_back = rose[-1]
-        if w.empty or TEMP not in w.columns:
-            rows.append((antenna, power_back, pd.NaT, pd.NaT, *[math.nan] * 4, target, False, pd.NaT, *_NO_ETA, "no readings"))
-            continue
-        now = w.index[-1]
-        last = w.ffill().iloc[-1]
-        drive = w[DRIVE] if DRIVE in w.columns else pd.Series(dtype=float)
-        since = drive[drive.index >= power_back] if pd.notna(power_back) else drive
-        on = since[since == 1]
-        restarted = on.index[0] if len(on) and (pd.notna(power_back) or (since == 0).any()) else pd.NaT
-        t4 = float(last.get(TEMP, math.nan))
-        cold = bool(t4 <= target)
-        flags = []
-        if last.get(DRIVE) == 0:
-            flags.append("compressor off")
-        recent = w[w.index >= now - pd.Timedelta(hours=1)]
-        if len(recent) >= 3 and not cold:
-            tr = recent[TEMP].dropna()
-            if len(tr) >= 3 and tr.iloc[-1] >= tr.iloc[0]:
-                flags.append("4K not falling")
-        if PRESSURE in recent.columns:
-            pr = recent[PRESSURE].dropna()
-            if len(pr) >= 3 and pr.iloc[-1] > pr.iloc[0] * 1.5 and pr.iloc[-1] > 1e-6:
-                flags.append("pressure rising")
-        if float(last.get(PRESSURE, 0.0)) > SAFE_MBAR:
-            flags.append("pressure above 5e-4 mbar")
-        etas = _NO_ETA
-        if not by_time.iloc[-1]:
-            # down right now: what the log last heard says nothing about the present
-            flags.insert(0, "no answer")
-            cold = False
-        elif cold or last.get(DRIVE) == 1:
-            # the trend since the restart; with no restart in the log (it began mid-way
-            # through a cool-down), since the log's start
-            etas, more = _stage_etas(w, restarted if pd.notna(restarted) else w.index[0], goals)
-            flags += more
-        eta = now + pd.Timedelta(hours=etas[0]) if math.isfinite(etas[0]) else pd.NaT
-        rows.append(
-            (antenna, power_back, restarted, now, t4, float(last.get("FEMC.TEMP5", math.nan)),
-             float(last.get("FEMC.TEMP9", math.nan)), float(last.get(PRESSURE, math.nan)), target, cold,
-             eta, *etas, ", ".join(flags))  # fmt: skip
-        )
+    for antenna, g in log.groupby("antenna", sort=True, observed=True):
+        cur = now_of[now_of["antenna"] == antenna].set_index("point")
+        rows.append(_antenna_row(str(antenna), g.sort_values("time"), cur, goals))
     return pd.DataFrame(rows, columns=RECOVERY_COLUMNS)
+
+
+def _power_back(g: pd.DataFrame, answered: pd.Series, w: pd.DataFrame) -> Any:
+    """The end of the last period with no answer at all, else when the ACU flag rose."""
+    import pandas as pd
+
+    by_time = answered.groupby(g["time"]).any()
+    power_back = pd.NaT
+    if (~by_time).any():
+        down = ~by_time
+        ends = by_time.index[(down.shift(1, fill_value=False)) & ~down]
+        if len(ends):
+            power_back = ends[-1]
+    if "ACU.POWER_FAILURE" in w.columns and pd.isna(power_back):
+        pf = w["ACU.POWER_FAILURE"]
+        rose = pf.index[(pf == 1) & (pf.shift(1) == 0)]
+        if len(rose):
+            power_back = rose[-1]
+    return power_back
+
+
+def _trend_flags(w: pd.DataFrame, now: Any, cold: bool) -> list[str]:
+    """``4K not falling`` and ``pressure rising`` over the last hour of readings."""
+    import pandas as pd
+
+    flags = []
+    recent = w[w.index >= now - pd.Timedelta(hours=1)]
+    if len(recent) >= 3 and not cold and TEMP in recent.columns:
+        tr = recent[TEMP].dropna()
+        if len(tr) >= 3 and tr.iloc[-1] >= tr.iloc[0]:
+            flags.append("4K not falling")
+    if PRESSURE in recent.columns:
+        pr = recent[PRESSURE].dropna()
+        if len(pr) >= 3 and pr.iloc[-1] > pr.iloc[0] * 1.5 and pr.iloc[-1] > 1e-6:
+            flags.append("pressure rising")
+    return flags
+
+
+def _antenna_row(antenna: str, g: pd.DataFrame, cur: pd.DataFrame, goals: Goals) -> tuple[Any, ...]:
+    """One row of :func:`recovery`: ``cur`` is the antenna's "now" (:func:`~e2ckit.analysis.current`)."""
+    import pandas as pd
+
+    target = goals[0][1]
+    ok = g["error"].isna() if "error" in g.columns else pd.Series(True, index=g.index)
+    w = g[ok].pivot_table(index="time", columns="point", values="value", aggfunc="last", observed=True)
+    # the E2C answered (an E2C error reply is an answer: power is on), the one rule
+    up = g["error"].astype(object).map(answered) if "error" in g.columns else ok
+    power_back = _power_back(g, up, w)
+    if w.empty or TEMP not in w.columns:
+        return (antenna, power_back, pd.NaT, pd.NaT, *[math.nan] * 4, target, False, pd.NaT, *_NO_ETA, "no readings")
+
+    def now_value(point: str) -> float:
+        return float(cur.at[point, "value"]) if point in cur.index and cur.at[point, "fresh"] else math.nan
+
+    now = g["time"].max()
+    drive_col = w[DRIVE] if DRIVE in w.columns else pd.Series(dtype=float)
+    since = drive_col[drive_col.index >= power_back] if pd.notna(power_back) else drive_col
+    on = since[since == 1]
+    restarted = on.index[0] if len(on) and (pd.notna(power_back) or (since == 0).any()) else pd.NaT
+    t4, pressure, drive = now_value(TEMP), now_value(PRESSURE), now_value(DRIVE)
+    cold = bool(t4 <= target)  # NaN (not read now) is never cold
+    flags = ["compressor off"] if drive == 0 else []
+    flags += _trend_flags(w, now, cold)
+    if pressure > SAFE_MBAR:
+        flags.append(f"pressure above {_sci(SAFE_MBAR)} mbar")
+    stale = [f"{p} {cur.at[p, 'flag']}" for p in NEEDED if p in cur.index and not cur.at[p, "fresh"]]
+    up_now = bool(up[g["time"] == now].any())
+    if not up_now:
+        flags = ["no answer", *stale, *flags]  # down right now: the log's last word is not the present
+    elif stale:
+        flags = [*stale, *flags]  # some points did not answer lately: their old values are not "now"
+    etas = _NO_ETA
+    if up_now and (cold or drive == 1):
+        # the trend since the restart (with no restart in the log, it began mid-way through
+        # a cool-down: since the log's start), counted from now even when a stage's last
+        # reading is older (its flag says so; its value is not "now" and never "cold")
+        since_t = restarted if pd.notna(restarted) else w.index[0]
+        etas, more = _stage_etas(w, since_t, goals, now)
+        flags += more
+        for i, (point, _, _) in enumerate(goals):
+            if etas[3 * i] == 0 and math.isnan(now_value(point)):
+                # "cold in 0 h" from a reading that is not "now" would call it cold: unknown
+                etas = [*etas[: 3 * i], *[math.nan] * 3, *etas[3 * i + 3 :]]
+    eta = now + pd.Timedelta(hours=etas[0]) if math.isfinite(etas[0]) else pd.NaT
+    return (antenna, power_back, restarted, now, t4, now_value("FEMC.TEMP5"), now_value("FEMC.TEMP9"), pressure,
+            target, cold, eta, *etas, ", ".join(flags))  # fmt: skip

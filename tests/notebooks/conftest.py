@@ -74,6 +74,9 @@ def kernel_environment(options: dict, tmpdir: str) -> Iterator:
         os.environ.update({k: str(v) for k, v in options.get("env", {}).items()})
         if options.get("sim", True):
             sim = start_sim(options)
+            if options.get("dead"):  # a site-wide power cut: nothing answers
+                for antenna in sim.antennas:
+                    sim.fault(antenna, "down")
             os.environ["E2CKIT_ARRAY"] = str(sim.write_array(Path(tmpdir) / "array.csv"))
         else:
             os.environ.pop("E2CKIT_ARRAY", None)
@@ -101,11 +104,14 @@ class NotebookSuite(pytest.File):
             pytest.skip("nbval is not installed (pip install -e '.[test]')")
         spec = manifest()
         listed = spec["notebooks"]
-        unlisted = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb") if p.stem not in listed)
+        files = {options.get("notebook", name) for name, options in listed.items()}
+        unlisted = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb") if p.stem not in files)
         if unlisted:
             raise pytest.UsageError(f"{MANIFEST.name} does not list these notebooks: {', '.join(unlisted)}")
         for name, options in listed.items():
-            nb = SimNotebook.from_parent(self, path=NOTEBOOKS / f"{name}.ipynb")
+            path = NOTEBOOKS / f"{options.get('notebook', name)}.ipynb"
+            nb = SimNotebook.from_parent(self, path=path, name=name, nodeid=f"{self.nodeid}::{name}")
+            nb.compare_outputs = bool(options.get("compare", True))
             nb.sim_options = options
             nb.sanitize_extra = {s["regex"]: s["replace"] for s in spec.get("sanitize", [])}
             yield nb

@@ -81,7 +81,7 @@ def main(args: list[str]) -> None:
     verbose = "-v" in args
     names = [a for a in args if a != "-v"]
     spec = manifest()["notebooks"]
-    for name in names or list(spec):
+    for name in names or [n for n, o in spec.items() if o.get("compare", True)]:
         took = record(name, spec[name], verbose)
         print(f"{name}: recorded in {took:.1f} s")
 
