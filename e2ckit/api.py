@@ -23,6 +23,7 @@ from e2ckit import _check, planning
 from e2ckit.errors import Failure, SweepError
 from e2ckit.names import LRU_CHANNELS
 from e2ckit.planning import ArrayLike, catalog_of, impossible_node, resolve_array, timing
+from e2ckit import transport
 from e2ckit.transport import engine
 from e2ckit.wire.frames import Mode, Request
 
@@ -398,7 +399,7 @@ def nodes(
     timeout, dl = timing(timeout, deadline)
     channels = _check.int_list("channels", channels, 0, 0xFFFF)
     plan = {a: (arr[a], [Request(ch, 0, 0, Mode.GET_NODES) for ch in channels]) for a in names}
-    results = engine.fanout(plan, timeout=timeout, deadline=dl, concurrency=concurrency)
+    results = transport.exchange_results(plan, timeout=timeout, deadline=dl, concurrency=concurrency)
     rows = []
     for a in names:
         for r in results[a]:

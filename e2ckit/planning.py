@@ -18,7 +18,8 @@ from e2ckit._check import name_list, positive_seconds, whole_number
 from e2ckit.array import Array, default_array
 from e2ckit.errors import Failure, ValidationError
 from e2ckit.names import LRU_CHANNELS, MAX_NODE, default_deadline
-from e2ckit.transport import engine
+from e2ckit import transport
+from e2ckit.transport.base import Result
 from e2ckit.wire.frames import Mode, NodeRecord, Request, monitor_request
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Plan",
     "catalog_of",
+    "family_key",
     "impossible_node",
     "prepare",
     "resolve_array",
@@ -113,8 +115,14 @@ def prepare(
     concurrency = whole_number("concurrency", concurrency, "antennas")
     for a in names:  # a point whose channel depends on the antenna family fails here, not mid-sweep
         for p in static:
-            p.channel_for(a)
+            p.channel_for(family_key(arr, a))
     return Plan(cat, arr, list(names), list(static), dynamic, timeout, total_deadline, concurrency)
+
+
+def family_key(array: Array, antenna: str) -> str:
+    """What a point's ``channel_for`` takes for ``antenna``: its endpoint's family (so an
+    E2C that is no antenna, given a family, needs no stand-in name), else its name."""
+    return array[antenna].family or antenna
 
 
 def impossible_node(channel: int, node: NodeRecord) -> Failure | None:
@@ -139,8 +147,8 @@ class Swept(NamedTuple):
     failures of listed nodes no request can address."""
 
     points: dict[str, list[Point]]
-    results: dict[str, list[engine.Result]]
-    listings: dict[str, list[engine.Result]]
+    results: dict[str, list[Result]]
+    listings: dict[str, list[Result]]
     bad_nodes: dict[str, list[tuple[float, Failure]]]
 
 
@@ -155,7 +163,7 @@ def run(plan: Plan, tick: Callable[[str, list], None] | None = None) -> Swept:
     per_antenna: dict[str, list[Point]] = {}
     bad_nodes: dict[str, list[tuple[float, Failure]]] = {}
 
-    def readings(a: str, listing: Sequence[engine.Result]) -> list[Request]:
+    def readings(a: str, listing: Sequence[Result]) -> list[Request]:
         pts = list(static)
         if dynamic:
             found = []
@@ -169,18 +177,19 @@ def run(plan: Plan, tick: Callable[[str, list], None] | None = None) -> Swept:
             for g in dynamic:
                 pts += cat.expand(g, nodes=found)
         per_antenna[a] = pts
+        key = family_key(arr, a)
         seen: dict[tuple[int, int, int], None] = {}
         for p in pts:
-            seen.setdefault((p.channel_for(a), p.node, p.rca), None)
+            seen.setdefault((p.channel_for(key), p.node, p.rca), None)
         return [monitor_request(*addr) for addr in seen]
 
     if not dynamic:
         requests = {a: (arr[a], readings(a, ())) for a in antennas}
-        results = engine.fanout(requests, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=tick)
+        results = transport.exchange_results(requests, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=tick)
         return Swept(per_antenna, results, {}, bad_nodes)
     listing = [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]
     n = len(listing)
-    both = engine.fanout(
+    both = transport.exchange_results(
         {a: (arr[a], listing) for a in antennas}, timeout=timeout, deadline=deadline, concurrency=concurrency,
         on_antenna_done=tick, follow_up=lambda a, ex: readings(a, ex.results()),
     )  # fmt: skip

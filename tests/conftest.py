@@ -49,6 +49,7 @@ def _new_sim(antennas: Sequence[str] | str, **kwargs: Any) -> Any:
 
     kwargs.setdefault("seed", SIM_SEED)
     kwargs.setdefault("clock", SimClock(rate=None))
+    kwargs.setdefault("serve", True)
     return SimulatedArray(antennas, **kwargs)
 
 

@@ -4,6 +4,8 @@ catalog look-ups, tables built from results, and the exit status of a set of rea
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import ipaddress
 import os
@@ -149,7 +151,7 @@ def resolve_target(host: str | None, port: int | None) -> tuple[str, Endpoint]:
     if name in arr.antennas:
         ep = arr[name]
         if h.upper() in (name, f"{name}-E2C", ep.host.upper()):
-            return name, Endpoint(name, ep.host, ep.port if port is None else port)
+            return name, ep if port is None else dataclasses.replace(ep, port=port)  # keeps its transport
         # a fully qualified name of a known antenna (dv01-e2c.site.domain): that host
         return name, Endpoint(name, h, DEFAULT_PORT if port is None else port)
     if ANTENNA_RE.match(name):

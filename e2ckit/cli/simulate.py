@@ -108,7 +108,7 @@ def simulate_cmd(
     clock = SimClock(rate=rate)
     try:
         sim = SimulatedArray(antennas, seed=seed, latency=latency, clock=clock,
-                             scenario=scenario, outage=outage, bind=bind, port=port)  # fmt: skip
+                             scenario=scenario, outage=outage, bind=bind, port=port, serve=True)  # fmt: skip
     except (ValueError, E2CKitError, OSError) as exc:  # an unknown scenario, a bad .toml, a bad seed
         raise BadInput(f"simulate: {one_line(exc)}") from None
     if ahead:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from e2ckit import planning
 from e2ckit.planning import catalog_of, resolve_array, split_what
+from e2ckit import transport
 from e2ckit.transport import engine
 from e2ckit.wire.frames import REPLY_DLEN_AT as DLEN_AT
 from e2ckit.wire.frames import monitor_request, reply_data, reply_error
@@ -70,7 +71,7 @@ def sweep_static(
     pool: Any,
 ) -> dict[str, Swept]:
     """One sweep of a fixed plan through the engine's column interface, kept connections."""
-    swept = engine.fanout_columns(plan, timeout=timeout, deadline=deadline, concurrency=concurrency, pool=pool)
+    swept = transport.exchange(plan, timeout=timeout, deadline=deadline, concurrency=concurrency, pool=pool)
     out: dict[str, Swept] = {}
     for a, (pts, index) in slots.items():
         ex = swept[a]

@@ -629,6 +629,8 @@ def _simulated_clock(given: Any, array: Any) -> Any:
     clock = getattr(given, "clock", None)
     if clock is not None and hasattr(given, "models") and callable(getattr(clock, "now", None)):
         return clock
+    if getattr(array, "clock", None) is not None:  # a simulated array's map carries its clock
+        return array.clock
     source = getattr(array, "source", None)
     if not source or not str(source).endswith(".csv"):
         return None

@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             scenario=args.scenario,
             bind=args.bind,
             port=args.port,
+            serve=True,
         )
         sim.start()
     except E2CKitError as exc:

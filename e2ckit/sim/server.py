@@ -33,7 +33,11 @@ from e2ckit.names import DEFAULT_PORT
 from e2ckit.wire import NEED_DATA, ServerConnection
 from e2ckit.wire.frames import REPLY_SIZE, REQUEST_SIZE, Reply, Request
 
-__all__ = ["FAULT_KINDS", "Fault", "SimulatedArray"]
+__all__ = ["FAULT_KINDS", "MEMORY_HOST", "Fault", "SimulatedArray"]
+
+#: the host label of an in-memory endpoint: RFC 2606 reserves ``.invalid``, and
+#: e2ckit's resolver never looks such a name up
+MEMORY_HOST = "memory.invalid"
 
 #: Transport faults the server can inject, per antenna.
 FAULT_KINDS = {
@@ -89,6 +93,10 @@ class _Antenna:
     faults: list[Fault] = field(default_factory=list)
     requests: int = 0
     accepted: int = 0
+    #: bumped by a reboot: a connection accepted in an earlier boot is gone on the E2C's side
+    boot: int = 0
+    #: the open in-memory connections (memory driver)
+    pipes: list[Any] = field(default_factory=list)
 
 
 class SimulatedArray:
@@ -122,8 +130,10 @@ class SimulatedArray:
         host: str = "127.0.0.1",
         port: int | None = None,
         base_address: str = "127.0.1.1",
+        serve: bool = False,
     ) -> None:
         from e2ckit.sim.clock import SimClock
+        from e2ckit.transport.memory import MemoryTransport
         from e2ckit.sim.model import AntennaModel
 
         names = Array(Endpoint(a, "-") for a in ANTENNAS).select(antennas)
@@ -136,6 +146,10 @@ class SimulatedArray:
             raise ValidationError(f"latency {latency} must not be negative")
         self.seed = seed
         self.latency = latency
+        self.serve_sockets = bool(serve or bind == "address" or port is not None)
+        #: the memory driver reaching this array's models (no sockets, virtual time)
+        self.memory = MemoryTransport(self)
+        self._in_memory = False  # started without sockets
         self.clock = clock if clock is not None else SimClock()
         self.bind = bind
         self._rng = random.Random(seed)
@@ -175,11 +189,16 @@ class SimulatedArray:
     @property
     def running(self) -> bool:
         """True between :meth:`start` and :meth:`stop`."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._in_memory or (self._thread is not None and self._thread.is_alive())
 
     def start(self) -> SimulatedArray:
-        """Open every antenna's listener; returns once all of them accept connections."""
+        """Start answering: in memory (the default: nothing to open), or with ``serve``
+        open every antenna's listener and return once all of them accept connections."""
         if self.running:
+            return self
+        if not self.serve_sockets:
+            self._in_memory = True
+            self._apply_scenario_faults()
             return self
         loop = asyncio.new_event_loop()
         started = threading.Event()
@@ -214,8 +233,23 @@ class SimulatedArray:
         self._apply_scenario_faults()
         return self
 
+    def listen(self) -> SimulatedArray:
+        """Serve loopback sockets too (from now on :attr:`array` is the socket map); a
+        running array opens its listeners at once. The memory transport keeps working."""
+        if self.serve_sockets:
+            return self
+        self.serve_sockets = True
+        if self._in_memory:
+            self._in_memory = False
+            self.start()
+        return self
+
     def stop(self) -> None:
         """Close every listener and connection and stop the background thread."""
+        if self._in_memory:
+            self._in_memory = False
+            self.memory.close()
+            return
         if not self.running or self._loop is None:
             return
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -272,8 +306,29 @@ class SimulatedArray:
 
     @property
     def array(self) -> Array:
-        """The host map of this simulated array (ports are real once started)."""
-        return Array((Endpoint(a.name, a.host, a.port) for a in self._antennas.values()), source="simulator")
+        """This simulated array as an :class:`~e2ckit.array.Array`, for any sweep, logger
+        or api call: its endpoints carry the memory transport (:attr:`memory_array`),
+        or with ``serve=True`` they are the loopback ``host:port`` of each antenna's
+        socket server (:attr:`socket_array`; ports are real once started), which
+        Clients, e2c-client and other processes can use too."""
+        return self.socket_array if self.serve_sockets else self.memory_array
+
+    @property
+    def memory_array(self) -> Array:
+        """Endpoints reached through :attr:`memory`; their host (``memory.invalid``, a name
+        reserved never to resolve) and port are labels only."""
+        return Array((Endpoint(n, MEMORY_HOST, DEFAULT_PORT, transport=self.memory) for n in self._antennas),
+                     source="simulator (memory)", clock=self.clock)  # fmt: skip
+
+    @property
+    def socket_array(self) -> Array:
+        """The loopback host map of the socket servers: with ``serve=True``, or started
+        now (:meth:`listen`) — whatever needs a host:port (a host-map CSV, a Client,
+        another process) gets one."""
+        if not self.serve_sockets:
+            self.listen()
+        return Array((Endpoint(a.name, a.host, a.port) for a in self._antennas.values()), source="simulator",
+                     clock=self.clock)  # fmt: skip
 
     def write_array(self, path: str | os.PathLike[str]) -> Path:
         """Write the host map as CSV, for ``E2CKIT_ARRAY``; and, unless the clock is
@@ -282,7 +337,7 @@ class SimulatedArray:
         with this array's simulated time."""
         if not self.running:
             raise ValidationError("start the simulated array before writing its host map (ports are not known yet)")
-        out = self.array.to_csv(path)
+        out = self.socket_array.to_csv(path)
         from e2ckit.sim.clock import clock_file
 
         if getattr(self.clock, "rate", None) is not None and hasattr(self.clock, "save"):
@@ -301,6 +356,9 @@ class SimulatedArray:
         f = Fault(kind, **params)
         ant.faults.append(f)
         if kind == "down" and f.probability >= 1.0:
+            for pipe in ant.pipes:  # in memory as on sockets: open connections are reset
+                pipe.push(None)
+            ant.pipes = []
             self._call(self._unlisten(ant))
         return f
 
@@ -364,6 +422,100 @@ class SimulatedArray:
         return sum(a.accepted for a in self._antennas.values())
 
     # -- one connection -----------------------------------------------------------
+
+    def _answer(self, ant: _Antenna, frame: bytes) -> tuple[Request | None, list[tuple[float, bytes | None]]] | None:
+        """What ``ant`` writes back to one request frame, whatever carries it (socket or
+        memory): the request (None if malformed) and the chunks, each ``(seconds after
+        the reply is due, bytes)`` or ``(seconds, None)`` for a reset; no chunk: silent.
+        None: the E2C has no power, the connection is reset at once."""
+        if not ant.model.powered():
+            return None
+        ant.requests += 1
+        try:
+            request: Request | None = _decode_request(frame)
+        except FrameError:
+            request = None
+        fault = self._pick_fault(ant, request)
+        kind = fault.kind if fault is not None else None
+        if kind == "silent":
+            return request, []
+        if request is None:
+            payload = Reply(int(ErrorCode.REQUEST_ERROR)).encode()
+        elif kind == "error":
+            payload = Reply(int(fault.code)).encode()  # type: ignore[union-attr]
+        else:
+            payload = ant.model.handle(request).encode()
+        if kind == "slow":
+            return request, [(fault.delay, payload)]  # type: ignore[union-attr]
+        if kind == "split":
+            # three segments 2 ms apart, so the client sees them as separate reads
+            cuts = [0, 1, 5, len(payload) - 1, len(payload)]
+            return request, [(0.002 * i, payload[cuts[i] : cuts[i + 1]]) for i in range(len(cuts) - 1)]
+        if kind == "drop":
+            return request, [(0.0, payload[: REPLY_SIZE // 2]), (0.0, None)]
+        if kind == "garbage":
+            # dlen 0xEE with an error code set can never be a valid E2C reply
+            return request, [(0.0, b"\xde\xad\xbe\xef\xee" + os.urandom(8))]
+        return request, [(0.0, payload)]
+
+    # -- the memory driver's handler (see e2ckit.transport.memory) ------------------
+
+    def accept(self, pipe: Any) -> bool:
+        """A client connects to ``pipe.antenna`` in memory: refused while it is down
+        (nothing listens) or unpowered (a reset before any byte reads the same)."""
+        ant = self._antennas.get(pipe.antenna.upper())
+        if ant is None or any(f.kind == "down" and f.probability >= 1.0 for f in ant.faults):
+            return False
+        ant.accepted += 1
+        if not ant.model.powered():
+            return False
+        pipe.state = ant.boot
+        ant.pipes = [p for p in ant.pipes if p.state == ant.boot][-16:] + [pipe]
+        return True
+
+    def serve(self, pipe: Any, frame: bytes) -> list[tuple[float, bytes | None]]:
+        """One request frame on an in-memory connection: what the E2C writes back, each
+        chunk's delay counted from the request (the CAN latency included)."""
+        ant = self._antennas[pipe.antenna.upper()]
+        if pipe.state != ant.boot:
+            return [(0.0, None)]  # rebooted under this connection (half-open): a reset
+        answer = self._answer(ant, frame)
+        if answer is None:
+            return [(0.0, None)]
+        request, chunks = answer
+        base = self.latency if request is not None else 0.0
+        return [(base + offset, data) for offset, data in chunks]
+
+    def reboot(self, antenna: str, *, half_open: bool = False) -> None:
+        """The E2C of ``antenna`` restarts under its open connections: each is reset now,
+        or with ``half_open`` forgotten silently (its next request gets a reset), as a
+        host that lost power and came back without a word to its old peers."""
+        ant = self._get(antenna)
+        ant.boot += 1
+        if half_open:
+            return
+        for pipe in ant.pipes:
+            pipe.push(None)
+        ant.pipes = []
+        if self._loop is not None:
+            self._call(self._abort_all(ant))
+
+    async def _abort_all(self, ant: _Antenna) -> None:
+        for conn in list(ant.connections):
+            conn.abort()
+
+    def send_stray(self, antenna: str) -> None:
+        """``antenna`` writes one reply nobody asked for on each open connection."""
+        ant = self._get(antenna)
+        stray = Reply(0, b"\x00\x00\x00\x00").encode()
+        for pipe in ant.pipes:
+            pipe.push(stray)
+        if self._loop is not None:
+            self._call(self._write_all(ant, stray))
+
+    async def _write_all(self, ant: _Antenna, data: bytes) -> None:
+        for conn in list(ant.connections):
+            conn._write(data)
 
     def _pick_fault(self, ant: _Antenna, request: Request | None) -> Fault | None:
         for f in ant.faults:
@@ -436,6 +588,7 @@ class _E2CConnection(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self.last_due = 0.0
         self.closed = False
+        self.boot = ant.boot
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -483,8 +636,8 @@ class _E2CConnection(asyncio.BufferedProtocol):
             self._request(frame)  # type: ignore[arg-type]
 
     def _request(self, frame: bytes) -> None:
-        ant, sim = self.ant, self.sim
-        if not ant.faults:
+        ant = self.ant
+        if not ant.faults and self.boot == ant.boot:
             # The common case, kept lean: a sweep is thousands of these per second.
             try:
                 request = _decode_request(frame)
@@ -498,49 +651,28 @@ class _E2CConnection(asyncio.BufferedProtocol):
                 ant.requests += 1
                 self._send_at(self._due(request), payload)
                 return
-        if not ant.model.powered():
+        if self.boot != ant.boot:  # rebooted under this connection (half-open): a reset
             self.abort()
             return
-        ant.requests += 1
-        try:
-            request: Request | None = _decode_request(frame)
-        except FrameError:
-            request = None
-        fault = sim._pick_fault(ant, request)
-        if fault is not None and fault.kind == "silent":
+        answer = self.sim._answer(ant, frame)
+        if answer is None:
+            self.abort()
             return
-        loop = self.loop
-        now = loop.time()
-        if request is None:
-            reply, due = Reply(int(ErrorCode.REQUEST_ERROR)), now
-        else:
-            due = self._due(request)
-            if fault is not None and fault.kind == "error":
-                reply = Reply(int(fault.code))
-            else:
-                reply = ant.model.handle(request)
-        if fault is not None and fault.kind == "slow":
-            due += fault.delay
-        payload = reply.encode()
-        kind = fault.kind if fault is not None else None
-        if kind not in ("split", "drop", "garbage"):
-            self._send_at(due, payload)
+        request, chunks = answer
+        if not chunks:
+            return  # silent
+        due = self._due(request) if request is not None else self.loop.time()
+        if len(chunks) == 1 and chunks[0][1] is not None:
+            self._send_at(due + chunks[0][0], chunks[0][1])
             return
-        # faults that mangle the reply, still after every reply already scheduled here
+        # a reply in pieces, or cut by a reset: still after every reply already scheduled here
         due = max(due, self.last_due)
-        self.last_due = due
-        if kind == "split":
-            # Three segments 2 ms apart, so the client sees them as separate reads.
-            cuts = [0, 1, 5, len(payload) - 1, len(payload)]
-            for i in range(len(cuts) - 1):
-                self.outbox.put(due + 0.002 * i, self._write, payload[cuts[i] : cuts[i + 1]])
-            self.last_due = due + 0.002 * (len(cuts) - 2)
-        elif kind == "drop":
-            self.outbox.put(due, self._write, payload[: REPLY_SIZE // 2])
-            self.outbox.put(due, _E2CConnection.abort, self)
-        elif kind == "garbage":
-            # dlen 0xEE with an error code set can never be a valid E2C reply.
-            self.outbox.put(due, self._write, b"\xde\xad\xbe\xef\xee" + os.urandom(8))
+        for offset, data in chunks:
+            if data is None:
+                self.outbox.put(due + offset, _E2CConnection.abort, self)
+            else:
+                self.outbox.put(due + offset, self._write, data)
+        self.last_due = due + chunks[-1][0]
 
     def _due(self, request: Request) -> float:
         """Loop time the reply to ``request`` is due, without a fault's extra delay.

@@ -37,99 +37,25 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
-from e2ckit.errors import KINDS, Failure, ValidationError
-from e2ckit.names import default_deadline
+from e2ckit.errors import Failure, ValidationError
 from e2ckit.transport import resolve
+from e2ckit.transport.base import DEFAULT_CONCURRENCY, Exchanges, Result, check_timing
 from e2ckit.wire import NEED_DATA, Connection
-from e2ckit.wire.frames import Mode, Reply, Request, decode_reply
+from e2ckit.wire.frames import Request
 
 __all__ = [
-    "DEFAULT_CONCURRENCY", "TRANSPORT_ERRORS", "ConnectionPool", "Engine", "Exchanges", "Result", "fanout",
+    "DEFAULT_CONCURRENCY", "SOCKET", "ConnectionPool", "SocketTransport", "Engine", "Exchanges", "Result", "fanout",
     "fanout_columns", "run", "sweep_requests",
 ]  # fmt: skip
 
 T = TypeVar("T")
 
-#: Antennas talked to at once unless told otherwise: more than ALMA's 66, so a
-#: whole-array sweep runs in one wave. A cap just under the array size is the worst
-#: case: the last antennas start only when the first finish (measured with 64: the
-#: sweep took 60 % longer than with every antenna at once).
-DEFAULT_CONCURRENCY = 128
-
-#: Short error codes a Result may carry besides ``E2C:<NAME>`` (the kinds of
-#: :class:`~e2ckit.errors.Failure`; kept under this name for existing callers).
-TRANSPORT_ERRORS = KINDS
-
 #: bytes asked of the kernel per read: a reply is 13 bytes (a get-nodes one 13 + 12 per
 #: node, and a longer one arrives over several reads); small reads come from Python's
 #: small-object allocator instead of a 4 kB buffer shrunk after every read
 _READ = 512
-
-
-class Result(NamedTuple):
-    """The outcome of one request: the reply, or why there is none.
-
-    A named tuple rather than a dataclass: a sweep makes thousands, and a frozen
-    dataclass's ``__init__`` costs several times as much.
-    """
-
-    antenna: str
-    request: Request
-    reply: Reply | None
-    error: str | None  # None, "E2C:TIMEOUT_ERROR", or a key of TRANSPORT_ERRORS
-    detail: str | None  # human text for the error
-    time: float  # UNIX time the request was sent (or given up)
-    latency: float | None  # seconds from send to complete reply
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def failure(self) -> Failure | None:
-        """Why there is no good reply, as a value (None when there is one)."""
-        return None if self.error is None else Failure(self.error, self.detail or "")
-
-
-#: ``Result(...)`` without the named tuple's Python-level ``__new__``
-_result = tuple.__new__
-
-
-class Exchanges(NamedTuple):
-    """One antenna's exchanges in plan order, as columns.
-
-    What :func:`fanout_columns` records per request instead of a :class:`Result`: the
-    reply bytes as received, so a caller that decodes them itself (the logger, every
-    second for hours) makes no Result and no :class:`Reply` per sample. ``raw[i]`` is
-    the whole reply to ``requests[i]`` (13 bytes for monitor and control; the
-    connection has checked it), or None where no valid reply came, and then
-    ``failed[i]`` says why (a :class:`~e2ckit.errors.Failure`, which unpacks as
-    ``kind, detail``). An E2C error is a reply: its bytes are in ``raw``, its code in
-    their first four.
-    """
-
-    antenna: str
-    requests: Sequence[Request]
-    raw: list[bytes | None]
-    sent: list[float]  # UNIX time each request was sent (or given up)
-    latency: list[float | None]  # seconds from send to the whole reply
-    failed: dict[int, Failure]  # index -> why
-
-    def results(self) -> list[Result]:
-        """The same exchanges as one :class:`Result` each."""
-        out: list[Result] = []
-        add, a, failed = out.append, self.antenna, self.failed
-        columns = zip(self.requests, self.raw, self.sent, self.latency, strict=True)
-        for i, (req, raw, sent, lat) in enumerate(columns):
-            if raw is None:
-                kind, detail = failed[i]
-                add(_result(Result, (a, req, None, kind, detail, sent, None)))
-            else:
-                reply, kind, detail = _known(raw, req.mode)
-                add(_result(Result, (a, req, reply, kind, detail, sent, lat)))
-        return out
 
 
 class _Link:
@@ -275,18 +201,6 @@ class ConnectionPool:
             sock.close()
 
 
-def _check(timeout: float, deadline: float | None, concurrency: int) -> float:
-    if not timeout > 0:
-        raise ValidationError(f"timeout must be positive, got {timeout}")
-    if deadline is None:
-        deadline = default_deadline(timeout)
-    if not deadline > 0:
-        raise ValidationError(f"deadline must be positive, got {deadline}")
-    if concurrency < 1:
-        raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
-    return deadline
-
-
 class Engine:
     """One sweep: every antenna's requests, concurrently, in one poll loop. :meth:`run` once.
 
@@ -313,12 +227,18 @@ class Engine:
         pool: ConnectionPool | None = None,
         follow_up: Callable[[str, Exchanges], Sequence[Request]] | None = None,
     ) -> None:
-        self.deadline = _check(timeout, deadline, concurrency)
+        self.deadline = check_timing(timeout, deadline, concurrency)
         self.follow_up = follow_up
         self.timeout = timeout
         self.concurrency = concurrency
         self.on_antenna_done = on_antenna_done
         self.pool = pool
+        for a, (ep, _) in plan.items():
+            if getattr(ep, "transport", None) not in (None, SOCKET):
+                # never look its label up as a host name: it is reached another way
+                raise ValidationError(
+                    f"{a} is reached through {ep.transport!r}, not sockets: use e2ckit.transport.exchange"
+                )
         self.links = {a: _Link(a, ep, reqs) for a, (ep, reqs) in plan.items()}
         self.waiting = collections.deque(self.links.values())
         self.resolving: list[_Link] = []  # taken from waiting while their name is looked up
@@ -639,6 +559,36 @@ def _connect_failure(err: int) -> Failure:
 # -- entry points ---------------------------------------------------------------------------
 
 
+class SocketTransport:
+    """The socket driver of the :class:`~e2ckit.transport.base.Transport` seam: an
+    :class:`Engine` per exchange (``pool``: a :class:`ConnectionPool`, or None)."""
+
+    name = "socket"
+
+    def exchange(
+        self,
+        plan: Mapping[str, tuple[Any, Sequence[Request]]],
+        *,
+        timeout: float,
+        deadline: float,
+        concurrency: int,
+        on_antenna_done: Callable[[str, Exchanges], None] | None = None,
+        pool: ConnectionPool | None = None,
+        follow_up: Callable[[str, Exchanges], Sequence[Request]] | None = None,
+    ) -> dict[str, Exchanges]:
+        return Engine(
+            plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=on_antenna_done,
+            pool=pool if isinstance(pool, ConnectionPool) else None, follow_up=follow_up,
+        ).run()  # fmt: skip
+
+    def __repr__(self) -> str:
+        return "SocketTransport()"
+
+
+#: The one socket driver (it holds no state: every exchange makes its own Engine).
+SOCKET = SocketTransport()
+
+
 def fanout_columns(
     plan: Mapping[str, tuple[Any, Sequence[Request]]],
     *,
@@ -699,7 +649,7 @@ async def sweep_requests(
 ) -> dict[str, list[Result]]:
     """:func:`fanout` for ``async`` code: the blocking engine in a worker thread, so the
     caller's loop stays free. Checked before the thread starts."""
-    _check(timeout, deadline, concurrency)
+    check_timing(timeout, deadline, concurrency)
     return await asyncio.to_thread(
         fanout, plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=on_antenna_done
     )
@@ -722,33 +672,3 @@ async def _call(make: Callable[[], Awaitable[T]]) -> T:
     return await make()
 
 
-# -- replies as Results -------------------------------------------------------------------
-
-#: Decoded replies by their bytes, with their error kind and detail (see :func:`_known`);
-#: shared by every sweep, emptied when full. Replies are immutable, so sharing one is safe.
-_seen: dict[bytes, tuple[Reply, str | None, str | None]] = {}
-_SEEN_MAX = 8192
-
-
-def _known(raw: bytes, mode: Mode) -> tuple[Reply, str | None, str | None]:
-    """The Reply in ``raw`` (whole, and checked when it was received), with the error
-    kind and detail a Result carries for it. The same monitor and control replies come
-    back again and again (states, counters, anything that did not change since the last
-    cycle), so each distinct one is decoded once and kept in :data:`_seen`."""
-    if mode is Mode.GET_NODES:
-        return _with_error(decode_reply(raw, mode)[0])  # type: ignore[index]
-    known = _seen.get(raw)
-    if known is None:
-        known = _with_error(decode_reply(raw, Mode.MONITOR)[0])  # type: ignore[index]
-        if len(_seen) >= _SEEN_MAX:
-            _seen.clear()
-        _seen[raw] = known
-    return known
-
-
-def _with_error(reply: Reply) -> tuple[Reply, str | None, str | None]:
-    """``reply`` with the error kind and detail a Result carries for it."""
-    if not reply.error:
-        return (reply, None, None)
-    kind, detail = Failure.e2c(reply.error)
-    return (reply, kind, detail)

@@ -27,6 +27,8 @@ Address = tuple[int, Any]
 
 _WORKERS = 16
 
+_INVALID = "an in-memory simulated E2C has no address: SimulatedArray(..., serve=True) serves it on loopback"
+
 
 class Resolver:
     """Look-ups on up to ``workers`` daemon threads, each name at most once at a time."""
@@ -43,9 +45,12 @@ class Resolver:
         """A future of ``host``'s first TCP address (an :data:`Address`); it fails with the
         look-up's ``OSError``. An IP address literal is answered at once, no thread."""
         literal = _literal(host, port)
-        if literal is not None:
+        if literal is not None or host.lower().endswith(".invalid"):
             done: concurrent.futures.Future = concurrent.futures.Future()
-            done.set_result(literal)
+            if literal is not None:
+                done.set_result(literal)
+            else:  # RFC 2606: never looked up (an in-memory endpoint's label, a test's name)
+                done.set_exception(OSError(f"{host} is reserved and never looked up ({_INVALID})"))
             return done
         key = (host, port)
         with self._lock:
