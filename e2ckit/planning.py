@@ -152,49 +152,68 @@ class Swept(NamedTuple):
     bad_nodes: dict[str, list[tuple[float, Failure]]]
 
 
+def _requests(key: str, points: Sequence[Point], skip: frozenset = frozenset()) -> list[Request]:
+    """One monitor request per distinct address of ``points`` on an antenna of family
+    ``key``, in order, leaving out the addresses in ``skip`` (already asked)."""
+    seen: dict[tuple[int, int, int], None] = {}
+    for p in points:
+        addr = (p.channel_for(key), p.node, p.rca)
+        if addr not in skip:
+            seen.setdefault(addr, None)
+    return [monitor_request(*addr) for addr in seen]
+
+
+def _found(listing: Sequence[Result]) -> tuple[list[tuple[int, int]], list[tuple[float, Failure]]]:
+    """The ``(channel, node)`` pairs a node listing names, and the failures of the
+    nodes it names that no request can address (see :func:`impossible_node`)."""
+    found: list[tuple[int, int]] = []
+    bad: list[tuple[float, Failure]] = []
+    for r in listing:
+        for n in r.reply.nodes if r.ok and r.reply else ():
+            why = impossible_node(r.request.channel, n)
+            if why is None:
+                found.append((r.request.channel, n.node))
+            else:
+                bad.append((r.time, why))
+    return found, bad
+
+
 def run(plan: Plan, tick: Callable[[str, list], None] | None = None) -> Swept:
-    """The sweep itself, blocking, in one pass of the engine under one deadline. When a
-    dynamic group needs the node listings, each antenna lists its nodes first and its
-    readings follow on the same connection as soon as its own listing is in: an
-    antenna that is slow to list (or whose name hangs) holds back no other. Returns
-    the points of each antenna, the results, the listings, and per antenna the
-    failures of nodes its listing named that cannot be asked (see :func:`impossible_node`)."""
+    """The sweep itself, blocking, in one pass of the transport under one deadline.
+
+    Each antenna's static points go first; when a dynamic group needs the node
+    listings, they follow on the same connection, and the readings of the nodes found
+    after them, as soon as that antenna's own listing is in. So discovery never
+    starves the static points (a slow E2C whose listings would use up the deadline
+    still gives its static readings), and an antenna slow to list holds back no other.
+    Returns the points of each antenna, the results (one per distinct address), the
+    listings, and per antenna the failures of nodes its listing named that cannot be
+    asked (see :func:`impossible_node`)."""
     cat, arr, antennas, static, dynamic, timeout, deadline, concurrency = plan
+    first = {a: _requests(family_key(arr, a), static) for a in antennas}
+    timing = {"timeout": timeout, "deadline": deadline, "concurrency": concurrency, "on_antenna_done": tick}
+    if not dynamic:
+        results = transport.exchange_results({a: (arr[a], first[a]) for a in antennas}, **timing)
+        return Swept({a: list(static) for a in antennas}, results, {}, {})
+    listing = [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]
+    n = len(listing)
     per_antenna: dict[str, list[Point]] = {}
     bad_nodes: dict[str, list[tuple[float, Failure]]] = {}
 
-    def readings(a: str, listing: Sequence[Result]) -> list[Request]:
-        pts = list(static)
-        if dynamic:
-            found = []
-            for r in listing:
-                for n in r.reply.nodes if r.ok and r.reply else ():
-                    why = impossible_node(r.request.channel, n)
-                    if why is None:
-                        found.append((r.request.channel, n.node))
-                    else:
-                        bad_nodes.setdefault(a, []).append((r.time, why))
-            for g in dynamic:
-                pts += cat.expand(g, nodes=found)
-        per_antenna[a] = pts
-        key = family_key(arr, a)
-        seen: dict[tuple[int, int, int], None] = {}
-        for p in pts:
-            seen.setdefault((p.channel_for(key), p.node, p.rca), None)
-        return [monitor_request(*addr) for addr in seen]
+    def readings(a: str, ex: Any) -> list[Request]:
+        k = len(first[a])
+        found, bad = _found(ex.results()[k : k + n])
+        if bad:
+            bad_nodes[a] = bad
+        extra = [p for g in dynamic for p in cat.expand(g, nodes=found)]
+        per_antenna[a] = list(static) + extra
+        asked = frozenset((r.channel, r.node, r.rca) for r in first[a])
+        return _requests(family_key(arr, a), extra, asked)
 
-    if not dynamic:
-        requests = {a: (arr[a], readings(a, ())) for a in antennas}
-        results = transport.exchange_results(requests, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=tick)
-        return Swept(per_antenna, results, {}, bad_nodes)
-    listing = [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]
-    n = len(listing)
-    both = transport.exchange_results(
-        {a: (arr[a], listing) for a in antennas}, timeout=timeout, deadline=deadline, concurrency=concurrency,
-        on_antenna_done=tick, follow_up=lambda a, ex: readings(a, ex.results()),
-    )  # fmt: skip
-    discovered = {a: rs[:n] for a, rs in both.items()}
+    both = transport.exchange_results({a: (arr[a], first[a] + listing) for a in antennas}, follow_up=readings, **timing)
+    discovered = {a: rs[len(first[a]) : len(first[a]) + n] for a, rs in both.items()}
+    results = {a: rs[: len(first[a])] + rs[len(first[a]) + n :] for a, rs in both.items()}
     # readings() ran as each antenna's listing came in: put the antennas back in the
     # order asked, so that a sweep's rows do not depend on which E2C answered first
-    per_antenna = {a: per_antenna[a] for a in antennas if a in per_antenna}
-    return Swept(per_antenna, {a: rs[n:] for a, rs in both.items()}, discovered, bad_nodes)
+    per_antenna = {a: per_antenna.get(a, list(static)) for a in antennas}
+    return Swept(per_antenna, results, discovered, bad_nodes)

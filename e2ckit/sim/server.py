@@ -30,14 +30,12 @@ from typing import Any
 from e2ckit.array import ANTENNAS, Array, Endpoint, antenna_family
 from e2ckit.errors import ErrorCode, FrameError, ValidationError
 from e2ckit.names import DEFAULT_PORT
+from e2ckit.transport.resolve import MEMORY_HOST
 from e2ckit.wire import NEED_DATA, ServerConnection
-from e2ckit.wire.frames import REPLY_SIZE, REQUEST_SIZE, Reply, Request
+from e2ckit.wire.frames import REPLY_SIZE, Reply, Request
 
 __all__ = ["FAULT_KINDS", "MEMORY_HOST", "Fault", "SimulatedArray"]
 
-#: the host label of an in-memory endpoint: RFC 2606 reserves ``.invalid``, and
-#: e2ckit's resolver never looks such a name up
-MEMORY_HOST = "memory.invalid"
 
 #: Transport faults the server can inject, per antenna.
 FAULT_KINDS = {
@@ -196,10 +194,15 @@ class SimulatedArray:
         open every antenna's listener and return once all of them accept connections."""
         if self.running:
             return self
-        if not self.serve_sockets:
+        if self.serve_sockets:
+            self._open_sockets()
+        else:
             self._in_memory = True
-            self._apply_scenario_faults()
-            return self
+        self._apply_scenario_faults()
+        return self
+
+    def _open_sockets(self) -> None:
+        """Every antenna's listener, on a loop in a thread of its own."""
         loop = asyncio.new_event_loop()
         started = threading.Event()
         failure: list[BaseException] = []
@@ -230,8 +233,6 @@ class SimulatedArray:
             self._thread.join()
             self._thread = None
             raise failure[0]
-        self._apply_scenario_faults()
-        return self
 
     def listen(self) -> SimulatedArray:
         """Serve loopback sockets too (from now on :attr:`array` is the socket map); a
@@ -241,7 +242,7 @@ class SimulatedArray:
         self.serve_sockets = True
         if self._in_memory:
             self._in_memory = False
-            self.start()
+            self._open_sockets()
         return self
 
     def stop(self) -> None:
@@ -260,8 +261,9 @@ class SimulatedArray:
 
     async def _open_all(self) -> None:
         for ant in self._antennas.values():
-            if not any(f.kind == "down" for f in ant.faults):
-                await self._listen(ant)
+            await self._listen(ant)  # a down antenna too, for a port of its own in the host map...
+            if any(f.kind == "down" and f.probability >= 1.0 for f in ant.faults):
+                await self._unlisten(ant)  # ... where nothing listens
 
     async def _listen(self, ant: _Antenna) -> None:
         loop = asyncio.get_running_loop()
@@ -462,13 +464,15 @@ class SimulatedArray:
 
     def accept(self, pipe: Any) -> bool:
         """A client connects to ``pipe.antenna`` in memory: refused while it is down
-        (nothing listens) or unpowered (a reset before any byte reads the same)."""
+        (nothing listens); unpowered, accepted and reset before any byte, as the socket
+        server does (both read as "refused")."""
         ant = self._antennas.get(pipe.antenna.upper())
         if ant is None or any(f.kind == "down" and f.probability >= 1.0 for f in ant.faults):
             return False
         ant.accepted += 1
         if not ant.model.powered():
-            return False
+            pipe.push(None)  # accepted, then reset at once: as the socket server does
+            return True
         pipe.state = ant.boot
         ant.pipes = [p for p in ant.pipes if p.state == ant.boot][-16:] + [pipe]
         return True
@@ -620,11 +624,11 @@ class _E2CConnection(asyncio.BufferedProtocol):
         return self._inbox
 
     def buffer_updated(self, nbytes: int) -> None:
-        if nbytes == REQUEST_SIZE and not self.wire.buffered:  # one whole request: the usual read
-            if not self.closed:
-                self._request(bytes(self._inbox[:REQUEST_SIZE]))
-            return
-        self.data_received(self._inbox[:nbytes])
+        frame = self.wire.whole_frame(self._inbox[:nbytes])  # one whole request: the usual read
+        if frame is None:
+            self.data_received(self._inbox[:nbytes])
+        elif not self.closed:
+            self._request(frame)
 
     def data_received(self, data: bytes | memoryview) -> None:
         wire = self.wire

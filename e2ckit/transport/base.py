@@ -20,7 +20,7 @@ from e2ckit.errors import Failure, ValidationError
 from e2ckit.names import default_deadline
 from e2ckit.wire.frames import Mode, Reply, Request, decode_reply
 
-__all__ = ["DEFAULT_CONCURRENCY", "Exchanges", "Plan", "Result", "Transport", "check_timing", "known"]
+__all__ = ["DEFAULT_CONCURRENCY", "Exchanges", "Plan", "Result", "Transport", "check_timing", "known", "retryable"]
 
 #: ``{antenna: (endpoint, requests)}``: what a transport exchanges.
 Plan = Mapping[str, tuple[Any, Sequence[Request]]]
@@ -141,6 +141,19 @@ def _with_error(reply: Reply) -> tuple[Reply, str | None, str | None]:
         return (reply, None, None)
     kind, detail = Failure.e2c(reply.error)
     return (reply, kind, detail)
+
+
+#: request modes safe to send again on a fresh connection (they change nothing)
+_RETRYABLE = (Mode.MONITOR, Mode.GET_NODES)
+
+
+def retryable(request: Request, failure: Failure) -> bool:
+    """May ``request`` go again on a fresh connection after ``failure`` on a *kept* one,
+    when no byte of its reply came? Yes for a reset or close (the E2C rebooted under
+    the kept connection, or reset it half-open) of a monitor or get-nodes request; a
+    control or reset may have been applied, and is never sent twice. Every transport
+    follows this one rule."""
+    return request.mode in _RETRYABLE and failure.kind in ("closed", "refused")
 
 
 class Transport(Protocol):

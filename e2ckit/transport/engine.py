@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 from e2ckit.errors import Failure, ValidationError
 from e2ckit.transport import resolve
-from e2ckit.transport.base import DEFAULT_CONCURRENCY, Exchanges, Result, check_timing
+from e2ckit.transport.base import DEFAULT_CONCURRENCY, Exchanges, Result, check_timing, retryable
 from e2ckit.wire import NEED_DATA, Connection
 from e2ckit.wire.frames import Request
 
@@ -62,7 +62,7 @@ class _Link:
     """One antenna: its connection, where it is in its requests, and its columns."""
 
     __slots__ = ("antenna", "endpoint", "addr", "lookup", "reqs", "i", "n", "sock", "fd", "conn", "connecting",
-                 "sent_at", "t0", "give_up", "live", "followed", "out", "raw", "sent", "lat", "failed")  # fmt: skip
+                 "sent_at", "t0", "give_up", "live", "followed", "out", "raw", "sent", "lat", "failed", "kept")  # fmt: skip
 
     def __init__(self, antenna: str, endpoint: Any, reqs: Sequence[Request]) -> None:
         self.antenna = antenna
@@ -81,6 +81,7 @@ class _Link:
         self.give_up: Failure | None = None  # what every later request gets, unsent
         self.live = False  # counted against the concurrency cap
         self.followed = False  # the follow-up requests were asked for
+        self.kept = False  # its socket came from the pool (see Engine._again)
         # the columns, shared with the Exchanges handed out
         self.raw: list[bytes | None] = []
         self.sent: list[float] = []
@@ -388,10 +389,22 @@ class Engine:
                 link.sock.send(link.conn.send(link.reqs[link.i]))  # type: ignore[union-attr]
             except OSError:
                 link.conn.receive_data(b"")
+                if self._again(link, link.conn.failure):  # type: ignore[arg-type]
+                    continue
                 self._fail(link, link.conn.failure, stop=link.conn.failure.kind == "refused")  # type: ignore[union-attr]
                 continue
             return
         self._finish(link)
+
+    def _again(self, link: _Link, failure: Failure) -> bool:
+        """A kept connection that failed before any reply byte (the E2C rebooted under
+        it): True, and it is closed for the request to go again on a fresh one (once;
+        monitor and get-nodes only, see :func:`~e2ckit.transport.base.retryable`)."""
+        if not link.kept or link.conn.received or not retryable(link.reqs[link.i], failure):
+            return False
+        link.kept = False
+        self._close(link)
+        return True
 
     def _open(self, link: _Link) -> bool | None:
         """Give ``link`` a socket: a kept one (True: send now), a new one connecting
@@ -421,6 +434,7 @@ class Engine:
 
     def _attach(self, link: _Link, sock: socket.socket, connecting: bool) -> None:
         link.sock, link.fd, link.connecting, link.conn = sock, sock.fileno(), connecting, Connection()
+        link.kept = not connecting
         self.poller.register(sock, write=connecting)
         self.by_fd[link.fd] = link
 
@@ -474,7 +488,8 @@ class Engine:
         if isinstance(event, Failure):
             # refused (reset before any reply) stops the antenna; a connection lost
             # mid-reply or bad bytes cost this request only: the next one reconnects
-            self._fail(link, event, stop=event.kind == "refused")
+            if not self._again(link, event):
+                self._fail(link, event, stop=event.kind == "refused")
         else:
             link.raw.append(event)  # type: ignore[arg-type]
             link.sent.append(link.sent_at)

@@ -41,9 +41,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from e2ckit.errors import Failure
-from e2ckit.transport.base import Exchanges, Plan
+from e2ckit.transport.base import Exchanges, Plan, retryable
 from e2ckit.wire import NEED_DATA, Connection, ServerConnection
-from e2ckit.wire.frames import Mode, Request
+from e2ckit.wire.frames import Request
 
 __all__ = ["Handler", "MemoryTransport", "Pipe"]
 
@@ -112,7 +112,7 @@ class MemoryTransport:
 
     ``handler`` answers for every antenna whose endpoint carries this transport (see
     the module's notes). Connections are kept from one exchange to the next when the
-    exchange is given a ``pool`` (any true value), as sockets are kept in a pool."""
+    exchange is given a ``pool`` (any value but None), as sockets are kept in a pool."""
 
     name = "memory"
 
@@ -147,7 +147,7 @@ class MemoryTransport:
             start = heapq.heappop(slots) if len(slots) >= concurrency else 0.0
             ant = _Antenna(antenna, reqs, start, self._kept.pop(antenna, None))
             self._run(ant, wall0, timeout, deadline, follow_up)
-            if pool and ant.pipe is not None and ant.conn.reusable:
+            if pool is not None and ant.pipe is not None and ant.conn.reusable:
                 self._kept[antenna] = ant.pipe
             heapq.heappush(slots, ant.t)
             out[antenna] = ant.out
@@ -212,7 +212,7 @@ class MemoryTransport:
             ant.t += at  # type: ignore[operator]
             ant.record(raw, sent, at, None)
             return
-        if failure is not None and ant.kept and conn.received == 0 and req.mode in (Mode.MONITOR, Mode.GET_NODES):
+        if failure is not None and ant.kept and conn.received == 0 and retryable(req, failure):
             ant.pipe = None  # half-open: the E2C rebooted under the kept connection; once more
             ant.kept = False
             return self._one(ant, req, wall0, timeout, deadline)

@@ -1,0 +1,63 @@
+"""Planning a sweep: discovery never starves the static points (issue 22, item 2).
+
+An E2C answering every request in 0.6-0.9 s (inside a 1 s timeout) used to give no
+reading at all: the node listings (one get-nodes per channel) went first and used up
+the default 2.5 s deadline. Static points now go first on each connection.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+import e2ckit
+from e2ckit.cli import app
+from e2ckit.cli.options import EXIT_NOTHING
+
+STATIC = ["FEMC.TEMP0", "FEMC.TEMP5"]
+
+
+@pytest.mark.parametrize("delay", [0.6, 0.9])
+def test_a_slow_e2c_gives_its_static_readings_within_the_default_deadline(fresh_sim, delay):
+    sim = fresh_sim(("DV01", "DV02"), serve=False)  # memory driver: the delay is virtual time
+    sim.fault("DV01", "slow", delay=delay)
+    tidy = e2ckit.sweep([*STATIC, "versions"], array=sim, timeout=1.0, tidy=True)
+    dv01 = tidy[tidy.antenna == "DV01"].set_index("point")
+    for point in STATIC:
+        assert dv01.loc[point, "error"] is None, dv01.loc[point, "error"]
+        assert math.isfinite(dv01.loc[point, "value"])
+        assert dv01.loc[point, "latency_ms"] >= delay * 1e3  # rows carry the latency: "slow", not "down"
+    # the listings and the nodes they name came after, and the deadline cut them short:
+    # their rows say so
+    later = dv01.drop(index=[*STATIC, "FEMC.LO_PA_BLOCKED"])
+    assert len(later) and later["error"].str.startswith("deadline").all(), later["error"]
+    assert tidy[tidy.antenna == "DV02"]["error"].isna().all()
+
+
+def test_a_slow_e2c_over_sockets_gives_its_static_readings_too(fresh_sim):
+    sim = fresh_sim(("DV01",))  # serving loopback sockets: real time
+    sim.fault("DV01", "slow", delay=0.6)
+    tidy = e2ckit.sweep([*STATIC, "versions"], array=sim, timeout=1.0, tidy=True)
+    dv01 = tidy[tidy.antenna == "DV01"].set_index("point")
+    assert all(dv01.loc[p, "error"] is None for p in STATIC)
+    assert (dv01.loc[STATIC, "latency_ms"] >= 600).all()
+
+
+def test_the_cli_never_says_no_host_replied_when_a_slow_e2c_answered(tmp_path):
+    scenario = tmp_path / "slow.toml"
+    scenario.write_text(
+        'name = "slow"\ndescription = "DV01 answers in 0.7 s"\n'
+        '[[faults]]\nantenna = "DV01"\nkind = "slow"\ndelay = 0.7\n',
+        encoding="utf-8",
+    )
+    r = CliRunner().invoke(
+        app, ["--simulate", "--sim-scenario", str(scenario), "sweep", *STATIC, "versions", "-a", "DV01", "-f", "json"]
+    )
+    assert r.exit_code != EXIT_NOTHING, r.stderr
+    assert r.exit_code == 1, r.stderr  # some readings (the listings) failed: partial
+    rows = json.loads(r.stdout)
+    got = rows[0] if isinstance(rows, list) else rows
+    assert all(got.get(p) is not None for p in STATIC), got
