@@ -310,3 +310,54 @@ def test_a_hanging_name_never_queues_another_name_behind_it(monkeypatch):
             nx.result(timeout=2)
     finally:
         release.set()
+
+
+# -- the file-descriptor budget (issue 22, item 5) -------------------------------------------
+
+_UNDER_ULIMIT = """
+import json, resource, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[2]), hard))
+import e2ckit
+from e2ckit.array import Array, Endpoint
+ports = json.loads(sys.argv[1])
+names = [f"{fam}{n:02d}" for fam in ("DV", "DA", "CM", "PM") for n in range(100)][:332]
+arr = Array([Endpoint(a, "127.0.0.1", ports[i % len(ports)]) for i, a in enumerate(names)], source="test")
+tidy = e2ckit.sweep(["FEMC.TEMP0", "FEMC.TEMP1"], array=arr, timeout=2.0, deadline=float(sys.argv[3]), tidy=True)
+print(json.dumps({"antennas": int(tidy.antenna.nunique()), "rows": len(tidy),
+                  "errors": sorted(set(e.split(":")[0] for e in tidy.error.dropna())),
+                  "texts": sorted(set(tidy.error.dropna()))[:3], "good": int(tidy.error.isna().sum())}))
+"""
+
+
+def _sweep_under_ulimit(ports: list[int], limit: int, deadline: float) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _UNDER_ULIMIT, json.dumps(ports), str(limit), str(deadline)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_a_sweep_of_more_hosts_than_descriptors_waits_its_turn_and_reads_every_one(fresh_sim):
+    """332 loopback hosts under a soft RLIMIT_NOFILE of 128 (``ulimit -n 128``): the sweep
+    holds at most the budget of sockets at once, the rest wait their turn; every host is
+    read (it used to fail whole: "Too many open files")."""
+    sim = fresh_sim("all")
+    ports = [ep.port for ep in sim.array.values()]
+    got = _sweep_under_ulimit(ports, 128, 20.0)
+    assert got["antennas"] == 332 and got["rows"] == 664
+    assert got["errors"] == [] and got["good"] == 664, got
+
+
+def test_hosts_left_untried_at_the_deadline_get_rows_saying_so(fresh_sim):
+    """The same with E2Cs slow enough that not every wave fits the deadline: each host
+    not reached has its rows, with the deadline failure; no crash, no other error."""
+    sim = fresh_sim("all", latency=0.05)
+    ports = [ep.port for ep in sim.array.values()]
+    got = _sweep_under_ulimit(ports, 128, 0.5)
+    assert got["antennas"] == 332 and got["rows"] == 664, got
+    assert got["errors"] == ["deadline"] and 0 < got["good"] < 664, got
+    assert all("::" not in t for t in got["texts"]), got

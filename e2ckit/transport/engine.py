@@ -45,9 +45,14 @@ from e2ckit.transport.base import DEFAULT_CONCURRENCY, Exchanges, Result, check_
 from e2ckit.wire import NEED_DATA, Connection
 from e2ckit.wire.frames import Request
 
+try:
+    import resource
+except ImportError:  # not POSIX: no descriptor limit to read
+    resource = None  # type: ignore[assignment]
+
 __all__ = [
-    "DEFAULT_CONCURRENCY", "SOCKET", "ConnectionPool", "SocketTransport", "Engine", "Exchanges", "Result", "fanout",
-    "fanout_columns", "run", "sweep_requests",
+    "DEFAULT_CONCURRENCY", "FD_RESERVE", "SOCKET", "ConnectionPool", "SocketTransport", "Engine", "Exchanges",
+    "Result", "fanout", "fanout_columns", "run", "socket_budget", "sweep_requests",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -150,6 +155,31 @@ class _Poller:
             self._sel.close()
 
 
+#: file descriptors a sweep leaves for everything else in the process: the poller and
+#: the resolver's wake-up pair (3), the logger's parquet parts, write-ahead segment, lock
+#: and status files, a notebook's own files, the interpreter's, with room to spare
+FD_RESERVE = 32
+
+
+def socket_budget() -> int:
+    """How many sockets a sweep may hold at once: the soft ``RLIMIT_NOFILE`` less the
+    descriptors already open and :data:`FD_RESERVE` (at least 1). Antennas past it
+    wait their turn within the deadline; one never tried gets its rows saying so."""
+    if resource is None:
+        return DEFAULT_CONCURRENCY
+    try:
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (OSError, ValueError):
+        return DEFAULT_CONCURRENCY
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return 1 << 20
+    try:
+        open_now = len(os.listdir("/proc/self/fd"))  # Linux; elsewhere the reserve must do
+    except OSError:
+        open_now = 0
+    return max(1, soft - open_now - FD_RESERVE)
+
+
 class ConnectionPool:
     """Connections kept from one sweep to the next, one per antenna.
 
@@ -231,7 +261,8 @@ class Engine:
         self.deadline = check_timing(timeout, deadline, concurrency)
         self.follow_up = follow_up
         self.timeout = timeout
-        self.concurrency = concurrency
+        # one socket per antenna talked to: never more than the process may open
+        self.concurrency = min(concurrency, socket_budget())
         self.on_antenna_done = on_antenna_done
         self.pool = pool
         for a, (ep, _) in plan.items():
@@ -323,6 +354,14 @@ class Engine:
             link.live = True
             self.live += 1
             self._advance(link)
+
+    def _defer(self, link: _Link) -> None:
+        """``link`` could not have a socket (the process is out of file descriptors):
+        back to the head of the queue, and no more antennas at once than now hold one."""
+        link.live = False
+        self.live -= 1
+        self.waiting.appendleft(link)
+        self.concurrency = max(1, self.live)
 
     # -- names ------------------------------------------------------------------------------
 
@@ -420,7 +459,14 @@ class Engine:
             if kept is not None:
                 self._attach(link, kept, connecting=False)
                 return True
-        sock = socket.socket(addr[0], socket.SOCK_STREAM)
+        try:
+            sock = socket.socket(addr[0], socket.SOCK_STREAM)
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE) and self.live > 1:
+                self._defer(link)  # out of descriptors after all: its turn comes when one is freed
+                return False
+            self._fail(link, Failure("unreachable", f"no socket for this antenna: {exc.strerror or exc}"), stop=True)
+            return None
         sock.setblocking(False)
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
