@@ -17,7 +17,7 @@ send only with ``confirm=True`` and write the control audit log first (see
 :mod:`e2ckit.audit`).
 
 ``E2CClient``, the drop-in for the published ``e2c-client``, lives in
-:mod:`e2ckit.compat`; ``from e2ckit.client import E2CClient`` still works.
+:mod:`e2ckit.compat` (``from e2ckit.compat import E2CClient``), which builds on this module.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from e2ckit.wire.frames import (
     reply_of,
 )
 
-__all__ = ["DEFAULT_PORT", "Client", "decode_ds18s20"]  # and E2CClient, lazily from e2ckit.compat
+__all__ = ["DEFAULT_PORT", "Client", "decode_ds18s20"]
 
 #: request modes that change hardware: sent only from inside audit.audited_send
 _CHANGES_HARDWARE = (Mode.CONTROL, Mode.RESET)
@@ -383,9 +383,10 @@ def decode_ds18s20(data: bytes) -> float:
 
 
 def __getattr__(name: str) -> Any:
-    # The drop-in moved to e2ckit.compat; the README's porting recipe imports it from here.
+    # The drop-in lives in e2ckit.compat, which builds on this module: importing it from
+    # here would close an import cycle, so the old path names the new one instead.
     if name == "E2CClient":
-        from e2ckit.compat import E2CClient  # noqa: PLC0415 (lazy: compat imports this module)
-
-        return E2CClient
+        raise AttributeError(
+            "E2CClient moved to e2ckit.compat: use `from e2ckit.compat import E2CClient` (or `e2ckit.E2CClient`)"
+        )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

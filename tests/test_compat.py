@@ -2,7 +2,7 @@
 
 Guards two promises: (1) the simulator speaks the real protocol well enough that the
 published library and CLI read nodes, AMBSI temperatures, revisions and cryostat points
-from it and print the simulator's values; (2) ``e2ckit.client.E2CClient`` is a drop-in:
+from it and print the simulator's values; (2) ``e2ckit.compat.E2CClient`` is a drop-in:
 for the same requests it returns exactly the published ``send_request`` tuples.
 
 Only loopback is contacted: the CLI gets ``--host 127.0.0.1 --port P``, or, for ``--all``,
@@ -24,7 +24,7 @@ import pytest
 from e2c_client import E2CClient as PublishedClient
 from simhelpers import client_for
 
-from e2ckit.client import E2CClient as OurClient
+from e2ckit.compat import E2CClient as OurClient
 from e2ckit.sim.hostshim import shim_env
 
 FEMC, CMPR, E2C_NODE = 0x13, 0x25, 0x16

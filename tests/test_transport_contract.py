@@ -221,7 +221,7 @@ def test_two_replies_to_one_request_are_a_protocol_error_never_a_shifted_value(t
 
 
 def test_the_drop_in_e2cclient_never_returns_a_stray_reply_as_a_value():
-    from e2ckit.client import E2CClient
+    from e2ckit.compat import E2CClient
 
     with FakeE2C() as e2c, E2CClient(e2c.host, e2c.port, timeout=TIMEOUT, verbose=False) as c:
         assert c.send_request(0, 0, 0x22, RCAS[0], 0) == (0, value_of(RCAS[0]))
