@@ -45,7 +45,7 @@ SIM_SEED = 7
 
 def _new_sim(antennas: Sequence[str] | str, **kwargs: Any) -> Any:
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     kwargs.setdefault("seed", SIM_SEED)
     kwargs.setdefault("clock", SimClock(rate=None))

@@ -249,7 +249,7 @@ def start_simulation(
     """The embedded simulated array of ``--simulate``, started, and what to say about it
     (``"seed 0, scenario outage on DV01"``); BadInput for a bad ``--sim-*`` value."""
     from e2ckit.sim import SimulatedArray  # noqa: PLC0415 (only with --simulate: keeps --help fast)
-    from e2ckit.sim.clock import SimClock, parse_duration  # noqa: PLC0415 (the same)
+    from e2ckit.clock import SimClock, parse_duration  # noqa: PLC0415 (the same)
 
     if scenario is not None and not scenario.strip():
         raise BadInput("--sim-scenario is empty: give a scenario name or .toml path")

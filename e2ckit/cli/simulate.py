@@ -99,7 +99,7 @@ def simulate_cmd(
     if outage is not None and not outage.strip():
         raise BadInput("--outage is empty: give antennas, e.g. DV01,DV02")
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock, parse_duration
+    from e2ckit.clock import SimClock, parse_duration
 
     try:
         ahead = 0.0 if advance is None else parse_duration(advance)
@@ -125,7 +125,7 @@ def simulate_cmd(
         )
         sys.stdout.flush()
         if write_array:
-            from e2ckit.sim.clock import clock_file
+            from e2ckit.clock import clock_file
 
             err(
                 f"host map written to {sim.write_array(write_array)} (export E2CKIT_ARRAY={write_array}), "

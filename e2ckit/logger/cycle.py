@@ -634,7 +634,7 @@ def _simulated_clock(given: Any, array: Any) -> Any:
     source = getattr(array, "source", None)
     if not source or not str(source).endswith(".csv"):
         return None
-    from e2ckit.sim.clock import SimClock, clock_file
+    from e2ckit.clock import SimClock, clock_file
 
     path = clock_file(source)
     if not path.is_file():

@@ -111,7 +111,7 @@ class SimulatedArray:
     ``scenario``: a shipped scenario's name, a ``.toml`` path or a Scenario;
     ``outage``: the antennas it happens to instead of the scenario's own (``["DV01"]`` or
     ``"DV01,DV02"``; the "outage" scenario when no scenario is given). ``clock``: a
-    :class:`~e2ckit.sim.clock.SimClock` (accelerated, or stepped by hand); a
+    :class:`~e2ckit.clock.SimClock` (accelerated, or stepped by hand); a
     :class:`~e2ckit.logger.Logger` on this array uses it too.
     """
 
@@ -130,7 +130,7 @@ class SimulatedArray:
         base_address: str = "127.0.1.1",
         serve: bool = False,
     ) -> None:
-        from e2ckit.sim.clock import SimClock
+        from e2ckit.clock import SimClock
         from e2ckit.transport.memory import MemoryTransport
         from e2ckit.sim.model import AntennaModel
 
@@ -340,7 +340,7 @@ class SimulatedArray:
         if not self.running:
             raise ValidationError("start the simulated array before writing its host map (ports are not known yet)")
         out = self.socket_array.to_csv(path)
-        from e2ckit.sim.clock import clock_file
+        from e2ckit.clock import clock_file
 
         if getattr(self.clock, "rate", None) is not None and hasattr(self.clock, "save"):
             self.clock.save(clock_file(out))

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from e2ckit.sim.clock import SimClock, parse_duration
+from e2ckit.clock import SimClock, parse_duration
 from e2ckit.sim.server import SimulatedArray
 
 __all__ = ["build", "use"]
