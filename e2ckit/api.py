@@ -89,6 +89,7 @@ def _tidy_rows(
     discovered: dict[str, list[engine.Result]],
     bad_nodes: dict[str, list[tuple[float, Failure]]] | None = None,
     cat: Catalog | None = None,
+    array: Any = None,
 ) -> list[TidyRow]:
     """Decoded results as :class:`TidyRow` (time as UNIX seconds), then one row per
     derived condition of ``cat`` whose inputs an antenna's rows all hold."""
@@ -98,6 +99,7 @@ def _tidy_rows(
     rows: list[TidyRow] = []
     for antenna, pts in per_antenna.items():
         first = len(rows)
+        key = antenna if array is None else planning.family_key(array, antenna)  # an endpoint's family
         by_addr = {(r.request.channel, r.request.node, r.request.rca): r for r in results[antenna]}
         for t, why in (bad_nodes or {}).get(antenna, ()):
             # a node the listing named but no request can address: one error row each
@@ -115,7 +117,7 @@ def _tidy_rows(
                 )  # fmt: skip
             continue
         for p in pts:
-            r = by_addr[(p.channel_for(antenna), p.node, p.rca)]
+            r = by_addr[(p.channel_for(key), p.node, p.rca)]
             latency = r.latency * 1e3 if r.latency is not None else math.nan
             if r.ok and r.reply is not None:
                 d = p.decode(r.reply.data)
@@ -321,7 +323,7 @@ async def asweep(
 
     plan = planning.prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
     swept = await asyncio.to_thread(planning.run, plan)
-    return _finish(_tidy_rows(*swept, cat=plan.catalog), tidy, raise_on_error)
+    return _finish(_tidy_rows(*swept, cat=plan.catalog, array=plan.array), tidy, raise_on_error)
 
 
 def sweep_rows(
@@ -340,7 +342,7 @@ def sweep_rows(
     more time importing pandas than sweeping the array; :func:`wide_parts` pivots them."""
     plan = planning.prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
     tick = _progress_callback(progress, len(plan.antennas))
-    return _tidy_rows(*planning.run(plan, tick), cat=plan.catalog)
+    return _tidy_rows(*planning.run(plan, tick), cat=plan.catalog, array=plan.array)
 
 
 def _finish(rows: list[TidyRow], tidy: bool, raise_on_error: bool) -> pd.DataFrame:

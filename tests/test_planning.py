@@ -7,6 +7,7 @@ the default 2.5 s deadline. Static points now go first on each connection.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -61,3 +62,21 @@ def test_the_cli_never_says_no_host_replied_when_a_slow_e2c_answered(tmp_path):
     rows = json.loads(r.stdout)
     got = rows[0] if isinstance(rows, list) else rows
     assert all(got.get(p) is not None for p in STATIC), got
+
+
+def test_an_e2c_that_is_no_antenna_is_swept_under_its_own_name_with_its_endpoints_family(fresh_sim):
+    """An endpoint carries its family (the channel map): a central host or a bare address
+    needs no stand-in antenna name, and its rows carry its own name."""
+    from e2ckit.array import Array
+
+    sim = fresh_sim(("DV01", "CM01"), serve=False)
+    dv01, cm01 = sim.array["DV01"], sim.array["CM01"]
+    # the E2C behind DV01 under another name: its compressor is on channel 2 (DA/DV), and
+    # asking it as a CM (channel 3) finds nothing there
+    as_dv = Array([dataclasses.replace(dv01, antenna="LO-LMC-1", family="DV")])
+    as_cm = Array([dataclasses.replace(dv01, antenna="LO-LMC-1", family="CM")])
+    good = e2ckit.sweep(["CMPR.DRIVE"], array=as_dv, tidy=True)
+    assert list(good.antenna) == ["LO-LMC-1"] and good.error.isna().all(), good
+    wrong = e2ckit.sweep(["CMPR.DRIVE"], array=as_cm, tidy=True)
+    assert wrong.error.notna().all(), wrong
+    assert e2ckit.sweep(["CMPR.DRIVE"], array=Array([cm01]), tidy=True).error.isna().all()

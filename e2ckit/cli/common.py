@@ -420,36 +420,18 @@ def run_sweep(
 ) -> list[TidyRow]:
     """``api.sweep_rows`` (tidy rows, no pandas) with a progress bar, for any host map.
 
-    The catalog addresses points per antenna family, so an E2C that is no antenna
-    (a bare address, a central LO host) is swept under a stand-in antenna name of
-    ``stand_in_family`` and renamed back in the result.
+    The catalog addresses points per antenna family, so an E2C that is no antenna (a
+    bare address, a central LO host) is swept as one of family ``stand_in_family``:
+    its endpoint carries that family, under its own name.
     """
     from e2ckit.api import resolve_array, sweep_rows
 
     check_timing(timeout, deadline)
     arr = resolve_array(array)
     names = arr.select(antennas)
-    rename: dict[str, str] = {}
-    taken = set(arr.antennas)
-    endpoints = []
-    n = 99
-    for a in names:
-        ep = arr[a]
-        if EXACT_ANTENNA_RE.match(a):
-            endpoints.append(ep)
-            continue
-        while f"{stand_in_family}{n:02d}" in taken:
-            n -= 1
-        alias = f"{stand_in_family}{n:02d}"
-        taken.add(alias)
-        rename[alias] = a
-        endpoints.append(Endpoint(alias, ep.host, ep.port))
-    if rename:
-        arr = Array(endpoints, source=arr.source)
-        names = [e.antenna for e in endpoints]
+    if any(arr[a].family is None for a in names):
+        arr = Array((arr[a] if arr[a].family else dataclasses.replace(arr[a], family=stand_in_family) for a in arr),
+                    source=arr.source, clock=arr.clock)  # fmt: skip
     with progress(len(names), label) as tick:
-        on_tick = None if tick is None else (lambda d, t, a: tick(d, t, rename.get(a, a)))
-        rows = sweep_rows(what, names, array=arr, timeout=timeout, deadline=deadline, progress=on_tick)
-    if rename:
-        rows = [r._replace(antenna=rename.get(r.antenna, r.antenna)) for r in rows]
+        rows = sweep_rows(what, names, array=arr, timeout=timeout, deadline=deadline, progress=tick)
     return rows

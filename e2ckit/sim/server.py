@@ -317,9 +317,10 @@ class SimulatedArray:
 
     @property
     def memory_array(self) -> Array:
-        """Endpoints reached through :attr:`memory`; their host (``memory.invalid``, a name
-        reserved never to resolve) and port are labels only."""
-        return Array((Endpoint(n, MEMORY_HOST, DEFAULT_PORT, transport=self.memory) for n in self._antennas),
+        """Endpoints reached through :attr:`memory`; their host (``dv01.memory.invalid``, a
+        name reserved never to resolve) names the simulated E2C, and with the port is a
+        label only: an endpoint renamed (``LO-LMC-1``) still reaches DV01's E2C."""
+        return Array((Endpoint(n, f"{n.lower()}.{MEMORY_HOST}", DEFAULT_PORT, transport=self.memory) for n in self._antennas),
                      source="simulator (memory)", clock=self.clock)  # fmt: skip
 
     @property
@@ -466,7 +467,7 @@ class SimulatedArray:
         """A client connects to ``pipe.antenna`` in memory: refused while it is down
         (nothing listens); unpowered, accepted and reset before any byte, as the socket
         server does (both read as "refused")."""
-        ant = self._antennas.get(pipe.antenna.upper())
+        ant = self._antennas.get(_e2c_of(pipe))
         if ant is None or any(f.kind == "down" and f.probability >= 1.0 for f in ant.faults):
             return False
         ant.accepted += 1
@@ -480,7 +481,7 @@ class SimulatedArray:
     def serve(self, pipe: Any, frame: bytes) -> list[tuple[float, bytes | None]]:
         """One request frame on an in-memory connection: what the E2C writes back, each
         chunk's delay counted from the request (the CAN latency included)."""
-        ant = self._antennas[pipe.antenna.upper()]
+        ant = self._antennas[_e2c_of(pipe)]
         if pipe.state != ant.boot:
             return [(0.0, None)]  # rebooted under this connection (half-open): a reset
         answer = self._answer(ant, frame)
@@ -705,6 +706,15 @@ class _E2CConnection(asyncio.BufferedProtocol):
         if self.closed or self.transport is None or self.transport.is_closing():
             return
         self.transport.write(payload)
+
+
+def _e2c_of(pipe: Any) -> str:
+    """The simulated E2C an in-memory connection reaches: the one its endpoint's host
+    label names (``dv01.memory.invalid``), else the antenna the sweep calls it."""
+    host = getattr(pipe.endpoint, "host", "") or ""
+    if host.endswith("." + MEMORY_HOST):
+        return host[: -len(MEMORY_HOST) - 1].upper()
+    return pipe.antenna.upper()
 
 
 @functools.lru_cache(maxsize=8192)

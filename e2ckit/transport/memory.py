@@ -54,13 +54,16 @@ Chunks = Sequence[tuple[float, "bytes | None"]]
 class Pipe:
     """The E2C's end of one in-memory connection (what a handler is given).
 
-    ``antenna`` names the E2C; ``server`` cuts the request frames; ``state`` is free for
-    the handler (e.g. the boot it was accepted in)."""
+    ``antenna`` is the name the sweep uses, ``endpoint`` the endpoint it was reached
+    through (whose host label may name the E2C, as a simulated array's do); ``server``
+    cuts the request frames; ``state`` is free for the handler (e.g. the boot it was
+    accepted in)."""
 
-    __slots__ = ("antenna", "server", "late", "state")
+    __slots__ = ("antenna", "endpoint", "server", "late", "state")
 
-    def __init__(self, antenna: str) -> None:
+    def __init__(self, antenna: str, endpoint: Any = None) -> None:
         self.antenna = antenna
+        self.endpoint = endpoint
         self.server = ServerConnection()
         self.late: list[bytes | None] = []  # written while no request was outstanding
         self.state: Any = None
@@ -86,10 +89,11 @@ class Handler(Protocol):
 class _Antenna:
     """One antenna's exchange: its requests, its virtual time and its columns."""
 
-    __slots__ = ("name", "reqs", "t", "pipe", "conn", "kept", "give_up", "out")
+    __slots__ = ("name", "endpoint", "reqs", "t", "pipe", "conn", "kept", "give_up", "out")
 
-    def __init__(self, name: str, reqs: Sequence[Request], t: float, pipe: Pipe | None) -> None:
+    def __init__(self, name: str, endpoint: Any, reqs: Sequence[Request], t: float, pipe: Pipe | None) -> None:
         self.name = name
+        self.endpoint = endpoint
         self.reqs = list(reqs)  # its own: a follow-up may extend it
         self.t = t  # virtual seconds since the exchange began
         self.pipe = pipe
@@ -143,9 +147,9 @@ class MemoryTransport:
         wall0 = self.wall_clock()
         slots: list[float] = []  # virtual time each busy slot frees, up to concurrency
         out: dict[str, Exchanges] = {}
-        for antenna, (_endpoint, reqs) in plan.items():
+        for antenna, (endpoint, reqs) in plan.items():
             start = heapq.heappop(slots) if len(slots) >= concurrency else 0.0
-            ant = _Antenna(antenna, reqs, start, self._kept.pop(antenna, None))
+            ant = _Antenna(antenna, endpoint, reqs, start, self._kept.pop(antenna, None))
             self._run(ant, wall0, timeout, deadline, follow_up)
             if pool is not None and ant.pipe is not None and ant.conn.reusable:
                 self._kept[antenna] = ant.pipe
@@ -185,7 +189,7 @@ class MemoryTransport:
         pipe = ant.pipe
         if pipe is not None and ant.conn.reusable and not (ant.kept and pipe.late):
             return True
-        pipe = Pipe(ant.name)
+        pipe = Pipe(ant.name, ant.endpoint)
         if not self.handler.accept(pipe):
             ant.pipe = None
             failure = Failure.of("refused")

@@ -27,8 +27,9 @@ Address = tuple[int, Any]
 
 _WORKERS = 16
 
-#: the host label of an in-memory endpoint (RFC 2606 reserves ``.invalid``), which this
-#: resolver never looks up: a Client given one fails at once, saying why
+#: how the host label of an in-memory endpoint ends (``dv01.memory.invalid``; RFC 2606
+#: reserves ``.invalid``): this resolver never looks one up, so a Client given one fails
+#: at once, saying why
 MEMORY_HOST = "memory.invalid"
 _INVALID = "an in-memory simulated E2C has no address: SimulatedArray(..., serve=True) serves it on loopback"
 
@@ -48,7 +49,7 @@ class Resolver:
         """A future of ``host``'s first TCP address (an :data:`Address`); it fails with the
         look-up's ``OSError``. An IP address literal is answered at once, no thread."""
         literal = _literal(host, port)
-        if literal is not None or host.lower() == MEMORY_HOST:
+        if literal is not None or host.lower().endswith(MEMORY_HOST):
             done: concurrent.futures.Future = concurrent.futures.Future()
             if literal is not None:
                 done.set_result(literal)
