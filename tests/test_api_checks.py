@@ -24,7 +24,8 @@ from e2ckit.errors import ValidationError
         (lambda s: Client("127.0.0.1", 2000, timeout=1e10), "timeout"),
     ],
 )
-def test_wrong_types_are_validation_errors(sim, call, field):
+def test_wrong_types_are_validation_errors(memory_sim, call, field):
+    sim = memory_sim
     before = sim.requests_served()
     with pytest.raises(ValidationError, match=field):
         call(sim)
