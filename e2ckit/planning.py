@@ -17,9 +17,9 @@ from e2ckit import _check
 from e2ckit._check import name_list, positive_seconds, whole_number
 from e2ckit.array import Array, default_array
 from e2ckit.errors import Failure, ValidationError
-from e2ckit.names import LRU_CHANNELS, MAX_NODE, default_deadline
+from e2ckit.names import LRU_CHANNELS, MAX_NODE
 from e2ckit import transport
-from e2ckit.transport.base import Result
+from e2ckit.transport.base import Result, check_timing
 from e2ckit.wire.frames import Mode, NodeRecord, Request, monitor_request
 
 if TYPE_CHECKING:
@@ -92,9 +92,9 @@ def split_what(cat: Catalog, what: str | Sequence[str]) -> tuple[list[Point], li
 
 
 def timing(timeout: object, deadline: object) -> tuple[float, float]:
-    """Checked (timeout, deadline); the deadline defaults to 2 × timeout + 0.5 s."""
-    t = positive_seconds("timeout", timeout)
-    return t, (default_deadline(t) if deadline is None else positive_seconds("deadline", deadline))
+    """Checked (timeout, deadline); the deadline defaults to 2 × timeout + 0.5 s (the
+    transport's one check, :func:`e2ckit.transport.base.check_timing`)."""
+    return positive_seconds("timeout", timeout), check_timing(timeout, deadline, 1)  # type: ignore[arg-type]
 
 
 def prepare(

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
-from e2ckit.errors import Failure, ValidationError
+from e2ckit._check import positive_seconds, whole_number
+from e2ckit.errors import Failure
 from e2ckit.names import default_deadline
 from e2ckit.wire.frames import Mode, Reply, Request, decode_reply
 
@@ -98,15 +99,11 @@ class Exchanges(NamedTuple):
 
 def check_timing(timeout: float, deadline: float | None, concurrency: int) -> float:
     """The sweep's deadline (default ``2 × timeout + 0.5``), after checking all three:
-    the one check every transport makes before anything is sent."""
-    if not timeout > 0:
-        raise ValidationError(f"timeout must be positive, got {timeout}")
-    if deadline is None:
-        deadline = default_deadline(timeout)
-    if not deadline > 0:
-        raise ValidationError(f"deadline must be positive, got {deadline}")
-    if concurrency < 1:
-        raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
+    the one timing check, used by every transport and by the planner
+    (:func:`e2ckit.planning.timing`) before anything is sent."""
+    t = positive_seconds("timeout", timeout)
+    deadline = default_deadline(t) if deadline is None else positive_seconds("deadline", deadline)
+    whole_number("concurrency", concurrency, "antennas")
     return deadline
 
 
