@@ -47,13 +47,24 @@ def test_a_slow_e2c_over_sockets_gives_its_static_readings_too(fresh_sim):
     assert (dv01.loc[STATIC, "latency_ms"] >= 600).all()
 
 
-def test_the_cli_never_says_no_host_replied_when_a_slow_e2c_answered(tmp_path):
+def _slow_scenario(tmp_path, delay: float = 0.7):
     scenario = tmp_path / "slow.toml"
     scenario.write_text(
-        'name = "slow"\ndescription = "DV01 answers in 0.7 s"\n'
-        '[[faults]]\nantenna = "DV01"\nkind = "slow"\ndelay = 0.7\n',
+        f'name = "slow"\ndescription = "DV01 answers in {delay} s"\n'
+        f'[[faults]]\nantenna = "DV01"\nkind = "slow"\ndelay = {delay}\n',
         encoding="utf-8",
     )
+    return scenario
+
+
+def test_check_never_says_nothing_answered_when_a_slow_e2c_answered(tmp_path):
+    r = CliRunner().invoke(app, ["--simulate", "--sim-scenario", str(_slow_scenario(tmp_path)), "check", "DV01"])
+    assert r.exit_code not in (EXIT_NOTHING, 2), r.output
+    assert "DV01" in r.stdout
+
+
+def test_the_cli_never_says_no_host_replied_when_a_slow_e2c_answered(tmp_path):
+    scenario = _slow_scenario(tmp_path)
     r = CliRunner().invoke(
         app, ["--simulate", "--sim-scenario", str(scenario), "sweep", *STATIC, "versions", "-a", "DV01", "-f", "json"]
     )
