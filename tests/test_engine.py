@@ -90,7 +90,7 @@ def test_a_hanging_name_costs_the_deadline_and_never_holds_back_a_healthy_antenn
 def test_a_name_that_does_not_exist_is_unresolved_at_once(sim, fake_dns):
     plan = {"DV01": (Endpoint("DV01", fake_dns["nx"], 2000), cryo_requests("DV01"))}
     t0 = time.monotonic()
-    results = engine.fanout(plan, timeout=1.0)["DV01"]
+    results = engine.fanout_columns(plan, timeout=1.0)["DV01"].results()
     assert time.monotonic() - t0 < 0.5
     assert {r.error for r in results} == {"unresolved"}
     assert results[0].detail.startswith("host name did not resolve (")
@@ -218,17 +218,14 @@ def test_sync_entry_points_work_inside_a_running_event_loop(sim):
     async def cell():
         cols = engine.fanout_columns(plan, timeout=1.0)
         rows = api.sweep_rows("cryo", array=sim, timeout=1.0)
-        wrapped = engine.run(lambda: engine.sweep_requests(plan, timeout=1.0))
-        return cols, rows, wrapped
+        return cols, rows
 
-    cols, rows, wrapped = asyncio.run(cell())
+    cols, rows = asyncio.run(cell())
     assert not any(ex.failed for ex in cols.values())
     assert all(r.error is None for r in rows) and len(rows) == 3 * (len(CRYO) + 1)  # + the derived LO PA row
-    assert all(r.ok for rs in wrapped.values() for r in rs)
 
 
 def test_async_entry_points_leave_the_loop_free(sim):
-    plan = {a: (sim.array[a], cryo_requests(a)) for a in sim.antennas}
     sim.fault("CM01", "slow", delay=0.01)  # 25 points: a quarter of a second per sweep
 
     async def main():
@@ -241,23 +238,21 @@ def test_async_entry_points_leave_the_loop_free(sim):
                 ticks += 1
 
         t = asyncio.create_task(ticker())
-        results = await engine.sweep_requests(plan, timeout=1.0)
         wide = await e2ckit.asweep("cryo", array=sim, timeout=1.0)
         t.cancel()
-        return results, wide, ticks
+        return wide, ticks
 
     try:
-        results, wide, ticks = asyncio.run(main())
+        wide, ticks = asyncio.run(main())
     finally:
         sim.clear_faults()
-    assert all(r.ok for rs in results.values() for r in rs)
     assert list(wide.index) == sim.antennas and wide["error"].isna().all()
     assert ticks > 10, "the loop was blocked while the engine worked"
 
 
 def test_no_private_event_loop_thread(sim):
     plan = {a: (sim.array[a], cryo_requests(a)) for a in sim.antennas}
-    engine.fanout(plan)
+    engine.fanout_columns(plan)
     api.sweep_rows("cryo", array=sim)
     assert not [t.name for t in threading.enumerate() if t.name == "e2ckit-engine"]
 
@@ -278,8 +273,9 @@ def test_a_hanging_look_up_does_not_delay_the_exit_of_the_process():
         "from e2ckit.transport import engine\n"
         "from e2ckit.array import Endpoint\n"
         "from e2ckit.wire.frames import monitor_request\n"
-        "out = engine.fanout({'DV01': (Endpoint('DV01', 'hang-e2c.invalid', 2000), [monitor_request(1, 0x13, 0)])},"
+        "out = engine.fanout_columns({'DV01': (Endpoint('DV01', 'hang-e2c.invalid', 2000), [monitor_request(1, 0x13, 0)])},"
         " timeout=0.2, deadline=0.5)\n"
+        "out = {'DV01': out['DV01'].results()}\n"
         "print(out['DV01'][0].error, out['DV01'][0].detail)\n"
     )
     t0 = time.monotonic()

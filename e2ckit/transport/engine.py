@@ -13,9 +13,11 @@ them, keeps time and records. Host names are looked up concurrently
 (:mod:`~e2ckit.transport.resolve`): an antenna starts as soon as its own address is
 known, and a name still unresolved at the deadline gets its own failure.
 
-Entry points: :func:`fanout_columns` and :func:`fanout` block (from any thread, a
-script or a Jupyter cell whose loop is running alike — no event loop is involved);
-:func:`sweep_requests` is the same for ``async`` code, run in a worker thread.
+This is the socket driver of the transport seam (:class:`SocketTransport`; callers go
+through :func:`e2ckit.transport.exchange`). :func:`fanout_columns` runs it directly,
+blocking (from any thread, a script or a Jupyter cell whose loop is running alike — no
+event loop is involved); ``async`` code awaits ``e2ckit.asweep``, which runs the sweep
+in a worker thread.
 
 Failure is data: every planned request yields exactly one outcome. The loop records
 each antenna's exchanges as columns (:class:`Exchanges`: reply bytes, times,
@@ -25,7 +27,6 @@ itself, the logger, reads without a :class:`Result` per sample.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import concurrent.futures
 import contextlib
@@ -36,8 +37,8 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from e2ckit.errors import Failure, ValidationError
 from e2ckit.transport import resolve
@@ -52,10 +53,8 @@ except ImportError:  # not POSIX: no descriptor limit to read
 
 __all__ = [
     "DEFAULT_CONCURRENCY", "FD_RESERVE", "SOCKET", "ConnectionPool", "SocketTransport", "Engine", "Exchanges",
-    "Result", "fanout", "fanout_columns", "run", "socket_budget", "sweep_requests",
+    "Result", "fanout_columns", "socket_budget",
 ]  # fmt: skip
-
-T = TypeVar("T")
 
 #: bytes asked of the kernel per read: a reply is 13 bytes (a get-nodes one 13 + 12 per
 #: node, and a longer one arrives over several reads); small reads come from Python's
@@ -673,63 +672,3 @@ def fanout_columns(
         plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=on_antenna_done,
         pool=pool, follow_up=follow_up,
     ).run()  # fmt: skip
-
-
-def fanout(
-    plan: Mapping[str, tuple[Any, Sequence[Request]]],
-    *,
-    timeout: float = 1.0,
-    deadline: float | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    on_antenna_done: Callable[[str, list[Result]], None] | None = None,
-    follow_up: Callable[[str, Exchanges], Sequence[Request]] | None = None,
-) -> dict[str, list[Result]]:
-    """:func:`fanout_columns`, with every exchange made a :class:`Result`."""
-    made: dict[str, list[Result]] = {}
-    done = None
-    if on_antenna_done is not None:
-        callback = on_antenna_done
-
-        def done(antenna: str, ex: Exchanges) -> None:
-            made[antenna] = ex.results()
-            callback(antenna, made[antenna])
-
-    out = fanout_columns(
-        plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=done, follow_up=follow_up
-    )
-    return {a: made[a] if a in made else ex.results() for a, ex in out.items()}
-
-
-async def sweep_requests(
-    plan: Mapping[str, tuple[Any, Sequence[Request]]],
-    *,
-    timeout: float = 1.0,
-    deadline: float | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    on_antenna_done: Callable[[str, list[Result]], None] | None = None,
-) -> dict[str, list[Result]]:
-    """:func:`fanout` for ``async`` code: the blocking engine in a worker thread, so the
-    caller's loop stays free. Checked before the thread starts."""
-    check_timing(timeout, deadline, concurrency)
-    return await asyncio.to_thread(
-        fanout, plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=on_antenna_done
-    )
-
-
-def run(make: Callable[[], Awaitable[T]]) -> T:
-    """Run the coroutine made by ``make()`` to completion and return its result, from
-    sync code: with :func:`asyncio.run` when this thread runs no event loop, else (a
-    Jupyter cell) on a fresh loop in a worker thread. For callers that still hold a
-    coroutine; the library's own sync paths call :func:`fanout` directly."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_call(make))
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="e2ckit-run") as worker:
-        return worker.submit(asyncio.run, _call(make)).result()
-
-
-async def _call(make: Callable[[], Awaitable[T]]) -> T:
-    return await make()
-
-
