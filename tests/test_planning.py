@@ -91,3 +91,19 @@ def test_an_e2c_that_is_no_antenna_is_swept_under_its_own_name_with_its_endpoint
     wrong = e2ckit.sweep(["CMPR.DRIVE"], array=as_cm, tidy=True)
     assert wrong.error.notna().all(), wrong
     assert e2ckit.sweep(["CMPR.DRIVE"], array=Array([cm01]), tidy=True).error.isna().all()
+
+
+def test_an_os_error_with_no_file_is_one_line_without_a_doubled_colon(monkeypatch):
+    """Out of descriptors anyway (or any OSError naming no file): ``e2ckit: error: Too
+    many open files``, exit 1; it read ``error:: Too many open files``."""
+    import errno
+
+    import e2ckit.api
+
+    def out_of_descriptors(*args, **kwargs):
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(e2ckit.api, "sweep_rows", out_of_descriptors)
+    r = CliRunner().invoke(app, ["--simulate", "sweep", "FEMC.TEMP0", "-a", "DV01"])
+    assert r.exit_code == 1
+    assert "e2ckit: error: Too many open files" in r.stderr and "::" not in r.stderr, r.stderr

@@ -105,8 +105,8 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
                 sys.stdout = open(os.devnull, "w")  # noqa: SIM115
             raise typer.Exit(EXIT_OK) from None
         except OSError as exc:
-            where = f" {exc.filename}" if exc.filename else ""
-            err(f"error:{where}: {exc.strerror or one_line(exc)}")
+            where = f"{exc.filename}: " if exc.filename else ""  # never "error::"
+            err(f"error: {where}{exc.strerror or one_line(exc)}")
             raise typer.Exit(EXIT_PARTIAL) from None
         except Exception as exc:  # a bug: one line, never a traceback
             err(f"internal error: {type(exc).__name__}: {one_line(exc)} (please report this)")
