@@ -357,3 +357,38 @@ def test_hosts_left_untried_at_the_deadline_get_rows_saying_so(fresh_sim):
     assert got["antennas"] == 332 and got["rows"] == 664, got
     assert got["errors"] == ["deadline"] and 0 < got["good"] < 664, got
     assert all("::" not in t for t in got["texts"]), got
+
+
+_LOG_UNDER_ULIMIT = """
+import json, resource, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (128, hard))
+from e2ckit.array import Array, Endpoint
+from e2ckit.clock import SimClock
+from e2ckit.logger import Logger, load
+ports = json.loads(sys.argv[1])
+names = [f"{fam}{n:02d}" for fam in ("DV", "DA", "CM", "PM") for n in range(100)][:332]
+arr = Array([Endpoint(a, "127.0.0.1", ports[i % len(ports)]) for i, a in enumerate(names)], source="test")
+with Logger("FEMC.TEMP0", array=arr, interval=10, path=sys.argv[2], clock=SimClock(rate=None), timeout=2.0,
+            deadline=10.0) as log:
+    st = log.run(cycles=2)
+df = load(sys.argv[2])
+print(json.dumps({"cycles": st.cycles, "written": st.samples_written, "rows": len(df),
+                  "errors": int(df.error.notna().sum())}))
+"""
+
+
+def test_the_logger_keeps_going_past_the_descriptor_limit(fresh_sim, tmp_path):
+    """``e2ckit log`` over 332 hosts under ``ulimit -n 128`` used to die at its first
+    cycle having written nothing; it logs every cycle of every host."""
+    import json
+    import subprocess
+    import sys
+
+    sim = fresh_sim("all")
+    ports = [ep.port for ep in sim.array.values()]
+    done = subprocess.run([sys.executable, "-c", _LOG_UNDER_ULIMIT, json.dumps(ports), str(tmp_path / "log")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got == {"cycles": 2, "written": 2 * 332, "rows": 2 * 332, "errors": 0}, got

@@ -260,8 +260,11 @@ class Engine:
         self.deadline = check_timing(timeout, deadline, concurrency)
         self.follow_up = follow_up
         self.timeout = timeout
-        # one socket per antenna talked to: never more than the process may open
-        self.concurrency = min(concurrency, socket_budget())
+        # one socket per antenna talked to: never more than the process may open, and a
+        # pool keeps no more than leaves room for them (kept sockets hold descriptors too)
+        room = socket_budget()
+        self.concurrency = min(concurrency, room)
+        self.pool_cap = 0 if pool is None else len(pool) + room - self.concurrency
         self.on_antenna_done = on_antenna_done
         self.pool = pool
         for a, (ep, _) in plan.items():
@@ -596,7 +599,8 @@ class Engine:
                 self._advance(link)
                 return
         pool = self.pool
-        if pool is not None and link.sock is not None and not link.connecting and link.conn.reusable:
+        if (pool is not None and link.sock is not None and not link.connecting and link.conn.reusable
+                and len(pool) < self.pool_cap):  # fmt: skip
             self.poller.unregister(link.sock)
             self.by_fd.pop(link.fd, None)
             self.closed_in_batch.add(link.fd)
