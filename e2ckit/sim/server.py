@@ -148,6 +148,9 @@ class SimulatedArray:
         #: the memory driver reaching this array's models (no sockets, virtual time)
         self.memory = MemoryTransport(self)
         self._in_memory = False  # started without sockets
+        # the models are not thread-safe: the socket server runs them on its one loop
+        # thread; in memory, a logger's thread and a notebook's sweep take turns here
+        self._models_lock = threading.Lock()
         self.clock = clock if clock is not None else SimClock()
         self.bind = bind
         self._rng = random.Random(seed)
@@ -470,12 +473,13 @@ class SimulatedArray:
         ant = self._antennas.get(_e2c_of(pipe))
         if ant is None or any(f.kind == "down" and f.probability >= 1.0 for f in ant.faults):
             return False
-        ant.accepted += 1
-        if not ant.model.powered():
-            pipe.push(None)  # accepted, then reset at once: as the socket server does
-            return True
-        pipe.state = ant.boot
-        ant.pipes = [p for p in ant.pipes if p.state == ant.boot][-16:] + [pipe]
+        with self._models_lock:
+            ant.accepted += 1
+            if not ant.model.powered():
+                pipe.push(None)  # accepted, then reset at once: as the socket server does
+                return True
+            pipe.state = ant.boot
+            ant.pipes = [p for p in ant.pipes if p.state == ant.boot][-16:] + [pipe]
         return True
 
     def serve(self, pipe: Any, frame: bytes) -> list[tuple[float, bytes | None]]:
@@ -484,7 +488,8 @@ class SimulatedArray:
         ant = self._antennas[_e2c_of(pipe)]
         if pipe.state != ant.boot:
             return [(0.0, None)]  # rebooted under this connection (half-open): a reset
-        answer = self._answer(ant, frame)
+        with self._models_lock:
+            answer = self._answer(ant, frame)
         if answer is None:
             return [(0.0, None)]
         request, chunks = answer
