@@ -264,3 +264,27 @@ def test_an_e2c_rebooting_under_a_kept_connection_costs_no_reading(transport, fr
 
     assert transport.read(target, [TEMP0, SERIAL]) == good
     assert sim.connections_accepted("DV01") == accepted + 1
+
+
+def test_one_plan_may_mix_drivers_under_one_deadline(sim, dv01):
+    """Each endpoint names its driver: a plan of memory and socket endpoints gives each
+    antenna its exchanges, in plan order, the same bytes either way."""
+    mixed = {"DV02": (sim.memory_array["DV02"], [TEMP0, SERIAL]), "DV01": (sim.socket_array["DV01"], [TEMP0, SERIAL]),
+             "CM01": (sim.memory_array["CM01"], [TEMP0])}  # fmt: skip
+    got = seam.exchange(mixed, timeout=TIMEOUT)
+    assert list(got) == ["DV02", "DV01", "CM01"]
+    assert all(not ex.failed for ex in got.values())
+    same = seam.exchange({"DV02": (sim.socket_array["DV02"], [TEMP0, SERIAL])}, timeout=TIMEOUT)
+    assert got["DV02"].raw == same["DV02"].raw
+
+
+def test_the_socket_driver_never_looks_up_an_in_memory_endpoint(sim):
+    """A memory endpoint handed to the socket engine directly is refused at once, never
+    resolved as a host name; a Client given its label fails at once, saying why."""
+    ep = sim.memory_array["DV01"]
+    with pytest.raises(E2CKitError, match="transport.exchange"):
+        engine.fanout_columns({"DV01": (ep, [TEMP0])}, timeout=TIMEOUT)
+    t0 = time.monotonic()
+    with pytest.raises(E2CKitError, match="serve=True"):
+        Client(ep.host, ep.port, timeout=TIMEOUT).request(TEMP0)
+    assert time.monotonic() - t0 < TIMEOUT
