@@ -140,7 +140,7 @@ def sim_client() -> Iterator[Callable[..., Client]]:
     made: list[Client] = []
 
     def make(sim: Any, antenna: str, timeout: float = 2.0) -> Client:
-        ep = sim.array[antenna]
+        ep = sim.socket_array[antenna]
         c = Client(ep.host, ep.port, timeout=timeout)
         made.append(c)
         return c
