@@ -107,3 +107,15 @@ def test_an_os_error_with_no_file_is_one_line_without_a_doubled_colon(monkeypatc
     r = CliRunner().invoke(app, ["--simulate", "sweep", "FEMC.TEMP0", "-a", "DV01"])
     assert r.exit_code == 1
     assert "e2ckit: error: Too many open files" in r.stderr and "::" not in r.stderr, r.stderr
+
+
+def test_the_logger_logs_an_e2c_that_is_no_antenna_under_its_own_name(fresh_sim, tmp_path):
+    from e2ckit.array import Array
+    from e2ckit.logger import Logger, load
+
+    sim = fresh_sim(("DV01",), serve=False)
+    arr = Array([dataclasses.replace(sim.array["DV01"], antenna="LO-LMC-1", family="DV")])
+    with Logger(["FEMC.TEMP0", "CMPR.DRIVE"], array=arr, interval=10, path=tmp_path, clock=sim.clock) as log:
+        log.run(cycles=2)
+    df = load(tmp_path)
+    assert set(df.antenna) == {"LO-LMC-1"} and len(df) == 4 and df.error.isna().all(), df

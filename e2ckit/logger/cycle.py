@@ -148,7 +148,7 @@ class Logger:
         self.antennas = self._array.select(antennas)
         for a in self.antennas:
             for p in self._static:
-                p.channel_for(a)
+                p.channel_for(self._array[a].family or a)
         rate = self._rate()
         real_interval = self.interval / rate if rate else None
         # interval and duration are clock (simulated) seconds; timeout and deadline are
