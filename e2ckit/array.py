@@ -2,8 +2,9 @@
 
 The default map is the 66 ALMA antennas at ``<antenna lower-case>-e2c:2000`` plus the
 central E2C hosts. ``E2CKIT_ARRAY=<csv>`` (columns ``antenna,host,port``) replaces the
-default for the whole process, which is how the CLI and notebooks are pointed at a
-simulated array without code changes.
+default for the whole process, which is how notebooks and other processes are pointed at
+a simulated array serving sockets; :func:`use_array` does the same within a process for
+any Array, an in-memory simulated one included (``e2ckit --simulate``).
 """
 
 from __future__ import annotations
