@@ -6,7 +6,7 @@
 2. ``e2ckit tools cryo --all`` vs ``e2c-client tools cryo --all`` on one simulated array
    of 66 antennas, one loopback address per antenna on port 2000
    (``SimulatedArray(bind="address")``). e2c-client reaches it through the host-name
-   shim (``e2ckit.sim.hostshim.shim_env``), e2ckit through ``E2CKIT_ARRAY``. Process
+   shim (``tests/hostshim.py``), e2ckit through ``E2CKIT_ARRAY``. Process
    start included; both write into a pipe. Run once with every antenna alive and once
    with ``--silent`` antennas that accept and never answer.
 
@@ -60,7 +60,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.hostshim import shim_env
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the host-name shim is test code
+    from hostshim import shim_env
 
     rows: list[tuple[str, str, list[float], float | None, str]] = []
 

@@ -36,7 +36,7 @@ from e2c_client import E2CClient as PublishedClient
 
 from e2ckit.array import Array
 from e2ckit.client import Client
-from e2ckit.client import E2CClient as DropIn
+from e2ckit.compat import E2CClient as DropIn
 
 FEMC = 0x13
 

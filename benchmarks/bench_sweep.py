@@ -12,7 +12,7 @@ run, three ways of reading the 25 ``cryo`` points of every antenna:
 * the published client's pattern: ``e2c_client.E2CClient``, antenna after antenna,
   request after request (what ``e2c-client tools cryo --all`` does inside);
 * ``e2c-client tools cryo --all`` itself, as a process, against the same array bound
-  one loopback address per antenna (host names mapped by ``e2ckit.sim.hostshim``);
+  one loopback address per antenna (host names mapped by ``tests/hostshim.py``);
 
 then again with three antennas silent (accept, never answer). Ratios are against
 the sequential pattern measured in the same run. Target: ≥ 20× with all alive, and
@@ -41,7 +41,9 @@ from pathlib import Path
 import e2ckit
 from e2ckit.array import Array
 from e2ckit.catalog import default_catalog
-from e2ckit.sim.hostshim import shim_env
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the host-name shim is test code
+from hostshim import shim_env  # noqa: E402
 
 SILENT = ["DV05", "DA50", "CM07"]
 

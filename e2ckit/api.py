@@ -25,6 +25,7 @@ from e2ckit.catalog.limits import judge_rows
 from e2ckit.errors import Failure, SweepError
 from e2ckit.names import LRU_CHANNELS
 from e2ckit.planning import ArrayLike, catalog_of, impossible_node, resolve_array, timing
+from e2ckit import transport
 from e2ckit.transport import engine
 from e2ckit.wire.frames import Mode, Request
 
@@ -99,12 +100,14 @@ def _tidy_rows(
     discovered: dict[str, list[engine.Result]],
     bad_nodes: dict[str, list[tuple[float, Failure]]] | None = None,
     cat: Catalog | None = None,
+    array: Any = None,
 ) -> list[TidyRow]:
     """Decoded results as :class:`TidyRow` (time as UNIX seconds), then one row per
     derived condition of ``cat`` whose inputs an antenna's rows all hold."""
     rows: list[TidyRow] = []
     for antenna, pts in per_antenna.items():
         first = len(rows)
+        key = antenna if array is None else planning.family_key(array, antenna)  # an endpoint's family
         by_addr = {(r.request.channel, r.request.node, r.request.rca): r for r in results[antenna]}
         for t, why in (bad_nodes or {}).get(antenna, ()):
             # a node the listing named but no request can address: one error row each
@@ -117,7 +120,7 @@ def _tidy_rows(
         if not pts and discovered.get(antenna):
             continue
         for p in pts:
-            r = by_addr[(p.channel_for(antenna), p.node, p.rca)]
+            r = by_addr[(p.channel_for(key), p.node, p.rca)]
             latency = r.latency * 1e3 if r.latency is not None else math.nan
             if r.ok and r.reply is not None:
                 d = p.decode(r.reply.data)
@@ -331,7 +334,7 @@ async def asweep(
 
     plan = planning.prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
     swept = await asyncio.to_thread(planning.run, plan)
-    return _finish(_tidy_rows(*swept, cat=plan.catalog), tidy, raise_on_error)
+    return _finish(_tidy_rows(*swept, cat=plan.catalog, array=plan.array), tidy, raise_on_error)
 
 
 def sweep_rows(
@@ -365,7 +368,7 @@ def sweep_rows(
         exc.partial = _partial_rows(plan, done)  # type: ignore[attr-defined]
         exc.not_read = [a for a in plan.antennas if a not in done]  # type: ignore[attr-defined]
         raise
-    return _tidy_rows(*swept, cat=plan.catalog)
+    return _tidy_rows(*swept, cat=plan.catalog, array=plan.array)
 
 
 #: the error of a reading a sweep interrupted by Ctrl-C never made
@@ -373,22 +376,12 @@ INTERRUPTED = Failure("interrupted", "not read: the sweep was interrupted (Ctrl-
 
 
 def _partial_rows(plan: planning.Plan, done: dict[str, list[engine.Result]]) -> list[TidyRow]:
-    """The rows of an interrupted sweep: those of every antenna the engine had finished, and
-    for each other one an ``interrupted`` row per point it would have read."""
+    """The rows of an interrupted sweep: those of every antenna the transport had finished,
+    and for each other one an ``interrupted`` row per point it would have read."""
     import time
 
-    n = len(LRU_CHANNELS) if plan.dynamic else 0
-    per_antenna: dict[str, list[Point]] = {}
-    results: dict[str, list[engine.Result]] = {}
-    listings: dict[str, list[engine.Result]] = {}
-    for a in plan.antennas:
-        if a not in done:
-            continue
-        listings[a], results[a] = done[a][:n], done[a][n:]
-        found = [(r.request.channel, node.node) for r in listings[a] if r.ok and r.reply is not None
-                 for node in r.reply.nodes if impossible_node(r.request.channel, node) is None]  # fmt: skip
-        per_antenna[a] = list(plan.static) + [p for g in plan.dynamic for p in plan.catalog.expand(g, nodes=found)]
-    rows = _tidy_rows(per_antenna, results, listings, cat=plan.catalog) if per_antenna else []
+    swept = planning.finished(plan, done)
+    rows = _tidy_rows(*swept, cat=plan.catalog, array=plan.array) if swept.points else []
     now = time.time()
     for a in plan.antennas:
         if a not in done:
@@ -453,7 +446,7 @@ def nodes(
     timeout, dl = timing(timeout, deadline)
     channels = _check.int_list("channels", channels, 0, 0xFFFF)
     plan = {a: (arr[a], [Request(ch, 0, 0, Mode.GET_NODES) for ch in channels]) for a in names}
-    results = engine.fanout(plan, timeout=timeout, deadline=dl, concurrency=concurrency)
+    results = transport.exchange_results(plan, timeout=timeout, deadline=dl, concurrency=concurrency)
     rows = []
     for a in names:
         for r in results[a]:

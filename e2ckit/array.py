@@ -2,22 +2,25 @@
 
 The default map is the 66 ALMA antennas at ``<antenna lower-case>-e2c:2000`` plus the
 central E2C hosts. ``E2CKIT_ARRAY=<csv>`` (columns ``antenna,host,port``) replaces the
-default for the whole process, which is how the CLI and notebooks are pointed at a
-simulated array without code changes.
+default for the whole process, which is how notebooks and other processes are pointed at
+a simulated array serving sockets; :func:`use_array` does the same within a process for
+any Array, an in-memory simulated one included (``e2ckit --simulate``).
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from e2ckit._check import name_list
 from e2ckit.errors import ValidationError
 from e2ckit.names import ANTENNA_RE as _ANTENNA_RE
 from e2ckit.names import DEFAULT_PORT
+from e2ckit.names import FAMILIES as FAMILY_NAMES
 
 __all__ = [
     "ANTENNAS",
@@ -27,6 +30,7 @@ __all__ = [
     "Endpoint",
     "antenna_family",
     "default_array",
+    "use_array",
 ]
 
 #: Antenna families and their numbers (66 antennas).
@@ -56,11 +60,28 @@ def antenna_family(antenna: str) -> str:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where one antenna's E2C listens."""
+    """Where one antenna's E2C listens, and how to reach it.
+
+    ``family`` (``"DV"``) picks the catalog's channel map; by default it is read from the
+    antenna name, and an E2C that is no antenna (a bare address, a central host) may be
+    given one instead of a stand-in name. ``transport`` is the driver that reaches it
+    (see :mod:`e2ckit.transport`): None for sockets to ``host:port``, or e.g. a
+    simulated array's memory transport (then ``host`` and ``port`` are only labels).
+    """
 
     antenna: str
     host: str
     port: int = DEFAULT_PORT
+    family: str | None = None
+    transport: Any = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.family is None:
+            m = _ANTENNA_RE.match(self.antenna.upper())
+            if m:
+                object.__setattr__(self, "family", m.group(1))
+        elif self.family not in FAMILY_NAMES:
+            raise ValidationError(f"family {self.family!r} of {self.antenna} is not one of {', '.join(FAMILY_NAMES)}")
 
 
 class Array(Mapping[str, Endpoint]):
@@ -69,13 +90,16 @@ class Array(Mapping[str, Endpoint]):
     Names are upper case (``DV01``, ``LO-LMC-1``); look-ups ignore case.
     """
 
-    def __init__(self, endpoints: Iterable[Endpoint], source: str = "") -> None:
+    def __init__(self, endpoints: Iterable[Endpoint], source: str = "", clock: Any = None) -> None:
+        #: the clock of the simulated array this map describes (None: a real array); a
+        #: logger on it stamps samples in that clock's time
+        self.clock = clock
         self._map: dict[str, Endpoint] = {}
         for ep in endpoints:
             key = ep.antenna.upper()
             if key in self._map:
                 raise ValidationError(f"antenna {key} appears twice in the host map {source}".rstrip())
-            self._map[key] = Endpoint(key, ep.host, ep.port)
+            self._map[key] = ep if ep.antenna == key else replace(ep, antenna=key)
         self.source = source
 
     def __getitem__(self, antenna: str) -> Endpoint:
@@ -194,12 +218,38 @@ class Array(Mapping[str, Endpoint]):
             w = csv.writer(f)
             w.writerow(["antenna", "host", "port"])
             for ep in self._map.values():
+                if ep.transport is not None:
+                    raise ValidationError(
+                        f"{ep.antenna} is reached in memory ({ep.transport!r}), not at a host:port: "
+                        "a host-map CSV needs a socket server (SimulatedArray(..., serve=True))"
+                    )
                 w.writerow([ep.antenna, ep.host, ep.port])
         return path
 
 
+#: the array set by :func:`use_array` (innermost last)
+_active: list[Array] = []
+
+
+def use_array(array: Array) -> Callable[[], None]:
+    """Make ``array`` the one this process talks to when no array is named (before
+    ``$E2CKIT_ARRAY``), e.g. a simulated array held in memory, which no CSV can carry;
+    returns the function that undoes it. ``e2ckit --simulate`` uses this."""
+    if not isinstance(array, Array):
+        raise ValidationError(f"use_array takes an Array, got {type(array).__name__}")
+    _active.append(array)
+
+    def restore() -> None:
+        _active[:] = [a for a in _active if a is not array]
+
+    return restore
+
+
 def default_array() -> Array:
-    """The array this process talks to: ``$E2CKIT_ARRAY`` if set, else the ALMA defaults."""
+    """The array this process talks to: the one given to :func:`use_array`, else
+    ``$E2CKIT_ARRAY`` if set, else the ALMA defaults."""
+    if _active:
+        return _active[-1]
     path = os.environ.get(ENV_VAR)
     if path:
         return Array.from_csv(path)

@@ -17,7 +17,7 @@ send only with ``confirm=True`` and write the control audit log first (see
 :mod:`e2ckit.audit`).
 
 ``E2CClient``, the drop-in for the published ``e2c-client``, lives in
-:mod:`e2ckit.compat`; ``from e2ckit.client import E2CClient`` still works.
+:mod:`e2ckit.compat` (``from e2ckit.compat import E2CClient``), which builds on this module.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from e2ckit.errors import (
 )
 from e2ckit.names import DEFAULT_PORT, LRU_CHANNELS
 from e2ckit.transport import resolve
+from e2ckit.transport.base import retryable
 from e2ckit.wire import NEED_DATA, Connection
 from e2ckit.wire.frames import (
     Mode,
@@ -49,7 +50,7 @@ from e2ckit.wire.frames import (
     reply_of,
 )
 
-__all__ = ["DEFAULT_PORT", "Client", "decode_ds18s20"]  # and E2CClient, lazily from e2ckit.compat
+__all__ = ["DEFAULT_PORT", "Client", "decode_ds18s20"]
 
 #: request modes that change hardware: sent only from inside audit.audited_send
 _CHANGES_HARDWARE = (Mode.CONTROL, Mode.RESET)
@@ -166,6 +167,13 @@ class Client:
         except ConnectionRefusedError:
             sock.close()
             return Failure.of("refused")
+        except ConnectionResetError:
+            # reset as it connects (a powered-off E2C accepts, then resets): before any
+            # byte, which wire's Connection reads as refused, as the engine does
+            sock.close()
+            lost = Connection()
+            lost.receive_data(b"")
+            return lost.failure  # type: ignore[return-value]
         except OSError as exc:
             sock.close()
             return Failure("unreachable", f"cannot connect: {exc.strerror or exc}")
@@ -198,19 +206,33 @@ class Client:
                 )
         with self._lock:
             deadline = time.monotonic() + limit
-            sock = self._connect(deadline)
-            try:
-                result = self._exchange(sock, request, deadline, limit)
-            except BaseException:
-                # Interrupted (KeyboardInterrupt): the connection may now hold a late
-                # or partial reply: never reuse it.
-                self.close()
-                raise
+            result = self._attempt(request, deadline, limit)
             if isinstance(result, Failure):
-                self.close()
                 raise result.exception(self.host, self.port)
         if check and result.error:
             raise E2CError(result.error, request, host=f"{self.host}:{self.port}")
+        return result
+
+    def _attempt(self, request: Request, deadline: float, limit: float) -> Reply | Failure:
+        """One request on the kept connection or a new one. A kept connection that
+        fails before a byte of the reply (the E2C rebooted under it: a reset or a
+        half-open connection) is replaced once and a monitor or get-nodes request sent
+        again; a control never is (it may have been applied)."""
+        kept = self._sock
+        sock = self._connect(deadline)
+        before = self._conn.received
+        try:
+            result = self._exchange(sock, request, deadline, limit)
+        except BaseException:
+            # Interrupted (KeyboardInterrupt): the connection may now hold a late
+            # or partial reply: never reuse it.
+            self.close()
+            raise
+        if not isinstance(result, Failure):
+            return result
+        self.close()
+        if sock is kept and self._conn.received == before and retryable(request, result):
+            return self._attempt(request, deadline, limit)
         return result
 
     def _exchange(self, sock: socket.socket, request: Request, deadline: float, limit: float) -> Reply | Failure:
@@ -361,9 +383,10 @@ def decode_ds18s20(data: bytes) -> float:
 
 
 def __getattr__(name: str) -> Any:
-    # The drop-in moved to e2ckit.compat; the README's porting recipe imports it from here.
+    # The drop-in lives in e2ckit.compat, which builds on this module: importing it from
+    # here would close an import cycle, so the old path names the new one instead.
     if name == "E2CClient":
-        from e2ckit.compat import E2CClient  # noqa: PLC0415 (lazy: compat imports this module)
-
-        return E2CClient
+        raise AttributeError(
+            "E2CClient moved to e2ckit.compat: use `from e2ckit.compat import E2CClient` (or `e2ckit.E2CClient`)"
+        )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """The drop-in ``E2CClient``: port an ``e2c-client`` script by changing one import.
 
-``from e2ckit.compat import E2CClient`` (or, as the README's porting recipe says,
-``from e2ckit.client import E2CClient``) instead of ``from e2c_client import E2CClient``.
+``from e2ckit.compat import E2CClient`` (the README's porting recipe) instead of
+``from e2c_client import E2CClient``.
 Same constructor, constants, methods and return shapes, built on :class:`e2ckit.client.Client`;
 replies are read exactly, so split TCP segments do not misparse.
 

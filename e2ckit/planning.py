@@ -10,15 +10,16 @@ DataFrames are api's; the logger decodes the same results its own way.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from e2ckit import _check
 from e2ckit._check import name_list, positive_seconds, whole_number
 from e2ckit.array import Array, default_array
 from e2ckit.errors import Failure, ValidationError
-from e2ckit.names import LRU_CHANNELS, MAX_NODE, default_deadline
-from e2ckit.transport import engine
+from e2ckit.names import LRU_CHANNELS, MAX_NODE
+from e2ckit import transport
+from e2ckit.transport.base import Result, check_timing
 from e2ckit.wire.frames import Mode, NodeRecord, Request, monitor_request
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Plan",
     "catalog_of",
+    "family_key",
+    "finished",
     "impossible_node",
     "prepare",
     "resolve_array",
@@ -90,9 +93,9 @@ def split_what(cat: Catalog, what: str | Sequence[str]) -> tuple[list[Point], li
 
 
 def timing(timeout: object, deadline: object) -> tuple[float, float]:
-    """Checked (timeout, deadline); the deadline defaults to 2 × timeout + 0.5 s."""
-    t = positive_seconds("timeout", timeout)
-    return t, (default_deadline(t) if deadline is None else positive_seconds("deadline", deadline))
+    """Checked (timeout, deadline); the deadline defaults to 2 × timeout + 0.5 s (the
+    transport's one check, :func:`e2ckit.transport.base.check_timing`)."""
+    return positive_seconds("timeout", timeout), check_timing(timeout, deadline, 1)  # type: ignore[arg-type]
 
 
 def prepare(
@@ -113,8 +116,14 @@ def prepare(
     concurrency = whole_number("concurrency", concurrency, "antennas")
     for a in names:  # a point whose channel depends on the antenna family fails here, not mid-sweep
         for p in static:
-            p.channel_for(a)
+            p.channel_for(family_key(arr, a))
     return Plan(cat, arr, list(names), list(static), dynamic, timeout, total_deadline, concurrency)
+
+
+def family_key(array: Array, antenna: str) -> str:
+    """What a point's ``channel_for`` takes for ``antenna``: its endpoint's family (so an
+    E2C that is no antenna, given a family, needs no stand-in name), else its name."""
+    return array[antenna].family or antenna
 
 
 def impossible_node(channel: int, node: NodeRecord) -> Failure | None:
@@ -139,53 +148,97 @@ class Swept(NamedTuple):
     failures of listed nodes no request can address."""
 
     points: dict[str, list[Point]]
-    results: dict[str, list[engine.Result]]
-    listings: dict[str, list[engine.Result]]
+    results: dict[str, list[Result]]
+    listings: dict[str, list[Result]]
     bad_nodes: dict[str, list[tuple[float, Failure]]]
 
 
+def finished(plan: Plan, done: Mapping[str, Sequence[Result]]) -> Swept:
+    """The :class:`Swept` of the antennas in ``done`` (their results as the transport's
+    ``on_antenna_done`` gave them) — what an interrupted sweep had finished. Their order is
+    :func:`run`'s: the static points, then the listings, then the nodes found."""
+    cat, arr, antennas, static, dynamic = plan.catalog, plan.array, plan.antennas, plan.static, plan.dynamic
+    n = len(LRU_CHANNELS) if dynamic else 0
+    per_antenna: dict[str, list[Point]] = {}
+    results: dict[str, list[Result]] = {}
+    discovered: dict[str, list[Result]] = {}
+    bad_nodes: dict[str, list[tuple[float, Failure]]] = {}
+    for a in (a for a in antennas if a in done):
+        k = len(_requests(family_key(arr, a), static))
+        rs = list(done[a])
+        results[a] = rs[:k] + rs[k + n :]
+        per_antenna[a] = list(static)
+        if dynamic:
+            discovered[a] = rs[k : k + n]
+            found, bad = _found(discovered[a])
+            if bad:
+                bad_nodes[a] = bad
+            per_antenna[a] += [p for g in dynamic for p in cat.expand(g, nodes=found)]
+    return Swept(per_antenna, results, discovered, bad_nodes)
+
+
+def _requests(key: str, points: Sequence[Point], skip: frozenset = frozenset()) -> list[Request]:
+    """One monitor request per distinct address of ``points`` on an antenna of family
+    ``key``, in order, leaving out the addresses in ``skip`` (already asked)."""
+    seen: dict[tuple[int, int, int], None] = {}
+    for p in points:
+        addr = (p.channel_for(key), p.node, p.rca)
+        if addr not in skip:
+            seen.setdefault(addr, None)
+    return [monitor_request(*addr) for addr in seen]
+
+
+def _found(listing: Sequence[Result]) -> tuple[list[tuple[int, int]], list[tuple[float, Failure]]]:
+    """The ``(channel, node)`` pairs a node listing names, and the failures of the
+    nodes it names that no request can address (see :func:`impossible_node`)."""
+    found: list[tuple[int, int]] = []
+    bad: list[tuple[float, Failure]] = []
+    for r in listing:
+        for n in r.reply.nodes if r.ok and r.reply else ():
+            why = impossible_node(r.request.channel, n)
+            if why is None:
+                found.append((r.request.channel, n.node))
+            else:
+                bad.append((r.time, why))
+    return found, bad
+
+
 def run(plan: Plan, tick: Callable[[str, list], None] | None = None) -> Swept:
-    """The sweep itself, blocking, in one pass of the engine under one deadline. When a
-    dynamic group needs the node listings, each antenna lists its nodes first and its
-    readings follow on the same connection as soon as its own listing is in: an
-    antenna that is slow to list (or whose name hangs) holds back no other. Returns
-    the points of each antenna, the results, the listings, and per antenna the
-    failures of nodes its listing named that cannot be asked (see :func:`impossible_node`)."""
+    """The sweep itself, blocking, in one pass of the transport under one deadline.
+
+    Each antenna's static points go first; when a dynamic group needs the node
+    listings, they follow on the same connection, and the readings of the nodes found
+    after them, as soon as that antenna's own listing is in. So discovery never
+    starves the static points (a slow E2C whose listings would use up the deadline
+    still gives its static readings), and an antenna slow to list holds back no other.
+    Returns the points of each antenna, the results (one per distinct address), the
+    listings, and per antenna the failures of nodes its listing named that cannot be
+    asked (see :func:`impossible_node`)."""
     cat, arr, antennas, static, dynamic, timeout, deadline, concurrency = plan
+    first = {a: _requests(family_key(arr, a), static) for a in antennas}
+    timing = {"timeout": timeout, "deadline": deadline, "concurrency": concurrency, "on_antenna_done": tick}
+    if not dynamic:
+        results = transport.exchange_results({a: (arr[a], first[a]) for a in antennas}, **timing)
+        return Swept({a: list(static) for a in antennas}, results, {}, {})
+    listing = [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]
+    n = len(listing)
     per_antenna: dict[str, list[Point]] = {}
     bad_nodes: dict[str, list[tuple[float, Failure]]] = {}
 
-    def readings(a: str, listing: Sequence[engine.Result]) -> list[Request]:
-        pts = list(static)
-        if dynamic:
-            found = []
-            for r in listing:
-                for n in r.reply.nodes if r.ok and r.reply else ():
-                    why = impossible_node(r.request.channel, n)
-                    if why is None:
-                        found.append((r.request.channel, n.node))
-                    else:
-                        bad_nodes.setdefault(a, []).append((r.time, why))
-            for g in dynamic:
-                pts += cat.expand(g, nodes=found)
-        per_antenna[a] = pts
-        seen: dict[tuple[int, int, int], None] = {}
-        for p in pts:
-            seen.setdefault((p.channel_for(a), p.node, p.rca), None)
-        return [monitor_request(*addr) for addr in seen]
+    def readings(a: str, ex: Any) -> list[Request]:
+        k = len(first[a])
+        found, bad = _found(ex.results()[k : k + n])
+        if bad:
+            bad_nodes[a] = bad
+        extra = [p for g in dynamic for p in cat.expand(g, nodes=found)]
+        per_antenna[a] = list(static) + extra
+        asked = frozenset((r.channel, r.node, r.rca) for r in first[a])
+        return _requests(family_key(arr, a), extra, asked)
 
-    if not dynamic:
-        requests = {a: (arr[a], readings(a, ())) for a in antennas}
-        results = engine.fanout(requests, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=tick)
-        return Swept(per_antenna, results, {}, bad_nodes)
-    listing = [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]
-    n = len(listing)
-    both = engine.fanout(
-        {a: (arr[a], listing) for a in antennas}, timeout=timeout, deadline=deadline, concurrency=concurrency,
-        on_antenna_done=tick, follow_up=lambda a, ex: readings(a, ex.results()),
-    )  # fmt: skip
-    discovered = {a: rs[:n] for a, rs in both.items()}
+    both = transport.exchange_results({a: (arr[a], first[a] + listing) for a in antennas}, follow_up=readings, **timing)
+    discovered = {a: rs[len(first[a]) : len(first[a]) + n] for a, rs in both.items()}
+    results = {a: rs[: len(first[a])] + rs[len(first[a]) + n :] for a, rs in both.items()}
     # readings() ran as each antenna's listing came in: put the antennas back in the
     # order asked, so that a sweep's rows do not depend on which E2C answered first
-    per_antenna = {a: per_antenna[a] for a in antennas if a in per_antenna}
-    return Swept(per_antenna, {a: rs[n:] for a, rs in both.items()}, discovered, bad_nodes)
+    per_antenna = {a: per_antenna.get(a, list(static)) for a in antennas}
+    return Swept(per_antenna, results, discovered, bad_nodes)

@@ -8,9 +8,14 @@ Every fixture here binds loopback addresses only and never resolves a real host 
   of one module: a test that injects faults should clear them (``sim.clear_faults()``)
   and one that changes hardware state (controls, resets, missing LRUs) should use
   ``fresh_sim`` instead.
+  It serves loopback sockets (``serve=True``): for Client, engine and CLI-process tests.
+* ``memory_sim`` (module scope): the same three antennas answering in memory (the memory
+  driver: no sockets, no threads, virtual time), for tests that need no host:port (api,
+  planning, triage, logger). ``sim.memory_array`` reaches ``sim``'s models in memory too.
 * ``fresh_sim``: a factory, ``fresh_sim(antennas=("DV01",), **kwargs)``, for a private
   simulated array started now and stopped when the test ends; keyword arguments go to
-  ``SimulatedArray`` (``seed`` defaults to 7, ``clock`` to a new stepped clock).
+  ``SimulatedArray`` (``seed`` defaults to 7, ``clock`` to a new stepped clock, ``serve``
+  to True: pass ``serve=False`` for the memory driver).
 * ``address_sim``: a factory like ``fresh_sim`` for ``bind="address"`` arrays (one
   loopback address per antenna, 127.0.1.x). It tries port 2000 and falls back to free
   high ports when 2000 is taken on those addresses; it skips the test, with the
@@ -45,10 +50,11 @@ SIM_SEED = 7
 
 def _new_sim(antennas: Sequence[str] | str, **kwargs: Any) -> Any:
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     kwargs.setdefault("seed", SIM_SEED)
     kwargs.setdefault("clock", SimClock(rate=None))
+    kwargs.setdefault("serve", True)
     return SimulatedArray(antennas, **kwargs)
 
 
@@ -74,6 +80,16 @@ def _control_audit_log(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
 def sim() -> Iterator[Any]:
     """A started 3-antenna simulated array (DV01, DV02, CM01; seed 7; stepped clock)."""
     s = _new_sim(list(SIM_ANTENNAS)).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def memory_sim() -> Iterator[Any]:
+    """The three antennas of ``sim`` (seed 7, stepped clock), answering in memory."""
+    s = _new_sim(list(SIM_ANTENNAS), serve=False).start()
     try:
         yield s
     finally:
@@ -124,7 +140,7 @@ def sim_client() -> Iterator[Callable[..., Client]]:
     made: list[Client] = []
 
     def make(sim: Any, antenna: str, timeout: float = 2.0) -> Client:
-        ep = sim.array[antenna]
+        ep = sim.socket_array[antenna]
         c = Client(ep.host, ep.port, timeout=timeout)
         made.append(c)
         return c

@@ -30,6 +30,9 @@ class FakeE2C:
     ``listing``: node ids its get-nodes answers (every channel).
     :meth:`send_stray` writes one reply nobody asked for on the open connections and
     returns once it is written (on loopback, then it is in the client's receive queue).
+
+    It is a memory driver's handler too (:meth:`accept`, :meth:`serve`): the same
+    answers with no socket, for ``MemoryTransport(fake)``.
     """
 
     def __init__(self, *, double_on: frozenset[int] = frozenset(), listing: tuple[int, ...] = (0x13,)) -> None:
@@ -45,6 +48,7 @@ class FakeE2C:
         self._lock = threading.Lock()
         self._stop = False
         self._threads: list[threading.Thread] = []
+        self._pipes: list = []  # in-memory connections (memory driver)
 
     def __enter__(self) -> FakeE2C:
         t = threading.Thread(target=self._accept, daemon=True)
@@ -69,10 +73,23 @@ class FakeE2C:
         for t in self._threads:
             t.join(timeout=5)
 
+    # -- the memory driver's handler --------------------------------------------------
+
+    def accept(self, pipe) -> bool:
+        self.accepted += 1
+        self._pipes.append(pipe)
+        return True
+
+    def serve(self, pipe, frame: bytes) -> list[tuple[float, bytes]]:
+        self.requests += 1
+        return [(0.0, self._answer(Request.decode(frame)))]
+
     def send_stray(self) -> None:
+        stray = Reply(0, value_of(STRAY_RCA)).encode()
+        for pipe in self._pipes:
+            pipe.push(stray)
         with self._lock:
             conns = list(self._conns)
-        stray = Reply(0, value_of(STRAY_RCA)).encode()
         for c in conns:
             try:
                 c.sendall(stray)

@@ -40,6 +40,13 @@ def faulty():
         yield s
 
 
+@pytest.fixture
+def faulty_socket():
+    """``faulty`` on loopback sockets, for what only the socket driver's timing shows."""
+    with SimulatedArray(["DV01", "DV02", "DV03", "CM04"], seed=3, clock=SimClock(rate=None), serve=True) as s:
+        yield s
+
+
 def _served(value: object, dtype: str) -> float:
     """What the wire can carry: floats travel as float32."""
     return float(np.float32(value)) if dtype == "f32" else float(value)  # type: ignore[arg-type]
@@ -136,9 +143,10 @@ def test_a_silent_antenna_costs_the_deadline_not_a_timeout_per_point(faulty) -> 
     assert tidy["error"].notna().all() and len(tidy) == len(default_catalog().resolve("cryo")) == 28
 
 
-def test_a_silent_antenna_times_out_after_the_request_timeout_well_before_the_deadline(faulty) -> None:
+def test_a_silent_antenna_times_out_after_the_request_timeout_well_before_the_deadline(faulty_socket) -> None:
     """Per-request timeouts are found by a periodic scan (every timeout/50): the silent
     antenna's first request fails once its timeout has passed, not at the deadline."""
+    faulty = faulty_socket
     faulty.fault("DV03", "silent")
     t0 = time.monotonic()
     tidy = e2ckit.sweep("cryo", array=faulty, timeout=0.2, deadline=5.0, tidy=True)
@@ -161,7 +169,7 @@ def test_engine_columns_hold_every_reply_or_why_there_is_none(faulty) -> None:
     """``fanout_columns`` (the logger's path): one entry per request in plan order, the
     reply bytes where a valid reply came (E2C errors included), else the failure; and
     ``results()`` says the same as the Results a sweep makes."""
-    from e2ckit.transport import engine
+    from e2ckit import transport
     from e2ckit.wire.frames import monitor_request
 
     faulty.fault("CM04", "error", code=5011, node=0x13, rca=0x0C004)
@@ -170,7 +178,7 @@ def test_engine_columns_hold_every_reply_or_why_there_is_none(faulty) -> None:
     arr = faulty.array
     reqs = [monitor_request(p.channel_for("DV01"), p.node, p.rca) for p in default_catalog().resolve("cryo")]
     plan = {a: (arr[a], reqs) for a in arr.antennas}
-    cols = engine.fanout_columns(plan, timeout=0.5)
+    cols = transport.exchange(plan, timeout=0.5)
     for a, ex in cols.items():
         assert ex.antenna == a and list(ex.requests) == reqs
         assert len(ex.raw) == len(ex.sent) == len(ex.latency) == len(reqs)
@@ -183,7 +191,7 @@ def test_engine_columns_hold_every_reply_or_why_there_is_none(faulty) -> None:
     cm = cols["CM04"]
     e2c_errors = [raw for raw in cm.raw if raw is not None and raw[:4] != bytes(4)]
     assert [struct.unpack(">IB", raw[:5]) for raw in e2c_errors] == [(5011, 0)] and not cm.failed
-    made = engine.fanout(plan, timeout=0.5)
+    made = transport.exchange_results(plan, timeout=0.5)
     for a, ex in cols.items():
         got = [(r.request, r.error, r.reply) for r in ex.results()]
         want = [(r.request, r.error, r.reply) for r in made[a]]
@@ -231,7 +239,8 @@ def test_sweep_works_inside_a_running_event_loop(sim) -> None:
     assert tidy["error"].isna().all() and set(tidy["antenna"]) == set(ANTS)
 
 
-def test_control_effects_show_in_the_next_sweep_as_status_not_values(faulty) -> None:
+def test_control_effects_show_in_the_next_sweep_as_status_not_values(faulty_socket) -> None:
+    faulty = faulty_socket
     cat = default_catalog()
     ep = faulty.array["DV01"]
     p = cat.point("FEMC.SET_BACKING_PUMP")

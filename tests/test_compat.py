@@ -2,11 +2,11 @@
 
 Guards two promises: (1) the simulator speaks the real protocol well enough that the
 published library and CLI read nodes, AMBSI temperatures, revisions and cryostat points
-from it and print the simulator's values; (2) ``e2ckit.client.E2CClient`` is a drop-in:
+from it and print the simulator's values; (2) ``e2ckit.compat.E2CClient`` is a drop-in:
 for the same requests it returns exactly the published ``send_request`` tuples.
 
 Only loopback is contacted: the CLI gets ``--host 127.0.0.1 --port P``, or, for ``--all``,
-real ALMA host names resolved by ``e2ckit.sim.hostshim`` to 127.0.1.x (any ``*-e2c`` name
+real ALMA host names resolved by ``tests/hostshim.py`` to 127.0.1.x (any ``*-e2c`` name
 the shim does not map fails to resolve).
 """
 
@@ -24,8 +24,8 @@ import pytest
 from e2c_client import E2CClient as PublishedClient
 from simhelpers import client_for
 
-from e2ckit.client import E2CClient as OurClient
-from e2ckit.sim.hostshim import shim_env
+from e2ckit.compat import E2CClient as OurClient
+from hostshim import shim_env
 
 FEMC, CMPR, E2C_NODE = 0x13, 0x25, 0x16
 CLI = shutil.which("e2c-client", path=os.path.dirname(sys.executable)) or shutil.which("e2c-client")

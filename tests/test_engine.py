@@ -90,7 +90,7 @@ def test_a_hanging_name_costs_the_deadline_and_never_holds_back_a_healthy_antenn
 def test_a_name_that_does_not_exist_is_unresolved_at_once(sim, fake_dns):
     plan = {"DV01": (Endpoint("DV01", fake_dns["nx"], 2000), cryo_requests("DV01"))}
     t0 = time.monotonic()
-    results = engine.fanout(plan, timeout=1.0)["DV01"]
+    results = engine.fanout_columns(plan, timeout=1.0)["DV01"].results()
     assert time.monotonic() - t0 < 0.5
     assert {r.error for r in results} == {"unresolved"}
     assert results[0].detail.startswith("host name did not resolve (")
@@ -218,17 +218,14 @@ def test_sync_entry_points_work_inside_a_running_event_loop(sim):
     async def cell():
         cols = engine.fanout_columns(plan, timeout=1.0)
         rows = api.sweep_rows("cryo", array=sim, timeout=1.0)
-        wrapped = engine.run(lambda: engine.sweep_requests(plan, timeout=1.0))
-        return cols, rows, wrapped
+        return cols, rows
 
-    cols, rows, wrapped = asyncio.run(cell())
+    cols, rows = asyncio.run(cell())
     assert not any(ex.failed for ex in cols.values())
     assert all(r.error is None for r in rows) and len(rows) == 3 * (len(CRYO) + 1)  # + the derived LO PA row
-    assert all(r.ok for rs in wrapped.values() for r in rs)
 
 
 def test_async_entry_points_leave_the_loop_free(sim):
-    plan = {a: (sim.array[a], cryo_requests(a)) for a in sim.antennas}
     sim.fault("CM01", "slow", delay=0.01)  # 25 points: a quarter of a second per sweep
 
     async def main():
@@ -241,23 +238,21 @@ def test_async_entry_points_leave_the_loop_free(sim):
                 ticks += 1
 
         t = asyncio.create_task(ticker())
-        results = await engine.sweep_requests(plan, timeout=1.0)
         wide = await e2ckit.asweep("cryo", array=sim, timeout=1.0)
         t.cancel()
-        return results, wide, ticks
+        return wide, ticks
 
     try:
-        results, wide, ticks = asyncio.run(main())
+        wide, ticks = asyncio.run(main())
     finally:
         sim.clear_faults()
-    assert all(r.ok for rs in results.values() for r in rs)
     assert list(wide.index) == sim.antennas and wide["error"].isna().all()
     assert ticks > 10, "the loop was blocked while the engine worked"
 
 
 def test_no_private_event_loop_thread(sim):
     plan = {a: (sim.array[a], cryo_requests(a)) for a in sim.antennas}
-    engine.fanout(plan)
+    engine.fanout_columns(plan)
     api.sweep_rows("cryo", array=sim)
     assert not [t.name for t in threading.enumerate() if t.name == "e2ckit-engine"]
 
@@ -278,8 +273,9 @@ def test_a_hanging_look_up_does_not_delay_the_exit_of_the_process():
         "from e2ckit.transport import engine\n"
         "from e2ckit.array import Endpoint\n"
         "from e2ckit.wire.frames import monitor_request\n"
-        "out = engine.fanout({'DV01': (Endpoint('DV01', 'hang-e2c.invalid', 2000), [monitor_request(1, 0x13, 0)])},"
+        "out = engine.fanout_columns({'DV01': (Endpoint('DV01', 'hang-e2c.invalid', 2000), [monitor_request(1, 0x13, 0)])},"
         " timeout=0.2, deadline=0.5)\n"
+        "out = {'DV01': out['DV01'].results()}\n"
         "print(out['DV01'][0].error, out['DV01'][0].detail)\n"
     )
     t0 = time.monotonic()
@@ -310,3 +306,89 @@ def test_a_hanging_name_never_queues_another_name_behind_it(monkeypatch):
             nx.result(timeout=2)
     finally:
         release.set()
+
+
+# -- the file-descriptor budget (issue 22, item 5) -------------------------------------------
+
+_UNDER_ULIMIT = """
+import json, resource, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[2]), hard))
+import e2ckit
+from e2ckit.array import Array, Endpoint
+ports = json.loads(sys.argv[1])
+names = [f"{fam}{n:02d}" for fam in ("DV", "DA", "CM", "PM") for n in range(100)][:332]
+arr = Array([Endpoint(a, "127.0.0.1", ports[i % len(ports)]) for i, a in enumerate(names)], source="test")
+tidy = e2ckit.sweep(["FEMC.TEMP0", "FEMC.TEMP1"], array=arr, timeout=2.0, deadline=float(sys.argv[3]), tidy=True)
+print(json.dumps({"antennas": int(tidy.antenna.nunique()), "rows": len(tidy),
+                  "errors": sorted(set(e.split(":")[0] for e in tidy.error.dropna())),
+                  "texts": sorted(set(tidy.error.dropna()))[:3], "good": int(tidy.error.isna().sum())}))
+"""
+
+
+def _sweep_under_ulimit(ports: list[int], limit: int, deadline: float) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _UNDER_ULIMIT, json.dumps(ports), str(limit), str(deadline)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_a_sweep_of_more_hosts_than_descriptors_waits_its_turn_and_reads_every_one(fresh_sim):
+    """332 loopback hosts under a soft RLIMIT_NOFILE of 128 (``ulimit -n 128``): the sweep
+    holds at most the budget of sockets at once, the rest wait their turn; every host is
+    read (it used to fail whole: "Too many open files")."""
+    sim = fresh_sim("all")
+    ports = [ep.port for ep in sim.array.values()]
+    got = _sweep_under_ulimit(ports, 128, 20.0)
+    assert got["antennas"] == 332 and got["rows"] == 664
+    assert got["errors"] == [] and got["good"] == 664, got
+
+
+def test_hosts_left_untried_at_the_deadline_get_rows_saying_so(fresh_sim):
+    """The same with E2Cs slow enough that not every wave fits the deadline: each host
+    not reached has its rows, with the deadline failure; no crash, no other error."""
+    sim = fresh_sim("all", latency=0.05)
+    ports = [ep.port for ep in sim.array.values()]
+    got = _sweep_under_ulimit(ports, 128, 0.5)
+    assert got["antennas"] == 332 and got["rows"] == 664, got
+    assert got["errors"] == ["deadline"] and 0 < got["good"] < 664, got
+    assert all("::" not in t for t in got["texts"]), got
+
+
+_LOG_UNDER_ULIMIT = """
+import json, resource, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (128, hard))
+from e2ckit.array import Array, Endpoint
+from e2ckit.clock import SimClock
+from e2ckit.logger import Logger, load
+ports = json.loads(sys.argv[1])
+names = [f"{fam}{n:02d}" for fam in ("DV", "DA", "CM", "PM") for n in range(100)][:332]
+arr = Array([Endpoint(a, "127.0.0.1", ports[i % len(ports)]) for i, a in enumerate(names)], source="test")
+with Logger("FEMC.TEMP0", array=arr, interval=10, path=sys.argv[2], clock=SimClock(rate=None), timeout=2.0,
+            deadline=10.0) as log:
+    st = log.run(cycles=2)
+df = load(sys.argv[2])
+print(json.dumps({"cycles": st.cycles, "written": st.samples_written, "rows": len(df),
+                  "errors": int(df.error.notna().sum())}))
+"""
+
+
+def test_the_logger_keeps_going_past_the_descriptor_limit(fresh_sim, tmp_path):
+    """``e2ckit log`` over 332 hosts under ``ulimit -n 128`` used to die at its first
+    cycle having written nothing; it logs every cycle of every host."""
+    import json
+    import subprocess
+    import sys
+
+    sim = fresh_sim("all")
+    ports = [ep.port for ep in sim.array.values()]
+    done = subprocess.run([sys.executable, "-c", _LOG_UNDER_ULIMIT, json.dumps(ports), str(tmp_path / "log")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got == {"cycles": 2, "written": 2 * 332, "rows": 2 * 332, "errors": 0}, got

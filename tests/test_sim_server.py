@@ -429,7 +429,7 @@ def test_scenario_given_to_the_constructor_applies_its_faults() -> None:
     from e2ckit.sim import SimulatedArray
     from e2ckit.sim.clock import SimClock
 
-    with SimulatedArray(["PM03", "DV01"], seed=1, clock=SimClock(rate=None), scenario="flaky-network") as sim:
+    with SimulatedArray(["PM03", "DV01"], seed=1, clock=SimClock(rate=None), scenario="flaky-network", serve=True) as sim:
         assert sim.scenario is not None and sim.scenario.name == "flaky-network"
         pm03, dv01 = sim.array["PM03"], sim.array["DV01"]
         with Client(dv01.host, dv01.port, timeout=2) as c:

@@ -13,6 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from simhelpers import ConnectionPair
+
 from e2ckit.errors import Failure, ProtocolError
 from e2ckit.wire import NEED_DATA, Connection, ServerConnection, State
 from e2ckit.wire.frames import (
@@ -219,30 +221,6 @@ def test_server_connection_cuts_requests_from_any_slicing():
 
 
 # -- a ConnectionPair: the client's connection against the simulator's model, no network --
-
-
-class ConnectionPair:
-    """The client's :class:`Connection` and the simulator's server side joined in memory:
-    request bytes go through a ServerConnection to an AntennaModel, its reply's bytes
-    back into the Connection, in chunks of ``chunk`` bytes."""
-
-    def __init__(self, model, chunk: int = 1000) -> None:
-        self.client = Connection()
-        self.server = ServerConnection()
-        self.model = model
-        self.chunk = chunk
-
-    def exchange(self, request: Request):
-        wire = self.client.send(request)
-        for i in range(0, len(wire), self.chunk):
-            self.server.receive_data(wire[i : i + self.chunk])
-        frame = self.server.next_frame()
-        assert frame is not NEED_DATA
-        reply = self.model.handle(Request.decode(frame)).encode()
-        for i in range(0, len(reply), self.chunk):
-            assert self.client.next_event() is NEED_DATA
-            self.client.receive_data(reply[i : i + self.chunk])
-        return self.client.next_event()
 
 
 @pytest.mark.parametrize("chunk", [1, 5, 1000])

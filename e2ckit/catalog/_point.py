@@ -97,6 +97,8 @@ def parse_antenna(antenna: object) -> str:
 def _family(antenna: str) -> str:
     # remembered: a sweep asks for the channel of every point on every antenna
     name = antenna.strip().upper()
+    if name in FAMILIES:  # an endpoint's family, for an E2C that is no antenna
+        return name
     if name.endswith("-E2C"):
         name = name[:-4]
     m = ANTENNA_RE.match(name)

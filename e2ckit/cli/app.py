@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from typing import Any
 
 import typer
 
 from e2ckit import __version__
-from e2ckit.array import Array
+from e2ckit.array import Array, use_array
 from e2ckit.cli.common import ClickException, NoArgsIsHelpError, WholeHelp, err, one_line
 from e2ckit.cli.options import (
     EXIT_BAD_INPUT,
@@ -24,6 +23,9 @@ from e2ckit.cli.options import (
     SimScenarioOpt,
     SimSeedOpt,
     SimulateOpt,
+    BadInput,
+    SOCKET_COMMANDS,
+    start_simulation,
 )
 from e2ckit.errors import E2CKitError
 
@@ -184,45 +186,18 @@ def _start_embedded_simulation(
     ctx: typer.Context, seed: int, scenario: str | None, rate: float | None = None,
     advance: str | None = None, outage: str | None = None,
 ) -> None:  # fmt: skip
-    from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock, parse_duration
-
-    if scenario is not None and not scenario.strip():
-        _bad("--sim-scenario is empty: give a scenario name or .toml path")
-    if rate is not None and not (0 < rate < float("inf")):
-        _bad(f"--sim-rate must be a positive number of simulated seconds per second, got {rate:g}")
-    ahead = 0.0
-    if advance is not None:
-        try:
-            ahead = parse_duration(advance)
-        except ValueError as exc:
-            _bad(f"--sim-advance: {one_line(exc)}")
-    if outage is not None and not outage.strip():
-        _bad("--sim-outage is empty: give antennas, e.g. DV01,DV02")
-    clock = SimClock(rate=1.0 if rate is None else rate)
+    """``--simulate``: the simulated array becomes this command's active array, in
+    memory (sockets only for the commands that need a host:port, SOCKET_COMMANDS)."""
+    serve = ctx.invoked_subcommand in SOCKET_COMMANDS
     try:
-        sim = SimulatedArray(seed=seed, scenario=scenario, outage=outage, clock=clock, bind="port")
-    except (ValueError, E2CKitError, OSError) as exc:  # an unknown or malformed scenario
-        _bad(f"--sim-{'outage' if outage and 'outage' in str(exc) else 'scenario'}: {one_line(exc)}")
-    if ahead:
-        clock.advance(ahead)  # the scenario's events are scheduled from the clock's start
-    sim.start()
-    tmp = tempfile.TemporaryDirectory(prefix="e2ckit-sim-")
-    path = sim.write_array(os.path.join(tmp.name, "array.csv"))
-    what = f"seed {seed}" + (f", scenario {sim.scenario.name}" if sim.scenario is not None else "")
-    if outage:
-        what += f" on {outage.upper()}"
-    if ahead or rate:
-        what += f", simulated time {clock.datetime():%Y-%m-%d %H:%M:%S} UTC" + (f" at {rate:g}x" if rate else "")
-    err(f"simulating {len(sim.antennas)} antennas on 127.0.0.1 ({what}) for this command")
-
-    def stop() -> None:
-        sim.stop()
-        tmp.cleanup()
-
-    ctx.call_on_close(stop)  # registered first, runs last (after the env is restored)
+        sim, what = start_simulation(seed, scenario, rate, advance, outage, serve=serve)
+    except BadInput as exc:
+        _bad(str(exc))
+    where = "on 127.0.0.1" if serve else "in memory"
+    err(f"simulating {len(sim.antennas)} antennas {where} ({what}) for this command")
+    ctx.call_on_close(sim.stop)  # registered first, runs last (after the array is restored)
+    ctx.call_on_close(use_array(sim.array))
     ctx.meta["e2ckit.sim"] = sim  # for commands that drive its clock (dashboard --sim-rate)
-    _set_env(ctx, "E2CKIT_ARRAY", str(path))
 
 
 @app.command(short_help="Show current version")

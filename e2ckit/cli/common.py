@@ -4,6 +4,8 @@ catalog look-ups, tables built from results, and the exit status of a set of rea
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import ipaddress
 import os
@@ -103,8 +105,8 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
                 sys.stdout = open(os.devnull, "w")  # noqa: SIM115
             raise typer.Exit(EXIT_OK) from None
         except OSError as exc:
-            where = f" {exc.filename}" if exc.filename else ""
-            err(f"error:{where}: {exc.strerror or one_line(exc)}")
+            where = f"{exc.filename}: " if exc.filename else ""  # never "error::"
+            err(f"error: {where}{exc.strerror or one_line(exc)}")
             raise typer.Exit(EXIT_PARTIAL) from None
         except Exception as exc:  # a bug: one line, never a traceback
             err(f"internal error: {type(exc).__name__}: {one_line(exc)} (please report this)")
@@ -149,7 +151,7 @@ def resolve_target(host: str | None, port: int | None) -> tuple[str, Endpoint]:
     if name in arr.antennas:
         ep = arr[name]
         if h.upper() in (name, f"{name}-E2C", ep.host.upper()):
-            return name, Endpoint(name, ep.host, ep.port if port is None else port)
+            return name, ep if port is None else dataclasses.replace(ep, port=port)  # keeps its transport
         # a fully qualified name of a known antenna (dv01-e2c.site.domain): that host
         return name, Endpoint(name, h, DEFAULT_PORT if port is None else port)
     if ANTENNA_RE.match(name):
@@ -418,36 +420,18 @@ def run_sweep(
 ) -> list[TidyRow]:
     """``api.sweep_rows`` (tidy rows, no pandas) with a progress bar, for any host map.
 
-    The catalog addresses points per antenna family, so an E2C that is no antenna
-    (a bare address, a central LO host) is swept under a stand-in antenna name of
-    ``stand_in_family`` and renamed back in the result.
+    The catalog addresses points per antenna family, so an E2C that is no antenna (a
+    bare address, a central LO host) is swept as one of family ``stand_in_family``:
+    its endpoint carries that family, under its own name.
     """
     from e2ckit.api import resolve_array, sweep_rows
 
     check_timing(timeout, deadline)
     arr = resolve_array(array)
     names = arr.select(antennas)
-    rename: dict[str, str] = {}
-    taken = set(arr.antennas)
-    endpoints = []
-    n = 99
-    for a in names:
-        ep = arr[a]
-        if EXACT_ANTENNA_RE.match(a):
-            endpoints.append(ep)
-            continue
-        while f"{stand_in_family}{n:02d}" in taken:
-            n -= 1
-        alias = f"{stand_in_family}{n:02d}"
-        taken.add(alias)
-        rename[alias] = a
-        endpoints.append(Endpoint(alias, ep.host, ep.port))
-    if rename:
-        arr = Array(endpoints, source=arr.source)
-        names = [e.antenna for e in endpoints]
+    if any(arr[a].family is None for a in names):
+        arr = Array((arr[a] if arr[a].family else dataclasses.replace(arr[a], family=stand_in_family) for a in arr),
+                    source=arr.source, clock=arr.clock)  # fmt: skip
     with progress(len(names), label) as tick:
-        on_tick = None if tick is None else (lambda d, t, a: tick(d, t, rename.get(a, a)))
-        rows = sweep_rows(what, names, array=arr, timeout=timeout, deadline=deadline, progress=on_tick)
-    if rename:
-        rows = [r._replace(antenna=rename.get(r.antenna, r.antenna)) for r in rows]
+        rows = sweep_rows(what, names, array=arr, timeout=timeout, deadline=deadline, progress=tick)
     return rows

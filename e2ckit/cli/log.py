@@ -73,7 +73,7 @@ def _err(message: str) -> None:
 def _seconds(text: str | None, name: str) -> float | None:
     if text is None:
         return None
-    from e2ckit.sim.clock import parse_duration
+    from e2ckit.clock import parse_duration
 
     try:
         value = parse_duration(text)

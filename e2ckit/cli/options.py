@@ -15,10 +15,13 @@ import os
 import re
 import sys
 
+from typing import Any
+
 import typer
 
 from e2ckit import names
 from e2ckit._check import MAX_SECONDS
+from e2ckit.errors import E2CKitError
 from e2ckit.cli.output import FORMATS, OutputError, resolve_format
 from e2ckit.names import ANTENNA_FAMILY_RE, E2C_INTERNAL_CHANNEL, MAX_NODE, MAX_RCA
 
@@ -254,3 +257,49 @@ def check_writable_file(path: str, option: str) -> None:
         raise BadInput(f"{option} {path!r}: the directory {folder} does not exist")
     if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
         raise BadInput(f"{option} {path!r}: permission denied")
+
+
+# -- --simulate -------------------------------------------------------------------------------
+
+#: commands that reach an E2C by host:port with the blocking Client: under --simulate the
+#: simulated array serves loopback sockets for them; every other command reaches it in
+#: memory (no socket, no thread, nothing written)
+SOCKET_COMMANDS = frozenset({"monitor", "control"})
+
+
+def start_simulation(
+    seed: int, scenario: str | None, rate: float | None, advance: str | None, outage: str | None, *, serve: bool
+) -> tuple[Any, str]:
+    """The embedded simulated array of ``--simulate``, started, and what to say about it
+    (``"seed 0, scenario outage on DV01"``); BadInput for a bad ``--sim-*`` value."""
+    from e2ckit.sim import SimulatedArray  # noqa: PLC0415 (only with --simulate: keeps --help fast)
+    from e2ckit.clock import SimClock, parse_duration  # noqa: PLC0415 (the same)
+
+    if scenario is not None and not scenario.strip():
+        raise BadInput("--sim-scenario is empty: give a scenario name or .toml path")
+    if rate is not None and not (0 < rate < float("inf")):
+        raise BadInput(f"--sim-rate must be a positive number of simulated seconds per second, got {rate:g}")
+    try:
+        ahead = 0.0 if advance is None else parse_duration(advance)
+    except ValueError as exc:
+        raise BadInput(f"--sim-advance: {_one_line(exc)}") from None
+    if outage is not None and not outage.strip():
+        raise BadInput("--sim-outage is empty: give antennas, e.g. DV01,DV02")
+    clock = SimClock(rate=1.0 if rate is None else rate)
+    try:
+        sim = SimulatedArray(seed=seed, scenario=scenario, outage=outage, clock=clock, serve=serve)
+    except (ValueError, E2CKitError, OSError) as exc:  # an unknown or malformed scenario
+        raise BadInput(f"--sim-{'outage' if outage and 'outage' in str(exc) else 'scenario'}: {_one_line(exc)}") from None
+    if ahead:
+        clock.advance(ahead)  # the scenario's events are scheduled from the clock's start
+    sim.start()
+    what = f"seed {seed}" + (f", scenario {sim.scenario.name}" if sim.scenario is not None else "")
+    if outage:
+        what += f" on {outage.upper()}"
+    if ahead or rate:
+        what += f", simulated time {clock.datetime():%Y-%m-%d %H:%M:%S} UTC" + (f" at {rate:g}x" if rate else "")
+    return sim, what
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join((str(exc).strip() or type(exc).__name__).split())

@@ -99,7 +99,7 @@ def simulate_cmd(
     if outage is not None and not outage.strip():
         raise BadInput("--outage is empty: give antennas, e.g. DV01,DV02")
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock, parse_duration
+    from e2ckit.clock import SimClock, parse_duration
 
     try:
         ahead = 0.0 if advance is None else parse_duration(advance)
@@ -108,7 +108,7 @@ def simulate_cmd(
     clock = SimClock(rate=rate)
     try:
         sim = SimulatedArray(antennas, seed=seed, latency=latency, clock=clock,
-                             scenario=scenario, outage=outage, bind=bind, port=port)  # fmt: skip
+                             scenario=scenario, outage=outage, bind=bind, port=port, serve=True)  # fmt: skip
     except (ValueError, E2CKitError, OSError) as exc:  # an unknown scenario, a bad .toml, a bad seed
         raise BadInput(f"simulate: {one_line(exc)}") from None
     if ahead:
@@ -125,7 +125,7 @@ def simulate_cmd(
         )
         sys.stdout.flush()
         if write_array:
-            from e2ckit.sim.clock import clock_file
+            from e2ckit.clock import clock_file
 
             err(
                 f"host map written to {sim.write_array(write_array)} (export E2CKIT_ARRAY={write_array}), "

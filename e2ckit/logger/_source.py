@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from e2ckit import planning
 from e2ckit.planning import catalog_of, resolve_array, split_what
+from e2ckit import transport
 from e2ckit.transport import engine
 from e2ckit.wire.frames import REPLY_DLEN_AT as DLEN_AT
 from e2ckit.wire.frames import monitor_request, reply_data, reply_error
@@ -54,7 +55,8 @@ def static_plan(
     slots: dict[str, tuple[list[Point], list[int] | None]] = {}
     for a in antennas:
         index: dict[tuple[int, int, int], int] = {}
-        where = [index.setdefault((p.channel_for(a), p.node, p.rca), len(index)) for p in static]
+        key = planning.family_key(array, a)  # the endpoint's family: no stand-in names
+        where = [index.setdefault((p.channel_for(key), p.node, p.rca), len(index)) for p in static]
         slots[a] = (list(static), None if where == list(range(len(where))) else where)
         plan[a] = (array[a], [monitor_request(*key) for key in index])
     return plan, slots
@@ -70,7 +72,7 @@ def sweep_static(
     pool: Any,
 ) -> dict[str, Swept]:
     """One sweep of a fixed plan through the engine's column interface, kept connections."""
-    swept = engine.fanout_columns(plan, timeout=timeout, deadline=deadline, concurrency=concurrency, pool=pool)
+    swept = transport.exchange(plan, timeout=timeout, deadline=deadline, concurrency=concurrency, pool=pool)
     out: dict[str, Swept] = {}
     for a, (pts, index) in slots.items():
         ex = swept[a]
@@ -105,7 +107,8 @@ def sweep_dynamic(
     out: dict[str, Swept] = {}
     for a, pts in per_antenna.items():
         by_addr = {(r.request.channel, r.request.node, r.request.rca): r for r in results[a]}
-        res = [by_addr[(p.channel_for(a), p.node, p.rca)] for p in pts]
+        key = planning.family_key(array, a)
+        res = [by_addr[(p.channel_for(key), p.node, p.rca)] for p in pts]
         ps: list[Point | str | None] = list(pts)
         raws: list[bytes | None] = [r.reply.encode() if r.reply is not None else None for r in res]
         lats: list[float | None] = [r.latency for r in res]

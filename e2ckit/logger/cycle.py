@@ -148,7 +148,7 @@ class Logger:
         self.antennas = self._array.select(antennas)
         for a in self.antennas:
             for p in self._static:
-                p.channel_for(a)
+                p.channel_for(self._array[a].family or a)
         rate = self._rate()
         real_interval = self.interval / rate if rate else None
         # interval and duration are clock (simulated) seconds; timeout and deadline are
@@ -629,10 +629,12 @@ def _simulated_clock(given: Any, array: Any) -> Any:
     clock = getattr(given, "clock", None)
     if clock is not None and hasattr(given, "models") and callable(getattr(clock, "now", None)):
         return clock
+    if getattr(array, "clock", None) is not None:  # a simulated array's map carries its clock
+        return array.clock
     source = getattr(array, "source", None)
     if not source or not str(source).endswith(".csv"):
         return None
-    from e2ckit.sim.clock import SimClock, clock_file
+    from e2ckit.clock import SimClock, clock_file
 
     path = clock_file(source)
     if not path.is_file():

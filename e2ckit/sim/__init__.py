@@ -17,7 +17,7 @@ def __getattr__(name: str):  # lazy: the model pulls in the catalog and physics
 
         return AntennaModel
     if name == "SimClock":
-        from e2ckit.sim.clock import SimClock
+        from e2ckit.clock import SimClock
 
         return SimClock
     if name in ("list_scenarios", "load_scenario"):

@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     if args.list_scenarios:
         from e2ckit.sim.scenario import list_scenarios, load_scenario
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             scenario=args.scenario,
             bind=args.bind,
             port=args.port,
+            serve=True,
         )
         sim.start()
     except E2CKitError as exc:

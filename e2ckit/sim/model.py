@@ -29,7 +29,7 @@ from typing import Any
 
 from e2ckit.errors import ErrorCode
 from e2ckit.names import ANTENNA_RE, E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 from e2ckit.sim.lru import AMBSI_GENERIC, AMBSI_RESET_RCAS, AmbsiNode, esn_crc8, make_esn, make_node
 from e2ckit.sim.lru.acu import ACU_CHANNEL, ACU_NODE
 from e2ckit.sim.lru.ambsi import GENERIC_RCA, fallback_value, kind_of

@@ -50,7 +50,7 @@ from typing import Any
 from e2ckit.errors import ValidationError
 from e2ckit.names import ANTENNA_RE
 from e2ckit.usertext import read_user_text
-from e2ckit.sim.clock import SimClock, parse_duration
+from e2ckit.clock import SimClock, parse_duration
 
 __all__ = ["ACTIONS", "Scenario", "list_scenarios", "load_scenario"]
 

@@ -30,10 +30,12 @@ from typing import Any
 from e2ckit.array import ANTENNAS, Array, Endpoint, antenna_family
 from e2ckit.errors import ErrorCode, FrameError, ValidationError
 from e2ckit.names import DEFAULT_PORT
+from e2ckit.transport.resolve import MEMORY_HOST
 from e2ckit.wire import NEED_DATA, ServerConnection
-from e2ckit.wire.frames import REPLY_SIZE, REQUEST_SIZE, Reply, Request
+from e2ckit.wire.frames import REPLY_SIZE, Reply, Request
 
-__all__ = ["FAULT_KINDS", "Fault", "SimulatedArray"]
+__all__ = ["FAULT_KINDS", "MEMORY_HOST", "Fault", "SimulatedArray"]
+
 
 #: Transport faults the server can inject, per antenna.
 FAULT_KINDS = {
@@ -89,6 +91,10 @@ class _Antenna:
     faults: list[Fault] = field(default_factory=list)
     requests: int = 0
     accepted: int = 0
+    #: bumped by a reboot: a connection accepted in an earlier boot is gone on the E2C's side
+    boot: int = 0
+    #: the open in-memory connections (memory driver)
+    pipes: list[Any] = field(default_factory=list)
 
 
 class SimulatedArray:
@@ -105,7 +111,7 @@ class SimulatedArray:
     ``scenario``: a shipped scenario's name, a ``.toml`` path or a Scenario;
     ``outage``: the antennas it happens to instead of the scenario's own (``["DV01"]`` or
     ``"DV01,DV02"``; the "outage" scenario when no scenario is given). ``clock``: a
-    :class:`~e2ckit.sim.clock.SimClock` (accelerated, or stepped by hand); a
+    :class:`~e2ckit.clock.SimClock` (accelerated, or stepped by hand); a
     :class:`~e2ckit.logger.Logger` on this array uses it too.
     """
 
@@ -122,8 +128,10 @@ class SimulatedArray:
         host: str = "127.0.0.1",
         port: int | None = None,
         base_address: str = "127.0.1.1",
+        serve: bool = False,
     ) -> None:
-        from e2ckit.sim.clock import SimClock
+        from e2ckit.clock import SimClock
+        from e2ckit.transport.memory import MemoryTransport
         from e2ckit.sim.model import AntennaModel
 
         names = Array(Endpoint(a, "-") for a in ANTENNAS).select(antennas)
@@ -136,6 +144,13 @@ class SimulatedArray:
             raise ValidationError(f"latency {latency} must not be negative")
         self.seed = seed
         self.latency = latency
+        self.serve_sockets = bool(serve or bind == "address" or port is not None)
+        #: the memory driver reaching this array's models (no sockets, virtual time)
+        self.memory = MemoryTransport(self)
+        self._in_memory = False  # started without sockets
+        # the models are not thread-safe: the socket server runs them on its one loop
+        # thread; in memory, a logger's thread and a notebook's sweep take turns here
+        self._models_lock = threading.Lock()
         self.clock = clock if clock is not None else SimClock()
         self.bind = bind
         self._rng = random.Random(seed)
@@ -175,12 +190,22 @@ class SimulatedArray:
     @property
     def running(self) -> bool:
         """True between :meth:`start` and :meth:`stop`."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._in_memory or (self._thread is not None and self._thread.is_alive())
 
     def start(self) -> SimulatedArray:
-        """Open every antenna's listener; returns once all of them accept connections."""
+        """Start answering: in memory (the default: nothing to open), or with ``serve``
+        open every antenna's listener and return once all of them accept connections."""
         if self.running:
             return self
+        if self.serve_sockets:
+            self._open_sockets()
+        else:
+            self._in_memory = True
+        self._apply_scenario_faults()
+        return self
+
+    def _open_sockets(self) -> None:
+        """Every antenna's listener, on a loop in a thread of its own."""
         loop = asyncio.new_event_loop()
         started = threading.Event()
         failure: list[BaseException] = []
@@ -211,11 +236,24 @@ class SimulatedArray:
             self._thread.join()
             self._thread = None
             raise failure[0]
-        self._apply_scenario_faults()
+
+    def listen(self) -> SimulatedArray:
+        """Serve loopback sockets too (from now on :attr:`array` is the socket map); a
+        running array opens its listeners at once. The memory transport keeps working."""
+        if self.serve_sockets:
+            return self
+        self.serve_sockets = True
+        if self._in_memory:
+            self._in_memory = False
+            self._open_sockets()
         return self
 
     def stop(self) -> None:
         """Close every listener and connection and stop the background thread."""
+        if self._in_memory:
+            self._in_memory = False
+            self.memory.close()
+            return
         if not self.running or self._loop is None:
             return
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -226,8 +264,9 @@ class SimulatedArray:
 
     async def _open_all(self) -> None:
         for ant in self._antennas.values():
-            if not any(f.kind == "down" for f in ant.faults):
-                await self._listen(ant)
+            await self._listen(ant)  # a down antenna too, for a port of its own in the host map...
+            if any(f.kind == "down" and f.probability >= 1.0 for f in ant.faults):
+                await self._unlisten(ant)  # ... where nothing listens
 
     async def _listen(self, ant: _Antenna) -> None:
         loop = asyncio.get_running_loop()
@@ -272,8 +311,30 @@ class SimulatedArray:
 
     @property
     def array(self) -> Array:
-        """The host map of this simulated array (ports are real once started)."""
-        return Array((Endpoint(a.name, a.host, a.port) for a in self._antennas.values()), source="simulator")
+        """This simulated array as an :class:`~e2ckit.array.Array`, for any sweep, logger
+        or api call: its endpoints carry the memory transport (:attr:`memory_array`),
+        or with ``serve=True`` they are the loopback ``host:port`` of each antenna's
+        socket server (:attr:`socket_array`; ports are real once started), which
+        Clients, e2c-client and other processes can use too."""
+        return self.socket_array if self.serve_sockets else self.memory_array
+
+    @property
+    def memory_array(self) -> Array:
+        """Endpoints reached through :attr:`memory`; their host (``dv01.memory.invalid``, a
+        name reserved never to resolve) names the simulated E2C, and with the port is a
+        label only: an endpoint renamed (``LO-LMC-1``) still reaches DV01's E2C."""
+        return Array((Endpoint(n, f"{n.lower()}.{MEMORY_HOST}", DEFAULT_PORT, transport=self.memory) for n in self._antennas),
+                     source="simulator (memory)", clock=self.clock)  # fmt: skip
+
+    @property
+    def socket_array(self) -> Array:
+        """The loopback host map of the socket servers: with ``serve=True``, or started
+        now (:meth:`listen`) — whatever needs a host:port (a host-map CSV, a Client,
+        another process) gets one."""
+        if not self.serve_sockets:
+            self.listen()
+        return Array((Endpoint(a.name, a.host, a.port) for a in self._antennas.values()), source="simulator",
+                     clock=self.clock)  # fmt: skip
 
     def write_array(self, path: str | os.PathLike[str]) -> Path:
         """Write the host map as CSV, for ``E2CKIT_ARRAY``; and, unless the clock is
@@ -282,8 +343,8 @@ class SimulatedArray:
         with this array's simulated time."""
         if not self.running:
             raise ValidationError("start the simulated array before writing its host map (ports are not known yet)")
-        out = self.array.to_csv(path)
-        from e2ckit.sim.clock import clock_file
+        out = self.socket_array.to_csv(path)
+        from e2ckit.clock import clock_file
 
         if getattr(self.clock, "rate", None) is not None and hasattr(self.clock, "save"):
             self.clock.save(clock_file(out))
@@ -301,6 +362,9 @@ class SimulatedArray:
         f = Fault(kind, **params)
         ant.faults.append(f)
         if kind == "down" and f.probability >= 1.0:
+            for pipe in ant.pipes:  # in memory as on sockets: open connections are reset
+                pipe.push(None)
+            ant.pipes = []
             self._call(self._unlisten(ant))
         return f
 
@@ -364,6 +428,104 @@ class SimulatedArray:
         return sum(a.accepted for a in self._antennas.values())
 
     # -- one connection -----------------------------------------------------------
+
+    def _answer(self, ant: _Antenna, frame: bytes) -> tuple[Request | None, list[tuple[float, bytes | None]]] | None:
+        """What ``ant`` writes back to one request frame, whatever carries it (socket or
+        memory): the request (None if malformed) and the chunks, each ``(seconds after
+        the reply is due, bytes)`` or ``(seconds, None)`` for a reset; no chunk: silent.
+        None: the E2C has no power, the connection is reset at once."""
+        if not ant.model.powered():
+            return None
+        ant.requests += 1
+        try:
+            request: Request | None = _decode_request(frame)
+        except FrameError:
+            request = None
+        fault = self._pick_fault(ant, request)
+        kind = fault.kind if fault is not None else None
+        if kind == "silent":
+            return request, []
+        if request is None:
+            payload = Reply(int(ErrorCode.REQUEST_ERROR)).encode()
+        elif kind == "error":
+            payload = Reply(int(fault.code)).encode()  # type: ignore[union-attr]
+        else:
+            payload = ant.model.handle(request).encode()
+        if kind == "slow":
+            return request, [(fault.delay, payload)]  # type: ignore[union-attr]
+        if kind == "split":
+            # three segments 2 ms apart, so the client sees them as separate reads
+            cuts = [0, 1, 5, len(payload) - 1, len(payload)]
+            return request, [(0.002 * i, payload[cuts[i] : cuts[i + 1]]) for i in range(len(cuts) - 1)]
+        if kind == "drop":
+            return request, [(0.0, payload[: REPLY_SIZE // 2]), (0.0, None)]
+        if kind == "garbage":
+            # dlen 0xEE with an error code set can never be a valid E2C reply
+            return request, [(0.0, b"\xde\xad\xbe\xef\xee" + os.urandom(8))]
+        return request, [(0.0, payload)]
+
+    # -- the memory driver's handler (see e2ckit.transport.memory) ------------------
+
+    def accept(self, pipe: Any) -> bool:
+        """A client connects to ``pipe.antenna`` in memory: refused while it is down
+        (nothing listens); unpowered, accepted and reset before any byte, as the socket
+        server does (both read as "refused")."""
+        ant = self._antennas.get(_e2c_of(pipe))
+        if ant is None or any(f.kind == "down" and f.probability >= 1.0 for f in ant.faults):
+            return False
+        with self._models_lock:
+            ant.accepted += 1
+            if not ant.model.powered():
+                pipe.push(None)  # accepted, then reset at once: as the socket server does
+                return True
+            pipe.state = ant.boot
+            ant.pipes = [p for p in ant.pipes if p.state == ant.boot][-16:] + [pipe]
+        return True
+
+    def serve(self, pipe: Any, frame: bytes) -> list[tuple[float, bytes | None]]:
+        """One request frame on an in-memory connection: what the E2C writes back, each
+        chunk's delay counted from the request (the CAN latency included)."""
+        ant = self._antennas[_e2c_of(pipe)]
+        if pipe.state != ant.boot:
+            return [(0.0, None)]  # rebooted under this connection (half-open): a reset
+        with self._models_lock:
+            answer = self._answer(ant, frame)
+        if answer is None:
+            return [(0.0, None)]
+        request, chunks = answer
+        base = self.latency if request is not None else 0.0
+        return [(base + offset, data) for offset, data in chunks]
+
+    def reboot(self, antenna: str, *, half_open: bool = False) -> None:
+        """The E2C of ``antenna`` restarts under its open connections: each is reset now,
+        or with ``half_open`` forgotten silently (its next request gets a reset), as a
+        host that lost power and came back without a word to its old peers."""
+        ant = self._get(antenna)
+        ant.boot += 1
+        if half_open:
+            return
+        for pipe in ant.pipes:
+            pipe.push(None)
+        ant.pipes = []
+        if self._loop is not None:
+            self._call(self._abort_all(ant))
+
+    async def _abort_all(self, ant: _Antenna) -> None:
+        for conn in list(ant.connections):
+            conn.abort()
+
+    def send_stray(self, antenna: str) -> None:
+        """``antenna`` writes one reply nobody asked for on each open connection."""
+        ant = self._get(antenna)
+        stray = Reply(0, b"\x00\x00\x00\x00").encode()
+        for pipe in ant.pipes:
+            pipe.push(stray)
+        if self._loop is not None:
+            self._call(self._write_all(ant, stray))
+
+    async def _write_all(self, ant: _Antenna, data: bytes) -> None:
+        for conn in list(ant.connections):
+            conn._write(data)
 
     def _pick_fault(self, ant: _Antenna, request: Request | None) -> Fault | None:
         for f in ant.faults:
@@ -436,6 +598,7 @@ class _E2CConnection(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self.last_due = 0.0
         self.closed = False
+        self.boot = ant.boot
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -467,11 +630,11 @@ class _E2CConnection(asyncio.BufferedProtocol):
         return self._inbox
 
     def buffer_updated(self, nbytes: int) -> None:
-        if nbytes == REQUEST_SIZE and not self.wire.buffered:  # one whole request: the usual read
-            if not self.closed:
-                self._request(bytes(self._inbox[:REQUEST_SIZE]))
-            return
-        self.data_received(self._inbox[:nbytes])
+        frame = self.wire.whole_frame(self._inbox[:nbytes])  # one whole request: the usual read
+        if frame is None:
+            self.data_received(self._inbox[:nbytes])
+        elif not self.closed:
+            self._request(frame)
 
     def data_received(self, data: bytes | memoryview) -> None:
         wire = self.wire
@@ -483,8 +646,8 @@ class _E2CConnection(asyncio.BufferedProtocol):
             self._request(frame)  # type: ignore[arg-type]
 
     def _request(self, frame: bytes) -> None:
-        ant, sim = self.ant, self.sim
-        if not ant.faults:
+        ant = self.ant
+        if not ant.faults and self.boot == ant.boot:
             # The common case, kept lean: a sweep is thousands of these per second.
             try:
                 request = _decode_request(frame)
@@ -498,49 +661,28 @@ class _E2CConnection(asyncio.BufferedProtocol):
                 ant.requests += 1
                 self._send_at(self._due(request), payload)
                 return
-        if not ant.model.powered():
+        if self.boot != ant.boot:  # rebooted under this connection (half-open): a reset
             self.abort()
             return
-        ant.requests += 1
-        try:
-            request: Request | None = _decode_request(frame)
-        except FrameError:
-            request = None
-        fault = sim._pick_fault(ant, request)
-        if fault is not None and fault.kind == "silent":
+        answer = self.sim._answer(ant, frame)
+        if answer is None:
+            self.abort()
             return
-        loop = self.loop
-        now = loop.time()
-        if request is None:
-            reply, due = Reply(int(ErrorCode.REQUEST_ERROR)), now
-        else:
-            due = self._due(request)
-            if fault is not None and fault.kind == "error":
-                reply = Reply(int(fault.code))
-            else:
-                reply = ant.model.handle(request)
-        if fault is not None and fault.kind == "slow":
-            due += fault.delay
-        payload = reply.encode()
-        kind = fault.kind if fault is not None else None
-        if kind not in ("split", "drop", "garbage"):
-            self._send_at(due, payload)
+        request, chunks = answer
+        if not chunks:
+            return  # silent
+        due = self._due(request) if request is not None else self.loop.time()
+        if len(chunks) == 1 and chunks[0][1] is not None:
+            self._send_at(due + chunks[0][0], chunks[0][1])
             return
-        # faults that mangle the reply, still after every reply already scheduled here
+        # a reply in pieces, or cut by a reset: still after every reply already scheduled here
         due = max(due, self.last_due)
-        self.last_due = due
-        if kind == "split":
-            # Three segments 2 ms apart, so the client sees them as separate reads.
-            cuts = [0, 1, 5, len(payload) - 1, len(payload)]
-            for i in range(len(cuts) - 1):
-                self.outbox.put(due + 0.002 * i, self._write, payload[cuts[i] : cuts[i + 1]])
-            self.last_due = due + 0.002 * (len(cuts) - 2)
-        elif kind == "drop":
-            self.outbox.put(due, self._write, payload[: REPLY_SIZE // 2])
-            self.outbox.put(due, _E2CConnection.abort, self)
-        elif kind == "garbage":
-            # dlen 0xEE with an error code set can never be a valid E2C reply.
-            self.outbox.put(due, self._write, b"\xde\xad\xbe\xef\xee" + os.urandom(8))
+        for offset, data in chunks:
+            if data is None:
+                self.outbox.put(due + offset, _E2CConnection.abort, self)
+            else:
+                self.outbox.put(due + offset, self._write, data)
+        self.last_due = due + chunks[-1][0]
 
     def _due(self, request: Request) -> float:
         """Loop time the reply to ``request`` is due, without a fault's extra delay.
@@ -569,6 +711,15 @@ class _E2CConnection(asyncio.BufferedProtocol):
         if self.closed or self.transport is None or self.transport.is_closing():
             return
         self.transport.write(payload)
+
+
+def _e2c_of(pipe: Any) -> str:
+    """The simulated E2C an in-memory connection reaches: the one its endpoint's host
+    label names (``dv01.memory.invalid``), else the antenna the sweep calls it."""
+    host = getattr(pipe.endpoint, "host", "") or ""
+    if host.endswith("." + MEMORY_HOST):
+        return host[: -len(MEMORY_HOST) - 1].upper()
+    return pipe.antenna.upper()
 
 
 @functools.lru_cache(maxsize=8192)

@@ -16,17 +16,20 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from e2ckit.sim.clock import SimClock, parse_duration
+from e2ckit.clock import SimClock, parse_duration
 from e2ckit.sim.server import SimulatedArray
 
 __all__ = ["build", "use"]
 
 
-def build(setup: dict[str, Any]) -> SimulatedArray:
-    """A started, seeded SimulatedArray with a stepped clock, as ``setup`` describes it."""
+def build(setup: dict[str, Any], *, serve: bool = True) -> SimulatedArray:
+    """A started, seeded SimulatedArray with a stepped clock, as ``setup`` describes it;
+    serving loopback sockets (a notebook's kernel and e2c-client reach it by host:port)
+    unless ``serve=False`` (the memory driver: nothing to open)."""
     antennas = setup.get("antennas", "all")
     clock = SimClock(rate=None)  # stepped: simulated time moves only when told
-    sim = SimulatedArray(None if antennas == "all" else antennas, seed=int(setup.get("seed", 0)), clock=clock)
+    sim = SimulatedArray(None if antennas == "all" else antennas, seed=int(setup.get("seed", 0)), clock=clock,
+                         serve=serve)  # fmt: skip
     for name in setup.get("scenarios", []):
         sim.apply_scenario(name)
     if setup.get("advance"):

@@ -13,9 +13,11 @@ them, keeps time and records. Host names are looked up concurrently
 (:mod:`~e2ckit.transport.resolve`): an antenna starts as soon as its own address is
 known, and a name still unresolved at the deadline gets its own failure.
 
-Entry points: :func:`fanout_columns` and :func:`fanout` block (from any thread, a
-script or a Jupyter cell whose loop is running alike — no event loop is involved);
-:func:`sweep_requests` is the same for ``async`` code, run in a worker thread.
+This is the socket driver of the transport seam (:class:`SocketTransport`; callers go
+through :func:`e2ckit.transport.exchange`). :func:`fanout_columns` runs it directly,
+blocking (from any thread, a script or a Jupyter cell whose loop is running alike — no
+event loop is involved); ``async`` code awaits ``e2ckit.asweep``, which runs the sweep
+in a worker thread.
 
 Failure is data: every planned request yields exactly one outcome. The loop records
 each antenna's exchanges as columns (:class:`Exchanges`: reply bytes, times,
@@ -25,7 +27,6 @@ itself, the logger, reads without a :class:`Result` per sample.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import concurrent.futures
 import contextlib
@@ -36,31 +37,24 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from e2ckit.errors import KINDS, Failure, ValidationError
-from e2ckit.names import default_deadline
+from e2ckit.errors import Failure, ValidationError
 from e2ckit.transport import resolve
+from e2ckit.transport.base import DEFAULT_CONCURRENCY, Exchanges, Result, check_timing, retryable
 from e2ckit.wire import NEED_DATA, Connection
-from e2ckit.wire.frames import Mode, Reply, Request, decode_reply
+from e2ckit.wire.frames import Request
+
+try:
+    import resource
+except ImportError:  # not POSIX: no descriptor limit to read
+    resource = None  # type: ignore[assignment]
 
 __all__ = [
-    "DEFAULT_CONCURRENCY", "TRANSPORT_ERRORS", "ConnectionPool", "Engine", "Exchanges", "Result", "fanout",
-    "fanout_columns", "run", "sweep_requests",
+    "DEFAULT_CONCURRENCY", "FD_RESERVE", "SOCKET", "ConnectionPool", "SocketTransport", "Engine", "Exchanges",
+    "Result", "fanout_columns", "socket_budget",
 ]  # fmt: skip
-
-T = TypeVar("T")
-
-#: Antennas talked to at once unless told otherwise: more than ALMA's 66, so a
-#: whole-array sweep runs in one wave. A cap just under the array size is the worst
-#: case: the last antennas start only when the first finish (measured with 64: the
-#: sweep took 60 % longer than with every antenna at once).
-DEFAULT_CONCURRENCY = 128
-
-#: Short error codes a Result may carry besides ``E2C:<NAME>`` (the kinds of
-#: :class:`~e2ckit.errors.Failure`; kept under this name for existing callers).
-TRANSPORT_ERRORS = KINDS
 
 #: bytes asked of the kernel per read: a reply is 13 bytes (a get-nodes one 13 + 12 per
 #: node, and a longer one arrives over several reads); small reads come from Python's
@@ -68,75 +62,11 @@ TRANSPORT_ERRORS = KINDS
 _READ = 512
 
 
-class Result(NamedTuple):
-    """The outcome of one request: the reply, or why there is none.
-
-    A named tuple rather than a dataclass: a sweep makes thousands, and a frozen
-    dataclass's ``__init__`` costs several times as much.
-    """
-
-    antenna: str
-    request: Request
-    reply: Reply | None
-    error: str | None  # None, "E2C:TIMEOUT_ERROR", or a key of TRANSPORT_ERRORS
-    detail: str | None  # human text for the error
-    time: float  # UNIX time the request was sent (or given up)
-    latency: float | None  # seconds from send to complete reply
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def failure(self) -> Failure | None:
-        """Why there is no good reply, as a value (None when there is one)."""
-        return None if self.error is None else Failure(self.error, self.detail or "")
-
-
-#: ``Result(...)`` without the named tuple's Python-level ``__new__``
-_result = tuple.__new__
-
-
-class Exchanges(NamedTuple):
-    """One antenna's exchanges in plan order, as columns.
-
-    What :func:`fanout_columns` records per request instead of a :class:`Result`: the
-    reply bytes as received, so a caller that decodes them itself (the logger, every
-    second for hours) makes no Result and no :class:`Reply` per sample. ``raw[i]`` is
-    the whole reply to ``requests[i]`` (13 bytes for monitor and control; the
-    connection has checked it), or None where no valid reply came, and then
-    ``failed[i]`` says why (a :class:`~e2ckit.errors.Failure`, which unpacks as
-    ``kind, detail``). An E2C error is a reply: its bytes are in ``raw``, its code in
-    their first four.
-    """
-
-    antenna: str
-    requests: Sequence[Request]
-    raw: list[bytes | None]
-    sent: list[float]  # UNIX time each request was sent (or given up)
-    latency: list[float | None]  # seconds from send to the whole reply
-    failed: dict[int, Failure]  # index -> why
-
-    def results(self) -> list[Result]:
-        """The same exchanges as one :class:`Result` each."""
-        out: list[Result] = []
-        add, a, failed = out.append, self.antenna, self.failed
-        columns = zip(self.requests, self.raw, self.sent, self.latency, strict=True)
-        for i, (req, raw, sent, lat) in enumerate(columns):
-            if raw is None:
-                kind, detail = failed[i]
-                add(_result(Result, (a, req, None, kind, detail, sent, None)))
-            else:
-                reply, kind, detail = _known(raw, req.mode)
-                add(_result(Result, (a, req, reply, kind, detail, sent, lat)))
-        return out
-
-
 class _Link:
     """One antenna: its connection, where it is in its requests, and its columns."""
 
     __slots__ = ("antenna", "endpoint", "addr", "lookup", "reqs", "i", "n", "sock", "fd", "conn", "connecting",
-                 "sent_at", "t0", "give_up", "live", "followed", "out", "raw", "sent", "lat", "failed")  # fmt: skip
+                 "sent_at", "t0", "give_up", "live", "followed", "out", "raw", "sent", "lat", "failed", "kept")  # fmt: skip
 
     def __init__(self, antenna: str, endpoint: Any, reqs: Sequence[Request]) -> None:
         self.antenna = antenna
@@ -155,6 +85,7 @@ class _Link:
         self.give_up: Failure | None = None  # what every later request gets, unsent
         self.live = False  # counted against the concurrency cap
         self.followed = False  # the follow-up requests were asked for
+        self.kept = False  # its socket came from the pool (see Engine._again)
         # the columns, shared with the Exchanges handed out
         self.raw: list[bytes | None] = []
         self.sent: list[float] = []
@@ -223,6 +154,31 @@ class _Poller:
             self._sel.close()
 
 
+#: file descriptors a sweep leaves for everything else in the process: the poller and
+#: the resolver's wake-up pair (3), the logger's parquet parts, write-ahead segment, lock
+#: and status files, a notebook's own files, the interpreter's, with room to spare
+FD_RESERVE = 32
+
+
+def socket_budget() -> int:
+    """How many sockets a sweep may hold at once: the soft ``RLIMIT_NOFILE`` less the
+    descriptors already open and :data:`FD_RESERVE` (at least 1). Antennas past it
+    wait their turn within the deadline; one never tried gets its rows saying so."""
+    if resource is None:
+        return DEFAULT_CONCURRENCY
+    try:
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (OSError, ValueError):
+        return DEFAULT_CONCURRENCY
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return 1 << 20
+    try:
+        open_now = len(os.listdir("/proc/self/fd"))  # Linux; elsewhere the reserve must do
+    except OSError:
+        open_now = 0
+    return max(1, soft - open_now - FD_RESERVE)
+
+
 class ConnectionPool:
     """Connections kept from one sweep to the next, one per antenna.
 
@@ -275,18 +231,6 @@ class ConnectionPool:
             sock.close()
 
 
-def _check(timeout: float, deadline: float | None, concurrency: int) -> float:
-    if not timeout > 0:
-        raise ValidationError(f"timeout must be positive, got {timeout}")
-    if deadline is None:
-        deadline = default_deadline(timeout)
-    if not deadline > 0:
-        raise ValidationError(f"deadline must be positive, got {deadline}")
-    if concurrency < 1:
-        raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
-    return deadline
-
-
 class Engine:
     """One sweep: every antenna's requests, concurrently, in one poll loop. :meth:`run` once.
 
@@ -313,12 +257,22 @@ class Engine:
         pool: ConnectionPool | None = None,
         follow_up: Callable[[str, Exchanges], Sequence[Request]] | None = None,
     ) -> None:
-        self.deadline = _check(timeout, deadline, concurrency)
+        self.deadline = check_timing(timeout, deadline, concurrency)
         self.follow_up = follow_up
         self.timeout = timeout
-        self.concurrency = concurrency
+        # one socket per antenna talked to: never more than the process may open, and a
+        # pool keeps no more than leaves room for them (kept sockets hold descriptors too)
+        room = socket_budget()
+        self.concurrency = min(concurrency, room)
+        self.pool_cap = 0 if pool is None else len(pool) + room - self.concurrency
         self.on_antenna_done = on_antenna_done
         self.pool = pool
+        for a, (ep, _) in plan.items():
+            if getattr(ep, "transport", None) not in (None, SOCKET):
+                # never look its label up as a host name: it is reached another way
+                raise ValidationError(
+                    f"{a} is reached through {ep.transport!r}, not sockets: use e2ckit.transport.exchange"
+                )
         self.links = {a: _Link(a, ep, reqs) for a, (ep, reqs) in plan.items()}
         self.waiting = collections.deque(self.links.values())
         self.resolving: list[_Link] = []  # taken from waiting while their name is looked up
@@ -403,6 +357,14 @@ class Engine:
             self.live += 1
             self._advance(link)
 
+    def _defer(self, link: _Link) -> None:
+        """``link`` could not have a socket (the process is out of file descriptors):
+        back to the head of the queue, and no more antennas at once than now hold one."""
+        link.live = False
+        self.live -= 1
+        self.waiting.appendleft(link)
+        self.concurrency = max(1, self.live)
+
     # -- names ------------------------------------------------------------------------------
 
     def _look_up(self) -> None:
@@ -468,10 +430,22 @@ class Engine:
                 link.sock.send(link.conn.send(link.reqs[link.i]))  # type: ignore[union-attr]
             except OSError:
                 link.conn.receive_data(b"")
+                if self._again(link, link.conn.failure):  # type: ignore[arg-type]
+                    continue
                 self._fail(link, link.conn.failure, stop=link.conn.failure.kind == "refused")  # type: ignore[union-attr]
                 continue
             return
         self._finish(link)
+
+    def _again(self, link: _Link, failure: Failure) -> bool:
+        """A kept connection that failed before any reply byte (the E2C rebooted under
+        it): True, and it is closed for the request to go again on a fresh one (once;
+        monitor and get-nodes only, see :func:`~e2ckit.transport.base.retryable`)."""
+        if not link.kept or link.conn.received or not retryable(link.reqs[link.i], failure):
+            return False
+        link.kept = False
+        self._close(link)
+        return True
 
     def _open(self, link: _Link) -> bool | None:
         """Give ``link`` a socket: a kept one (True: send now), a new one connecting
@@ -487,7 +461,14 @@ class Engine:
             if kept is not None:
                 self._attach(link, kept, connecting=False)
                 return True
-        sock = socket.socket(addr[0], socket.SOCK_STREAM)
+        try:
+            sock = socket.socket(addr[0], socket.SOCK_STREAM)
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE) and self.live > 1:
+                self._defer(link)  # out of descriptors after all: its turn comes when one is freed
+                return False
+            self._fail(link, Failure("unreachable", f"no socket for this antenna: {exc.strerror or exc}"), stop=True)
+            return None
         sock.setblocking(False)
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -501,6 +482,7 @@ class Engine:
 
     def _attach(self, link: _Link, sock: socket.socket, connecting: bool) -> None:
         link.sock, link.fd, link.connecting, link.conn = sock, sock.fileno(), connecting, Connection()
+        link.kept = not connecting
         self.poller.register(sock, write=connecting)
         self.by_fd[link.fd] = link
 
@@ -554,7 +536,8 @@ class Engine:
         if isinstance(event, Failure):
             # refused (reset before any reply) stops the antenna; a connection lost
             # mid-reply or bad bytes cost this request only: the next one reconnects
-            self._fail(link, event, stop=event.kind == "refused")
+            if not self._again(link, event):
+                self._fail(link, event, stop=event.kind == "refused")
         else:
             link.raw.append(event)  # type: ignore[arg-type]
             link.sent.append(link.sent_at)
@@ -616,7 +599,8 @@ class Engine:
                 self._advance(link)
                 return
         pool = self.pool
-        if pool is not None and link.sock is not None and not link.connecting and link.conn.reusable:
+        if (pool is not None and link.sock is not None and not link.connecting and link.conn.reusable
+                and len(pool) < self.pool_cap):  # fmt: skip
             self.poller.unregister(link.sock)
             self.by_fd.pop(link.fd, None)
             self.closed_in_batch.add(link.fd)
@@ -637,6 +621,36 @@ def _connect_failure(err: int) -> Failure:
 
 
 # -- entry points ---------------------------------------------------------------------------
+
+
+class SocketTransport:
+    """The socket driver of the :class:`~e2ckit.transport.base.Transport` seam: an
+    :class:`Engine` per exchange (``pool``: a :class:`ConnectionPool`, or None)."""
+
+    name = "socket"
+
+    def exchange(
+        self,
+        plan: Mapping[str, tuple[Any, Sequence[Request]]],
+        *,
+        timeout: float,
+        deadline: float,
+        concurrency: int,
+        on_antenna_done: Callable[[str, Exchanges], None] | None = None,
+        pool: ConnectionPool | None = None,
+        follow_up: Callable[[str, Exchanges], Sequence[Request]] | None = None,
+    ) -> dict[str, Exchanges]:
+        return Engine(
+            plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=on_antenna_done,
+            pool=pool if isinstance(pool, ConnectionPool) else None, follow_up=follow_up,
+        ).run()  # fmt: skip
+
+    def __repr__(self) -> str:
+        return "SocketTransport()"
+
+
+#: The one socket driver (it holds no state: every exchange makes its own Engine).
+SOCKET = SocketTransport()
 
 
 def fanout_columns(
@@ -662,93 +676,3 @@ def fanout_columns(
         plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=on_antenna_done,
         pool=pool, follow_up=follow_up,
     ).run()  # fmt: skip
-
-
-def fanout(
-    plan: Mapping[str, tuple[Any, Sequence[Request]]],
-    *,
-    timeout: float = 1.0,
-    deadline: float | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    on_antenna_done: Callable[[str, list[Result]], None] | None = None,
-    follow_up: Callable[[str, Exchanges], Sequence[Request]] | None = None,
-) -> dict[str, list[Result]]:
-    """:func:`fanout_columns`, with every exchange made a :class:`Result`."""
-    made: dict[str, list[Result]] = {}
-    done = None
-    if on_antenna_done is not None:
-        callback = on_antenna_done
-
-        def done(antenna: str, ex: Exchanges) -> None:
-            made[antenna] = ex.results()
-            callback(antenna, made[antenna])
-
-    out = fanout_columns(
-        plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=done, follow_up=follow_up
-    )
-    return {a: made[a] if a in made else ex.results() for a, ex in out.items()}
-
-
-async def sweep_requests(
-    plan: Mapping[str, tuple[Any, Sequence[Request]]],
-    *,
-    timeout: float = 1.0,
-    deadline: float | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    on_antenna_done: Callable[[str, list[Result]], None] | None = None,
-) -> dict[str, list[Result]]:
-    """:func:`fanout` for ``async`` code: the blocking engine in a worker thread, so the
-    caller's loop stays free. Checked before the thread starts."""
-    _check(timeout, deadline, concurrency)
-    return await asyncio.to_thread(
-        fanout, plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=on_antenna_done
-    )
-
-
-def run(make: Callable[[], Awaitable[T]]) -> T:
-    """Run the coroutine made by ``make()`` to completion and return its result, from
-    sync code: with :func:`asyncio.run` when this thread runs no event loop, else (a
-    Jupyter cell) on a fresh loop in a worker thread. For callers that still hold a
-    coroutine; the library's own sync paths call :func:`fanout` directly."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_call(make))
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="e2ckit-run") as worker:
-        return worker.submit(asyncio.run, _call(make)).result()
-
-
-async def _call(make: Callable[[], Awaitable[T]]) -> T:
-    return await make()
-
-
-# -- replies as Results -------------------------------------------------------------------
-
-#: Decoded replies by their bytes, with their error kind and detail (see :func:`_known`);
-#: shared by every sweep, emptied when full. Replies are immutable, so sharing one is safe.
-_seen: dict[bytes, tuple[Reply, str | None, str | None]] = {}
-_SEEN_MAX = 8192
-
-
-def _known(raw: bytes, mode: Mode) -> tuple[Reply, str | None, str | None]:
-    """The Reply in ``raw`` (whole, and checked when it was received), with the error
-    kind and detail a Result carries for it. The same monitor and control replies come
-    back again and again (states, counters, anything that did not change since the last
-    cycle), so each distinct one is decoded once and kept in :data:`_seen`."""
-    if mode is Mode.GET_NODES:
-        return _with_error(decode_reply(raw, mode)[0])  # type: ignore[index]
-    known = _seen.get(raw)
-    if known is None:
-        known = _with_error(decode_reply(raw, Mode.MONITOR)[0])  # type: ignore[index]
-        if len(_seen) >= _SEEN_MAX:
-            _seen.clear()
-        _seen[raw] = known
-    return known
-
-
-def _with_error(reply: Reply) -> tuple[Reply, str | None, str | None]:
-    """``reply`` with the error kind and detail a Result carries for it."""
-    if not reply.error:
-        return (reply, None, None)
-    kind, detail = Failure.e2c(reply.error)
-    return (reply, kind, detail)

@@ -20,12 +20,18 @@ from typing import Any
 
 from e2ckit.errors import Failure
 
-__all__ = ["Address", "Resolver", "lookup", "resolve", "unresolved"]
+__all__ = ["MEMORY_HOST", "Address", "Resolver", "lookup", "resolve", "unresolved"]
 
 #: ``(address family, socket address)``, what ``socket.socket``/``connect`` take.
 Address = tuple[int, Any]
 
 _WORKERS = 16
+
+#: how the host label of an in-memory endpoint ends (``dv01.memory.invalid``; RFC 2606
+#: reserves ``.invalid``): this resolver never looks one up, so a Client given one fails
+#: at once, saying why
+MEMORY_HOST = "memory.invalid"
+_INVALID = "an in-memory simulated E2C has no address: SimulatedArray(..., serve=True) serves it on loopback"
 
 
 class Resolver:
@@ -43,9 +49,12 @@ class Resolver:
         """A future of ``host``'s first TCP address (an :data:`Address`); it fails with the
         look-up's ``OSError``. An IP address literal is answered at once, no thread."""
         literal = _literal(host, port)
-        if literal is not None:
+        if literal is not None or host.lower().endswith(MEMORY_HOST):
             done: concurrent.futures.Future = concurrent.futures.Future()
-            done.set_result(literal)
+            if literal is not None:
+                done.set_result(literal)
+            else:  # an in-memory endpoint's label: never looked up
+                done.set_exception(OSError(f"{host}: {_INVALID}"))
             return done
         key = (host, port)
         with self._lock:

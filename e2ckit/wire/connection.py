@@ -47,7 +47,7 @@ from e2ckit.wire.frames import (
     Request,
     decode_reply,
     reply_length,
-    whole_reply_ok,
+    reply_problem,
 )
 
 __all__ = ["NEED_DATA", "Connection", "ServerConnection", "State"]
@@ -76,7 +76,6 @@ class State(enum.Enum):
 
 
 _IDLE, _REPLY, _NODES, _BROKEN = State.IDLE, State.AWAITING_REPLY, State.AWAITING_NODES, State.BROKEN
-_NO_ERROR = bytes(4)
 _GET_NODES = Mode.GET_NODES
 
 
@@ -151,13 +150,11 @@ class Connection:
         """The hot path: ``data`` (one read) if it is exactly the whole, valid monitor or
         control reply now due, which is taken (the connection goes idle); else None, and
         nothing changes — then ``receive_data(data)`` and ``next_raw()``."""
-        if self._plain and len(data) == REPLY_SIZE:
-            dlen = data[4]
-            if dlen <= 8 and (not dlen or data[:4] == _NO_ERROR):
-                self._plain = False
-                self.state = _IDLE
-                self.received += REPLY_SIZE
-                return data
+        if self._plain and len(data) == REPLY_SIZE and reply_problem(data) is None:
+            self._plain = False
+            self.state = _IDLE
+            self.received += REPLY_SIZE
+            return data
         return None
 
     def next_raw(self) -> bytes | _NeedData | Failure:
@@ -178,12 +175,11 @@ class Connection:
             # Two replies' worth for one request: which of them is ours cannot be told.
             return self._break(Failure("protocol", f"{len(buf) - need} unexpected bytes after the reply"))
         raw = bytes(buf)
-        if need == REPLY_SIZE and not whole_reply_ok(raw):
-            try:
-                decode_reply(raw, self.mode)  # raises, naming what is wrong
-            except FrameError as exc:
-                return self._break(Failure("protocol", f"{KINDS['protocol']}: {exc}"))
-        elif need > REPLY_SIZE:
+        if need == REPLY_SIZE:
+            problem = reply_problem(raw)
+            if problem is not None:
+                return self._break(Failure("protocol", f"{KINDS['protocol']}: {problem}"))
+        else:
             try:  # node records are checked by decoding them: keep that for next_event
                 self._decoded = decode_reply(raw, self.mode)[0]  # type: ignore[index]
             except (FrameError, ValueError) as exc:
@@ -240,6 +236,14 @@ class ServerConnection:
     def receive_data(self, data: bytes | memoryview) -> None:
         """Bytes read from the client."""
         self._buf += data
+
+    def whole_frame(self, data: bytes | memoryview) -> bytes | None:
+        """The hot path: ``data`` (one read) as the next request's frame when it is
+        exactly one whole request and nothing is buffered before it; else None, and
+        nothing changes — then ``receive_data(data)`` and ``next_frame()``."""
+        if len(data) == REQUEST_SIZE and not self._buf:
+            return bytes(data)
+        return None
 
     def next_frame(self) -> bytes | _NeedData:
         """The next whole request frame (18 bytes), or :data:`NEED_DATA`."""

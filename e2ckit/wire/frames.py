@@ -83,6 +83,7 @@ __all__ = [
     "reply_dlen",
     "reply_error",
     "reply_of",
+    "reply_problem",
     "whole_reply_ok",
     "pack_can_id",
     "unpack_can_id",
@@ -357,20 +358,31 @@ def decode_reply(buffer: bytes, mode: Mode | int) -> tuple[Reply, int] | None:
             for o in range(REPLY_SIZE, end, NODE_RECORD_SIZE)
         )
         return Reply(error, b"", records), end
-    if dlen > DATA_SIZE:
-        raise FrameError(f"reply dlen {dlen} is more than {DATA_SIZE}")
-    if error != 0 and dlen:
-        # The E2C sends dlen 0 with every error; anything else is not an E2C reply.
-        raise FrameError(f"reply has error {error} and dlen {dlen}; errors carry no data")
+    problem = reply_problem(buffer)
+    if problem is not None:
+        raise FrameError(problem)
     return _checked_reply(error, data[:dlen]), REPLY_SIZE
 
 
-def whole_reply_ok(reply: bytes) -> bool:
-    """Whether exactly 13 bytes are a valid monitor or control reply, by the rules
-    :func:`decode_reply` checks (dlen at most 8; an error carries no data), without
-    decoding it: for a caller that keeps the bytes (the engine's columns)."""
+def reply_problem(reply: bytes | bytearray) -> str | None:
+    """What makes the 13-byte monitor or control reply at the start of ``reply``
+    invalid, or None when it is valid: **the one reply-validity rule** (every decoder,
+    connection and fast path asks this). A reply carries at most 8 data bytes, and an
+    error reply none: the E2C sends ``dlen`` 0 with every error, so anything else is
+    not an E2C reply."""
     dlen = reply[4]
-    return dlen <= DATA_SIZE and (not dlen or reply[:4] == _NO_ERROR)
+    if dlen > DATA_SIZE:
+        return f"reply dlen {dlen} is more than {DATA_SIZE}"
+    if dlen and reply[:4] != _NO_ERROR:
+        return f"reply has error {int.from_bytes(reply[:4], 'big')} and dlen {dlen}; errors carry no data"
+    return None
+
+
+def whole_reply_ok(reply: bytes) -> bool:
+    """Whether exactly 13 bytes are a valid monitor or control reply
+    (:func:`reply_problem` has nothing to say), without decoding it: for a caller that
+    keeps the bytes (the engine's columns)."""
+    return reply_problem(reply) is None
 
 
 def reply_of(reply: bytes) -> Reply:

@@ -1,5 +1,8 @@
 """Point unmodified host-name clients (the published ``e2c-client``) at a simulated array.
 
+Test and benchmark code, not part of the package (it was ``e2ckit.sim.hostshim``):
+tests import it as ``hostshim``, benchmarks put ``tests/`` on ``sys.path`` first.
+
 The published client connects to ``dv01-e2c:2000`` and takes no address map. Rather
 than editing ``/etc/hosts``, :func:`write_shim` writes a ``sitecustomize.py`` that a
 child Python process picks up from ``PYTHONPATH``: it resolves the simulated
@@ -15,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 _TEMPLATE = '''\
-# Written by e2ckit.sim.hostshim: resolve simulated E2C host names to loopback.
+# Written by tests/hostshim.py: resolve simulated E2C host names to loopback.
 import socket as _socket
 
 _MAP = {mapping}
