@@ -64,7 +64,8 @@ EXACT_ANTENNA_RE = names.ANTENNA_RE
 
 # -- option definitions: one place for flags, defaults and help ---------------------------
 
-_FORMAT_HELP = f"{', '.join(FORMATS)}: table is rich on a terminal, plain text when piped"
+_FORMAT_HELP = (f"{', '.join(FORMATS)}: table is rich on a terminal, plain text when piped; "
+                "e2c: e2c-client's text (monitor request/nodes, control request, tools temperature/revision)")
 FormatOpt = typer.Option(None, "--format", "-f", help=_FORMAT_HELP, metavar="FORMAT")
 OutputOpt = typer.Option(
     None, "--output", "-o", help="write the data to FILE (format from its suffix unless --format)"
@@ -86,7 +87,9 @@ AntennasOpt = typer.Option(
 AllOpt = typer.Option(
     False, "--all/--no-all", help="every antenna of the active array, concurrently"
 )
-ShowErrorsOpt = typer.Option(True, "--show-errors/--hide-errors", help="show the error column")
+# e2c-client's own pair (--no-show-errors), and e2ckit's --hide-errors beside it
+ShowErrorsOpt = typer.Option(True, "--show-errors/--no-show-errors", help="show the error column")
+HideErrorsOpt = typer.Option(False, "--hide-errors", help="no error column (as --no-show-errors)")
 YesOpt = typer.Option(
     False, "--yes", "-y", help="send without asking (required when there is no terminal)"
 )

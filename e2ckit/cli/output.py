@@ -100,6 +100,9 @@ def _machine(v: Any) -> Any:
 def resolve_format(fmt: str | None, output: str | None) -> str:
     if fmt:
         fmt = fmt.lower()
+        if fmt == "e2c":
+            raise OutputError("--format e2c (e2c-client's text) is for monitor request, monitor nodes, "
+                              "control request, tools temperature and tools revision --host")  # fmt: skip
         if fmt not in FORMATS:
             raise OutputError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
         return fmt
