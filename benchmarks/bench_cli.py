@@ -9,6 +9,8 @@
    shim (``e2ckit.sim.hostshim.shim_env``), e2ckit through ``E2CKIT_ARRAY``. Process
    start included; both write into a pipe. Run once with every antenna alive and once
    with ``--silent`` antennas that accept and never answer.
+3. ``e2ckit monitor nodes --host`` vs ``e2c-client monitor nodes --host`` on one
+   simulated E2C (median of ``--repeat`` runs; target: e2ckit within 1.2x of e2c-client).
 
 Prints one table: median and best wall-clock seconds, and each tool's ratio to the
 baseline of its block (``python -c pass`` for start-up, e2ckit for the sweeps).
@@ -87,7 +89,20 @@ def main() -> None:
         ("start-up", "e2ckit version", ver, statistics.median(ver) / b, f"exit {r3.returncode}")
     )
 
-    # -- 2. cryo --all on 66 antennas, one address each ----------------------------------------
+    # -- 2. monitor nodes --host: one E2C, process start included ------------------------------
+    with SimulatedArray(["DV01"], seed=1) as one:
+        where = ["--host", one.array["DV01"].host, "--port", str(one.array["DV01"].port)]
+        t_theirs, rt = timed([_exe("e2c-client"), "monitor", "nodes", *where], None, args.repeat)
+        t_ours, ro = timed([_exe("e2ckit"), "monitor", "nodes", *where], None, args.repeat)
+        t_text, rx = timed([_exe("e2ckit"), "monitor", "nodes", *where, "--format", "e2c"], None, args.repeat)
+    m = statistics.median(t_theirs)
+    rows.append(("monitor nodes --host", "e2c-client monitor nodes", t_theirs, 1.0, f"exit {rt.returncode}, baseline"))
+    rows.append(("monitor nodes --host", "e2ckit monitor nodes", t_ours, statistics.median(t_ours) / m,
+                 f"exit {ro.returncode}, target <= 1.2x"))  # fmt: skip
+    rows.append(("monitor nodes --host", "e2ckit ... --format e2c", t_text, statistics.median(t_text) / m,
+                 f"exit {rx.returncode}, same text as e2c-client: {rx.stdout == rt.stdout}"))  # fmt: skip
+
+    # -- 3. cryo --all on 66 antennas, one address each ----------------------------------------
     cases = [("66 alive", 0)] + ([(f"{args.silent} silent", args.silent)] if args.silent else [])
     with (
         tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp,
@@ -123,7 +138,7 @@ def main() -> None:
         print(
             f"{case:24s} {cmd:30s} {statistics.median(times):9.3f} {min(times):8.3f} {r:>7s}  {note}"
         )
-    print(f"(start-up ratios vs python -c pass; sweep ratios vs e2ckit; {served} requests served; "
+    print(f"(start-up ratios vs python -c pass; nodes ratios vs e2c-client; sweep ratios vs e2ckit; {served} requests served; "
           f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]})")  # fmt: skip
 
 

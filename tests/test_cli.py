@@ -181,7 +181,7 @@ def test_monitor_request_by_ip_and_port_and_interpret(run, sim):
             "--rca", "0x0E", "--interpret", ">f", "-f", "json")  # fmt: skip
     assert r.exit_code == 0, r.output
     (row,) = as_json(r)
-    assert row["antenna"] == "127.0.0.1"
+    assert row["antenna"] == "DV02"  # an address the host map knows shows its antenna
     assert isinstance(row["interpreted"], float) and 0 < row["interpreted"] < 120
 
 
@@ -663,8 +663,11 @@ def test_log_command_is_registered(run):
     assert r.exit_code == 0
 
 
-def test_tools_on_a_bare_address(run, sim):
+def test_tools_on_a_bare_address(run, sim, tmp_path, monkeypatch):
     ep = sim.array["CM01"]
+    only_dv01 = tmp_path / "dv01.csv"
+    only_dv01.write_text(f"antenna,host,port\nDV01,{sim.array['DV01'].host},{sim.array['DV01'].port}\n")
+    monkeypatch.setenv("E2CKIT_ARRAY", str(only_dv01))  # CM01's address is no antenna of this map
     r = run("tools", "revision", "--host", ep.host, "--port", str(ep.port), "-f", "json")
     assert r.exit_code == 0, r.output
     assert as_json(r)[0]["antenna"] == "127.0.0.1"
@@ -702,3 +705,80 @@ def test_global_simulate_options_bad_input(run, args, message):
     r = run(*args, "version")
     assert r.exit_code == EXIT_BAD_INPUT
     assert message in one_line_error(r)
+
+
+def test_an_address_the_map_knows_shows_its_antenna(run, sim):
+    """--host IP --port P of an antenna in the host map is that antenna: its name in the
+    output, and the compressor's channel known (CM: 3) without --channel."""
+    ep = sim.array["CM01"]
+    r = run("tools", "cmpr", "--host", ep.host, "--port", str(ep.port), "-f", "json")
+    assert r.exit_code == 0, r.output
+    (row,) = as_json(r)
+    assert row["antenna"] == "CM01" and row["error"] is None
+
+
+# -- issue 25 item 8: rough edges ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, says", [
+    (["sweep", "cryo", "--timeout", "-1"], "--timeout"),
+    (["sweep", "cryox"], "cryox"),
+    (["nodes", "--antennas", "DV99"], "DV99"),
+    (["sweep", "cryo", "--antennas", "ZZ01"], "ZZ01"),
+    (["monitor", "request", "--host", "DV01", "--channel", "9", "--node", "0x13", "--rca", "0x0C000"], "--channel"),
+])  # fmt: skip
+def test_bad_options_are_refused_before_the_simulated_array_starts(run, args, says):
+    r = run("--simulate", *args)
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert "simulating" not in r.stderr, "66 simulated E2Cs started before a bad option was refused"
+    assert says in one_line_error(r)
+
+
+def test_messages_name_the_simulated_array_not_its_temporary_file(run):
+    r = run("--simulate", "monitor", "request", "--host", "DV99", "--channel", "1", "--node", "0x13", "--rca", "0x0C000")
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert "the --simulate array" in r.stderr and "/tmp" not in r.stderr and "array.csv" not in r.stderr
+
+
+def test_wide_csv_keeps_numbers_numeric_and_enums_as_labels(run):
+    r = run("sweep", "cryo,cmpr", "--antennas", "DV01", "-f", "csv")
+    assert r.exit_code == 0, r.stderr
+    (row,) = list(csv.DictReader(io.StringIO(r.stdout)))
+    float(row["FEMC.TEMP0"])  # a number
+    assert row["CMPR.ECU_TYPE"] in ("EUROPEAN", "JAPANESE"), row["CMPR.ECU_TYPE"]  # a label, not 0.0
+    assert row["FEMC.BACKING_PUMP"] in ("ON", "OFF")
+    for point, cell in row.items():
+        if point.endswith(".note") or point in ("antenna", "error") or not cell:
+            continue
+        if point in ("CMPR.SW_REV",):
+            continue
+        try:
+            float(cell)
+        except ValueError:
+            assert cell.isupper() and ":" not in cell, f"{point}: text {cell!r} in a value column"
+    blocked = [p for p, v in row.items() if p.endswith(".note") and v.startswith("blocked")]
+    assert blocked and all(row[p[: -len(".note")]] == "" for p in blocked)
+
+
+def test_wide_parquet_columns_are_typed(run, tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "cryo.parquet"
+    r = run("sweep", "cryo,cmpr", "--antennas", "DV01,CM01", "-o", str(out))
+    assert r.exit_code == 0, r.stderr
+    schema = pq.read_table(out).schema
+    assert str(schema.field("FEMC.TEMP0").type) == "double"
+    assert str(schema.field("CMPR.ECU_TYPE").type) == "string"
+    assert str(schema.field("FEMC.TURBO_PUMP.note").type) == "string"
+
+
+def test_log_help_says_run_is_the_default(run):
+    r = run("log", "--help")
+    assert "`run` is the default" in " ".join(r.stdout.split())
+
+
+def test_progress_names_the_antennas_still_awaited():
+    from e2ckit.cli.common import awaited_text
+
+    assert awaited_text(["DV03", "DV07"]) == "DV03, DV07"
+    assert awaited_text([f"DV{i:02d}" for i in range(1, 10)]) == "DV01, DV02, DV03, DV04 +5"

@@ -165,3 +165,15 @@ def test_format_e2c_temperature_of_an_absent_node_says_the_e2c_error(sim):
                                  "--format", "e2c"], catch_exceptions=False)  # fmt: skip
     assert r.stdout == "Error: 5002  (CAN Bus Timeout)\n"
     assert r.exit_code == 1
+
+
+def test_monitor_nodes_host_imports_no_pandas(sim):
+    """`monitor nodes --host` stays as light as e2c-client's (benchmarks/bench_cli.py times it)."""
+    ep = sim.array["DV01"]
+    code = ("import sys; from e2ckit.cli import app\n"
+            "try:\n    app(['monitor', 'nodes', '--host', sys.argv[1], '--port', sys.argv[2]], prog_name='e2ckit')\n"
+            "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "print(sorted(m for m in ('pandas', 'pyarrow', 'numpy') if m in sys.modules))")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code, ep.host, str(ep.port)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"

@@ -13,7 +13,7 @@ import typer
 
 from e2ckit import __version__
 from e2ckit.array import Array
-from e2ckit.cli.common import ClickException, NoArgsIsHelpError, WholeHelp, err, one_line
+from e2ckit.cli.common import ClickException, defer_simulation, NoArgsIsHelpError, WholeHelp, err, one_line
 from e2ckit.cli.options import (
     EXIT_BAD_INPUT,
     EXIT_PARTIAL,
@@ -206,23 +206,37 @@ def _start_embedded_simulation(
         _bad(f"--sim-{'outage' if outage and 'outage' in str(exc) else 'scenario'}: {one_line(exc)}")
     if ahead:
         clock.advance(ahead)  # the scenario's events are scheduled from the clock's start
-    sim.start()
-    tmp = tempfile.TemporaryDirectory(prefix="e2ckit-sim-")
-    path = sim.write_array(os.path.join(tmp.name, "array.csv"))
     what = f"seed {seed}" + (f", scenario {sim.scenario.name}" if sim.scenario is not None else "")
     if outage:
         what += f" on {outage.upper()}"
     if ahead or rate:
         what += f", simulated time {clock.datetime():%Y-%m-%d %H:%M:%S} UTC" + (f" at {rate:g}x" if rate else "")
-    err(f"simulating {len(sim.antennas)} antennas on 127.0.0.1 ({what}) for this command")
+    tmp = tempfile.TemporaryDirectory(prefix="e2ckit-sim-")
+
+    def launch() -> str:
+        sim.start()
+        path = str(sim.write_array(os.path.join(tmp.name, "array.csv")))
+        err(f"simulating {len(sim.antennas)} antennas on 127.0.0.1 ({what}) for this command")
+        _set_env(ctx, "E2CKIT_ARRAY", path)
+        return path
 
     def stop() -> None:
+        defer_simulation(None)
         sim.stop()
         tmp.cleanup()
 
     ctx.call_on_close(stop)  # registered first, runs last (after the env is restored)
     ctx.meta["e2ckit.sim"] = sim  # for commands that drive its clock (dashboard --sim-rate)
-    _set_env(ctx, "E2CKIT_ARRAY", str(path))
+    if ctx.invoked_subcommand in STARTED_ON_FIRST_USE:
+        defer_simulation(launch)  # after the command has checked its options (cli.common.active_array)
+    else:
+        defer_simulation(None)
+        launch()
+
+
+#: commands that reach the array only through cli.common.active_array(): their
+#: --simulate array starts once every option is checked
+STARTED_ON_FIRST_USE = frozenset({"sweep", "nodes", "monitor", "control", "tools", "check"})
 
 
 @app.command(short_help="Show current version")

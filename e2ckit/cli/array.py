@@ -11,6 +11,7 @@ import typer
 from e2ckit.cli.app import app
 from e2ckit.cli.common import (
     active_array,
+    check_antennas,
     all_points,
     catalog,
     emit_table,
@@ -57,9 +58,12 @@ def sweep_cmd(
     """
 
     check_output(fmt, output)
+    check_timing(timeout, deadline)
     items = [x.strip() for w in what for x in w.split(",") if x.strip()]
     if not items:
         raise BadInput("give a group or point names")
+    catalog().resolve(items)  # an unknown group or point: refused before anything starts
+    check_antennas(antennas)
     arr = active_array()
     rows = run_sweep(items if len(items) > 1 else items[0], antennas, arr, timeout, deadline, items[0])
     title = f"sweep {' '.join(items)}"
@@ -87,6 +91,7 @@ def nodes_cmd(
 
     check_output(fmt, output)
     check_timing(timeout, deadline)
+    check_antennas(antennas)
     arr = active_array()
     names = arr.select(antennas)
     df = nodes(names, array=arr, timeout=timeout, deadline=deadline)

@@ -124,7 +124,46 @@ def _suppress() -> Iterator[None]:
 # -- where to talk ------------------------------------------------------------------------
 
 
+class _Simulation:
+    """The ``--simulate`` array of this command: started by the first command step that
+    needs an array (so every option is checked before 66 simulated E2Cs start), and the
+    host-map file it writes, which messages call "the --simulate array", never by path."""
+
+    start: Callable[[], str] | None = None
+    csv: str | None = None
+
+
+def defer_simulation(start: Callable[[], str] | None) -> None:
+    """Register (or, with None, forget) the ``--simulate`` start; ``start`` returns the
+    host-map path it wrote (and set as ``$E2CKIT_ARRAY``)."""
+    _Simulation.start, _Simulation.csv = start, None
+
+
+def start_simulation() -> None:
+    """Start the deferred ``--simulate`` array now, if there is one and it has not started."""
+    start, _Simulation.start = _Simulation.start, None
+    if start is not None:
+        _Simulation.csv = start()
+
+
+def check_antennas(antennas: Any) -> None:
+    """``--antennas`` checked before a deferred ``--simulate`` array starts (it holds the
+    66 ALMA antennas, as the default map does); with any other map, on use."""
+    if _Simulation.start is not None and antennas is not None:
+        Array.default().select(antennas)
+
+
+def array_name(arr: Array) -> str:
+    """Where the host map came from, in words a user knows (no temporary paths)."""
+    if _Simulation.csv is not None and arr.source == _Simulation.csv:
+        return "the --simulate array"
+    return arr.source or "in memory"
+
+
 def active_array() -> Array:
+    """The host map commands talk to (``--array``, ``$E2CKIT_ARRAY``, ``--simulate``, the
+    ALMA defaults); starts the ``--simulate`` array on first use."""
+    start_simulation()
     return default_array()
 
 
@@ -154,8 +193,11 @@ def resolve_target(host: str | None, port: int | None) -> tuple[str, Endpoint]:
         return name, Endpoint(name, h, DEFAULT_PORT if port is None else port)
     if ANTENNA_RE.match(name):
         raise BadInput(
-            f"unknown antenna {h!r}: not in the active array ({arr.source or 'in memory'})"
+            f"unknown antenna {h!r}: not in the active array ({array_name(arr)})"
         )
+    known = [e for e in arr.values() if e.host == h and (port is None or e.port == port)]
+    if len(known) == 1:  # an address the map knows: show its antenna, not the address
+        return known[0].antenna, Endpoint(known[0].antenna, h, known[0].port)
     return h, Endpoint(h, h, DEFAULT_PORT if port is None else port)
 
 
@@ -316,7 +358,60 @@ def wide_table(rows: list[TidyRow], title: str | None = None, host_of: dict[str,
         states.append([None] * len(lead) + st + ["error" if error else None])
     t = Table(columns, out_rows, text=text, states=states, title=title, headers=headers)
     t.meta["key"] = [0, 1] if host_of else [0]  # repeated in every column group
+    return _machine_columns(t, rows, points, len(columns) - len(points) - 1)
+
+
+#: catalog dtypes whose readings are text, never a number (revisions, raw bytes)
+TEXT_DTYPES = frozenset({"version", "bytes"})
+
+
+def _machine_columns(t: Table, rows: list[TidyRow], points: list[str], lead: int) -> Table:
+    """What ``-o``/csv/json/parquet get from a wide table: numbers stay numbers, an enum is
+    its label (``OFF``, not 0.0), and a reading with no number (blocked, a sentinel such as
+    "minimum on-time elapsed") leaves its cell empty and says why in ``<point>.note``.
+    The screen keeps the display text."""
+    cat = catalog()
+    reading = {(r.antenna, r.point): r for r in rows}
+
+    def kind(p: str) -> str:
+        try:
+            pt = cat.point(p)
+        except Exception:  # a derived point: the catalog computes it, no dtype to go by
+            return "number"
+        return "label" if pt.enum else ("text" if pt.dtype in TEXT_DTYPES else "number")
+
+    kinds = {p: kind(p) for p in points}
+
+    def note(r: TidyRow | None) -> str | None:
+        if r is None or (r.error is not None and r.error == r.error):
+            return None  # a failed reading: the error column says why
+        if r.status != "ok":
+            return str(r.status)
+        return r.text if r.value != r.value and r.text and kinds[r.point] != "text" else None
+
+    notes = {p: [note(reading.get((row[0], p))) for row in t.rows] for p in points}
+    noted = [p for p in points if any(notes[p])]
+    columns, out = list(t.columns), []
+    for i, row in enumerate(t.rows):
+        vals = list(row)
+        for j, p in enumerate(points):
+            r = reading.get((row[0], p))
+            ok = r is not None and r.status == "ok" and (r.error is None or r.error != r.error)
+            if kinds[p] == "label":
+                vals[lead + j] = r.text if ok and r.value == r.value else None  # type: ignore[union-attr]
+            elif kinds[p] == "text":
+                vals[lead + j] = r.text if ok else None  # type: ignore[union-attr]
+            else:
+                vals[lead + j] = r.value if ok and r.value == r.value else None  # type: ignore[union-attr]
+        out.append(vals + [notes[p][i] for p in noted])
+    if not noted:
+        t.rows = out
+        return t
+    t.meta["display_columns"] = list(range(len(columns)))
+    t.columns, t.rows = columns + [f"{p}.note" for p in noted], out
     return t
+
+
 
 
 def rows_table(rows: list[TidyRow], title: str | None = None) -> Table:
@@ -375,36 +470,41 @@ def emit_table(table: Table, fmt: str | None, output: str | None) -> None:
     ):
         # a display that hides columns: render the display-only view
         keep = table.meta.get("display_columns")
-        table = Table(
-            table.headers,
-            [[r[i] for i in keep] for r in table.rows],
-            text=table.text,
-            title=table.title,
-        )
+        table = Table(table.headers, [[r[i] for i in keep] for r in table.rows], text=table.text,
+                      states=table.states, title=table.title, meta={"key": table.meta.get("key", [0])})  # fmt: skip
     emit(table, fmt, output)
     if output:
         err(f"wrote {len(table.rows)} rows to {output}")
 
 
 @contextmanager
-def progress(total: int, label: str) -> Iterator[Callable[[int, int, str], None] | None]:
-    """A progress bar on stderr when it is a terminal; nothing otherwise."""
-    if total < 2 or not sys.stderr.isatty():
+def progress(names: list[str], label: str) -> Iterator[Callable[[int, int, str], None] | None]:
+    """A progress bar on stderr when it is a terminal (nothing otherwise), naming the
+    antennas still awaited: those are the ones worth a look when it stalls."""
+    if len(names) < 2 or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    awaited = dict.fromkeys(names)  # insertion-ordered set
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=Console(stderr=True), transient=True,
     ) as bar:  # fmt: skip
-        task = bar.add_task(label, total=total)
+        task = bar.add_task(label, total=len(names))
 
         def tick(done: int, _total: int, antenna: str) -> None:
-            bar.update(task, completed=done, description=f"{label} {antenna}")
+            awaited.pop(antenna, None)
+            bar.update(task, completed=done, description=f"{label}: waiting for {awaited_text(list(awaited))}")
 
         yield tick
+
+
+def awaited_text(names: list[str], shown: int = 4) -> str:
+    """``DV03, DV07, CM01, PM02 +5``: the first few antennas still awaited, and how many more."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" +{more}" if more > 0 else "")
 
 
 def run_sweep(
@@ -445,7 +545,7 @@ def run_sweep(
     if rename:
         arr = Array(endpoints, source=arr.source)
         names = [e.antenna for e in endpoints]
-    with progress(len(names), label) as tick:
+    with progress([rename.get(a, a) for a in names], label) as tick:
         on_tick = None if tick is None else (lambda d, t, a: tick(d, t, rename.get(a, a)))
         rows = sweep_rows(what, names, array=arr, timeout=timeout, deadline=deadline, progress=on_tick)
     if rename:

@@ -19,6 +19,7 @@ from e2ckit.cli.common import (
     UNDECODED,
     WholeHelp,
     active_array,
+    array_name,
     catalog,
     drop_column,
     emit_table,
@@ -432,7 +433,7 @@ def _group_read(
                 "or --channel 2 (DA/DV) or 3 (CM/PM)"
             )
     if verbose:
-        err(f"{group}: {len(arr.select(antennas))} host(s) from {arr.source or 'memory'}")
+        err(f"{group}: {len(arr.select(antennas))} host(s) from {array_name(arr)}")
     rows = run_sweep(group, antennas, arr, timeout, deadline, group, stand_in_family=family)
     hosts = {a: f"{arr[a].host}:{arr[a].port}" for a in arr.select(antennas)}
     table = wide_table(rows, title=title, host_of=hosts)
