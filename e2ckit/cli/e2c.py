@@ -294,8 +294,6 @@ NODE_COLUMNS = ["antenna", "channel", "node", "node_hex", "esn", "lru", "name", 
 def _node_rows(label: str, replies: list[Any] | str) -> list[list[Any]]:
     """One row per node found, or per channel whose listing failed (``replies`` is the
     failure's text when the E2C could not be reached)."""
-    from e2ckit.planning import impossible_node
-
     cat = catalog()
     rows: list[list[Any]] = []
     for i, ch in enumerate(LRU_CHANNELS):
@@ -306,7 +304,11 @@ def _node_rows(label: str, replies: list[Any] | str) -> list[list[Any]]:
             continue
         for n in reply.nodes:
             abbrev, name = node_label(cat, n.node)
-            bad = impossible_node(ch, n)
+            bad = None
+            if n.node > NODE_MAX:  # rare: only then load the planner that says why (it imports the engine)
+                from e2ckit.planning import impossible_node
+
+                bad = impossible_node(ch, n)
             rows.append([label, ch, n.node, f"0x{n.node:02X}", n.esn_hex, abbrev, name, bad.text if bad else None])
     return rows
 
