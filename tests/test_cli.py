@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from e2ckit import __version__
 from e2ckit.cli import (
+    EXIT_ALARM,
     EXIT_BAD_INPUT,
     EXIT_NOTHING,
     EXIT_OK,
@@ -424,10 +425,13 @@ def test_nodes_and_inventory(run):
     assert r.exit_code == 0, r.output
     rows = as_json(r)
     assert {row["antenna"] for row in rows} == {"DV01", "CM01"}
-    r = run("nodes", "--antennas", "DV01", "--inventory", "-f", "json")
+    r = run("nodes", "--antennas", "DV01", "--inventory", "--all", "-f", "json")
     assert r.exit_code == 0, r.output
     states = {row["state"] for row in as_json(r)}
     assert "ok" in states
+    r = run("nodes", "--antennas", "DV01", "--inventory", "-f", "json")
+    assert r.exit_code == 0 and as_json(r) == [], "only the LRUs not as expected, unless --all"
+    assert "as expected" in r.stderr and "1 antennas: 1 ok" in r.stderr
 
 
 def test_nodes_unknown_antenna(run):
@@ -683,7 +687,7 @@ def test_tools_on_a_bare_address(run, sim, tmp_path, monkeypatch):
 
 def test_global_simulate_takes_a_seed_and_a_scenario(run):
     r = run("--simulate", "--sim-scenario", "missing-lru", "nodes", "--inventory", "--antennas", "DV08,DV09", "-f", "json")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == EXIT_ALARM, r.output  # a missing LRU: an antenna in alarm
     assert "scenario missing-lru" in r.stderr
     off = [(row["antenna"], row["lru"], row["state"]) for row in as_json(r) if row["state"] != "ok"]
     assert off == [("DV08", "FEPS", "missing")], off
@@ -782,3 +786,40 @@ def test_progress_names_the_antennas_still_awaited():
 
     assert awaited_text(["DV03", "DV07"]) == "DV03, DV07"
     assert awaited_text([f"DV{i:02d}" for i in range(1, 10)]) == "DV01, DV02, DV03, DV04 +5"
+
+
+# -- issue 25 item 1: summaries, --problems, one exit table ------------------------------------
+
+
+def test_array_wide_outputs_end_with_a_summary_counted_from_limit_and_error(run, sim):
+    sim.fault("DV02", "down")
+    sim.fault("PM01", "error", code=5002)
+    r = run("sweep", "cryo", "-f", "csv")
+    assert r.exit_code == EXIT_PARTIAL, r.stderr
+    assert r.stderr.splitlines()[-1] == "e2ckit: 5 antennas: 3 ok, 1 unknown, 1 silent"
+    r = run("tools", "cryo", "--all", "-f", "csv")
+    assert r.stderr.splitlines()[-1] == "e2ckit: 5 antennas: 3 ok, 1 unknown, 1 silent"
+    r = run("nodes", "-f", "csv")
+    assert r.stderr.splitlines()[-1].startswith("e2ckit: 5 antennas: ")
+    assert "1 silent" in r.stderr.splitlines()[-1]
+
+
+def test_problems_keeps_only_the_antennas_that_are_not_ok(run, sim):
+    sim.fault("DV02", "down")
+    r = run("sweep", "cryo", "--problems", "-f", "json")
+    assert [row["antenna"] for row in as_json(r)] == ["DV02"]
+    r = run("sweep", "cryo", "--problems", "--tidy", "-f", "json")
+    assert {row["antenna"] for row in as_json(r)} == {"DV02"} and all(row["error"] for row in as_json(r))
+    r = run("tools", "cryo", "--all", "--problems", "-f", "json")
+    assert [row["antenna"] for row in as_json(r)] == ["DV02"]
+    r = run("nodes", "--problems", "-f", "json")
+    assert {row["antenna"] for row in as_json(r)} == {"DV02"}
+
+
+def test_a_sweep_with_an_antenna_in_alarm_exits_6(run):
+    """The one exit table (cli/options.exit_status_of): alarm → 6, as `check`."""
+    r = run("--simulate", "--sim-outage", "DV01", "--sim-advance", "4h", "sweep", "cryo", "-a", "DV01,DV02", "-f", "csv")
+    assert r.exit_code == EXIT_ALARM, r.stderr
+    assert r.stderr.splitlines()[-1] == "e2ckit: 2 antennas: 1 ok, 1 alarm"
+    r = run("--simulate", "sweep", "cryo", "-a", "DV01,DV02", "-f", "csv")
+    assert r.exit_code == EXIT_OK

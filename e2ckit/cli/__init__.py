@@ -39,12 +39,17 @@ Exit status:
        an unwritable output or audit log; nothing was sent
     3  nothing answered: no host replied at all
     4  a control request was refused (no --yes and no terminal) or declined at the prompt
+    5  check: the worst verdict is a warning
+    6  an alarm: check's worst verdict, or an antenna in alarm in sweep, tools or
+       nodes --inventory (decided once, in options.exit_status_of)
 
 The package, one module per job::
 
     app        the Typer app, root options (--simulate, --array), one-line usage errors, main()
-    options    exit statuses, every shared option definition, argument parsing and checks
+    options    the exit table, every shared option definition, argument parsing and checks
     common     the failure guard, --host resolution, catalog look-ups, result tables, exit status
+    summary    the summary line of array-wide outputs and --problems (counted, not judged)
+    e2c_text   --format e2c: e2c-client's own text, byte for byte
     e2c        the drop-in e2c-client families: monitor and tools (and registers control)
     control    control request: described, confirmed, audited (e2ckit.audit) before it is sent
     array      sweep, nodes (--inventory), points
@@ -66,6 +71,7 @@ from e2ckit.cli import triage as _triage  # noqa: F401  (registers check, dashbo
 from e2ckit.cli.app import app, main
 from e2ckit.cli.common import exit_status, resolve_target
 from e2ckit.cli.options import (
+    EXIT_ALARM,
     EXIT_BAD_INPUT,
     EXIT_NOTHING,
     EXIT_OK,
@@ -80,6 +86,7 @@ from e2ckit.cli.options import (
 _log.register(app)
 
 __all__ = [
+    "EXIT_ALARM",
     "EXIT_BAD_INPUT",
     "EXIT_NOTHING",
     "EXIT_OK",

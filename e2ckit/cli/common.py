@@ -26,9 +26,11 @@ from e2ckit.cli.options import (
     EXIT_PARTIAL,
     BadInput,
     check_port,
+    exit_status_of,
     check_timing,
 )
 from e2ckit.cli.output import OutputError, Table, emit, resolve_format
+from e2ckit.cli.summary import UNDECODED as _UNDECODED
 from e2ckit.errors import AuditError, E2CKitError, Failure, TransportError, ValidationError
 
 try:  # typer >= 0.16 vendors click
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
 
 #: decode statuses of a reply that arrived but could not be read as its point: the
 #: reading failed although nothing says "error" (exit status 1, not 0)
-UNDECODED = ("bad length", "undecodable")
+UNDECODED = _UNDECODED
 
 
 class WholeHelp(TyperGroup):
@@ -551,3 +553,23 @@ def run_sweep(
     if rename:
         rows = [r._replace(antenna=rename.get(r.antenna, r.antenna)) for r in rows]
     return rows
+
+
+def report_rows(rows: list[TidyRow], problems: bool, tidy: bool = False) -> tuple[list[TidyRow], dict[str, str]]:
+    """The rows to show (``--problems``: only the antennas that are not ok, and with
+    ``tidy`` only their readings that are not ok) and every antenna's state."""
+    from e2ckit.cli.summary import antenna_states, is_problem
+
+    states = antenna_states(rows)
+    if problems:
+        rows = [r for r in rows if states[r.antenna] != "ok" and (not tidy or is_problem(r))]
+    return rows, states
+
+
+def finish_read(rows: list[TidyRow], states: dict[str, str]) -> None:
+    """After an array-wide read's table: failures, the summary line, the exit status."""
+    from e2ckit.cli.summary import summary_line
+
+    report_errors(rows)
+    err(summary_line(states))
+    raise typer.Exit(exit_status_of(rows_status(rows), states.values()))

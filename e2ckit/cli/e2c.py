@@ -25,6 +25,7 @@ from e2ckit.cli.common import (
     emit_table,
     err,
     exit_status,
+    finish_read,
     find_point,
     frame_table,
     guard,
@@ -32,6 +33,7 @@ from e2ckit.cli.common import (
     node_label,
     one_line,
     report_errors,
+    report_rows,
     resolve_target,
     rows_status,
     run_sweep,
@@ -56,11 +58,13 @@ from e2ckit.cli.options import (
     OutputOpt,
     PortOpt,
     HideErrorsOpt,
+    ProblemsOpt,
     ShowErrorsOpt,
     TimeoutOpt,
     VerboseOpt,
     check_output,
     check_timing,
+    exit_status_of,
     parse_int,
 )
 from e2ckit.cli.e2c_text import (
@@ -408,8 +412,9 @@ def _group_read(
     output: str | None,
     include_central: bool = False,
     channel: str | None = None,
+    problems: bool = False,
 ) -> None:
-
+    """tools revision|cryo|cmpr: one group read on ``--host`` or ``--all``, as a wide table."""
     check_output(fmt, output)
     check_timing(timeout, deadline)
     if all_ and host:
@@ -437,13 +442,16 @@ def _group_read(
     if verbose:
         err(f"{group}: {len(arr.select(antennas))} host(s) from {array_name(arr)}")
     rows = run_sweep(group, antennas, arr, timeout, deadline, group, stand_in_family=family)
+    shown, states = report_rows(rows, problems)
     hosts = {a: f"{arr[a].host}:{arr[a].port}" for a in arr.select(antennas)}
-    table = wide_table(rows, title=title, host_of=hosts)
+    table = wide_table(shown, title=title, host_of=hosts)
     if not show_errors:
         table = drop_column(table, "error")
     emit_table(table, fmt, output)
+    if all_:
+        finish_read(rows, states)
     report_errors(rows)
-    raise typer.Exit(rows_status(rows))
+    raise typer.Exit(exit_status_of(rows_status(rows), states.values()))
 
 
 @tools_app.command("revision", short_help="Obtain E2C revision information")
@@ -460,6 +468,7 @@ def tools_revision(
     deadline: float | None = DeadlineOpt,
     show_errors: bool = ShowErrorsOpt,
     hide_errors: bool = HideErrorsOpt,
+    problems: bool = ProblemsOpt,
     verbose: bool = VerboseOpt,
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
@@ -468,7 +477,8 @@ def tools_revision(
     if wants_e2c_text(fmt):
         _revision_e2c_text(host, port, all_, timeout, verbose, output)
     _group_read("revision", "E2C revision information", host, port, all_, timeout, deadline,
-                show_errors and not hide_errors, verbose, fmt, output, include_central=True)  # fmt: skip
+                show_errors and not hide_errors, verbose, fmt, output, include_central=True,
+                problems=problems)  # fmt: skip
 
 
 def _revision_e2c_text(host: str | None, port: int | None, all_: bool, timeout: float, verbose: bool,
@@ -496,6 +506,7 @@ def tools_cryo(
     deadline: float | None = DeadlineOpt,
     show_errors: bool = ShowErrorsOpt,
     hide_errors: bool = HideErrorsOpt,
+    problems: bool = ProblemsOpt,
     verbose: bool = VerboseOpt,
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
@@ -513,6 +524,7 @@ def tools_cryo(
         verbose,
         fmt,
         output,
+        problems=problems,
     )
 
 
@@ -529,6 +541,7 @@ def tools_cmpr(
     deadline: float | None = DeadlineOpt,
     show_errors: bool = ShowErrorsOpt,
     hide_errors: bool = HideErrorsOpt,
+    problems: bool = ProblemsOpt,
     verbose: bool = VerboseOpt,
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
@@ -539,5 +552,5 @@ def tools_cmpr(
     an antenna name (DV01) or a host name that starts with one (dv01-e2c).
     """
     _group_read("cmpr", "Compressor status", host, port, all_, timeout, deadline, show_errors and not hide_errors,
-                verbose, fmt, output, channel=channel)  # fmt: skip
+                verbose, fmt, output, channel=channel, problems=problems)  # fmt: skip
 

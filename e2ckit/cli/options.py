@@ -14,6 +14,7 @@ import math
 import os
 import re
 import sys
+from collections.abc import Iterable
 
 import typer
 
@@ -33,6 +34,7 @@ __all__ = [
     "EXIT_ALARM",
     "BadInput",
     "check_output",
+    "exit_status_of",
     "check_timing",
     "parse_data",
     "parse_int",
@@ -46,8 +48,23 @@ EXIT_BAD_INPUT = 2  # bad input: nothing was sent
 EXIT_NOTHING = 3  # nothing answered: no host replied at all
 EXIT_REFUSED = 4  # a control request was refused (no --yes, no terminal) or declined
 EXIT_WARN = 5  # `check`: the worst verdict is a warning
-EXIT_ALARM = 6  # `check`: the worst verdict is an alarm
+EXIT_ALARM = 6  # `check`: the worst verdict is an alarm; sweep, tools, nodes --inventory: an antenna in alarm
 EXIT_STATUSES = frozenset({EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_NOTHING, EXIT_REFUSED, EXIT_WARN, EXIT_ALARM})
+
+
+def exit_status_of(readings_status: int, antenna_states: Iterable[str] = ()) -> int:
+    """The one exit table's decision for a command that reads: ``readings_status`` (0, 1
+    or 3, from what answered) and the antennas' states (:mod:`e2ckit.cli.summary`).
+
+    Nothing answered stays 3. Otherwise an antenna in alarm makes it 6 (EXIT_ALARM), for
+    sweep, tools and nodes --inventory as for check: a script sees an alarm without
+    parsing the table. A warning does not change a read's status (only check exits 5).
+    """
+    if readings_status == EXIT_NOTHING:
+        return EXIT_NOTHING
+    if "alarm" in set(antenna_states):
+        return EXIT_ALARM
+    return readings_status
 
 
 class BadInput(Exception):
@@ -90,6 +107,9 @@ AllOpt = typer.Option(
 # e2c-client's own pair (--no-show-errors), and e2ckit's --hide-errors beside it
 ShowErrorsOpt = typer.Option(True, "--show-errors/--no-show-errors", help="show the error column")
 HideErrorsOpt = typer.Option(False, "--hide-errors", help="no error column (as --no-show-errors)")
+ProblemsOpt = typer.Option(
+    False, "--problems", help="only the antennas (and, with --tidy, the readings) that are not ok"
+)
 YesOpt = typer.Option(
     False, "--yes", "-y", help="send without asking (required when there is no terminal)"
 )
