@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -823,3 +824,39 @@ def test_a_sweep_with_an_antenna_in_alarm_exits_6(run):
     assert r.stderr.splitlines()[-1] == "e2ckit: 2 antennas: 1 ok, 1 alarm"
     r = run("--simulate", "sweep", "cryo", "-a", "DV01,DV02", "-f", "csv")
     assert r.exit_code == EXIT_OK
+
+
+# -- issue 25 items 2 and 3: expected states look expected; whole causes -----------------------
+
+
+def test_a_reading_in_its_expected_state_is_explained_not_flagged(run):
+    """The turbo reads blocked (-3) while the backing pump is off: the legend says it is
+    expected and why; the cell carries no warn/alarm/error marker."""
+    r = run("sweep", "FEMC.BACKING_PUMP,FEMC.TURBO_PUMP", "-a", "DV01")
+    assert r.exit_code == 0, r.stderr
+    legend = " ".join(r.stdout.split())
+    assert "expected TURBO_PUMP: reads blocked (-3) because the backing pump is off; the expected state, not a fault" in legend
+    cells = next(ln for ln in r.stdout.splitlines() if ln.startswith("DV01")).split()
+    assert "!" not in cells and "!!" not in cells and "x" not in cells
+
+
+def _outage_check(run, *extra: str, columns: int):
+    return CliRunner(env={"COLUMNS": str(columns)}).invoke(
+        app, ["--simulate", "--sim-outage", "DV01", "--sim-advance", "4h", "check", "DV01", *extra],
+        catch_exceptions=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_check_wraps_whole_causes_within_the_width(run, columns):
+    r = _outage_check(run, columns=columns)
+    assert r.exit_code == 6, r.stderr
+    assert "…" not in r.stdout
+    assert all(len(line) <= columns for line in r.stdout.splitlines()), r.stdout
+    wide = _outage_check(run, "--wide", columns=columns)
+    causes = [ln for ln in wide.stdout.splitlines() if ln.startswith("  ")]
+    def words(text: str) -> str:  # the simulated temperatures move between the two runs
+        return re.sub(r"\d", "#", " ".join(text.split()))
+
+    assert words(r.stdout) == words(wide.stdout), "the same words, only wrapped"
+    assert any(len(ln) > columns for ln in causes) or columns == 120, "--wide: one line per cause"

@@ -30,6 +30,7 @@ from e2ckit.cli.common import (
 from e2ckit.cli.options import (
     AntennasOpt,
     ProblemsOpt,
+    WideOpt,
     BadInput,
     DeadlineOpt,
     FormatOpt,
@@ -55,6 +56,7 @@ def sweep_cmd(
         False, "--tidy", help="one row per (antenna, point) with text, status, raw bytes, latency"
     ),
     problems: bool = ProblemsOpt,
+    wide: bool = WideOpt,
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
 ) -> None:
@@ -75,7 +77,7 @@ def sweep_cmd(
     shown, states = report_rows(rows, problems, tidy)
     title = f"sweep {' '.join(items)}"
     table = rows_table(shown, title=title) if tidy else wide_table(shown, title=title)
-    emit_table(table, fmt, output)
+    emit_table(table, fmt, output, wide)
     finish_read(rows, states)
 
 

@@ -348,19 +348,59 @@ def wide_table(rows: list[TidyRow], title: str | None = None, host_of: dict[str,
     if host_of:
         columns.insert(1, "host")
         headers.insert(1, "host")
+    expected = expected_readings(rows)
     out_rows, text, states = [], [], []
     for a, values, error in zip(w.antennas, w.values, w.errors, strict=True):
         texts, limits = w.text.get(a, {}), w.limits.get(a, {})
         vals = [(float(v) if numeric[p] else (texts.get(p) or None)) for p, v in zip(points, values, strict=True)]
         shown = [texts.get(p) or ("" if limits.get(p) != "unavailable" else "—") for p in points]
-        st = [limits.get(p) for p in points]
+        st = ["expected" if (a, p) in expected else limits.get(p) for p in points]
         lead = [a] + ([host_of.get(a, "")] if host_of else [])
         out_rows.append([*lead, *vals, error])
         text.append([*lead, *shown, error or ""])
         states.append([None] * len(lead) + st + ["error" if error else None])
     t = Table(columns, out_rows, text=text, states=states, title=title, headers=headers)
     t.meta["key"] = [0, 1] if host_of else [0]  # repeated in every column group
+    t.meta["notes"] = _expected_notes(expected, short)
     return _machine_columns(t, rows, points, len(columns) - len(points) - 1)
+
+
+def expected_readings(rows: list[TidyRow]) -> dict[tuple[str, str], str]:
+    """(antenna, point) → why, for readings that look odd but are in their expected state
+    (the turbo pump blocked, -3, while the backing pump is off in cold operation).
+
+    The expected states and their conditions are the judgement's (expected.csv, read by
+    :mod:`e2ckit.triage.limits`; moving to the catalog): this only asks them."""
+    odd = [r for r in rows if r.status != "ok" and (r.error is None or r.error != r.error)]
+    if not odd:
+        return {}
+    from e2ckit.triage.limits import Limits, Reading  # loads expected.csv: only when something looks odd
+
+    lim = Limits()
+    by_antenna: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        value = float("nan") if r.value is None else float(r.value)
+        by_antenna.setdefault(r.antenna, {})[r.point] = Reading(value, r.text or "", r.status or "ok", r.error)
+    out = {}
+    for r in odd:
+        readings = by_antenna[r.antenna]
+        for e in lim.expected.get(r.point, ()):
+            if e.applies(readings):
+                if e.met(readings[r.point]):
+                    out[(r.antenna, r.point)] = e.description
+                break
+    return out
+
+
+def _expected_notes(expected: dict[tuple[str, str], str], short: dict[str, str]) -> list[tuple[str, str]]:
+    """Legend lines: which points read as expected, and why (one line per reason)."""
+    why: dict[str, list[str]] = {}
+    for (_a, p), text in expected.items():
+        names = why.setdefault(text, [])
+        if short.get(p, p) not in names:
+            names.append(short.get(p, p))
+    return [("expected", f"{', '.join(ps)}: {text}; the expected state, not a fault (shown dim)")
+            for text, ps in why.items()]  # fmt: skip
 
 
 #: catalog dtypes whose readings are text, never a number (revisions, raw bytes)
@@ -463,8 +503,10 @@ def drop_column(table: Table, name: str) -> Table:
     return table
 
 
-def emit_table(table: Table, fmt: str | None, output: str | None) -> None:
-    """Write ``table`` (stdout or ``-o``) and say where on stderr."""
+def emit_table(table: Table, fmt: str | None, output: str | None, wide: bool = False) -> None:
+    """Write ``table`` (stdout or ``-o``) and say where on stderr; ``wide``: every legend
+    text on one line (else wrapped to the width, never cut)."""
+    table.meta["wide"] = wide
     if (
         table.headers is not None
         and len(table.headers) != len(table.columns)
@@ -473,7 +515,7 @@ def emit_table(table: Table, fmt: str | None, output: str | None) -> None:
         # a display that hides columns: render the display-only view
         keep = table.meta.get("display_columns")
         table = Table(table.headers, [[r[i] for i in keep] for r in table.rows], text=table.text,
-                      states=table.states, title=table.title, meta={"key": table.meta.get("key", [0])})  # fmt: skip
+                      states=table.states, title=table.title, meta=dict(table.meta))  # fmt: skip
     emit(table, fmt, output)
     if output:
         err(f"wrote {len(table.rows)} rows to {output}")

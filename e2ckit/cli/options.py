@@ -107,6 +107,9 @@ AllOpt = typer.Option(
 # e2c-client's own pair (--no-show-errors), and e2ckit's --hide-errors beside it
 ShowErrorsOpt = typer.Option(True, "--show-errors/--no-show-errors", help="show the error column")
 HideErrorsOpt = typer.Option(False, "--hide-errors", help="no error column (as --no-show-errors)")
+WideOpt = typer.Option(
+    False, "--wide", help="each cause, action and legend text on one line (default: wrapped to the width)"
+)
 ProblemsOpt = typer.Option(
     False, "--problems", help="only the antennas (and, with --tidy, the readings) that are not ok"
 )

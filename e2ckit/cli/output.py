@@ -41,7 +41,9 @@ _SUFFIX_FORMAT = {
     ".pq": "parquet",
     ".txt": "table",
 }
-_STATE_STYLE = {"alarm": "bold red", "warn": "yellow", "unavailable": "dim", "error": "red"}
+#: ``expected``: a reading in its expected state (the turbo blocked while the backing pump
+#: is off): dim, explained in the legend, never styled like a fault
+_STATE_STYLE = {"alarm": "bold red", "warn": "yellow", "unavailable": "dim", "error": "red", "expected": "dim"}
 
 
 class OutputError(ValueError):
@@ -242,7 +244,7 @@ def plain(table: Table, width: int | None = None) -> str:
             parts = [r[i].split("\n") for i in cols]  # a wrapped description: several lines
             for k in range(max(len(p) for p in parts)):
                 lines.append(line([p[k] if k < len(p) else "" for p in parts]))
-    legend = legend_lines(lay.legend, width)
+    legend = legend_lines(lay.legend, 10**6 if table.meta.get("wide") else width)
     if legend:
         lines += ["", *legend]
     return "\n".join(lines) + "\n"
@@ -273,7 +275,7 @@ def render_rich(table: Table, console: Any) -> None:
                 cells.append(Text.assemble(pad, (row[i], style)))
             rt.add_row(*cells)
         console.print(rt)
-    for ln in legend_lines(lay.legend, console.width):
+    for ln in legend_lines(lay.legend, 10**6 if table.meta.get("wide") else console.width):
         console.print(Text(ln, style="dim"), soft_wrap=True)
 
 
@@ -440,6 +442,7 @@ def layout(table: Table, width: int, *, sep: int = 2, edge: int = 0) -> Layout:
         groups.append(key + cur)
     items = [(m, _MARKER_NAMES[m]) for m in ("!", "!!", "x") if m in used_markers]
     items += [(k, t) for t, k in legend.items()]
+    items += list(table.meta.get("notes", []))  # e.g. why some readings are as expected
     return Layout(headers, body, states, numeric, widths, groups, items, table.title)
 
 

@@ -11,6 +11,8 @@ import typer
 
 from e2ckit.cli.app import app
 from e2ckit.cli.common import active_array, emit_table, err, frame_table, guard, run_sweep
+from e2ckit.cli.output import output_width
+from e2ckit.cli.summary import summary_line
 from e2ckit.cli.options import (
     EXIT_ALARM,
     EXIT_NOTHING,
@@ -22,6 +24,7 @@ from e2ckit.cli.options import (
     FormatOpt,
     OutputOpt,
     TimeoutOpt,
+    WideOpt,
     check_output,
     check_timing,
 )
@@ -57,6 +60,7 @@ def check_cmd(
     timeout: float = TimeoutOpt,
     deadline: float | None = DeadlineOpt,
     limits: str | None = LimitsOpt,
+    wide: bool = WideOpt,
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
 ) -> None:
@@ -80,7 +84,7 @@ def check_cmd(
     rows = run_sweep(DIAGNOSE_WHAT, None if names.lower() == "all" else names, active_array(), timeout, deadline, "check")
     d = diagnose_rows(rows, limits=lim)
     if resolved == "table":
-        text = d.to_text()
+        text = d.to_text(10**6 if wide else output_width())  # whole causes: wrapped to the width, or one line each
         if output:
             with open(output, "w", encoding="utf-8") as f:
                 f.write(text + "\n")
@@ -89,7 +93,20 @@ def check_cmd(
             typer.echo(text)
     else:
         emit_table(frame_table(d, title="check"), fmt, output)
+    err(summary_line(check_states(d)))
     raise typer.Exit(check_status(d))
+
+
+def check_states(d: object) -> dict[str, str]:
+    """Each antenna's worst verdict (silent when its only finding is that it is down), for
+    the summary line; counted from the diagnosis, not judged here."""
+    from e2ckit.cli.summary import ANTENNA_STATES
+
+    out: dict[str, str] = {}
+    for a, verdict, rule in zip(d["antenna"], d["verdict"], d["rule"], strict=True):  # type: ignore[index]
+        state = "silent" if rule == "down" else verdict
+        out[a] = max(out.get(a, "ok"), state, key=ANTENNA_STATES.index)
+    return out
 
 
 @app.command("dashboard")
