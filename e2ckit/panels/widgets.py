@@ -68,11 +68,38 @@ def _in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+def _cell_number() -> int | None:
+    """The execution count of the cell the kernel is running (None outside a kernel)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return None if shell is None else int(shell.execution_count)
+
+
+def _running_a_cell() -> bool:
+    """Whether the kernel is running a cell's code (an execute request), as opposed to a
+    front-end widget event (a comm message), whose redraw belongs in place."""
+    from IPython import get_ipython
+
+    kernel = getattr(get_ipython(), "kernel", None)
+    if kernel is None:
+        return False
+    try:
+        parent = kernel.get_parent("shell")
+    except TypeError:  # pragma: no cover - ipykernel < 6
+        parent = kernel.get_parent()
+    return (parent or {}).get("header", {}).get("msg_type") == "execute_request"
+
+
 def png_bytes(fig: Figure, dpi: int = 96) -> bytes:
     """The figure as PNG bytes (what a panel leaves in the cell for exports)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+#: the tallest a panel's table is drawn (px); longer tables scroll inside it
+TABLE_MAX_HEIGHT = 420
 
 
 class _Panel:
@@ -92,6 +119,7 @@ class _Panel:
         self._busy = 0
         self._id = uuid.uuid4().hex
         self._shown = False
+        self._shown_in: int | None = None  # the cell the static outputs were last displayed in
 
     @contextlib.contextmanager
     def _quiet(self) -> Iterator[None]:
@@ -124,13 +152,27 @@ class _Panel:
         from IPython.display import display
 
         display(self.widget)
+        self._display_static()
+
+    def _display_static(self) -> None:
+        """The static outputs in the running cell, under display ids of their own: a later
+        redraw from this cell (or from the controls) replaces them in place, one from a
+        later cell shows its picture there and leaves this cell's as it was."""
+        from IPython.display import display
+
+        self._id = uuid.uuid4().hex
         for display_id, bundle in self._static_outputs():
             display(bundle, raw=True, display_id=display_id)
         self._shown = True
+        self._shown_in = _cell_number() if _in_kernel() else None
 
     def _publish(self) -> None:
-        """Bring the static outputs up to date after a redraw (in place, by display id)."""
+        """Bring the static outputs up to date after a redraw: in place when the change
+        came from the panel's own cell or its controls, else in the cell that made it."""
         if not self._shown or not _in_kernel():
+            return
+        if _running_a_cell() and _cell_number() != self._shown_in:
+            self._display_static()  # each cell keeps the picture it drew (exports show them all)
             return
         from IPython.display import update_display
 
@@ -229,7 +271,9 @@ class ArrayPanel(_Panel):
 
         if self.data is None:
             return "<p>no sweep yet</p>"
-        return style(self.data).to_html()
+        # a 66-row table scrolls inside a bounded box (in the notebook and in exports)
+        return f'<div style="max-height:{TABLE_MAX_HEIGHT}px;overflow:auto">{style(self.data).to_html()}</div>'
+
 
     def _static_outputs(self) -> list[tuple[str, dict[str, Any]]]:
         table = {"text/html": self.table_html(),
