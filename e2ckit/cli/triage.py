@@ -265,7 +265,7 @@ def _voila_command(notebook: str, bind: str, port: int, token: str | None, verbo
 
     return [sys.executable, "-m", "voila", notebook, "--no-browser", f"--port={port}", f"--Voila.ip={bind}",
             "--VoilaConfiguration.file_allowlist=[]", "--show_tracebacks=False",  # tracebacks: the terminal's, not the page's
-            "--preheat_kernel=True", "--pool_size=1",  # a kernel that has run the board before the page opens
+            "--preheat_kernel=True", "--pool_size=2",  # kernels that ran the board before a page opens (two screens)
             f"--Voila.log_level={'INFO' if verbose else 'ERROR'}",
             *([f"--token={token}"] if token else [])]  # fmt: skip
 
@@ -305,7 +305,8 @@ def _write_board_notebook(path: str, log: str, every: float, limits: str | None)
 
     style = ("from IPython.display import HTML, display\n"
              "display(HTML('<style>body, .e2ckit-board {font-size: 22px !important} "
-             ".e2ckit-board table {font-size: 100% !important} .e2ckit-board h3 {font-size: 140%}</style>'))")  # fmt: skip
+             ".e2ckit-board table {font-size: 100% !important} .e2ckit-board h3 {font-size: 140%} "
+             ".e2ckit-board-updated {font-size: 18px !important}</style>'))")  # fmt: skip
     src = (
         "from IPython.display import display\n"
         "from e2ckit.triage.board import RecoveryBoard\n"
