@@ -6,7 +6,7 @@ drawn as grey dashed lines labelled on the line (never in an antenna's colour), 
 legend outside the axes, state points (``CMPR.DRIVE``) as bands, and at most about two
 points per pixel column per line (see :func:`e2ckit.panels.data.envelope`).
 
-Thresholds (``shared/e2c-protocol.md`` §7 and the catalog): the LO power amplifiers are
+Thresholds (``docs/protocol.md`` §7 and the catalog): the LO power amplifiers are
 blocked unless a 4K or 15K stage sensor is below **30 K**; the compressor may cool only
 when the cryostat pressure is at most **5e-4 mbar**; plus each point's catalog warn and
 alarm bounds.
