@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from typing import Any
 
 import typer
 
@@ -75,13 +76,38 @@ def simulate_cmd(
     """
     check_output(fmt, output)
     if list_scenarios:
-        from e2ckit.sim.scenario import list_scenarios as _list
-        from e2ckit.sim.scenario import load_scenario
-
-        # descriptions are prose wrapped in their TOML files: one line each
-        rows = [[n, " ".join(str(getattr(load_scenario(n), "description", "")).split())] for n in _list()]
-        emit_table(Table(["scenario", "description"], rows, title="scenarios", meta={"wrap": ["description"]}), fmt, output)
+        _list_scenarios(fmt, output)
         return
+    _check_options(antennas, scenario, outage, bind, rate, latency, duration, port, write_array, write_hosts)
+    sim, clock = _new_array(antennas, scenario, outage, advance, seed, rate, latency, bind, port)
+    sim.start()
+    try:
+        _say_where(sim, fmt, output, write_array, write_hosts)
+        what = f" scenario {sim.scenario.name}," if sim.scenario is not None else ""
+        if outage:
+            what += f" on {outage.upper()},"
+        err(
+            f"simulating {len(sim.antennas)} antennas (seed {seed},{what} rate {rate:g}x, "
+            f"simulated time {clock.datetime():%Y-%m-%d %H:%M:%S} UTC); Ctrl-C to stop"
+        )
+        _run_until_stopped(duration)
+    finally:
+        sim.stop()
+    err("simulation stopped")
+
+
+def _list_scenarios(fmt: str | None, output: str | None) -> None:
+    from e2ckit.sim.scenario import list_scenarios, load_scenario
+
+    # descriptions are prose wrapped in their TOML files: one line each
+    rows = [[n, " ".join(str(getattr(load_scenario(n), "description", "")).split())] for n in list_scenarios()]
+    emit_table(Table(["scenario", "description"], rows, title="scenarios", meta={"wrap": ["description"]}), fmt, output)
+
+
+def _check_options(antennas: str | None, scenario: str | None, outage: str | None, bind: str, rate: float,
+                   latency: float, duration: float | None, port: int | None, write_array: str | None,
+                   write_hosts: str | None) -> None:  # fmt: skip
+    """Every option, before a socket is opened."""
     if bind not in ("port", "address"):
         raise BadInput(f"--bind {bind!r} must be port or address")
     if not rate > 0 or rate == float("inf"):  # also NaN
@@ -98,6 +124,11 @@ def simulate_cmd(
             check_writable_file(path, option)
     if outage is not None and not outage.strip():
         raise BadInput("--outage is empty: give antennas, e.g. DV01,DV02")
+
+
+def _new_array(antennas: str | None, scenario: str | None, outage: str | None, advance: str | None, seed: int,
+               rate: float, latency: float, bind: str, port: int | None) -> tuple[Any, Any]:  # fmt: skip
+    """The simulated array (not started) and its clock, ``advance`` into the simulation."""
     from e2ckit.sim import SimulatedArray
     from e2ckit.sim.clock import SimClock, parse_duration
 
@@ -113,49 +144,39 @@ def simulate_cmd(
         raise BadInput(f"simulate: {one_line(exc)}") from None
     if ahead:
         clock.advance(ahead)
-    sim.start()
-    try:
-        rows = [[name, ep.host, ep.port] for name, ep in sim.array.items()]
-        emit_table(
-            Table(
-                ["antenna", "host", "port"], rows, title="simulated array", meta={"vertical": False}
-            ),
-            fmt,
-            output,
-        )
-        sys.stdout.flush()
-        if write_array:
-            from e2ckit.sim.clock import clock_file
+    return sim, clock
 
-            err(
-                f"host map written to {sim.write_array(write_array)} (export E2CKIT_ARRAY={write_array}), "
-                f"its simulated clock to {clock_file(write_array)} (a logger on this map stamps simulated time)"
-            )
-        if write_hosts:
-            with open(write_hosts, "w", encoding="utf-8") as f:
-                for hostname, addr in sim.host_names().items():
-                    f.write(f"{addr}\t{hostname}\n")
-            err(f"/etc/hosts lines written to {write_hosts}")
-        what = f" scenario {sim.scenario.name}," if sim.scenario is not None else ""
-        if outage:
-            what += f" on {outage.upper()},"
+
+def _say_where(sim: Any, fmt: str | None, output: str | None, write_array: str | None, write_hosts: str | None) -> None:
+    """Where each antenna listens (stdout), and the host map / hosts lines if asked."""
+    rows = [[name, ep.host, ep.port] for name, ep in sim.array.items()]
+    emit_table(Table(["antenna", "host", "port"], rows, title="simulated array", meta={"vertical": False}), fmt, output)
+    sys.stdout.flush()
+    if write_array:
+        from e2ckit.sim.clock import clock_file
+
         err(
-            f"simulating {len(sim.antennas)} antennas (seed {seed},{what} rate {rate:g}x, "
-            f"simulated time {clock.datetime():%Y-%m-%d %H:%M:%S} UTC); Ctrl-C to stop"
+            f"host map written to {sim.write_array(write_array)} (export E2CKIT_ARRAY={write_array}), "
+            f"its simulated clock to {clock_file(write_array)} (a logger on this map stamps simulated time)"
         )
-        stop = threading.Event()
-        if threading.current_thread() is threading.main_thread():
-            old = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        else:  # pragma: no cover - CliRunner in a worker thread
-            old = None
-        try:
-            stop.wait(duration)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            if old is not None:
-                signal.signal(signal.SIGTERM, old)
-    finally:
-        sim.stop()
-    err("simulation stopped")
+    if write_hosts:
+        with open(write_hosts, "w", encoding="utf-8") as f:
+            for hostname, addr in sim.host_names().items():
+                f.write(f"{addr}\t{hostname}\n")
+        err(f"/etc/hosts lines written to {write_hosts}")
 
+
+def _run_until_stopped(duration: float | None) -> None:
+    """Until Ctrl-C, SIGTERM or ``duration`` seconds."""
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        old = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    else:  # pragma: no cover - CliRunner in a worker thread
+        old = None
+    try:
+        stop.wait(duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
