@@ -783,7 +783,7 @@ def test_log_help_says_run_is_the_default(run):
 
 
 def test_progress_names_the_antennas_still_awaited():
-    from e2ckit.cli.common import awaited_text
+    from e2ckit.cli.reading import awaited_text
 
     assert awaited_text(["DV03", "DV07"]) == "DV03, DV07"
     assert awaited_text([f"DV{i:02d}" for i in range(1, 10)]) == "DV01, DV02, DV03, DV04 +5"

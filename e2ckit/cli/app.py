@@ -13,7 +13,8 @@ import typer
 
 from e2ckit import __version__
 from e2ckit.array import Array
-from e2ckit.cli.common import ClickException, defer_simulation, NoArgsIsHelpError, WholeHelp, err, one_line
+from e2ckit.cli.guard import ClickException, NoArgsIsHelpError, err, one_line
+from e2ckit.cli.helptext import WholeHelp
 from e2ckit.cli.options import (
     EXIT_BAD_INPUT,
     EXIT_PARTIAL,
@@ -25,6 +26,7 @@ from e2ckit.cli.options import (
     SimSeedOpt,
     SimulateOpt,
 )
+from e2ckit.cli.target import defer_simulation
 from e2ckit.errors import E2CKitError
 
 _HELP = """\
@@ -228,13 +230,13 @@ def _start_embedded_simulation(
     ctx.call_on_close(stop)  # registered first, runs last (after the env is restored)
     ctx.meta["e2ckit.sim"] = sim  # for commands that drive its clock (dashboard --sim-rate)
     if ctx.invoked_subcommand in STARTED_ON_FIRST_USE:
-        defer_simulation(launch)  # after the command has checked its options (cli.common.active_array)
+        defer_simulation(launch)  # after the command has checked its options (cli.target.active_array)
     else:
         defer_simulation(None)
         launch()
 
 
-#: commands that reach the array only through cli.common.active_array(): their
+#: commands that reach the array only through cli.target.active_array(): their
 #: --simulate array starts once every option is checked
 STARTED_ON_FIRST_USE = frozenset({"sweep", "nodes", "monitor", "control", "tools", "check"})
 

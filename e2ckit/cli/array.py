@@ -9,40 +9,33 @@ from typing import Any
 import typer
 
 from e2ckit.cli.app import app
-from e2ckit.cli.common import (
-    active_array,
-    check_antennas,
-    all_points,
-    catalog,
-    emit_table,
-    err,
-    exit_status,
-    finish_read,
-    frame_table,
-    guard,
-    report_errors,
-    report_rows,
-    rows_status,
-    rows_table,
-    run_sweep,
-    wide_table,
-)
+from e2ckit.cli.guard import err, guard
+from e2ckit.cli.lookups import all_points, catalog
 from e2ckit.cli.options import (
     AntennasOpt,
-    ProblemsOpt,
-    WideOpt,
     BadInput,
     DeadlineOpt,
     FormatOpt,
     OutputOpt,
+    ProblemsOpt,
     TimeoutOpt,
     WhatArg,
+    WideOpt,
     check_output,
     check_timing,
     exit_status_of,
 )
 from e2ckit.cli.output import Table
+from e2ckit.cli.reading import (
+    exit_status,
+    finish_read,
+    report_errors,
+    report_rows,
+    run_sweep,
+)
 from e2ckit.cli.summary import summary_line
+from e2ckit.cli.tables import emit_table, frame_table, rows_table, wide_table
+from e2ckit.cli.target import active_array, check_antennas
 
 
 @app.command("sweep")

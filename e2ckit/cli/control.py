@@ -16,20 +16,17 @@ from typing import Any
 
 import typer
 
-from e2ckit.cli.common import (
-    WholeHelp,
-    catalog,
-    emit_table,
-    err,
-    find_point,
-    guard,
-    hex_bytes,
-    node_label,
-    one_line,
-    resolve_target,
+from e2ckit.cli.e2c_text import (
+    check_e2c_output,
+    control_text,
+    print_text,
+    verbose_lines,
+    wants_e2c_text,
 )
+from e2ckit.cli.guard import err, guard, one_line
+from e2ckit.cli.helptext import WholeHelp
+from e2ckit.cli.lookups import catalog, find_point, hex_bytes, node_label
 from e2ckit.cli.options import (
-    ANTENNA_RE,
     CHANNEL_MAX,
     EXIT_NOTHING,
     EXIT_PARTIAL,
@@ -51,9 +48,11 @@ from e2ckit.cli.options import (
     parse_data,
     parse_int,
 )
-from e2ckit.cli.e2c_text import check_e2c_output, control_text, print_text, verbose_lines, wants_e2c_text
 from e2ckit.cli.output import Table
+from e2ckit.cli.tables import emit_table
+from e2ckit.cli.target import resolve_target
 from e2ckit.errors import Failure, TransportError
+from e2ckit.names import ANTENNA_FAMILY_RE
 
 control_app = typer.Typer(cls=WholeHelp, no_args_is_help=True, help="Control requests: confirmed, audited.")
 
@@ -124,7 +123,7 @@ def _plan(host: str | None, port: int | None, channel: str | None, node: str | N
     check_e2c_output(output) if wants_e2c_text(fmt) else check_output(fmt, output)
     label, ep = resolve_target(host, port)
     cat = catalog()
-    point = find_point(cat, ch, nd, ra, label if ANTENNA_RE.match(label) else None, "control")
+    point = find_point(cat, ch, nd, ra, label if ANTENNA_FAMILY_RE.match(label) else None, "control")
     lru, lru_name = node_label(cat, nd)
     try:
         log_path = audit.check_writable()

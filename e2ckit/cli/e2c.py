@@ -15,58 +15,7 @@ import typer
 
 from e2ckit.array import Array, Endpoint
 from e2ckit.cli.app import app
-from e2ckit.cli.common import (
-    UNDECODED,
-    WholeHelp,
-    active_array,
-    array_name,
-    catalog,
-    drop_column,
-    emit_table,
-    err,
-    exit_status,
-    finish_read,
-    find_point,
-    frame_table,
-    guard,
-    hex_bytes,
-    node_label,
-    one_line,
-    report_errors,
-    report_rows,
-    resolve_target,
-    rows_status,
-    run_sweep,
-    wide_table,
-)
 from e2ckit.cli.control import control_app
-from e2ckit.cli.options import (
-    ANTENNA_RE,
-    CHANNEL_MAX,
-    EXACT_ANTENNA_RE,
-    EXIT_NOTHING,
-    EXIT_PARTIAL,
-    NODE_MAX,
-    RCA_MAX,
-    AllOpt,
-    BadInput,
-    ChannelOpt,
-    DeadlineOpt,
-    FormatOpt,
-    HostOpt,
-    NodeOpt,
-    OutputOpt,
-    PortOpt,
-    HideErrorsOpt,
-    ProblemsOpt,
-    ShowErrorsOpt,
-    TimeoutOpt,
-    VerboseOpt,
-    check_output,
-    check_timing,
-    exit_status_of,
-    parse_int,
-)
 from e2ckit.cli.e2c_text import (
     REVISION_RCAS,
     check_e2c_output,
@@ -80,9 +29,54 @@ from e2ckit.cli.e2c_text import (
     verbose_lines,
     wants_e2c_text,
 )
+from e2ckit.cli.guard import err, guard, one_line
+from e2ckit.cli.helptext import WholeHelp
+from e2ckit.cli.lookups import catalog, find_point, hex_bytes, node_label
+from e2ckit.cli.options import (
+    CHANNEL_MAX,
+    EXIT_NOTHING,
+    EXIT_PARTIAL,
+    NODE_MAX,
+    RCA_MAX,
+    AllOpt,
+    BadInput,
+    ChannelOpt,
+    DeadlineOpt,
+    FormatOpt,
+    HideErrorsOpt,
+    HostOpt,
+    NodeOpt,
+    OutputOpt,
+    PortOpt,
+    ProblemsOpt,
+    ShowErrorsOpt,
+    TimeoutOpt,
+    VerboseOpt,
+    check_output,
+    check_timing,
+    exit_status_of,
+    parse_int,
+)
 from e2ckit.cli.output import Table
+from e2ckit.cli.reading import (
+    exit_status,
+    finish_read,
+    report_errors,
+    report_rows,
+    rows_status,
+    run_sweep,
+)
+from e2ckit.cli.summary import UNDECODED
+from e2ckit.cli.tables import drop_column, emit_table, wide_table
+from e2ckit.cli.target import active_array, array_name, resolve_target
 from e2ckit.errors import Failure, ProtocolError, TransportError
-from e2ckit.names import E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE, LRU_CHANNELS
+from e2ckit.names import (
+    ANTENNA_FAMILY_RE,
+    ANTENNA_RE,
+    E2C_INTERNAL_CHANNEL,
+    E2C_INTERNAL_NODE,
+    LRU_CHANNELS,
+)
 from e2ckit.wire.frames import Mode, Request
 
 monitor_app = typer.Typer(cls=WholeHelp, no_args_is_help=True, help="Monitor requests (e2c-client compatible).")
@@ -128,7 +122,7 @@ def monitor_request(
     check_output(fmt, output)
     label, ep = resolve_target(host, port)
     cat = catalog()
-    point = find_point(cat, ch, nd, ra, label if ANTENNA_RE.match(label) else None, "monitor")
+    point = find_point(cat, ch, nd, ra, label if ANTENNA_FAMILY_RE.match(label) else None, "monitor")
     lru, _lru_name = node_label(cat, nd)
     if verbose:
         err(f"{label}: {ep.host}:{ep.port}, channel {ch}, node 0x{nd:02X} {lru}, rca 0x{ra:05X}")
@@ -434,7 +428,7 @@ def _group_read(
         label, ep = resolve_target(host, port)
         arr = Array([ep], source="--host")
         antennas = [label]
-        if group == "cmpr" and channel is None and not EXACT_ANTENNA_RE.match(label):
+        if group == "cmpr" and channel is None and not ANTENNA_RE.match(label):
             raise BadInput(
                 f"cannot tell the compressor's channel on {label!r}: give --host as an antenna (DV01) "
                 "or --channel 2 (DA/DV) or 3 (CM/PM)"

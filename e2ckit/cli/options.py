@@ -18,10 +18,9 @@ from collections.abc import Iterable
 
 import typer
 
-from e2ckit import names
 from e2ckit._check import MAX_SECONDS
 from e2ckit.cli.output import FORMATS, OutputError, resolve_format
-from e2ckit.names import ANTENNA_FAMILY_RE, E2C_INTERNAL_CHANNEL, MAX_NODE, MAX_RCA
+from e2ckit.names import E2C_INTERNAL_CHANNEL, MAX_NODE, MAX_RCA
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -76,8 +75,6 @@ class BadInput(Exception):
 CHANNEL_MAX = E2C_INTERNAL_CHANNEL  # channels 0-4 for antenna LRUs, 5 for the E2C's own node
 NODE_MAX = MAX_NODE
 RCA_MAX = MAX_RCA
-ANTENNA_RE = ANTENNA_FAMILY_RE  # a family and digits: looks like an antenna, even if unknown
-EXACT_ANTENNA_RE = names.ANTENNA_RE
 
 # -- option definitions: one place for flags, defaults and help ---------------------------
 

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from e2ckit.cli.app import app
-from e2ckit.cli.common import emit_table, err, guard, one_line
+from e2ckit.cli.guard import err, guard, one_line
 from e2ckit.cli.options import (
     BadInput,
     FormatOpt,
@@ -26,47 +26,44 @@ from e2ckit.cli.options import (
     check_writable_file,
 )
 from e2ckit.cli.output import Table
+from e2ckit.cli.tables import emit_table
 from e2ckit.errors import E2CKitError
+
+
+_AntennasOpt = typer.Option(None, "--antennas", "-a", help="names or families, comma separated [default: all 66]")
+_ScenarioOpt = typer.Option(None, help="scenario name or .toml path (see --list-scenarios)")
+_OutageOpt = typer.Option(
+    None, "--outage", metavar="ANTENNAS",
+    help="the antennas the scenario happens to (DV01,DV02); alone, the outage scenario on them",
+)  # fmt: skip
+_AdvanceOpt = typer.Option(None, "--advance", metavar="DURATION", help="start this far into the simulation (30m, 2h, 1d)")
+_ListOpt = typer.Option(False, "--list-scenarios", help="list the shipped scenarios and exit")
+_SeedOpt = typer.Option(0, help="random seed: same seed, same array")
+_RateOpt = typer.Option(1.0, help="simulated seconds per real second (3600: an hour a second)")
+_LatencyOpt = typer.Option(0.0005, help="seconds per request on a CAN channel")
+_BindOpt = typer.Option("port", help="port: 127.0.0.1 with a free port each; address: one loopback address per antenna")
+_PortOpt = typer.Option(None, "--port", help="port for --bind address [default 2000]")
+_WriteArrayOpt = typer.Option(None, "--write-array", metavar="CSV", help="write the host map here, for E2CKIT_ARRAY")
+_WriteHostsOpt = typer.Option(None, "--write-hosts", metavar="FILE", help="write /etc/hosts lines (--bind address)")
+_DurationOpt = typer.Option(None, help="stop after this many seconds [default: until Ctrl-C]")
 
 
 @app.command("simulate")
 @guard
 def simulate_cmd(
-    antennas: str | None = typer.Option(
-        None, "--antennas", "-a", help="names or families, comma separated [default: all 66]"
-    ),
-    scenario: str | None = typer.Option(
-        None, help="scenario name or .toml path (see --list-scenarios)"
-    ),
-    outage: str | None = typer.Option(
-        None, "--outage", metavar="ANTENNAS",
-        help="the antennas the scenario happens to (DV01,DV02); alone, the outage scenario on them",
-    ),  # fmt: skip
-    advance: str | None = typer.Option(
-        None, "--advance", metavar="DURATION", help="start this far into the simulation (30m, 2h, 1d)"
-    ),
-    list_scenarios: bool = typer.Option(
-        False, "--list-scenarios", help="list the shipped scenarios and exit"
-    ),
-    seed: int = typer.Option(0, help="random seed: same seed, same array"),
-    rate: float = typer.Option(
-        1.0, help="simulated seconds per real second (3600: an hour a second)"
-    ),
-    latency: float = typer.Option(0.0005, help="seconds per request on a CAN channel"),
-    bind: str = typer.Option(
-        "port",
-        help="port: 127.0.0.1 with a free port each; address: one loopback address per antenna",
-    ),
-    port: int | None = typer.Option(None, "--port", help="port for --bind address [default 2000]"),
-    write_array: str | None = typer.Option(
-        None, "--write-array", metavar="CSV", help="write the host map here, for E2CKIT_ARRAY"
-    ),
-    write_hosts: str | None = typer.Option(
-        None, "--write-hosts", metavar="FILE", help="write /etc/hosts lines (--bind address)"
-    ),
-    duration: float | None = typer.Option(
-        None, help="stop after this many seconds [default: until Ctrl-C]"
-    ),
+    antennas: str | None = _AntennasOpt,
+    scenario: str | None = _ScenarioOpt,
+    outage: str | None = _OutageOpt,
+    advance: str | None = _AdvanceOpt,
+    list_scenarios: bool = _ListOpt,
+    seed: int = _SeedOpt,
+    rate: float = _RateOpt,
+    latency: float = _LatencyOpt,
+    bind: str = _BindOpt,
+    port: int | None = _PortOpt,
+    write_array: str | None = _WriteArrayOpt,
+    write_hosts: str | None = _WriteHostsOpt,
+    duration: float | None = _DurationOpt,
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
 ) -> None:

@@ -11,9 +11,7 @@ from typing import Any
 import typer
 
 from e2ckit.cli.app import app
-from e2ckit.cli.common import active_array, emit_table, err, frame_table, guard, run_sweep
-from e2ckit.cli.output import output_width
-from e2ckit.cli.summary import summary_line
+from e2ckit.cli.guard import err, guard
 from e2ckit.cli.options import (
     EXIT_ALARM,
     EXIT_NOTHING,
@@ -29,6 +27,11 @@ from e2ckit.cli.options import (
     check_output,
     check_timing,
 )
+from e2ckit.cli.output import output_width
+from e2ckit.cli.reading import run_sweep
+from e2ckit.cli.summary import summary_line
+from e2ckit.cli.tables import emit_table, frame_table
+from e2ckit.cli.target import active_array
 
 AntennasArg = typer.Argument(None, help="DV01,DV02 | DV | all [default: all of the active array]")
 LimitsOpt = typer.Option(
@@ -222,7 +225,6 @@ def _serve_board(logger: Any, groups: list[str], path: str, bind: str, port: int
     import os
     import socket
     import subprocess
-    import sys
     import tempfile
     import time
 
