@@ -860,3 +860,47 @@ def test_check_wraps_whole_causes_within_the_width(run, columns):
 
     assert words(r.stdout) == words(wide.stdout), "the same words, only wrapped"
     assert any(len(ln) > columns for ln in causes) or columns == 120, "--wide: one line per cause"
+
+
+def test_progress_on_a_terminal_names_the_antenna_still_awaited(sim, tmp_path):
+    """On a terminal the progress bar says which antenna the sweep waits for (here one
+    whose E2C accepts and never answers), not the last one that answered."""
+    import socket
+    import sys
+    import threading
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from simhelpers import cli_on_a_terminal
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    held: list = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(silent.accept()[0])  # accepted, never answered
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    hosts = tmp_path / "array.csv"
+    dv01 = sim.array["DV01"]
+    hosts.write_text(f"antenna,host,port\nDV01,{dv01.host},{dv01.port}\nDV02,127.0.0.1,{silent.getsockname()[1]}\n")
+    env = dict(os.environ, E2CKIT_ARRAY=str(hosts))
+    env.pop("COLUMNS", None)
+    try:
+        code, err_text = cli_on_a_terminal(["sweep", "cryo", "--timeout", "2", "--deadline", "3"], env,
+                                           stream="stderr", size=(120, 40))  # fmt: skip
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        for c in held:
+            c.close()
+        silent.close()
+    assert code == EXIT_PARTIAL
+    assert "waiting for DV02" in err_text and "waiting for DV01" not in err_text.split("1/2")[-1]
