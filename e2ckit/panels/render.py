@@ -321,26 +321,13 @@ def render_trend(
     legend: dict[str, Any] = {}
     by_line = {k: g for k, g in frame.groupby(["point", "antenna"], sort=False, observed=True)}
     for ax, point in zip(axes, points, strict=False):
-        unit = units.get(point, "")
         if states[point]:
             _draw_states(ax, point, antennas, by_line, states[point], every, interval, legend)
         else:
-            rest = []
-            for a in antennas:
-                g = by_line.get((point, a))
-                if g is None or g.empty:
-                    continue
-                if a not in named:
-                    rest.append(g)
-                    continue
-                x, y = _line_xy(g.sort_values("time"), gap, every)
-                (ln,) = ax.plot(x, y, linewidth=1.2, color=colours[a], label=a, gid=f"antenna:{a}")
-                legend.setdefault(a, ln)
-            if rest:
-                legend.setdefault("others", _draw_band(ax, rest, len(named) > 0))
+            _draw_lines(ax, point, antennas, named, by_line, colours, gap, every, legend)
             values = frame.loc[frame["point"] == point, "mean"]
-            use_log = _log_scale(unit, values) if log is None else log
-            if use_log:
+            unit = units.get(point, "")
+            if _log_scale(unit, values) if log is None else log:
                 ax.set_yscale("log")
             if thresholds:
                 _draw_thresholds(ax, point)
@@ -351,19 +338,8 @@ def render_trend(
     axes[-1].set_xlabel("time (UTC)")
     if not points:
         axes[0].set_title("nothing selected")
-    if legend:
-        labels = list(legend)
-        if "others" in legend:
-            n_rest = len(set(antennas) - set(named))
-            labels = [f"{n_rest} other antennas (range)" if k == "others" else k for k in labels]
-        figure_legend(fig, list(legend.values()), labels, title="antenna", title_fontsize=8)
-    if len(frame):
-        t0, t1 = (as_utc(start) if start is not None else frame["time"].min(),
-                  as_utc(end) if end is not None else frame["time"].max())  # fmt: skip
-        axes[-1].set_xlim(_naive([t0])[0], _naive([t1])[0]) if t1 > t0 else None
-        fig.suptitle(title or f"{_ants_text(antennas)} · {_span_text(t0, t1)}", fontsize=11)
-    elif title:
-        fig.suptitle(title, fontsize=11)
+    _trend_legend(fig, legend, antennas, named)
+    _trend_title(fig, axes, frame, antennas, start, end, title)
     fig.e2ckit_points_per_line = max((len(ln.get_xdata()) for ax in axes for ln in ax.get_lines()
                                       if (ln.get_gid() or "").startswith("antenna:")), default=0)  # fmt: skip
     return fig
@@ -426,6 +402,46 @@ def figure_legend(fig: Figure, handles: Sequence[Any], labels: Sequence[str], **
     rows = max(1, int((fig.get_figheight() * 72 - 36) / (8 * 1.9)) - (1 if kwargs.get("title") else 0))
     return fig.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False,
                       ncols=math.ceil(len(labels) / rows), **kwargs)  # fmt: skip
+
+
+def _draw_lines(ax: Any, point: str, antennas: Sequence[str], named: Sequence[str], by_line: dict,
+                colours: dict[str, Any], gap: Any, every: Any, legend: dict) -> None:  # fmt: skip
+    """One point's lines: the named antennas in their colours, the rest as one grey band."""
+    rest = []
+    for a in antennas:
+        g = by_line.get((point, a))
+        if g is None or g.empty:
+            continue
+        if a not in named:
+            rest.append(g)
+            continue
+        x, y = _line_xy(g.sort_values("time"), gap, every)
+        (ln,) = ax.plot(x, y, linewidth=1.2, color=colours[a], label=a, gid=f"antenna:{a}")
+        legend.setdefault(a, ln)
+    if rest:
+        legend.setdefault("others", _draw_band(ax, rest, len(named) > 0))
+
+
+def _trend_legend(fig: Figure, legend: dict[str, Any], antennas: Sequence[str], named: Sequence[str]) -> None:
+    if not legend:
+        return
+    labels = list(legend)
+    if "others" in legend:
+        n_rest = len(set(antennas) - set(named))
+        labels = [f"{n_rest} other antennas (range)" if k == "others" else k for k in labels]
+    figure_legend(fig, list(legend.values()), labels, title="antenna", title_fontsize=8)
+
+
+def _trend_title(fig: Figure, axes: Any, frame: pd.DataFrame, antennas: Sequence[str], start: Any, end: Any,
+                 title: str | None) -> None:  # fmt: skip
+    """The time span on the x axis and the figure's title (antennas and span, or ``title``)."""
+    if len(frame):
+        t0, t1 = (as_utc(start) if start is not None else frame["time"].min(),
+                  as_utc(end) if end is not None else frame["time"].max())  # fmt: skip
+        axes[-1].set_xlim(_naive([t0])[0], _naive([t1])[0]) if t1 > t0 else None
+        fig.suptitle(title or f"{_ants_text(antennas)} · {_span_text(t0, t1)}", fontsize=11)
+    elif title:
+        fig.suptitle(title, fontsize=11)
 
 
 def _draw_band(ax: Any, groups: list[pd.DataFrame], quiet: bool) -> Any:
