@@ -68,27 +68,22 @@ def _in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def _cell_number() -> int | None:
-    """The execution count of the cell the kernel is running (None outside a kernel)."""
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    return None if shell is None else int(shell.execution_count)
-
-
-def _running_a_cell() -> bool:
-    """Whether the kernel is running a cell's code (an execute request), as opposed to a
-    front-end widget event (a comm message), whose redraw belongs in place."""
+def _running_cell() -> str | None:
+    """An id of the cell the kernel is running (its execute request's message id), or None
+    when no cell runs: outside a kernel, or a front-end widget event (a comm message),
+    whose redraw belongs in place. (The execution count is no id: a runner that does not
+    store history, nbval's, keeps it the same for every cell.)"""
     from IPython import get_ipython
 
     kernel = getattr(get_ipython(), "kernel", None)
     if kernel is None:
-        return False
+        return None
     try:
         parent = kernel.get_parent("shell")
     except TypeError:  # pragma: no cover - ipykernel < 6
         parent = kernel.get_parent()
-    return (parent or {}).get("header", {}).get("msg_type") == "execute_request"
+    header = (parent or {}).get("header", {})
+    return header.get("msg_id") if header.get("msg_type") == "execute_request" else None
 
 
 def png_bytes(fig: Figure, dpi: int = 96) -> bytes:
@@ -119,7 +114,7 @@ class _Panel:
         self._busy = 0
         self._id = uuid.uuid4().hex
         self._shown = False
-        self._shown_in: int | None = None  # the cell the static outputs were last displayed in
+        self._shown_in: str | None = None  # the cell the static outputs were last displayed in
 
     @contextlib.contextmanager
     def _quiet(self) -> Iterator[None]:
@@ -164,14 +159,15 @@ class _Panel:
         for display_id, bundle in self._static_outputs():
             display(bundle, raw=True, display_id=display_id)
         self._shown = True
-        self._shown_in = _cell_number() if _in_kernel() else None
+        self._shown_in = _running_cell() if _in_kernel() else None
 
     def _publish(self) -> None:
         """Bring the static outputs up to date after a redraw: in place when the change
         came from the panel's own cell or its controls, else in the cell that made it."""
         if not self._shown or not _in_kernel():
             return
-        if _running_a_cell() and _cell_number() != self._shown_in:
+        cell = _running_cell()
+        if cell is not None and cell != self._shown_in:
             self._display_static()  # each cell keeps the picture it drew (exports show them all)
             return
         from IPython.display import update_display
