@@ -11,12 +11,14 @@ import csv
 import io
 import json
 import os
+import re
 
 import pytest
 from typer.testing import CliRunner
 
 from e2ckit import __version__
 from e2ckit.cli import (
+    EXIT_ALARM,
     EXIT_BAD_INPUT,
     EXIT_NOTHING,
     EXIT_OK,
@@ -181,7 +183,7 @@ def test_monitor_request_by_ip_and_port_and_interpret(run, sim):
             "--rca", "0x0E", "--interpret", ">f", "-f", "json")  # fmt: skip
     assert r.exit_code == 0, r.output
     (row,) = as_json(r)
-    assert row["antenna"] == "127.0.0.1"
+    assert row["antenna"] == "DV02"  # an address the host map knows shows its antenna
     assert isinstance(row["interpreted"], float) and 0 < row["interpreted"] < 120
 
 
@@ -426,10 +428,13 @@ def test_nodes_and_inventory(run):
     assert r.exit_code == 0, r.output
     rows = as_json(r)
     assert {row["antenna"] for row in rows} == {"DV01", "CM01"}
-    r = run("nodes", "--antennas", "DV01", "--inventory", "-f", "json")
+    r = run("nodes", "--antennas", "DV01", "--inventory", "--all", "-f", "json")
     assert r.exit_code == 0, r.output
     states = {row["state"] for row in as_json(r)}
     assert "ok" in states
+    r = run("nodes", "--antennas", "DV01", "--inventory", "-f", "json")
+    assert r.exit_code == 0 and as_json(r) == [], "only the LRUs not as expected, unless --all"
+    assert "as expected" in r.stderr and "1 antennas: 1 ok" in r.stderr
 
 
 def test_nodes_unknown_antenna(run):
@@ -665,8 +670,11 @@ def test_log_command_is_registered(run):
     assert r.exit_code == 0
 
 
-def test_tools_on_a_bare_address(run, sim):
+def test_tools_on_a_bare_address(run, sim, tmp_path, monkeypatch):
     ep = sim.array["CM01"]
+    only_dv01 = tmp_path / "dv01.csv"
+    only_dv01.write_text(f"antenna,host,port\nDV01,{sim.array['DV01'].host},{sim.array['DV01'].port}\n")
+    monkeypatch.setenv("E2CKIT_ARRAY", str(only_dv01))  # CM01's address is no antenna of this map
     r = run("tools", "revision", "--host", ep.host, "--port", str(ep.port), "-f", "json")
     assert r.exit_code == 0, r.output
     assert as_json(r)[0]["antenna"] == "127.0.0.1"
@@ -682,7 +690,7 @@ def test_tools_on_a_bare_address(run, sim):
 
 def test_global_simulate_takes_a_seed_and_a_scenario(run):
     r = run("--simulate", "--sim-scenario", "missing-lru", "nodes", "--inventory", "--antennas", "DV08,DV09", "-f", "json")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == EXIT_ALARM, r.output  # a missing LRU: an antenna in alarm
     assert "scenario missing-lru" in r.stderr
     off = [(row["antenna"], row["lru"], row["state"]) for row in as_json(r) if row["state"] != "ok"]
     assert off == [("DV08", "FEPS", "missing")], off
@@ -704,3 +712,197 @@ def test_global_simulate_options_bad_input(run, args, message):
     r = run(*args, "version")
     assert r.exit_code == EXIT_BAD_INPUT
     assert message in one_line_error(r)
+
+
+def test_an_address_the_map_knows_shows_its_antenna(run, sim):
+    """--host IP --port P of an antenna in the host map is that antenna: its name in the
+    output, and the compressor's channel known (CM: 3) without --channel."""
+    ep = sim.array["CM01"]
+    r = run("tools", "cmpr", "--host", ep.host, "--port", str(ep.port), "-f", "json")
+    assert r.exit_code == 0, r.output
+    (row,) = as_json(r)
+    assert row["antenna"] == "CM01" and row["error"] is None
+
+
+# -- issue 25 item 8: rough edges ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, says", [
+    (["sweep", "cryo", "--timeout", "-1"], "--timeout"),
+    (["sweep", "cryox"], "cryox"),
+    (["nodes", "--antennas", "DV99"], "DV99"),
+    (["sweep", "cryo", "--antennas", "ZZ01"], "ZZ01"),
+    (["monitor", "request", "--host", "DV01", "--channel", "9", "--node", "0x13", "--rca", "0x0C000"], "--channel"),
+])  # fmt: skip
+def test_bad_options_are_refused_before_the_simulated_array_starts(run, args, says):
+    r = run("--simulate", *args)
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert "simulating" not in r.stderr, "66 simulated E2Cs started before a bad option was refused"
+    assert says in one_line_error(r)
+
+
+def test_messages_name_the_simulated_array_not_its_temporary_file(run):
+    r = run("--simulate", "monitor", "request", "--host", "DV99", "--channel", "1", "--node", "0x13", "--rca", "0x0C000")
+    assert r.exit_code == EXIT_BAD_INPUT
+    assert "the --simulate array" in r.stderr and "/tmp" not in r.stderr and "array.csv" not in r.stderr
+
+
+def test_wide_csv_keeps_numbers_numeric_and_enums_as_labels(run):
+    r = run("sweep", "cryo,cmpr", "--antennas", "DV01", "-f", "csv")
+    assert r.exit_code == 0, r.stderr
+    (row,) = list(csv.DictReader(io.StringIO(r.stdout)))
+    float(row["FEMC.TEMP0"])  # a number
+    assert row["CMPR.ECU_TYPE"] in ("EUROPEAN", "JAPANESE"), row["CMPR.ECU_TYPE"]  # a label, not 0.0
+    assert row["FEMC.BACKING_PUMP"] in ("ON", "OFF")
+    for point, cell in row.items():
+        if point.endswith(".note") or point in ("antenna", "error") or not cell:
+            continue
+        if point in ("CMPR.SW_REV",):
+            continue
+        try:
+            float(cell)
+        except ValueError:
+            assert cell.isupper() and ":" not in cell, f"{point}: text {cell!r} in a value column"
+    blocked = [p for p, v in row.items() if p.endswith(".note") and v.startswith("blocked")]
+    assert blocked and all(row[p[: -len(".note")]] == "" for p in blocked)
+
+
+def test_wide_parquet_columns_are_typed(run, tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "cryo.parquet"
+    r = run("sweep", "cryo,cmpr", "--antennas", "DV01,CM01", "-o", str(out))
+    assert r.exit_code == 0, r.stderr
+    schema = pq.read_table(out).schema
+    assert str(schema.field("FEMC.TEMP0").type) == "double"
+    assert str(schema.field("CMPR.ECU_TYPE").type) == "string"
+    assert str(schema.field("FEMC.TURBO_PUMP.note").type) == "string"
+
+
+def test_log_help_says_run_is_the_default(run):
+    r = run("log", "--help")
+    assert "`run` is the default" in " ".join(r.stdout.split())
+
+
+def test_progress_names_the_antennas_still_awaited():
+    from e2ckit.cli.reading import awaited_text
+
+    assert awaited_text(["DV03", "DV07"]) == "DV03, DV07"
+    assert awaited_text([f"DV{i:02d}" for i in range(1, 10)]) == "DV01, DV02, DV03, DV04 +5"
+
+
+# -- issue 25 item 1: summaries, --problems, one exit table ------------------------------------
+
+
+def test_array_wide_outputs_end_with_a_summary_counted_from_limit_and_error(run, sim):
+    sim.fault("DV02", "down")
+    sim.fault("PM01", "error", code=5002)
+    r = run("sweep", "cryo", "-f", "csv")
+    assert r.exit_code == EXIT_PARTIAL, r.stderr
+    assert r.stderr.splitlines()[-1] == "e2ckit: 5 antennas: 3 ok, 1 unknown, 1 silent"
+    r = run("tools", "cryo", "--all", "-f", "csv")
+    assert r.stderr.splitlines()[-1] == "e2ckit: 5 antennas: 3 ok, 1 unknown, 1 silent"
+    r = run("nodes", "-f", "csv")
+    assert r.stderr.splitlines()[-1].startswith("e2ckit: 5 antennas: ")
+    assert "1 silent" in r.stderr.splitlines()[-1]
+
+
+def test_problems_keeps_only_the_antennas_that_are_not_ok(run, sim):
+    sim.fault("DV02", "down")
+    r = run("sweep", "cryo", "--problems", "-f", "json")
+    assert [row["antenna"] for row in as_json(r)] == ["DV02"]
+    r = run("sweep", "cryo", "--problems", "--tidy", "-f", "json")
+    assert {row["antenna"] for row in as_json(r)} == {"DV02"} and all(row["error"] for row in as_json(r))
+    r = run("tools", "cryo", "--all", "--problems", "-f", "json")
+    assert [row["antenna"] for row in as_json(r)] == ["DV02"]
+    r = run("nodes", "--problems", "-f", "json")
+    assert {row["antenna"] for row in as_json(r)} == {"DV02"}
+
+
+def test_a_sweep_with_an_antenna_in_alarm_exits_6(run):
+    """The one exit table (cli/options.exit_status_of): alarm → 6, as `check`."""
+    r = run("--simulate", "--sim-outage", "DV01", "--sim-advance", "4h", "sweep", "cryo", "-a", "DV01,DV02", "-f", "csv")
+    assert r.exit_code == EXIT_ALARM, r.stderr
+    assert r.stderr.splitlines()[-1] == "e2ckit: 2 antennas: 1 ok, 1 alarm"
+    r = run("--simulate", "sweep", "cryo", "-a", "DV01,DV02", "-f", "csv")
+    assert r.exit_code == EXIT_OK
+
+
+# -- issue 25 items 2 and 3: expected states look expected; whole causes -----------------------
+
+
+def test_a_reading_in_its_expected_state_is_explained_not_flagged(run):
+    """The turbo reads blocked (-3) while the backing pump is off: the legend says it is
+    expected and why; the cell carries no warn/alarm/error marker."""
+    r = run("sweep", "FEMC.BACKING_PUMP,FEMC.TURBO_PUMP", "-a", "DV01")
+    assert r.exit_code == 0, r.stderr
+    legend = " ".join(r.stdout.split())
+    assert "expected TURBO_PUMP: reads blocked (-3) because the backing pump is off; the expected state, not a fault" in legend
+    cells = next(ln for ln in r.stdout.splitlines() if ln.startswith("DV01")).split()
+    assert "!" not in cells and "!!" not in cells and "x" not in cells
+
+
+def _outage_check(run, *extra: str, columns: int):
+    return CliRunner(env={"COLUMNS": str(columns)}).invoke(
+        app, ["--simulate", "--sim-outage", "DV01", "--sim-advance", "4h", "check", "DV01", *extra],
+        catch_exceptions=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_check_wraps_whole_causes_within_the_width(run, columns):
+    r = _outage_check(run, columns=columns)
+    assert r.exit_code == 6, r.stderr
+    assert "…" not in r.stdout
+    assert all(len(line) <= columns for line in r.stdout.splitlines()), r.stdout
+    wide = _outage_check(run, "--wide", columns=columns)
+    causes = [ln for ln in wide.stdout.splitlines() if ln.startswith("  ")]
+    def words(text: str) -> str:  # the simulated temperatures move between the two runs
+        return re.sub(r"\d", "#", " ".join(text.split()))
+
+    assert words(r.stdout) == words(wide.stdout), "the same words, only wrapped"
+    assert any(len(ln) > columns for ln in causes) or columns == 120, "--wide: one line per cause"
+
+
+def test_progress_on_a_terminal_names_the_antenna_still_awaited(sim, tmp_path):
+    """On a terminal the progress bar says which antenna the sweep waits for (here one
+    whose E2C accepts and never answers), not the last one that answered."""
+    import socket
+    import sys
+    import threading
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from simhelpers import cli_on_a_terminal
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    held: list = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(silent.accept()[0])  # accepted, never answered
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    hosts = tmp_path / "array.csv"
+    dv01 = sim.array["DV01"]
+    hosts.write_text(f"antenna,host,port\nDV01,{dv01.host},{dv01.port}\nDV02,127.0.0.1,{silent.getsockname()[1]}\n")
+    env = dict(os.environ, E2CKIT_ARRAY=str(hosts))
+    env.pop("COLUMNS", None)
+    try:
+        code, err_text = cli_on_a_terminal(["sweep", "cryo", "--timeout", "2", "--deadline", "3"], env,
+                                           stream="stderr", size=(120, 40))  # fmt: skip
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        for c in held:
+            c.close()
+        silent.close()
+    assert code == EXIT_PARTIAL
+    assert "waiting for DV02" in err_text and "waiting for DV01" not in err_text.split("1/2")[-1]

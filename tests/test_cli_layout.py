@@ -121,7 +121,7 @@ TABLES = [
 @pytest.mark.parametrize(("command", "values_from"), SWEEPS, ids=lambda c: " ".join(c))
 def test_sweep_tables_fit_and_show_every_value_whole(width, command, values_from):
     status, out = run(*command, columns=width)
-    assert status in (0, 1), out
+    assert status in (0, 1, 6), out  # 6: the outage's warm antennas are in alarm
     _, js = run(*values_from, "-f", "json")
     rows = json.loads(js)
     texts = {r["text"] for r in rows if r["point"] != "(node listing)"}
@@ -137,7 +137,7 @@ def test_sweep_tables_fit_and_show_every_value_whole(width, command, values_from
 @pytest.mark.parametrize("command", TABLES, ids=lambda c: " ".join(c))
 def test_every_other_table_fits_and_shows_every_value_whole(width, command):
     status, out = run(*command, columns=width)
-    assert status in (0, 1), out
+    assert status in (0, 1, 6), out  # 6: the outage's warm antennas are in alarm
     _, js = run(*command, "-f", "json")
     rows = json.loads(js)
     shown_columns, _ = cells_and_legend(out)  # the headers among them; hidden ones left out
@@ -236,7 +236,7 @@ def _in_a_terminal(args: list[str], env: dict[str, str], columns: int) -> tuple[
 @pytest.mark.parametrize("command", [["sweep", "cryo"], ["tools", "cryo", "--all"]], ids=" ".join)
 def test_a_real_terminal_gets_rich_tables_that_fit(sim, width, command):
     status, raw = _in_a_terminal(command, dict(os.environ), width)
-    assert status in (0, 1), raw
+    assert status in (0, 1, 6), raw  # 6: the outage's warm antennas are in alarm
     assert "┏" in raw and "\x1b[" in raw, "a rich table on a terminal"
     text = re.sub(r"\x1b\[[0-9;]*m", "", raw).replace("\r\n", "\n")
     _, js = run("sweep", "cryo", "--tidy", "-f", "json")

@@ -73,6 +73,9 @@ def test_dashboard_in_headless_chromium(tmp_path):
         text = browser.eval("document.body.innerText") or ""
         assert board, f"the board never rendered; page text: {text[:500]!r}"
         assert "Error displaying widget" not in text
+        assert "Traceback" not in text, "tracebacks go to the terminal, never into the page"
+        updated = browser.wait_for("(document.querySelector('.e2ckit-board-updated') || {}).innerText", 30)
+        assert updated and re.search(r"last updated \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", updated), updated
         # the antennas in the outage show an alarm (down, then compressor not restarted); DV03 ok
         verdict = "(document.querySelector(\"tr[data-antenna='{}']\") || {{}}).dataset"
         alarmed = browser.wait_for(

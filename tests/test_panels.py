@@ -271,7 +271,11 @@ def test_compare_panel_marks_the_warm_antennas():
     assert set(lines(ax)) == {"CM01", "DA41", "DV01", "DV02", "DV03", "DV04"}
     median = [ln for ln in ax.get_lines() if ln.get_gid() == "median"][0]
     assert np.allclose(median.get_ydata(), 4.04, atol=0.02)  # the cold majority
-    assert [ln.get_gid() for ln in ax.get_lines()].count("outliers") == 1
+    (dots,) = [c for c in ax.collections if c.get_gid() == "outliers"]
+    curve = {ln.get_gid(): ln.get_color() for ln in ax.get_lines()}
+    dot_colours = {tuple(np.round(c, 3)) for c in dots.get_facecolors()}
+    curve_colours = {tuple(np.round(matplotlib.colors.to_rgba(curve[f"antenna:{a}"]), 3)) for a in ("DV01", "DV02")}
+    assert dot_colours == curve_colours, "each outlier's samples in its own curve's colour"
     assert thresholds(ax) == [30.0, 6.0]
     panel.antennas.value = ("DA41", "CM01", "DV02")
     assert set(panel.data["antenna"]) == {"DA41", "CM01", "DV02"}
@@ -449,23 +453,32 @@ def test_panels_survive_export_to_html(tmp_path):
             "trend = TrendPanel(log)\ntrend",
             "trend.set_range('2026-01-01 03:00', '2026-01-01 05:00')",
             "ComparePanel(log, 'FEMC.TEMP0')",
+            "array.kind.value = 'heatmap'",
         ]
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in sources])
         nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
                                 resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
-    array_cell, trend_cell, range_cell, compare_cell = nb.cells[1:]
+    array_cell, trend_cell, range_cell, compare_cell, heatmap_cell = nb.cells[1:]
     for cell in (array_cell, trend_cell, compare_cell):
         assert any(o.output_type == "error" for o in cell.outputs) is False, cell.outputs
         assert sum("image/png" in o.get("data", {}) for o in cell.outputs) == 1, (cell.source, cell.outputs)
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in cell.outputs)
     table = [o for o in array_cell.outputs if "text/html" in o.get("data", {})]
     assert table and "DV05" in table[0]["data"]["text/html"] and "<table" in table[0]["data"]["text/html"]
-    assert not range_cell.outputs  # set_range redrew the figure shown above, in place
+    assert "max-height" in table[0]["data"]["text/html"], "a long table scrolls within a bounded height"
+
+    def png(cell):
+        (image,) = [o["data"]["image/png"] for o in cell.outputs if "image/png" in o.get("data", {})]
+        return image
+
+    # a change made in a later cell shows its picture there; each cell keeps its own
+    assert png(range_cell) != png(trend_cell)
+    assert png(heatmap_cell) != png(array_cell)
     html, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
     (tmp_path / "out.html").write_text(html)
     cells = [c for c in re.split(r'<div class="jp-Cell ', html)[1:] if "jp-CodeCell" in c]
-    assert len(cells) == 5
-    for block in (cells[1], cells[2], cells[4]):
+    assert len(cells) == 6
+    for block in (cells[1], cells[2], cells[3], cells[4], cells[5]):
         assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', block)) == 1, block[:400]
     assert "<table" in cells[1] and "DV05" in cells[1]
 
@@ -562,3 +575,30 @@ def test_a_path_panel_surveys_a_long_log_from_its_first_and_last_days(tmp_path, 
     assert {Path(f).parent.parent.name for f in surveyed} == {days[0], days[-1]}
     compaction.compact(path, before="2100-01-01")  # now the last day too: its points from statistics
     assert widgets._survey_path(path) == (points, antennas, first, last)
+
+
+def test_one_colour_per_antenna_across_figures_and_legends_inside_saved_figures(tmp_path):
+    from PIL import Image
+
+    log = make_log(12.0)
+    trend = panels.TrendPanel(log)
+    compare = panels.ComparePanel(log, "FEMC.TEMP0")  # names DV02 first, DV01 second: colours stay
+    colours = {}
+    for fig in (trend.figure, compare.figure):
+        for ln in fig.axes[0].get_lines():
+            if (ln.get_gid() or "").startswith("antenna:") and ln.get_color() != "#9a9a9a":
+                colours.setdefault(ln.get_gid(), set()).add(matplotlib.colors.to_hex(ln.get_color()))
+    assert colours and all(len(c) == 1 for c in colours.values()), colours
+    from e2ckit.array import ANTENNAS
+
+    t = pd.date_range("2026-01-01", periods=60, freq="1min", tz="UTC")
+    many = pd.DataFrame({"time": np.tile(t, len(ANTENNAS)), "antenna": np.repeat(list(ANTENNAS), len(t)),
+                         "point": "FEMC.TEMP0", "value": 3.5, "unit": "K", "status": "ok", "error": None})  # fmt: skip
+    wide = panels.TrendPanel(many, ["FEMC.TEMP0"])
+    wide.highlight.value = "DV, CM"  # 20 named and a band: taller than the figure in one column
+    fig = wide.figure
+    fig.savefig(tmp_path / "trend.png")  # the figure's own savefig, no bbox_inches
+    fig.canvas.draw()
+    box = fig.legends[0].get_window_extent()
+    width, height = Image.open(tmp_path / "trend.png").size
+    assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width + 1 and box.y1 <= height + 1, (box, width, height)

@@ -176,7 +176,7 @@ def test_tools_power_table(tmp_path, monkeypatch):
 
     from typer.testing import CliRunner
 
-    from e2ckit.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, app
+    from e2ckit.cli import EXIT_ALARM, EXIT_BAD_INPUT, EXIT_OK, app
 
     clock = SimClock(rate=None)
     with SimulatedArray(["DV03", "DA41", "DV01"], seed=1, clock=clock, scenario="power-fault", latency=0.0) as sim:
@@ -184,7 +184,7 @@ def test_tools_power_table(tmp_path, monkeypatch):
         monkeypatch.setenv("E2CKIT_ARRAY", str(sim.write_array(tmp_path / "array.csv")))
         run = CliRunner().invoke
         r = run(app, ["tools", "power", "--all", "-f", "json"], catch_exceptions=False)
-        assert r.exit_code == EXIT_PARTIAL, r.output  # DA41's FEMC does not answer
+        assert r.exit_code == EXIT_ALARM, r.output  # DV03 tripped (DA41's FEMC does not answer either)
         rows = {row["antenna"]: row for row in json.loads(r.stdout)}
         assert (rows["DV03"]["outputs"], rows["DV03"]["flags"], rows["DV03"]["verdict"]) == ("OFF", "+7 V over-voltage", "alarm")
         assert rows["DA41"]["fetim"] == "SHUT DOWN" and rows["DA41"]["bands"] == "no answer"

@@ -40,6 +40,7 @@ from e2ckit.catalog._point import (
 
 __all__ = [
     "CATALOG_PROBLEM",
+    "bound_state",
     "DTYPES",
     "FEMC_STATUS",
     "SHIPPED_FILES",

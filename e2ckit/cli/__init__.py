@@ -39,12 +39,23 @@ Exit status:
        an unwritable output or audit log; nothing was sent
     3  nothing answered: no host replied at all
     4  a control request was refused (no --yes and no terminal) or declined at the prompt
+    5  check: the worst verdict is a warning
+    6  an alarm: check's worst verdict, or an antenna in alarm in sweep, tools or
+       nodes --inventory (decided once, in options.exit_status_of)
 
 The package, one module per job::
 
     app        the Typer app, root options (--simulate, --array), one-line usage errors, main()
-    options    exit statuses, every shared option definition, argument parsing and checks
-    common     the failure guard, --host resolution, catalog look-ups, result tables, exit status
+    options    the exit table, every shared option definition, argument parsing and checks
+    guard      every failure one line on stderr and an exit status, never a traceback
+    helptext   help pages whose command summaries are whole sentences
+    target     where to talk: the active host map, the deferred --simulate array, --host
+    lookups    catalog look-ups: a point by address, a node's LRU, bytes as hex
+    tables     results as tables: the wide sweep table, tidy rows, frames; writing them out
+    reading    the sweep with its progress bar; failures, summary and exit status after a read
+    common     transitional re-exports for branches written before the split (to remove)
+    summary    the summary line of array-wide outputs and --problems (counted, not judged)
+    e2c_text   --format e2c: e2c-client's own text, byte for byte
     e2c        the drop-in e2c-client families: monitor and tools (and registers control)
     control    control request: described, confirmed, audited (e2ckit.audit) before it is sent
     array      sweep, nodes (--inventory), points
@@ -64,8 +75,8 @@ from e2ckit.cli import log as _log
 from e2ckit.cli import simulate as _simulate  # noqa: F401  (registers simulate)
 from e2ckit.cli import triage as _triage  # noqa: F401  (registers check, dashboard)
 from e2ckit.cli.app import app, main
-from e2ckit.cli.common import exit_status, resolve_target
 from e2ckit.cli.options import (
+    EXIT_ALARM,
     EXIT_BAD_INPUT,
     EXIT_NOTHING,
     EXIT_OK,
@@ -76,10 +87,13 @@ from e2ckit.cli.options import (
     parse_data,
     parse_int,
 )
+from e2ckit.cli.reading import exit_status
+from e2ckit.cli.target import resolve_target
 
 _log.register(app)
 
 __all__ = [
+    "EXIT_ALARM",
     "EXIT_BAD_INPUT",
     "EXIT_NOTHING",
     "EXIT_OK",

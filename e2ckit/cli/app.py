@@ -12,7 +12,8 @@ import typer
 
 from e2ckit import __version__
 from e2ckit.array import Array, use_array
-from e2ckit.cli.common import ClickException, NoArgsIsHelpError, WholeHelp, err, one_line
+from e2ckit.cli.guard import ClickException, NoArgsIsHelpError, err, one_line
+from e2ckit.cli.helptext import WholeHelp
 from e2ckit.cli.options import (
     EXIT_BAD_INPUT,
     EXIT_PARTIAL,
@@ -25,8 +26,9 @@ from e2ckit.cli.options import (
     SimulateOpt,
     BadInput,
     SOCKET_COMMANDS,
-    start_simulation,
+    prepare_simulation,
 )
+from e2ckit.cli.target import defer_simulation
 from e2ckit.errors import E2CKitError
 
 _HELP = """\
@@ -40,8 +42,8 @@ ALMA E2C monitor and control: e2c-client's commands, done right, plus array-wide
 
 Exit status: 0 all answered, 1 some readings failed or did not decode (or a
 control's outcome is unknown), 2 bad input (nothing sent), 3 nothing answered,
-4 control refused or declined; `check` only: 5 the worst verdict is a warning,
-6 an alarm.
+4 control refused or declined, 5 `check`'s worst verdict is a warning, 6 an alarm
+(check's verdict, or an antenna in alarm in sweep, tools, nodes --inventory).
 """
 
 
@@ -190,14 +192,36 @@ def _start_embedded_simulation(
     memory (sockets only for the commands that need a host:port, SOCKET_COMMANDS)."""
     serve = ctx.invoked_subcommand in SOCKET_COMMANDS
     try:
-        sim, what = start_simulation(seed, scenario, rate, advance, outage, serve=serve)
+        sim, what = prepare_simulation(seed, scenario, rate, advance, outage, serve=serve)
     except BadInput as exc:
         _bad(str(exc))
-    where = "on 127.0.0.1" if serve else "in memory"
-    err(f"simulating {len(sim.antennas)} antennas {where} ({what}) for this command")
-    ctx.call_on_close(sim.stop)  # registered first, runs last (after the array is restored)
-    ctx.call_on_close(use_array(sim.array))
+    undo: list[Any] = []
+
+    def launch() -> str:
+        sim.start()
+        where = "on 127.0.0.1" if serve else "in memory"
+        err(f"simulating {len(sim.antennas)} antennas {where} ({what}) for this command")
+        undo.append(use_array(sim.array))
+        return sim.array.source
+
+    def stop() -> None:
+        for restore in undo:
+            restore()  # the array first, then the simulator behind it
+        defer_simulation(None)
+        sim.stop()
+
+    ctx.call_on_close(stop)
     ctx.meta["e2ckit.sim"] = sim  # for commands that drive its clock (dashboard --sim-rate)
+    if ctx.invoked_subcommand in STARTED_ON_FIRST_USE:
+        defer_simulation(launch)  # after the command has checked its options (cli.target.active_array)
+    else:
+        defer_simulation(None)
+        launch()
+
+
+#: commands that reach the array only through cli.target.active_array(): their
+#: --simulate array starts once every option is checked
+STARTED_ON_FIRST_USE = frozenset({"sweep", "nodes", "monitor", "control", "tools", "check"})
 
 
 @app.command(short_help="Show current version")

@@ -9,35 +9,35 @@ from typing import Any
 import typer
 
 from e2ckit.cli.app import app
-from e2ckit.cli.common import (
-    active_array,
-    all_points,
-    catalog,
-    emit_table,
-    err,
-    exit_status,
-    frame_table,
-    guard,
-    report_errors,
-    rows_status,
-    rows_table,
-    run_sweep,
-    wide_table,
-)
+from e2ckit.cli.guard import err, guard
+from e2ckit.cli.lookups import all_points, catalog
 from e2ckit.cli.options import (
     AntennasOpt,
     BadInput,
     DeadlineOpt,
     FormatOpt,
     OutputOpt,
+    ProblemsOpt,
     TimeoutOpt,
     WhatArg,
+    WideOpt,
     check_output,
     check_timing,
+    exit_status_of,
     interrupted_exit,
     interrupted_rows,
 )
 from e2ckit.cli.output import Table
+from e2ckit.cli.reading import (
+    exit_status,
+    finish_read,
+    report_errors,
+    report_rows,
+    run_sweep,
+)
+from e2ckit.cli.summary import summary_line
+from e2ckit.cli.tables import emit_table, frame_table, rows_table, wide_table
+from e2ckit.cli.target import active_array, check_antennas
 
 
 @app.command("sweep")
@@ -50,6 +50,8 @@ def sweep_cmd(
     tidy: bool = typer.Option(
         False, "--tidy", help="one row per (antenna, point) with text, status, raw bytes, latency"
     ),
+    problems: bool = ProblemsOpt,
+    wide: bool = WideOpt,
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
 ) -> None:
@@ -59,22 +61,28 @@ def sweep_cmd(
     """
 
     check_output(fmt, output)
+    check_timing(timeout, deadline)
     items = [x.strip() for w in what for x in w.split(",") if x.strip()]
     if not items:
         raise BadInput("give a group or point names")
+    from e2ckit.planning import split_what  # the sweep's own check; loaded only by this command
+
+    split_what(catalog(), items)  # an unknown group or point: refused before anything starts
+    check_antennas(antennas)
     arr = active_array()
     not_read = None
     try:
         rows = run_sweep(items if len(items) > 1 else items[0], antennas, arr, timeout, deadline, items[0])
     except KeyboardInterrupt as exc:  # Ctrl-C: show what was read, then say what was not
         rows, not_read = interrupted_rows(exc)
+    shown, states = report_rows(rows, problems, tidy)
     title = f"sweep {' '.join(items)}"
-    table = rows_table(rows, title=title) if tidy else wide_table(rows, title=title)
-    emit_table(table, fmt, output)
-    report_errors(rows)
+    table = rows_table(shown, title=title) if tidy else wide_table(shown, title=title)
+    emit_table(table, fmt, output, wide)
     if not_read is not None:
+        report_errors(rows)
         interrupted_exit(not_read)
-    raise typer.Exit(rows_status(rows))
+    finish_read(rows, states)
 
 
 @app.command("nodes")
@@ -82,10 +90,12 @@ def sweep_cmd(
 def nodes_cmd(
     antennas: str = AntennasOpt,
     inventory: bool = typer.Option(
-        False, "--inventory", help="compare against the expected LRUs: ok / missing / unexpected"
+        False, "--inventory", help="compare against the expected LRUs: only those not as expected (see --all)"
     ),
+    every: bool = typer.Option(False, "--all", help="with --inventory: every LRU, those as expected too"),
     timeout: float = TimeoutOpt,
     deadline: float | None = DeadlineOpt,
+    problems: bool = ProblemsOpt,
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
 ) -> None:
@@ -95,25 +105,68 @@ def nodes_cmd(
 
     check_output(fmt, output)
     check_timing(timeout, deadline)
+    if every and not inventory:
+        raise BadInput("--all goes with --inventory (every LRU, those as expected too)")
+    check_antennas(antennas)
     arr = active_array()
-    names = arr.select(antennas)
-    df = nodes(names, array=arr, timeout=timeout, deadline=deadline)
+    df = nodes(arr.select(antennas), array=arr, timeout=timeout, deadline=deadline)
+    states = _listing_states(df)
     if inventory:
         inv = api_inventory(array=arr, found=df)
-        emit_table(frame_table(inv, title="LRU inventory"), fmt, output)
-        bad = inv[inv["state"] != "ok"]
-        if not bad.empty:
-            err(
-                f"{len(bad)} LRUs not as expected: "
-                + ", ".join(
-                    f"{a} {lru} {st}"
-                    for a, lru, st in zip(bad["antenna"], bad["lru"], bad["state"], strict=False)
-                )[:2000]
-            )
+        states = {a: _worse(states[a], s) for a, s in _inventory_states(inv).items()}
+        shown = inv if every and not problems else inv[inv["state"] != "ok"]
+        emit_table(frame_table(shown, title="LRU inventory"), fmt, output)
+        _say_inventory(inv, shown)
     else:
-        emit_table(frame_table(df, title="CAN nodes", hide=("node",)), fmt, output)
+        shown = df[df["antenna"].map(states) != "ok"] if problems else df
+        emit_table(frame_table(shown, title="CAN nodes", hide=("node",)), fmt, output)
     report_errors(df, "channel listings")
-    raise typer.Exit(exit_status(list(df["error"])))
+    err(summary_line(states))
+    raise typer.Exit(exit_status_of(exit_status(list(df["error"])), states.values()))
+
+
+#: an inventory row's state → the antenna state it counts as (a missing LRU is an alarm:
+#: the receiver cannot work without it; an unexpected one a warning)
+INVENTORY_STATES = {"ok": "ok", "missing": "alarm", "unexpected": "warn", "unreachable": "unknown"}
+
+
+def _listing_states(df: Any) -> dict[str, str]:
+    """Each antenna's state from its node listings: silent, unknown (a channel failed) or ok."""
+    from e2ckit.cli.summary import antenna_states
+
+    rows = [_Listing(a, e) for a, e in zip(df["antenna"], df["error"], strict=True)]
+    return antenna_states(rows)
+
+
+class _Listing:
+    """A node listing row as the summary counts it (no limit: a listing is ok or failed)."""
+
+    __slots__ = ("antenna", "error", "limit", "status")
+
+    def __init__(self, antenna: str, error: Any) -> None:
+        self.antenna, self.error, self.limit, self.status = antenna, error, "ok", "ok"
+
+
+def _inventory_states(inv: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for a, st in zip(inv["antenna"], inv["state"], strict=True):
+        out[a] = _worse(out.get(a, "ok"), INVENTORY_STATES.get(st, "unknown"))
+    return out
+
+
+def _worse(a: str, b: str) -> str:
+    from e2ckit.cli.summary import ANTENNA_STATES
+
+    return max(a, b, key=ANTENNA_STATES.index)
+
+
+def _say_inventory(inv: Any, shown: Any) -> None:
+    bad = inv[inv["state"] != "ok"]
+    if bad.empty:
+        err(f"all {len(inv)} LRUs as expected")
+        return
+    err(f"{len(bad)} of {len(inv)} LRUs not as expected"
+        + ("" if len(shown) == len(inv) else " (shown; --all for every LRU)"))  # fmt: skip
 
 
 @app.command("points")

@@ -1,437 +1,81 @@
-"""What the command modules share beyond options: the guard that turns every failure
-into one line and an exit status, where to talk (``--host``, the active array), the
-catalog look-ups, tables built from results, and the exit status of a set of readings."""
+"""Transitional: the names ``cli/common.py`` held before it was split by job. Import from
+the module that defines each instead:
+
+    guard     err, one_line, guard (every failure one line and an exit status)
+    helptext  WholeHelp (help pages with whole first sentences)
+    target    active_array, resolve_target, the deferred --simulate array
+    lookups   catalog, find_point, node_label, hex_bytes
+    tables    wide_table, rows_table, frame_table, drop_column, emit_table
+    reading   run_sweep, progress, exit_status, rows_status, report_errors, finish_read
+
+Kept only so that branches written before the split (cli/log.py, the check and tools power
+edits) still import; remove it once none does.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-
-import functools
-import ipaddress
-import os
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
-
-import typer
-from typer.core import TyperGroup
-
-from e2ckit.array import DEFAULT_PORT, Array, Endpoint, default_array
-from e2ckit.cli.options import (
-    ANTENNA_RE,
-    EXACT_ANTENNA_RE,
-    EXIT_BAD_INPUT,
-    EXIT_NOTHING,
-    EXIT_OK,
-    EXIT_PARTIAL,
-    BadInput,
-    check_port,
-    check_timing,
+from e2ckit.cli.guard import ClickException, NoArgsIsHelpError, err, guard, one_line
+from e2ckit.cli.helptext import WholeHelp
+from e2ckit.cli.lookups import all_points, catalog, find_point, hex_bytes, node_label
+from e2ckit.cli.reading import (
+    awaited_text,
+    exit_status,
+    finish_read,
+    progress,
+    report_errors,
+    report_rows,
+    rows_status,
+    run_sweep,
 )
-from e2ckit.cli.output import OutputError, Table, emit, resolve_format
-from e2ckit.errors import AuditError, E2CKitError, Failure, TransportError, ValidationError
-
-try:  # typer >= 0.16 vendors click
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError  # noqa: F401 (app uses it)
-except ImportError:  # pragma: no cover - typer on click
-    from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[no-redef]  # noqa: F401
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from e2ckit.api import TidyRow
-
-#: decode statuses of a reply that arrived but could not be read as its point: the
-#: reading failed although nothing says "error" (exit status 1, not 0)
-UNDECODED = ("bad length", "undecodable")
-
-
-class WholeHelp(TyperGroup):
-    """A command group whose ``--help`` shows each command's first sentence whole
-    (wrapped to the terminal) instead of cutting it at the line's end with "..."."""
-
-    def format_commands(self, ctx: Any, formatter: Any) -> None:
-        rows = []
-        for name in self.list_commands(ctx):
-            cmd = self.get_command(ctx, name)
-            if cmd is not None and not cmd.hidden:
-                rows.append((name, cmd.get_short_help_str(limit=1000)))
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
-
-
-def err(message: str) -> None:
-    """One line on stderr, prefixed ``e2ckit:``."""
-    typer.echo(f"e2ckit: {message}", err=True)
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split())
-
-
-def guard(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn every failure into one line on stderr and a documented exit status.
-
-    Bad input (ours, the library's ValidationError, an unwritable output, an audit log
-    that cannot be written) is 2; no connection at all is 3; any other library error
-    or OSError is 1. Anything else is a bug, still reported in one line (exit 1).
-    """
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, ClickException):
-            raise  # typer's own: the root group prints them in one line
-        except (BadInput, ValidationError, OutputError, AuditError) as exc:
-            err(f"error: {one_line(exc)}")
-            raise typer.Exit(EXIT_BAD_INPUT) from None
-        except TransportError as exc:
-            err(f"error: {one_line(exc)}")
-            raise typer.Exit(EXIT_NOTHING) from None
-        except E2CKitError as exc:
-            err(f"error: {one_line(exc)}")
-            raise typer.Exit(EXIT_PARTIAL) from None
-        except KeyError as exc:  # a catalog look-up that missed
-            err(f"error: unknown name {exc.args[0] if exc.args else exc}")
-            raise typer.Exit(EXIT_BAD_INPUT) from None
-        except BrokenPipeError:
-            # `e2ckit ... | head`: the reader went away; not an error worth a traceback.
-            with _suppress():
-                sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-            raise typer.Exit(EXIT_OK) from None
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""  # never "error::"
-            err(f"error: {where}{exc.strerror or one_line(exc)}")
-            raise typer.Exit(EXIT_PARTIAL) from None
-        except Exception as exc:  # a bug: one line, never a traceback
-            err(f"internal error: {type(exc).__name__}: {one_line(exc)} (please report this)")
-            raise typer.Exit(EXIT_PARTIAL) from None
-
-    return wrapper
-
-
-@contextmanager
-def _suppress() -> Iterator[None]:
-    try:
-        yield
-    except Exception:
-        pass
-
-
-# -- where to talk ------------------------------------------------------------------------
-
-
-def active_array() -> Array:
-    return default_array()
-
-
-def resolve_target(host: str | None, port: int | None) -> tuple[str, Endpoint]:
-    """``--host``/``--port`` → (label, endpoint).
-
-    An antenna of the active array (``DV01``, ``dv01-e2c``, ``dv01-e2c.some.domain``)
-    uses its host-map entry (``--port`` overrides the port). A name shaped like an
-    antenna that the array does not hold is an error (a typo, not a host). Anything
-    else is taken as a host name or address, on ``--port`` or 2000.
-    """
-    if host is None or not host.strip():
-        raise BadInput("missing --host (an antenna such as DV01, or an E2C host name or address)")
-    check_port(port)
-    h = host.strip()
-    if any(c.isspace() or not c.isprintable() for c in h):
-        raise BadInput(f"--host {h!r} is not a host name")
-    name = h if _looks_like_ip(h) else h.split(".")[0].upper()
-    if name.endswith("-E2C"):
-        name = name[: -len("-E2C")]
-    arr = active_array()
-    if name in arr.antennas:
-        ep = arr[name]
-        if h.upper() in (name, f"{name}-E2C", ep.host.upper()):
-            return name, ep if port is None else dataclasses.replace(ep, port=port)  # keeps its transport
-        # a fully qualified name of a known antenna (dv01-e2c.site.domain): that host
-        return name, Endpoint(name, h, DEFAULT_PORT if port is None else port)
-    if ANTENNA_RE.match(name):
-        raise BadInput(
-            f"unknown antenna {h!r}: not in the active array ({arr.source or 'in memory'})"
-        )
-    return h, Endpoint(h, h, DEFAULT_PORT if port is None else port)
-
-
-def _looks_like_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-# -- catalog helpers ------------------------------------------------------------------------
-
-
-def catalog() -> Any:
-    from e2ckit.catalog import default_catalog
-
-    return default_catalog()
-
-
-def all_points(cat: Any) -> list[Any]:
-    pts = cat.points
-    return list(pts.values()) if isinstance(pts, dict) else list(pts)
-
-
-def find_point(
-    cat: Any, channel: int, node: int, rca: int, antenna: str | None, kind: str
-) -> Any | None:
-    """The catalog point at this address (``kind`` monitor or control), if any."""
-    for p in all_points(cat):
-        if p.node != node or p.rca != rca or getattr(p, "kind", "monitor") != kind:
-            continue
-        try:
-            ch = p.channel_for(antenna) if antenna else None
-        except Exception:
-            ch = None
-        fixed = getattr(p, "channel", None)
-        if ch is None and isinstance(fixed, int):
-            ch = fixed
-        if ch is None or ch == channel:
-            return p
-    return None
-
-
-def node_label(cat: Any, node: int) -> tuple[str, str]:
-    try:
-        info = cat.node_info(node)
-        return str(info.abbrev), str(info.name)
-    except Exception:
-        return "", ""
-
-
-def hex_bytes(data: bytes | None) -> str | None:
-    return None if data is None else " ".join(f"0x{b:02X}" for b in data)
-
-
-# -- results → exit status and error summaries -----------------------------------------------
-
-
-def _down(error: str) -> bool:
-    """Whether a row's error says its E2C did not answer (refused, timeout, unresolved...)."""
-    failure = Failure.parse(error)
-    return failure is not None and failure.down
-
-
-def exit_status(errors: list[Any], undecoded: int = 0) -> int:
-    """0 no errors; 3 every row failed without any host answering; 1 otherwise.
-
-    ``undecoded``: readings that arrived but did not decode (:data:`UNDECODED`): they
-    make a clean run partial (1).
-    """
-    bad = [str(e) for e in errors if e is not None and e == e and str(e) not in ("", "None")]
-    if not bad:
-        return EXIT_PARTIAL if undecoded else EXIT_OK
-    # "Nothing answered" only when every failure says the E2C did not answer at all: an
-    # E2C error code or a reply that does not fit its catalog entry came from a host.
-    if len(bad) == len(errors) and all(_down(e) for e in bad):
-        return EXIT_NOTHING
-    return EXIT_PARTIAL
-
-
-def rows_status(rows: list[TidyRow]) -> int:
-    """The exit status of a sweep's tidy rows (errors and undecodable readings)."""
-    return exit_status([r.error for r in rows], sum(1 for r in rows if r.status in UNDECODED))
-
-
-def report_errors(frame: Any, what: str = "readings") -> None:
-    """One summary line per failing antenna on stderr (data stays clean on stdout).
-
-    ``frame``: a DataFrame with ``antenna`` and ``error`` columns, or tidy rows
-    (``api.TidyRow``), whose undecodable readings count as failed too."""
-    if isinstance(frame, list):
-        antennas = [r.antenna for r in frame]
-        errors = [r.error or (f"{r.status}: {r.point} reply did not decode" if r.status in UNDECODED else None)
-                  for r in frame]  # fmt: skip
-    else:
-        antennas, errors = list(frame["antenna"]), list(frame["error"])
-    total: dict[str, int] = {}
-    counts: dict[str, int] = {}
-    first: dict[str, Any] = {}
-    for a, e in zip(antennas, errors, strict=True):
-        total[a] = total.get(a, 0) + 1
-        if e is not None and e == e:
-            counts[a] = counts.get(a, 0) + 1
-            first.setdefault(a, e)
-    if not counts:
-        return
-    n_bad = sum(counts.values())
-    err(f"{n_bad} of {len(errors)} {what} failed on {len(counts)} of {len(total)} antennas:")
-    for a, e in first.items():
-        err(f"  {a}: {counts[a]}/{total[a]} failed, e.g. {e}")
-
-
-# -- results → tables ----------------------------------------------------------------------
-
-
-def _short_names(points: list[str]) -> dict[str, str]:
-    """Drop a prefix that every point of the table shares (``FEMC.``) from headers."""
-    if len(points) < 2:
-        return {p: p for p in points}
-    prefix = os.path.commonprefix(points)
-    cut = prefix.rfind(".") + 1
-    return {p: p[cut:] if cut and p[cut:] else p for p in points}
-
-
-def wide_table(rows: list[TidyRow], title: str | None = None, host_of: dict[str, str] | None = None) -> Table:
-    """One row per antenna, one column per point: display text with limit colours,
-    machine values numeric (text for points that have no number, such as revisions).
-
-    ``rows``: tidy rows from ``api.sweep_rows`` (no pandas on this path)."""
-    from e2ckit.api import wide_parts
-
-    w = wide_parts(rows)
-    points = w.points
-    short = _short_names(points)
-    numeric = {
-        p: any(row[j] == row[j] for row in w.values) or not any(w.text.get(a, {}).get(p) for a in w.antennas)
-        for j, p in enumerate(points)
-    }
-    columns = ["antenna", *points, "error"]
-    headers = [
-        "antenna",
-        *[f"{short[p]} [{w.units[p]}]" if w.units.get(p) else short[p] for p in points],
-        "error",
-    ]
-    if host_of:
-        columns.insert(1, "host")
-        headers.insert(1, "host")
-    out_rows, text, states = [], [], []
-    for a, values, error in zip(w.antennas, w.values, w.errors, strict=True):
-        texts, limits = w.text.get(a, {}), w.limits.get(a, {})
-        vals = [(float(v) if numeric[p] else (texts.get(p) or None)) for p, v in zip(points, values, strict=True)]
-        shown = [texts.get(p) or ("" if limits.get(p) != "unavailable" else "—") for p in points]
-        st = [limits.get(p) for p in points]
-        lead = [a] + ([host_of.get(a, "")] if host_of else [])
-        out_rows.append([*lead, *vals, error])
-        text.append([*lead, *shown, error or ""])
-        states.append([None] * len(lead) + st + ["error" if error else None])
-    t = Table(columns, out_rows, text=text, states=states, title=title, headers=headers)
-    t.meta["key"] = [0, 1] if host_of else [0]  # repeated in every column group
-    return t
-
-
-def rows_table(rows: list[TidyRow], title: str | None = None) -> Table:
-    """Tidy rows as a Table: one line per (antenna, point), time in ISO 8601, raw in hex."""
-    from e2ckit.api import TIDY_COLUMNS
-
-    out = [
-        list(
-            r._replace(
-                time=datetime.fromtimestamp(r.time, tz=timezone.utc).isoformat(timespec="microseconds"),
-                raw=None if r.raw is None else bytes(r.raw).hex(),
-            )
-        )
-        for r in rows
-    ]
-    t = Table(list(TIDY_COLUMNS), out, title=title)
-    t.meta["key"] = [TIDY_COLUMNS.index("antenna"), TIDY_COLUMNS.index("point")]
-    return t
-
-
-def frame_table(df: pd.DataFrame, title: str | None = None, hide: tuple[str, ...] = ()) -> Table:
-    """A plain DataFrame as a Table (every column; ``hide`` only from the display)."""
-    cols = [str(c) for c in df.columns]
-    rows = [list(r) for r in df.itertuples(index=False, name=None)]
-    t = Table(cols, rows, title=title)
-    if hide:
-        keep = [i for i, c in enumerate(cols) if c not in hide]
-        shown = t.display_rows()
-        t.text = [[r[i] for i in keep] for r in shown]
-        t.headers = [cols[i] for i in keep]
-        t.meta["display_columns"] = keep
-    return t
-
-
-def drop_column(table: Table, name: str) -> Table:
-    i = table.columns.index(name)
-
-    def cut(rows: list[list[Any]] | None) -> list[list[Any]] | None:
-        return None if rows is None else [r[:i] + r[i + 1 :] for r in rows]
-
-    table.columns = table.columns[:i] + table.columns[i + 1 :]
-    if table.headers:
-        table.headers = table.headers[:i] + table.headers[i + 1 :]
-    table.rows = cut(table.rows) or []
-    table.text = cut(table.text)
-    table.states = cut(table.states)
-    return table
-
-
-def emit_table(table: Table, fmt: str | None, output: str | None) -> None:
-    """Write ``table`` (stdout or ``-o``) and say where on stderr."""
-    if (
-        table.headers is not None
-        and len(table.headers) != len(table.columns)
-        and resolve_format(fmt, output) == "table"
-    ):
-        # a display that hides columns: render the display-only view
-        keep = table.meta.get("display_columns")
-        table = Table(
-            table.headers,
-            [[r[i] for i in keep] for r in table.rows],
-            text=table.text,
-            title=table.title,
-        )
-    emit(table, fmt, output)
-    if output:
-        err(f"wrote {len(table.rows)} rows to {output}")
-
-
-@contextmanager
-def progress(total: int, label: str) -> Iterator[Callable[[int, int, str], None] | None]:
-    """A progress bar on stderr when it is a terminal; nothing otherwise."""
-    if total < 2 or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True,
-    ) as bar:  # fmt: skip
-        task = bar.add_task(label, total=total)
-
-        def tick(done: int, _total: int, antenna: str) -> None:
-            bar.update(task, completed=done, description=f"{label} {antenna}")
-
-        yield tick
-
-
-def run_sweep(
-    what: str | list[str],
-    antennas: Any,
-    array: Any,
-    timeout: float,
-    deadline: float | None,
-    label: str,
-    stand_in_family: str = "DV",
-) -> list[TidyRow]:
-    """``api.sweep_rows`` (tidy rows, no pandas) with a progress bar, for any host map.
-
-    The catalog addresses points per antenna family, so an E2C that is no antenna (a
-    bare address, a central LO host) is swept as one of family ``stand_in_family``:
-    its endpoint carries that family, under its own name.
-    """
-    from e2ckit.api import resolve_array, sweep_rows
-
-    check_timing(timeout, deadline)
-    arr = resolve_array(array)
-    names = arr.select(antennas)
-    if any(arr[a].family is None for a in names):
-        arr = Array((arr[a] if arr[a].family else dataclasses.replace(arr[a], family=stand_in_family) for a in arr),
-                    source=arr.source, clock=arr.clock)  # fmt: skip
-    with progress(len(names), label) as tick:
-        rows = sweep_rows(what, names, array=arr, timeout=timeout, deadline=deadline, progress=tick)
-    return rows
+from e2ckit.cli.summary import UNDECODED
+from e2ckit.cli.tables import (
+    drop_column,
+    emit_table,
+    expected_readings,
+    frame_table,
+    rows_table,
+    wide_table,
+)
+from e2ckit.cli.target import (
+    active_array,
+    array_name,
+    check_antennas,
+    defer_simulation,
+    resolve_target,
+    start_simulation,
+)
+
+__all__ = [
+    "UNDECODED",
+    "ClickException",
+    "NoArgsIsHelpError",
+    "WholeHelp",
+    "active_array",
+    "all_points",
+    "array_name",
+    "awaited_text",
+    "catalog",
+    "check_antennas",
+    "defer_simulation",
+    "drop_column",
+    "emit_table",
+    "err",
+    "exit_status",
+    "expected_readings",
+    "find_point",
+    "finish_read",
+    "frame_table",
+    "guard",
+    "hex_bytes",
+    "node_label",
+    "one_line",
+    "progress",
+    "report_errors",
+    "report_rows",
+    "resolve_target",
+    "rows_status",
+    "rows_table",
+    "run_sweep",
+    "start_simulation",
+    "wide_table",
+]

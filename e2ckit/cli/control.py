@@ -16,20 +16,17 @@ from typing import Any
 
 import typer
 
-from e2ckit.cli.common import (
-    WholeHelp,
-    catalog,
-    emit_table,
-    err,
-    find_point,
-    guard,
-    hex_bytes,
-    node_label,
-    one_line,
-    resolve_target,
+from e2ckit.cli.e2c_text import (
+    check_e2c_output,
+    control_text,
+    print_text,
+    verbose_lines,
+    wants_e2c_text,
 )
+from e2ckit.cli.guard import err, guard, one_line
+from e2ckit.cli.helptext import WholeHelp
+from e2ckit.cli.lookups import catalog, find_point, hex_bytes, node_label
 from e2ckit.cli.options import (
-    ANTENNA_RE,
     CHANNEL_MAX,
     EXIT_NOTHING,
     EXIT_PARTIAL,
@@ -52,7 +49,10 @@ from e2ckit.cli.options import (
     parse_int,
 )
 from e2ckit.cli.output import Table
+from e2ckit.cli.tables import emit_table
+from e2ckit.cli.target import resolve_target
 from e2ckit.errors import Failure, TransportError
+from e2ckit.names import ANTENNA_FAMILY_RE
 
 control_app = typer.Typer(cls=WholeHelp, no_args_is_help=True, help="Control requests: confirmed, audited.")
 
@@ -80,23 +80,50 @@ def control_request(
     and the outcome after; if the log cannot be written nothing is sent. The log is
     $E2CKIT_AUDIT_LOG, default ~/.local/state/e2ckit/control-audit.jsonl.
     """
-    # the network and the audit log only load when a control is asked for (--help stays fast)
-    from e2ckit import audit
-    from e2ckit.client import Client
-    from e2ckit.wire.frames import Mode, Reply, Request
-
     # 1. everything the user typed, before anything else happens
+    plan = _plan(host, port, channel, node, rca, data, timeout, fmt, output)
+    # 2. a person's yes (or --yes); a control not sent is logged as such
+    if not yes:
+        _describe(plan)
+        _confirm(plan)
+    # 3. intent on disk, send, outcome on disk
+    status, error, reply = _send(plan, yes, timeout, verbose)
+    # 4. the result
+    if wants_e2c_text(fmt):
+        if reply is None:
+            print_text(f"Error: {error}\n", output)
+        else:
+            print_text(verbose_lines((host or "").strip(), control_text(reply.error, reply.data))
+                       if verbose else control_text(reply.error, reply.data), output)  # fmt: skip
+    else:
+        cols = ["antenna", "host", "channel", "node", "rca", "lru", "point", "data", "outcome", "error"]
+        t = plan["target"]
+        vals = [plan["label"], plan["where"], t["channel"], t["node"], t["rca"], t["lru"], t["point"],
+                hex_bytes(plan["payload"]), status, error]  # fmt: skip
+        emit_table(Table(cols, [vals], title=f"{plan['label']} control request"), fmt, output)
+    if verbose:
+        err(f"audit log: {plan['log_path']}")
+    if status == "sent":
+        return
+    err(f"error: {error}")
+    raise typer.Exit({"e2c-error": EXIT_PARTIAL, "unknown": EXIT_PARTIAL}.get(status, EXIT_NOTHING))
+
+
+def _plan(host: str | None, port: int | None, channel: str | None, node: str | None, rca: str | None,
+          data: str | None, timeout: float, fmt: str | None, output: str | None) -> dict[str, Any]:  # fmt: skip
+    """Every argument checked and the control described, before anything is sent."""
+    from e2ckit import audit
+    from e2ckit.wire.frames import Mode, Request
+
     ch = parse_int(channel, "--channel", 0, CHANNEL_MAX)
     nd = parse_int(node, "--node", 0, NODE_MAX)
     ra = parse_int(rca, "--rca", 0, RCA_MAX)
     payload = parse_data(data)
     check_timing(timeout, None)
-    check_output(fmt, output)
+    check_e2c_output(output) if wants_e2c_text(fmt) else check_output(fmt, output)
     label, ep = resolve_target(host, port)
-    request = Request(ch, nd, ra, Mode.CONTROL, payload)
     cat = catalog()
-    antenna = label if ANTENNA_RE.match(label) else None
-    point = find_point(cat, ch, nd, ra, antenna, "control")
+    point = find_point(cat, ch, nd, ra, label if ANTENNA_FAMILY_RE.match(label) else None, "control")
     lru, lru_name = node_label(cat, nd)
     try:
         log_path = audit.check_writable()
@@ -106,74 +133,72 @@ def control_request(
         ) from None
     target = {"antenna": label, "channel": ch, "node": f"0x{nd:02X}", "rca": f"0x{ra:05X}",
               "lru": lru or None, "point": point.name if point else None}  # fmt: skip
-    where = f"{ep.host}:{ep.port}"
-    lru_text = (
-        f"{lru} ({lru_name})" if lru and lru_name and lru_name != lru else (lru or "unknown LRU")
-    )
-    pt_text = point.name if point else "not in the catalog"
+    lru_text = f"{lru} ({lru_name})" if lru and lru_name and lru_name != lru else (lru or "unknown LRU")
     desc = getattr(point, "description", "") if point else ""
+    return {"label": label, "ep": ep, "where": f"{ep.host}:{ep.port}", "target": target, "payload": payload,
+            "request": Request(ch, nd, ra, Mode.CONTROL, payload), "log_path": log_path,
+            "lru_text": lru_text, "point_text": (point.name if point else "not in the catalog")
+            + (f" — {desc}" if desc else "")}  # fmt: skip
 
-    def describe() -> None:
-        err("Control request:")
-        err(f"  target   {label} ({where})" if label != ep.host else f"  target   {where}")
-        err(f"  LRU      channel {ch}, node 0x{nd:02X} {lru_text}")
-        err(f"  RCA      0x{ra:05X} {pt_text}" + (f" — {desc}" if desc else ""))
-        err(f"  data     {hex_bytes(payload)} ({len(payload)} byte{'s' if len(payload) != 1 else ''})")
 
-    # 2. a person's yes (or --yes); a control not sent is logged as such
-    if not yes:
-        describe()
-        if not _can_confirm():
-            _log_not_sent(where, target, payload, "refused", "no --yes and no terminal to confirm on")
-            err("refused: not sending a control request without --yes when there is no terminal to confirm on")
-            raise typer.Exit(EXIT_REFUSED)
-        try:
-            agreed = typer.confirm("Send this control request?", default=False, err=True)
-        except typer.Abort:  # Ctrl-C or end of input at the prompt
-            agreed = False
-        if not agreed:
-            _log_not_sent(where, target, payload, "declined", "declined at the prompt")
-            err("not sent")
-            raise typer.Exit(EXIT_REFUSED)
+def _describe(plan: dict[str, Any]) -> None:
+    """What will be sent, where, on stderr."""
+    t, payload, where = plan["target"], plan["payload"], plan["where"]
+    err("Control request:")
+    err(f"  target   {plan['label']} ({where})" if plan["label"] != plan["ep"].host else f"  target   {where}")
+    err(f"  LRU      channel {t['channel']}, node {t['node']} {plan['lru_text']}")
+    err(f"  RCA      {t['rca']} {plan['point_text']}")
+    err(f"  data     {hex_bytes(payload)} ({len(payload)} byte{'s' if len(payload) != 1 else ''})")
 
-    # 3. intent on disk, send, outcome on disk
-    def send() -> Reply:
+
+def _confirm(plan: dict[str, Any]) -> None:
+    """A person's yes at the terminal; no terminal, or no, is logged and exit status 4."""
+    where, target, payload = plan["where"], plan["target"], plan["payload"]
+    if not _can_confirm():
+        _log_not_sent(where, target, payload, "refused", "no --yes and no terminal to confirm on")
+        err("refused: not sending a control request without --yes when there is no terminal to confirm on")
+        raise typer.Exit(EXIT_REFUSED)
+    try:
+        agreed = typer.confirm("Send this control request?", default=False, err=True)
+    except typer.Abort:  # Ctrl-C or end of input at the prompt
+        agreed = False
+    if not agreed:
+        _log_not_sent(where, target, payload, "declined", "declined at the prompt")
+        err("not sent")
+        raise typer.Exit(EXIT_REFUSED)
+
+
+def _send(plan: dict[str, Any], yes: bool, timeout: float, verbose: bool) -> tuple[str, str | None, Any]:
+    """Intent on disk, the request, the outcome on disk: (status, error, reply or None)."""
+    from e2ckit import audit
+    from e2ckit.client import Client
+
+    ep = plan["ep"]
+
+    def send() -> Any:
         if yes:  # described once the intent is on disk: a log that fails is one line
-            describe()
+            _describe(plan)
         if verbose:
-            err(f"sending to {where}")
+            err(f"sending to {plan['where']}")
         with Client(ep.host, ep.port, timeout=timeout) as c:
-            return c.request(request, check=False)
+            return c.request(plan["request"], check=False)
 
-    status, error = "sent", None
     try:
         with warnings.catch_warnings(record=True) as caught:  # the outcome line could not be written
             warnings.simplefilter("always", RuntimeWarning)
             try:
-                reply = audit.audited_send(send, request, host=ep.host, port=ep.port, via="cli",
-                                           target=target, path=log_path)  # fmt: skip
+                reply = audit.audited_send(send, plan["request"], host=ep.host, port=ep.port, via="cli",
+                                           target=plan["target"], path=plan["log_path"])  # fmt: skip
             finally:
                 for w in caught:
                     err(f"warning: {w.message}")
     except audit.OutcomeUnknownError as exc:
-        status, error = "unknown", f"{audit.UNKNOWN} ({one_line(exc.cause)})"
+        return "unknown", f"{audit.UNKNOWN} ({one_line(exc.cause)})", None
     except TransportError as exc:  # no connection was made: not applied
-        status, error = "failed", f"not sent: {one_line(exc)}"
-    else:
-        if reply.error:
-            status, error = "e2c-error", Failure.e2c(reply.error).text
-
-    # 4. the result
-    cols = ["antenna", "host", "channel", "node", "rca", "lru", "point", "data", "outcome", "error"]
-    vals = [label, where, ch, f"0x{nd:02X}", f"0x{ra:05X}", lru, point.name if point else None,
-            hex_bytes(payload), status, error]  # fmt: skip
-    emit_table(Table(cols, [vals], title=f"{label} control request"), fmt, output)
-    if verbose:
-        err(f"audit log: {log_path}")
-    if status == "sent":
-        return
-    err(f"error: {error}")
-    raise typer.Exit({"e2c-error": EXIT_PARTIAL, "unknown": EXIT_PARTIAL}.get(status, EXIT_NOTHING))
+        return "failed", f"not sent: {one_line(exc)}", None
+    if reply.error:
+        return "e2c-error", Failure.e2c(reply.error).text, reply
+    return "sent", None, reply
 
 
 def _log_not_sent(where: str, target: dict[str, Any], payload: bytes, outcome: str, why: str) -> None:

@@ -6,7 +6,6 @@ decoded by the catalog and ``--all`` run concurrently under one deadline.
 from __future__ import annotations
 
 import math
-import os
 import struct
 import time
 from typing import Any
@@ -15,32 +14,25 @@ import typer
 
 from e2ckit.array import Array, Endpoint
 from e2ckit.cli.app import app
-from e2ckit.cli.common import (
-    UNDECODED,
-    WholeHelp,
-    active_array,
-    catalog,
-    drop_column,
-    emit_table,
-    err,
-    exit_status,
-    find_point,
-    frame_table,
-    guard,
-    hex_bytes,
-    node_label,
-    one_line,
-    report_errors,
-    resolve_target,
-    rows_status,
-    run_sweep,
-    wide_table,
-)
 from e2ckit.cli.control import control_app
+from e2ckit.cli.e2c_text import (
+    REVISION_RCAS,
+    check_e2c_output,
+    exchange,
+    lru_name,
+    monitor_text,
+    nodes_text,
+    print_text,
+    revision_text,
+    temperature_text,
+    verbose_lines,
+    wants_e2c_text,
+)
+from e2ckit.cli.guard import err, guard, one_line
+from e2ckit.cli.helptext import WholeHelp
+from e2ckit.cli.lookups import catalog, find_point, hex_bytes, node_label
 from e2ckit.cli.options import (
-    ANTENNA_RE,
     CHANNEL_MAX,
-    EXACT_ANTENNA_RE,
     EXIT_NOTHING,
     EXIT_PARTIAL,
     NODE_MAX,
@@ -50,21 +42,43 @@ from e2ckit.cli.options import (
     ChannelOpt,
     DeadlineOpt,
     FormatOpt,
+    HideErrorsOpt,
     HostOpt,
     NodeOpt,
     OutputOpt,
     PortOpt,
+    ProblemsOpt,
     ShowErrorsOpt,
     TimeoutOpt,
     VerboseOpt,
     check_output,
     check_timing,
+    exit_status_of,
     parse_int,
     interrupted_exit,
     interrupted_rows,
 )
 from e2ckit.cli.output import Table
+from e2ckit.cli.reading import (
+    exit_status,
+    finish_read,
+    report_errors,
+    report_rows,
+    rows_status,
+    run_sweep,
+)
+from e2ckit.cli.summary import UNDECODED
+from e2ckit.cli.tables import drop_column, emit_table, wide_table
+from e2ckit.cli.target import active_array, array_name, resolve_target
 from e2ckit.errors import Failure, ProtocolError, TransportError
+from e2ckit.names import (
+    ANTENNA_FAMILY_RE,
+    ANTENNA_RE,
+    E2C_INTERNAL_CHANNEL,
+    E2C_INTERNAL_NODE,
+    LRU_CHANNELS,
+)
+from e2ckit.wire.frames import Mode, Request
 
 monitor_app = typer.Typer(cls=WholeHelp, no_args_is_help=True, help="Monitor requests (e2c-client compatible).")
 tools_app = typer.Typer(
@@ -97,56 +111,71 @@ def monitor_request(
 
     Example: e2ckit monitor request --host DV01 --channel 1 --node 0x13 --rca 0x0C000
     """
-
-    ch = parse_int(channel, "--channel", 0, CHANNEL_MAX)
-    nd = parse_int(node, "--node", 0, NODE_MAX)
-    ra = parse_int(rca, "--rca", 0, RCA_MAX)
+    ch, nd, ra = _address(channel, node, rca)
     check_timing(timeout, None)
+    _check_interpret(interpret)
+    if wants_e2c_text(fmt):
+        check_e2c_output(output)
+        label, ep = resolve_target(host, port)
+        replies = _e2c_exchange(ep, [Request(ch, nd, ra, Mode.MONITOR)], timeout, output)
+        _e2c_print(host, verbose, monitor_text(replies[0].error, replies[0].data, interpret), output)
+        raise typer.Exit(EXIT_PARTIAL if replies[0].error else 0)
     check_output(fmt, output)
+    label, ep = resolve_target(host, port)
+    cat = catalog()
+    point = find_point(cat, ch, nd, ra, label if ANTENNA_FAMILY_RE.match(label) else None, "monitor")
+    lru, _lru_name = node_label(cat, nd)
+    if verbose:
+        err(f"{label}: {ep.host}:{ep.port}, channel {ch}, node 0x{nd:02X} {lru}, rca 0x{ra:05X}")
+    row = _monitor_once(ep, ch, nd, ra, timeout, point)
+    interpreted = _interpret(row, interpret)
+    emit_table(_monitor_table(label, ep, ch, nd, ra, lru, point, row, interpret, interpreted), fmt, output)
+    _monitor_exit(row, point)
+
+
+def _address(channel: str | None, node: str | None, rca: str | None) -> tuple[int, int, int]:
+    """``--channel``, ``--node`` and ``--rca`` as numbers, each within its range."""
+    return (parse_int(channel, "--channel", 0, CHANNEL_MAX), parse_int(node, "--node", 0, NODE_MAX),
+            parse_int(rca, "--rca", 0, RCA_MAX))  # fmt: skip
+
+
+def _check_interpret(interpret: str | None) -> None:
     if interpret is not None:
         try:
             struct.calcsize(interpret.strip())
         except struct.error as exc:
             raise BadInput(f"--interpret {interpret!r} is not a struct format: {exc}") from None
-    label, ep = resolve_target(host, port)
-    cat = catalog()
-    antenna = label if ANTENNA_RE.match(label) else None
-    point = find_point(cat, ch, nd, ra, antenna, "monitor")
-    lru, lru_name = node_label(cat, nd)
-    if verbose:
-        err(f"{label}: {ep.host}:{ep.port}, channel {ch}, node 0x{nd:02X} {lru}, rca 0x{ra:05X}")
-    row = _monitor_once(ep, ch, nd, ra, timeout, point)
-    interpreted = None
-    if interpret is not None and row["raw"] is not None and row["error"] is None:
-        try:
-            values = struct.unpack(interpret.strip(), row["raw"])
-            interpreted = values[0] if len(values) == 1 else " ".join(str(v) for v in values)
-        except struct.error as exc:
-            err(f"--interpret {interpret!r} does not fit {len(row['raw'])} data bytes: {exc}")
-            row["error"] = row["error"] or "interpret: data does not fit the format"
-    cols = [
-        "antenna",
-        "host",
-        "channel",
-        "node",
-        "rca",
-        "lru",
-        "point",
-        "raw",
-        "value",
-        "text",
-        "unit",
-        "status",
-        "error",
-        "latency_ms",
-    ]
+
+
+def _interpret(row: dict[str, Any], interpret: str | None) -> Any:
+    """``--interpret``: the reply's data unpacked with a struct format (None when not asked
+    or not read); a format that does not fit marks the row's error."""
+    if interpret is None or row["raw"] is None or row["error"] is not None:
+        return None
+    try:
+        values = struct.unpack(interpret.strip(), row["raw"])
+    except struct.error as exc:
+        err(f"--interpret {interpret!r} does not fit {len(row['raw'])} data bytes: {exc}")
+        row["error"] = "interpret: data does not fit the format"
+        return None
+    return values[0] if len(values) == 1 else " ".join(str(v) for v in values)
+
+
+def _monitor_table(label: str, ep: Endpoint, ch: int, nd: int, ra: int, lru: str, point: Any,
+                   row: dict[str, Any], interpret: str | None, interpreted: Any) -> Table:  # fmt: skip
+    cols = ["antenna", "host", "channel", "node", "rca", "lru", "point", "raw", "value", "text", "unit",
+            "status", "error", "latency_ms"]  # fmt: skip
     vals = [label, f"{ep.host}:{ep.port}", ch, f"0x{nd:02X}", f"0x{ra:05X}", lru, point.name if point else None,
             hex_bytes(row["raw"]), row["value"], row["text"], point.unit if point else None, row["status"], row["error"],
             row["latency_ms"]]  # fmt: skip
     if interpret is not None:
         cols.append("interpreted")
         vals.append(interpreted)
-    emit_table(Table(cols, [vals], title=f"{label} monitor request"), fmt, output)
+    return Table(cols, [vals], title=f"{label} monitor request")
+
+
+def _monitor_exit(row: dict[str, Any], point: Any) -> None:
+    """A failed or undecodable reading: one line on stderr and its exit status."""
     if row["error"]:
         err(f"error: {row['error']}")
         failure = Failure.parse(row["error"])
@@ -155,6 +184,28 @@ def monitor_request(
         # it answered, but not with what this point holds: a failed reading
         err(f"error: {point.name} reply did not decode: {row['status']} ({hex_bytes(row['raw'])})")
         raise typer.Exit(EXIT_PARTIAL)
+
+
+# -- --format e2c: e2c-client's own text (e2ckit.cli.e2c_text) -----------------------------
+
+
+def _e2c_exchange(ep: Endpoint, requests: list[Any], timeout: float, output: str | None) -> list[Any]:
+    """The replies to ``requests`` on one connection; a failure ends the command."""
+    replies = exchange(ep.host, ep.port, requests, timeout)
+    if isinstance(replies, str):
+        _e2c_exchange_failed(replies, output)
+    return replies
+
+
+def _e2c_exchange_failed(why: str, output: str | None) -> None:
+    """e2c-client's ``Error: ...`` line on stdout, ours on stderr, exit status 3."""
+    print_text(f"Error: {why}\n", output)
+    err(f"error: {why}")
+    raise typer.Exit(EXIT_NOTHING)
+
+
+def _e2c_print(host: str | None, verbose: bool, text: str, output: str | None) -> None:
+    print_text(verbose_lines((host or "").strip(), text) if verbose else text, output)
 
 
 def _monitor_once(
@@ -212,54 +263,106 @@ def monitor_nodes(
     output: str | None = OutputOpt,
 ) -> None:
     """List the nodes (LRUs) and serial numbers on every channel of one E2C."""
-    from e2ckit.api import nodes
-
-    check_output(fmt, output)
+    e2c_text = wants_e2c_text(fmt)
+    check_e2c_output(output) if e2c_text else check_output(fmt, output)
     check_timing(timeout, None)
     label, ep = resolve_target(host, port)
-    if verbose:
+    if verbose and not e2c_text:
         err(f"{label}: {ep.host}:{ep.port}")
-    df = nodes(label, array=Array([ep], source="--host"), timeout=timeout)
-    emit_table(frame_table(df, title=f"{label} CAN nodes", hide=("node",)), fmt, output)
-    report_errors(df, "channel listings")
-    raise typer.Exit(exit_status(list(df["error"])))
+    # one connection, five listings, as e2c-client does (no fan-out engine, no pandas)
+    requests = [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]
+    replies = exchange(ep.host, ep.port, requests, timeout)
+    if isinstance(replies, str) and e2c_text:
+        _e2c_exchange_failed(replies, output)
+    rows = _node_rows(label, replies)
+    if e2c_text:
+        listing = [(r[1], r[2], bytes.fromhex(r[4][2:]), lru_name(r[2], r[6], r[5])) for r in rows if r[4]]
+        _e2c_print(host, verbose, nodes_text(listing), output)
+    else:
+        emit_table(_nodes_table(label, rows), fmt, output)
+    for r in rows:
+        if r[7]:
+            err(f"error: {label} channel {r[1]}" + (f" node {r[3]}" if r[3] else "") + f": {r[7]}")
+    raise typer.Exit(exit_status([r[7] for r in rows]))
+
+
+#: monitor nodes' columns (those of e2ckit.api.nodes)
+NODE_COLUMNS = ["antenna", "channel", "node", "node_hex", "esn", "lru", "name", "error"]
+
+
+def _node_rows(label: str, replies: list[Any] | str) -> list[list[Any]]:
+    """One row per node found, or per channel whose listing failed (``replies`` is the
+    failure's text when the E2C could not be reached)."""
+    cat = catalog()
+    rows: list[list[Any]] = []
+    for i, ch in enumerate(LRU_CHANNELS):
+        reply = replies if isinstance(replies, str) else replies[i]
+        if isinstance(reply, str) or reply.error:
+            why = reply if isinstance(reply, str) else Failure.e2c(reply.error).text
+            rows.append([label, ch, None, None, None, None, None, why])
+            continue
+        for n in reply.nodes:
+            abbrev, name = node_label(cat, n.node)
+            bad = None
+            if n.node > NODE_MAX:  # rare: only then load the planner that says why (it imports the engine)
+                from e2ckit.planning import impossible_node
+
+                bad = impossible_node(ch, n)
+            rows.append([label, ch, n.node, f"0x{n.node:02X}", n.esn_hex, abbrev, name, bad.text if bad else None])
+    return rows
+
+
+def _nodes_table(label: str, rows: list[list[Any]]) -> Table:
+    """The listing as a table; the int node id is kept for csv/json, hidden on screen."""
+    t = Table(NODE_COLUMNS, rows, title=f"{label} CAN nodes")
+    keep = [i for i, c in enumerate(NODE_COLUMNS) if c != "node"]
+    t.text = [[r[i] for i in keep] for r in t.display_rows()]
+    t.headers = [NODE_COLUMNS[i] for i in keep]
+    t.meta["display_columns"] = keep
+    return t
 
 
 def _temperature(host: str | None, port: int | None, channel: str | None, node: str | None,
                  timeout: float, verbose: bool, fmt: str | None, output: str | None) -> None:  # fmt: skip
-    ch = parse_int(channel, "--channel", 0, CHANNEL_MAX)
-    nd = parse_int(node, "--node", 0, NODE_MAX)
+    ch, nd, _ = _address(channel, node, "0x30003")
     check_timing(timeout, None)
-    check_output(fmt, output)
+    e2c_text = wants_e2c_text(fmt)
+    check_e2c_output(output) if e2c_text else check_output(fmt, output)
     label, ep = resolve_target(host, port)
-    cat = catalog()
-    lru, _name = node_label(cat, nd)
+    if e2c_text:
+        reply = _e2c_exchange(ep, [Request(ch, nd, AMBSI_TEMPERATURE_RCA, Mode.MONITOR)], timeout, output)[0]
+        celsius, error = _ds18s20(reply.data) if not reply.error else (None, None)
+        text = temperature_text(celsius) if celsius is not None else (
+            monitor_text(reply.error, b"").splitlines()[0] + "\n" if reply.error else f"Error: {error}\n")
+        _e2c_print(host, verbose, text, output)
+        raise typer.Exit(0 if celsius is not None else EXIT_PARTIAL)
+    lru, _name = node_label(catalog(), nd)
     if verbose:
         err(f"{label}: {ep.host}:{ep.port}, channel {ch}, node 0x{nd:02X} {lru}")
-    row = _monitor_once(ep, ch, nd, 0x30003, timeout, None)
+    row = _monitor_once(ep, ch, nd, AMBSI_TEMPERATURE_RCA, timeout, None)
     temp = None
     if row["error"] is None:
-        try:
-            from e2ckit.client import decode_ds18s20
-
-            temp = round(decode_ds18s20(row["raw"]), 4)
-        except Exception as exc:
-            row["error"] = f"protocol: {one_line(exc)}"
+        temp, row["error"] = _ds18s20(row["raw"])
+        temp = None if temp is None else round(temp, 4)
     cols = ["antenna", "host", "channel", "node", "lru", "temperature_C", "raw", "error"]
-    vals = [
-        label,
-        f"{ep.host}:{ep.port}",
-        ch,
-        f"0x{nd:02X}",
-        lru,
-        temp,
-        hex_bytes(row["raw"]),
-        row["error"],
-    ]
+    vals = [label, f"{ep.host}:{ep.port}", ch, f"0x{nd:02X}", lru, temp, hex_bytes(row["raw"]), row["error"]]
     emit_table(Table(cols, [vals], title=f"{label} AMBSI temperature"), fmt, output)
     if row["error"]:
         err(f"error: {row['error']}")
         raise typer.Exit(EXIT_NOTHING if row["raw"] is None else EXIT_PARTIAL)
+
+
+AMBSI_TEMPERATURE_RCA = 0x30003  # every AMBSI's DS18S20
+
+
+def _ds18s20(data: bytes) -> tuple[float | None, str | None]:
+    """(°C, None), or (None, why) for a reading that is no DS18S20's."""
+    from e2ckit.client import decode_ds18s20
+
+    try:
+        return decode_ds18s20(data), None
+    except Exception as exc:
+        return None, f"protocol: {one_line(exc)}"
 
 
 _TEMP_DOC = """AMBSI ambient temperature (RCA 0x30003, DS18S20) of one node, in °C."""
@@ -306,8 +409,9 @@ def _group_read(
     channel: str | None = None,
     what: list[str] | None = None,
     table_of: Any = None,
+    problems: bool = False,
 ) -> None:
-
+    """tools revision|cryo|cmpr: one group read on ``--host`` or ``--all``, as a wide table."""
     check_output(fmt, output)
     check_timing(timeout, deadline)
     if all_ and host:
@@ -327,27 +431,31 @@ def _group_read(
         label, ep = resolve_target(host, port)
         arr = Array([ep], source="--host")
         antennas = [label]
-        if group == "cmpr" and channel is None and not EXACT_ANTENNA_RE.match(label):
+        if group == "cmpr" and channel is None and not ANTENNA_RE.match(label):
             raise BadInput(
                 f"cannot tell the compressor's channel on {label!r}: give --host as an antenna (DV01) "
                 "or --channel 2 (DA/DV) or 3 (CM/PM)"
             )
     if verbose:
-        err(f"{group}: {len(arr.select(antennas))} host(s) from {arr.source or 'memory'}")
+        err(f"{group}: {len(arr.select(antennas))} host(s) from {array_name(arr)}")
     not_read = None
     try:
         rows = run_sweep(what or group, antennas, arr, timeout, deadline, group, stand_in_family=family)
     except KeyboardInterrupt as exc:  # Ctrl-C: show what was read (issue 22 item 11)
         rows, not_read = interrupted_rows(exc)
+    shown, states = report_rows(rows, problems)
     hosts = {a: f"{arr[a].host}:{arr[a].port}" for a in arr.select(antennas)}
-    table = table_of(rows, title) if table_of else wide_table(rows, title=title, host_of=hosts)
+    table = table_of(shown, title) if table_of else wide_table(shown, title=title, host_of=hosts)
     if not show_errors:
         table = drop_column(table, "error")
     emit_table(table, fmt, output)
-    report_errors(rows)
     if not_read is not None:
+        report_errors(rows)
         interrupted_exit(not_read)
-    raise typer.Exit(rows_status(rows))
+    if all_:
+        finish_read(rows, states)
+    report_errors(rows)
+    raise typer.Exit(exit_status_of(rows_status(rows), states.values()))
 
 
 @tools_app.command("revision", short_help="Obtain E2C revision information")
@@ -363,13 +471,33 @@ def tools_revision(
     timeout: float = TimeoutOpt,
     deadline: float | None = DeadlineOpt,
     show_errors: bool = ShowErrorsOpt,
+    hide_errors: bool = HideErrorsOpt,
+    problems: bool = ProblemsOpt,
     verbose: bool = VerboseOpt,
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
 ) -> None:
     """E2C protocol, software and U-Boot revisions (and processor temperature)."""
-    _group_read("revision", "E2C revision information", host, port, all_, timeout, deadline, show_errors,
-                verbose, fmt, output, include_central=True)  # fmt: skip
+    if wants_e2c_text(fmt):
+        _revision_e2c_text(host, port, all_, timeout, verbose, output)
+    _group_read("revision", "E2C revision information", host, port, all_, timeout, deadline,
+                show_errors and not hide_errors, verbose, fmt, output, include_central=True,
+                problems=problems)  # fmt: skip
+
+
+def _revision_e2c_text(host: str | None, port: int | None, all_: bool, timeout: float, verbose: bool,
+                       output: str | None) -> None:  # fmt: skip
+    """``tools revision --host H --format e2c``: e2c-client's three lines."""
+    if all_:
+        raise BadInput("--format e2c takes --host: e2c-client's --all output is a rich table (use --format table)")
+    check_timing(timeout, None)
+    check_e2c_output(output)
+    _label, ep = resolve_target(host, port)
+    requests = [Request(E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE, rca, Mode.MONITOR) for rca, _ in REVISION_RCAS]
+    replies = _e2c_exchange(ep, requests, timeout, output)
+    text = revision_text([(rca, what, r.error, r.data) for (rca, what), r in zip(REVISION_RCAS, replies, strict=True)])
+    _e2c_print(host, verbose, text, output)
+    raise typer.Exit(EXIT_PARTIAL if any(r.error for r in replies) else 0)
 
 
 @tools_app.command("cryo", short_help="Perform AMB monitor request for Cryostat status")
@@ -381,6 +509,8 @@ def tools_cryo(
     timeout: float = TimeoutOpt,
     deadline: float | None = DeadlineOpt,
     show_errors: bool = ShowErrorsOpt,
+    hide_errors: bool = HideErrorsOpt,
+    problems: bool = ProblemsOpt,
     verbose: bool = VerboseOpt,
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
@@ -394,10 +524,11 @@ def tools_cryo(
         all_,
         timeout,
         deadline,
-        show_errors,
+        show_errors and not hide_errors,
         verbose,
         fmt,
         output,
+        problems=problems,
     )
 
 
@@ -413,6 +544,8 @@ def tools_cmpr(
     timeout: float = TimeoutOpt,
     deadline: float | None = DeadlineOpt,
     show_errors: bool = ShowErrorsOpt,
+    hide_errors: bool = HideErrorsOpt,
+    problems: bool = ProblemsOpt,
     verbose: bool = VerboseOpt,
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
@@ -422,8 +555,8 @@ def tools_cmpr(
     The compressor is on channel 2 on DA/DV antennas and 3 on CM/PM: give --host as
     an antenna name (DV01) or a host name that starts with one (dv01-e2c).
     """
-    _group_read("cmpr", "Compressor status", host, port, all_, timeout, deadline, show_errors, verbose, fmt, output,
-                channel=channel)  # fmt: skip
+    _group_read("cmpr", "Compressor status", host, port, all_, timeout, deadline, show_errors and not hide_errors,
+                verbose, fmt, output, channel=channel, problems=problems)  # fmt: skip
 
 
 

@@ -56,7 +56,8 @@ log_app = typer.Typer(
     no_args_is_help=True,
     help=(
         "Log monitor points to a crash-safe parquet dataset "
-        "(DIR/date=YYYY-MM-DD/antenna=XXNN/part-*.parquet), and compact it.\n\n"
+        "(DIR/date=YYYY-MM-DD/antenna=XXNN/part-*.parquet), and compact it. `run` is the default: "
+        "`e2ckit log cryo ...` is `e2ckit log run cryo ...`.\n\n"
         "\b\n"
         "  e2ckit log cryo cmpr --out night --interval 1\n"
         "  e2ckit log FEMC.TEMP0 --antennas DV --duration 8h --out night\n"

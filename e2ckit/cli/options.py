@@ -14,16 +14,16 @@ import math
 import os
 import re
 import sys
+from collections.abc import Iterable
 
 from typing import Any
 
 import typer
 
-from e2ckit import names
 from e2ckit._check import MAX_SECONDS
 from e2ckit.errors import E2CKitError
 from e2ckit.cli.output import FORMATS, OutputError, resolve_format
-from e2ckit.names import ANTENNA_FAMILY_RE, E2C_INTERNAL_CHANNEL, MAX_NODE, MAX_RCA
+from e2ckit.names import E2C_INTERNAL_CHANNEL, MAX_NODE, MAX_RCA
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -37,6 +37,7 @@ __all__ = [
     "EXIT_ALARM",
     "BadInput",
     "check_output",
+    "exit_status_of",
     "interrupted_exit",
     "interrupted_rows",
     "check_timing",
@@ -52,7 +53,7 @@ EXIT_BAD_INPUT = 2  # bad input: nothing was sent
 EXIT_NOTHING = 3  # nothing answered: no host replied at all
 EXIT_REFUSED = 4  # a control request was refused (no --yes, no terminal) or declined
 EXIT_WARN = 5  # `check`: the worst verdict is a warning
-EXIT_ALARM = 6  # `check`: the worst verdict is an alarm
+EXIT_ALARM = 6  # `check`: the worst verdict is an alarm; sweep, tools, nodes --inventory: an antenna in alarm
 EXIT_INTERRUPTED = 130  # Ctrl-C: what was read is shown, "interrupted: N antennas not read"
 EXIT_STATUSES = frozenset(
     {EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_NOTHING, EXIT_REFUSED, EXIT_WARN, EXIT_ALARM, EXIT_INTERRUPTED}
@@ -77,6 +78,21 @@ def interrupted_exit(not_read: int) -> None:
     raise typer.Exit(EXIT_INTERRUPTED)
 
 
+def exit_status_of(readings_status: int, antenna_states: Iterable[str] = ()) -> int:
+    """The one exit table's decision for a command that reads: ``readings_status`` (0, 1
+    or 3, from what answered) and the antennas' states (:mod:`e2ckit.cli.summary`).
+
+    Nothing answered stays 3. Otherwise an antenna in alarm makes it 6 (EXIT_ALARM), for
+    sweep, tools and nodes --inventory as for check: a script sees an alarm without
+    parsing the table. A warning does not change a read's status (only check exits 5).
+    """
+    if readings_status == EXIT_NOTHING:
+        return EXIT_NOTHING
+    if "alarm" in set(antenna_states):
+        return EXIT_ALARM
+    return readings_status
+
+
 class BadInput(Exception):
     """Bad input on the command line: reported in one line, exit status 2."""
 
@@ -86,12 +102,11 @@ class BadInput(Exception):
 CHANNEL_MAX = E2C_INTERNAL_CHANNEL  # channels 0-4 for antenna LRUs, 5 for the E2C's own node
 NODE_MAX = MAX_NODE
 RCA_MAX = MAX_RCA
-ANTENNA_RE = ANTENNA_FAMILY_RE  # a family and digits: looks like an antenna, even if unknown
-EXACT_ANTENNA_RE = names.ANTENNA_RE
 
 # -- option definitions: one place for flags, defaults and help ---------------------------
 
-_FORMAT_HELP = f"{', '.join(FORMATS)}: table is rich on a terminal, plain text when piped"
+_FORMAT_HELP = (f"{', '.join(FORMATS)}: table is rich on a terminal, plain text when piped; "
+                "e2c: e2c-client's text (monitor request/nodes, control request, tools temperature/revision)")
 FormatOpt = typer.Option(None, "--format", "-f", help=_FORMAT_HELP, metavar="FORMAT")
 OutputOpt = typer.Option(
     None, "--output", "-o", help="write the data to FILE (format from its suffix unless --format)"
@@ -113,7 +128,15 @@ AntennasOpt = typer.Option(
 AllOpt = typer.Option(
     False, "--all/--no-all", help="every antenna of the active array, concurrently"
 )
-ShowErrorsOpt = typer.Option(True, "--show-errors/--hide-errors", help="show the error column")
+# e2c-client's own pair (--no-show-errors), and e2ckit's --hide-errors beside it
+ShowErrorsOpt = typer.Option(True, "--show-errors/--no-show-errors", help="show the error column")
+HideErrorsOpt = typer.Option(False, "--hide-errors", help="no error column (as --no-show-errors)")
+WideOpt = typer.Option(
+    False, "--wide", help="each cause, action and legend text on one line (default: wrapped to the width)"
+)
+ProblemsOpt = typer.Option(
+    False, "--problems", help="only the antennas (and, with --tidy, the readings) that are not ok"
+)
 YesOpt = typer.Option(
     False, "--yes", "-y", help="send without asking (required when there is no terminal)"
 )
@@ -267,11 +290,12 @@ def check_writable_file(path: str, option: str) -> None:
 SOCKET_COMMANDS = frozenset({"monitor", "control"})
 
 
-def start_simulation(
+def prepare_simulation(
     seed: int, scenario: str | None, rate: float | None, advance: str | None, outage: str | None, *, serve: bool
 ) -> tuple[Any, str]:
-    """The embedded simulated array of ``--simulate``, started, and what to say about it
-    (``"seed 0, scenario outage on DV01"``); BadInput for a bad ``--sim-*`` value."""
+    """The embedded simulated array of ``--simulate``, not yet started (the caller starts it
+    once the command's own options are checked), and what to say about it (``"seed 0,
+    scenario outage on DV01"``); BadInput for a bad ``--sim-*`` value."""
     from e2ckit.sim import SimulatedArray  # noqa: PLC0415 (only with --simulate: keeps --help fast)
     from e2ckit.clock import SimClock, parse_duration  # noqa: PLC0415 (the same)
 
@@ -292,7 +316,6 @@ def start_simulation(
         raise BadInput(f"--sim-{'outage' if outage and 'outage' in str(exc) else 'scenario'}: {_one_line(exc)}") from None
     if ahead:
         clock.advance(ahead)  # the scenario's events are scheduled from the clock's start
-    sim.start()
     what = f"seed {seed}" + (f", scenario {sim.scenario.name}" if sim.scenario is not None else "")
     if outage:
         what += f" on {outage.upper()}"

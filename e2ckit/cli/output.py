@@ -41,7 +41,9 @@ _SUFFIX_FORMAT = {
     ".pq": "parquet",
     ".txt": "table",
 }
-_STATE_STYLE = {"alarm": "bold red", "warn": "yellow", "unavailable": "dim", "error": "red"}
+#: ``expected``: a reading in its expected state (the turbo blocked while the backing pump
+#: is off): dim, explained in the legend, never styled like a fault
+_STATE_STYLE = {"alarm": "bold red", "warn": "yellow", "unavailable": "dim", "error": "red", "expected": "dim"}
 
 
 class OutputError(ValueError):
@@ -100,6 +102,9 @@ def _machine(v: Any) -> Any:
 def resolve_format(fmt: str | None, output: str | None) -> str:
     if fmt:
         fmt = fmt.lower()
+        if fmt == "e2c":
+            raise OutputError("--format e2c (e2c-client's text) is for monitor request, monitor nodes, "
+                              "control request, tools temperature and tools revision --host")  # fmt: skip
         if fmt not in FORMATS:
             raise OutputError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
         return fmt
@@ -239,7 +244,7 @@ def plain(table: Table, width: int | None = None) -> str:
             parts = [r[i].split("\n") for i in cols]  # a wrapped description: several lines
             for k in range(max(len(p) for p in parts)):
                 lines.append(line([p[k] if k < len(p) else "" for p in parts]))
-    legend = legend_lines(lay.legend, width)
+    legend = legend_lines(lay.legend, 10**6 if table.meta.get("wide") else width)
     if legend:
         lines += ["", *legend]
     return "\n".join(lines) + "\n"
@@ -270,7 +275,7 @@ def render_rich(table: Table, console: Any) -> None:
                 cells.append(Text.assemble(pad, (row[i], style)))
             rt.add_row(*cells)
         console.print(rt)
-    for ln in legend_lines(lay.legend, console.width):
+    for ln in legend_lines(lay.legend, 10**6 if table.meta.get("wide") else console.width):
         console.print(Text(ln, style="dim"), soft_wrap=True)
 
 
@@ -359,16 +364,45 @@ def layout(table: Table, width: int, *, sep: int = 2, edge: int = 0) -> Layout:
     states = [list(s) + [None] * (n - len(s)) for s in table.states] if table.states else [[None] * n for _ in body]
     key = [i for i in table.meta.get("key", [0]) if i < n] or [0]
     numeric = [_is_numeric_column([r[i] for r in body]) for i in range(n)]
+    keyw = sum(max([len(headers[i])] + [len(r[i]) for r in body]) for i in key) + sep * len(key) + edge
+    cell_max = max(8, width - keyw - 3)
+    # prose (a description) is wrapped inside its column, beside the others when at
+    # least PROSE_MIN columns are left for it, else in a group of its own
+    prose = {i for i, c in enumerate(table.columns) if c in table.meta.get("wrap", ()) and i not in key}
+    _wrap_prose(headers, body, prose, width, sep, edge, cell_max)
+    legend = _shorten(body, key, prose, cell_max)
+    used_markers = _mark(body, states, numeric)
+    widths = [max([len(headers[i])] + [_cell_width(r[i]) for r in body]) for i in range(n)]
+    groups = _column_groups(widths, key, width, sep, edge)
+    items = [(m, _MARKER_NAMES[m]) for m in ("!", "!!", "x") if m in used_markers]
+    items += [(k, t) for t, k in legend.items()]
+    items += list(table.meta.get("notes", []))  # e.g. why some readings are as expected
+    return Layout(headers, body, states, numeric, widths, groups, items, table.title)
 
-    # long and repeated texts → keys
+
+def _wrap_prose(headers: list[str], body: list[list[str]], prose: set[int], width: int, sep: int, edge: int,
+                cell_max: int) -> None:  # fmt: skip
+    """Wrap the prose columns' cells, in place, to the room the other columns leave."""
+    if not prose:
+        return
+    n = len(headers)
+    others = sum(max([len(headers[i])] + [len(r[i]) for r in body]) + sep for i in range(n) if i not in prose)
+    room = width - others - edge - sep * (len(prose) - 1)
+    room = room // len(prose) if room // len(prose) >= PROSE_MIN else cell_max
+    for row in body:
+        for i in prose:
+            if len(row[i]) > room:
+                row[i] = "\n".join(textwrap.wrap(row[i], room, break_on_hyphens=False)) or row[i]
+
+
+def _shorten(body: list[list[str]], key: list[int], prose: set[int], cell_max: int) -> dict[str, str]:
+    """Long and repeated texts → short keys (in place); the legend, text → key."""
     counts: dict[str, int] = {}
     for row in body:
         for i, c in enumerate(row):
             if i not in key:
                 counts[c] = counts.get(c, 0) + 1
-    keyw = sum(max([len(headers[i])] + [len(r[i]) for r in body]) for i in key) + sep * len(key) + edge
-    cell_max = max(8, width - keyw - 3)
-    legend: dict[str, str] = {}  # text → key
+    legend: dict[str, str] = {}
     used_keys: set[str] = set()
 
     def short(text: str) -> str:
@@ -385,17 +419,6 @@ def layout(table: Table, width: int, *, sep: int = 2, edge: int = 0) -> Layout:
         used_keys.add(k)
         return k
 
-    # prose (a description) is wrapped inside its column, beside the others when at
-    # least PROSE_MIN columns are left for it, else in a group of its own
-    prose = {i for i, c in enumerate(table.columns) if c in table.meta.get("wrap", ()) and i not in key}
-    if prose:
-        others = sum(max([len(headers[i])] + [len(r[i]) for r in body]) + sep for i in range(n) if i not in prose)
-        room = width - others - edge - sep * (len(prose) - 1)
-        room = room // len(prose) if room // len(prose) >= PROSE_MIN else cell_max
-        for row in body:
-            for i in prose:
-                if len(row[i]) > room:
-                    row[i] = "\n".join(textwrap.wrap(row[i], room, break_on_hyphens=False)) or row[i]
     for row in body:
         for i, c in enumerate(row):
             if i in key or i in prose:
@@ -403,15 +426,19 @@ def layout(table: Table, width: int, *, sep: int = 2, edge: int = 0) -> Layout:
             if len(c) > cell_max or (len(c) > REPEAT_MAX and counts.get(c, 0) > 1) or (
                 _CODED.match(c) and len(c) > CODED_MAX):
                 row[i] = short(c)
-    # markers: after the value (in numbers, in a column of their own width so that the
-    # digits stay aligned); an error's before its text
-    used_markers: list[str] = []
+    return legend
+
+
+def _mark(body: list[list[str]], states: list[list[str | None]], numeric: list[bool]) -> list[str]:
+    """Markers after the value (in numbers, in a column of their own width so that the
+    digits stay aligned); an error's before its text. The markers used, in order."""
+    used: list[str] = []
     marked = {i for st in states for i, s in enumerate(st) if s in ("warn", "alarm")}
     for row, st in zip(body, states, strict=False):
         for i, s in enumerate(st):
             mark = MARKERS.get(s or "")
-            if mark is not None and mark not in used_markers:
-                used_markers.append(mark)
+            if mark is not None and mark not in used:
+                used.append(mark)
             if s == "error":
                 row[i] = f"{mark} {row[i]}"
                 continue
@@ -420,24 +447,25 @@ def layout(table: Table, width: int, *, sep: int = 2, edge: int = 0) -> Layout:
             if i in marked:
                 tail = f" {mark}" if mark else ""
                 row[i] = f"{row[i]}{tail:<3}" if numeric[i] else (f"{row[i]}{tail}" if row[i] else mark or "")
-    widths = [max([len(headers[i])] + [_cell_width(r[i]) for r in body]) for i in range(n)]
+    return used
 
-    rest = [i for i in range(n) if i not in key]
+
+def _column_groups(widths: list[int], key: list[int], width: int, sep: int, edge: int) -> list[list[int]]:
+    """Column groups that each fit ``width``, the key columns first in every one."""
     groups: list[list[int]] = []
     cur: list[int] = []
-    used = sum(widths[i] for i in key) + sep * (len(key) - 1) + edge
-    for i in rest:
+    base = sum(widths[i] for i in key) + sep * (len(key) - 1) + edge
+    used = base
+    for i in (i for i in range(len(widths)) if i not in key):
         cost = sep + widths[i]
         if cur and used + cost > width:
             groups.append(key + cur)
-            cur, used = [], sum(widths[i] for i in key) + sep * (len(key) - 1) + edge
+            cur, used = [], base
         cur.append(i)
         used += cost
     if cur or not groups:
         groups.append(key + cur)
-    items = [(m, _MARKER_NAMES[m]) for m in ("!", "!!", "x") if m in used_markers]
-    items += [(k, t) for t, k in legend.items()]
-    return Layout(headers, body, states, numeric, widths, groups, items, table.title)
+    return groups
 
 
 def _cell_width(text: str) -> int:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from typing import Any
 
 import typer
 
 from e2ckit.cli.app import app
-from e2ckit.cli.common import emit_table, err, guard, one_line
+from e2ckit.cli.guard import err, guard, one_line
 from e2ckit.cli.options import (
     BadInput,
     FormatOpt,
@@ -25,47 +26,44 @@ from e2ckit.cli.options import (
     check_writable_file,
 )
 from e2ckit.cli.output import Table
+from e2ckit.cli.tables import emit_table
 from e2ckit.errors import E2CKitError
+
+
+_AntennasOpt = typer.Option(None, "--antennas", "-a", help="names or families, comma separated [default: all 66]")
+_ScenarioOpt = typer.Option(None, help="scenario name or .toml path (see --list-scenarios)")
+_OutageOpt = typer.Option(
+    None, "--outage", metavar="ANTENNAS",
+    help="the antennas the scenario happens to (DV01,DV02); alone, the outage scenario on them",
+)  # fmt: skip
+_AdvanceOpt = typer.Option(None, "--advance", metavar="DURATION", help="start this far into the simulation (30m, 2h, 1d)")
+_ListOpt = typer.Option(False, "--list-scenarios", help="list the shipped scenarios and exit")
+_SeedOpt = typer.Option(0, help="random seed: same seed, same array")
+_RateOpt = typer.Option(1.0, help="simulated seconds per real second (3600: an hour a second)")
+_LatencyOpt = typer.Option(0.0005, help="seconds per request on a CAN channel")
+_BindOpt = typer.Option("port", help="port: 127.0.0.1 with a free port each; address: one loopback address per antenna")
+_PortOpt = typer.Option(None, "--port", help="port for --bind address [default 2000]")
+_WriteArrayOpt = typer.Option(None, "--write-array", metavar="CSV", help="write the host map here, for E2CKIT_ARRAY")
+_WriteHostsOpt = typer.Option(None, "--write-hosts", metavar="FILE", help="write /etc/hosts lines (--bind address)")
+_DurationOpt = typer.Option(None, help="stop after this many seconds [default: until Ctrl-C]")
 
 
 @app.command("simulate")
 @guard
 def simulate_cmd(
-    antennas: str | None = typer.Option(
-        None, "--antennas", "-a", help="names or families, comma separated [default: all 66]"
-    ),
-    scenario: str | None = typer.Option(
-        None, help="scenario name or .toml path (see --list-scenarios)"
-    ),
-    outage: str | None = typer.Option(
-        None, "--outage", metavar="ANTENNAS",
-        help="the antennas the scenario happens to (DV01,DV02); alone, the outage scenario on them",
-    ),  # fmt: skip
-    advance: str | None = typer.Option(
-        None, "--advance", metavar="DURATION", help="start this far into the simulation (30m, 2h, 1d)"
-    ),
-    list_scenarios: bool = typer.Option(
-        False, "--list-scenarios", help="list the shipped scenarios and exit"
-    ),
-    seed: int = typer.Option(0, help="random seed: same seed, same array"),
-    rate: float = typer.Option(
-        1.0, help="simulated seconds per real second (3600: an hour a second)"
-    ),
-    latency: float = typer.Option(0.0005, help="seconds per request on a CAN channel"),
-    bind: str = typer.Option(
-        "port",
-        help="port: 127.0.0.1 with a free port each; address: one loopback address per antenna",
-    ),
-    port: int | None = typer.Option(None, "--port", help="port for --bind address [default 2000]"),
-    write_array: str | None = typer.Option(
-        None, "--write-array", metavar="CSV", help="write the host map here, for E2CKIT_ARRAY"
-    ),
-    write_hosts: str | None = typer.Option(
-        None, "--write-hosts", metavar="FILE", help="write /etc/hosts lines (--bind address)"
-    ),
-    duration: float | None = typer.Option(
-        None, help="stop after this many seconds [default: until Ctrl-C]"
-    ),
+    antennas: str | None = _AntennasOpt,
+    scenario: str | None = _ScenarioOpt,
+    outage: str | None = _OutageOpt,
+    advance: str | None = _AdvanceOpt,
+    list_scenarios: bool = _ListOpt,
+    seed: int = _SeedOpt,
+    rate: float = _RateOpt,
+    latency: float = _LatencyOpt,
+    bind: str = _BindOpt,
+    port: int | None = _PortOpt,
+    write_array: str | None = _WriteArrayOpt,
+    write_hosts: str | None = _WriteHostsOpt,
+    duration: float | None = _DurationOpt,
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
 ) -> None:
@@ -75,13 +73,38 @@ def simulate_cmd(
     """
     check_output(fmt, output)
     if list_scenarios:
-        from e2ckit.sim.scenario import list_scenarios as _list
-        from e2ckit.sim.scenario import load_scenario
-
-        # descriptions are prose wrapped in their TOML files: one line each
-        rows = [[n, " ".join(str(getattr(load_scenario(n), "description", "")).split())] for n in _list()]
-        emit_table(Table(["scenario", "description"], rows, title="scenarios", meta={"wrap": ["description"]}), fmt, output)
+        _list_scenarios(fmt, output)
         return
+    _check_options(antennas, scenario, outage, bind, rate, latency, duration, port, write_array, write_hosts)
+    sim, clock = _new_array(antennas, scenario, outage, advance, seed, rate, latency, bind, port)
+    sim.start()
+    try:
+        _say_where(sim, fmt, output, write_array, write_hosts)
+        what = f" scenario {sim.scenario.name}," if sim.scenario is not None else ""
+        if outage:
+            what += f" on {outage.upper()},"
+        err(
+            f"simulating {len(sim.antennas)} antennas (seed {seed},{what} rate {rate:g}x, "
+            f"simulated time {clock.datetime():%Y-%m-%d %H:%M:%S} UTC); Ctrl-C to stop"
+        )
+        _run_until_stopped(duration)
+    finally:
+        sim.stop()
+    err("simulation stopped")
+
+
+def _list_scenarios(fmt: str | None, output: str | None) -> None:
+    from e2ckit.sim.scenario import list_scenarios, load_scenario
+
+    # descriptions are prose wrapped in their TOML files: one line each
+    rows = [[n, " ".join(str(getattr(load_scenario(n), "description", "")).split())] for n in list_scenarios()]
+    emit_table(Table(["scenario", "description"], rows, title="scenarios", meta={"wrap": ["description"]}), fmt, output)
+
+
+def _check_options(antennas: str | None, scenario: str | None, outage: str | None, bind: str, rate: float,
+                   latency: float, duration: float | None, port: int | None, write_array: str | None,
+                   write_hosts: str | None) -> None:  # fmt: skip
+    """Every option, before a socket is opened."""
     if bind not in ("port", "address"):
         raise BadInput(f"--bind {bind!r} must be port or address")
     if not rate > 0 or rate == float("inf"):  # also NaN
@@ -98,6 +121,11 @@ def simulate_cmd(
             check_writable_file(path, option)
     if outage is not None and not outage.strip():
         raise BadInput("--outage is empty: give antennas, e.g. DV01,DV02")
+
+
+def _new_array(antennas: str | None, scenario: str | None, outage: str | None, advance: str | None, seed: int,
+               rate: float, latency: float, bind: str, port: int | None) -> tuple[Any, Any]:  # fmt: skip
+    """The simulated array (not started) and its clock, ``advance`` into the simulation."""
     from e2ckit.sim import SimulatedArray
     from e2ckit.clock import SimClock, parse_duration
 
@@ -113,49 +141,39 @@ def simulate_cmd(
         raise BadInput(f"simulate: {one_line(exc)}") from None
     if ahead:
         clock.advance(ahead)
-    sim.start()
-    try:
-        rows = [[name, ep.host, ep.port] for name, ep in sim.array.items()]
-        emit_table(
-            Table(
-                ["antenna", "host", "port"], rows, title="simulated array", meta={"vertical": False}
-            ),
-            fmt,
-            output,
-        )
-        sys.stdout.flush()
-        if write_array:
-            from e2ckit.clock import clock_file
+    return sim, clock
 
-            err(
-                f"host map written to {sim.write_array(write_array)} (export E2CKIT_ARRAY={write_array}), "
-                f"its simulated clock to {clock_file(write_array)} (a logger on this map stamps simulated time)"
-            )
-        if write_hosts:
-            with open(write_hosts, "w", encoding="utf-8") as f:
-                for hostname, addr in sim.host_names().items():
-                    f.write(f"{addr}\t{hostname}\n")
-            err(f"/etc/hosts lines written to {write_hosts}")
-        what = f" scenario {sim.scenario.name}," if sim.scenario is not None else ""
-        if outage:
-            what += f" on {outage.upper()},"
+
+def _say_where(sim: Any, fmt: str | None, output: str | None, write_array: str | None, write_hosts: str | None) -> None:
+    """Where each antenna listens (stdout), and the host map / hosts lines if asked."""
+    rows = [[name, ep.host, ep.port] for name, ep in sim.array.items()]
+    emit_table(Table(["antenna", "host", "port"], rows, title="simulated array", meta={"vertical": False}), fmt, output)
+    sys.stdout.flush()
+    if write_array:
+        from e2ckit.clock import clock_file
+
         err(
-            f"simulating {len(sim.antennas)} antennas (seed {seed},{what} rate {rate:g}x, "
-            f"simulated time {clock.datetime():%Y-%m-%d %H:%M:%S} UTC); Ctrl-C to stop"
+            f"host map written to {sim.write_array(write_array)} (export E2CKIT_ARRAY={write_array}), "
+            f"its simulated clock to {clock_file(write_array)} (a logger on this map stamps simulated time)"
         )
-        stop = threading.Event()
-        if threading.current_thread() is threading.main_thread():
-            old = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        else:  # pragma: no cover - CliRunner in a worker thread
-            old = None
-        try:
-            stop.wait(duration)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            if old is not None:
-                signal.signal(signal.SIGTERM, old)
-    finally:
-        sim.stop()
-    err("simulation stopped")
+    if write_hosts:
+        with open(write_hosts, "w", encoding="utf-8") as f:
+            for hostname, addr in sim.host_names().items():
+                f.write(f"{addr}\t{hostname}\n")
+        err(f"/etc/hosts lines written to {write_hosts}")
 
+
+def _run_until_stopped(duration: float | None) -> None:
+    """Until Ctrl-C, SIGTERM or ``duration`` seconds."""
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        old = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    else:  # pragma: no cover - CliRunner in a worker thread
+        old = None
+    try:
+        stop.wait(duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)

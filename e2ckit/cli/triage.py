@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from typing import Any
 
 import typer
 
 from e2ckit.cli.app import app
-from e2ckit.cli.common import active_array, emit_table, err, frame_table, guard, run_sweep
+from e2ckit.cli.guard import err, guard
 from e2ckit.cli.options import (
     EXIT_ALARM,
     EXIT_NOTHING,
@@ -22,11 +23,17 @@ from e2ckit.cli.options import (
     FormatOpt,
     OutputOpt,
     TimeoutOpt,
+    WideOpt,
     check_output,
     check_timing,
     interrupted_exit,
     interrupted_rows,
 )
+from e2ckit.cli.output import output_width
+from e2ckit.cli.reading import run_sweep
+from e2ckit.cli.summary import summary_line
+from e2ckit.cli.tables import emit_table, frame_table
+from e2ckit.cli.target import active_array
 
 AntennasArg = typer.Argument(None, help="DV01,DV02 | DV | all [default: all of the active array]")
 LimitsOpt = typer.Option(
@@ -60,6 +67,7 @@ def check_cmd(
     deadline: float | None = DeadlineOpt,
     limits: str | None = LimitsOpt,
     slow_ms: float = typer.Option(250.0, "--slow-ms", help="an E2C whose median reply time is above this (ms) is slow: a warning, never down"),
+    wide: bool = WideOpt,
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
 ) -> None:
@@ -89,7 +97,7 @@ def check_cmd(
         rows, not_read = interrupted_rows(exc)
     d = diagnose_rows(rows, limits=lim, slow_ms=slow_ms)
     if resolved == "table":
-        text = d.to_text()
+        text = d.to_text(10**6 if wide else output_width())  # whole causes: wrapped to the width, or one line each
         if output:
             with open(output, "w", encoding="utf-8") as f:
                 f.write(text + "\n")
@@ -98,9 +106,22 @@ def check_cmd(
             typer.echo(text)
     else:
         emit_table(frame_table(d, title="check"), fmt, output)
+    err(summary_line(check_states(d)))
     if not_read is not None:
         interrupted_exit(not_read)
     raise typer.Exit(check_status(d))
+
+
+def check_states(d: object) -> dict[str, str]:
+    """Each antenna's worst verdict (silent when its only finding is that it is down), for
+    the summary line; counted from the diagnosis, not judged here."""
+    from e2ckit.cli.summary import ANTENNA_STATES
+
+    out: dict[str, str] = {}
+    for a, verdict, rule in zip(d["antenna"], d["verdict"], d["rule"], strict=True):  # type: ignore[index]
+        state = "silent" if rule == "down" else verdict
+        out[a] = max(out.get(a, "ok"), state, key=ANTENNA_STATES.index)
+    return out
 
 
 @app.command("dashboard")
@@ -111,27 +132,25 @@ def dashboard_cmd(
     what: str = typer.Option("outage", "--what", help="group(s) to log, comma separated"),
     interval: float = typer.Option(60.0, "--interval", help="seconds between logged cycles (on the array's clock)"),
     every: float = typer.Option(5.0, "--every", help="real seconds between board updates"),
-    log: str | None = typer.Option(None, "--log", help="log into this dataset folder [default: a temporary one]"),
-    port: int | None = typer.Option(None, "--port", help="port of the web page on 127.0.0.1 [default: a free one]"),
+    log: str | None = typer.Option(None, "--log", help="log into this dataset folder (kept) "
+                                   "[default: a new folder under $XDG_STATE_HOME/e2ckit/dashboard, kept]"),
+    bind: str = typer.Option("127.0.0.1", "--bind", metavar="ADDRESS",
+                             help="address the page listens on (0.0.0.0: every interface; beyond loopback "
+                                  "a token is required: --token, or one is made and printed)"),
+    port: int | None = typer.Option(None, "--port", help="port of the web page [default: a free one]"),
+    token: str | None = typer.Option(None, "--token", help="the page's access token (?token=...)"),
     sim_rate: float | None = typer.Option(
         None, "--sim-rate", help="with --simulate: simulated seconds per real second (3600: an hour a second)"
     ),
     duration: float | None = typer.Option(None, "--duration", help="real seconds to serve, then stop [default: until Ctrl-C]"),
     limits: str | None = LimitsOpt,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Voilà's and the kernel's messages on stderr too"),
 ) -> None:
     """Serve the live recovery board (verdict, cool-down ETA and flags per antenna) as a web
     page through Voilà, fed by a logger running in this command.
 
-    Example: e2ckit --simulate --sim-scenario recovery dashboard DV01,DV02,DV03 --sim-rate 3600
+    Example: e2ckit --simulate --sim-scenario recovery --sim-advance 7h dashboard DV01,DV02,DV03 --sim-rate 60
     """
-    import importlib.util
-    import os
-    import socket
-    import subprocess
-    import sys
-    import tempfile
-    import time
-
     from e2ckit.cli.options import check_port, check_seconds
 
     for name, value in (("--interval", interval), ("--every", every), ("--sim-rate", sim_rate), ("--duration", duration)):
@@ -140,74 +159,178 @@ def dashboard_cmd(
     sim = ctx.meta.get("e2ckit.sim")
     if sim_rate is not None and sim is None:
         raise BadInput("--sim-rate drives the simulated array's clock: add --simulate")
-    if log is not None:
-        if not log.strip():
-            raise BadInput("--log is empty: give a dataset folder")
-        if os.path.exists(log) and not os.path.isdir(log):
-            raise BadInput(f"--log {log!r} is a file, not a dataset folder")
-        if not os.path.isdir(os.path.dirname(os.path.abspath(log))):
-            raise BadInput(f"--log {log!r}: the folder it goes in does not exist")
-    if importlib.util.find_spec("voila") is None:
-        raise BadInput("the dashboard needs Voilà: pip install 'e2ckit[dashboard]'")
-    from e2ckit.logger import Logger
-    from e2ckit.catalog.limits import load_limits
-
-    load_limits(limits)  # a bad site file: exit 2 before anything starts
-    names = ",".join(a.strip() for a in (antennas or []) if a.strip()) or None
+    access = dashboard_token(bind, token)
     groups = [w.strip() for w in what.split(",") if w.strip()]
     if not groups:
         raise BadInput("--what is empty: give a group such as outage")
+    path = dashboard_log_folder(log)
+    _check_voila(limits)
+    names = ",".join(a.strip() for a in (antennas or []) if a.strip()) or None
     arr = active_array()
     if sim is not None and sim_rate is not None:
         sim.clock.set_rate(sim_rate)
-    tmp = tempfile.TemporaryDirectory(prefix="e2ckit-dashboard-")
-    path = os.path.abspath(log or os.path.join(tmp.name, "log"))
+    from e2ckit.logger import Logger
+
     logger = Logger(groups, None if names in (None, "all") else names, interval=interval, path=path, array=arr,
                     clock=sim.clock if sim is not None else None, flush_every=max(every / 2, 0.5))  # fmt: skip
+    logger.start()
+    try:
+        code = _serve_board(logger, groups, path, bind, port, access, every, limits, duration, verbose)
+    finally:
+        logger.stop()
+    raise typer.Exit(code)
+
+
+def dashboard_token(bind: str, token: str | None) -> str | None:
+    """The page's access token: the one given; a new one when the page listens beyond
+    loopback (printed once at start); none on loopback without ``--token``."""
+    import ipaddress
+    import secrets
+
+    if not bind.strip():
+        raise BadInput("--bind is empty: give an address such as 127.0.0.1 or 0.0.0.0")
+    if token is not None and not token.strip():
+        raise BadInput("--token is empty")
+    try:
+        loopback = ipaddress.ip_address(bind.strip()).is_loopback
+    except ValueError:
+        loopback = bind.strip().lower() == "localhost"
+    if token is None and not loopback:
+        return secrets.token_urlsafe(24)
+    return token
+
+
+def dashboard_log_folder(log: str | None) -> str:
+    """``--log``, checked; else a new folder of its own under the state directory, which
+    the command keeps (a recovery's log is worth keeping) and names at start."""
+    import os
+    from datetime import datetime, timezone
+
+    if log is None:
+        state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+        log = os.path.join(state, "e2ckit", "dashboard", datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+        os.makedirs(os.path.dirname(log), exist_ok=True)
+    if not log.strip():
+        raise BadInput("--log is empty: give a dataset folder")
+    if os.path.exists(log) and not os.path.isdir(log):
+        raise BadInput(f"--log {log!r} is a file, not a dataset folder")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(log))):
+        raise BadInput(f"--log {log!r}: the folder it goes in does not exist")
+    return os.path.abspath(log)
+
+
+def _check_voila(limits: str | None) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("voila") is None:
+        raise BadInput("the dashboard needs Voilà: pip install 'e2ckit[dashboard]'")
+    from e2ckit.catalog.limits import load_limits
+
+    load_limits(limits)  # a bad site file: exit 2 before anything starts
+
+
+def _serve_board(logger: Any, groups: list[str], path: str, bind: str, port: int | None, token: str | None,
+                 every: float, limits: str | None, duration: float | None, verbose: bool) -> int:  # fmt: skip
+    """Voilà on a pre-started kernel (the page shows its first row at once), until Ctrl-C,
+    SIGTERM or ``duration``; the exit status."""
+    import os
+    import socket
+    import subprocess
+    import tempfile
+    import time
+
     if port is None:
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
+            s.bind((bind if bind != "0.0.0.0" else "", 0))
             port = s.getsockname()[1]
-    notebook = os.path.join(tmp.name, "recovery-board.ipynb")
-    _write_board_notebook(notebook, path, every, os.path.abspath(limits) if limits else None)
-    logger.start()
-    cmd = [sys.executable, "-m", "voila", notebook, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-           "--VoilaConfiguration.file_allowlist=[]", "--show_tracebacks=True"]  # fmt: skip
-    # Voila in a session of its own, so that stopping it stops its kernel too (the kernel
-    # is Voila's child and outlives a plain terminate of Voila)
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
-    # SIGTERM (a service manager, a test) ends the command like Ctrl-C: through the clean-up below
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    err(f"recovery board at http://127.0.0.1:{port}/ (logging {', '.join(groups)} of {len(logger.antennas)} antennas into {path}); Ctrl-C stops")
-    try:
-        end = None if duration is None else time.monotonic() + duration
-        while proc.poll() is None and (end is None or time.monotonic() < end):
-            time.sleep(0.1 if end is None else max(min(0.1, end - time.monotonic()), 0))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        _stop_session(proc)
-        logger.stop()
-        tmp.cleanup()
-    if proc.returncode not in (0, -15, None) and duration is None:
+    with tempfile.TemporaryDirectory(prefix="e2ckit-dashboard-") as tmp:
+        notebook = os.path.join(tmp, "recovery-board.ipynb")
+        _write_board_notebook(notebook, path, every, os.path.abspath(limits) if limits else None)
+        proc = subprocess.Popen(_voila_command(notebook, bind, port, token, verbose), stdin=subprocess.DEVNULL,
+                                stdout=None if verbose else subprocess.DEVNULL, stderr=None if verbose else subprocess.PIPE,
+                                env=_voila_env(verbose), start_new_session=True, text=True)  # fmt: skip
+        # Voila in a session of its own, so that stopping it stops its kernel too
+        previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM ends it like Ctrl-C
+        shown = "0.0.0.0" if bind in ("0.0.0.0", "") else bind
+        err(f"recovery board at http://{shown}:{port}/" + (f"?token={token}" if token else "")
+            + f" (logging {', '.join(groups)} of {len(logger.antennas)} antennas into {path}, kept); Ctrl-C stops")  # fmt: skip
+        errors = _forward_errors(proc) if not verbose else None
+        try:
+            end = None if duration is None else time.monotonic() + duration
+            while proc.poll() is None and (end is None or time.monotonic() < end):
+                time.sleep(0.1 if end is None else max(min(0.1, end - time.monotonic()), 0))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            _stop_session(proc)
+            if errors is not None:
+                errors.join(timeout=5)
+    err(f"the log is kept in {path}")
+    if proc.returncode not in (0, -15, -9, None) and duration is None:
         err(f"voila exited with status {proc.returncode}")
-        raise typer.Exit(EXIT_PARTIAL)
-    raise typer.Exit(EXIT_OK)
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+def _voila_command(notebook: str, bind: str, port: int, token: str | None, verbose: bool) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "voila", notebook, "--no-browser", f"--port={port}", f"--Voila.ip={bind}",
+            "--VoilaConfiguration.file_allowlist=[]", "--show_tracebacks=False",  # tracebacks: the terminal's, not the page's
+            "--preheat_kernel=True", "--pool_size=2",  # kernels that ran the board before a page opens (two screens)
+            f"--Voila.log_level={'INFO' if verbose else 'ERROR'}",
+            *([f"--token={token}"] if token else [])]  # fmt: skip
+
+
+def _voila_env(verbose: bool) -> dict[str, str]:
+    import os
+
+    env = dict(os.environ)
+    if not verbose:  # Voilà's and Jupyter's deprecation warnings are not the operator's business
+        env["PYTHONWARNINGS"] = "ignore::DeprecationWarning,ignore::PendingDeprecationWarning"
+    return env
+
+
+#: lines of Voilà's stderr that are noise on a control-room terminal (shown with -v)
+_NOISE = ("Kernel is running over TCP without encryption", "Warning:", "warn(")
+
+
+def _forward_errors(proc: Any) -> Any:
+    """Without -v, pass on only what matters from Voilà's stderr: errors and tracebacks."""
+    import sys
+    import threading
+
+    def pump() -> None:
+        for line in proc.stderr:
+            if line.strip() and not any(n in line for n in _NOISE):
+                sys.stderr.write(line)
+
+    t = threading.Thread(target=pump, name="e2ckit-voila-stderr", daemon=True)
+    t.start()
+    return t
 
 
 def _write_board_notebook(path: str, log: str, every: float, limits: str | None) -> None:
-    """The one-cell notebook Voilà serves: a RecoveryBoard over the log."""
+    """The notebook Voilà serves: large text for a control-room screen, then a
+    RecoveryBoard over the log (updated at once, so the first rows are in the page)."""
     import json
 
+    style = ("from IPython.display import HTML, display\n"
+             "display(HTML('<style>body, .e2ckit-board {font-size: 22px !important} "
+             ".e2ckit-board table {font-size: 100% !important} .e2ckit-board h3 {font-size: 140%} "
+             ".e2ckit-board-updated {font-size: 18px !important}</style>'))")  # fmt: skip
     src = (
+        "from IPython.display import display\n"
         "from e2ckit.triage.board import RecoveryBoard\n"
         f"board = RecoveryBoard({log!r}, every={every!r}, limits={limits!r})\n"
-        "board"
+        "board.update()\n"
+        "display(board.widget)  # the live widget only: the page needs no static copy"
     )
+    cells = [{"cell_type": "code", "execution_count": None, "id": cid, "metadata": {}, "outputs": [], "source": code}
+             for cid, code in (("style", style), ("board", src))]  # fmt: skip
     nb = {
-        "cells": [{"cell_type": "code", "execution_count": None, "id": "board", "metadata": {}, "outputs": [],
-                   "source": src}],  # fmt: skip
+        "cells": cells,
         "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
         "nbformat": 4,
         "nbformat_minor": 5,

@@ -6,7 +6,7 @@ drawn as grey dashed lines labelled on the line (never in an antenna's colour), 
 legend outside the axes, state points (``CMPR.DRIVE``) as bands, and at most about two
 points per pixel column per line (see :func:`e2ckit.panels.data.envelope`).
 
-Thresholds (``shared/e2c-protocol.md`` §7 and the catalog): the LO power amplifiers are
+Thresholds (``docs/protocol.md`` §7 and the catalog): the LO power amplifiers are
 blocked unless a 4K or 15K stage sensor is below **30 K**; the compressor may cool only
 when the cryostat pressure is at most **5e-4 mbar**; plus each point's catalog warn and
 alarm bounds.
@@ -321,26 +321,13 @@ def render_trend(
     legend: dict[str, Any] = {}
     by_line = {k: g for k, g in frame.groupby(["point", "antenna"], sort=False, observed=True)}
     for ax, point in zip(axes, points, strict=False):
-        unit = units.get(point, "")
         if states[point]:
             _draw_states(ax, point, antennas, by_line, states[point], every, interval, legend)
         else:
-            rest = []
-            for a in antennas:
-                g = by_line.get((point, a))
-                if g is None or g.empty:
-                    continue
-                if a not in named:
-                    rest.append(g)
-                    continue
-                x, y = _line_xy(g.sort_values("time"), gap, every)
-                (ln,) = ax.plot(x, y, linewidth=1.2, color=colours[a], label=a, gid=f"antenna:{a}")
-                legend.setdefault(a, ln)
-            if rest:
-                legend.setdefault("others", _draw_band(ax, rest, len(named) > 0))
+            _draw_lines(ax, point, antennas, named, by_line, colours, gap, every, legend)
             values = frame.loc[frame["point"] == point, "mean"]
-            use_log = _log_scale(unit, values) if log is None else log
-            if use_log:
+            unit = units.get(point, "")
+            if _log_scale(unit, values) if log is None else log:
                 ax.set_yscale("log")
             if thresholds:
                 _draw_thresholds(ax, point)
@@ -351,20 +338,8 @@ def render_trend(
     axes[-1].set_xlabel("time (UTC)")
     if not points:
         axes[0].set_title("nothing selected")
-    if legend:
-        labels = list(legend)
-        if "others" in legend:
-            n_rest = len(set(antennas) - set(named))
-            labels = [f"{n_rest} other antennas (range)" if k == "others" else k for k in labels]
-        fig.legend(list(legend.values()), labels, loc="outside right upper", fontsize=8, frameon=False,
-                   title="antenna", title_fontsize=8)  # fmt: skip
-    if len(frame):
-        t0, t1 = (as_utc(start) if start is not None else frame["time"].min(),
-                  as_utc(end) if end is not None else frame["time"].max())  # fmt: skip
-        axes[-1].set_xlim(_naive([t0])[0], _naive([t1])[0]) if t1 > t0 else None
-        fig.suptitle(title or f"{_ants_text(antennas)} · {_span_text(t0, t1)}", fontsize=11)
-    elif title:
-        fig.suptitle(title, fontsize=11)
+    _trend_legend(fig, legend, antennas, named)
+    _trend_title(fig, axes, frame, antennas, start, end, title)
     fig.e2ckit_points_per_line = max((len(ln.get_xdata()) for ax in axes for ln in ax.get_lines()
                                       if (ln.get_gid() or "").startswith("antenna:")), default=0)  # fmt: skip
     return fig
@@ -391,13 +366,82 @@ def _named(frame: pd.DataFrame, antennas: Sequence[str], highlight: Sequence[str
     return found[:MAX_NAMED]
 
 
-def _colours(named: Sequence[str]) -> dict[str, Any]:
+#: each antenna's colour, given the first time a figure names it and kept for the whole
+#: session (a notebook's kernel): DV02 is the same colour in every figure of a notebook
+_ANTENNA_COLOURS: dict[str, Any] = {}
+
+
+def _palette() -> list[Any]:
     import matplotlib
 
-    cmap = matplotlib.colormaps["tab10" if len(named) <= 10 else "tab20"]
-    # skip tab10's red (index 3): red means alarm on these figures
-    palette = [cmap(i) for i in range(cmap.N) if not (cmap.N == 10 and i == 3)]
-    return {a: palette[i % len(palette)] for i, a in enumerate(named)}
+    # tab10 without its red (index 3: red means alarm on these figures), then tab20's
+    # lighter shades: 17 colours before any repeats
+    tab10, tab20 = matplotlib.colormaps["tab10"], matplotlib.colormaps["tab20"]
+    return [tab10(i) for i in range(10) if i != 3] + [tab20(i) for i in range(1, 20, 2) if i not in (7,)]
+
+
+def antenna_colour(antenna: str) -> Any:
+    """The colour ``antenna`` has in every figure of this session."""
+    colour = _ANTENNA_COLOURS.get(antenna)
+    if colour is None:
+        palette = _palette()
+        colour = _ANTENNA_COLOURS[antenna] = palette[len(_ANTENNA_COLOURS) % len(palette)]
+    return colour
+
+
+def _colours(named: Sequence[str]) -> dict[str, Any]:
+    return {a: antenna_colour(a) for a in named}
+
+
+def figure_legend(fig: Figure, handles: Sequence[Any], labels: Sequence[str], **kwargs: Any) -> Any:
+    """The figure's legend right of the axes, in as many columns as it takes to fit the
+    figure's height: constrained layout then keeps all of it inside the figure, so
+    ``fig.savefig`` (no ``bbox_inches`` needed) never cuts an entry off."""
+    import math
+
+    rows = max(1, int((fig.get_figheight() * 72 - 36) / (8 * 1.9)) - (1 if kwargs.get("title") else 0))
+    return fig.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False,
+                      ncols=math.ceil(len(labels) / rows), **kwargs)  # fmt: skip
+
+
+def _draw_lines(ax: Any, point: str, antennas: Sequence[str], named: Sequence[str], by_line: dict,
+                colours: dict[str, Any], gap: Any, every: Any, legend: dict) -> None:  # fmt: skip
+    """One point's lines: the named antennas in their colours, the rest as one grey band."""
+    rest = []
+    for a in antennas:
+        g = by_line.get((point, a))
+        if g is None or g.empty:
+            continue
+        if a not in named:
+            rest.append(g)
+            continue
+        x, y = _line_xy(g.sort_values("time"), gap, every)
+        (ln,) = ax.plot(x, y, linewidth=1.2, color=colours[a], label=a, gid=f"antenna:{a}")
+        legend.setdefault(a, ln)
+    if rest:
+        legend.setdefault("others", _draw_band(ax, rest, len(named) > 0))
+
+
+def _trend_legend(fig: Figure, legend: dict[str, Any], antennas: Sequence[str], named: Sequence[str]) -> None:
+    if not legend:
+        return
+    labels = list(legend)
+    if "others" in legend:
+        n_rest = len(set(antennas) - set(named))
+        labels = [f"{n_rest} other antennas (range)" if k == "others" else k for k in labels]
+    figure_legend(fig, list(legend.values()), labels, title="antenna", title_fontsize=8)
+
+
+def _trend_title(fig: Figure, axes: Any, frame: pd.DataFrame, antennas: Sequence[str], start: Any, end: Any,
+                 title: str | None) -> None:  # fmt: skip
+    """The time span on the x axis and the figure's title (antennas and span, or ``title``)."""
+    if len(frame):
+        t0, t1 = (as_utc(start) if start is not None else frame["time"].min(),
+                  as_utc(end) if end is not None else frame["time"].max())  # fmt: skip
+        axes[-1].set_xlim(_naive([t0])[0], _naive([t1])[0]) if t1 > t0 else None
+        fig.suptitle(title or f"{_ants_text(antennas)} · {_span_text(t0, t1)}", fontsize=11)
+    elif title:
+        fig.suptitle(title, fontsize=11)
 
 
 def _draw_band(ax: Any, groups: list[pd.DataFrame], quiet: bool) -> Any:
@@ -481,9 +525,11 @@ def render_compare(compared: pd.DataFrame, point: str, unit: str = "", *, intera
         med = compared.drop_duplicates("time").sort_values("time")
         handles["median"] = ax.plot(_naive(med["time"]), med["median"].to_numpy(float), color="black", linewidth=2.4,
                                     label="median of healthy antennas", gid="median", zorder=4)[0]  # fmt: skip
-        if not out.empty:
-            handles["outliers"] = ax.plot(_naive(out["time"]), out["value"].to_numpy(float), "o", color="#c0392b",
-                                          markersize=2.2, alpha=0.8, label="outlier samples", gid="outliers", zorder=5)[0]  # fmt: skip
+        if not out.empty:  # each antenna's outlier samples in its own curve's colour
+            colour_of = [colours.get(a, _OTHERS) for a in out["antenna"]]
+            handles["outliers"] = ax.scatter(_naive(out["time"]), out["value"].to_numpy(float), c=colour_of, s=9,
+                                             edgecolors="black", linewidths=0.3, label="outlier samples",
+                                             gid="outliers", zorder=5)  # fmt: skip
         if _log_scale(unit, compared["value"]):
             ax.set_yscale("log")
         _draw_thresholds(ax, point)
@@ -499,8 +545,7 @@ def render_compare(compared: pd.DataFrame, point: str, unit: str = "", *, intera
     names = {"others": "other antennas", "median": "median of healthy antennas", "outliers": "outlier samples"}
     items = [(k, h) for k, h in handles.items() if h is not None]
     if items:
-        fig.legend([h for _, h in items], [names.get(k, k) for k, _ in items], loc="outside right upper",
-                   fontsize=8, frameon=False)  # fmt: skip
+        figure_legend(fig, [h for _, h in items], [names.get(k, k) for k, _ in items])
     return fig
 
 

@@ -68,11 +68,33 @@ def _in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+def _running_cell() -> str | None:
+    """An id of the cell the kernel is running (its execute request's message id), or None
+    when no cell runs: outside a kernel, or a front-end widget event (a comm message),
+    whose redraw belongs in place. (The execution count is no id: a runner that does not
+    store history, nbval's, keeps it the same for every cell.)"""
+    from IPython import get_ipython
+
+    kernel = getattr(get_ipython(), "kernel", None)
+    if kernel is None:
+        return None
+    try:
+        parent = kernel.get_parent("shell")
+    except TypeError:  # pragma: no cover - ipykernel < 6
+        parent = kernel.get_parent()
+    header = (parent or {}).get("header", {})
+    return header.get("msg_id") if header.get("msg_type") == "execute_request" else None
+
+
 def png_bytes(fig: Figure, dpi: int = 96) -> bytes:
     """The figure as PNG bytes (what a panel leaves in the cell for exports)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+#: the tallest a panel's table is drawn (px); longer tables scroll inside it
+TABLE_MAX_HEIGHT = 420
 
 
 class _Panel:
@@ -92,6 +114,7 @@ class _Panel:
         self._busy = 0
         self._id = uuid.uuid4().hex
         self._shown = False
+        self._shown_in: str | None = None  # the cell the static outputs were last displayed in
 
     @contextlib.contextmanager
     def _quiet(self) -> Iterator[None]:
@@ -124,13 +147,28 @@ class _Panel:
         from IPython.display import display
 
         display(self.widget)
+        self._display_static()
+
+    def _display_static(self) -> None:
+        """The static outputs in the running cell, under display ids of their own: a later
+        redraw from this cell (or from the controls) replaces them in place, one from a
+        later cell shows its picture there and leaves this cell's as it was."""
+        from IPython.display import display
+
+        self._id = uuid.uuid4().hex
         for display_id, bundle in self._static_outputs():
             display(bundle, raw=True, display_id=display_id)
         self._shown = True
+        self._shown_in = _running_cell() if _in_kernel() else None
 
     def _publish(self) -> None:
-        """Bring the static outputs up to date after a redraw (in place, by display id)."""
+        """Bring the static outputs up to date after a redraw: in place when the change
+        came from the panel's own cell or its controls, else in the cell that made it."""
         if not self._shown or not _in_kernel():
+            return
+        cell = _running_cell()
+        if cell is not None and cell != self._shown_in:
+            self._display_static()  # each cell keeps the picture it drew (exports show them all)
             return
         from IPython.display import update_display
 
@@ -229,7 +267,9 @@ class ArrayPanel(_Panel):
 
         if self.data is None:
             return "<p>no sweep yet</p>"
-        return style(self.data).to_html()
+        # a 66-row table scrolls inside a bounded box (in the notebook and in exports)
+        return f'<div style="max-height:{TABLE_MAX_HEIGHT}px;overflow:auto">{style(self.data).to_html()}</div>'
+
 
     def _static_outputs(self) -> list[tuple[str, dict[str, Any]]]:
         table = {"text/html": self.table_html(),

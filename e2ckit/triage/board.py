@@ -17,6 +17,7 @@ import math
 import os
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -183,7 +184,9 @@ class RecoveryBoard:
         self.updates = 0
         self.table = w.HTML(value=f"<i>{html.escape(title)}: waiting for the first samples…</i>")
         self.status = w.HTML()
-        self.widget = w.VBox([self.table, self.status])
+        # the live widget hides the static copy of the table (_ipython_display_); an exported
+        # notebook has no widget state, so the copy is what it shows
+        self.widget = w.VBox([self.table, self.status, w.HTML("<style>.e2ckit-board-static{display:none}</style>")])
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if every is not None:
@@ -205,7 +208,10 @@ class RecoveryBoard:
             self.data = board_frame(log, limits=self.limits)
             self.table.value = render_board(self.data, self.title)
             self.updates += 1
-            self.status.value = f"<span style='color:#666;font-size:85%'>update {self.updates}</span>"
+            now = datetime.now(timezone.utc)  # the wall clock: when the board last read the log
+            self.status.value = (f"<span class='e2ckit-board-updated' style='color:#666;font-size:85%'>"
+                                 f"last updated {now:%Y-%m-%d %H:%M:%S} UTC (update {self.updates})</span>")  # fmt: skip
+            self._publish()
         except Exception as exc:  # a board on a wall keeps going; it says what went wrong
             self.status.value = f"<span style='color:#c62828'>{html.escape(type(exc).__name__ + ': ' + str(exc))}</span>"
             return None
@@ -234,9 +240,27 @@ class RecoveryBoard:
             self._thread.join(timeout=10)
 
     def _ipython_display_(self) -> None:
+        """The live widget, and the table as plain HTML that exported notebooks keep
+        (updated in place while the kernel runs)."""
         from IPython.display import display
 
         display(self.widget)
+        self._display_id = f"e2ckit-board-{id(self)}"
+        display({"text/html": self._static_html()}, raw=True, display_id=self._display_id)
+
+    def _static_html(self) -> str:
+        return f"<div class='e2ckit-board-static'>{self.table.value}{self.status.value}</div>"
+
+    def _publish(self) -> None:
+        display_id = getattr(self, "_display_id", None)
+        if display_id is None:
+            return
+        try:
+            from IPython.display import update_display
+
+            update_display({"text/html": self._static_html()}, raw=True, display_id=display_id)
+        except Exception:  # no kernel to show it in: the widget is all there is
+            pass
 
     def __repr__(self) -> str:
         return f"RecoveryBoard({str(self.path)!r}, every={self.every}, updates={self.updates})"

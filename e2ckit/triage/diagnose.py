@@ -218,8 +218,14 @@ _COLOURS = {"ok": "#2e7d32", "warn": "#b26a00", "alarm": "#c62828", "unknown": "
 _BG = {"ok": "#e8f5e9", "warn": "#fff3cd", "alarm": "#f8d0d0", "unknown": "#eeeeee"}
 
 
-def _cut(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: max(n - 1, 0)] + "…"
+def _cut(text: str, n: int, indent: int = 0) -> str:
+    """``text`` whole, wrapped to ``n`` columns (continuation lines indented): a cause or
+    an action is never cut (issue 25)."""
+    import textwrap
+
+    if len(text) <= n:
+        return text
+    return "\n".join(textwrap.wrap(text, max(n, 20), subsequent_indent=" " * indent, break_on_hyphens=False))
 
 
 def render_text(d: pd.DataFrame, width: int = 80) -> str:
@@ -233,11 +239,11 @@ def render_text(d: pd.DataFrame, width: int = 80) -> str:
         if worst == "ok":
             healthy.append(str(a))
             continue
-        lines.append(_cut(f"{a:<6} {worst.upper():<7} {g['cause'].iloc[0]}", width))
+        lines.append(_cut(f"{a:<6} {worst.upper():<7} {g['cause'].iloc[0]}", width, 15))
         for _, r in g[g["verdict"] != "ok"].iterrows():
             if r["reason"] == _DOWN_REASON:
                 continue  # implied by the reachability line
-            lines.append(_cut(f"  {r['subsystem']:<12} {r['verdict']:<7} {r['reason']}", width))
+            lines.append(_cut(f"  {r['subsystem']:<12} {r['verdict']:<7} {r['reason']}", width, 23))
     if healthy:
         line = "ok:"
         for a in healthy:

@@ -23,7 +23,11 @@ from conftest import NOTEBOOKS, kernel_environment, manifest  # noqa: E402
 from nbval.kernel import CURRENT_ENV_KERNEL_NAME, RunningKernel  # noqa: E402
 
 
-def run_cell(kernel: RunningKernel, source: str, timeout: float = 300) -> tuple[list, int | None, bool]:
+def run_cell(kernel: RunningKernel, source: str, timeout: float = 300,
+             displays: dict | None = None) -> tuple[list, int | None, bool]:  # fmt: skip
+    """Run one cell; its outputs. ``displays`` (display id → output, kept across cells)
+    lets an ``update_display`` replace the output it names, as a front end does."""
+    displays = {} if displays is None else displays
     msg_id = kernel.execute_cell_input(source, allow_stdin=False)
     outputs, count, failed = [], None, False
     deadline = time.monotonic() + timeout
@@ -42,6 +46,14 @@ def run_cell(kernel: RunningKernel, source: str, timeout: float = 300) -> tuple[
         elif kind in ("stream", "display_data", "execute_result", "error"):
             outputs.append(nbformat.v4.output_from_msg(msg))
             failed |= kind == "error"
+            display_id = content.get("transient", {}).get("display_id")
+            if display_id:
+                displays[display_id] = outputs[-1]
+        elif kind == "update_display_data":
+            shown = displays.get(content.get("transient", {}).get("display_id"))
+            if shown is not None:  # the output it names, in this cell or an earlier one
+                shown.data = content["data"]
+                shown.metadata = content.get("metadata", {})
     return outputs, count, failed
 
 
@@ -54,12 +66,13 @@ def record(name: str, options: dict, verbose: bool = False) -> float:
             kernel = RunningKernel(CURRENT_ENV_KERNEL_NAME, cwd=str(NOTEBOOKS))
         try:
             count = 0
+            displays: dict = {}
             for cell in nb.cells:
                 if cell.cell_type != "code":
                     continue
                 count += 1
                 began = time.monotonic()
-                cell.outputs, _, failed = run_cell(kernel, cell.source)
+                cell.outputs, _, failed = run_cell(kernel, cell.source, displays=displays)
                 cell.execution_count = count
                 for output in cell.outputs:
                     if "execution_count" in output:
