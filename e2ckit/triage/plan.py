@@ -101,6 +101,8 @@ class Cond:
             return False
         if self.op == "answers":
             return True
+        if math.isnan(r.value):  # a bad reading (-3 blocked, sensor absent) proves nothing
+            return False
         if self.op == "in":
             return self.lo <= r.value <= self.hi
         return bool(_OPS[self.op](r.value, self.lo))
