@@ -28,7 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from e2ckit.api import sweep_rows
 from e2ckit.errors import CatalogError
+from e2ckit.planning import catalog_of
+from e2ckit.sim.clock import parse_duration
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -226,8 +229,6 @@ def _require(raw: object, label: str, where: str, cat: Catalog) -> Require:
 
 
 def _step(raw: object, i: int, label: str, cat: Catalog) -> Step:
-    from e2ckit.sim.clock import parse_duration  # the one duration syntax of e2ckit
-
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"].isidentifier():
         raise _err(label, f"step {i + 1}", "needs an 'id' of one word")
     sid = raw["id"]
@@ -268,8 +269,6 @@ def _step(raw: object, i: int, label: str, cat: Catalog) -> Step:
 def load_steps(text: str | None = None, label: str = _LABEL, catalog: Catalog | None = None) -> tuple[Step, ...]:
     """The recovery steps of ``text`` (default: the shipped file), validated against the
     catalog. CatalogError naming the file, the step and the field on anything wrong."""
-    from e2ckit.planning import catalog_of
-
     cat = catalog_of(catalog)
     if text is None:
         text = STEPS_FILE.read_text(encoding="utf-8")
@@ -387,8 +386,6 @@ def read_antennas(
     deadline: float | None = None,
 ) -> dict[str, dict[str, Reading]]:
     """One sweep of ``points``: readings by antenna, then by point."""
-    from e2ckit.api import sweep_rows
-
     rows = sweep_rows(list(points), antennas, array=array, timeout=timeout, deadline=deadline)
     out: dict[str, dict[str, Reading]] = {}
     for r in rows:
@@ -401,7 +398,7 @@ def read_antennas(
 
 def plan_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The plan's DataFrame: ``since`` as UTC timestamps, ``eta`` as timedeltas."""
-    import pandas as pd
+    import pandas as pd  # lazy: plan_recovery's callers may not need pandas until here
 
     df = pd.DataFrame.from_records(rows, columns=PLAN_COLUMNS)
     df["since"] = pd.to_datetime(df["since"].astype("float64"), unit="s", utc=True)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import errno
 import json
-import math
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -33,8 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from e2ckit import audit
+from e2ckit.client import Client
 from e2ckit.errors import AuditError, E2CError, TransportError, ValidationError
+from e2ckit.planning import catalog_of, resolve_array
 from e2ckit.triage.plan import Step, array_now, evaluate, load_steps, plan_points, read_antennas
+from e2ckit.wire.frames import Mode, Request
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +47,8 @@ __all__ = ["OUTCOMES", "Outcome", "journal_dir", "recover"]
 #: how an antenna's run ended, best first
 OUTCOMES = ("reached", "waiting", "stalled", "refused", "error")
 JOURNAL_ENV = "E2CKIT_RECOVER_JOURNAL"
+#: seconds between reads of a control's effect (at most; ``interval`` if shorter)
+READBACK_S = 2.0
 
 
 @dataclass
@@ -107,7 +112,7 @@ class Journal:
 @contextmanager
 def _lock(path: Path):
     """An exclusive per-antenna lock (flock: a crashed run's lock goes with it)."""
-    import fcntl
+    import fcntl  # POSIX only; imported where the lock is taken
 
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -147,11 +152,6 @@ class _Run:
 
 def _send(run: _Run, antenna: str, step: Step) -> None:
     """Send ``step``'s control to ``antenna``, audited (intent fsynced first)."""
-    from e2ckit import audit
-    from e2ckit.client import Client
-    from e2ckit.planning import catalog_of, resolve_array
-    from e2ckit.wire.frames import Mode, Request
-
     ep = resolve_array(run.array)[antenna]
     p = catalog_of(None).point(step.point)  # type: ignore[arg-type]
     request = Request(p.channel_for(antenna), p.node, p.rca, Mode.CONTROL, bytes([int(step.value or 0)]))  # type: ignore[arg-type]
@@ -196,7 +196,10 @@ def _one(run: _Run, antenna: str) -> Outcome:
                 lost_for = now - journal.since.get(step.id, now)
                 status = "stalled" if lost_for > step.stall_after_s else "waiting"
             if status == "ready" and step.id in journal.sent:
-                status = "waiting"  # sent before (this run or one killed): read back, do not repeat
+                # sent before (this run, or one that was killed): read its effect back until
+                # it shows or the step stalls (not bounded by ``wait``), never repeat it
+                run.sleep(min(run.interval, READBACK_S))
+                continue
             if status == "ready":
                 try:
                     _send(run, antenna, step)
@@ -229,8 +232,6 @@ def _since(steps: Sequence[Step], journal: Journal) -> dict[str, float]:
 
 def _check_writable(audit_log: Any, journal: Path) -> None:
     """Nothing is sent unless the audit log and the journal can be written."""
-    from e2ckit import audit
-
     try:
         audit.check_writable(audit_log)
     except OSError as exc:
@@ -266,9 +267,7 @@ def recover(
     clock). Returns one row per antenna: ``antenna, outcome`` (reached, waiting, stalled,
     refused, error), ``step, reason, sent`` (the controls sent, in order).
     """
-    import pandas as pd
-
-    from e2ckit.planning import resolve_array
+    import pandas as pd  # lazy, as everywhere in e2ckit
 
     if confirm is not True:
         raise ValidationError(f"recover sends controls: pass confirm=True to send them, got confirm={confirm!r}")
