@@ -20,6 +20,7 @@ parser only.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -56,6 +57,7 @@ __all__ = [
     "plan_points",
     "plan_recovery",
     "read_antennas",
+    "shipped_steps",
 ]
 
 STEPS_FILE = Path(__file__).resolve().parent.parent / "catalog" / "data" / "recovery.toml"
@@ -289,6 +291,12 @@ def load_steps(text: str | None = None, label: str = _LABEL, catalog: Catalog | 
     return steps
 
 
+@functools.lru_cache(maxsize=1)
+def shipped_steps() -> tuple[Step, ...]:
+    """The shipped steps against the default catalog, loaded and checked once."""
+    return load_steps()
+
+
 def plan_points(steps: Sequence[Step]) -> list[str]:
     """Every monitor point the steps read, in a stable order."""
     return sorted(set().union(*(s.points() for s in steps)))
@@ -426,7 +434,7 @@ def plan_recovery(
     not answer: blocked, saying so, never done. ``since`` (per antenna, per step: UNIX
     seconds it became current or had its control sent) comes from a recover journal.
     """
-    steps = tuple(steps) if steps is not None else load_steps()
+    steps = tuple(steps) if steps is not None else shipped_steps()
     readings = read_antennas(plan_points(steps), antennas, array=array, timeout=timeout, deadline=deadline)
     now = array_now(array)
     rows: list[dict[str, Any]] = []

@@ -36,7 +36,7 @@ from e2ckit import audit
 from e2ckit.client import Client
 from e2ckit.errors import AuditError, E2CError, TransportError, ValidationError
 from e2ckit.planning import catalog_of, resolve_array
-from e2ckit.triage.plan import Step, array_now, evaluate, load_steps, plan_points, read_antennas
+from e2ckit.triage.plan import Step, array_now, evaluate, plan_points, shipped_steps, read_antennas
 from e2ckit.wire.frames import Mode, Request
 
 if TYPE_CHECKING:
@@ -271,7 +271,7 @@ def recover(
 
     if confirm is not True:
         raise ValidationError(f"recover sends controls: pass confirm=True to send them, got confirm={confirm!r}")
-    steps = tuple(steps) if steps is not None else load_steps()
+    steps = tuple(steps) if steps is not None else shipped_steps()
     if until not in [s.id for s in steps]:
         raise ValidationError(f"unknown step {until!r} for until: one of {', '.join(s.id for s in steps)}")
     if not (isinstance(wait, (int, float)) and wait >= 0 and isinstance(interval, (int, float)) and interval > 0):
