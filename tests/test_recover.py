@@ -164,3 +164,23 @@ def test_drive_on_is_ignored_inside_420_s_of_the_last_stop(tmp_path: Path) -> No
     # the plan saw the window: waiting on the timer, 20 s to go
     assert plan.loc["compressor", "status"] == "waiting", plan[["status", "blocked_by"]].to_string()
     assert plan.loc["compressor", "eta"].total_seconds() == pytest.approx(20.0, abs=1.0)
+
+
+def test_readme_after_an_outage_python_recipe_runs(tmp_path: Path, monkeypatch) -> None:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("## After an outage", 1)[1].split("\n## ", 1)[0]
+    blocks = section.split("```python\n")[1:]
+    recipe = blocks[1].split("```", 1)[0]
+    assert "recover(" in recipe and "confirm=True" in recipe
+    monkeypatch.setenv("E2CKIT_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    monkeypatch.setenv("E2CKIT_RECOVER_JOURNAL", str(tmp_path / "journal"))
+    scope: dict = {}
+    exec(compile(recipe.replace("print(out)", "result = out"), "README.md", "exec"), scope)  # noqa: S102
+    out = scope["result"].set_index("antenna")
+    assert list(out.outcome) == ["reached", "reached"]
+    assert out.loc["DV01", "sent"] == [f"{p} = 1" for p in ORDER]
+    with SimulatedArray(["DV01", "DV02"], seed=1) as sim:
+        plan = plan_recovery("DV", array=sim)
+        first = blocks[0].split("```", 1)[0].replace('plan_recovery("DV")', 'plan_recovery("DV", array=sim)')
+        exec(compile("import e2ckit\n" + first, "README.md", "exec"), {"sim": sim})  # noqa: S102
+    assert (plan.status == "done").all()
