@@ -82,3 +82,43 @@ def test_a_gate_still_closed_after_wait_exits_waiting(run, tmp_path: Path) -> No
     assert "DV01  waiting at gate_open: FEMC.TURBO_SPEED == 1 (reads LOW)" in r.output
     assert [e["target"]["point"] for e in _audit(tmp_path) if e["outcome"] == "intent"] == ORDER[:3]
     assert EXIT_WAITING in EXIT_STATUSES
+
+
+def test_watch_follows_the_plan_and_notifies_command_and_url(run, tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    posted: list[dict] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sink = tmp_path / "events.jsonl"
+    try:
+        r = run("--simulate", "--sim-scenario", "recovery", "--sim-outage", "DV01", "--sim-advance", "6h50m",
+                "--sim-rate", "20000", "recover", "DV01", "--dry-run", "--watch", "--until", "cold",
+                "--interval", "1s", "--notify-command", f"cat >> {sink}; echo >> {sink}",
+                "--notify-url", f"http://127.0.0.1:{server.server_address[1]}/hook")  # fmt: skip
+    finally:
+        server.shutdown()
+    assert r.exit_code == 0, r.output
+    events = [x.split(" ", 1)[1] for x in r.output.splitlines() if x[:4].isdigit()]
+    assert events[-1] == "DV01 cold reached"
+    assert any(e.startswith("DV01 cold waiting: FEMC.TEMP0 < 5") for e in events)
+    by_command = [json.loads(x) for x in sink.read_text().splitlines() if x.strip()]
+    assert [e["event"] for e in by_command] == [e["event"] for e in posted]
+    assert by_command[-1]["step"] == "cold" and by_command[-1]["event"] == "reached"
+    assert _audit(tmp_path) == []  # watching sends nothing
+
+
+def test_a_notify_url_that_is_not_http_is_bad_input(run, tmp_path: Path) -> None:
+    r = run("--simulate", "recover", "DV01", "--dry-run", "--notify-url", "ftp://x")
+    assert r.exit_code == EXIT_BAD_INPUT and "--notify-url 'ftp://x'" in r.output

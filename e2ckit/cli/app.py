@@ -39,7 +39,7 @@ ALMA E2C monitor and control: e2c-client's commands, done right, plus array-wide
 Exit status: 0 all answered, 1 some readings failed or did not decode (or a
 control's outcome is unknown), 2 bad input (nothing sent), 3 nothing answered,
 4 control refused or declined; `check` only: 5 the worst verdict is a warning,
-6 an alarm.
+6 an alarm; `recover` only: 7 some antenna still waits, 8 some stalled.
 """
 
 

@@ -3,6 +3,7 @@ journaled); see :mod:`e2ckit.triage.recover`."""
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import Any
@@ -67,9 +68,53 @@ def _confirm(yes: bool) -> None:
         raise typer.Exit(EXIT_REFUSED)
 
 
-def _event(antenna: str, step: str, what: str, detail: str) -> None:
-    stamp = time.strftime("%H:%M:%S")
-    typer.echo(f"{stamp} {antenna} {step} {what}" + (f": {detail}" if detail else ""))
+def _reporter(notifier: Any) -> Any:
+    """The on_event of recover(): one timestamped line per transition, also notified."""
+
+    def event(antenna: str, step: str, what: str, detail: str) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        typer.echo(f"{stamp} {antenna} {step} {what}" + (f": {detail}" if detail else ""))
+        notifier.send({"time": stamp, "antenna": antenna, "step": step, "event": what, "detail": detail})
+
+    return event
+
+
+def _checked(until: str, wait: str, interval: str, watch: bool, url: str | None) -> tuple[Any, float, float]:
+    """The steps, --wait and --interval in seconds; BadInput (exit 2) before anything is sent."""
+    from e2ckit.triage.plan import shipped_steps  # lazy: --help stays fast
+
+    steps = shipped_steps()
+    ids = [s.id for s in steps]
+    if until not in ids:
+        raise BadInput(f"--until {until!r} is not a step: one of {', '.join(ids)}")
+    wait_s, interval_s = _seconds("--wait", wait), _seconds("--interval", interval)
+    if interval_s <= 0:
+        raise BadInput("--interval must be more than 0")
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise BadInput(f"--notify-url {url!r} is not an http:// or https:// URL")
+    return steps, (math.inf if watch else wait_s), interval_s
+
+
+def _watch_plan(names: Any, array: Any, until: str, interval: float, timeout: float, report: Any) -> int:
+    """--dry-run --watch: re-plan every ``interval`` and report each antenna's current
+    step as it changes, until every antenna has reached ``until``. Sends nothing."""
+    from e2ckit.triage.plan import plan_recovery  # lazy: --help stays fast
+
+    seen: dict[str, tuple[str, str]] = {}
+    while True:
+        plan = plan_recovery(names, array=array, timeout=timeout)
+        reached = True
+        for antenna, rows in plan.groupby("antenna", sort=False):
+            rows = rows.iloc[: list(rows.step).index(until) + 1]
+            pending = rows[rows.status != "done"]
+            now = (until, "reached") if pending.empty else (pending.iloc[0].step, pending.iloc[0].status)
+            reached &= pending.empty
+            if seen.get(antenna) != now:
+                seen[antenna] = now
+                report(antenna, now[0], now[1], "" if pending.empty else pending.iloc[0].blocked_by)
+        if reached:
+            return EXIT_OK
+        time.sleep(interval)
 
 
 @app.command("recover")
@@ -82,11 +127,15 @@ def recover_cmd(
     until: str = typer.Option("operational", "--until", help="stop at this step (cold, compressor, ...)"),
     wait: str = typer.Option("10m", "--wait", help="real time to keep reading gates that open with time"),
     interval: str = typer.Option("10s", "--interval", help="real time between reads while waiting"),
+    watch: bool = typer.Option(False, "--watch", help="keep going until every antenna reaches --until"),
+    notify_command: str | None = typer.Option(None, "--notify-command", help="run CMD per transition, JSON on stdin"),
+    notify_url: str | None = typer.Option(None, "--notify-url", help="POST each transition as JSON to URL"),
     timeout: float = TimeoutOpt,
 ) -> None:
     """Bring front ends back after an outage: the plan per antenna (steps gated by the
     firmware's rules), then its ready controls, in order, each gate re-read just before
-    sending and each effect read back; antennas in parallel.
+    sending and each effect read back; antennas in parallel. --dry-run --watch follows
+    the plan without sending anything.
 
     Exit status: 0 every antenna reached --until, 7 some still wait, 8 some stalled or
     need a person, 4 refused or declined, 1 an error, 2 bad input (nothing sent).
@@ -95,27 +144,35 @@ def recover_cmd(
     --sim-rate 3600 recover DV01 --yes --until cold
     """
     # lazy: the plan and the network load only when the command runs (--help stays fast)
-    from e2ckit.triage.plan import load_steps, plan_recovery
-    from e2ckit.triage.recover import recover
+    from e2ckit.triage.notify import Notifier
+    from e2ckit.triage.plan import plan_recovery
 
-    steps = load_steps()
-    ids = [s.id for s in steps]
-    if until not in ids:
-        raise BadInput(f"--until {until!r} is not a step: one of {', '.join(ids)}")
-    wait_s, interval_s = _seconds("--wait", wait), _seconds("--interval", interval)
-    if interval_s <= 0:
-        raise BadInput("--interval must be more than 0")
+    steps, wait_s, interval_s = _checked(until, wait, interval, watch, notify_url)
     array = ctx.meta.get("e2ckit.sim") or active_array()
     names = None if antennas.strip().lower() == "all" else antennas
-    plan = plan_recovery(names, array=array, timeout=timeout)
-    for line in _current_lines(plan, until):
+    for line in _current_lines(plan_recovery(names, array=array, timeout=timeout), until):
         typer.echo(line)
-    if dry_run:
-        raise typer.Exit(EXIT_OK)
-    _confirm(yes)
-    out = recover(names, confirm=True, array=array, until=until, wait=wait_s, interval=interval_s,
-                  timeout=timeout, on_event=_event, steps=steps)  # fmt: skip
+    notifier = Notifier(notify_command, notify_url)
+    try:
+        report = _reporter(notifier)
+        if dry_run:
+            code = _watch_plan(names, array, until, interval_s, timeout, report) if watch else EXIT_OK
+        else:
+            _confirm(yes)
+            code = _carry_out(names, array, steps, until, wait_s, interval_s, timeout, report)
+    finally:
+        notifier.close()
+    raise typer.Exit(code)
+
+
+def _carry_out(names: Any, array: Any, steps: Any, until: str, wait: float, interval: float, timeout: float,
+               report: Any) -> int:  # fmt: skip
+    """recover() with the CLI's reporting; the exit status of the worst outcome."""
+    from e2ckit.triage.recover import recover  # lazy: --help stays fast
+
+    out = recover(names, confirm=True, array=array, until=until, wait=wait, interval=interval,
+                  timeout=timeout, on_event=report, steps=steps)  # fmt: skip
     for r in out.itertuples():
         typer.echo(f"{r.antenna}  {r.outcome}" + (f" at {r.step}" if r.step else "") + f": {r.reason}")
     worst = next(w for w in _WORST if w in set(out.outcome))
-    raise typer.Exit(_EXIT[worst])
+    return _EXIT[worst]
