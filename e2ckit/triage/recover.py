@@ -63,12 +63,12 @@ class Outcome:
 
 
 def journal_dir() -> Path:
-    """``$E2CKIT_RECOVER_JOURNAL``, else ``$XDG_STATE_HOME/e2ckit/recover``."""
+    """``$E2CKIT_RECOVER_JOURNAL``, else ``recover/`` beside the control audit log
+    (``~/.local/state/e2ckit/recover`` by default): the two records stay together."""
     env = os.environ.get(JOURNAL_ENV)
     if env:
         return Path(env)
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(state) / "e2ckit" / "recover"
+    return audit.audit_path().parent / "recover"
 
 
 class Journal:
@@ -277,7 +277,10 @@ def recover(
     if not (isinstance(wait, (int, float)) and wait >= 0 and isinstance(interval, (int, float)) and interval > 0):
         raise ValidationError(f"wait must be >= 0 and interval > 0 seconds, got wait={wait!r}, interval={interval!r}")
     names = resolve_array(array).select(antennas)  # unknown names: ValidationError, nothing sent
-    jdir = Path(journal) if journal is not None else journal_dir()
+    if journal is not None:
+        jdir = Path(journal)
+    else:  # beside the audit log this run writes to
+        jdir = Path(audit_log).parent / "recover" if audit_log is not None else journal_dir()
     _check_writable(audit_log, jdir)
     run = _Run(steps, until, array, timeout, float(wait), float(interval), sleep, audit_log, jdir, on_event)
 
