@@ -79,6 +79,8 @@ def _healthy() -> dict[str, Reading]:
         "FEMC.CRYOSTAT_PRESSURE": 2e-7, "FETIM.SAFE_TO_COOL": 1, "CMPR.FAULT": 0, "CMPR.FETIM_STATUS_ERROR": 0,
         "CMPR.TIME_SINCE_POWER_OFF": math.inf, "CMPR.DRIVE": 1, "FEMC.TEMP0": 3.0, "FEMC.TEMP5": 15.6,
     }  # fmt: skip
+    for name in plan_points(load_steps()):  # the FEPS trip flags of every rail: clear
+        values.setdefault(name, 0)
     return {k: Reading(float(v), str(v), None) for k, v in values.items()}
 
 
@@ -187,3 +189,24 @@ def test_plan_recovery_is_public_and_healthy_antennas_are_done() -> None:
     assert set(df.antenna) == {"DV01", "CM01"}
     assert len(df) == 2 * len(load_steps())
     assert (df.status == "done").all()
+
+
+def test_power_faults_need_a_person_and_no_refused_control_is_ready() -> None:
+    clock = SimClock(rate=None)
+    with SimulatedArray(["DV03", "DA41"], seed=1, clock=clock, scenario="power-fault") as sim:
+        df = _plan_at(sim, clock, "20m")
+    first = df[df.status != "done"].groupby("antenna").head(1).set_index("antenna")
+    # DV03's FEPS tripped on +7 V over-voltage: SET_ENABLE_PWR would be refused
+    assert (first.loc["DV03", "step"], first.loc["DV03", "status"]) == ("fe_powered", "blocked")
+    assert first.loc["DV03", "blocked_by"] == "FEPS.OVER_VOLT_P7 == 0 (reads OVER-VOLTAGE)"
+    # DA41's FETIM shut the front end down: the FEMC is silent, the compressor says so
+    assert (first.loc["DA41", "step"], first.loc["DA41", "status"]) == ("powered", "blocked")
+    assert first.loc["DA41", "blocked_by"] == "CMPR.FETIM_STATUS_ERROR == 0 (reads ERROR)"
+
+
+def test_a_wildcard_condition_stands_for_every_matching_point() -> None:
+    steps = {s.id: s for s in load_steps()}
+    trips = [c.point for r in steps["fe_powered"].requires for c in r.when if c.point.startswith("FEPS.OVER_VOLT_")]
+    assert len(trips) == 8 and "FEPS.OVER_VOLT_N16" in trips
+    with pytest.raises(CatalogError, match="'FEPS.NO_SUCH_\\*'.*is not a monitor point"):
+        load_steps(_mutated("FEPS.OVERLOAD_* == 0", "FEPS.NO_SUCH_* == 0"))

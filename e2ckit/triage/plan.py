@@ -20,6 +20,7 @@ parser only.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import math
 import re
@@ -73,7 +74,7 @@ _OPS = {
     ">": lambda v, x: v > x,
     ">=": lambda v, x: v >= x,
 }
-_COND_RE = re.compile(r"^(?P<point>[A-Z0-9_]+\.[A-Z0-9_]+)\s+(?P<op>==|!=|<=|>=|<|>|in|answers)\s*(?P<arg>.*)$")
+_COND_RE = re.compile(r"^(?P<point>[A-Z0-9_]+\.[A-Z0-9_*]+)\s+(?P<op>==|!=|<=|>=|<|>|in|answers)\s*(?P<arg>.*)$")
 _STEP_KEYS = {"id", "phase", "point", "value", "done", "done_after", "stall_after", "requires", "why"}
 _REQ_KEYS = {"when", "why", "source", "wait", "eta"}
 
@@ -179,34 +180,35 @@ def _err(label: str, where: str, msg: str) -> CatalogError:
     return CatalogError(f"{label}: {where}: {msg}")
 
 
-def _cond(text: object, label: str, where: str, cat: Catalog) -> Cond:
+def _cond(text: object, label: str, where: str, cat: Catalog) -> tuple[Cond, ...]:
     if not isinstance(text, str) or not text.strip():
         raise _err(label, where, f"a condition must be a non-empty string, got {text!r}")
     text = text.strip()
     if text == "answers":
-        return Cond(None, "answers", text=text)
+        return (Cond(None, "answers", text=text),)
     m = _COND_RE.match(text)
     if m is None:
         raise _err(label, where, f"cannot read condition {text!r} (POINT OP NUMBER, POINT in LO..HI, POINT answers)")
-    point, op, arg = m["point"], m["op"], m["arg"].strip()
-    p = cat.points.get(point)
-    if p is None or p.kind != "monitor":
-        raise _err(label, where, f"{point!r} in {text!r} is not a monitor point of the catalog")
+    pattern, op, arg = m["point"], m["op"], m["arg"].strip()
+    # a wildcard (FEPS.OVER_VOLT_*) stands for every monitor point it matches, all of them
+    names = sorted(n for n, p in cat.points.items() if p.kind == "monitor" and fnmatch.fnmatchcase(n, pattern))
+    if not names or ("*" not in pattern and names != [pattern]):
+        raise _err(label, where, f"{pattern!r} in {text!r} is not a monitor point of the catalog")
     try:
         if op == "answers":
             if arg:
                 raise ValueError
-            return Cond(point, op, text=text)
+            return tuple(Cond(n, op, text=f"{n} answers") for n in names)
         if op == "in":
             lo, hi = (float(x) for x in arg.split(".."))
-            return Cond(point, op, lo, hi, text)
-        return Cond(point, op, float(arg), text=text)
+            return tuple(Cond(n, op, lo, hi, f"{n} in {arg}") for n in names)
+        return tuple(Cond(n, op, float(arg), text=f"{n} {op} {arg}") for n in names)
     except ValueError:
         raise _err(label, where, f"cannot read the number(s) in {text!r}") from None
 
 
 def _conds(text: str, label: str, where: str, cat: Catalog) -> tuple[Cond, ...]:
-    return tuple(_cond(part, label, where, cat) for part in text.split(" and "))
+    return tuple(c for part in text.split(" and ") for c in _cond(part, label, where, cat))
 
 
 def _require(raw: object, label: str, where: str, cat: Catalog) -> Require:
@@ -309,9 +311,8 @@ def plan_points(steps: Sequence[Step]) -> list[str]:
 def _current(step: Step, readings: Mapping[str, Reading]) -> tuple[str, str, str, float]:
     """(status, gate, blocked_by, eta seconds) of the first step not done."""
     failing = [r for r in step.requires if not r.holds(readings)]
-    person = [r for r in failing if not r.wait]
-    if person:
-        r = person[0]
+    if failing and not failing[0].wait:  # the first precondition not met (in the file's order)
+        r = failing[0]
         return "blocked", f"{r.why} [{r.source}]", r.failing(readings), math.nan
     if failing:
         r = failing[0]
