@@ -290,6 +290,7 @@ def recover(
         except (ValidationError, AuditError, OSError) as exc:
             return Outcome(antenna, "error", "", str(exc))
 
-    with ThreadPoolExecutor(max_workers=max(1, min(32, len(names)))) as pool:
+    # one thread per antenna: a waiting antenna sleeps in its thread and must not hold up another
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
         outcomes = list(pool.map(guarded, names))
     return pd.DataFrame([o.__dict__ for o in outcomes], columns=["antenna", "outcome", "step", "reason", "sent"])
