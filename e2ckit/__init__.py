@@ -27,6 +27,7 @@ _EXPORTS = {
     "alarms": "e2ckit.triage.alarms",
     "diagnose": "e2ckit.triage.diagnose",
     "recovery": "e2ckit.triage.recovery",
+    "plan_recovery": "e2ckit.triage.plan",
     "Limits": "e2ckit.catalog.limits",
     "RecoveryBoard": "e2ckit.triage.board",
     # logging to parquet

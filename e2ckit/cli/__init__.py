@@ -72,6 +72,7 @@ from __future__ import annotations
 from e2ckit.cli import array as _array  # noqa: F401  (registers sweep, nodes, points)
 from e2ckit.cli import e2c as _e2c  # noqa: F401  (registers monitor, control, tools)
 from e2ckit.cli import log as _log
+from e2ckit.cli import recover as _recover  # noqa: F401  (registers recover)
 from e2ckit.cli import simulate as _simulate  # noqa: F401  (registers simulate)
 from e2ckit.cli import triage as _triage  # noqa: F401  (registers check, dashboard)
 from e2ckit.cli.app import app, main

@@ -43,7 +43,8 @@ ALMA E2C monitor and control: e2c-client's commands, done right, plus array-wide
 Exit status: 0 all answered, 1 some readings failed or did not decode (or a
 control's outcome is unknown), 2 bad input (nothing sent), 3 nothing answered,
 4 control refused or declined, 5 `check`'s worst verdict is a warning, 6 an alarm
-(check's verdict, or an antenna in alarm in sweep, tools, nodes --inventory).
+(check's verdict, or an antenna in alarm in sweep, tools, nodes --inventory);
+`recover` only: 7 some antenna still waits, 8 some stalled; 130 interrupted.
 """
 
 

@@ -35,6 +35,8 @@ __all__ = [
     "EXIT_STATUSES",
     "EXIT_WARN",
     "EXIT_ALARM",
+    "EXIT_WAITING",
+    "EXIT_STALLED",
     "BadInput",
     "check_output",
     "exit_status_of",
@@ -54,10 +56,13 @@ EXIT_NOTHING = 3  # nothing answered: no host replied at all
 EXIT_REFUSED = 4  # a control request was refused (no --yes, no terminal) or declined
 EXIT_WARN = 5  # `check`: the worst verdict is a warning
 EXIT_ALARM = 6  # `check`: the worst verdict is an alarm; sweep, tools, nodes --inventory: an antenna in alarm
+EXIT_WAITING = 7  # `recover`: some antenna still waits on a gate (a timer, a pressure, a stage cooling)
+EXIT_STALLED = 8  # `recover`: some antenna's plan stopped: a step stalled or needs a person
 EXIT_INTERRUPTED = 130  # Ctrl-C: what was read is shown, "interrupted: N antennas not read"
 EXIT_STATUSES = frozenset(
-    {EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_NOTHING, EXIT_REFUSED, EXIT_WARN, EXIT_ALARM, EXIT_INTERRUPTED}
-)
+    {EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_NOTHING, EXIT_REFUSED, EXIT_WARN, EXIT_ALARM, EXIT_WAITING,
+     EXIT_STALLED, EXIT_INTERRUPTED}
+)  # fmt: skip
 
 
 def interrupted_rows(exc: KeyboardInterrupt) -> tuple[list, int]:

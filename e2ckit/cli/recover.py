@@ -1,0 +1,178 @@
+"""``e2ckit recover``: show the recovery plan, then carry it out (confirmed, audited,
+journaled); see :mod:`e2ckit.triage.recover`."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any
+
+import typer
+
+from e2ckit.cli.app import app
+from e2ckit.cli.common import active_array, err, guard
+from e2ckit.cli.options import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_REFUSED,
+    EXIT_STALLED,
+    EXIT_WAITING,
+    BadInput,
+    TimeoutOpt,
+)
+
+#: exit status by the worst antenna outcome (best first)
+_EXIT = {"reached": EXIT_OK, "waiting": EXIT_WAITING, "stalled": EXIT_STALLED, "refused": EXIT_REFUSED,
+         "error": EXIT_PARTIAL}  # fmt: skip
+_WORST = ("error", "refused", "stalled", "waiting", "reached")
+
+
+def _seconds(option: str, text: str) -> float:
+    from e2ckit.clock import parse_duration  # the one duration syntax (90, 45s, 30m, 2h, 1d)
+
+    try:
+        value = parse_duration(text)
+    except (ValueError, TypeError):
+        raise BadInput(f"{option} {text!r} is not a duration (90, 45s, 30m, 2h, 1d12h)") from None
+    if value < 0:
+        raise BadInput(f"{option} must not be negative, got {text!r}")
+    return value
+
+
+def _current_lines(plan: Any, until: str) -> list[str]:
+    """One line per antenna: the first step not done (up to ``until``), or done."""
+    lines = []
+    for antenna, rows in plan.groupby("antenna", sort=False):
+        steps = list(rows.step)
+        rows = rows.iloc[: steps.index(until) + 1]
+        pending = rows[rows.status != "done"]
+        if pending.empty:
+            lines.append(f"{antenna}  {until} reached")
+            continue
+        r = pending.iloc[0]
+        why = f": {r.blocked_by}" if r.blocked_by else ""
+        eta = f" (in {r.eta.total_seconds():.0f} s)" if r.eta == r.eta else ""
+        lines.append(f"{antenna}  {r.step} {r.status}, {r.action}{why}{eta}; {len(pending)} step(s) to {until}")
+    return lines
+
+
+def _confirm(yes: bool) -> None:
+    if yes:
+        return
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        err("refused: not carrying out a recovery without --yes when there is no terminal to confirm on")
+        raise typer.Exit(EXIT_REFUSED)
+    if not typer.confirm("Carry out this plan (each control sent when its gate reads open)?", default=False, err=True):
+        err("declined: nothing sent")
+        raise typer.Exit(EXIT_REFUSED)
+
+
+def _reporter(notifier: Any) -> Any:
+    """The on_event of recover(): one timestamped line per transition, also notified."""
+
+    def event(antenna: str, step: str, what: str, detail: str) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        typer.echo(f"{stamp} {antenna} {step} {what}" + (f": {detail}" if detail else ""))
+        notifier.send({"time": stamp, "antenna": antenna, "step": step, "event": what, "detail": detail})
+
+    return event
+
+
+def _checked(until: str, wait: str, interval: str, watch: bool, url: str | None) -> tuple[Any, float, float]:
+    """The steps, --wait and --interval in seconds; BadInput (exit 2) before anything is sent."""
+    from e2ckit.triage.plan import shipped_steps  # lazy: --help stays fast
+
+    steps = shipped_steps()
+    ids = [s.id for s in steps]
+    if until not in ids:
+        raise BadInput(f"--until {until!r} is not a step: one of {', '.join(ids)}")
+    wait_s, interval_s = _seconds("--wait", wait), _seconds("--interval", interval)
+    if interval_s <= 0:
+        raise BadInput("--interval must be more than 0")
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise BadInput(f"--notify-url {url!r} is not an http:// or https:// URL")
+    return steps, (math.inf if watch else wait_s), interval_s
+
+
+def _watch_plan(names: Any, array: Any, until: str, interval: float, timeout: float, report: Any) -> int:
+    """--dry-run --watch: re-plan every ``interval`` and report each antenna's current
+    step as it changes, until every antenna has reached ``until``. Sends nothing."""
+    from e2ckit.triage.plan import plan_recovery  # lazy: --help stays fast
+
+    seen: dict[str, tuple[str, str]] = {}
+    while True:
+        plan = plan_recovery(names, array=array, timeout=timeout)
+        reached = True
+        for antenna, rows in plan.groupby("antenna", sort=False):
+            rows = rows.iloc[: list(rows.step).index(until) + 1]
+            pending = rows[rows.status != "done"]
+            now = (until, "reached") if pending.empty else (pending.iloc[0].step, pending.iloc[0].status)
+            reached &= pending.empty
+            if seen.get(antenna) != now:
+                seen[antenna] = now
+                report(antenna, now[0], now[1], "" if pending.empty else pending.iloc[0].blocked_by)
+        if reached:
+            return EXIT_OK
+        time.sleep(interval)
+
+
+@app.command("recover")
+@guard
+def recover_cmd(
+    ctx: typer.Context,
+    antennas: str = typer.Argument(..., help="DV01,DV02 | DV | all"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show the plan; send nothing"),
+    yes: bool = typer.Option(False, "--yes", help="do not ask (scripts); every control is still audited"),
+    until: str = typer.Option("operational", "--until", help="stop at this step (cold, compressor, ...)"),
+    wait: str = typer.Option("10m", "--wait", help="real time to keep reading gates that open with time"),
+    interval: str = typer.Option("10s", "--interval", help="real time between reads while waiting"),
+    watch: bool = typer.Option(False, "--watch", help="keep going until every antenna reaches --until"),
+    notify_command: str | None = typer.Option(None, "--notify-command", help="run CMD per transition, JSON on stdin"),
+    notify_url: str | None = typer.Option(None, "--notify-url", help="POST each transition as JSON to URL"),
+    timeout: float = TimeoutOpt,
+) -> None:
+    """Bring front ends back after an outage: the plan per antenna (steps gated by the
+    firmware's rules), then its ready controls, in order, each gate re-read just before
+    sending and each effect read back; antennas in parallel. --dry-run --watch follows
+    the plan without sending anything.
+
+    Exit status: 0 every antenna reached --until, 7 some still wait, 8 some stalled or
+    need a person, 4 refused or declined, 1 an error, 2 bad input (nothing sent).
+
+    Example: e2ckit --simulate --sim-scenario outage --sim-outage DV01 --sim-advance 6h
+    --sim-rate 3600 recover DV01 --yes --until cold
+    """
+    # lazy: the plan and the network load only when the command runs (--help stays fast)
+    from e2ckit.triage.notify import Notifier
+    from e2ckit.triage.plan import plan_recovery
+
+    steps, wait_s, interval_s = _checked(until, wait, interval, watch, notify_url)
+    array = ctx.meta.get("e2ckit.sim") or active_array()
+    names = None if antennas.strip().lower() == "all" else antennas
+    for line in _current_lines(plan_recovery(names, array=array, timeout=timeout), until):
+        typer.echo(line)
+    notifier = Notifier(notify_command, notify_url)
+    try:
+        report = _reporter(notifier)
+        if dry_run:
+            code = _watch_plan(names, array, until, interval_s, timeout, report) if watch else EXIT_OK
+        else:
+            _confirm(yes)
+            code = _carry_out(names, array, steps, until, wait_s, interval_s, timeout, report)
+    finally:
+        notifier.close()
+    raise typer.Exit(code)
+
+
+def _carry_out(names: Any, array: Any, steps: Any, until: str, wait: float, interval: float, timeout: float,
+               report: Any) -> int:  # fmt: skip
+    """recover() with the CLI's reporting; the exit status of the worst outcome."""
+    from e2ckit.triage.recover import recover  # lazy: --help stays fast
+
+    out = recover(names, confirm=True, array=array, until=until, wait=wait, interval=interval,
+                  timeout=timeout, on_event=report, steps=steps)  # fmt: skip
+    for r in out.itertuples():
+        typer.echo(f"{r.antenna}  {r.outcome}" + (f" at {r.step}" if r.step else "") + f": {r.reason}")
+    worst = next(w for w in _WORST if w in set(out.outcome))
+    return _EXIT[worst]

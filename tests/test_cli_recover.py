@@ -1,0 +1,124 @@
+"""`e2ckit recover` on the embedded simulator (issue 24.3): the acceptance run, the plan
+shown first, confirmation, bad input in one line, exit statuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from e2ckit.cli import app
+from e2ckit.cli.options import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_STATUSES, EXIT_WAITING
+
+ORDER = ["FEPS.SET_ENABLE_PWR", "FEMC.SET_BACKING_PUMP", "FEMC.SET_TURBO_PUMP", "FEMC.SET_GATE_VALVE", "CMPR.SET_DRIVE"]
+OUTAGE = ("--simulate", "--sim-scenario", "outage", "--sim-outage", "DV01", "--sim-advance", "6h")
+
+
+@pytest.fixture
+def run(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("E2CKIT_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    monkeypatch.setenv("E2CKIT_RECOVER_JOURNAL", str(tmp_path / "journal"))
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def _audit(tmp_path: Path) -> list[dict]:
+    log = tmp_path / "audit.jsonl"
+    return [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_acceptance_run_recovers_dv01_to_cold(run, tmp_path: Path) -> None:
+    r = run(*OUTAGE, "--sim-rate", "7200", "recover", "DV01", "--yes", "--until", "cold", "--interval", "2s")
+    assert r.exit_code == 0, r.output
+    lines = [x for x in r.output.splitlines() if not x.startswith("e2ckit:")]
+    assert lines[0].startswith("DV01  fe_powered ready, FEPS.SET_ENABLE_PWR = 1")
+    assert lines[-1] == "DV01  reached: cold reached"
+    audit = _audit(tmp_path)
+    assert [e["target"]["point"] for e in audit if e["outcome"] == "intent"] == ORDER
+    assert [e["outcome"] for e in audit] == ["intent", "sent"] * len(ORDER)  # none refused
+
+
+def test_dry_run_shows_the_plan_and_sends_nothing(run, tmp_path: Path) -> None:
+    r = run(*OUTAGE, "recover", "DV01,DV02", "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert "DV01  fe_powered ready, FEPS.SET_ENABLE_PWR = 1; 13 step(s) to operational" in r.output
+    assert "DV02  operational reached" in r.output
+    assert _audit(tmp_path) == []
+
+
+def test_without_yes_and_without_a_terminal_nothing_is_sent(run, tmp_path: Path) -> None:
+    r = run(*OUTAGE, "recover", "DV01")
+    assert r.exit_code == EXIT_REFUSED
+    assert "refused: not carrying out a recovery without --yes" in r.output
+    assert _audit(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("recover", "DV01", "--until", "colder"), "--until 'colder' is not a step"),
+        (("recover", "XX01", "--yes"), "XX01"),
+        (("recover", "DV01", "--wait", "soon"), "--wait 'soon' is not a duration"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(run, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    r = run("--simulate", *args)
+    assert r.exit_code == EXIT_BAD_INPUT, r.output
+    errors = [x for x in r.output.splitlines() if x.startswith("e2ckit: error")]
+    assert len(errors) == 1 and message in errors[0]
+    assert _audit(tmp_path) == []
+
+
+def test_a_gate_still_closed_after_wait_exits_waiting(run, tmp_path: Path) -> None:
+    # real time (rate 1): the turbo cannot reach speed within a 0 s wait
+    r = run(*OUTAGE, "recover", "DV01", "--yes", "--until", "gate_open", "--wait", "0")
+    assert r.exit_code == EXIT_WAITING, r.output
+    assert "DV01  waiting at gate_open: FEMC.TURBO_SPEED == 1 (reads LOW)" in r.output
+    assert [e["target"]["point"] for e in _audit(tmp_path) if e["outcome"] == "intent"] == ORDER[:3]
+    assert EXIT_WAITING in EXIT_STATUSES
+
+
+def test_watch_follows_the_plan_and_notifies_command_and_url(run, tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    posted: list[dict] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sink = tmp_path / "events.jsonl"
+    try:
+        r = run("--simulate", "--sim-scenario", "recovery", "--sim-outage", "DV01", "--sim-advance", "6h50m",
+                "--sim-rate", "20000", "recover", "DV01", "--dry-run", "--watch", "--until", "cold",
+                "--interval", "1s", "--notify-command", f"cat >> {sink}; echo >> {sink}",
+                "--notify-url", f"http://127.0.0.1:{server.server_address[1]}/hook")  # fmt: skip
+    finally:
+        server.shutdown()
+    assert r.exit_code == 0, r.output
+    events = [x.split(" ", 1)[1] for x in r.output.splitlines() if x[:4].isdigit()]
+    assert events[-1] == "DV01 cold reached"
+    assert any(e.startswith("DV01 cold waiting: FEMC.TEMP0 < 5") for e in events)
+    by_command = [json.loads(x) for x in sink.read_text().splitlines() if x.strip()]
+    assert [e["event"] for e in by_command] == [e["event"] for e in posted]
+    assert by_command[-1]["step"] == "cold" and by_command[-1]["event"] == "reached"
+    assert _audit(tmp_path) == []  # watching sends nothing
+
+
+def test_a_notify_url_that_is_not_http_is_bad_input(run, tmp_path: Path) -> None:
+    r = run("--simulate", "recover", "DV01", "--dry-run", "--notify-url", "ftp://x")
+    assert r.exit_code == EXIT_BAD_INPUT and "--notify-url 'ftp://x'" in r.output
