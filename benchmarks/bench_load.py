@@ -78,7 +78,7 @@ def antenna_day(day: date, antenna: str, seed: int, seconds: int = 86400):
     import numpy as np
     import pyarrow as pa
 
-    from e2ckit.logger.schema import FILE_SCHEMA
+    from e2ckit.logformat.schema import FILE_SCHEMA
 
     day_rng = np.random.default_rng(day.toordinal())  # the cycle times: one stamp for every antenna
     rng = np.random.default_rng(seed)
@@ -124,14 +124,15 @@ def antenna_day(day: date, antenna: str, seed: int, seconds: int = 86400):
 FORMAT = 2
 
 
-def _fresh(data: Path) -> None:
-    """Drop a cache made by another generator version or compaction setting."""
+def _fresh(data: Path, hours: int, layout: str) -> None:
+    """Drop a cache made by another generator version, compaction setting or shape."""
     import shutil
 
-    from e2ckit.logger.schema import COMPACT_LEVEL, WRITE_OPTIONS
+    from e2ckit.logformat.schema import COMPACT_LEVEL, WRITE_OPTIONS
 
     marker = data / "bench-format.json"
-    want = {"format": FORMAT, "compact_level": COMPACT_LEVEL, "options": repr(sorted(WRITE_OPTIONS.items()))}
+    want = {"format": FORMAT, "compact_level": COMPACT_LEVEL, "options": repr(sorted(WRITE_OPTIONS.items())),
+            "hours": hours, "layout": layout}  # fmt: skip
     try:
         have = json.loads(marker.read_text())
     except (OSError, ValueError):
@@ -142,31 +143,49 @@ def _fresh(data: Path) -> None:
             print(f"  the cached data in {data} is of another format: regenerating it", flush=True)
         for d in old:
             shutil.rmtree(d)
+        shutil.rmtree(data / ".e2ckit", ignore_errors=True)
         marker.write_text(json.dumps(want))
 
 
-def generate(data: Path, days: int) -> None:
-    """Write the days missing under ``data`` (each antenna-day as compaction writes it)."""
+def generate(data: Path, days: int, hours: int = 24, layout: str = "fresh") -> None:
+    """Write the days missing under ``data``: each antenna-day (its first ``hours``) as
+    this version's compaction writes it (``layout="fresh"``), or as an older e2ckit's
+    compaction did (``"upgraded"``: sorted by time, row groups of 1 M rows mixing every
+    point, no summary), then upgraded by ``compact`` as a user's archive is."""
     from e2ckit.logger.lock import DatasetLock
 
-    _fresh(data)
+    _fresh(data, hours, layout)
     # a writer holds the dataset's lock: a load() meanwhile reads around the temporary
     # files instead of settling them as a crashed writer's leftovers
     lock = DatasetLock(data, "bench_load.py generating data")
     lock.acquire()
     try:
-        _generate(data, days)
+        _generate(data, days, hours, layout)
     finally:
         lock.release()
     # days generated before summaries existed get theirs as any dataset does: compact
     from e2ckit.logger import compact
 
-    compact(data, before=DAY0 + timedelta(days=days))
+    t = time.perf_counter()
+    done = [r for r in compact(data, before=DAY0 + timedelta(days=days)) if r.file]
+    if done:
+        print(f"  compact: {len(done)} antenna-days rewritten in {time.perf_counter() - t:.0f} s", flush=True)
 
 
-def _generate(data: Path, days: int) -> None:
-    from e2ckit.logger import compaction, rollup
-    from e2ckit.logger.store import write_atomic
+def _old_layout(table, name: str):
+    """``table`` (as :func:`compaction.arrange` returns it) as an older e2ckit's
+    compaction wrote it: sorted by (time, point), without the layout key; its writer
+    settings (1 M-row row groups) for :func:`write_atomic`."""
+    from e2ckit.logformat.schema import COMPACT_LEVEL, FILE_SCHEMA, WRITE_OPTIONS
+
+    table = table.sort_by([("time", "ascending"), ("point", "ascending")])
+    table = table.replace_schema_metadata({**FILE_SCHEMA.metadata, b"e2ckit.replaces": b"[]"})
+    return table, {**WRITE_OPTIONS, "compression_level": COMPACT_LEVEL, "row_group_size": 1 << 20}
+
+
+def _generate(data: Path, days: int, hours: int = 24, layout: str = "fresh") -> None:
+    from e2ckit.logger import compaction, summaries
+    from e2ckit.logger.fsio import write_atomic
 
     for k in range(days):
         day = DAY0 + timedelta(days=k)
@@ -176,20 +195,24 @@ def _generate(data: Path, days: int) -> None:
             d = data / f"date={day}" / f"antenna={antenna}"
             if d.is_dir() and any(n.endswith(".parquet") for n in os.listdir(d)):
                 continue
-            table, name = compaction.arrange(antenna_day(day, antenna, seed=k * 1000 + i), [])
-            rollup.write(data, str(day), antenna, name, table)  # as compaction does
-            write_atomic(table, data, d, name, **compaction.options(table))
+            table, name = compaction.arrange(antenna_day(day, antenna, seed=k * 1000 + i, seconds=hours * 3600), [])
+            if layout == "upgraded":
+                old, opts = _old_layout(table, name)
+                write_atomic(old, data, d, name, **opts)
+            else:
+                summaries.write(data, str(day), antenna, name, table)  # as compaction does
+                write_atomic(table, data, d, name, **compaction.options(table))
             done += 1
         if done:
             print(f"  generated {day}: {done} antenna-days in {time.perf_counter() - t:.0f} s", flush=True)
 
 
-def size(data: Path, days: int) -> tuple[int, int, float]:
+def size(data: Path, days: int, hours: int = 24) -> tuple[int, int, float]:
     """Bytes of the samples, of their 5-minute summaries, and both per sample."""
     dates = [f"date={DAY0 + timedelta(days=k)}" for k in range(days)]
     samples = sum(f.stat().st_size for d in dates for f in (data / d).rglob("*.parquet"))
     summaries = sum(f.stat().st_size for d in dates for f in (data / ".e2ckit" / "rollup" / d).rglob("*.rollup"))
-    return samples, summaries, (samples + summaries) / (days * len(ANTENNAS) * len(_points()) * 86400)
+    return samples, summaries, (samples + summaries) / (days * len(ANTENNAS) * len(_points()) * 3600 * hours)
 
 
 # -- the queries (run in a child process each) ---------------------------------------------------
@@ -203,18 +226,19 @@ AGGREGATES = {
 }
 
 
-def _window(query: str) -> tuple[datetime | None, datetime | None, list[str] | None]:
+def _window(query: str, hours: int = 24) -> tuple[datetime | None, datetime | None, list[str] | None]:
     d0 = datetime(DAY0.year, DAY0.month, DAY0.day, tzinfo=timezone.utc)
-    if query == "window":
-        return d0 + timedelta(hours=10), d0 + timedelta(hours=12), [a for a in ANTENNAS if a.startswith("DV")]
+    if query == "window":  # 10:00-12:00 (the last two hours of a shorter log)
+        w0 = d0 + timedelta(hours=min(10, max(hours - 2, 0)))
+        return w0, w0 + timedelta(hours=2), [a for a in ANTENNAS if a.startswith("DV")]
     if query.startswith("week"):
         return d0, d0 + timedelta(days=7), None
     return d0, d0 + timedelta(days=1), None
 
 
-def run_one(engine: str, query: str, data: Path) -> dict:
+def run_one(engine: str, query: str, data: Path, hours: int = 24) -> dict:
     """One query on one engine; returns seconds, rows, and (e2ckit) bytes per row."""
-    lo, hi, ants = _window(query)
+    lo, hi, ants = _window(query, hours)
     days = [(lo + timedelta(days=k)).date() for k in range((hi - lo).days or 1)]
     minutes, aggs = AGGREGATES.get(query, (None, []))
     # the libraries are imported before the clock starts, as in a notebook
@@ -223,7 +247,10 @@ def run_one(engine: str, query: str, data: Path) -> dict:
         import polars  # noqa: F401
         import pyarrow.parquet  # noqa: F401
 
-        import e2ckit.logger.query  # noqa: F401
+        try:  # the reader's engine (e2ckit.dataset since the writer/reader split)
+            import e2ckit.dataset.query  # noqa: F401
+        except ImportError:
+            import e2ckit.logger.query  # noqa: F401
     elif engine == "duckdb":
         import duckdb  # noqa: F401
     else:
@@ -281,9 +308,9 @@ def run_one(engine: str, query: str, data: Path) -> dict:
     return {"seconds": seconds, "rows": rows, "rss_mb": rss, "bytes_per_row": bpr}
 
 
-def child(engine: str, query: str, data: Path) -> dict:
+def child(engine: str, query: str, data: Path, hours: int = 24) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", engine, query, "--data", str(data)],
+        [sys.executable, __file__, "--child", engine, query, "--data", str(data), "--hours", str(hours)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -325,17 +352,20 @@ def main() -> None:
     ap.add_argument("--week", action="store_true", help="also generate and query a week")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--trend", action="store_true", help="also time a TrendPanel over the data (panels' goal)")
+    ap.add_argument("--hours", type=int, default=24, help="hours logged a day (24; the issue-21 figures: 6)")
+    ap.add_argument("--layout", choices=["fresh", "upgraded"], default="fresh",
+                    help="fresh: written by this compaction; upgraded: an older compaction's layout, then `compact`")
     ap.add_argument("--child", nargs=2, metavar=("ENGINE", "QUERY"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         engine, query = args.child
-        print(json.dumps(run_trend(args.data) if query == "trend" else run_one(engine, query, args.data)))
+        print(json.dumps(run_trend(args.data) if query == "trend" else run_one(engine, query, args.data, args.hours)))
         return
     days = 7 if args.week else 1
     args.data.mkdir(parents=True, exist_ok=True)
-    print(f"data: {args.data}")
-    generate(args.data, days)
-    samples, summaries, per = size(args.data, days)
+    print(f"data: {args.data} ({args.hours} h a day, {args.layout})")
+    generate(args.data, days, args.hours, args.layout)
+    samples, summaries, per = size(args.data, days, args.hours)
     print(
         f"on disk: {(samples + summaries) / 1e6:.0f} MB for {days} day(s) ({samples / 1e6:.0f} MB of samples, "
         f"{summaries / 1e6:.1f} MB of 5-minute summaries), {per:.2f} bytes per sample\n"
@@ -353,7 +383,7 @@ def main() -> None:
             # the engines take turns going first: on this shared machine a process that
             # follows one which kept both cores busy often runs slower
             for e in engines[r % 3 :] + engines[: r % 3]:
-                results.setdefault((q, e), []).append(child(e, q, args.data))
+                results.setdefault((q, e), []).append(child(e, q, args.data, args.hours))
     header = ["query", "rows", "e2ckit", "DuckDB", "Polars", "e2ckit / faster", "e2ckit peak RSS", "B/row"]
     rows = [header]
     for q, label in queries:
@@ -376,7 +406,7 @@ def main() -> None:
     # a process that follows one which freed a lot of memory often waits on the kernel
     # for its pages (sys time 0.2 -> 1.5 s for e2ckit, whose numpy arrays ask for huge
     # pages); back to back, each engine meets the memory its own previous run left
-    alone = {e: statistics.median(child(e, "point", args.data)["seconds"] for _ in range(args.repeat)) for e in engines}
+    alone = {e: statistics.median(child(e, "point", args.data, args.hours)["seconds"] for _ in range(args.repeat)) for e in engines}
     faster = min(alone["duckdb"], alone["polars"])
     print(
         f"one point, all antennas, whole day, each engine's {args.repeat} runs back to back (medians): "

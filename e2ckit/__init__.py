@@ -29,9 +29,10 @@ _EXPORTS = {
     "recovery": "e2ckit.triage.recovery",
     "Limits": "e2ckit.triage.limits",
     "RecoveryBoard": "e2ckit.triage.board",
-    # logging to parquet
+    # logging to parquet (the writer) and reading it back (the dataset)
     "Logger": "e2ckit.logger",
-    "load": "e2ckit.logger",
+    "compact": "e2ckit.logger",
+    "load": "e2ckit.dataset",
     # building blocks
     "Client": "e2ckit.client",
     "E2CClient": "e2ckit.compat",

@@ -26,6 +26,7 @@ import pytest
 import e2ckit
 from e2ckit.catalog import default_catalog
 from e2ckit.errors import ValidationError
+from e2ckit.dataset import load
 from e2ckit.logger import (
     FILE_SCHEMA,
     LOAD_COLUMNS,
@@ -35,11 +36,10 @@ from e2ckit.logger import (
     UnreadableFileWarning,
     _Buffer,
     compact,
-    load,
 )
 from e2ckit.logger import compaction as compaction_mod
 from e2ckit.logger import cycle as cycle_mod
-from e2ckit.logger import store as store_mod
+from e2ckit.logger import fsio as store_mod
 from e2ckit.sim import SimulatedArray
 from e2ckit.sim.clock import DEFAULT_EPOCH, SimClock
 

@@ -11,12 +11,13 @@ ones are skipped with a warning and left alone), merge and sort them, write the 
 to ``DIR/.e2ckit/tmp/`` and check it holds every row, write the *journal*
 ``DIR/.e2ckit/compact.json`` (partition, temporary file, final name, inputs), rename the
 result into place, delete the inputs, delete the journal. A crash at any step is
-settled by the next e2ckit command on the directory (:func:`recover_journal`, run by a
-logger, ``compact`` and ``load`` with the lock held): if the result was renamed into
-place the inputs still there are deleted (rolled forward), otherwise the temporary
-file is (rolled back). Between a crash after the rename and that next command, a
-reader without e2ckit can see a day's rows twice; ``load`` never does (the compacted
-file names its inputs in its metadata, ``e2ckit.replaces``).
+settled by the next writer on the directory
+(:func:`e2ckit.logger.recovery.recover_journal`, run by a logger and ``compact`` with
+the lock held): if the result was renamed into place the inputs still there are
+deleted (rolled forward), otherwise the temporary file is (rolled back). Between a
+crash after the rename and that next writer, a reader without e2ckit can see a day's
+rows twice; ``load`` never does (the compacted file names its inputs in its
+metadata, ``e2ckit.replaces``).
 """
 
 from __future__ import annotations
@@ -36,20 +37,20 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from e2ckit.errors import E2CKitError, ValidationError
-from e2ckit.logger import rollup
-from e2ckit.logger.lock import DatasetLock
-from e2ckit.logger.read import partitions, replaced, utc
-from e2ckit.logger.schema import (
+from e2ckit.logformat import summaries as summary_format
+from e2ckit.logformat.files import candidates, local_meta, partitions, replaced, utc
+from e2ckit.logformat.schema import (
     COMPACT_LEVEL,
     FILE_SCHEMA,
     OLD_TMP_RE,
-    PART_RE,
-    STATE_DIR,
     WRITE_OPTIONS,
     UnreadableFileWarning,
     foreign_reason,
 )
-from e2ckit.logger.store import fsync_dir, recover, tmp_dir, write_error, write_parquet
+from e2ckit.logger import summaries
+from e2ckit.logger.fsio import fsync_dir, tmp_dir, write_error, write_parquet
+from e2ckit.logger.lock import DatasetLock
+from e2ckit.logger.recovery import journal_path, recover
 
 
 @dataclass(frozen=True)
@@ -128,42 +129,9 @@ def options(table: pa.Table) -> dict[str, Any]:
     return {**WRITE_OPTIONS, "compression_level": COMPACT_LEVEL, "row_groups": _point_groups(table)}
 
 
-def _journal(root: Path) -> Path:
-    return root / STATE_DIR / "compact.json"
-
-
 def _step(name: str) -> None:
     """Called after each step of a compaction; tests replace it to crash there."""
 
-
-def recover_journal(root: Path) -> str | None:
-    """Settle a compaction a crash interrupted (lock held): roll it forward if its file
-    was renamed into place, back otherwise. Returns "forward", "back" or None."""
-    path = _journal(root)
-    try:
-        j = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        j = None  # a journal cut short: written before the rename, so nothing was renamed
-    done = None
-    if j is not None:
-        d = root / j["dir"]
-        if (d / j["file"]).exists():
-            for name in j["inputs"]:
-                with contextlib.suppress(FileNotFoundError):
-                    (d / name).unlink()
-            fsync_dir(d)
-            done = "forward"
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                (root / j["tmp"]).unlink()
-            done = "back"
-    else:
-        done = "back"
-    path.unlink()
-    fsync_dir(path.parent)
-    return done
 
 
 def compact(path: str | os.PathLike[str], before: Any = None) -> list[CompactResult]:
@@ -184,9 +152,7 @@ def compact(path: str | os.PathLike[str], before: Any = None) -> list[CompactRes
     if before is None:
         cutoff = datetime.now(timezone.utc).date()
     else:
-        b = utc(before, "before")
-        assert b is not None
-        cutoff = b.date()
+        cutoff = utc(before, "before").date()
     lock = DatasetLock(root, "e2ckit log compact")
     try:
         lock.acquire()
@@ -211,9 +177,9 @@ def _already_compacted(root: Path, day: str, antenna: str, f: Path) -> CompactRe
     try:
         if foreign_reason(pq.read_schema(f)) is not None or _old_layout(f):
             return None
-        if rollup.usable(root, day, antenna, [f]) is None:
+        if summary_format.usable(root, day, antenna, [f]) is None:
             with contextlib.suppress(OSError):
-                rollup.write(root, day, antenna, f.name, pq.read_table(f, columns=FILE_SCHEMA.names).cast(FILE_SCHEMA))
+                summaries.write(root, day, antenna, f.name, pq.read_table(f, columns=FILE_SCHEMA.names).cast(FILE_SCHEMA))
         size = f.stat().st_size
     except (pa.ArrowException, OSError, ValueError):
         return None
@@ -227,8 +193,8 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
             with contextlib.suppress(OSError):
                 (d / n).unlink()
     # parts, and any other parquet file a reader would count (checked below)
-    everything = [d / n for n in names if PART_RE.match(n) or (n.endswith(".parquet") and not n.startswith((".", "_")))]
-    leftovers = replaced(everything)
+    everything = [d / n for n in candidates(names)]
+    leftovers = {Path(p) for p in replaced([str(f) for f in everything], local_meta)}
     for f in leftovers:  # inputs a crashed older e2ckit left behind its compacted file
         with contextlib.suppress(FileNotFoundError):
             f.unlink()
@@ -279,8 +245,8 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
         # one that cannot be written (a full disk) does not stop the compaction; the next
         # compact writes it
         with contextlib.suppress(OSError):
-            rollup.write(root, day, antenna, name, merged)
-        journal = _journal(root)
+            summaries.write(root, day, antenna, name, merged)
+        journal = journal_path(root)
         entry = {
             "dir": str(d.relative_to(root)),
             "tmp": str(tmp.relative_to(root)),

@@ -32,9 +32,11 @@ from e2ckit.errors import ValidationError
 from e2ckit.logger import _source
 from e2ckit.logger.lock import DatasetLock
 from e2ckit.logger.rows import CycleRows
-from e2ckit.logger.schema import LogWriteError
+from e2ckit.logformat.schema import LogWriteError
 from e2ckit.logger.status import AntennaHealth, LoggerStatus
-from e2ckit.logger.store import FSYNC_MODES, Store, recover, write_error
+from e2ckit.logger.fsio import write_error
+from e2ckit.logger.recovery import recover
+from e2ckit.logger.store import FSYNC_MODES, Store
 from e2ckit.names import default_deadline
 
 if TYPE_CHECKING:

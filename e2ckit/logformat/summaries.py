@@ -22,13 +22,12 @@ about 2 % to a compacted day (a row per point per 5 minutes).
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from e2ckit.logger.schema import STATE_DIR
+from e2ckit.logformat.schema import STATE_DIR
 
 #: the summary's bucket, µs (5 minutes: a week's panel takes 15-minute buckets)
 EVERY_US = 300_000_000
@@ -52,7 +51,7 @@ SCHEMA = pa.schema(
         pa.field("max", pa.float64()),
     ]
 )
-_OPTIONS: dict[str, Any] = {
+OPTIONS: dict[str, Any] = {
     "compression": "zstd",
     "compression_level": 9,
     "use_dictionary": ["antenna", "point", "unit"],
@@ -86,7 +85,7 @@ def summarize(table: pa.Table, antenna: str) -> pa.Table:
     and the unit. A bucket whose readings all failed has n = 0 and null statistics."""
     import polars as pl
 
-    from e2ckit.logger.query import bucket_start, good_value
+    from e2ckit.logformat.rules import bucket_start, good_value
 
     out = (
         pl.from_arrow(table.select(["time", "point", "value", "unit", "error"]))
@@ -105,21 +104,3 @@ def summarize(table: pa.Table, antenna: str) -> pa.Table:
         .collect()
     )
     return out.to_arrow().select(SCHEMA.names).cast(SCHEMA)
-
-
-def write(root: Path, day: str, antenna: str, compacted: str, table: pa.Table) -> Path | None:
-    """Summarize ``table`` (the compacted file's rows) next to the other summaries of its
-    partition, replacing them; None when the day is too sparse to be worth it."""
-    from e2ckit.logger.store import write_atomic
-
-    d = directory(root, day, antenna)
-    for old in d.glob("*" + SUFFIX) if d.is_dir() else []:
-        with contextlib.suppress(OSError):
-            old.unlink()
-    if not table.num_rows:
-        return None
-    summary = summarize(table, antenna)
-    if table.num_rows < MIN_PER_BUCKET * summary.num_rows:  # a slow log: no faster than its samples
-        return None
-    write_atomic(summary, root, d, compacted + SUFFIX, **_OPTIONS)
-    return d / (compacted + SUFFIX)
