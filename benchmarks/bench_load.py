@@ -131,8 +131,10 @@ def _fresh(data: Path, hours: int, layout: str) -> None:
     from e2ckit.logformat.schema import COMPACT_LEVEL, WRITE_OPTIONS
 
     marker = data / "bench-format.json"
+    from e2ckit.logger.compaction import MIN_GROUP
+
     want = {"format": FORMAT, "compact_level": COMPACT_LEVEL, "options": repr(sorted(WRITE_OPTIONS.items())),
-            "hours": hours, "layout": layout}  # fmt: skip
+            "min_group": MIN_GROUP, "hours": hours, "layout": layout}  # fmt: skip
     try:
         have = json.loads(marker.read_text())
     except (OSError, ValueError):
@@ -200,8 +202,8 @@ def _generate(data: Path, days: int, hours: int = 24, layout: str = "fresh") -> 
                 old, opts = _old_layout(table, name)
                 write_atomic(old, data, d, name, **opts)
             else:
-                summaries.write(data, str(day), antenna, name, table)  # as compaction does
                 write_atomic(table, data, d, name, **compaction.options(table))
+                summaries.write(data, str(day), antenna, name, table, source=d / name)  # as compaction does
             done += 1
         if done:
             print(f"  generated {day}: {done} antenna-days in {time.perf_counter() - t:.0f} s", flush=True)
@@ -257,7 +259,13 @@ def run_one(engine: str, query: str, data: Path, hours: int = 24) -> dict:
         import polars  # noqa: F401
     t = time.perf_counter()
     bpr = None
-    if engine == "e2ckit":
+    if engine == "e2ckit" and query == "many":
+        import e2ckit
+
+        df = e2ckit.load(data)
+        rows = len(df)
+        bpr = df.memory_usage(deep=True).sum() / max(rows, 1)
+    elif engine == "e2ckit":
         import e2ckit
 
         kw = {"every": f"{minutes}min", "agg": aggs} if minutes else {}
@@ -282,8 +290,7 @@ def run_one(engine: str, query: str, data: Path, hours: int = 24) -> dict:
             sql = f"select time, antenna, point, value, unit, status, latency_100us from {src} where {where} order by time, antenna, point"
         con = duckdb.connect()
         con.execute("SET TimeZone='UTC'")
-        rel = con.sql(sql)
-        rows = (rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()).num_rows
+        rows = len(con.sql(sql).df())  # a pandas frame, as e2ckit returns
     else:
         import polars as pl
 
@@ -300,20 +307,48 @@ def run_one(engine: str, query: str, data: Path, hours: int = 24) -> dict:
             out = lf.sort("time", "antenna", "point").collect()
         else:
             out = lf.select("time", "antenna", "point", "value", "unit", "status", "latency_100us").sort("time", "antenna", "point").collect()
-        rows = out.height
+        rows = len(out.to_pandas())  # a pandas frame, as e2ckit returns
     seconds = time.perf_counter() - t
     import resource
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-    return {"seconds": seconds, "rows": rows, "rss_mb": rss, "bytes_per_row": bpr}
+    module = sys.modules["e2ckit"].__file__ if "e2ckit" in sys.modules else None
+    return {"seconds": seconds, "rows": rows, "rss_mb": rss, "bytes_per_row": bpr, "module": module}
+
+
+#: ``--base DIR``: the e2ckit at DIR (a checkout of the baseline, e.g. ``git archive
+#: 1b2fb37``) measured beside this one, as the engine "base"
+BASE: Path | None = None
 
 
 def child(engine: str, query: str, data: Path, hours: int = 24) -> dict:
+    env = dict(os.environ)
+    if engine == "base":  # the baseline's e2ckit first on the path (before an editable install)
+        env["PYTHONPATH"] = str(BASE)
+        engine = "e2ckit"
     out = subprocess.run(
         [sys.executable, __file__, "--child", engine, query, "--data", str(data), "--hours", str(hours)],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env=env,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def many_parts(data: Path, n: int = 10_000) -> Path:
+    """A day of ``n`` one-row parts in one partition (a logger flushing every cycle),
+    written by the logger's own part writer; cached."""
+    from e2ckit.logger.store import write_part
+
+    root = data.parent / (data.name + f"-{n}-parts")
+    d = root / f"date={DAY0}" / "antenna=DV01"
+    if d.is_dir() and len(os.listdir(d)) == n:
+        return root
+    table = antenna_day(DAY0, "DV01", seed=1, seconds=n)
+    table = table.sort_by("time")
+    t = time.perf_counter()
+    for k in range(n):
+        write_part(root, str(DAY0), "DV01", table.slice(k, 1), "manyrows", k + 1)
+    print(f"  wrote {n} one-row parts in {time.perf_counter() - t:.0f} s", flush=True)
+    return root
 
 
 def run_trend(data: Path) -> dict:
@@ -346,7 +381,7 @@ def run_trend(data: Path) -> dict:
     }  # fmt: skip
 
 
-def main() -> None:
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "e2ckit-bench-load")
     ap.add_argument("--week", action="store_true", help="also generate and query a week")
@@ -355,15 +390,67 @@ def main() -> None:
     ap.add_argument("--hours", type=int, default=24, help="hours logged a day (24; the issue-21 figures: 6)")
     ap.add_argument("--layout", choices=["fresh", "upgraded"], default="fresh",
                     help="fresh: written by this compaction; upgraded: an older compaction's layout, then `compact`")
+    ap.add_argument("--base", type=Path, help="a checkout of the baseline e2ckit, measured beside this one")
+    ap.add_argument("--many", action="store_true", help="also load a day of 10,000 one-row parts (issue 26)")
     ap.add_argument("--child", nargs=2, metavar=("ENGINE", "QUERY"), help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def _table(queries: list[tuple[str, str]], engines: list[str], results: dict[tuple[str, str], list[dict]]) -> None:
+    names = {"e2ckit": "e2ckit", "base": "e2ckit@base", "duckdb": "DuckDB→pandas", "polars": "Polars→pandas"}
+    header = ["query", "rows", *(names[e] for e in engines), "e2ckit / faster"]
+    header += ["e2ckit / base"] if "base" in engines else []
+    header += ["e2ckit peak RSS", "B/row"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for q, label in queries:
+        med = {e: statistics.median(r["seconds"] for r in results[(q, e)]) for e in engines}
+        rss = {e: statistics.median(r["rss_mb"] for r in results[(q, e)]) for e in engines}
+        first = results[(q, "e2ckit")][0]
+        faster = min(med["duckdb"], med["polars"])
+        row = [label, f"{first['rows']:,}", *(f"{med[e]:.2f} s ({rss[e] / 1024:.2f} GB)" for e in engines),
+               f"{med['e2ckit'] / faster:.2f}×"]  # fmt: skip
+        row += [f"{med['e2ckit'] / med['base']:.2f}×"] if "base" in engines else []
+        row += [f"{rss['e2ckit'] / 1024:.2f} GB", f"{first['bytes_per_row']:.1f}"]
+        print("| " + " | ".join(row) + " |")
+    print(f"\n(times: medians of {len(results[(queries[0][0], 'e2ckit')])} interleaved runs, the engines taking "
+          "turns going first, each query in its own process; DuckDB and Polars end in a pandas frame as e2ckit "
+          "does; GB: peak RSS)")  # fmt: skip
+
+
+def _many(args: argparse.Namespace) -> None:
+    root = many_parts(args.data)
+    engines = ["e2ckit", *(["base"] if args.base else [])]
+    runs = {e: [child(e, "many", root) for _ in range(args.repeat)] for e in engines}
+    med = {e: statistics.median(r["seconds"] for r in runs[e]) for e in engines}
+    base = f", e2ckit@base {med['base']:.2f} s" if args.base else ""
+    print(f"a day of 10,000 one-row parts (one antenna): e2ckit {med['e2ckit']:.2f} s{base} "
+          f"(goal <= 2 s; medians of {args.repeat})")  # fmt: skip
+
+
+def _trend(args: argparse.Namespace) -> None:
+    runs = [child("e2ckit", "trend", args.data) for _ in range(args.repeat)]
+    r = runs[0]
+    each = ", ".join(f"{x['seconds']:.2f}" for x in runs)
+    print(
+        f"TrendPanel({POINT}) over the whole log ({r['span']}, {r['antennas']} antennas), built and drawn: "
+        f"{statistics.median(x['seconds'] for x in runs):.2f} s (median of {len(runs)}, each in its own "
+        f"process; runs {each}), at most {r['per_line']} points a "
+        f"line ({r['named']} antennas named, the rest in the band), peak RSS {statistics.median(x['rss_mb'] for x in runs) / 1024:.2f} GB"
+    )
+
+
+def main() -> None:
+    global BASE
+    args = _args()
+    BASE = args.base
     if args.child:
         engine, query = args.child
         print(json.dumps(run_trend(args.data) if query == "trend" else run_one(engine, query, args.data, args.hours)))
         return
     days = 7 if args.week else 1
     args.data.mkdir(parents=True, exist_ok=True)
-    print(f"data: {args.data} ({args.hours} h a day, {args.layout})")
+    print(f"data: {args.data} ({args.hours} h a day, {args.layout}); load average {os.getloadavg()[0]:.2f}")
     generate(args.data, days, args.hours, args.layout)
     samples, summaries, per = size(args.data, days, args.hours)
     print(
@@ -371,58 +458,28 @@ def main() -> None:
         f"{summaries / 1e6:.1f} MB of 5-minute summaries), {per:.2f} bytes per sample\n"
     )
     queries = [
-        ("point", "one point, all antennas, whole day"),
+        ("point", "one point, all antennas, whole log"),
         ("window", "the same, DV antennas, a 2-hour window"),
-        ("agg", "1-min mean/min/max per antenna, the day"),
+        ("agg", "1-min mean/min/max per antenna, the whole log"),
     ] + ([("week", "1-min mean per antenna, one point, the week"),
           ("week15", "15-min min/max/mean/count, the week (a week's panel)")] if args.week else [])  # fmt: skip
-    engines = ["e2ckit", "duckdb", "polars"]
+    engines = ["e2ckit", *(["base"] if args.base else []), "duckdb", "polars"]
     results: dict[tuple[str, str], list[dict]] = {}
     for r in range(args.repeat):
         for q, _label in queries:
             # the engines take turns going first: on this shared machine a process that
             # follows one which kept both cores busy often runs slower
-            for e in engines[r % 3 :] + engines[: r % 3]:
+            k = r % len(engines)
+            for e in engines[k:] + engines[:k]:
                 results.setdefault((q, e), []).append(child(e, q, args.data, args.hours))
-    header = ["query", "rows", "e2ckit", "DuckDB", "Polars", "e2ckit / faster", "e2ckit peak RSS", "B/row"]
-    rows = [header]
-    for q, label in queries:
-        med = {e: statistics.median(r["seconds"] for r in results[(q, e)]) for e in engines}
-        rss = {e: statistics.median(r["rss_mb"] for r in results[(q, e)]) for e in engines}
-        first = results[(q, "e2ckit")][0]
-        faster = min(med["duckdb"], med["polars"])
-        rows.append([
-            label, f"{first['rows']:,}",
-            *(f"{med[e]:.2f} s ({rss[e] / 1024:.2f} GB)" for e in engines),
-            f"{med['e2ckit'] / faster:.2f}×", f"{rss['e2ckit'] / 1024:.2f} GB", f"{first['bytes_per_row']:.1f}",
-        ])  # fmt: skip
-    print("| " + " | ".join(rows[0]) + " |")
-    print("|" + "---|" * len(rows[0]))
-    for r in rows[1:]:
-        print("| " + " | ".join(r) + " |")
-    print(f"\n(times: medians of {args.repeat} interleaved runs, the engines taking turns going first, each query "
-          "in its own process; GB: peak RSS)")  # fmt: skip
-    # the first query again, each engine's runs back to back: on this shared 2-core VM
-    # a process that follows one which freed a lot of memory often waits on the kernel
-    # for its pages (sys time 0.2 -> 1.5 s for e2ckit, whose numpy arrays ask for huge
-    # pages); back to back, each engine meets the memory its own previous run left
-    alone = {e: statistics.median(child(e, "point", args.data, args.hours)["seconds"] for _ in range(args.repeat)) for e in engines}
-    faster = min(alone["duckdb"], alone["polars"])
-    print(
-        f"one point, all antennas, whole day, each engine's {args.repeat} runs back to back (medians): "
-        f"e2ckit {alone['e2ckit']:.2f} s, DuckDB {alone['duckdb']:.2f} s, Polars {alone['polars']:.2f} s "
-        f"(e2ckit / faster {alone['e2ckit'] / faster:.2f}×)"
-    )
+    if args.base:
+        assert str(args.base) in (results[("point", "base")][0]["module"] or ""), "the baseline was not imported"
+    _table(queries, engines, results)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.many:
+        _many(args)
     if args.trend:
-        runs = [child("e2ckit", "trend", args.data) for _ in range(args.repeat)]
-        r = runs[0]
-        each = ", ".join(f"{x['seconds']:.2f}" for x in runs)
-        print(
-            f"TrendPanel({POINT}) over the whole log ({r['span']}, {r['antennas']} antennas), built and drawn: "
-            f"{statistics.median(x['seconds'] for x in runs):.2f} s (median of {len(runs)}, each in its own "
-            f"process; runs {each}), at most {r['per_line']} points a "
-            f"line ({r['named']} antennas named, the rest in the band), peak RSS {statistics.median(x['rss_mb'] for x in runs) / 1024:.2f} GB"
-        )
+        _trend(args)
 
 
 if __name__ == "__main__":

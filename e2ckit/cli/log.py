@@ -29,14 +29,14 @@ from typing import Any
 import typer
 
 from e2ckit.cli.common import WholeHelp, guard, one_line
-from e2ckit.cli.options import BadInput
+from e2ckit.cli.options import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, BadInput
 from e2ckit.errors import E2CKitError, ValidationError
 
 __all__ = ["DefaultGroup", "register"]
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
+#: `log` (a logger that could not write) and `log compact` (a day or file skipped, or
+#: the compaction could not run) exit with the one table's EXIT_PARTIAL
+EXIT_FAILED = EXIT_PARTIAL
 
 
 class DefaultGroup(WholeHelp):
@@ -236,8 +236,17 @@ def log_compact(
     except ValueError as exc:  # a part file pyarrow cannot read or merge (ArrowInvalid)
         _err(f"error: cannot compact {path}: {one_line(exc)}")
         raise typer.Exit(EXIT_FAILED) from None
-    for w in skipped:  # files left alone (another schema, not parquet): one line each
+    for w in skipped:  # files and days left alone (another schema, another file system): one line each
         _err(f"warning: {str(w.message).removeprefix('e2ckit: ')}")
+    _compact_report(results)
+    # the worst outcome decides: a day (or a badly named directory) skipped is partial;
+    # a file left alone (another tool's, or damaged) is a warning, the day is compacted
+    if any(r.error for r in results) or any("skipping directory" in str(w.message) for w in skipped):
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _compact_report(results: list[Any]) -> None:
+    """A line per compacted partition on stdout, the totals on stderr."""
     done = [r for r in results if r.file is not None]
     rows = sum(r.rows for r in done)
     b0 = sum(r.bytes_before for r in done)
@@ -248,10 +257,9 @@ def log_compact(
             f"{r.bytes_before} -> {r.bytes_after} bytes"
         )
     ratio = f" ({b1 / b0:.0%})" if b0 else ""
-    _err(
-        f"compacted {len(done)} of {len(results)} closed partitions: {rows} rows, "
-        f"{b0} -> {b1} bytes{ratio}"
-    )
+    failed = sum(1 for r in results if r.error)
+    also = f"; {failed} skipped (named above)" if failed else ""
+    _err(f"compacted {len(done)} of {len(results)} closed partitions: {rows} rows, {b0} -> {b1} bytes{ratio}{also}")
 
 
 def register(app: typer.Typer) -> None:

@@ -79,30 +79,87 @@ def column_names(columns: str | Sequence[str] | None, allowed: Sequence[str]) ->
     return items
 
 
-def _lazy(chunks: list[tuple[pa.Table, str | None]]) -> Any:
-    """One lazy Polars frame over the reader's chunks (``antenna`` from the directory, or
-    the table's own column), strings as Polars strings."""
-    import polars as pl
+class _Coded:
+    """The reader's chunks as Polars sees them: numbers only. ``point``, ``unit`` and
+    ``antenna`` become int32 codes into one list each (the parquet dictionaries unified,
+    not decoded: handing Polars dictionary columns made it build categoricals, a third
+    of an aggregate's time), ``error`` its dictionary indices (null where the reading
+    did not fail: all :func:`good_value` asks of it). :meth:`decode` turns the codes of
+    the (small) result back into strings."""
 
-    frames = []
-    for t, antenna in chunks:
-        df = pl.from_arrow(t.select([*NEED, *(["antenna"] if antenna is None else [])]))
-        if antenna is not None:
-            df = df.with_columns(pl.lit(antenna).alias("antenna"))
-        frames.append(df.lazy().with_columns(pl.col("point", "unit", "antenna").cast(pl.String)))
-    if not frames:
-        empty = {"time": pl.Datetime("us", "UTC"), "point": pl.String, "value": pl.Float64, "unit": pl.String,
-                 "error": pl.String, "antenna": pl.String}  # fmt: skip
-        return pl.DataFrame(schema=empty).lazy()
-    return pl.concat(frames, how="vertical_relaxed")
+    def __init__(self, chunks: list[tuple[pa.Table, str | None]]) -> None:
+        import pyarrow.compute as pc
+
+        self.antennas = sorted({a for _, a in chunks if a is not None} | {
+            v for t, a in chunks if a is None for v in pc.unique(pc.cast(t["antenna"], pa.string())).to_pylist() if v is not None
+        })  # fmt: skip
+        self.values: dict[str, list[str]] = {}
+        codes: dict[str, list[pa.Array]] = {}
+        for c in ("point", "unit"):
+            parts = [chunk for t, _ in chunks for chunk in t[c].chunks]
+            if not parts:
+                self.values[c], codes[c] = [], []
+                continue
+            unified = pa.chunked_array(parts).unify_dictionaries()
+            self.values[c] = unified.chunks[0].dictionary.to_pylist()
+            codes[c] = [pc.cast(chunk.indices, pa.int32()) for chunk in unified.chunks]
+        self.tables = []
+        where = {a: i for i, a in enumerate(self.antennas)}
+        k = 0
+        for t, antenna in chunks:
+            n_chunks = t["point"].num_chunks
+            cols = {c: pa.chunked_array(codes[c][k : k + n_chunks], pa.int32()) for c in ("point", "unit")}
+            k += n_chunks
+            if antenna is not None:
+                ant = pa.array(np_full(t.num_rows, where[antenna]))
+            else:
+                ant = pc.index_in(pc.cast(t["antenna"], pa.string()), value_set=pa.array(self.antennas, pa.string()))
+            self.tables.append(pa.table({
+                "time": t["time"], "value": t["value"], "error": _indices(t["error"]),
+                "point": cols["point"], "unit": cols["unit"], "antenna": pc.cast(ant, pa.int32()),
+            }))  # fmt: skip
+
+    def lazy(self) -> Any:
+        import polars as pl
+
+        if not self.tables:
+            empty = {"time": pl.Datetime("us", "UTC"), "value": pl.Float64, "error": pl.Int32, "point": pl.Int32,
+                     "unit": pl.Int32, "antenna": pl.Int32}  # fmt: skip
+            return pl.DataFrame(schema=empty).lazy()
+        return pl.from_arrow(pa.concat_tables(self.tables)).lazy()  # type: ignore[union-attr]
+
+    def decode(self, out: Any) -> Any:
+        """A result's code columns as Polars strings."""
+        import polars as pl
+
+        names = {"antenna": self.antennas, **self.values}
+        return out.with_columns(
+            pl.col(c).map_batches(lambda s, v=names[c]: pl.Series(v, dtype=pl.String).gather(s) if len(v) else s.cast(pl.String),
+                                  return_dtype=pl.String)  # fmt: skip
+            for c in ("antenna", "point", "unit") if c in out.collect_schema().names()
+        )
+
+
+def np_full(n: int, value: int) -> Any:
+    import numpy as np
+
+    return np.full(n, value, np.int32)
+
+
+def _indices(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A dictionary column's indices (nulls where it is null), or the column as is."""
+    if pa.types.is_dictionary(col.type):
+        return pa.chunked_array([c.indices for c in col.chunks], col.type.index_type)
+    return col
 
 
 def aggregate(chunks: list[tuple[pa.Table, str | None]], every: int, aggs: list[str],
               columns: list[str] | None) -> pd.DataFrame:  # fmt: skip
     """Buckets of ``every`` µs over the reader's chunks."""
+    coded = _Coded(chunks)
     # the streaming engine: linear in the rows, one group table
-    out = _lazy(chunks).group_by(bucket_start(every), "antenna", "point").agg(_agg_exprs(aggs)).collect(engine="streaming")
-    return _buckets(out, aggs, columns)
+    out = coded.lazy().group_by(bucket_start(every), "antenna", "point").agg(_agg_exprs(aggs)).collect(engine="streaming")
+    return _buckets(coded.decode(out), aggs, columns)
 
 
 def _agg_exprs(aggs: list[str]) -> list[Any]:
@@ -177,12 +234,13 @@ def from_summaries(chunks: list[tuple[pa.Table, str | None]], summaries: list[Pa
     parts = []
     if chunks:
         v = good_value()
-        parts.append(
-            _lazy(chunks).group_by(bucket, "antenna", "point").agg(
+        coded = _Coded(chunks)
+        parts.append(coded.decode(
+            coded.lazy().group_by(bucket, "antenna", "point").agg(
                 pl.col("unit").drop_nulls().last(), v.count().cast(pl.Int64).alias("n"),
                 v.sum().alias("sum"), v.min().alias("min"), v.max().alias("max"),
             )  # fmt: skip
-        )
+        ))
     # a summary's time is its 5-minute bucket; the days read from one have no start or
     # end inside them off that grid, so filtering on it is filtering the samples
     conds = []

@@ -249,11 +249,21 @@ def _normal(table: pa.Table) -> pa.Table:
     return pa.table(out)
 
 
+def _in(col: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
+    """Whether each value of a dictionary column (normalised) is among ``values``: judged
+    once per dictionary entry and gathered by the indices, not once per row's string."""
+    out = []
+    for chunk in col.chunks:
+        hit = pc.is_in(chunk.dictionary, value_set=values)
+        out.append(pc.fill_null(pc.take(hit, chunk.indices), False))
+    return pa.chunked_array(out, pa.bool_())
+
+
 def filtered(table: pa.Table, points: list[str] | None, lo: int | None, hi: int | None) -> pa.Table:
     """The rows of ``table`` (normalised) for ``points`` with ``lo <= time < hi`` (µs)."""
     mask = None
     if points is not None:
-        mask = pc.is_in(pc.cast(table["point"], pa.string()), value_set=pa.array(points, pa.string()))
+        mask = _in(table["point"], pa.array(points, pa.string()))
     for bound, op in ((lo, pc.greater_equal), (hi, pc.less)):
         if bound is not None:
             m = op(table["time"], pa.scalar(bound, pa.timestamp("us", tz="UTC")))

@@ -70,13 +70,53 @@ def path_for(root: Path, day: str, antenna: str, compacted: str) -> Path:
     return directory(root, day, antenna) / (compacted + SUFFIX)
 
 
+#: the summary's metadata key holding the identity of the file it was made from
+SOURCE_KEY = b"e2ckit.source"
+
+
+def identity(path: Path) -> dict[str, int]:
+    """What identifies a parquet file's content cheaply: its size and a CRC-32 of its
+    footer (row counts, statistics and offsets of every row group: a file rewritten,
+    cut short or with rows removed has another). Raises OSError/ValueError."""
+    import zlib
+
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        if size < 12:
+            raise ValueError(f"{path}: not a parquet file")
+        f.seek(size - 8)
+        tail = f.read(8)
+        n = int.from_bytes(tail[:4], "little")
+        if tail[4:] != b"PAR1" or n + 12 > size:
+            raise ValueError(f"{path}: no parquet footer")
+        f.seek(size - 8 - n)
+        footer = f.read(n)
+    return {"size": size, "footer_crc32": zlib.crc32(footer)}
+
+
 def usable(root: Path, day: str, antenna: str, files: list[Path]) -> Path | None:
     """The summary to read for a partition whose part files are ``files``: only when the
-    partition is exactly one compacted file and its summary exists."""
+    partition is exactly one compacted file, its summary exists and records that file's
+    identity (:func:`identity`): a summary of another file of that name (rewritten in
+    place, cut short), an older summary without one, or a source that cannot be read
+    is never used (the samples answer; ``log compact`` rebuilds it)."""
     if len(files) != 1 or "-compact-" not in files[0].name:
         return None
     p = path_for(root, day, antenna, files[0].name)
-    return p if p.is_file() else None
+    if not p.is_file():
+        return None
+    import json
+
+    import pyarrow.parquet as pq
+
+    try:
+        recorded = json.loads((pq.read_schema(p).metadata or {}).get(SOURCE_KEY, b"null"))
+        have = identity(files[0])
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+    if not isinstance(recorded, dict) or any(recorded.get(k) != v for k, v in have.items()):
+        return None
+    return p
 
 
 def summarize(table: pa.Table, antenna: str) -> pa.Table:

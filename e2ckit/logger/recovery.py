@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -103,11 +104,18 @@ def recover_journal(root: Path) -> str | None:
 
 def recover(root: Path) -> int:
     """With the lock held: complete or roll back a crashed compaction, remove the
-    temporary files crashes left, replay write-ahead segments. Returns rows replayed."""
+    temporary files crashes left, replay write-ahead segments (saying so on stderr:
+    rows a crashed logger left are written now, by this process). Returns rows replayed."""
     recover_journal(root)
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(tmp_dir(root))
     for probe in root.glob(".e2ckit-probe-*.tmp"):  # a logger's write probe, cut short
         with contextlib.suppress(OSError):
             probe.unlink()
-    return wal.replay(root, lambda day, a, t, session, seq: write_part(root, day, a, t, session, seq))
+    found = segments(root)
+    if not found:
+        return 0
+    rows = wal.replay(root, lambda day, a, t, session, seq: write_part(root, day, a, t, session, seq))
+    print(f"e2ckit: replayed {len(found)} write-ahead segment(s) a crashed logger left in {root}: "
+          f"{rows} rows written to parts", file=sys.stderr)  # fmt: skip
+    return rows
