@@ -29,7 +29,6 @@ from e2ckit.dataset import load
 from e2ckit.logformat import segments as wal
 from e2ckit.logger import compact
 from e2ckit.logger import compaction as compaction_mod
-from e2ckit.dataset import load as read_mod
 from e2ckit.logger.lock import DatasetLock
 from e2ckit.logformat.schema import FILE_SCHEMA, LOAD_COLUMNS, WAL_SCHEMA
 from e2ckit.logger.store import write_part

@@ -2,7 +2,7 @@
 storage), never writing to it.
 
 ======================  ==================================================================
-``load``                :func:`load`: the arguments, the listing, re-listing, ``wide``
+``loader``              :func:`load`: the arguments, the listing, re-listing, ``wide``
 ``reader``              the one reader of part files: admission, statistics, filters
 ``live``                rows of write-ahead segments not in a part yet (read into memory)
 ``tidy``                the tidy frame: categoricals, (time, antenna, point) order
@@ -18,7 +18,7 @@ checks it): a notebook that only reads logs needs none of them. The format it re
 from __future__ import annotations
 
 from e2ckit.dataset.live import unflushed
-from e2ckit.dataset.load import load
+from e2ckit.dataset.loader import load
 from e2ckit.logformat.schema import LOAD_COLUMNS, UnreadableFileWarning
 
 __all__ = ["LOAD_COLUMNS", "UnreadableFileWarning", "load", "unflushed"]

@@ -43,11 +43,26 @@ def filesystem_for(path: str, filesystem: Any = None) -> tuple[Any, str]:
         region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
         if region:
             opts["region"] = region
+        # a hanging endpoint ends in a "timed out" error, not a long silence then "no log"
+        wait = timeout_seconds()
+        opts.update(connect_timeout=wait, request_timeout=wait, retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=2))
         return pafs.S3FileSystem(**opts), path[len("s3://") :].rstrip("/")
     try:
         return pafs.FileSystem.from_uri(path)
     except (pa.ArrowException, ValueError) as exc:
         raise ValidationError(f"cannot open {path}: {exc}") from None
+
+
+def timeout_seconds() -> float:
+    """Seconds an object-store request may take (``E2CKIT_S3_TIMEOUT``, default 10)."""
+    text = os.environ.get("E2CKIT_S3_TIMEOUT", "10")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValidationError(f"E2CKIT_S3_TIMEOUT={text!r} is not a number of seconds") from None
+    if not 0 < value < 3600:
+        raise ValidationError(f"E2CKIT_S3_TIMEOUT={text!r} must be between 0 and 3600 seconds")
+    return value
 
 
 def listing(path: str, filesystem: Any, days: tuple[date | None, date | None],
@@ -61,7 +76,10 @@ def listing(path: str, filesystem: Any, days: tuple[date | None, date | None],
     try:
         infos = fs.get_file_info(pafs.FileSelector(base, recursive=True))
     except (OSError, pa.ArrowException) as exc:
-        raise ValidationError(f"no log at {path}: {_why(exc)}") from None
+        why = _why(exc)
+        if why.startswith("timed out"):
+            raise ValidationError(f"cannot list {path}: {why}") from None
+        raise ValidationError(f"no log at {path}: {why}") from None
     by_dir: dict[str, list[str]] = {}
     bad_days: set[str] = set()
     for info in infos:
@@ -97,5 +115,5 @@ def _why(exc: BaseException) -> str:
     text = str(exc)
     low = text.lower()
     if "timeout" in low or "timed out" in low or "curlcode: 28" in low:
-        return f"timed out ({text})"
+        return f"timed out after {timeout_seconds():g} s (E2CKIT_S3_TIMEOUT) ({text})"
     return text
