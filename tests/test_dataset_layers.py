@@ -64,4 +64,4 @@ def test_the_deprecated_logger_load_still_works_and_says_where_it_went(tmp_path)
         warnings.simplefilter("always")
         fn = e2ckit.logger.load
     assert fn is e2ckit.load
-    assert any("e2ckit.dataset.loader" in str(w.message) for w in caught)
+    assert any("e2ckit.dataset.load" in str(w.message) for w in caught)

@@ -108,17 +108,20 @@ def log_run(
         raise BadInput("--out is empty: give the dataset directory")
     if os.path.exists(out) and not os.path.isdir(out):
         raise BadInput(f"--out {out!r} is a file, not a dataset directory")
-    from e2ckit.logger import Logger, LogLockedError, LogWriteError
+    from e2ckit.logger import Logger
 
     try:
         log = Logger(what, antennas, interval=interval, path=out, timeout=timeout, flush_every=flush_every,
                      fsync=fsync)  # fmt: skip
-    except (ValidationError, KeyError) as exc:
+    except (E2CKitError, KeyError) as exc:  # a bad name, antenna or setting
         _err(f"error: {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except E2CKitError as exc:
-        _err(f"error: {exc}")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    _run(log, what, interval, out, quiet, dur)
+
+
+def _run(log: Any, what: list[str], interval: float, out: str, quiet: bool, dur: float | None) -> None:
+    """Run ``log`` in the background until it ends, SIGINT or SIGTERM; report; exit."""
+    from e2ckit.logger import LogLockedError, LogWriteError
 
     stop = threading.Event()
     received: list[str] = []
@@ -137,13 +140,7 @@ def log_run(
             _err(f"error: {exc}")
             raise typer.Exit(EXIT_FAILED) from None
         if not quiet:
-            clock = log.clock
-            if clock is not None:  # a simulator's clock (its host map's clock file)
-                rate = getattr(clock, "rate", None)
-                now = datetime.fromtimestamp(clock.now(), tz=timezone.utc)
-                _err(f"simulated time: the simulator's clock ({'stepped' if rate is None else f'{rate:g}x'}), "
-                     f"now {now:%Y-%m-%d %H:%M:%S} UTC; --interval and --duration are simulated seconds")  # fmt: skip
-            _err(f"logging {', '.join(what)} of {len(log.antennas)} antennas every {interval:g} s to {out}")
+            _say_start(log, what, interval, out)
         states: dict[str, str] = {}
         while log.running and not stop.wait(0.5 if tty else 1.0):
             _report(log, states, tty, quiet)
@@ -161,12 +158,19 @@ def log_run(
     if tty:
         sys.stderr.write("\r\x1b[2K")
     why = f" ({received[0]})" if received else ""
-    _err(
-        f"stopped{why}: {st.cycles} cycles, {st.samples_written} samples in {st.files} files at {out}, "
-        f"{st.errors} errors, {st.overruns} overruns"
-        + (f", {st.cut_short} cycles cut short by the deadline" if st.cut_short else "")
-    )
+    _err(f"stopped{why}: {st.summary(out)}")
     raise typer.Exit(code)
+
+
+def _say_start(log: Any, what: list[str], interval: float, out: str) -> None:
+    """What is logged where, and the simulator's clock when it is one."""
+    clock = log.clock
+    if clock is not None:  # a simulator's clock (its host map's clock file)
+        rate = getattr(clock, "rate", None)
+        now = datetime.fromtimestamp(clock.now(), tz=timezone.utc)
+        _err(f"simulated time: the simulator's clock ({'stepped' if rate is None else f'{rate:g}x'}), "
+             f"now {now:%Y-%m-%d %H:%M:%S} UTC; --interval and --duration are simulated seconds")  # fmt: skip
+    _err(f"logging {', '.join(what)} of {len(log.antennas)} antennas every {interval:g} s to {out}")
 
 
 def _report(log: Any, states: dict[str, str], tty: bool, quiet: bool) -> None:

@@ -8,6 +8,7 @@ storage), never writing to it.
 ``tidy``                the tidy frame: categoricals, (time, antenna, point) order
 ``query``               aggregates (Polars), from samples or from 5-minute summaries
 ``remote``              ``s3://`` and other pyarrow filesystems: the listing
+``events``              :func:`events`: logging events beside the files (wall-clock steps)
 ======================  ==================================================================
 
 ``import e2ckit.dataset`` imports no transport, wire, client or sim module (a test
@@ -17,8 +18,9 @@ checks it): a notebook that only reads logs needs none of them. The format it re
 
 from __future__ import annotations
 
+from e2ckit.dataset.events import events
 from e2ckit.dataset.live import unflushed
 from e2ckit.dataset.loader import load
 from e2ckit.logformat.schema import LOAD_COLUMNS, UnreadableFileWarning
 
-__all__ = ["LOAD_COLUMNS", "UnreadableFileWarning", "load", "unflushed"]
+__all__ = ["LOAD_COLUMNS", "UnreadableFileWarning", "events", "load", "unflushed"]

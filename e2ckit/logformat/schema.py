@@ -8,6 +8,7 @@ One place for every rule a reader without e2ckit relies on::
     DIR/.e2ckit/wal/<session>-<seq>.arrows   write-ahead segments (Arrow IPC streams)
     DIR/.e2ckit/tmp/                 files being written (renamed into place when whole)
     DIR/.e2ckit/compact.json         the journal of a compaction in progress
+    DIR/.e2ckit/events.jsonl         events of the logging (wall-clock steps), a JSON object a line
     DIR/.e2ckit/rollup/date=.../antenna=.../<compacted file>.rollup
                                      5-minute summaries of a compacted day (derived;
                                      long-span aggregates read them: see .rollup)
@@ -82,6 +83,8 @@ ANT_RE = re.compile(r"^antenna=(.+)$")
 OLD_TMP_RE = re.compile(r"^\.part-.*\.parquet\.tmp$")
 
 STATE_DIR = ".e2ckit"  #: e2ckit's own files in a dataset directory (hidden from readers)
+#: events of the logging (clock steps), one JSON object a line, in ``STATE_DIR``
+EVENTS_FILE = "events.jsonl"
 WAL_SUFFIX = ".arrows"  #: Arrow IPC stream: not ``*.parquet``, so no reader counts it
 
 
