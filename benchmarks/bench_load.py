@@ -290,7 +290,9 @@ def run_one(engine: str, query: str, data: Path, hours: int = 24) -> dict:
             sql = f"select time, antenna, point, value, unit, status, latency_100us from {src} where {where} order by time, antenna, point"
         con = duckdb.connect()
         con.execute("SET TimeZone='UTC'")
-        rows = len(con.sql(sql).df())  # a pandas frame, as e2ckit returns
+        rel = con.sql(sql)
+        table = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
+        rows = len(_categorical_pandas(table))  # the same pandas frame as e2ckit's
     else:
         import polars as pl
 
@@ -307,13 +309,28 @@ def run_one(engine: str, query: str, data: Path, hours: int = 24) -> dict:
             out = lf.sort("time", "antenna", "point").collect()
         else:
             out = lf.select("time", "antenna", "point", "value", "unit", "status", "latency_100us").sort("time", "antenna", "point").collect()
-        rows = len(out.to_pandas())  # a pandas frame, as e2ckit returns
+        rows = len(_categorical_pandas(out.to_arrow()))  # the same pandas frame as e2ckit's
     seconds = time.perf_counter() - t
     import resource
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     module = sys.modules["e2ckit"].__file__ if "e2ckit" in sys.modules else None
     return {"seconds": seconds, "rows": rows, "rss_mb": rss, "bytes_per_row": bpr, "module": module}
+
+
+def _categorical_pandas(table):
+    """An engine's Arrow result as the pandas frame e2ckit returns: its string columns
+    as categoricals (dictionary-encoded first, so pandas does not build Python strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = {}
+    for name in table.column_names:
+        col = table[name]
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or str(col.type) == "string_view":
+            col = pc.dictionary_encode(pc.cast(col, pa.string()))
+        cols[name] = col
+    return pa.table(cols).to_pandas()
 
 
 #: ``--base DIR``: the e2ckit at DIR (a checkout of the baseline, e.g. ``git archive

@@ -120,6 +120,22 @@ def read_file(f: Any, need: list[str], points: list[str] | None, lo: int | None,
               filesystem: Any = None) -> pa.Table | None:  # fmt: skip
     """The rows of ``f`` that match, normalised; None (with a warning naming the file
     and why) when it is refused or cannot be read; :class:`Vanished` when it is gone."""
+    got = _read_raw(f, need, points, lo, hi, filesystem)
+    if got is None:
+        return None
+    table, exact = got
+    try:
+        table = _normal(table)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        _warn(f, f"unreadable: {exc}")
+        return None
+    return table if exact else filtered(table, points, lo, hi)
+
+
+def _read_raw(f: Any, need: list[str], points: list[str] | None, lo: int | None, hi: int | None,
+              filesystem: Any) -> tuple[pa.Table, bool] | None:  # fmt: skip
+    """(the row groups of ``f`` its statistics keep, as stored; whether every row of
+    them matches), or None with a warning; :class:`Vanished` when it is gone."""
     reader = None
     try:
         reader = _Reader(_open(f, filesystem), [c for c in STRINGS if c in need])
@@ -127,8 +143,7 @@ def read_file(f: Any, need: list[str], points: list[str] | None, lo: int | None,
         if reason is not None:
             _warn(f, reason)
             return None
-        table, exact = _read_groups(reader, need, points, lo, hi)
-        table = _normal(table)
+        return _read_groups(reader, need, points, lo, hi)
     except Vanished:
         raise
     except FileNotFoundError as exc:  # gone between the check and the open
@@ -142,7 +157,6 @@ def read_file(f: Any, need: list[str], points: list[str] | None, lo: int | None,
     finally:
         if reader is not None:
             reader.close()
-    return table if exact else filtered(table, points, lo, hi)
 
 
 def _refusal(f: Any, filesystem: Any) -> str:
@@ -271,6 +285,12 @@ def filtered(table: pa.Table, points: list[str] | None, lo: int | None, hi: int 
     return table if mask is None else table.filter(mask)
 
 
+#: files at most this large (rows) are normalised and filtered together, a batch per
+#: antenna: a day of one-row parts (a logger flushing every cycle) costs the per-file
+#: reading only, not a dozen Arrow calls a file
+SMALL = 4096
+
+
 def read(files: list[tuple[Any, str]], tables: list[pa.Table], need: list[str], points: list[str] | None,
          lo: int | None, hi: int | None, filesystem: Any = None) -> list[tuple[pa.Table, str | None]]:  # fmt: skip
     """The matching rows of ``files`` ((path, antenna) pairs) and ``tables`` (rows with an
@@ -280,15 +300,47 @@ def read(files: list[tuple[Any, str]], tables: list[pa.Table], need: list[str], 
     if files:
         workers = min(4, len(files), os.cpu_count() or 1)
 
-        def one(item: tuple[Any, str]) -> pa.Table | None:
-            return read_file(item[0], need, points, lo, hi, filesystem)
+        def one(item: tuple[Any, str]) -> tuple[pa.Table, bool] | None:
+            return _read_raw(item[0], need, points, lo, hi, filesystem)
 
+        small: list[tuple[pa.Table, bool]] = []
+        small_of: str | None = None
         with ThreadPoolExecutor(workers) as pool:
-            for (_f, antenna), t in zip(files, pool.map(one, files), strict=True):
-                if t is not None and t.num_rows:
-                    chunks.append((t, antenna))
+            for (f, antenna), got in zip(files, pool.map(one, files), strict=True):
+                if got is None or not got[0].num_rows:
+                    continue
+                if small and (antenna != small_of or got[0].num_rows > SMALL):
+                    chunks += _finish(small, small_of, points, lo, hi)
+                    small = []
+                if got[0].num_rows <= SMALL:
+                    small.append(got)
+                    small_of = antenna
+                else:
+                    chunks += _finish([got], antenna, points, lo, hi, f)
+        chunks += _finish(small, small_of, points, lo, hi)
     for t in tables:
         t = filtered(_normal(t.select([*need, "antenna"])), points, lo, hi)
         if t.num_rows:
             chunks.append((t, None))
     return chunks
+
+
+def _finish(raw: list[tuple[pa.Table, bool]], antenna: str | None, points: list[str] | None, lo: int | None,
+            hi: int | None, f: Any = None) -> list[tuple[pa.Table, str | None]]:  # fmt: skip
+    """Raw tables of one antenna, normalised and filtered (together when they concatenate)."""
+    if not raw:
+        return []
+    try:
+        table = pa.concat_tables([t for t, _ in raw]) if len(raw) > 1 else raw[0][0]
+        exact = all(e for _, e in raw)
+    except (pa.ArrowException, ValueError):  # of different stored types: one by one
+        return [c for one in raw for c in _finish([one], antenna, points, lo, hi, f)]
+    try:
+        table = _normal(table)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        if len(raw) > 1:
+            return [c for one in raw for c in _finish([one], antenna, points, lo, hi, f)]
+        _warn(f if f is not None else f"a file of antenna {antenna}", f"unreadable: {exc}")
+        return []
+    table = table if exact else filtered(table, points, lo, hi)
+    return [(table, antenna)] if table.num_rows else []
