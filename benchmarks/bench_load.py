@@ -2,7 +2,14 @@
 
 Run on demand (not part of the test suite)::
 
-    .venv/bin/python benchmarks/bench_load.py [--data DIR] [--days 1] [--week] [--repeat 3]
+    .venv/bin/python benchmarks/bench_load.py [--data DIR] [--week] [--repeat 3]
+        [--hours 6] [--layout fresh|upgraded] [--base DIR] [--many] [--trend]
+
+The issue-21 figures: a 6-hour full-array day, fresh and upgraded, against the baseline::
+
+    git archive 1b2fb37 | (mkdir -p /tmp/base && tar -x -C /tmp/base)
+    .venv/bin/python benchmarks/bench_load.py --hours 6 --layout fresh --repeat 5 --base /tmp/base --many
+    .venv/bin/python benchmarks/bench_load.py --hours 6 --layout upgraded --data /tmp/e2ckit-bench-up --repeat 5 --base /tmp/base
 
 **The data.** A synthetic full-array log in exactly the logger's layout and schema:
 66 antennas (DA41–DA65, DV01–DV25, CM01–CM12, PM01–PM04) × the 45 points of ``cryo``
@@ -12,7 +19,10 @@ float32-valued random walks with noise, a latency per request, 0.5 % failed read
 (value null, ``error`` set). Each antenna-day is written by the compaction
 writer itself (:func:`e2ckit.logger.compaction.arrange` and ``options``, through
 :func:`e2ckit.logger.store.write_atomic`), so the files are what ``compact`` leaves:
-sorted by (point, time), one row group per point. Generated once and cached in
+sorted by (point, time), one row group per point. ``--hours`` logs only the first hours
+of the day; ``--layout upgraded`` writes each antenna-day as an older e2ckit's compaction
+did (sorted by time, 1 M-row row groups mixing every point, no summary) and then runs
+``compact``, as a user's archive is upgraded. Generated once and cached in
 ``--data`` (default: ``$TMPDIR/e2ckit-bench-load``); ``--week`` adds six more days. The
 cache is regenerated when it was made by another version of this generator or with
 another compaction setting (``bench-format.json`` says which).
@@ -28,11 +38,12 @@ another compaction setting (``bench-format.json`` says which).
    panel asks (e2ckit reads the compacted days' 5-minute summaries; DuckDB and Polars
    the samples).
 
-DuckDB and Polars read the same files with hive partitioning and return their own
-result (an Arrow table, a Polars frame); e2ckit returns a pandas frame (categoricals)
-and its bytes per row are shown. After the table, query 1 again with each engine's
-runs back to back (the interleaved runs include what the previous engine left the
-kernel to clean up: see the comment there). Goals (#16): query 1 ≤ 1 s and within 1.2× of the
+DuckDB and Polars read the same files with hive partitioning and end in the same pandas
+frame as e2ckit (strings as categoricals); e2ckit's bytes per row are shown. ``--base
+DIR`` runs the e2ckit of a baseline checkout beside this one (first on the children's
+``PYTHONPATH``), so the floor "no slower than the baseline" is measured in one run.
+``--many``: a day of 10,000 one-row parts of one antenna (a logger flushing every
+cycle), written by the logger's part writer; goal (#26) <= 2 s. Goals (#16): query 1 ≤ 1 s and within 1.2× of the
 faster engine; query 3 within 1.2× of the faster, under 0.5 GB; query 4 ≤ 5 s;
 result frames ≤ 40 bytes per row.
 

@@ -5,7 +5,6 @@ summaries that prove what they summarise, and readers that never block writers."
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 import subprocess
@@ -13,7 +12,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq

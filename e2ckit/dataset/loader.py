@@ -121,7 +121,7 @@ def parse(points: Any, antennas: Any, start: Any, end: Any, wide: bool, every: A
     return Query(_point_names(points), lo, hi, days, _antenna_filter(antennas), step, aggs, cols)
 
 
-def _listing(root: Path, q: Query, pending: live.Pending) -> tuple[list[tuple[Path, str]], list[tuple[Path, list[tuple[Path, str]]]], dict[tuple[str, str], list[Path]]]:  # fmt: skip
+def _listing(root: Path, q: Query) -> tuple[list[tuple[Path, str]], list[tuple[Path, list[tuple[Path, str]]]], dict[tuple[str, str], list[Path]]]:  # fmt: skip
     """(files to read, (summary, its files) of days read from summaries, files by partition)."""
     files: list[tuple[Path, str]] = []
     rollups: list[tuple[Path, list[tuple[Path, str]]]] = []
@@ -153,7 +153,7 @@ def _read_local(root: Path, q: Query) -> pd.DataFrame:
     """The answer from a local dataset, listing again while files vanish under it."""
     for _ in range(RELISTS):
         pending = live.Pending(root)  # before the listing: never a row twice, never none
-        files, rollups, listed = _listing(root, q, pending)
+        files, rollups, listed = _listing(root, q)
         tables = _tables(pending, listed, q)
         antennas = sorted({a for day_a in listed for a in day_a[1:]} | {t["antenna"][0].as_py() for t in tables if t.num_rows})
         try:
@@ -170,9 +170,7 @@ def _answer(files: list[tuple[Any, str]], tables: list[Any], rollups: list[Any],
         chunks = reader.read(files, tables, q.need, q.points, q.lo, q.hi, filesystem)
         try:
             return query.from_summaries(chunks, [s for s, _ in rollups], q.points, q.lo, q.hi, q.every, q.aggs, q.columns)  # type: ignore[arg-type]
-        except (OSError, ValueError, ImportError, Exception) as exc:  # noqa: BLE001 - a summary that cannot be read
-            if isinstance(exc, reader.Vanished):
-                raise
+        except Exception:  # noqa: BLE001 - a summary that cannot be read (derived data): the samples answer
             files = files + [f for _, fs in rollups for f in fs]
     chunks = reader.read(files, tables, q.need, q.points, q.lo, q.hi, filesystem)
     if q.every is not None:

