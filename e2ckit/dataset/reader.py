@@ -186,10 +186,14 @@ def _read_groups(reader: _Reader, need: list[str], points: list[str] | None, lo:
     p_col, t_col = names.index("point"), names.index("time")
     wanted = set(points) if points is not None else None
     groups, exact, single = [], True, []
+    bounded = lo is not None or hi is not None
     for i in range(meta.num_row_groups):
         group = meta.row_group(i)
         p_stats = _minmax(group.column(p_col).statistics)
-        keep, whole = judge(p_stats, _time_stats(group.column(t_col).statistics), wanted, lo, hi)
+        if wanted is not None and p_stats is not None and p_stats["min"] == p_stats["max"] and p_stats["min"] not in wanted:
+            continue  # another point's row group (the compacted layout): no need for its times
+        t_stats = _time_stats(group.column(t_col).statistics) if bounded else None
+        keep, whole = judge(p_stats, t_stats, wanted, lo, hi)
         if keep:
             groups.append(i)
             exact = exact and whole
