@@ -59,3 +59,28 @@ def test_a_stepped_wall_clock_keeps_the_schedule_and_is_recorded(tmp_path, monke
     ev = e2ckit.dataset.events(tmp_path)
     assert list(ev["kind"]) == ["clock_step"] and abs(ev["step_s"].iloc[0] - step) < 1
     assert ev["cycle"].iloc[0] == st.clock_steps[0]["cycle"]
+
+
+def test_latest_counts_cycles_in_the_loggers_order_across_a_backward_step(tmp_path, monkeypatch) -> None:
+    """After a −3600 s step the newest cycles carry the oldest stamps: ``latest`` still
+    returns the two cycles logged last (by appending order), not the two latest stamps."""
+    real = time.time
+    offset = [0.0]
+    fake = types.SimpleNamespace(time=lambda: real() + offset[0], monotonic=time.monotonic, perf_counter=time.perf_counter)
+    monkeypatch.setattr(cycle_mod, "time", fake)
+    with SimulatedArray(["DV01", "CM03"], seed=3, latency=0.0) as sim:
+        log = Logger("cryo", array=sim, interval=0.05, path=tmp_path, clock="wall", flush_rows=1)
+        for k in range(6):
+            if k == 4:
+                offset[0] = -3600.0
+            log.step()
+        log.stop()
+    df = e2ckit.load(tmp_path)
+    last = e2ckit.dataset.latest(tmp_path)
+    assert set(last["cycle"]) == {0, 1} and set(last["antenna"].astype(str)) == {"DV01", "CM03"}
+    newest = sorted(df["time"].unique())[:2]  # the two cycles after the step: the earliest stamps
+    assert sorted(last["time"].unique()) == newest
+    one = last[(last.antenna == "DV01") & (last.cycle == 0)]
+    assert len(one) == len(df[(df.antenna == "DV01") & (df.time == newest[1])])
+    with pytest.raises(e2ckit.ValidationError, match="cycles"):
+        e2ckit.dataset.latest(tmp_path, cycles=0)

@@ -9,6 +9,7 @@ storage), never writing to it.
 ``query``               aggregates (Polars), from samples or from 5-minute summaries
 ``remote``              ``s3://`` and other pyarrow filesystems: the listing
 ``events``              :func:`events`: logging events beside the files (wall-clock steps)
+``latest``              :func:`latest`: each antenna's last cycles in the logger's order
 ======================  ==================================================================
 
 ``import e2ckit.dataset`` imports no transport, wire, client or sim module (a test
@@ -19,8 +20,9 @@ checks it): a notebook that only reads logs needs none of them. The format it re
 from __future__ import annotations
 
 from e2ckit.dataset.events import events
+from e2ckit.dataset.latest import latest
 from e2ckit.dataset.live import unflushed
 from e2ckit.dataset.loader import load
 from e2ckit.logformat.schema import LOAD_COLUMNS, UnreadableFileWarning
 
-__all__ = ["LOAD_COLUMNS", "UnreadableFileWarning", "events", "load", "unflushed"]
+__all__ = ["LOAD_COLUMNS", "UnreadableFileWarning", "events", "latest", "load", "unflushed"]
