@@ -2,7 +2,14 @@
 
 Run on demand (not part of the test suite)::
 
-    .venv/bin/python benchmarks/bench_load.py [--data DIR] [--days 1] [--week] [--repeat 3]
+    .venv/bin/python benchmarks/bench_load.py [--data DIR] [--week] [--repeat 3]
+        [--hours 6] [--layout fresh|upgraded] [--base DIR] [--many] [--trend]
+
+The issue-21 figures: a 6-hour full-array day, fresh and upgraded, against the baseline::
+
+    git archive 1b2fb37 | (mkdir -p /tmp/base && tar -x -C /tmp/base)
+    .venv/bin/python benchmarks/bench_load.py --hours 6 --layout fresh --repeat 5 --base /tmp/base --many
+    .venv/bin/python benchmarks/bench_load.py --hours 6 --layout upgraded --data /tmp/e2ckit-bench-up --repeat 5 --base /tmp/base
 
 **The data.** A synthetic full-array log in exactly the logger's layout and schema:
 66 antennas (DA41–DA65, DV01–DV25, CM01–CM12, PM01–PM04) × the 45 points of ``cryo``
@@ -12,7 +19,10 @@ float32-valued random walks with noise, a latency per request, 0.5 % failed read
 (value null, ``error`` set). Each antenna-day is written by the compaction
 writer itself (:func:`e2ckit.logger.compaction.arrange` and ``options``, through
 :func:`e2ckit.logger.store.write_atomic`), so the files are what ``compact`` leaves:
-sorted by (point, time), one row group per point. Generated once and cached in
+sorted by (point, time), one row group per point. ``--hours`` logs only the first hours
+of the day; ``--layout upgraded`` writes each antenna-day as an older e2ckit's compaction
+did (sorted by time, 1 M-row row groups mixing every point, no summary) and then runs
+``compact``, as a user's archive is upgraded. Generated once and cached in
 ``--data`` (default: ``$TMPDIR/e2ckit-bench-load``); ``--week`` adds six more days. The
 cache is regenerated when it was made by another version of this generator or with
 another compaction setting (``bench-format.json`` says which).
@@ -28,11 +38,12 @@ another compaction setting (``bench-format.json`` says which).
    panel asks (e2ckit reads the compacted days' 5-minute summaries; DuckDB and Polars
    the samples).
 
-DuckDB and Polars read the same files with hive partitioning and return their own
-result (an Arrow table, a Polars frame); e2ckit returns a pandas frame (categoricals)
-and its bytes per row are shown. After the table, query 1 again with each engine's
-runs back to back (the interleaved runs include what the previous engine left the
-kernel to clean up: see the comment there). Goals (#16): query 1 ≤ 1 s and within 1.2× of the
+DuckDB and Polars read the same files with hive partitioning and end in the same pandas
+frame as e2ckit (strings as categoricals); e2ckit's bytes per row are shown. ``--base
+DIR`` runs the e2ckit of a baseline checkout beside this one (first on the children's
+``PYTHONPATH``), so the floor "no slower than the baseline" is measured in one run.
+``--many``: a day of 10,000 one-row parts of one antenna (a logger flushing every
+cycle), written by the logger's part writer; goal (#26) <= 2 s. Goals (#16): query 1 ≤ 1 s and within 1.2× of the
 faster engine; query 3 within 1.2× of the faster, under 0.5 GB; query 4 ≤ 5 s;
 result frames ≤ 40 bytes per row.
 
@@ -78,7 +89,7 @@ def antenna_day(day: date, antenna: str, seed: int, seconds: int = 86400):
     import numpy as np
     import pyarrow as pa
 
-    from e2ckit.logger.schema import FILE_SCHEMA
+    from e2ckit.logformat.schema import FILE_SCHEMA
 
     day_rng = np.random.default_rng(day.toordinal())  # the cycle times: one stamp for every antenna
     rng = np.random.default_rng(seed)
@@ -124,14 +135,17 @@ def antenna_day(day: date, antenna: str, seed: int, seconds: int = 86400):
 FORMAT = 2
 
 
-def _fresh(data: Path) -> None:
-    """Drop a cache made by another generator version or compaction setting."""
+def _fresh(data: Path, hours: int, layout: str) -> None:
+    """Drop a cache made by another generator version, compaction setting or shape."""
     import shutil
 
-    from e2ckit.logger.schema import COMPACT_LEVEL, WRITE_OPTIONS
+    from e2ckit.logformat.schema import COMPACT_LEVEL, WRITE_OPTIONS
 
     marker = data / "bench-format.json"
-    want = {"format": FORMAT, "compact_level": COMPACT_LEVEL, "options": repr(sorted(WRITE_OPTIONS.items()))}
+    from e2ckit.logger.compaction import MIN_GROUP
+
+    want = {"format": FORMAT, "compact_level": COMPACT_LEVEL, "options": repr(sorted(WRITE_OPTIONS.items())),
+            "min_group": MIN_GROUP, "hours": hours, "layout": layout}  # fmt: skip
     try:
         have = json.loads(marker.read_text())
     except (OSError, ValueError):
@@ -142,31 +156,49 @@ def _fresh(data: Path) -> None:
             print(f"  the cached data in {data} is of another format: regenerating it", flush=True)
         for d in old:
             shutil.rmtree(d)
+        shutil.rmtree(data / ".e2ckit", ignore_errors=True)
         marker.write_text(json.dumps(want))
 
 
-def generate(data: Path, days: int) -> None:
-    """Write the days missing under ``data`` (each antenna-day as compaction writes it)."""
+def generate(data: Path, days: int, hours: int = 24, layout: str = "fresh") -> None:
+    """Write the days missing under ``data``: each antenna-day (its first ``hours``) as
+    this version's compaction writes it (``layout="fresh"``), or as an older e2ckit's
+    compaction did (``"upgraded"``: sorted by time, row groups of 1 M rows mixing every
+    point, no summary), then upgraded by ``compact`` as a user's archive is."""
     from e2ckit.logger.lock import DatasetLock
 
-    _fresh(data)
+    _fresh(data, hours, layout)
     # a writer holds the dataset's lock: a load() meanwhile reads around the temporary
     # files instead of settling them as a crashed writer's leftovers
     lock = DatasetLock(data, "bench_load.py generating data")
     lock.acquire()
     try:
-        _generate(data, days)
+        _generate(data, days, hours, layout)
     finally:
         lock.release()
     # days generated before summaries existed get theirs as any dataset does: compact
     from e2ckit.logger import compact
 
-    compact(data, before=DAY0 + timedelta(days=days))
+    t = time.perf_counter()
+    done = [r for r in compact(data, before=DAY0 + timedelta(days=days)) if r.file]
+    if done:
+        print(f"  compact: {len(done)} antenna-days rewritten in {time.perf_counter() - t:.0f} s", flush=True)
 
 
-def _generate(data: Path, days: int) -> None:
-    from e2ckit.logger import compaction, rollup
-    from e2ckit.logger.store import write_atomic
+def _old_layout(table, name: str):
+    """``table`` (as :func:`compaction.arrange` returns it) as an older e2ckit's
+    compaction wrote it: sorted by (time, point), without the layout key; its writer
+    settings (1 M-row row groups) for :func:`write_atomic`."""
+    from e2ckit.logformat.schema import COMPACT_LEVEL, FILE_SCHEMA, WRITE_OPTIONS
+
+    table = table.sort_by([("time", "ascending"), ("point", "ascending")])
+    table = table.replace_schema_metadata({**FILE_SCHEMA.metadata, b"e2ckit.replaces": b"[]"})
+    return table, {**WRITE_OPTIONS, "compression_level": COMPACT_LEVEL, "row_group_size": 1 << 20}
+
+
+def _generate(data: Path, days: int, hours: int = 24, layout: str = "fresh") -> None:
+    from e2ckit.logger import compaction, summaries
+    from e2ckit.logger.fsio import write_atomic
 
     for k in range(days):
         day = DAY0 + timedelta(days=k)
@@ -176,20 +208,24 @@ def _generate(data: Path, days: int) -> None:
             d = data / f"date={day}" / f"antenna={antenna}"
             if d.is_dir() and any(n.endswith(".parquet") for n in os.listdir(d)):
                 continue
-            table, name = compaction.arrange(antenna_day(day, antenna, seed=k * 1000 + i), [])
-            rollup.write(data, str(day), antenna, name, table)  # as compaction does
-            write_atomic(table, data, d, name, **compaction.options(table))
+            table, name = compaction.arrange(antenna_day(day, antenna, seed=k * 1000 + i, seconds=hours * 3600), [])
+            if layout == "upgraded":
+                old, opts = _old_layout(table, name)
+                write_atomic(old, data, d, name, **opts)
+            else:
+                write_atomic(table, data, d, name, **compaction.options(table))
+                summaries.write(data, str(day), antenna, name, table, source=d / name)  # as compaction does
             done += 1
         if done:
             print(f"  generated {day}: {done} antenna-days in {time.perf_counter() - t:.0f} s", flush=True)
 
 
-def size(data: Path, days: int) -> tuple[int, int, float]:
+def size(data: Path, days: int, hours: int = 24) -> tuple[int, int, float]:
     """Bytes of the samples, of their 5-minute summaries, and both per sample."""
     dates = [f"date={DAY0 + timedelta(days=k)}" for k in range(days)]
     samples = sum(f.stat().st_size for d in dates for f in (data / d).rglob("*.parquet"))
     summaries = sum(f.stat().st_size for d in dates for f in (data / ".e2ckit" / "rollup" / d).rglob("*.rollup"))
-    return samples, summaries, (samples + summaries) / (days * len(ANTENNAS) * len(_points()) * 86400)
+    return samples, summaries, (samples + summaries) / (days * len(ANTENNAS) * len(_points()) * 3600 * hours)
 
 
 # -- the queries (run in a child process each) ---------------------------------------------------
@@ -203,18 +239,19 @@ AGGREGATES = {
 }
 
 
-def _window(query: str) -> tuple[datetime | None, datetime | None, list[str] | None]:
+def _window(query: str, hours: int = 24) -> tuple[datetime | None, datetime | None, list[str] | None]:
     d0 = datetime(DAY0.year, DAY0.month, DAY0.day, tzinfo=timezone.utc)
-    if query == "window":
-        return d0 + timedelta(hours=10), d0 + timedelta(hours=12), [a for a in ANTENNAS if a.startswith("DV")]
+    if query == "window":  # 10:00-12:00 (the last two hours of a shorter log)
+        w0 = d0 + timedelta(hours=min(10, max(hours - 2, 0)))
+        return w0, w0 + timedelta(hours=2), [a for a in ANTENNAS if a.startswith("DV")]
     if query.startswith("week"):
         return d0, d0 + timedelta(days=7), None
     return d0, d0 + timedelta(days=1), None
 
 
-def run_one(engine: str, query: str, data: Path) -> dict:
+def run_one(engine: str, query: str, data: Path, hours: int = 24) -> dict:
     """One query on one engine; returns seconds, rows, and (e2ckit) bytes per row."""
-    lo, hi, ants = _window(query)
+    lo, hi, ants = _window(query, hours)
     days = [(lo + timedelta(days=k)).date() for k in range((hi - lo).days or 1)]
     minutes, aggs = AGGREGATES.get(query, (None, []))
     # the libraries are imported before the clock starts, as in a notebook
@@ -223,14 +260,23 @@ def run_one(engine: str, query: str, data: Path) -> dict:
         import polars  # noqa: F401
         import pyarrow.parquet  # noqa: F401
 
-        import e2ckit.logger.query  # noqa: F401
+        try:  # the reader's engine (e2ckit.dataset since the writer/reader split)
+            import e2ckit.dataset.query  # noqa: F401
+        except ImportError:
+            import e2ckit.logger.query  # noqa: F401
     elif engine == "duckdb":
         import duckdb  # noqa: F401
     else:
         import polars  # noqa: F401
     t = time.perf_counter()
     bpr = None
-    if engine == "e2ckit":
+    if engine == "e2ckit" and query == "many":
+        import e2ckit
+
+        df = e2ckit.load(data)
+        rows = len(df)
+        bpr = df.memory_usage(deep=True).sum() / max(rows, 1)
+    elif engine == "e2ckit":
         import e2ckit
 
         kw = {"every": f"{minutes}min", "agg": aggs} if minutes else {}
@@ -256,7 +302,8 @@ def run_one(engine: str, query: str, data: Path) -> dict:
         con = duckdb.connect()
         con.execute("SET TimeZone='UTC'")
         rel = con.sql(sql)
-        rows = (rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()).num_rows
+        table = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
+        rows = len(_categorical_pandas(table))  # the same pandas frame as e2ckit's
     else:
         import polars as pl
 
@@ -273,20 +320,63 @@ def run_one(engine: str, query: str, data: Path) -> dict:
             out = lf.sort("time", "antenna", "point").collect()
         else:
             out = lf.select("time", "antenna", "point", "value", "unit", "status", "latency_100us").sort("time", "antenna", "point").collect()
-        rows = out.height
+        rows = len(_categorical_pandas(out.to_arrow()))  # the same pandas frame as e2ckit's
     seconds = time.perf_counter() - t
     import resource
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-    return {"seconds": seconds, "rows": rows, "rss_mb": rss, "bytes_per_row": bpr}
+    module = sys.modules["e2ckit"].__file__ if "e2ckit" in sys.modules else None
+    return {"seconds": seconds, "rows": rows, "rss_mb": rss, "bytes_per_row": bpr, "module": module}
 
 
-def child(engine: str, query: str, data: Path) -> dict:
+def _categorical_pandas(table):
+    """An engine's Arrow result as the pandas frame e2ckit returns: its string columns
+    as categoricals (dictionary-encoded first, so pandas does not build Python strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = {}
+    for name in table.column_names:
+        col = table[name]
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or str(col.type) == "string_view":
+            col = pc.dictionary_encode(pc.cast(col, pa.string()))
+        cols[name] = col
+    return pa.table(cols).to_pandas()
+
+
+#: ``--base DIR``: the e2ckit at DIR (a checkout of the baseline, e.g. ``git archive
+#: 1b2fb37``) measured beside this one, as the engine "base"
+BASE: Path | None = None
+
+
+def child(engine: str, query: str, data: Path, hours: int = 24) -> dict:
+    env = dict(os.environ)
+    if engine == "base":  # the baseline's e2ckit first on the path (before an editable install)
+        env["PYTHONPATH"] = str(BASE)
+        engine = "e2ckit"
     out = subprocess.run(
-        [sys.executable, __file__, "--child", engine, query, "--data", str(data)],
-        capture_output=True, text=True, check=True,
+        [sys.executable, __file__, "--child", engine, query, "--data", str(data), "--hours", str(hours)],
+        capture_output=True, text=True, check=True, env=env,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def many_parts(data: Path, n: int = 10_000) -> Path:
+    """A day of ``n`` one-row parts in one partition (a logger flushing every cycle),
+    written by the logger's own part writer; cached."""
+    from e2ckit.logger.store import write_part
+
+    root = data.parent / (data.name + f"-{n}-parts")
+    d = root / f"date={DAY0}" / "antenna=DV01"
+    if d.is_dir() and len(os.listdir(d)) == n:
+        return root
+    table = antenna_day(DAY0, "DV01", seed=1, seconds=n)
+    table = table.sort_by("time")
+    t = time.perf_counter()
+    for k in range(n):
+        write_part(root, str(DAY0), "DV01", table.slice(k, 1), "manyrows", k + 1)
+    print(f"  wrote {n} one-row parts in {time.perf_counter() - t:.0f} s", flush=True)
+    return root
 
 
 def run_trend(data: Path) -> dict:
@@ -319,80 +409,105 @@ def run_trend(data: Path) -> dict:
     }  # fmt: skip
 
 
-def main() -> None:
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "e2ckit-bench-load")
     ap.add_argument("--week", action="store_true", help="also generate and query a week")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--trend", action="store_true", help="also time a TrendPanel over the data (panels' goal)")
+    ap.add_argument("--hours", type=int, default=24, help="hours logged a day (24; the issue-21 figures: 6)")
+    ap.add_argument("--layout", choices=["fresh", "upgraded"], default="fresh",
+                    help="fresh: written by this compaction; upgraded: an older compaction's layout, then `compact`")
+    ap.add_argument("--base", type=Path, help="a checkout of the baseline e2ckit, measured beside this one")
+    ap.add_argument("--many", action="store_true", help="also load a day of 10,000 one-row parts (issue 26)")
     ap.add_argument("--child", nargs=2, metavar=("ENGINE", "QUERY"), help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.child:
-        engine, query = args.child
-        print(json.dumps(run_trend(args.data) if query == "trend" else run_one(engine, query, args.data)))
-        return
-    days = 7 if args.week else 1
-    args.data.mkdir(parents=True, exist_ok=True)
-    print(f"data: {args.data}")
-    generate(args.data, days)
-    samples, summaries, per = size(args.data, days)
-    print(
-        f"on disk: {(samples + summaries) / 1e6:.0f} MB for {days} day(s) ({samples / 1e6:.0f} MB of samples, "
-        f"{summaries / 1e6:.1f} MB of 5-minute summaries), {per:.2f} bytes per sample\n"
-    )
-    queries = [
-        ("point", "one point, all antennas, whole day"),
-        ("window", "the same, DV antennas, a 2-hour window"),
-        ("agg", "1-min mean/min/max per antenna, the day"),
-    ] + ([("week", "1-min mean per antenna, one point, the week"),
-          ("week15", "15-min min/max/mean/count, the week (a week's panel)")] if args.week else [])  # fmt: skip
-    engines = ["e2ckit", "duckdb", "polars"]
-    results: dict[tuple[str, str], list[dict]] = {}
-    for r in range(args.repeat):
-        for q, _label in queries:
-            # the engines take turns going first: on this shared machine a process that
-            # follows one which kept both cores busy often runs slower
-            for e in engines[r % 3 :] + engines[: r % 3]:
-                results.setdefault((q, e), []).append(child(e, q, args.data))
-    header = ["query", "rows", "e2ckit", "DuckDB", "Polars", "e2ckit / faster", "e2ckit peak RSS", "B/row"]
-    rows = [header]
+    return ap.parse_args()
+
+
+def _table(queries: list[tuple[str, str]], engines: list[str], results: dict[tuple[str, str], list[dict]]) -> None:
+    names = {"e2ckit": "e2ckit", "base": "e2ckit@base", "duckdb": "DuckDB→pandas", "polars": "Polars→pandas"}
+    header = ["query", "rows", *(names[e] for e in engines), "e2ckit / faster"]
+    header += ["e2ckit / base"] if "base" in engines else []
+    header += ["e2ckit peak RSS", "B/row"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
     for q, label in queries:
         med = {e: statistics.median(r["seconds"] for r in results[(q, e)]) for e in engines}
         rss = {e: statistics.median(r["rss_mb"] for r in results[(q, e)]) for e in engines}
         first = results[(q, "e2ckit")][0]
         faster = min(med["duckdb"], med["polars"])
-        rows.append([
-            label, f"{first['rows']:,}",
-            *(f"{med[e]:.2f} s ({rss[e] / 1024:.2f} GB)" for e in engines),
-            f"{med['e2ckit'] / faster:.2f}×", f"{rss['e2ckit'] / 1024:.2f} GB", f"{first['bytes_per_row']:.1f}",
-        ])  # fmt: skip
-    print("| " + " | ".join(rows[0]) + " |")
-    print("|" + "---|" * len(rows[0]))
-    for r in rows[1:]:
-        print("| " + " | ".join(r) + " |")
-    print(f"\n(times: medians of {args.repeat} interleaved runs, the engines taking turns going first, each query "
-          "in its own process; GB: peak RSS)")  # fmt: skip
-    # the first query again, each engine's runs back to back: on this shared 2-core VM
-    # a process that follows one which freed a lot of memory often waits on the kernel
-    # for its pages (sys time 0.2 -> 1.5 s for e2ckit, whose numpy arrays ask for huge
-    # pages); back to back, each engine meets the memory its own previous run left
-    alone = {e: statistics.median(child(e, "point", args.data)["seconds"] for _ in range(args.repeat)) for e in engines}
-    faster = min(alone["duckdb"], alone["polars"])
+        row = [label, f"{first['rows']:,}", *(f"{med[e]:.2f} s ({rss[e] / 1024:.2f} GB)" for e in engines),
+               f"{med['e2ckit'] / faster:.2f}×"]  # fmt: skip
+        row += [f"{med['e2ckit'] / med['base']:.2f}×"] if "base" in engines else []
+        row += [f"{rss['e2ckit'] / 1024:.2f} GB", f"{first['bytes_per_row']:.1f}"]
+        print("| " + " | ".join(row) + " |")
+    print(f"\n(times: medians of {len(results[(queries[0][0], 'e2ckit')])} interleaved runs, the engines taking "
+          "turns going first, each query in its own process; DuckDB and Polars end in a pandas frame as e2ckit "
+          "does; GB: peak RSS)")  # fmt: skip
+
+
+def _many(args: argparse.Namespace) -> None:
+    root = many_parts(args.data)
+    engines = ["e2ckit", *(["base"] if args.base else [])]
+    runs = {e: [child(e, "many", root) for _ in range(args.repeat)] for e in engines}
+    med = {e: statistics.median(r["seconds"] for r in runs[e]) for e in engines}
+    base = f", e2ckit@base {med['base']:.2f} s" if args.base else ""
+    print(f"a day of 10,000 one-row parts (one antenna): e2ckit {med['e2ckit']:.2f} s{base} "
+          f"(goal <= 2 s; medians of {args.repeat})")  # fmt: skip
+
+
+def _trend(args: argparse.Namespace) -> None:
+    runs = [child("e2ckit", "trend", args.data) for _ in range(args.repeat)]
+    r = runs[0]
+    each = ", ".join(f"{x['seconds']:.2f}" for x in runs)
     print(
-        f"one point, all antennas, whole day, each engine's {args.repeat} runs back to back (medians): "
-        f"e2ckit {alone['e2ckit']:.2f} s, DuckDB {alone['duckdb']:.2f} s, Polars {alone['polars']:.2f} s "
-        f"(e2ckit / faster {alone['e2ckit'] / faster:.2f}×)"
+        f"TrendPanel({POINT}) over the whole log ({r['span']}, {r['antennas']} antennas), built and drawn: "
+        f"{statistics.median(x['seconds'] for x in runs):.2f} s (median of {len(runs)}, each in its own "
+        f"process; runs {each}), at most {r['per_line']} points a "
+        f"line ({r['named']} antennas named, the rest in the band), peak RSS {statistics.median(x['rss_mb'] for x in runs) / 1024:.2f} GB"
     )
+
+
+def main() -> None:
+    global BASE
+    args = _args()
+    BASE = args.base
+    if args.child:
+        engine, query = args.child
+        print(json.dumps(run_trend(args.data) if query == "trend" else run_one(engine, query, args.data, args.hours)))
+        return
+    days = 7 if args.week else 1
+    args.data.mkdir(parents=True, exist_ok=True)
+    print(f"data: {args.data} ({args.hours} h a day, {args.layout}); load average {os.getloadavg()[0]:.2f}")
+    generate(args.data, days, args.hours, args.layout)
+    samples, summaries, per = size(args.data, days, args.hours)
+    print(
+        f"on disk: {(samples + summaries) / 1e6:.0f} MB for {days} day(s) ({samples / 1e6:.0f} MB of samples, "
+        f"{summaries / 1e6:.1f} MB of 5-minute summaries), {per:.2f} bytes per sample\n"
+    )
+    queries = [
+        ("point", "one point, all antennas, whole log"),
+        ("window", "the same, DV antennas, a 2-hour window"),
+        ("agg", "1-min mean/min/max per antenna, the whole log"),
+    ] + ([("week", "1-min mean per antenna, one point, the week"),
+          ("week15", "15-min min/max/mean/count, the week (a week's panel)")] if args.week else [])  # fmt: skip
+    engines = ["e2ckit", *(["base"] if args.base else []), "duckdb", "polars"]
+    results: dict[tuple[str, str], list[dict]] = {}
+    for r in range(args.repeat):
+        for q, _label in queries:
+            # the engines take turns going first: on this shared machine a process that
+            # follows one which kept both cores busy often runs slower
+            k = r % len(engines)
+            for e in engines[k:] + engines[:k]:
+                results.setdefault((q, e), []).append(child(e, q, args.data, args.hours))
+    if args.base:
+        assert str(args.base) in (results[("point", "base")][0]["module"] or ""), "the baseline was not imported"
+    _table(queries, engines, results)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.many:
+        _many(args)
     if args.trend:
-        runs = [child("e2ckit", "trend", args.data) for _ in range(args.repeat)]
-        r = runs[0]
-        each = ", ".join(f"{x['seconds']:.2f}" for x in runs)
-        print(
-            f"TrendPanel({POINT}) over the whole log ({r['span']}, {r['antennas']} antennas), built and drawn: "
-            f"{statistics.median(x['seconds'] for x in runs):.2f} s (median of {len(runs)}, each in its own "
-            f"process; runs {each}), at most {r['per_line']} points a "
-            f"line ({r['named']} antennas named, the rest in the band), peak RSS {statistics.median(x['rss_mb'] for x in runs) / 1024:.2f} GB"
-        )
+        _trend(args)
 
 
 if __name__ == "__main__":

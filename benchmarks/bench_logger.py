@@ -39,7 +39,9 @@ from pathlib import Path
 
 import e2ckit
 from e2ckit.catalog import default_catalog
-from e2ckit.logger import Logger, compact, load, wal
+from e2ckit.dataset import load
+from e2ckit.logformat import segments as wal
+from e2ckit.logger import Logger, compact
 from e2ckit.logger.rows import Rows
 
 #: cycles per flush in the simulated hour: the logger's default flush_every at 1 Hz
@@ -255,7 +257,7 @@ def throughput(n: int, tmp: Path) -> list[tuple[str, str, str]]:
     # flush splits them by partition and writes one atomic part each
     import pyarrow as pa
 
-    from e2ckit.logger.schema import WAL_SCHEMA
+    from e2ckit.logformat.schema import WAL_SCHEMA
     from e2ckit.logger.store import Store
 
     (tmp / "logger").mkdir()

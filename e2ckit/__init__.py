@@ -30,9 +30,10 @@ _EXPORTS = {
     "plan_recovery": "e2ckit.triage.plan",
     "Limits": "e2ckit.catalog.limits",
     "RecoveryBoard": "e2ckit.triage.board",
-    # logging to parquet
+    # logging to parquet (the writer) and reading it back (the dataset)
     "Logger": "e2ckit.logger",
-    "load": "e2ckit.logger",
+    "compact": "e2ckit.logger",
+    "load": "e2ckit.dataset",
     # building blocks
     "Client": "e2ckit.client",
     "E2CClient": "e2ckit.compat",

@@ -16,7 +16,7 @@ import sys
 import pytest
 from simhelpers import cli_on_a_terminal
 
-from e2ckit.logger import load
+from e2ckit.dataset import load
 from e2ckit.sim import SimulatedArray
 
 HEAVY = ("pandas", "pyarrow", "matplotlib", "ipywidgets")

@@ -365,7 +365,8 @@ soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (128, hard))
 from e2ckit.array import Array, Endpoint
 from e2ckit.clock import SimClock
-from e2ckit.logger import Logger, load
+from e2ckit.dataset import load
+from e2ckit.logger import Logger
 ports = json.loads(sys.argv[1])
 names = [f"{fam}{n:02d}" for fam in ("DV", "DA", "CM", "PM") for n in range(100)][:332]
 arr = Array([Endpoint(a, "127.0.0.1", ports[i % len(ports)]) for i, a in enumerate(names)], source="test")

@@ -26,6 +26,7 @@ import pytest
 import e2ckit
 from e2ckit.catalog import default_catalog
 from e2ckit.errors import ValidationError
+from e2ckit.dataset import load
 from e2ckit.logger import (
     FILE_SCHEMA,
     LOAD_COLUMNS,
@@ -35,11 +36,10 @@ from e2ckit.logger import (
     UnreadableFileWarning,
     _Buffer,
     compact,
-    load,
 )
 from e2ckit.logger import compaction as compaction_mod
 from e2ckit.logger import cycle as cycle_mod
-from e2ckit.logger import store as store_mod
+from e2ckit.logger import fsio as store_mod
 from e2ckit.sim import SimulatedArray
 from e2ckit.sim.clock import DEFAULT_EPOCH, SimClock
 
@@ -775,8 +775,10 @@ def test_compaction_on_a_full_disk_keeps_the_inputs(two_days, monkeypatch) -> No
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(compaction_mod, "write_parquet", full)
-    with pytest.raises(LogWriteError, match="no space left"):
-        compact(two_days, before="2026-01-03")
+    with pytest.warns(UnreadableFileWarning, match="not compacted: .*no space left") as record:
+        results = compact(two_days, before="2026-01-03")
+    assert results and all(r.error and "no space left" in r.error and r.file is None for r in results)
+    assert len(record) == len(results)  # each day named, each skipped, none stopping the others
     assert parts(two_days) == files and not hidden(two_days)
     monkeypatch.undo()
     pd.testing.assert_frame_equal(_key(load(two_days)), _key(before))

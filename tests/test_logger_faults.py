@@ -25,16 +25,17 @@ import pytest
 
 from e2ckit.array import Array, Endpoint
 from e2ckit.catalog import default_catalog
+from e2ckit.dataset import load
 from e2ckit.logger import (
     Logger,
     LogLockedError,
     LogWriteError,
     UnreadableFileWarning,
     compact,
-    load,
 )
-from e2ckit.logger import store as store_mod
-from e2ckit.logger import wal as wal_mod
+from e2ckit.logger import fsio as store_mod
+from e2ckit.logger import wal as wal_writer
+from e2ckit.logformat import segments as wal_mod
 from e2ckit.logger.lock import DatasetLock
 from e2ckit.sim import SimulatedArray
 from e2ckit.sim.clock import DEFAULT_EPOCH, SimClock
@@ -72,10 +73,14 @@ def duck_duplicates(path: Path) -> int:
 
 
 def once(path: Path, expected: int) -> None:
-    """Every sample exactly once, for load() and for DuckDB; nothing half-done left."""
-    df = load(path)
-    assert len(df) == expected
-    assert not df.duplicated(["time", "antenna", "point"]).any()
+    """Every sample exactly once, for load() (before and after the next writer settles
+    what a crash left) and for DuckDB; nothing half-done left."""
+    for settled in (False, True):
+        if settled:  # the next writer (here a compaction of no day) replays and settles
+            compact(path, before="2000-01-01")
+        df = load(path)
+        assert len(df) == expected, settled
+        assert not df.duplicated(["time", "antenna", "point"]).any()
     assert duck_count(path) == expected and duck_duplicates(path) == 0
     state = path / ".e2ckit"
     assert not (state / "compact.json").exists()
@@ -128,11 +133,13 @@ def test_sigkill_loses_at_most_the_cycle_in_progress_and_the_segment_is_replayed
     segs = wal_mod.segments(out)
     assert len(segs) == 1 and not segs[0].name.endswith(".parquet")
     saved = segs[0].read_bytes()
-    # load() replays it (no writer holds the dataset): every reported cycle is there
+    # load() reads it into its own memory (a reader never writes): every reported cycle is there
     df = load(out)
     cycles = df.time.nunique()
     assert cycles >= reported  # at most the cycle in progress at the kill is missing
     assert df.groupby("time").size().eq(2 * NC).all()  # whole cycles only
+    assert wal_mod.segments(out) and not parts(out), "load never writes to the dataset"
+    compact(out, before="2000-01-01")  # the next writer replays it (and compacts no day)
     assert not wal_mod.segments(out) and parts(out)
     once(out, cycles * 2 * NC)
     # a crash after the parts were written but before the segment was deleted: the
@@ -370,7 +377,7 @@ class _File:
 def test_a_full_disk_keeps_sampling_says_so_and_writes_the_backlog_when_space_returns(sim, clock, tmp_path, monkeypatch, capfd) -> None:
     disk = FullDisk()
     monkeypatch.setattr(store_mod, "open", disk.open, raising=False)
-    monkeypatch.setattr(wal_mod, "open", disk.open, raising=False)
+    monkeypatch.setattr(wal_writer, "open", disk.open, raising=False)
     per = 3 * NC
     log = Logger("cryo", array=sim, interval=1, path=tmp_path, clock=clock, flush_rows=1, flush_every=1e-6)
     for _ in range(2):
@@ -400,7 +407,7 @@ def test_stop_at_the_bound_drops_only_what_the_disk_did_not_take(sim, clock, tmp
     samples it dropped; the segment kept what it wrote before the disk filled."""
     disk = FullDisk()
     monkeypatch.setattr(store_mod, "open", disk.open, raising=False)
-    monkeypatch.setattr(wal_mod, "open", disk.open, raising=False)
+    monkeypatch.setattr(wal_writer, "open", disk.open, raising=False)
     per = 3 * NC
     log = Logger("cryo", array=sim, interval=1, path=tmp_path, clock=clock, flush_every=1e9, max_backlog=4 * per)
     log.step()

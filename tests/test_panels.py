@@ -486,16 +486,16 @@ def test_panels_survive_export_to_html(tmp_path):
 def test_a_path_panel_reads_buckets_from_the_query_layer_not_rows(monkeypatch):
     """A path panel asks load() for buckets (every=, agg=), and they are the envelope a
     plain pandas pass over the same rows gives: spikes survive."""
-    import e2ckit
+    import e2ckit.dataset
 
-    real = e2ckit.load
+    real = e2ckit.dataset.load
     asked = []
 
     def load(*args, **kwargs):
         asked.append(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(e2ckit, "load", load)
+    monkeypatch.setattr(e2ckit.dataset, "load", load)
     panel = panels.TrendPanel("data/outage-recovery", ["FEMC.TEMP0"], ["DV01", "DV02"])
     assert asked and asked[-1]["every"] == pd.Timedelta(minutes=5)  # 2 days / 800 pixel columns
     assert asked[-1]["agg"] == ["min", "max", "mean", "count"]

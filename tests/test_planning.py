@@ -111,7 +111,8 @@ def test_an_os_error_with_no_file_is_one_line_without_a_doubled_colon(monkeypatc
 
 def test_the_logger_logs_an_e2c_that_is_no_antenna_under_its_own_name(fresh_sim, tmp_path):
     from e2ckit.array import Array
-    from e2ckit.logger import Logger, load
+    from e2ckit.dataset import load
+    from e2ckit.logger import Logger
 
     sim = fresh_sim(("DV01",), serve=False)
     arr = Array([dataclasses.replace(sim.array["DV01"], antenna="LO-LMC-1", family="DV")])

@@ -29,14 +29,14 @@ from typing import Any
 import typer
 
 from e2ckit.cli.common import WholeHelp, guard, one_line
-from e2ckit.cli.options import BadInput
+from e2ckit.cli.options import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, BadInput
 from e2ckit.errors import E2CKitError, ValidationError
 
 __all__ = ["DefaultGroup", "register"]
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
+#: `log` (a logger that could not write) and `log compact` (a day or file skipped, or
+#: the compaction could not run) exit with the one table's EXIT_PARTIAL
+EXIT_FAILED = EXIT_PARTIAL
 
 
 class DefaultGroup(WholeHelp):
@@ -109,17 +109,20 @@ def log_run(
         raise BadInput("--out is empty: give the dataset directory")
     if os.path.exists(out) and not os.path.isdir(out):
         raise BadInput(f"--out {out!r} is a file, not a dataset directory")
-    from e2ckit.logger import Logger, LogLockedError, LogWriteError
+    from e2ckit.logger import Logger
 
     try:
         log = Logger(what, antennas, interval=interval, path=out, timeout=timeout, flush_every=flush_every,
                      fsync=fsync)  # fmt: skip
-    except (ValidationError, KeyError) as exc:
+    except (E2CKitError, KeyError) as exc:  # a bad name, antenna or setting
         _err(f"error: {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except E2CKitError as exc:
-        _err(f"error: {exc}")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    _run(log, what, interval, out, quiet, dur)
+
+
+def _run(log: Any, what: list[str], interval: float, out: str, quiet: bool, dur: float | None) -> None:
+    """Run ``log`` in the background until it ends, SIGINT or SIGTERM; report; exit."""
+    from e2ckit.logger import LogLockedError, LogWriteError
 
     stop = threading.Event()
     received: list[str] = []
@@ -138,13 +141,7 @@ def log_run(
             _err(f"error: {exc}")
             raise typer.Exit(EXIT_FAILED) from None
         if not quiet:
-            clock = log.clock
-            if clock is not None:  # a simulator's clock (its host map's clock file)
-                rate = getattr(clock, "rate", None)
-                now = datetime.fromtimestamp(clock.now(), tz=timezone.utc)
-                _err(f"simulated time: the simulator's clock ({'stepped' if rate is None else f'{rate:g}x'}), "
-                     f"now {now:%Y-%m-%d %H:%M:%S} UTC; --interval and --duration are simulated seconds")  # fmt: skip
-            _err(f"logging {', '.join(what)} of {len(log.antennas)} antennas every {interval:g} s to {out}")
+            _say_start(log, what, interval, out)
         states: dict[str, str] = {}
         while log.running and not stop.wait(0.5 if tty else 1.0):
             _report(log, states, tty, quiet)
@@ -162,12 +159,19 @@ def log_run(
     if tty:
         sys.stderr.write("\r\x1b[2K")
     why = f" ({received[0]})" if received else ""
-    _err(
-        f"stopped{why}: {st.cycles} cycles, {st.samples_written} samples in {st.files} files at {out}, "
-        f"{st.errors} errors, {st.overruns} overruns"
-        + (f", {st.cut_short} cycles cut short by the deadline" if st.cut_short else "")
-    )
+    _err(f"stopped{why}: {st.summary(out)}")
     raise typer.Exit(code)
+
+
+def _say_start(log: Any, what: list[str], interval: float, out: str) -> None:
+    """What is logged where, and the simulator's clock when it is one."""
+    clock = log.clock
+    if clock is not None:  # a simulator's clock (its host map's clock file)
+        rate = getattr(clock, "rate", None)
+        now = datetime.fromtimestamp(clock.now(), tz=timezone.utc)
+        _err(f"simulated time: the simulator's clock ({'stepped' if rate is None else f'{rate:g}x'}), "
+             f"now {now:%Y-%m-%d %H:%M:%S} UTC; --interval and --duration are simulated seconds")  # fmt: skip
+    _err(f"logging {', '.join(what)} of {len(log.antennas)} antennas every {interval:g} s to {out}")
 
 
 def _report(log: Any, states: dict[str, str], tty: bool, quiet: bool) -> None:
@@ -237,8 +241,17 @@ def log_compact(
     except ValueError as exc:  # a part file pyarrow cannot read or merge (ArrowInvalid)
         _err(f"error: cannot compact {path}: {one_line(exc)}")
         raise typer.Exit(EXIT_FAILED) from None
-    for w in skipped:  # files left alone (another schema, not parquet): one line each
+    for w in skipped:  # files and days left alone (another schema, another file system): one line each
         _err(f"warning: {str(w.message).removeprefix('e2ckit: ')}")
+    _compact_report(results)
+    # the worst outcome decides: a day (or a badly named directory) skipped is partial;
+    # a file left alone (another tool's, or damaged) is a warning, the day is compacted
+    if any(r.error for r in results) or any("skipping directory" in str(w.message) for w in skipped):
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _compact_report(results: list[Any]) -> None:
+    """A line per compacted partition on stdout, the totals on stderr."""
     done = [r for r in results if r.file is not None]
     rows = sum(r.rows for r in done)
     b0 = sum(r.bytes_before for r in done)
@@ -249,10 +262,9 @@ def log_compact(
             f"{r.bytes_before} -> {r.bytes_after} bytes"
         )
     ratio = f" ({b1 / b0:.0%})" if b0 else ""
-    _err(
-        f"compacted {len(done)} of {len(results)} closed partitions: {rows} rows, "
-        f"{b0} -> {b1} bytes{ratio}"
-    )
+    failed = sum(1 for r in results if r.error)
+    also = f"; {failed} skipped (named above)" if failed else ""
+    _err(f"compacted {len(done)} of {len(results)} closed partitions: {rows} rows, {b0} -> {b1} bytes{ratio}{also}")
 
 
 def register(app: typer.Typer) -> None:

@@ -50,7 +50,8 @@ __all__ = [
 # -- exit statuses (documented in the top-level help and the README) --------------------
 
 EXIT_OK = 0  # every request was answered without error
-EXIT_PARTIAL = 1  # some readings failed or did not decode; a control's outcome is unknown
+EXIT_PARTIAL = 1  # some readings failed or did not decode; a control's outcome is unknown; a log
+#                   compact that skipped a day or a file, or could not run (locked, unwritable)
 EXIT_BAD_INPUT = 2  # bad input: nothing was sent
 EXIT_NOTHING = 3  # nothing answered: no host replied at all
 EXIT_REFUSED = 4  # a control request was refused (no --yes, no terminal) or declined

@@ -1,4 +1,5 @@
-"""Monitor-point time series to a crash-safe parquet dataset, and :func:`load` to read it back.
+"""Monitor-point time series to a crash-safe parquet dataset (the writer; reading it
+back is :func:`e2ckit.dataset.load`).
 
 A :class:`Logger` sweeps groups or points of an array on a fixed grid (cycle *k* at
 ``t0 + k·interval``) through the fan-out engine (one deadline per cycle) and writes
@@ -12,16 +13,18 @@ The package, one job per module:
 ``cycle``               the :class:`Logger`: the time grid, run/start/step/stop, flushing
 ``rows``                one cycle's replies as rows (decoding, error rows), antenna health
 ``status``              :class:`LoggerStatus` and :class:`AntennaHealth`
-``schema``              the file schema, writer settings and the names of every file
-``store``               atomic part files, the backlog of cycles, recovery after a crash
+``store``               part files of the backlog of cycles
 ``wal``                 the write-ahead segment: appended every cycle, replayed after a crash
+``fsio``                atomic files, directory fsync, write errors in words
+``recovery``            after a crash: the compaction journal, temporary files, segments
 ``lock``                one writer per dataset (pid, host; released by the kernel on a crash)
 ``compaction``          :func:`compact`, journaled so that a crash is completed or undone
-``read``                :func:`load`, filters pushed down, foreign files skipped
-``query``               the engine behind ``load`` (Polars): aggregates, categoricals, sorting
-``remote``              ``load("s3://...")``: an archive read where it lies (pyarrow's S3)
+``summaries``           writing a compacted day's 5-minute summary
 ``_source``             the only calls into the rest of e2ckit (planning and running sweeps)
 ======================  ==================================================================
+
+The file schema, names and admission rule are :mod:`e2ckit.logformat`'s (shared with
+the reader, :mod:`e2ckit.dataset`); ``logger`` never imports ``dataset``.
 
 What a crash can lose
 ---------------------
@@ -29,8 +32,9 @@ What a crash can lose
   hidden ``DIR/.e2ckit/wal/``) before the next one starts; **every flush** (30 s by
   default) turns the segment into parquet parts, written to a temporary file, fsynced,
   renamed into place (atomic) with the directory fsynced, so no reader ever sees a
-  part without its footer. The next logger, ``load`` or ``compact`` on the directory
-  replays a crashed logger's segment into parts, exactly once.
+  part without its footer. The next logger or ``compact`` on the directory replays a
+  crashed logger's segment into parts, exactly once, and says so on stderr; ``load``
+  reads such a segment's rows into its own memory meanwhile (a reader never writes).
 * **SIGKILL, an exception, the OOM killer**: at most the cycle in progress is lost
   (the segment is in the OS's cache), whatever ``fsync`` says.
 * **A power cut or kernel crash**: with ``fsync="cycle"`` (the default; one fsync a
@@ -103,11 +107,9 @@ deadline passed before every request was sent are counted (``status.cut_short``)
 
 from __future__ import annotations
 
-from e2ckit.logger.compaction import CompactResult, compact
-from e2ckit.logger.cycle import Logger
-from e2ckit.logger.read import load
-from e2ckit.logger.rows import Rows
-from e2ckit.logger.schema import (
+from typing import Any
+
+from e2ckit.logformat.schema import (
     FILE_SCHEMA,
     LOAD_COLUMNS,
     SCHEMA_VERSION,
@@ -115,6 +117,9 @@ from e2ckit.logger.schema import (
     LogWriteError,
     UnreadableFileWarning,
 )
+from e2ckit.logger.compaction import CompactResult, compact
+from e2ckit.logger.cycle import Logger
+from e2ckit.logger.rows import Rows
 from e2ckit.logger.status import AntennaHealth, LoggerStatus
 
 __all__ = [
@@ -129,8 +134,21 @@ __all__ = [
     "LoggerStatus",
     "UnreadableFileWarning",
     "compact",
-    "load",
 ]
 
 #: the rows of one partition as column lists (the name the benchmarks and tests used)
 _Buffer = Rows
+
+
+def __getattr__(name: str) -> Any:
+    """``e2ckit.logger.load``, kept for code written before the reader moved to
+    :mod:`e2ckit.dataset` (deprecated: use ``e2ckit.load`` or ``e2ckit.dataset.load``).
+    The one import of ``dataset`` from ``logger``: inside this shim only."""
+    if name == "load":
+        import warnings
+
+        warnings.warn("e2ckit.logger.load moved: use e2ckit.load (or e2ckit.dataset.load)", DeprecationWarning, stacklevel=2)
+        from e2ckit.dataset import load  # the deprecated name only, on first use
+
+        return load
+    raise AttributeError(f"module 'e2ckit.logger' has no attribute {name!r}")

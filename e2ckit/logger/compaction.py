@@ -11,12 +11,13 @@ ones are skipped with a warning and left alone), merge and sort them, write the 
 to ``DIR/.e2ckit/tmp/`` and check it holds every row, write the *journal*
 ``DIR/.e2ckit/compact.json`` (partition, temporary file, final name, inputs), rename the
 result into place, delete the inputs, delete the journal. A crash at any step is
-settled by the next e2ckit command on the directory (:func:`recover_journal`, run by a
-logger, ``compact`` and ``load`` with the lock held): if the result was renamed into
-place the inputs still there are deleted (rolled forward), otherwise the temporary
-file is (rolled back). Between a crash after the rename and that next command, a
-reader without e2ckit can see a day's rows twice; ``load`` never does (the compacted
-file names its inputs in its metadata, ``e2ckit.replaces``).
+settled by the next writer on the directory
+(:func:`e2ckit.logger.recovery.recover_journal`, run by a logger and ``compact`` with
+the lock held): if the result was renamed into place the inputs still there are
+deleted (rolled forward), otherwise the temporary file is (rolled back). Between a
+crash after the rename and that next writer, a reader without e2ckit can see a day's
+rows twice; ``load`` never does (the compacted file names its inputs in its
+metadata, ``e2ckit.replaces``).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -36,20 +37,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from e2ckit.errors import E2CKitError, ValidationError
-from e2ckit.logger import rollup
+from e2ckit.logformat import summaries as summary_format
+from e2ckit.logformat.files import admit, candidates, local_meta, partitions, replaced, utc, warn_skip
+from e2ckit.logformat.schema import COMPACT_LEVEL, FILE_SCHEMA, OLD_TMP_RE, WRITE_OPTIONS
+from e2ckit.logger import summaries
+from e2ckit.logger.fsio import fsync_dir, tmp_dir, write_error, write_parquet
 from e2ckit.logger.lock import DatasetLock
-from e2ckit.logger.read import partitions, replaced, utc
-from e2ckit.logger.schema import (
-    COMPACT_LEVEL,
-    FILE_SCHEMA,
-    OLD_TMP_RE,
-    PART_RE,
-    STATE_DIR,
-    WRITE_OPTIONS,
-    UnreadableFileWarning,
-    foreign_reason,
-)
-from e2ckit.logger.store import fsync_dir, recover, tmp_dir, write_error, write_parquet
+from e2ckit.logger.recovery import journal_path, recover
 
 
 @dataclass(frozen=True)
@@ -63,7 +57,12 @@ class CompactResult:
     bytes_before: int
     bytes_after: int
     file: str | None  #: the compacted file (None: nothing to do)
+    error: str | None = None  #: why this day was skipped (None: it was not)
 
+
+#: a compaction's temporary file, hidden beside its partition's parts (removed when a
+#: crash left it: the journal, if any, is settled first)
+TMP_RE = re.compile(r"^\.part-.*\.parquet\.[0-9a-f]{6}\.tmp$")
 
 #: the file metadata key naming the sort order of a compacted file, and this version's
 #: layout: rows sorted by (point, time), one row group per point (a point filter reads
@@ -74,9 +73,11 @@ LAYOUT = b"point,time"
 MAX_GROUP = 1 << 20
 #: points with fewer rows than this share a row group with their neighbours: a row group
 #: costs its own page headers and statistics, so a short log (minutes) cut one per point
-#: was ten times the size (56 instead of 5 bytes a sample); a whole day (86,400 rows a
-#: point at 1 Hz) still gets one group per point, which a point filter skips
-MIN_GROUP = 1 << 16
+#: was ten times the size (56 instead of 5 bytes a sample). From 16,384 rows (4.5 hours
+#: at 1 Hz) a point has its own group, which a point filter reads alone: on a 6-hour
+#: full-array day (21,600 rows a point) the shared groups of 65,536 made a one-point
+#: query decode and filter four points' rows (benchmarks/bench_load.py --hours 6)
+MIN_GROUP = 1 << 14
 
 
 def _old_layout(f: Path) -> bool:
@@ -128,42 +129,9 @@ def options(table: pa.Table) -> dict[str, Any]:
     return {**WRITE_OPTIONS, "compression_level": COMPACT_LEVEL, "row_groups": _point_groups(table)}
 
 
-def _journal(root: Path) -> Path:
-    return root / STATE_DIR / "compact.json"
-
-
 def _step(name: str) -> None:
     """Called after each step of a compaction; tests replace it to crash there."""
 
-
-def recover_journal(root: Path) -> str | None:
-    """Settle a compaction a crash interrupted (lock held): roll it forward if its file
-    was renamed into place, back otherwise. Returns "forward", "back" or None."""
-    path = _journal(root)
-    try:
-        j = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        j = None  # a journal cut short: written before the rename, so nothing was renamed
-    done = None
-    if j is not None:
-        d = root / j["dir"]
-        if (d / j["file"]).exists():
-            for name in j["inputs"]:
-                with contextlib.suppress(FileNotFoundError):
-                    (d / name).unlink()
-            fsync_dir(d)
-            done = "forward"
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                (root / j["tmp"]).unlink()
-            done = "back"
-    else:
-        done = "back"
-    path.unlink()
-    fsync_dir(path.parent)
-    return done
 
 
 def compact(path: str | os.PathLike[str], before: Any = None) -> list[CompactResult]:
@@ -184,9 +152,7 @@ def compact(path: str | os.PathLike[str], before: Any = None) -> list[CompactRes
     if before is None:
         cutoff = datetime.now(timezone.utc).date()
     else:
-        b = utc(before, "before")
-        assert b is not None
-        cutoff = b.date()
+        cutoff = utc(before, "before").date()
     lock = DatasetLock(root, "e2ckit log compact")
     try:
         lock.acquire()
@@ -195,76 +161,104 @@ def compact(path: str | os.PathLike[str], before: Any = None) -> list[CompactRes
         lock.release()
         raise write_error(root, exc) from exc
     try:
-        return [
-            _compact_partition(root, day, antenna, d)
-            for day, antenna, d in list(partitions(root, (None, cutoff - timedelta(days=1))))
-        ]
+        return [_one_day(root, day, antenna, d) for day, antenna, d in list(partitions(root, (None, cutoff - timedelta(days=1))))]
     finally:
         lock.release()
+
+
+def _one_day(root: Path, day: str, antenna: str, d: Path) -> CompactResult:
+    """One partition compacted, or skipped with a warning naming it and why (another
+    file system, a file that cannot be merged, ...): one day's trouble stays that day's."""
+    try:
+        return _compact_partition(root, day, antenna, d)
+    except (OSError, E2CKitError, pa.ArrowException, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        warn_skip(d, f"not compacted: {why}; its files are left as they were", verb="skipping day")
+        return CompactResult(day, antenna, 0, -1, 0, 0, None, error=why)
 
 
 def _already_compacted(root: Path, day: str, antenna: str, f: Path) -> CompactResult | None:
     """A partition that is one compacted file of this layout: nothing to merge, and its
     samples are not read again (a daily ``compact`` of a long archive stays cheap),
     unless its 5-minute summary is missing (compacted by an e2ckit without them, or
-    lost): then it is written. None when the file needs the full treatment."""
+    lost) or stale (made from another file of that name): then it is written. None when the file needs the full treatment."""
     try:
-        if foreign_reason(pq.read_schema(f)) is not None or _old_layout(f):
+        if admit(pq.read_schema(f)) is not None or _old_layout(f):
             return None
-        if rollup.usable(root, day, antenna, [f]) is None:
+        if summary_format.usable(root, day, antenna, [f]) is None:  # missing, or of another file: rebuilt
             with contextlib.suppress(OSError):
-                rollup.write(root, day, antenna, f.name, pq.read_table(f, columns=FILE_SCHEMA.names).cast(FILE_SCHEMA))
+                table = pq.read_table(f, columns=FILE_SCHEMA.names).cast(FILE_SCHEMA)
+                summaries.write(root, day, antenna, f.name, table, source=f)
         size = f.stat().st_size
     except (pa.ArrowException, OSError, ValueError):
         return None
     return CompactResult(day, antenna, 1, -1, size, size, None)
 
 
-def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactResult:
+def _inputs(d: Path) -> list[Path]:
+    """The files of a partition a compaction merges: every candidate (checked when read),
+    after removing what a crashed compaction or an older e2ckit left beside them."""
     names = sorted(os.listdir(d))
-    for n in names:  # temporary files of an older e2ckit, written next to the parts
-        if OLD_TMP_RE.match(n):
+    for n in names:  # temporary files of an older e2ckit (or of a crash), next to the parts
+        if OLD_TMP_RE.match(n) or TMP_RE.match(n):
             with contextlib.suppress(OSError):
                 (d / n).unlink()
-    # parts, and any other parquet file a reader would count (checked below)
-    everything = [d / n for n in names if PART_RE.match(n) or (n.endswith(".parquet") and not n.startswith((".", "_")))]
-    leftovers = replaced(everything)
+    everything = [d / n for n in candidates(names)]
+    leftovers = {Path(p) for p in replaced([str(f) for f in everything], local_meta)}
     for f in leftovers:  # inputs a crashed older e2ckit left behind its compacted file
         with contextlib.suppress(FileNotFoundError):
             f.unlink()
-    files = [f for f in everything if f not in leftovers]
-    if len(files) == 1 and "-compact-" in files[0].name:
-        done = _already_compacted(root, day, antenna, files[0])
-        if done is not None:
-            return done
+    return [f for f in everything if f not in leftovers]
+
+
+def _read_inputs(files: list[Path]) -> tuple[list[pa.Table], list[Path]]:
+    """The tables of the files admitted (the one rule: :func:`~e2ckit.logformat.files.admit`);
+    the others are left alone with a warning naming them."""
     tables, inputs = [], []
     for f in files:
         try:
-            reason = foreign_reason(pq.read_schema(f))
+            reason = admit(pq.read_schema(f))
             if reason is None:
                 t = pq.read_table(f, columns=FILE_SCHEMA.names).cast(FILE_SCHEMA)
         except (pa.ArrowException, OSError, ValueError) as exc:
             reason = f"unreadable: {exc}"
         if reason is not None:
-            warnings.warn(f"e2ckit: not compacting {f}: {reason}", UnreadableFileWarning, stacklevel=3)
+            warn_skip(f, reason, verb="not compacting")
             continue
         tables.append(t)
         inputs.append(f)
+    return tables, inputs
+
+
+def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactResult:
+    files = _inputs(d)
+    if len(files) == 1 and "-compact-" in files[0].name:
+        done = _already_compacted(root, day, antenna, files[0])
+        if done is not None:
+            return done
+    tables, inputs = _read_inputs(files)
     bytes_before = sum(f.stat().st_size for f in inputs)
     # nothing to do for a compacted file of this layout (above) or none; a single part
     # (a day flushed once, as an accelerated simulation does) or an old-layout compacted
     # file (sorted by time, row groups of every point) is rewritten in the layout, with
     # its summary, like any merge
+    nothing = CompactResult(day, antenna, len(inputs), -1, bytes_before, bytes_before, None)
     if len(inputs) == 0 or (len(inputs) == 1 and "-compact-" in inputs[0].name and not _old_layout(inputs[0])):
-        return CompactResult(day, antenna, len(inputs), -1, bytes_before, bytes_before, None)
+        return nothing
     merged, name = arrange(pa.concat_tables(tables), [f.name for f in inputs])
-    rows = merged.num_rows
-    if not rows:
-        return CompactResult(day, antenna, len(inputs), -1, bytes_before, bytes_before, None)
-    tdir = tmp_dir(root)
-    tmp = tdir / f"{name}.tmp"
+    if not merged.num_rows:
+        return nothing
+    tmp, size = _write_merged(root, day, antenna, d, merged, name)
+    _swap(root, d, tmp, name, inputs)
+    return CompactResult(day, antenna, len(inputs), merged.num_rows, bytes_before, size, str(d / name))
+
+
+def _write_merged(root: Path, day: str, antenna: str, d: Path, merged: pa.Table, name: str) -> tuple[Path, int]:
+    """The merged file written beside its partition (a hidden temporary name on the day's
+    own file system, so the rename into place cannot cross devices), checked to hold
+    every row, and its summary; returns (temporary file, size)."""
+    tmp = d / f".{name}.{secrets.token_hex(3)}.tmp"
     try:
-        tdir.mkdir(parents=True, exist_ok=True)
         with open(tmp, "xb") as f:
             write_parquet(merged, f, **options(merged))
             f.flush()
@@ -272,21 +266,32 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
             size = f.tell()
         _step("written")
         check = pq.read_metadata(tmp).num_rows
-        if check != rows:  # never delete inputs unless every row is in the new file
-            raise E2CKitError(f"compaction of {d} wrote {check} rows instead of {rows}; inputs kept")
-        # the 5-minute summary, before the file it summarizes is in place: a crash from
-        # here leaves a summary naming a file that is not there, never used. Derived data:
-        # one that cannot be written (a full disk) does not stop the compaction; the next
-        # compact writes it
+        if check != merged.num_rows:  # never delete inputs unless every row is in the new file
+            raise E2CKitError(f"compaction of {d} wrote {check} rows instead of {merged.num_rows}; inputs kept")
+        # the 5-minute summary, before the file it summarizes is in place: it names the
+        # file (and its size and footer), so a crash from here leaves one never used.
+        # Derived data: one that cannot be written (a full disk) does not stop the
+        # compaction; the next compact writes it
         with contextlib.suppress(OSError):
-            rollup.write(root, day, antenna, name, merged)
-        journal = _journal(root)
-        entry = {
-            "dir": str(d.relative_to(root)),
-            "tmp": str(tmp.relative_to(root)),
-            "file": name,
-            "inputs": [f.name for f in inputs],
-        }
+            summaries.write(root, day, antenna, name, merged, source=tmp)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise write_error(d / name, exc) from exc
+        raise
+    return tmp, size
+
+
+def _swap(root: Path, d: Path, tmp: Path, name: str, inputs: list[Path]) -> None:
+    """Journal, rename the merged file into place, delete the inputs, drop the journal.
+    A failure before the rename undoes the journal and the temporary file."""
+    journal = journal_path(root)
+    tdir = tmp_dir(root)
+    entry = {"dir": str(d.relative_to(root)), "tmp": str(tmp.relative_to(root)), "file": name,
+             "inputs": [f.name for f in inputs]}  # fmt: skip
+    try:
+        tdir.mkdir(parents=True, exist_ok=True)
         with open(tdir / "compact.json", "w") as jf:
             json.dump(entry, jf)
             jf.flush()
@@ -294,13 +299,16 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
         os.replace(tdir / "compact.json", journal)
         fsync_dir(journal.parent)
         _step("journaled")
+        os.replace(tmp, d / name)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if not isinstance(exc, KeyboardInterrupt):  # a crash (the tests' KeyboardInterrupt) leaves it for recovery
+            with contextlib.suppress(OSError):
+                journal.unlink()
         if isinstance(exc, OSError):
             raise write_error(d / name, exc) from exc
         raise
-    os.replace(tmp, d / name)
     fsync_dir(d)
     _step("renamed")
     for k, f in enumerate(inputs):
@@ -311,4 +319,3 @@ def _compact_partition(root: Path, day: str, antenna: str, d: Path) -> CompactRe
     _step("deleted")
     journal.unlink()
     fsync_dir(journal.parent)
-    return CompactResult(day, antenna, len(inputs), rows, bytes_before, size, str(d / name))

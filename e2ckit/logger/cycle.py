@@ -32,9 +32,11 @@ from e2ckit.errors import ValidationError
 from e2ckit.logger import _source
 from e2ckit.logger.lock import DatasetLock
 from e2ckit.logger.rows import CycleRows
-from e2ckit.logger.schema import LogWriteError
+from e2ckit.logformat.schema import LogWriteError
 from e2ckit.logger.status import AntennaHealth, LoggerStatus
-from e2ckit.logger.store import FSYNC_MODES, Store, recover, write_error
+from e2ckit.logger.fsio import write_error
+from e2ckit.logger.recovery import recover
+from e2ckit.logger.store import FSYNC_MODES, Store
 from e2ckit.names import default_deadline
 
 if TYPE_CHECKING:
@@ -149,13 +151,22 @@ class Logger:
         for a in self.antennas:
             for p in self._static:
                 p.channel_for(self._array[a].family or a)
+        self.timeout, self.deadline = self._budgets(timeout, deadline)
+        self._plan, self._slots = _source.static_plan(self._array, self.antennas, self._static)
+
+        self._init_state(fsync)
+        _live_loggers.add(self)
+
+    def _budgets(self, timeout: float | None, deadline: float | None) -> tuple[float, float]:
+        """(timeout, deadline) in real seconds, the defaults derived from the interval.
+
+        ``interval`` and ``duration`` are clock (simulated) seconds; timeout and deadline
+        real seconds, because the network is real. An accelerated clock shrinks the real
+        interval, but not below what a healthy answer needs: a cycle that takes longer
+        than its real interval overruns (counted, its slots skipped) rather than stamping
+        healthy antennas with deadline errors."""
         rate = self._rate()
         real_interval = self.interval / rate if rate else None
-        # interval and duration are clock (simulated) seconds; timeout and deadline are
-        # real seconds, because the network is real. An accelerated clock shrinks the
-        # real interval, but not below what a healthy answer needs: a cycle that takes
-        # longer than its real interval overruns (counted, its slots skipped) rather
-        # than stamping healthy antennas with deadline errors.
         accelerated = rate is not None and rate != 1.0
         if timeout is None:
             timeout = 1.0 if real_interval is None else min(1.0, max(real_interval * 0.5, 0.02))
@@ -168,11 +179,10 @@ class Logger:
                 deadline = min(deadline, max(real_interval * 0.8, 0.05))
             if accelerated:
                 deadline = max(deadline, 2 * timeout)
-        deadline = positive_seconds("deadline", deadline)
-        self.timeout = timeout
-        self.deadline = deadline
-        self._plan, self._slots = _source.static_plan(self._array, self.antennas, self._static)
+        return timeout, positive_seconds("deadline", deadline)
 
+    def _init_state(self, fsync: str) -> None:
+        """The store, the lock, the threads' primitives and the counters ``status`` reads."""
         self._session = secrets.token_hex(4)
         self._store = Store(self.path, self._session, fsync)
         self._dslock = DatasetLock(self.path, f"Logger({','.join(self.what)}) in {Path(sys.argv[0]).name or 'python'}")
@@ -196,7 +206,12 @@ class Logger:
         self._last_cycle: float | None = None
         self._last_cycle_seconds: float | None = None
         self._health: dict[str, AntennaHealth] = {a: AntennaHealth() for a in self.antennas}
-        _live_loggers.add(self)
+        # the wall clock against the monotonic one (system clock only): the schedule runs
+        # on the monotonic clock, stamps on the wall clock, a jump between them is a step
+        self._mono0: float | None = None
+        self._offset: float | None = None
+        self._steps: list[dict[str, Any]] = []
+        self._shift = 0.0  # seconds the wall clock stepped since the anchor: stamps add it
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -397,14 +412,51 @@ class Logger:
         if self._t0 is None:
             self._t0 = self._now()
             self._k = 0
+            if self.clock is None:
+                self._mono0 = time.monotonic()
+                self._offset = self._t0 - self._mono0
             return self._t0
-        return self._now()
+        return self._t0 + self._elapsed()  # on the grid's own time line (steps do not move it)
+
+    def _elapsed(self) -> float:
+        """Clock seconds since the grid's anchor: on the monotonic clock for the system
+        clock (a step of the wall clock neither stalls nor rushes the schedule)."""
+        assert self._t0 is not None
+        if self.clock is None and self._mono0 is not None:
+            return time.monotonic() - self._mono0
+        return self._now() - self._t0
+
+    def _check_step(self) -> None:
+        """System clock only: a wall clock that moved against the monotonic one by more
+        than :data:`STEP_S` since the last cycle stepped (NTP after a power cut, an
+        operator). Recorded (status, ``DIR/.e2ckit/events.jsonl``); the stamps' slots move
+        with it (they follow the corrected clock), the schedule does not."""
+        if self.clock is not None or self._offset is None or self._t0 is None:
+            return
+        wall, mono = time.time(), time.monotonic()
+        step = (wall - mono) - self._offset
+        if abs(step) < STEP_S:
+            return
+        self._offset += step
+        self._shift += step
+        event = {"kind": "clock_step", "at": wall, "step_s": round(step, 6), "cycle": self._k, "session": self._session}
+        with self._lock:
+            self._steps.append(event)
+        record_event(self.path, event)
+        print(f"e2ckit: the wall clock stepped {step:+.3f} s (cycle {self._k}); the schedule keeps its pace, "
+              "stamps follow the corrected clock", file=sys.stderr)  # fmt: skip
 
     def _wait_until(self, due: float, drive: bool) -> bool:
         """Wait until the clock reaches ``due``; False if stopped first."""
         while True:
             if self._stop.is_set():
                 return False
+            if self.clock is None and self._mono0 is not None:  # the system clock: wait on the monotonic one
+                left = self._mono0 + (due - self._t0) - time.monotonic()  # type: ignore[operator]
+                if left <= 0:
+                    return True
+                self._stop.wait(min(left, 0.25))
+                continue
             now = self._now()
             if now >= due:
                 return True
@@ -454,9 +506,9 @@ class Logger:
         and skip to the next slot still ahead instead of running late cycles back to back."""
         assert self._t0 is not None
         nxt = self._k + 1
-        now = self._now()
-        if now > self._t0 + nxt * self.interval:
-            ahead = int((now - self._t0) // self.interval) + 1
+        elapsed = self._elapsed()
+        if elapsed > nxt * self.interval:
+            ahead = int(elapsed // self.interval) + 1
             with self._lock:
                 self._overruns += 1
                 self._skipped += ahead - nxt
@@ -487,7 +539,7 @@ class Logger:
         now_us = round(now * 1e6)
         if self._t0 is None:
             return now_us
-        slot_us = round(self._t0 * 1e6) + round(self._k * self.interval * 1e6)
+        slot_us = round((self._t0 + self._shift) * 1e6) + round(self._k * self.interval * 1e6)
         if -1 <= now_us - slot_us <= ON_TIME * self.interval * 1e6:
             return slot_us
         with self._lock:
@@ -497,6 +549,7 @@ class Logger:
     def _cycle(self) -> int:
         """Sweep once; the rows, stamped with the cycle's slot (or its start when late:
         :meth:`_stamp_us`), go to the store."""
+        self._check_step()
         now = self._now()
         stamp_us = self._stamp_us(now)
         stamp = stamp_us / 1e6
@@ -594,6 +647,7 @@ class Logger:
                 write_error=None if err is None else (err.strerror or str(err)),
                 max_backlog=self.max_backlog,
                 samples_dropped=self._dropped,
+                clock_steps=list(self._steps),
             )
 
     def _at_exit(self) -> None:
@@ -616,6 +670,27 @@ class Logger:
 
 
 _live_loggers: weakref.WeakSet[Logger] = weakref.WeakSet()
+
+#: a jump of the wall clock against the monotonic clock of at least this many seconds
+#: between two cycles is a step (NTP slews smaller corrections; a step is what it does
+#: after a power cut, and what an operator's ``date -s`` does)
+STEP_S = 1.0
+
+
+def record_event(root: Path, event: dict[str, Any]) -> None:
+    """Append an event to ``DIR/.e2ckit/events.jsonl`` (beside the parquet files, not a
+    row: the row schema does not change); a failure to write it is not a logging failure."""
+    import json
+
+    from e2ckit.logformat.schema import EVENTS_FILE, STATE_DIR
+
+    with contextlib.suppress(OSError):
+        (root / STATE_DIR).mkdir(parents=True, exist_ok=True)
+        with open(root / STATE_DIR / EVENTS_FILE, "a") as f:
+            f.write(json.dumps(event) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
 
 #: real seconds a request gets at least under an accelerated clock (see Logger.__init__)
 MIN_SIM_TIMEOUT = 0.25

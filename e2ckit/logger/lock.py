@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from e2ckit.logger.schema import STATE_DIR, LogLockedError
+from e2ckit.logformat.schema import STATE_DIR, LogLockedError
 
 try:
     import fcntl

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from e2ckit.errors import Failure
 from e2ckit.logger._source import DLEN_AT, reply_data, reply_error
-from e2ckit.logger.schema import FILE_SCHEMA, WAL_SCHEMA, latency_steps
+from e2ckit.logformat.schema import FILE_SCHEMA, WAL_SCHEMA, latency_steps
 
 if TYPE_CHECKING:
     from e2ckit.logger._source import Swept

@@ -54,6 +54,9 @@ class LoggerStatus:
     samples_dropped: int = 0  #: rows given up (the backlog at stop when it could not be written)
     cut_short: int = 0  #: cycles in which the deadline passed before every request was sent
     late_starts: int = 0  #: cycles that started over a tenth of an interval after their slot (stamped with their actual start, not the grid time)
+    #: steps of the wall clock seen while logging (each: ``at`` UNIX seconds after the
+    #: step, ``step_s`` signed seconds, ``cycle``); also in ``DIR/.e2ckit/events.jsonl``
+    clock_steps: list[dict[str, Any]] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
@@ -114,6 +117,19 @@ class LoggerStatus:
             text = build(*args)
         return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
+    def _steps_line(self) -> str:
+        last = self.clock_steps[-1]
+        when = datetime.fromtimestamp(last["at"], tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return (f"  clock     {len(self.clock_steps)} wall-clock step(s); last {last['step_s']:+.3f} s at {when} "
+                f"(cycle {last['cycle']}): stamps follow the corrected clock, the schedule did not move")  # fmt: skip
+
+    def summary(self, where: str | None = None) -> str:
+        """One sentence for the end of a run (``e2ckit log``'s "stopped: ..." line): the
+        status is rendered here only, whether as this, :meth:`line` or ``print``."""
+        cut = f", {self.cut_short} cycles cut short by the deadline" if self.cut_short else ""
+        return (f"{self.cycles} cycles, {self.samples_written} samples in {self.files} files at {where or self.path}, "
+                f"{self.errors} errors, {self.overruns} overruns{cut}")  # fmt: skip
+
     def __str__(self) -> str:
         """A short multi-line summary (``print(log.status)``): one line per topic, the
         antennas that are not ok by name, never one line per antenna."""
@@ -133,6 +149,7 @@ class LoggerStatus:
             f"{self.cut_short} cycles cut short by the deadline",
             *([f"  late      {self.late_starts} cycles started late, stamped with their actual start"]
               if self.late_starts else []),  # fmt: skip
+            *([self._steps_line()] if self.clock_steps else []),
             f"  antennas  {ok} ok, {len(partial)} partial, {len(down)} down"
             + (f"; down: {self._names(down, 8)}" if down else "")
             + (f"; partial: {self._names(partial, 8)}" if partial else ""),

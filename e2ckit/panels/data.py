@@ -219,7 +219,7 @@ def fetch_envelope(
     """
     import pandas as pd
 
-    from e2ckit import load
+    from e2ckit.dataset import load
 
     lo, hi = as_utc(start), as_utc(end)
     step = nice_step(max(hi - lo, pd.Timedelta(seconds=1)), pixels)

@@ -413,17 +413,16 @@ def _survey_path(path: Path) -> tuple[list[str], list[str], Any, Any]:
     with contextlib.suppress(Exception):  # a layout without segments: nothing to add
         import pyarrow.compute as pc
 
-        from e2ckit.logger import wal
+        from e2ckit.dataset import unflushed
 
-        for seg in wal.segments(path):
-            for (_day, antenna), table in wal.split(wal.read(seg)).items():
-                if table.num_rows == 0:
-                    continue
-                antennas.add(antenna)
-                lo, hi = (pc.min(table["time"]).as_py(), pc.max(table["time"]).as_py())
-                first = lo if first is None or lo < first else first
-                last = hi if last is None or hi > last else last
-                points += [p for p in pc.unique(table["point"]).to_pylist() if p not in points]
+        for _day, antenna, table in unflushed(path):
+            if table.num_rows == 0:
+                continue
+            antennas.add(antenna)
+            lo, hi = (pc.min(table["time"]).as_py(), pc.max(table["time"]).as_py())
+            first = lo if first is None or lo < first else first
+            last = hi if last is None or hi > last else last
+            points += [p for p in pc.unique(table["point"]).to_pylist() if p not in points]
     order = {n: i for i, n in enumerate((analysis.TEMP_POINT, analysis.PRESSURE_POINT))}
     points.sort(key=lambda p: (order.get(p, 9), p))
     span = [None if t is None else as_utc(pd.Timestamp(t)) for t in (first, last)]

@@ -194,7 +194,7 @@ class RecoveryBoard:
 
     def update(self) -> pd.DataFrame | None:
         """Flush the logger, re-read the log, redraw; the new ``data`` (None: nothing logged yet)."""
-        from e2ckit.logger import load  # the dataset reader (pyarrow) only when the board updates
+        from e2ckit.dataset import load  # the dataset reader (pyarrow) only when the board updates
 
         try:
             if self.logger is not None:

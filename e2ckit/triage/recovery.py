@@ -101,7 +101,7 @@ def _check_log(log: Any) -> pd.DataFrame:
 
     if not isinstance(log, pd.DataFrame):
         if isinstance(log, (str, os.PathLike)):
-            from e2ckit.logger import load  # the dataset reader (pyarrow) only when given a path
+            from e2ckit.dataset import load  # the dataset reader (pyarrow) only when given a path
 
             log = load(log)
         else:

@@ -8,6 +8,7 @@ One place for every rule a reader without e2ckit relies on::
     DIR/.e2ckit/wal/<session>-<seq>.arrows   write-ahead segments (Arrow IPC streams)
     DIR/.e2ckit/tmp/                 files being written (renamed into place when whole)
     DIR/.e2ckit/compact.json         the journal of a compaction in progress
+    DIR/.e2ckit/events.jsonl         events of the logging (wall-clock steps), a JSON object a line
     DIR/.e2ckit/rollup/date=.../antenna=.../<compacted file>.rollup
                                      5-minute summaries of a compacted day (derived;
                                      long-span aggregates read them: see .rollup)
@@ -82,6 +83,8 @@ ANT_RE = re.compile(r"^antenna=(.+)$")
 OLD_TMP_RE = re.compile(r"^\.part-.*\.parquet\.tmp$")
 
 STATE_DIR = ".e2ckit"  #: e2ckit's own files in a dataset directory (hidden from readers)
+#: events of the logging (clock steps), one JSON object a line, in ``STATE_DIR``
+EVENTS_FILE = "events.jsonl"
 WAL_SUFFIX = ".arrows"  #: Arrow IPC stream: not ``*.parquet``, so no reader counts it
 
 
@@ -102,17 +105,39 @@ def latency_steps(seconds: pa.Array) -> pa.Array:
     return pc.min_element_wise(steps, 65535.0, skip_nulls=False).cast(pa.uint16())
 
 
+def _castable(name: str, got: pa.DataType) -> bool:
+    """Whether a column ``name`` stored as ``got`` reads as the file schema's type without
+    loss of meaning (another writer's float32 values, large strings, dictionaries, a
+    time in ns): the reader casts it."""
+    want = FILE_SCHEMA.field(name).type
+    if pa.types.is_dictionary(got):
+        got = got.value_type
+    if got.equals(want):
+        return True
+    if name == "time":
+        return pa.types.is_timestamp(got)
+    if name == "value":
+        return pa.types.is_floating(got) or pa.types.is_integer(got)
+    if name == "latency_100us":
+        return pa.types.is_integer(got)
+    if name == "raw":
+        return pa.types.is_binary(got) or pa.types.is_large_binary(got)
+    return pa.types.is_string(got) or pa.types.is_large_string(got) or str(got) == "string_view"
+
+
 def foreign_reason(schema: pa.Schema) -> str | None:
     """Why a parquet file with ``schema`` is not a part of this log (None: it is one).
 
-    A part has every column of :data:`FILE_SCHEMA` with its type (extra columns are
-    tolerated, for a later minor version) and no newer incompatible schema version."""
+    A part has every column of :data:`FILE_SCHEMA` with its type or one that reads as it
+    (:func:`_castable`; extra columns are tolerated, for a later minor version) and no
+    newer incompatible schema version. The one admission rule by schema, for every
+    reader and for compaction (:func:`e2ckit.logformat.files.admit`)."""
     missing = [f.name for f in FILE_SCHEMA if f.name not in schema.names]
     if missing:
         return f"not an e2ckit log file (no column {', '.join(missing)})"
     for f in FILE_SCHEMA:
         got = schema.field(f.name).type
-        if not got.equals(f.type) and not (f.name == "time" and pa.types.is_timestamp(got)):
+        if not _castable(f.name, got):
             return f"column {f.name} is {got}, not {f.type}"
     version = (schema.metadata or {}).get(b"e2ckit.schema_version")
     if version is not None and version != str(SCHEMA_VERSION).encode():

@@ -22,13 +22,12 @@ about 2 % to a compacted day (a row per point per 5 minutes).
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from e2ckit.logger.schema import STATE_DIR
+from e2ckit.logformat.schema import STATE_DIR
 
 #: the summary's bucket, µs (5 minutes: a week's panel takes 15-minute buckets)
 EVERY_US = 300_000_000
@@ -52,7 +51,7 @@ SCHEMA = pa.schema(
         pa.field("max", pa.float64()),
     ]
 )
-_OPTIONS: dict[str, Any] = {
+OPTIONS: dict[str, Any] = {
     "compression": "zstd",
     "compression_level": 9,
     "use_dictionary": ["antenna", "point", "unit"],
@@ -71,13 +70,53 @@ def path_for(root: Path, day: str, antenna: str, compacted: str) -> Path:
     return directory(root, day, antenna) / (compacted + SUFFIX)
 
 
+#: the summary's metadata key holding the identity of the file it was made from
+SOURCE_KEY = b"e2ckit.source"
+
+
+def identity(path: Path) -> dict[str, int]:
+    """What identifies a parquet file's content cheaply: its size and a CRC-32 of its
+    footer (row counts, statistics and offsets of every row group: a file rewritten,
+    cut short or with rows removed has another). Raises OSError/ValueError."""
+    import zlib
+
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        if size < 12:
+            raise ValueError(f"{path}: not a parquet file")
+        f.seek(size - 8)
+        tail = f.read(8)
+        n = int.from_bytes(tail[:4], "little")
+        if tail[4:] != b"PAR1" or n + 12 > size:
+            raise ValueError(f"{path}: no parquet footer")
+        f.seek(size - 8 - n)
+        footer = f.read(n)
+    return {"size": size, "footer_crc32": zlib.crc32(footer)}
+
+
 def usable(root: Path, day: str, antenna: str, files: list[Path]) -> Path | None:
     """The summary to read for a partition whose part files are ``files``: only when the
-    partition is exactly one compacted file and its summary exists."""
+    partition is exactly one compacted file, its summary exists and records that file's
+    identity (:func:`identity`): a summary of another file of that name (rewritten in
+    place, cut short), an older summary without one, or a source that cannot be read
+    is never used (the samples answer; ``log compact`` rebuilds it)."""
     if len(files) != 1 or "-compact-" not in files[0].name:
         return None
     p = path_for(root, day, antenna, files[0].name)
-    return p if p.is_file() else None
+    if not p.is_file():
+        return None
+    import json
+
+    import pyarrow.parquet as pq
+
+    try:
+        recorded = json.loads((pq.read_schema(p).metadata or {}).get(SOURCE_KEY, b"null"))
+        have = identity(files[0])
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+    if not isinstance(recorded, dict) or any(recorded.get(k) != v for k, v in have.items()):
+        return None
+    return p
 
 
 def summarize(table: pa.Table, antenna: str) -> pa.Table:
@@ -86,7 +125,7 @@ def summarize(table: pa.Table, antenna: str) -> pa.Table:
     and the unit. A bucket whose readings all failed has n = 0 and null statistics."""
     import polars as pl
 
-    from e2ckit.logger.query import bucket_start, good_value
+    from e2ckit.logformat.rules import bucket_start, good_value
 
     out = (
         pl.from_arrow(table.select(["time", "point", "value", "unit", "error"]))
@@ -105,21 +144,3 @@ def summarize(table: pa.Table, antenna: str) -> pa.Table:
         .collect()
     )
     return out.to_arrow().select(SCHEMA.names).cast(SCHEMA)
-
-
-def write(root: Path, day: str, antenna: str, compacted: str, table: pa.Table) -> Path | None:
-    """Summarize ``table`` (the compacted file's rows) next to the other summaries of its
-    partition, replacing them; None when the day is too sparse to be worth it."""
-    from e2ckit.logger.store import write_atomic
-
-    d = directory(root, day, antenna)
-    for old in d.glob("*" + SUFFIX) if d.is_dir() else []:
-        with contextlib.suppress(OSError):
-            old.unlink()
-    if not table.num_rows:
-        return None
-    summary = summarize(table, antenna)
-    if table.num_rows < MIN_PER_BUCKET * summary.num_rows:  # a slow log: no faster than its samples
-        return None
-    write_atomic(summary, root, d, compacted + SUFFIX, **_OPTIONS)
-    return d / (compacted + SUFFIX)
