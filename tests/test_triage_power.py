@@ -161,6 +161,11 @@ def test_health_group_lists_every_node_and_a_growing_can_error_count_warns(fresh
     grown = can_error_growth(e2ckit.load(tmp_path))
     assert grown[["antenna", "point", "limit"]].values.tolist() == [["DV01", "PSD[0x61].CAN_ERROR", "warn"]]
     assert grown.iloc[0]["after"] - grown.iloc[0]["before"] == 3
+    # alarms() over the log shows it as a warn episode, and nothing else of the health group
+    episodes = e2ckit.alarms(e2ckit.load(tmp_path))
+    grew = episodes[episodes["point"] == "PSD[0x61].CAN_ERROR"]
+    assert grew[["antenna", "limit"]].values.tolist() == [["DV01", "warn"]] and "grew" in grew.iloc[0]["reason"]
+    assert not episodes["point"].str.endswith(".CAN_ERROR").drop(grew.index).any()
     # two reads of a watch
     before = e2ckit.sweep("health", array=sim, tidy=True)
     sim.models["DV01"].lrus[(1, 0x26)].can_errors += 1

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from e2ckit.analysis import current
 from e2ckit.catalog.limits import Limits, Reading, load_limits
 from e2ckit.errors import ValidationError
+from e2ckit.triage.power import can_error_growth
 
 if TYPE_CHECKING:
     import os
@@ -281,8 +282,24 @@ def alarms(
             merged.loc[n > 1, "source"] = DOWN_SOURCE  # type: ignore[index]
             merged["reason"] = "no answer: " + merged["error"].astype(str)
             ep = pd.concat([ep[~down], merged], ignore_index=True)
-    ep = pd.concat([ep, _stale_episodes(df)], ignore_index=True) if len(ep) else _stale_episodes(df)
+    extra = pd.concat([_stale_episodes(df), _growth_episodes(df)], ignore_index=True)
+    ep = pd.concat([ep, extra], ignore_index=True) if len(ep) else extra
     return _order(ep.drop(columns="error"), "start")[EPISODE_COLUMNS]
+
+
+def _growth_episodes(log: pd.DataFrame) -> pd.DataFrame:
+    """A ``warn`` episode for each cycle in which a node's CAN error count grew (the
+    ``health`` group's ``*.CAN_ERROR`` points; :func:`e2ckit.triage.power.can_error_growth`):
+    it starts at that cycle and ends at the point's next sample (NaT if it is the last)."""
+    import pandas as pd
+
+    grown = can_error_growth(log)
+    rows = []
+    for g in grown.itertuples(index=False):
+        later = log.loc[(log["antenna"] == g.antenna) & (log["point"] == g.point) & (log["time"] > g.time), "time"]
+        rows.append((g.antenna, g.point, "warn", g.time, later.min() if len(later) else pd.NaT, 1, float(g.after),
+                     f"{g.after:g}", g.reason, "rule: a CAN error count that grows", None))  # fmt: skip
+    return pd.DataFrame(rows, columns=[*EPISODE_COLUMNS, "error"])
 
 
 def _stale_episodes(log: pd.DataFrame) -> pd.DataFrame:
