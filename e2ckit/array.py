@@ -21,6 +21,7 @@ from e2ckit.errors import ValidationError
 from e2ckit.names import ANTENNA_RE as _ANTENNA_RE
 from e2ckit.names import DEFAULT_PORT
 from e2ckit.names import FAMILIES as FAMILY_NAMES
+from e2ckit.usertext import read_user_text
 
 __all__ = [
     "ANTENNAS",
@@ -174,17 +175,7 @@ class Array(Mapping[str, Endpoint]):
     def from_csv(cls, path: str | os.PathLike[str]) -> Array:
         """Read an ``antenna,host,port`` CSV (header required; port defaults to 2000)."""
         path = Path(path)
-        try:
-            # utf-8-sig: a spreadsheet's byte-order mark before "antenna" is no error
-            text = path.read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            raise ValidationError(f"cannot read host map {path}: {exc.strerror or exc}") from None
-        except UnicodeDecodeError as exc:
-            raise ValidationError(
-                f"host map {path} is not UTF-8 text (byte {exc.start}); expected an antenna,host,port CSV"
-            ) from None
-        if "\0" in text:
-            raise ValidationError(f"host map {path} is binary, not an antenna,host,port CSV")
+        text = read_user_text(path, "host map")  # the one reader of a user's files (a BOM is fine)
         rows = csv.DictReader(text.splitlines())
         try:
             fields = rows.fieldnames
