@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -218,6 +219,9 @@ def test_log_on_a_terminal_keeps_a_live_status_line_and_names_a_dead_antenna(sim
     assert live and "errors" in live[-1] and "1 down (DV02)" in live[-1], repr(err[-600:])
     assert "DV02 down: refused" in err
     stopped = next(line for line in err.splitlines() if "stopped:" in line)
+    # every logger message carries the UTC time it was said (a logger runs for days)
+    said = [line.split("\r\x1b[2K")[-1] for line in err.splitlines() if "e2ckit: " in line]
+    assert said and all(re.search(r"e2ckit: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", line) for line in said), said
     df = load(out_dir)
     assert f"{len(df)} samples" in stopped
     assert set(df.antenna) == {"DV01", "DV02"} and df[df.antenna == "DV02"].error.notna().all()

@@ -68,7 +68,9 @@ log_app = typer.Typer(
 
 
 def _err(message: str) -> None:
-    typer.echo(f"e2ckit: {message}", err=True)
+    from e2ckit.logger.status import say  # lazy: e2ckit.logger loads pyarrow; keeps --help fast
+
+    say(message)  # every logger message carries the time it was said
 
 
 def _seconds(text: str | None, name: str) -> float | None:

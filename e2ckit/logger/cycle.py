@@ -33,7 +33,7 @@ from e2ckit.logger import _source
 from e2ckit.logger.lock import DatasetLock
 from e2ckit.logger.rows import CycleRows
 from e2ckit.logformat.schema import LogWriteError
-from e2ckit.logger.status import AntennaHealth, LoggerStatus
+from e2ckit.logger.status import AntennaHealth, LoggerStatus, say
 from e2ckit.logger.fsio import write_error
 from e2ckit.logger.recovery import recover
 from e2ckit.logger.store import FSYNC_MODES, Store
@@ -443,8 +443,8 @@ class Logger:
         with self._lock:
             self._steps.append(event)
         record_event(self.path, event)
-        print(f"e2ckit: the wall clock stepped {step:+.3f} s (cycle {self._k}); the schedule keeps its pace, "
-              "stamps follow the corrected clock", file=sys.stderr)  # fmt: skip
+        say(f"the wall clock stepped {step:+.3f} s (cycle {self._k}); the schedule keeps its pace, "
+            "stamps follow the corrected clock")
 
     def _wait_until(self, due: float, drive: bool) -> bool:
         """Wait until the clock reaches ``due``; False if stopped first."""
@@ -601,7 +601,7 @@ class Logger:
             self._last_flush = time.monotonic()
         if self._reported_error is not None:
             self._reported_error = None
-            print(f"e2ckit: the log at {self.path} is written again: {written} held samples written", file=sys.stderr)
+            say(f"the log at {self.path} is written again: {written} held samples written")
         if self._opened and self._t0 is not None and not self.running and self._stop.is_set() and not self._store.buffered:
             self._close()
         return written
@@ -612,10 +612,9 @@ class Logger:
         if self._reported_error is not None:
             return
         self._reported_error = text
-        print(
-            f"e2ckit: {text}; holding {self._store.buffered} samples in memory "
+        say(
+            f"{text}; holding {self._store.buffered} samples in memory "
             f"(logging stops at {self.max_backlog}), retrying every {self.flush_every:g} s",
-            file=sys.stderr,
         )
 
     # -- status --------------------------------------------------------------------------------
@@ -664,9 +663,8 @@ class Logger:
                 n = self._store.buffered
                 self._close()
                 if n:
-                    print(f"e2ckit: {n} samples could not be written to {self.path} and are dropped "
-                          "(the write-ahead segment keeps what it could; the next e2ckit command there replays it)",
-                          file=sys.stderr)  # fmt: skip
+                    say(f"{n} samples could not be written to {self.path} and are dropped "
+                        "(the write-ahead segment keeps what it could; the next e2ckit command there replays it)")
 
 
 _live_loggers: weakref.WeakSet[Logger] = weakref.WeakSet()

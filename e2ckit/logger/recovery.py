@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import shutil
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -28,6 +27,7 @@ from e2ckit.logformat.schema import STATE_DIR, UnreadableFileWarning
 from e2ckit.logformat.segments import segments
 from e2ckit.logger import wal
 from e2ckit.logger.fsio import fsync_dir, tmp_dir
+from e2ckit.logger.status import say
 from e2ckit.logger.store import write_part
 
 
@@ -116,6 +116,5 @@ def recover(root: Path) -> int:
     if not found:
         return 0
     rows = wal.replay(root, lambda day, a, t, session, seq: write_part(root, day, a, t, session, seq))
-    print(f"e2ckit: replayed {len(found)} write-ahead segment(s) a crashed logger left in {root}: "
-          f"{rows} rows written to parts", file=sys.stderr)  # fmt: skip
+    say(f"replayed {len(found)} write-ahead segment(s) a crashed logger left in {root}: {rows} rows written to parts")
     return rows

@@ -7,6 +7,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 
+def say(message: str) -> None:
+    """One message of the logger on stderr, stamped with the UTC time it was said
+    (``e2ckit: 2026-12-04T22:01:05Z the log at night is written again``): a logger runs
+    for days, and its messages are read long after."""
+    import sys
+
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    print(f"e2ckit: {now} {message}", file=sys.stderr, flush=True)
+
+
 @dataclass(frozen=True)
 class AntennaHealth:
     """How one antenna answered in the latest cycles."""
