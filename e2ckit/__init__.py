@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
+from e2ckit.version import __version__
 
 _EXPORTS = {
     # DataFrame API

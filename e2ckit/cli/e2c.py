@@ -54,9 +54,9 @@ from e2ckit.cli.options import (
     check_output,
     check_timing,
     exit_status_of,
-    parse_int,
     interrupted_exit,
     interrupted_rows,
+    parse_int,
 )
 from e2ckit.cli.output import Table
 from e2ckit.cli.reading import (
@@ -221,8 +221,7 @@ def _monitor_once(
         "error": None,
         "latency_ms": math.nan,
     }
-    from e2ckit.client import Client
-    from e2ckit.wire.frames import Mode, Request
+    from e2ckit.client import Client  # lazy: pulls the transport; keeps --help fast
 
     t0 = time.perf_counter()
     try:
@@ -305,7 +304,7 @@ def _node_rows(label: str, replies: list[Any] | str) -> list[list[Any]]:
             abbrev, name = node_label(cat, n.node)
             bad = None
             if n.node > NODE_MAX:  # rare: only then load the planner that says why (it imports the engine)
-                from e2ckit.planning import impossible_node
+                from e2ckit.planning import impossible_node  # lazy: pulls the transport; keeps --help fast
 
                 bad = impossible_node(ch, n)
             rows.append([label, ch, n.node, f"0x{n.node:02X}", n.esn_hex, abbrev, name, bad.text if bad else None])
@@ -357,7 +356,7 @@ AMBSI_TEMPERATURE_RCA = 0x30003  # every AMBSI's DS18S20
 
 def _ds18s20(data: bytes) -> tuple[float | None, str | None]:
     """(°C, None), or (None, why) for a reading that is no DS18S20's."""
-    from e2ckit.client import decode_ds18s20
+    from e2ckit.client import decode_ds18s20  # lazy: pulls the transport; keeps --help fast
 
     try:
         return decode_ds18s20(data), None

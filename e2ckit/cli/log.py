@@ -30,6 +30,7 @@ import typer
 
 from e2ckit.cli.common import WholeHelp, guard, one_line
 from e2ckit.cli.options import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, BadInput
+from e2ckit.clock import parse_duration
 from e2ckit.errors import E2CKitError, ValidationError
 
 __all__ = ["DefaultGroup", "register"]
@@ -74,7 +75,6 @@ def _err(message: str) -> None:
 def _seconds(text: str | None, name: str) -> float | None:
     if text is None:
         return None
-    from e2ckit.clock import parse_duration
 
     try:
         value = parse_duration(text)
@@ -109,7 +109,7 @@ def log_run(
         raise BadInput("--out is empty: give the dataset directory")
     if os.path.exists(out) and not os.path.isdir(out):
         raise BadInput(f"--out {out!r} is a file, not a dataset directory")
-    from e2ckit.logger import Logger
+    from e2ckit.logger import Logger  # lazy: pulls pyarrow; keeps --help fast
 
     try:
         log = Logger(what, antennas, interval=interval, path=out, timeout=timeout, flush_every=flush_every,
@@ -122,7 +122,7 @@ def log_run(
 
 def _run(log: Any, what: list[str], interval: float, out: str, quiet: bool, dur: float | None) -> None:
     """Run ``log`` in the background until it ends, SIGINT or SIGTERM; report; exit."""
-    from e2ckit.logger import LogLockedError, LogWriteError
+    from e2ckit.logger import LogLockedError, LogWriteError  # lazy: pulls pyarrow; keeps --help fast
 
     stop = threading.Event()
     received: list[str] = []
@@ -224,7 +224,7 @@ def log_compact(
     """Merge each closed day's part files into one file per antenna, atomically."""
     import warnings
 
-    from e2ckit.logger import LogLockedError, LogWriteError, UnreadableFileWarning, compact
+    from e2ckit.logger import LogLockedError, LogWriteError, UnreadableFileWarning, compact  # lazy: pulls pyarrow; keeps --help fast
 
     if not path.strip():
         raise BadInput("DIR is empty: give the dataset directory")

@@ -6,7 +6,7 @@ from typing import Any
 
 
 def catalog() -> Any:
-    from e2ckit.catalog import default_catalog
+    from e2ckit.catalog import default_catalog  # lazy: the catalog costs ~60 ms to import; keeps --help fast
 
     return default_catalog()
 

@@ -12,6 +12,9 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from e2ckit import analysis
+from e2ckit.catalog import default_catalog
+from e2ckit.catalog.limits import judge_values
+from e2ckit.dataset import load
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -219,8 +222,6 @@ def fetch_envelope(
     """
     import pandas as pd
 
-    from e2ckit.dataset import load
-
     lo, hi = as_utc(start), as_utc(end)
     step = nice_step(max(hi - lo, pd.Timedelta(seconds=1)), pixels)
     # load()'s end is exclusive: one step more keeps the last sample the range shows
@@ -243,8 +244,6 @@ def limit_states(point: str, values: Any) -> Any:
     (:func:`e2ckit.catalog.limits.judge`) gives it with the limits in force."""
     import numpy as np
 
-    from e2ckit.catalog.limits import judge_values
-
     if catalog_point(point) is None:
         return np.full(np.shape(values), "ok", dtype=object)
     return judge_values(point, values)
@@ -253,8 +252,6 @@ def limit_states(point: str, values: Any) -> Any:
 def catalog_point(point: str) -> Any:
     """The catalog's Point for a name, or None (a log may hold points no catalog knows)."""
     try:
-        from e2ckit.catalog import default_catalog
-
         return default_catalog().point(point)
     except Exception:  # an unknown name, or no catalog: the panels still draw
         return None
