@@ -100,7 +100,8 @@ def nodes_cmd(
     output: str | None = OutputOpt,
 ) -> None:
     """List the CAN nodes every antenna's E2C reports (or check them against the inventory)."""
-    from e2ckit.api import inventory as api_inventory  # lazy: pulls the transport; keeps --help fast
+    # lazy: pulls the transport; keeps --help fast
+    from e2ckit.api import inventory as api_inventory
     from e2ckit.api import nodes  # lazy: pulls the transport; keeps --help fast
 
     check_output(fmt, output)
@@ -210,7 +211,8 @@ def points_cmd(
             pts = cat.resolve(group)
     else:
         pts = all_points(cat)
-    from e2ckit.catalog.limits import limit_cells  # lazy: the catalog costs ~60 ms to import; keeps --help fast
+    # lazy: the catalog costs ~60 ms to import; keeps --help fast
+    from e2ckit.catalog.limits import limit_cells
 
     shown = limit_cells([p.name for p in pts], limits)  # triage: limits in force (#14)
     cols = ["name", "kind", "lru", "channel", "node", "rca", "type", "unit", "description",

@@ -122,7 +122,8 @@ def log_run(
 
 def _run(log: Any, what: list[str], interval: float, out: str, quiet: bool, dur: float | None) -> None:
     """Run ``log`` in the background until it ends, SIGINT or SIGTERM; report; exit."""
-    from e2ckit.logger import LogLockedError, LogWriteError  # lazy: pulls pyarrow; keeps --help fast
+    # lazy: pulls pyarrow; keeps --help fast
+    from e2ckit.logger import LogLockedError, LogWriteError
 
     stop = threading.Event()
     received: list[str] = []
@@ -224,7 +225,8 @@ def log_compact(
     """Merge each closed day's part files into one file per antenna, atomically."""
     import warnings
 
-    from e2ckit.logger import LogLockedError, LogWriteError, UnreadableFileWarning, compact  # lazy: pulls pyarrow; keeps --help fast
+    # lazy: pulls pyarrow; keeps --help fast
+    from e2ckit.logger import LogLockedError, LogWriteError, UnreadableFileWarning, compact
 
     if not path.strip():
         raise BadInput("DIR is empty: give the dataset directory")

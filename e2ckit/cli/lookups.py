@@ -6,7 +6,8 @@ from typing import Any
 
 
 def catalog() -> Any:
-    from e2ckit.catalog import default_catalog  # lazy: the catalog costs ~60 ms to import; keeps --help fast
+    # lazy: the catalog costs ~60 ms to import; keeps --help fast
+    from e2ckit.catalog import default_catalog
 
     return default_catalog()
 

@@ -144,7 +144,9 @@ def recover_cmd(
     """
     # lazy: the plan and the network load only when the command runs (--help stays fast)
     from e2ckit.triage.notify import Notifier
-    from e2ckit.triage.plan import plan_recovery  # lazy: pulls the api and transport; keeps --help fast
+
+    # lazy: pulls the api and transport; keeps --help fast
+    from e2ckit.triage.plan import plan_recovery
 
     steps, wait_s, interval_s = _checked(until, wait, interval, watch, notify_url)
     array = ctx.meta.get("e2ckit.sim") or active_array()

@@ -94,7 +94,8 @@ def simulate_cmd(
 
 
 def _list_scenarios(fmt: str | None, output: str | None) -> None:
-    from e2ckit.sim.scenario import list_scenarios, load_scenario  # lazy: pulls the simulator and transport; keeps --help fast
+    # lazy: pulls the simulator and transport; keeps --help fast
+    from e2ckit.sim.scenario import list_scenarios, load_scenario
 
     # descriptions are prose wrapped in their TOML files: one line each
     rows = [[n, " ".join(str(getattr(load_scenario(n), "description", "")).split())] for n in list_scenarios()]
@@ -126,7 +127,8 @@ def _check_options(antennas: str | None, scenario: str | None, outage: str | Non
 def _new_array(antennas: str | None, scenario: str | None, outage: str | None, advance: str | None, seed: int,
                rate: float, latency: float, bind: str, port: int | None) -> tuple[Any, Any]:  # fmt: skip
     """The simulated array (not started) and its clock, ``advance`` into the simulation."""
-    from e2ckit.sim import SimulatedArray  # lazy: pulls the simulator and transport; keeps --help fast
+    # lazy: pulls the simulator and transport; keeps --help fast
+    from e2ckit.sim import SimulatedArray
 
     try:
         ahead = 0.0 if advance is None else parse_duration(advance)

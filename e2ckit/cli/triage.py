@@ -81,8 +81,11 @@ def check_cmd(
 
     Example: e2ckit --simulate --sim-scenario outage check DV
     """
-    from e2ckit.catalog.limits import load_limits  # lazy: the catalog costs ~60 ms to import; keeps --help fast
-    from e2ckit.triage.diagnose import DIAGNOSE_WHAT, diagnose_rows  # lazy: pulls pandas, pyarrow and the transport; keeps --help fast
+    # lazy: the catalog costs ~60 ms to import; keeps --help fast
+    from e2ckit.catalog.limits import load_limits
+
+    # lazy: pulls pandas, pyarrow and the transport; keeps --help fast
+    from e2ckit.triage.diagnose import DIAGNOSE_WHAT, diagnose_rows
 
     resolved = check_output(fmt, output)
     check_timing(timeout, deadline)
@@ -224,7 +227,8 @@ def _check_voila(limits: str | None) -> None:
 
     if importlib.util.find_spec("voila") is None:
         raise BadInput("the dashboard needs Voilà: pip install 'e2ckit[dashboard]'")
-    from e2ckit.catalog.limits import load_limits  # lazy: the catalog costs ~60 ms to import; keeps --help fast
+    # lazy: the catalog costs ~60 ms to import; keeps --help fast
+    from e2ckit.catalog.limits import load_limits
 
     load_limits(limits)  # a bad site file: exit 2 before anything starts
 
