@@ -32,7 +32,6 @@ from typing import Any
 
 from e2ckit import audit
 from e2ckit._check import host_name, positive_seconds
-from e2ckit.catalog import ds18s20_celsius
 from e2ckit.errors import (
     E2CError,
     Failure,
@@ -370,6 +369,8 @@ def _control_bytes(data: object) -> bytes:
 def decode_ds18s20(data: bytes) -> float:
     """An AMBSI's 4-byte DS18S20 reading in °C, either byte order (see
     :func:`e2ckit.catalog.ds18s20_celsius`); raises ProtocolError for a bad reading."""
+    # lazy: `import e2ckit.client` stays without the catalog
+    from e2ckit.catalog import ds18s20_celsius
 
     if len(data) != 4:
         raise ProtocolError(f"DS18S20 reading needs 4 bytes, got {len(data)}")
