@@ -12,9 +12,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
-
 _EXPORTS = {
+    # the version lives in the ground layer (the CLI reads it there); imported on first use so
+    # that importing any e2ckit module loads no other one through this package
+    "__version__": "e2ckit.version",
     # DataFrame API
     "sweep": "e2ckit.api",
     "asweep": "e2ckit.api",
@@ -61,7 +62,7 @@ _EXPORTS = {
     "Failure": "e2ckit.errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [*_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:

@@ -19,13 +19,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from e2ckit import _check, planning
+from e2ckit import _check, planning, transport
 from e2ckit.catalog._derived import tidy_rows as derived_rows
 from e2ckit.catalog.limits import judge_rows
 from e2ckit.errors import Failure, SweepError
 from e2ckit.names import LRU_CHANNELS
 from e2ckit.planning import ArrayLike, catalog_of, impossible_node, resolve_array, timing
-from e2ckit import transport
 from e2ckit.transport import engine
 from e2ckit.wire.frames import Mode, Request
 

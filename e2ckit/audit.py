@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from e2ckit.errors import AuditError, Failure, OutcomeUnknownError, ProtocolError, TransportError
+from e2ckit.wire.frames import Mode
 
 if TYPE_CHECKING:
     from e2ckit.wire.frames import Reply, Request
@@ -224,7 +225,6 @@ def audited_send(
     :class:`OutcomeUnknownError` when it went out without a reply, and the transport
     error as is when no connection was made (``failed``: not applied).
     """
-    from e2ckit.wire.frames import Mode
 
     mode = "reset" if request.mode == Mode.RESET else "control"
     where = f"{host}:{port}"

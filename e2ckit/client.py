@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from e2ckit import audit
 from e2ckit._check import host_name, positive_seconds
 from e2ckit.errors import (
     E2CError,
@@ -197,8 +198,6 @@ class Client:
         """
         limit = self.timeout if timeout is None else positive_seconds("timeout", timeout)
         if request.mode in _CHANGES_HARDWARE:
-            from e2ckit import audit  # noqa: PLC0415 (monitor-only users never need it)
-
             if not audit.audited(request):
                 raise ValidationError(
                     f"a {request.mode.name.lower()} request changes hardware and is never sent unaudited: "
@@ -329,8 +328,6 @@ class Client:
     def _send_audited(
         self, request: Request, what: str, confirm: object, timeout: float | None, audit_log: object
     ) -> None:
-        from e2ckit import audit  # noqa: PLC0415 (monitor-only users never need it)
-
         if timeout is not None:
             positive_seconds("timeout", timeout)
         if confirm is not True:
@@ -372,7 +369,8 @@ def _control_bytes(data: object) -> bytes:
 def decode_ds18s20(data: bytes) -> float:
     """An AMBSI's 4-byte DS18S20 reading in °C, either byte order (see
     :func:`e2ckit.catalog.ds18s20_celsius`); raises ProtocolError for a bad reading."""
-    from e2ckit.catalog import ds18s20_celsius  # noqa: PLC0415 (catalog only needed here)
+    # lazy: `import e2ckit.client` stays without the catalog
+    from e2ckit.catalog import ds18s20_celsius
 
     if len(data) != 4:
         raise ProtocolError(f"DS18S20 reading needs 4 bytes, got {len(data)}")

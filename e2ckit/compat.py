@@ -19,6 +19,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from e2ckit import audit
+from e2ckit.catalog import default_catalog
 from e2ckit.client import DEFAULT_PORT, Client, _control_bytes, decode_ds18s20
 from e2ckit.errors import E2CError
 from e2ckit.names import E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE
@@ -80,8 +82,6 @@ class E2CClient:
             payload = _control_bytes(data) if mode == Mode.CONTROL else b""
             req = Request(bus_id, node_id, can_addr, mode, payload, resource_id)  # validates mode
         if req.mode in (Mode.CONTROL, Mode.RESET):
-            from e2ckit import audit  # noqa: PLC0415 (only controls need it)
-
             reply = audit.audited_send(
                 lambda: self._client.request(req, check=False),
                 req, host=self.host, port=self.port, via="E2CClient",
@@ -101,7 +101,6 @@ class E2CClient:
 
     def get_nodes(self, channel: int) -> list[dict[str, Any]]:
         """List nodes on a channel, printing one line each like the published client."""
-        from e2ckit.catalog import default_catalog  # noqa: PLC0415 (catalog is only needed here)
 
         error, nodes = self.send_request(0, channel, 0, 0, Mode.GET_NODES)
         if error:

@@ -13,12 +13,12 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from e2ckit import _check
+from e2ckit import _check, transport
 from e2ckit._check import name_list, positive_seconds, whole_number
 from e2ckit.array import Array, default_array
+from e2ckit.catalog import Catalog, default_catalog
 from e2ckit.errors import Failure, ValidationError
 from e2ckit.names import LRU_CHANNELS, MAX_NODE
-from e2ckit import transport
 from e2ckit.transport.base import Result, check_timing
 from e2ckit.wire.frames import Mode, NodeRecord, Request, monitor_request
 
@@ -71,8 +71,6 @@ def resolve_array(array: ArrayLike | None) -> Array:
 
 
 def catalog_of(catalog: Catalog | None) -> Catalog:
-    from e2ckit.catalog import Catalog, default_catalog
-
     _check.instance("catalog", catalog, Catalog, "a Catalog (or None for the default)")
     return default_catalog() if catalog is None else catalog
 

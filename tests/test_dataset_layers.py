@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "e2ckit"
 
 
@@ -49,19 +51,15 @@ def test_logger_and_dataset_never_import_each_other_and_the_format_imports_neith
     logger = _imports(PACKAGE / "logger")
     fmt = _imports(PACKAGE / "logformat")
     assert not [i for i in dataset if i[1].startswith("e2ckit.logger")]
-    # the one exception: the deprecated name e2ckit.logger.load, a shim in __init__
-    assert [i for i in logger if i[1].startswith("e2ckit.dataset")] == [("__init__.py", "e2ckit.dataset")]
+    assert not [i for i in logger if i[1].startswith("e2ckit.dataset")]
     assert all(m.startswith(("e2ckit.logformat", "e2ckit.errors")) for _, m in fmt), fmt
 
 
-def test_the_deprecated_logger_load_still_works_and_says_where_it_went(tmp_path) -> None:
-    import warnings
-
-    import e2ckit
+def test_the_old_logger_load_says_where_it_went() -> None:
     import e2ckit.logger
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fn = e2ckit.logger.load
-    assert fn is e2ckit.load
-    assert any("e2ckit.dataset.load" in str(w.message) for w in caught)
+    with pytest.raises(AttributeError, match=r"e2ckit\.dataset import load"):
+        e2ckit.logger.load  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        e2ckit.logger.nope  # noqa: B018
+

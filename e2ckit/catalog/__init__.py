@@ -29,11 +29,11 @@ from e2ckit.catalog._catalog import Catalog, Group, NodeInfo, load_files, read_s
 from e2ckit.catalog._derived import Derived
 from e2ckit.catalog._point import (
     CATALOG_PROBLEM,
-    bound_state,
     DTYPES,
     FEMC_STATUS,
     Decoded,
     Point,
+    bound_state,
     ds18s20_celsius,
     ds18s20_encode,
 )

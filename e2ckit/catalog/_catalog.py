@@ -250,65 +250,13 @@ def _point_row(rows: _Rows, line: int, row: dict[str, str]) -> Point:
     if dtype not in DTYPES:
         raise rows.error(line, "dtype", f"{dtype!r} is not one of {', '.join(DTYPES)}")
     dkind, fmt, default_size = DTYPES[dtype]
-    rule = row.get("channel", "")
-    if not rule:
-        raise rows.error(line, "channel", "missing (a number, FAMILY:N|..., or * for a template)")
-    try:
-        channels = _parse_channel_rule(rule)
-    except ValidationError as exc:
-        raise rows.error(line, "channel", str(exc)) from None
-    if any(not 0 <= ch <= MAX_CHANNEL for _, ch in channels):
-        raise rows.error(line, "channel", f"{rule!r} has a channel outside 0..{MAX_CHANNEL}")
-    template = rule == "*"
-    if template != (row.get("node", "") == "*"):
-        raise rows.error(line, "node", "a template has channel * and node *; other points neither")
-    node = None if template else _int(rows, line, row, "node", 0, MAX_NODE)
-    if node is None and not template:
-        raise rows.error(line, "node", "missing")
-    rca = _int(rows, line, row, "rca", 0, MAX_RCA)
-    if rca is None:
-        raise rows.error(line, "rca", "missing")
-    byte = _int(rows, line, row, "byte", 0, 7, 0)
-    bit = _int(rows, line, row, "bit", 0, 7, 0)
-    size = _int(rows, line, row, "size", 1, 8, default_size)
-    width = struct_width(dtype)
-    if dkind in ("int", "float") and byte + width > (size or 8):  # type: ignore[operator]
-        raise rows.error(line, "size", f"{dtype} at byte {byte} needs {byte + width} bytes, size is {size}")
-    if dkind == "bit" and byte >= size:  # type: ignore[operator]
-        raise rows.error(line, "byte", f"byte {byte} is beyond size {size}")
-    if dkind == "version" and size not in (2, 3):
-        raise rows.error(line, "size", "a version has 2 or 3 bytes")
-    if dkind in ("esn", "ds18s20", "can_error") and size != default_size:
-        raise rows.error(line, "size", f"{dtype} is always {default_size} bytes")
-    if dkind not in ("int", "float", "bit") and (row.get("byte") or row.get("bit")):
-        raise rows.error(line, "byte", f"{dtype} reads the whole reply; byte/bit do not apply")
-    scale = _float(rows, line, row, "scale", 1.0)
-    if scale == 0:
-        raise rows.error(line, "scale", "must not be 0")
-    fmt_spec = row.get("format", "")
-    if fmt_spec:
-        try:
-            format(1.5, fmt_spec)
-        except ValueError:
-            raise rows.error(line, "format", f"{fmt_spec!r} is not a Python format spec") from None
-    enum = _enum(rows, line, row.get("enum", ""), flags=dkind == "flags")
-    if enum and dkind not in ("int", "bit", "flags"):
-        raise rows.error(line, "enum", f"labels need an integer dtype, not {dtype}")
-    femc = _bool(rows, line, row, "femc_status")
-    if femc and kind == "control":
-        raise rows.error(line, "femc_status", "controls carry no status byte")
-    if femc and size is not None and size + 1 > 8:
-        raise rows.error(line, "femc_status", f"{size} bytes + status byte exceed 8")
-    sentinels = _sentinels(rows, line, row.get("sentinels", ""))
-    if sentinels and dkind not in ("int", "float", "bit"):
-        raise rows.error(line, "sentinels", f"sentinels need a numeric dtype, not {dtype}")
+    rule, template, node, rca = _point_address(rows, line, row)
+    byte, bit, size = _point_layout(rows, line, row, dtype, dkind, default_size)
+    scale, fmt_spec, enum, femc, sentinels = _point_decoding(rows, line, row, kind, dtype, dkind, size)
     source = row.get("source", "")
     if source not in SOURCES:
         raise rows.error(line, "source", f"{source!r} is not one of {', '.join(SOURCES)}")
-    limits = {k: _float(rows, line, row, k) for k in ("nominal_low", "nominal_high", "warn_low", "warn_high", "alarm_low", "alarm_high")}
-    for lo, hi in (("nominal_low", "nominal_high"), ("warn_low", "warn_high"), ("alarm_low", "alarm_high")):
-        if limits[lo] is not None and limits[hi] is not None and limits[lo] > limits[hi]:  # type: ignore[operator]
-            raise rows.error(line, lo, f"{limits[lo]} is above {hi} {limits[hi]}")
+    limits = _point_limits(rows, line, row)
     return Point(
         name=name,
         lru=row.get("lru", "") or name.split(".")[0],
@@ -334,6 +282,86 @@ def _point_row(rows: _Rows, line: int, row: dict[str, str]) -> Point:
         template=template,
         **limits,
     )
+
+
+def _point_address(rows: _Rows, line: int, row: dict[str, str]) -> tuple[str, bool, int | None, int]:
+    """A catalog row's channel rule, whether it is a template, its node and RCA (checked)."""
+    rule = row.get("channel", "")
+    if not rule:
+        raise rows.error(line, "channel", "missing (a number, FAMILY:N|..., or * for a template)")
+    try:
+        channels = _parse_channel_rule(rule)
+    except ValidationError as exc:
+        raise rows.error(line, "channel", str(exc)) from None
+    if any(not 0 <= ch <= MAX_CHANNEL for _, ch in channels):
+        raise rows.error(line, "channel", f"{rule!r} has a channel outside 0..{MAX_CHANNEL}")
+    template = rule == "*"
+    if template != (row.get("node", "") == "*"):
+        raise rows.error(line, "node", "a template has channel * and node *; other points neither")
+    node = None if template else _int(rows, line, row, "node", 0, MAX_NODE)
+    if node is None and not template:
+        raise rows.error(line, "node", "missing")
+    rca = _int(rows, line, row, "rca", 0, MAX_RCA)
+    if rca is None:
+        raise rows.error(line, "rca", "missing")
+    return rule, template, node, rca
+
+
+def _point_layout(
+    rows: _Rows, line: int, row: dict[str, str], dtype: str, dkind: str, default_size: int | None
+) -> tuple[int, int, int | None]:
+    """Where a row's value sits in the reply: byte, bit and size, checked against its dtype."""
+    byte = _int(rows, line, row, "byte", 0, 7, 0)
+    bit = _int(rows, line, row, "bit", 0, 7, 0)
+    size = _int(rows, line, row, "size", 1, 8, default_size)
+    width = struct_width(dtype)
+    if dkind in ("int", "float") and byte + width > (size or 8):  # type: ignore[operator]
+        raise rows.error(line, "size", f"{dtype} at byte {byte} needs {byte + width} bytes, size is {size}")
+    if dkind == "bit" and byte >= size:  # type: ignore[operator]
+        raise rows.error(line, "byte", f"byte {byte} is beyond size {size}")
+    if dkind == "version" and size not in (2, 3):
+        raise rows.error(line, "size", "a version has 2 or 3 bytes")
+    if dkind in ("esn", "ds18s20", "can_error") and size != default_size:
+        raise rows.error(line, "size", f"{dtype} is always {default_size} bytes")
+    if dkind not in ("int", "float", "bit") and (row.get("byte") or row.get("bit")):
+        raise rows.error(line, "byte", f"{dtype} reads the whole reply; byte/bit do not apply")
+    return byte, bit, size  # type: ignore[return-value]
+
+
+def _point_decoding(
+    rows: _Rows, line: int, row: dict[str, str], kind: str, dtype: str, dkind: str, size: int | None
+) -> tuple[Any, str, Any, bool, Any]:
+    """How a row's value is shown: scale, format, enum labels, FEMC status byte, sentinels."""
+    scale = _float(rows, line, row, "scale", 1.0)
+    if scale == 0:
+        raise rows.error(line, "scale", "must not be 0")
+    fmt_spec = row.get("format", "")
+    if fmt_spec:
+        try:
+            format(1.5, fmt_spec)
+        except ValueError:
+            raise rows.error(line, "format", f"{fmt_spec!r} is not a Python format spec") from None
+    enum = _enum(rows, line, row.get("enum", ""), flags=dkind == "flags")
+    if enum and dkind not in ("int", "bit", "flags"):
+        raise rows.error(line, "enum", f"labels need an integer dtype, not {dtype}")
+    femc = _bool(rows, line, row, "femc_status")
+    if femc and kind == "control":
+        raise rows.error(line, "femc_status", "controls carry no status byte")
+    if femc and size is not None and size + 1 > 8:
+        raise rows.error(line, "femc_status", f"{size} bytes + status byte exceed 8")
+    sentinels = _sentinels(rows, line, row.get("sentinels", ""))
+    if sentinels and dkind not in ("int", "float", "bit"):
+        raise rows.error(line, "sentinels", f"sentinels need a numeric dtype, not {dtype}")
+    return scale, fmt_spec, enum, femc, sentinels
+
+
+def _point_limits(rows: _Rows, line: int, row: dict[str, str]) -> dict[str, float | None]:
+    """A row's nominal/warn/alarm bounds, each pair in order."""
+    limits = {k: _float(rows, line, row, k) for k in ("nominal_low", "nominal_high", "warn_low", "warn_high", "alarm_low", "alarm_high")}
+    for lo, hi in (("nominal_low", "nominal_high"), ("warn_low", "warn_high"), ("alarm_low", "alarm_high")):
+        if limits[lo] is not None and limits[hi] is not None and limits[lo] > limits[hi]:  # type: ignore[operator]
+            raise rows.error(line, lo, f"{limits[lo]} is above {hi} {limits[hi]}")
+    return limits
 
 
 def struct_width(dtype: str) -> int:

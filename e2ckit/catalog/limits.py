@@ -65,6 +65,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from e2ckit.catalog import default_catalog
 from e2ckit.catalog._point import bound_state
 from e2ckit.errors import ValidationError
 from e2ckit.usertext import read_user_text
@@ -345,8 +346,6 @@ class Limits:
     """
 
     def __init__(self, site: str | os.PathLike[str] | None | bool = None, catalog: Catalog | None = None) -> None:
-        from e2ckit.catalog import default_catalog
-
         self.catalog = catalog if catalog is not None else default_catalog()
         if site is None:
             site = os.environ.get(SITE_ENV) or None
@@ -674,8 +673,6 @@ def limits_in_force(site: str | os.PathLike[str] | None | bool = None, catalog: 
     disk), so a sweep, a logger cycle or a panel refresh does not read the files again; a
     site file that changes on disk (its size, inode or modification time) is read anew."""
     if catalog is None:
-        from e2ckit.catalog import default_catalog  # catalog/__init__ imports this module
-
         catalog = default_catalog()
     if site is None:
         site = os.environ.get(SITE_ENV) or None
@@ -699,8 +696,6 @@ def interlock_k(catalog: Catalog | None = None) -> float:
     ``derived.csv`` (firmware paChannel.c, 30 K). The one home of the 30 K that
     ``analysis`` and ``recovery`` use; ``FEMC.TEMP0``'s alarm bound is checked against it."""
     if catalog is None:
-        from e2ckit.catalog import default_catalog  # catalog/__init__ imports this module
-
         catalog = default_catalog()
     return float(catalog.derived["FEMC.LO_PA_BLOCKED"].threshold)
 
@@ -709,8 +704,6 @@ def safe_to_cool_mbar(catalog: Catalog | None = None) -> float:
     """The cryostat pressure (mbar) at or below which the front end lets the compressor cool:
     ``FEMC.CRYOSTAT_PRESSURE``'s alarm bound in ``points.csv`` (firmware, 5e-4 mbar)."""
     if catalog is None:
-        from e2ckit.catalog import default_catalog  # catalog/__init__ imports this module
-
         catalog = default_catalog()
     return float(catalog.points["FEMC.CRYOSTAT_PRESSURE"].alarm_high)  # type: ignore[arg-type]
 

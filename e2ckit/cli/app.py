@@ -10,26 +10,26 @@ from typing import Any
 
 import typer
 
-from e2ckit import __version__
 from e2ckit.array import Array, use_array
 from e2ckit.cli.guard import ClickException, NoArgsIsHelpError, err, one_line
 from e2ckit.cli.helptext import WholeHelp
 from e2ckit.cli.options import (
     EXIT_BAD_INPUT,
     EXIT_PARTIAL,
+    SOCKET_COMMANDS,
     ArrayOpt,
+    BadInput,
     SimAdvanceOpt,
     SimOutageOpt,
     SimRateOpt,
     SimScenarioOpt,
     SimSeedOpt,
     SimulateOpt,
-    BadInput,
-    SOCKET_COMMANDS,
     prepare_simulation,
 )
 from e2ckit.cli.target import defer_simulation
 from e2ckit.errors import E2CKitError
+from e2ckit.version import __version__
 
 _HELP = """\
 ALMA E2C monitor and control: e2c-client's commands, done right, plus array-wide sweeps.

@@ -35,7 +35,7 @@ from e2ckit.cli.reading import (
     report_rows,
     run_sweep,
 )
-from e2ckit.cli.summary import summary_line
+from e2ckit.cli.summary import ANTENNA_STATES, antenna_states, summary_line
 from e2ckit.cli.tables import emit_table, frame_table, rows_table, wide_table
 from e2ckit.cli.target import active_array, check_antennas
 
@@ -100,8 +100,9 @@ def nodes_cmd(
     output: str | None = OutputOpt,
 ) -> None:
     """List the CAN nodes every antenna's E2C reports (or check them against the inventory)."""
+    # lazy: pulls the transport; keeps --help fast
     from e2ckit.api import inventory as api_inventory
-    from e2ckit.api import nodes
+    from e2ckit.api import nodes  # lazy: pulls the transport; keeps --help fast
 
     check_output(fmt, output)
     check_timing(timeout, deadline)
@@ -132,7 +133,6 @@ INVENTORY_STATES = {"ok": "ok", "missing": "alarm", "unexpected": "warn", "unrea
 
 def _listing_states(df: Any) -> dict[str, str]:
     """Each antenna's state from its node listings: silent, unknown (a channel failed) or ok."""
-    from e2ckit.cli.summary import antenna_states
 
     rows = [_Listing(a, e) for a, e in zip(df["antenna"], df["error"], strict=True)]
     return antenna_states(rows)
@@ -155,8 +155,6 @@ def _inventory_states(inv: Any) -> dict[str, str]:
 
 
 def _worse(a: str, b: str) -> str:
-    from e2ckit.cli.summary import ANTENNA_STATES
-
     return max(a, b, key=ANTENNA_STATES.index)
 
 
@@ -213,6 +211,7 @@ def points_cmd(
             pts = cat.resolve(group)
     else:
         pts = all_points(cat)
+    # lazy: the catalog costs ~60 ms to import; keeps --help fast
     from e2ckit.catalog.limits import limit_cells
 
     shown = limit_cells([p.name for p in pts], limits)  # triage: limits in force (#14)

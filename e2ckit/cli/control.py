@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from e2ckit import audit
 from e2ckit.cli.e2c_text import (
     check_e2c_output,
     control_text,
@@ -53,6 +54,7 @@ from e2ckit.cli.tables import emit_table
 from e2ckit.cli.target import resolve_target
 from e2ckit.errors import Failure, TransportError
 from e2ckit.names import ANTENNA_FAMILY_RE
+from e2ckit.wire.frames import Mode, Request
 
 control_app = typer.Typer(cls=WholeHelp, no_args_is_help=True, help="Control requests: confirmed, audited.")
 
@@ -112,8 +114,6 @@ def control_request(
 def _plan(host: str | None, port: int | None, channel: str | None, node: str | None, rca: str | None,
           data: str | None, timeout: float, fmt: str | None, output: str | None) -> dict[str, Any]:  # fmt: skip
     """Every argument checked and the control described, before anything is sent."""
-    from e2ckit import audit
-    from e2ckit.wire.frames import Mode, Request
 
     ch = parse_int(channel, "--channel", 0, CHANNEL_MAX)
     nd = parse_int(node, "--node", 0, NODE_MAX)
@@ -170,8 +170,7 @@ def _confirm(plan: dict[str, Any]) -> None:
 
 def _send(plan: dict[str, Any], yes: bool, timeout: float, verbose: bool) -> tuple[str, str | None, Any]:
     """Intent on disk, the request, the outcome on disk: (status, error, reply or None)."""
-    from e2ckit import audit
-    from e2ckit.client import Client
+    from e2ckit.client import Client  # lazy: pulls the transport; keeps --help fast
 
     ep = plan["ep"]
 
@@ -202,8 +201,6 @@ def _send(plan: dict[str, Any], yes: bool, timeout: float, verbose: bool) -> tup
 
 
 def _log_not_sent(where: str, target: dict[str, Any], payload: bytes, outcome: str, why: str) -> None:
-    from e2ckit import audit
-
     try:
         audit.record(host=where, target=target, data=payload, outcome=outcome, detail=why)
     except OSError as exc:

@@ -54,9 +54,9 @@ from e2ckit.cli.options import (
     check_output,
     check_timing,
     exit_status_of,
-    parse_int,
     interrupted_exit,
     interrupted_rows,
+    parse_int,
 )
 from e2ckit.cli.output import Table
 from e2ckit.cli.reading import (
@@ -221,8 +221,7 @@ def _monitor_once(
         "error": None,
         "latency_ms": math.nan,
     }
-    from e2ckit.client import Client
-    from e2ckit.wire.frames import Mode, Request
+    from e2ckit.client import Client  # lazy: pulls the transport; keeps --help fast
 
     t0 = time.perf_counter()
     try:
@@ -305,6 +304,7 @@ def _node_rows(label: str, replies: list[Any] | str) -> list[list[Any]]:
             abbrev, name = node_label(cat, n.node)
             bad = None
             if n.node > NODE_MAX:  # rare: only then load the planner that says why (it imports the engine)
+                # lazy: pulls the transport; keeps --help fast
                 from e2ckit.planning import impossible_node
 
                 bad = impossible_node(ch, n)
@@ -357,7 +357,7 @@ AMBSI_TEMPERATURE_RCA = 0x30003  # every AMBSI's DS18S20
 
 def _ds18s20(data: bytes) -> tuple[float | None, str | None]:
     """(°C, None), or (None, why) for a reading that is no DS18S20's."""
-    from e2ckit.client import decode_ds18s20
+    from e2ckit.client import decode_ds18s20  # lazy: pulls the transport; keeps --help fast
 
     try:
         return decode_ds18s20(data), None
@@ -393,6 +393,25 @@ monitor_app.command("temperature", short_help="AMBSI temperature of one node (as
 # -- tools: group reads on one host or all ----------------------------------------------------------
 
 
+def _group_target(
+    group: str, host: str | None, port: int | None, all_: bool, include_central: bool, channel: str | None
+) -> tuple[Array, Any]:
+    """The array and antennas (None: all) a group read goes to: ``--all``, or one ``--host``."""
+    if all_:
+        arr = active_array()
+        if include_central and arr.source == "ALMA defaults":  # never beside a simulated or given map
+            arr = Array.default(include_central=True)  # as e2c-client: the central E2Cs too
+        return arr, None
+    label, ep = resolve_target(host, port)
+    arr = Array([ep], source="--host")
+    if group == "cmpr" and channel is None and not ANTENNA_RE.match(label):
+        raise BadInput(
+            f"cannot tell the compressor's channel on {label!r}: give --host as an antenna (DV01) "
+            "or --channel 2 (DA/DV) or 3 (CM/PM)"
+        )
+    return arr, [label]
+
+
 def _group_read(
     group: str,
     title: str,
@@ -422,20 +441,7 @@ def _group_read(
     if channel is not None:
         ch = parse_int(channel, "--channel", 2, 3)
         family = "DV" if ch == 2 else "CM"
-    if all_:
-        arr = active_array()
-        if include_central and arr.source == "ALMA defaults":  # never beside a simulated or given map
-            arr = Array.default(include_central=True)  # as e2c-client: the central E2Cs too
-        antennas: Any = None
-    else:
-        label, ep = resolve_target(host, port)
-        arr = Array([ep], source="--host")
-        antennas = [label]
-        if group == "cmpr" and channel is None and not ANTENNA_RE.match(label):
-            raise BadInput(
-                f"cannot tell the compressor's channel on {label!r}: give --host as an antenna (DV01) "
-                "or --channel 2 (DA/DV) or 3 (CM/PM)"
-            )
+    arr, antennas = _group_target(group, host, port, all_, include_central, channel)
     if verbose:
         err(f"{group}: {len(arr.select(antennas))} host(s) from {array_name(arr)}")
     not_read = None

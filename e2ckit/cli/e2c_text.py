@@ -24,7 +24,8 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from e2ckit.errors import ErrorCode
+from e2ckit.cli.options import check_writable_file
+from e2ckit.errors import ErrorCode, ProtocolError, TransportError
 
 if TYPE_CHECKING:
     from e2ckit.wire.frames import Reply, Request
@@ -174,7 +175,6 @@ def exchange(host: str, port: int, requests: Sequence[Request], timeout: float) 
     """Send ``requests`` on one connection, as e2c-client does; the replies, or the
     failure's text when the E2C could not be reached or broke off."""
     from e2ckit.client import Client  # noqa: PLC0415 (the network loads only when a command runs)
-    from e2ckit.errors import ProtocolError, TransportError  # noqa: PLC0415
 
     try:
         with Client(host, port, timeout=timeout) as c:
@@ -188,6 +188,4 @@ def exchange(host: str, port: int, requests: Sequence[Request], timeout: float) 
 def check_e2c_output(output: str | None) -> None:
     """``-o FILE`` with ``--format e2c``: writable, checked before anything is sent."""
     if output is not None:
-        from e2ckit.cli.options import check_writable_file  # noqa: PLC0415 (options imports output formats)
-
         check_writable_file(output, "-o")

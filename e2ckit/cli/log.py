@@ -30,6 +30,7 @@ import typer
 
 from e2ckit.cli.common import WholeHelp, guard, one_line
 from e2ckit.cli.options import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, BadInput
+from e2ckit.clock import parse_duration
 from e2ckit.errors import E2CKitError, ValidationError
 
 __all__ = ["DefaultGroup", "register"]
@@ -76,7 +77,6 @@ def _err(message: str) -> None:
 def _seconds(text: str | None, name: str) -> float | None:
     if text is None:
         return None
-    from e2ckit.clock import parse_duration
 
     try:
         value = parse_duration(text)
@@ -111,7 +111,7 @@ def log_run(
         raise BadInput("--out is empty: give the dataset directory")
     if os.path.exists(out) and not os.path.isdir(out):
         raise BadInput(f"--out {out!r} is a file, not a dataset directory")
-    from e2ckit.logger import Logger
+    from e2ckit.logger import Logger  # lazy: pulls pyarrow; keeps --help fast
 
     try:
         log = Logger(what, antennas, interval=interval, path=out, timeout=timeout, flush_every=flush_every,
@@ -124,6 +124,7 @@ def log_run(
 
 def _run(log: Any, what: list[str], interval: float, out: str, quiet: bool, dur: float | None) -> None:
     """Run ``log`` in the background until it ends, SIGINT or SIGTERM; report; exit."""
+    # lazy: pulls pyarrow; keeps --help fast
     from e2ckit.logger import LogLockedError, LogWriteError
 
     stop = threading.Event()
@@ -226,6 +227,7 @@ def log_compact(
     """Merge each closed day's part files into one file per antenna, atomically."""
     import warnings
 
+    # lazy: pulls pyarrow; keeps --help fast
     from e2ckit.logger import LogLockedError, LogWriteError, UnreadableFileWarning, compact
 
     if not path.strip():

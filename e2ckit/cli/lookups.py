@@ -6,6 +6,7 @@ from typing import Any
 
 
 def catalog() -> Any:
+    # lazy: the catalog costs ~60 ms to import; keeps --help fast
     from e2ckit.catalog import default_catalog
 
     return default_catalog()

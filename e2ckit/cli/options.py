@@ -15,14 +15,14 @@ import os
 import re
 import sys
 from collections.abc import Iterable
-
 from typing import Any
 
 import typer
 
 from e2ckit._check import MAX_SECONDS
-from e2ckit.errors import E2CKitError
 from e2ckit.cli.output import FORMATS, OutputError, resolve_format
+from e2ckit.clock import SimClock, parse_duration
+from e2ckit.errors import E2CKitError
 from e2ckit.names import E2C_INTERNAL_CHANNEL, MAX_NODE, MAX_RCA
 
 __all__ = [
@@ -303,7 +303,6 @@ def prepare_simulation(
     once the command's own options are checked), and what to say about it (``"seed 0,
     scenario outage on DV01"``); BadInput for a bad ``--sim-*`` value."""
     from e2ckit.sim import SimulatedArray  # noqa: PLC0415 (only with --simulate: keeps --help fast)
-    from e2ckit.clock import SimClock, parse_duration  # noqa: PLC0415 (the same)
 
     if scenario is not None and not scenario.strip():
         raise BadInput("--sim-scenario is empty: give a scenario name or .toml path")

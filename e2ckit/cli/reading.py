@@ -20,7 +20,7 @@ from e2ckit.cli.options import (
     check_timing,
     exit_status_of,
 )
-from e2ckit.cli.summary import UNDECODED
+from e2ckit.cli.summary import UNDECODED, antenna_states, is_problem, summary_line
 from e2ckit.errors import Failure
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ def run_sweep(
     bare address, a central LO host) is swept as one of family ``stand_in_family``:
     its endpoint carries that family, under its own name.
     """
-    from e2ckit.api import resolve_array, sweep_rows
+    from e2ckit.api import resolve_array, sweep_rows  # lazy: pulls the transport; keeps --help fast
 
     check_timing(timeout, deadline)
     arr = resolve_array(array)
@@ -142,7 +142,6 @@ def run_sweep(
 def report_rows(rows: list[TidyRow], problems: bool, tidy: bool = False) -> tuple[list[TidyRow], dict[str, str]]:
     """The rows to show (``--problems``: only the antennas that are not ok, and with
     ``tidy`` only their readings that are not ok) and every antenna's state."""
-    from e2ckit.cli.summary import antenna_states, is_problem
 
     states = antenna_states(rows)
     if problems:
@@ -152,7 +151,6 @@ def report_rows(rows: list[TidyRow], problems: bool, tidy: bool = False) -> tupl
 
 def finish_read(rows: list[TidyRow], states: dict[str, str]) -> None:
     """After an array-wide read's table: failures, the summary line, the exit status."""
-    from e2ckit.cli.summary import summary_line
 
     report_errors(rows)
     err(summary_line(states))

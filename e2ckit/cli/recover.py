@@ -21,6 +21,7 @@ from e2ckit.cli.options import (
     BadInput,
     TimeoutOpt,
 )
+from e2ckit.clock import parse_duration
 
 #: exit status by the worst antenna outcome (best first)
 _EXIT = {"reached": EXIT_OK, "waiting": EXIT_WAITING, "stalled": EXIT_STALLED, "refused": EXIT_REFUSED,
@@ -29,8 +30,6 @@ _WORST = ("error", "refused", "stalled", "waiting", "reached")
 
 
 def _seconds(option: str, text: str) -> float:
-    from e2ckit.clock import parse_duration  # the one duration syntax (90, 45s, 30m, 2h, 1d)
-
     try:
         value = parse_duration(text)
     except (ValueError, TypeError):
@@ -145,6 +144,8 @@ def recover_cmd(
     """
     # lazy: the plan and the network load only when the command runs (--help stays fast)
     from e2ckit.triage.notify import Notifier
+
+    # lazy: pulls the api and transport; keeps --help fast
     from e2ckit.triage.plan import plan_recovery
 
     steps, wait_s, interval_s = _checked(until, wait, interval, watch, notify_url)

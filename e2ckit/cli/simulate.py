@@ -27,8 +27,8 @@ from e2ckit.cli.options import (
 )
 from e2ckit.cli.output import Table
 from e2ckit.cli.tables import emit_table
+from e2ckit.clock import SimClock, clock_file, parse_duration
 from e2ckit.errors import E2CKitError
-
 
 _AntennasOpt = typer.Option(None, "--antennas", "-a", help="names or families, comma separated [default: all 66]")
 _ScenarioOpt = typer.Option(None, help="scenario name or .toml path (see --list-scenarios)")
@@ -94,6 +94,7 @@ def simulate_cmd(
 
 
 def _list_scenarios(fmt: str | None, output: str | None) -> None:
+    # lazy: pulls the simulator and transport; keeps --help fast
     from e2ckit.sim.scenario import list_scenarios, load_scenario
 
     # descriptions are prose wrapped in their TOML files: one line each
@@ -126,8 +127,8 @@ def _check_options(antennas: str | None, scenario: str | None, outage: str | Non
 def _new_array(antennas: str | None, scenario: str | None, outage: str | None, advance: str | None, seed: int,
                rate: float, latency: float, bind: str, port: int | None) -> tuple[Any, Any]:  # fmt: skip
     """The simulated array (not started) and its clock, ``advance`` into the simulation."""
+    # lazy: pulls the simulator and transport; keeps --help fast
     from e2ckit.sim import SimulatedArray
-    from e2ckit.clock import SimClock, parse_duration
 
     try:
         ahead = 0.0 if advance is None else parse_duration(advance)
@@ -150,8 +151,6 @@ def _say_where(sim: Any, fmt: str | None, output: str | None, write_array: str |
     emit_table(Table(["antenna", "host", "port"], rows, title="simulated array", meta={"vertical": False}), fmt, output)
     sys.stdout.flush()
     if write_array:
-        from e2ckit.clock import clock_file
-
         err(
             f"host map written to {sim.write_array(write_array)} (export E2CKIT_ARRAY={write_array}), "
             f"its simulated clock to {clock_file(write_array)} (a logger on this map stamps simulated time)"

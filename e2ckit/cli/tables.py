@@ -31,7 +31,7 @@ def wide_table(rows: list[TidyRow], title: str | None = None, host_of: dict[str,
     machine values numeric (text for points that have no number, such as revisions).
 
     ``rows``: tidy rows from ``api.sweep_rows`` (no pandas on this path)."""
-    from e2ckit.api import wide_parts
+    from e2ckit.api import wide_parts  # lazy: pulls the transport; keeps --help fast
 
     w = wide_parts(rows)
     points = w.points
@@ -160,7 +160,7 @@ def _machine_columns(t: Table, rows: list[TidyRow], points: list[str], lead: int
 
 def rows_table(rows: list[TidyRow], title: str | None = None) -> Table:
     """Tidy rows as a Table: one line per (antenna, point), time in ISO 8601, raw in hex."""
-    from e2ckit.api import TIDY_COLUMNS
+    from e2ckit.api import TIDY_COLUMNS  # lazy: pulls the transport; keeps --help fast
 
     out = [
         list(

@@ -25,13 +25,15 @@ from e2ckit.cli.options import (
     TimeoutOpt,
     WideOpt,
     check_output,
+    check_port,
+    check_seconds,
     check_timing,
     interrupted_exit,
     interrupted_rows,
 )
 from e2ckit.cli.output import output_width
 from e2ckit.cli.reading import run_sweep
-from e2ckit.cli.summary import summary_line
+from e2ckit.cli.summary import ANTENNA_STATES, summary_line
 from e2ckit.cli.tables import emit_table, frame_table
 from e2ckit.cli.target import active_array
 
@@ -79,8 +81,11 @@ def check_cmd(
 
     Example: e2ckit --simulate --sim-scenario outage check DV
     """
-    from e2ckit.triage.diagnose import DIAGNOSE_WHAT, diagnose_rows
+    # lazy: the catalog costs ~60 ms to import; keeps --help fast
     from e2ckit.catalog.limits import load_limits
+
+    # lazy: pulls pandas, pyarrow and the transport; keeps --help fast
+    from e2ckit.triage.diagnose import DIAGNOSE_WHAT, diagnose_rows
 
     resolved = check_output(fmt, output)
     check_timing(timeout, deadline)
@@ -115,7 +120,6 @@ def check_cmd(
 def check_states(d: object) -> dict[str, str]:
     """Each antenna's worst verdict (silent when its only finding is that it is down), for
     the summary line; counted from the diagnosis, not judged here."""
-    from e2ckit.cli.summary import ANTENNA_STATES
 
     out: dict[str, str] = {}
     for a, verdict, rule in zip(d["antenna"], d["verdict"], d["rule"], strict=True):  # type: ignore[index]
@@ -151,7 +155,6 @@ def dashboard_cmd(
 
     Example: e2ckit --simulate --sim-scenario recovery --sim-advance 7h dashboard DV01,DV02,DV03 --sim-rate 60
     """
-    from e2ckit.cli.options import check_port, check_seconds
 
     for name, value in (("--interval", interval), ("--every", every), ("--sim-rate", sim_rate), ("--duration", duration)):
         check_seconds(name, value)
@@ -169,7 +172,7 @@ def dashboard_cmd(
     arr = active_array()
     if sim is not None and sim_rate is not None:
         sim.clock.set_rate(sim_rate)
-    from e2ckit.logger import Logger
+    from e2ckit.logger import Logger  # lazy: pulls pyarrow; keeps --help fast
 
     logger = Logger(groups, None if names in (None, "all") else names, interval=interval, path=path, array=arr,
                     clock=sim.clock if sim is not None else None, flush_every=max(every / 2, 0.5))  # fmt: skip
@@ -224,6 +227,7 @@ def _check_voila(limits: str | None) -> None:
 
     if importlib.util.find_spec("voila") is None:
         raise BadInput("the dashboard needs Voilà: pip install 'e2ckit[dashboard]'")
+    # lazy: the catalog costs ~60 ms to import; keeps --help fast
     from e2ckit.catalog.limits import load_limits
 
     load_limits(limits)  # a bad site file: exit 2 before anything starts

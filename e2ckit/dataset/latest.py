@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from e2ckit.dataset import live, reader
+from e2ckit.dataset.loader import _antenna_filter, _point_names
 from e2ckit.errors import ValidationError
 from e2ckit.logformat.files import part_files, partitions
 from e2ckit.logformat.schema import FILE_SCHEMA
@@ -32,8 +33,6 @@ def latest(path: str | os.PathLike[str], cycles: int = 2, *, antennas: Any = Non
     not by their stamps (a stepped wall clock cannot make an old reading look new).
     ``antennas``/``points`` filter as in ``load``. Nothing is written."""
     import pandas as pd
-
-    from e2ckit.dataset.loader import _antenna_filter, _point_names
 
     if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
         raise ValidationError(f"cycles must be a whole number, 1 or more; got {cycles!r}")

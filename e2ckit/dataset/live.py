@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from e2ckit.logformat.files import REPLACES_KEY, local_meta
+from e2ckit.logformat.files import REPLACES_KEY, local_meta, part_files
 from e2ckit.logformat.segments import parse_name, read, segments, split
 
 
@@ -79,7 +79,6 @@ def unflushed(root: Path) -> list[tuple[str, str, pa.Table]]:
     """(date, antenna, rows) of the write-ahead segments under ``root`` not in a part yet:
     a running logger's newest cycles (or a crashed one's), as :func:`~e2ckit.dataset.load`
     reads them. The rows are in the file schema; nothing is written."""
-    from e2ckit.logformat.files import part_files
 
     pending = Pending(root)
     if not pending:

@@ -27,6 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from e2ckit.logformat.rules import bucket_start, good_value
 from e2ckit.logformat.schema import STATE_DIR
 
 #: the summary's bucket, µs (5 minutes: a week's panel takes 15-minute buckets)
@@ -124,8 +125,6 @@ def summarize(table: pa.Table, antenna: str) -> pa.Table:
     point), the count, sum, min and max of the good readings (a number and no error),
     and the unit. A bucket whose readings all failed has n = 0 and null statistics."""
     import polars as pl
-
-    from e2ckit.logformat.rules import bucket_start, good_value
 
     out = (
         pl.from_arrow(table.select(["time", "point", "value", "unit", "error"]))

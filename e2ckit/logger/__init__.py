@@ -141,14 +141,10 @@ _Buffer = Rows
 
 
 def __getattr__(name: str) -> Any:
-    """``e2ckit.logger.load``, kept for code written before the reader moved to
-    :mod:`e2ckit.dataset` (deprecated: use ``e2ckit.load`` or ``e2ckit.dataset.load``).
-    The one import of ``dataset`` from ``logger``: inside this shim only."""
+    """``e2ckit.logger.load`` is gone: the reader lives in :mod:`e2ckit.dataset`, and the
+    writer does not import the reader (the layers); the error says where it went."""
     if name == "load":
-        import warnings
-
-        warnings.warn("e2ckit.logger.load moved: use e2ckit.load (or e2ckit.dataset.load)", DeprecationWarning, stacklevel=2)
-        from e2ckit.dataset import load  # the deprecated name only, on first use
-
-        return load
+        raise AttributeError(
+            "e2ckit.logger.load moved to e2ckit.dataset: use `from e2ckit.dataset import load` (or `e2ckit.load`)"
+        )
     raise AttributeError(f"module 'e2ckit.logger' has no attribute {name!r}")

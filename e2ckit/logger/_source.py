@@ -15,9 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from e2ckit import planning
+from e2ckit import planning, transport
 from e2ckit.planning import catalog_of, resolve_array, split_what
-from e2ckit import transport
 from e2ckit.transport import engine
 from e2ckit.wire.frames import REPLY_DLEN_AT as DLEN_AT
 from e2ckit.wire.frames import monitor_request, reply_data, reply_error

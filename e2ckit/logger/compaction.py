@@ -38,7 +38,15 @@ import pyarrow.parquet as pq
 
 from e2ckit.errors import E2CKitError, ValidationError
 from e2ckit.logformat import summaries as summary_format
-from e2ckit.logformat.files import admit, candidates, local_meta, partitions, replaced, utc, warn_skip
+from e2ckit.logformat.files import (
+    admit,
+    candidates,
+    local_meta,
+    partitions,
+    replaced,
+    utc,
+    warn_skip,
+)
 from e2ckit.logformat.schema import COMPACT_LEVEL, FILE_SCHEMA, OLD_TMP_RE, WRITE_OPTIONS
 from e2ckit.logger import summaries
 from e2ckit.logger.fsio import fsync_dir, tmp_dir, write_error, write_parquet

@@ -28,14 +28,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from e2ckit._check import positive_seconds, whole_number
+from e2ckit.clock import SimClock, clock_file
 from e2ckit.errors import ValidationError
+from e2ckit.logformat.schema import EVENTS_FILE, STATE_DIR, LogWriteError
 from e2ckit.logger import _source
-from e2ckit.logger.lock import DatasetLock
-from e2ckit.logger.rows import CycleRows
-from e2ckit.logformat.schema import LogWriteError
-from e2ckit.logger.status import AntennaHealth, LoggerStatus, say
 from e2ckit.logger.fsio import write_error
+from e2ckit.logger.lock import DatasetLock
 from e2ckit.logger.recovery import recover
+from e2ckit.logger.rows import CycleRows
+from e2ckit.logger.status import AntennaHealth, LoggerStatus, say
 from e2ckit.logger.store import FSYNC_MODES, Store
 from e2ckit.names import default_deadline
 
@@ -680,8 +681,6 @@ def record_event(root: Path, event: dict[str, Any]) -> None:
     row: the row schema does not change); a failure to write it is not a logging failure."""
     import json
 
-    from e2ckit.logformat.schema import EVENTS_FILE, STATE_DIR
-
     with contextlib.suppress(OSError):
         (root / STATE_DIR).mkdir(parents=True, exist_ok=True)
         with open(root / STATE_DIR / EVENTS_FILE, "a") as f:
@@ -707,7 +706,6 @@ def _simulated_clock(given: Any, array: Any) -> Any:
     source = getattr(array, "source", None)
     if not source or not str(source).endswith(".csv"):
         return None
-    from e2ckit.clock import SimClock, clock_file
 
     path = clock_file(source)
     if not path.is_file():

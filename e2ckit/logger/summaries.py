@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from e2ckit.logformat.summaries import MIN_PER_BUCKET, OPTIONS, SOURCE_KEY, SUFFIX, directory, identity, summarize
+from e2ckit.logformat.summaries import (
+    MIN_PER_BUCKET,
+    OPTIONS,
+    SOURCE_KEY,
+    SUFFIX,
+    directory,
+    identity,
+    summarize,
+)
 from e2ckit.logger.fsio import write_atomic
 
 

@@ -11,7 +11,9 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from e2ckit import analysis
+from e2ckit import analysis, dataset
+from e2ckit.catalog import default_catalog
+from e2ckit.catalog.limits import judge_values
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,6 +119,39 @@ def envelope(
     import pandas as pd
 
     units = _units(tidy)
+    value, mask, ticks, per_tick, (p_codes, p_labels), (a_codes, a_labels) = _envelope_selection(
+        tidy, start, end, points, antennas
+    )
+    if not mask.any():
+        out = pd.DataFrame({c: pd.Series(dtype="float64" if c in ("min", "max", "mean") else object)
+                            for c in ENVELOPE_COLUMNS})  # fmt: skip
+        out.attrs.update(every=None, units=units)
+        return out
+    n_ant = max(len(a_labels), 1)
+    if mask.all():  # the usual case for a panel over a query's result: no copies
+        line = p_codes.astype(np.int64) * n_ant + a_codes
+    else:
+        idx = np.flatnonzero(mask)
+        ticks, value = ticks[idx], value[idx]
+        line = p_codes[idx].astype(np.int64) * n_ant + a_codes[idx]
+    lo = as_utc(start).value if start is not None else int(ticks.min()) * per_tick
+    hi = as_utc(end).value if end is not None else int(ticks.max()) * per_tick
+    if step is None:
+        step = nice_step(pd.Timedelta(max(hi - lo, 10**9), "ns"), pixels)
+    step = pd.Timedelta(step)
+    labels = (p_labels, a_labels, n_ant, units)
+    if np.bincount(line).max() <= pixels:  # few enough: draw the readings themselves
+        return _readings_as_envelope(line, ticks * per_tick, value, labels)
+    return _bucketed_envelope(line, ticks, per_tick, value, labels, lo, step)
+
+
+def _envelope_selection(
+    tidy: pd.DataFrame, start: Any, end: Any, points: Iterable[str] | None, antennas: Iterable[str] | None
+) -> tuple[Any, Any, Any, int, tuple[Any, list[Any]], tuple[Any, list[Any]]]:
+    """For :func:`envelope`: the values, the mask of good readings in the chosen lines and
+    time window, integer times (and ns per tick), and (codes, labels) of points and antennas."""
+    import numpy as np
+
     value = tidy["value"].to_numpy(dtype=float)
     mask = ~np.isnan(value)
     if "status" in tidy.columns and len(tidy):  # a sentinel or FEMC error is not a reading
@@ -136,34 +171,36 @@ def envelope(
         mask &= ticks >= as_utc(start).value // per_tick
     if end is not None:
         mask &= ticks <= as_utc(end).value // per_tick
-    if not mask.any():
-        out = pd.DataFrame({c: pd.Series(dtype="float64" if c in ("min", "max", "mean") else object)
-                            for c in ENVELOPE_COLUMNS})  # fmt: skip
-        out.attrs.update(every=None, units=units)
-        return out
-    n_ant = max(len(a_labels), 1)
-    if mask.all():  # the usual case for a panel over a query's result: no copies
-        line = p_codes.astype(np.int64) * n_ant + a_codes
-    else:
-        idx = np.flatnonzero(mask)
-        ticks, value = ticks[idx], value[idx]
-        line = p_codes[idx].astype(np.int64) * n_ant + a_codes[idx]
-    lo = as_utc(start).value if start is not None else int(ticks.min()) * per_tick
-    hi = as_utc(end).value if end is not None else int(ticks.max()) * per_tick
-    if step is None:
-        step = nice_step(pd.Timedelta(max(hi - lo, 10**9), "ns"), pixels)
-    step = pd.Timedelta(step)
-    per_line = np.bincount(line)
-    if per_line.max() <= pixels:  # few enough: draw the readings themselves
-        order = np.lexsort((ticks, line))
-        line, ns, value = line[order], ticks[order] * per_tick, value[order]
-        point = np.asarray(p_labels, dtype=object)[line // n_ant]
-        out = pd.DataFrame({"time": pd.to_datetime(ns, utc=True),
-                            "antenna": np.asarray(a_labels, dtype=object)[line % n_ant], "point": point,
-                            "unit": [units.get(p, "") for p in point], "min": value, "max": value,
-                            "mean": value, "count": 1})  # fmt: skip
-        out.attrs.update(every=None, units=units)
-        return out
+    return value, mask, ticks, per_tick, (p_codes, p_labels), (a_codes, a_labels)
+
+
+def _readings_as_envelope(line: Any, ns: Any, value: Any, labels: tuple[Any, Any, int, dict[str, str]]) -> pd.DataFrame:
+    """For :func:`envelope`, when no line has more samples than buckets: each reading is
+    its own row (min = max = mean = the value), sorted by line and time."""
+    import numpy as np
+    import pandas as pd
+
+    p_labels, a_labels, n_ant, units = labels
+    order = np.lexsort((ns, line))
+    line, ns, value = line[order], ns[order], value[order]
+    point = np.asarray(p_labels, dtype=object)[line // n_ant]
+    out = pd.DataFrame({"time": pd.to_datetime(ns, utc=True),
+                        "antenna": np.asarray(a_labels, dtype=object)[line % n_ant], "point": point,
+                        "unit": [units.get(p, "") for p in point], "min": value, "max": value,
+                        "mean": value, "count": 1})  # fmt: skip
+    out.attrs.update(every=None, units=units)
+    return out
+
+
+def _bucketed_envelope(
+    line: Any, ticks: Any, per_tick: int, value: Any, labels: tuple[Any, Any, int, dict[str, str]], lo: int, step: Any
+) -> pd.DataFrame:
+    """For :func:`envelope`: min/max/mean/count per (line, time bucket of ``step``), from
+    one stable sort by line and ``reduceat`` over runs of equal bucket."""
+    import numpy as np
+    import pandas as pd
+
+    p_labels, a_labels, n_ant, units = labels
     lo_ts = pd.Timestamp(lo, unit="ns", tz="UTC")
     origin = (lo_ts.floor(step) if step <= pd.Timedelta(days=1) else lo_ts.floor("D")).value
     # buckets are whole seconds at least, so a whole number of the column's ticks
@@ -193,7 +230,6 @@ def envelope(
     out.attrs.update(every=step, units=units)
     return out
 
-
 def _units(tidy: pd.DataFrame) -> dict[str, str]:
     """point → unit, from ``attrs`` or from distinct (point, unit) pairs (never row by row)."""
     units = dict(tidy.attrs.get("units") or {})
@@ -219,12 +255,11 @@ def fetch_envelope(
     """
     import pandas as pd
 
-    from e2ckit.dataset import load
-
     lo, hi = as_utc(start), as_utc(end)
     step = nice_step(max(hi - lo, pd.Timedelta(seconds=1)), pixels)
     # load()'s end is exclusive: one step more keeps the last sample the range shows
-    df = load(path, points=list(points), antennas=list(antennas) if antennas is not None else None,
+    # dataset.load, looked up at call time (not bound at import: it can be replaced)
+    df = dataset.load(path, points=list(points), antennas=list(antennas) if antennas is not None else None,
               start=lo, end=hi + step, every=step, agg=["min", "max", "mean", "count"])  # fmt: skip
     df = df[(df["time"] <= hi).to_numpy()]
     units = _units(df)
@@ -243,8 +278,6 @@ def limit_states(point: str, values: Any) -> Any:
     (:func:`e2ckit.catalog.limits.judge`) gives it with the limits in force."""
     import numpy as np
 
-    from e2ckit.catalog.limits import judge_values
-
     if catalog_point(point) is None:
         return np.full(np.shape(values), "ok", dtype=object)
     return judge_values(point, values)
@@ -253,8 +286,6 @@ def limit_states(point: str, values: Any) -> Any:
 def catalog_point(point: str) -> Any:
     """The catalog's Point for a name, or None (a log may hold points no catalog knows)."""
     try:
-        from e2ckit.catalog import default_catalog
-
         return default_catalog().point(point)
     except Exception:  # an unknown name, or no catalog: the panels still draw
         return None

@@ -27,6 +27,7 @@ from e2ckit.panels.data import (
     limit_states,
     outlier_antennas,
     sample_interval,
+    select_log,
 )
 
 if TYPE_CHECKING:
@@ -300,8 +301,6 @@ def render_trend(
     frame = tidy if "mean" in tidy.columns else envelope(tidy, start, end, points=points, antennas=antennas,
                                                          pixels=pixels)  # fmt: skip
     if "mean" in tidy.columns and (start is not None or end is not None):
-        from e2ckit.panels.data import select_log
-
         frame = select_log(frame, None, None, start, end)
     units = dict(tidy.attrs.get("units") or frame.attrs.get("units") or {})
     every = frame.attrs.get("every")

@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from e2ckit import analysis
+from e2ckit.api import style, sweep, to_wide
+from e2ckit.dataset import unflushed
+from e2ckit.errors import ValidationError
 from e2ckit.panels.data import (
     DEFAULT_PIXELS,
     _epoch,
@@ -51,7 +54,6 @@ def fetch_array(
     **sweep_options: Any,
 ) -> pd.DataFrame:
     """Sweep a group (or points) across antennas; the tidy result (see :func:`e2ckit.sweep`)."""
-    from e2ckit.api import sweep
 
     if isinstance(antennas, str) and antennas.strip().lower() in ("", "all", "*"):
         antennas = None
@@ -263,7 +265,6 @@ class ArrayPanel(_Panel):
 
     def table_html(self) -> str:
         """The wide table as styled HTML (alarms red, warnings amber), as the cell shows it."""
-        from e2ckit.api import style
 
         if self.data is None:
             return "<p>no sweep yet</p>"
@@ -278,7 +279,6 @@ class ArrayPanel(_Panel):
 
     def refresh(self) -> pd.DataFrame | None:
         """Sweep again with the current controls; returns the wide frame (also ``.data``)."""
-        from e2ckit.api import to_wide
 
         what, ants = self._names()
         self._say("sweeping …")
@@ -379,8 +379,6 @@ def _survey_path(path: Path) -> tuple[list[str], list[str], Any, Any]:
     readable part is passed over (``load`` warns about it when it reads)."""
     import pandas as pd
 
-    from e2ckit.errors import ValidationError
-
     if not path.is_dir():
         raise ValidationError(f"no log at {path}: not a directory")
     by_day: dict[str, list[Path]] = {}
@@ -412,8 +410,6 @@ def _survey_path(path: Path) -> tuple[list[str], list[str], Any, Any]:
     # a running logger's newest cycles, not in a part yet: its write-ahead segments
     with contextlib.suppress(Exception):  # a layout without segments: nothing to add
         import pyarrow.compute as pc
-
-        from e2ckit.dataset import unflushed
 
         for _day, antenna, table in unflushed(path):
             if table.num_rows == 0:

@@ -6,22 +6,9 @@ controls) driven by a shared :class:`SimClock`, optionally following a scenario.
 Run it from a shell with ``python -m e2ckit.sim``.
 """
 
+from e2ckit.clock import SimClock
+from e2ckit.sim.model import AntennaModel
+from e2ckit.sim.scenario import list_scenarios, load_scenario
 from e2ckit.sim.server import FAULT_KINDS, Fault, SimulatedArray
 
 __all__ = ["FAULT_KINDS", "AntennaModel", "Fault", "SimClock", "SimulatedArray", "list_scenarios", "load_scenario"]
-
-
-def __getattr__(name: str):  # lazy: the model pulls in the catalog and physics
-    if name == "AntennaModel":
-        from e2ckit.sim.model import AntennaModel
-
-        return AntennaModel
-    if name == "SimClock":
-        from e2ckit.clock import SimClock
-
-        return SimClock
-    if name in ("list_scenarios", "load_scenario"):
-        from e2ckit.sim import scenario
-
-        return getattr(scenario, name)
-    raise AttributeError(name)

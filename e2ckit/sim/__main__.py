@@ -7,7 +7,10 @@ import signal
 import sys
 import threading
 
+from e2ckit.clock import SimClock
 from e2ckit.errors import E2CKitError
+from e2ckit.sim import SimulatedArray
+from e2ckit.sim.scenario import list_scenarios, load_scenario
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,12 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from e2ckit.sim import SimulatedArray
-    from e2ckit.clock import SimClock
 
     if args.list_scenarios:
-        from e2ckit.sim.scenario import list_scenarios, load_scenario
-
         for name in list_scenarios():
             print(f"{name:18s} {load_scenario(name).description}")
         return 0

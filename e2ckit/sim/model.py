@@ -27,9 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from e2ckit.catalog import default_catalog
+from e2ckit.clock import SimClock
 from e2ckit.errors import ErrorCode
 from e2ckit.names import ANTENNA_RE, E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE
-from e2ckit.clock import SimClock
 from e2ckit.sim.lru import AMBSI_GENERIC, AMBSI_RESET_RCAS, AmbsiNode, esn_crc8, make_esn, make_node
 from e2ckit.sim.lru.acu import ACU_CHANNEL, ACU_NODE
 from e2ckit.sim.lru.ambsi import GENERIC_RCA, fallback_value, kind_of
@@ -85,8 +86,6 @@ class AntennaModel:
         if not m:
             raise ValueError(f"{name!r} is not an ALMA antenna name (CMnn, DAnn, DVnn, PMnn)")
         if catalog is None:
-            from e2ckit.catalog import default_catalog
-
             catalog = default_catalog()
         self.name = name.upper()
         self.family = m.group(1)

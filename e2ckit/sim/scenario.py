@@ -47,10 +47,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from e2ckit.clock import SimClock, parse_duration
 from e2ckit.errors import ValidationError
 from e2ckit.names import ANTENNA_RE
 from e2ckit.usertext import read_user_text
-from e2ckit.clock import SimClock, parse_duration
 
 __all__ = ["ACTIONS", "Scenario", "list_scenarios", "load_scenario"]
 

@@ -28,8 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from e2ckit.array import ANTENNAS, Array, Endpoint, antenna_family
+from e2ckit.clock import SimClock, clock_file
 from e2ckit.errors import ErrorCode, FrameError, ValidationError
 from e2ckit.names import DEFAULT_PORT
+from e2ckit.sim.model import AntennaModel
+from e2ckit.sim.scenario import load_scenario
+from e2ckit.transport.memory import MemoryTransport
 from e2ckit.transport.resolve import MEMORY_HOST
 from e2ckit.wire import NEED_DATA, ServerConnection
 from e2ckit.wire.frames import REPLY_SIZE, Reply, Request
@@ -130,10 +134,6 @@ class SimulatedArray:
         base_address: str = "127.0.1.1",
         serve: bool = False,
     ) -> None:
-        from e2ckit.clock import SimClock
-        from e2ckit.transport.memory import MemoryTransport
-        from e2ckit.sim.model import AntennaModel
-
         names = Array(Endpoint(a, "-") for a in ANTENNAS).select(antennas)
         for name in names:
             antenna_family(name)
@@ -344,7 +344,6 @@ class SimulatedArray:
         if not self.running:
             raise ValidationError("start the simulated array before writing its host map (ports are not known yet)")
         out = self.socket_array.to_csv(path)
-        from e2ckit.clock import clock_file
 
         if getattr(self.clock, "rate", None) is not None and hasattr(self.clock, "save"):
             self.clock.save(clock_file(out))
@@ -379,7 +378,6 @@ class SimulatedArray:
 
     def apply_scenario(self, scenario: Any) -> None:
         """Load a scenario by name or path (or take a Scenario) and schedule its events."""
-        from e2ckit.sim.scenario import load_scenario
 
         sc = load_scenario(scenario) if isinstance(scenario, (str, os.PathLike)) else scenario
         sc.apply(self.models, self.clock)
@@ -389,7 +387,6 @@ class SimulatedArray:
 
     def _retarget(self, scenario: Any, outage: Iterable[str] | str) -> Any:
         """``outage=``: the scenario (by default "outage") happening to these antennas."""
-        from e2ckit.sim.scenario import load_scenario
 
         names = [n.strip() for n in outage.split(",")] if isinstance(outage, str) else [str(n).strip() for n in outage]
         names = [n.upper() for n in names if n]

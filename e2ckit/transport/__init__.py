@@ -16,7 +16,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from e2ckit.transport.base import DEFAULT_CONCURRENCY, Exchanges, Plan, Result, Transport, check_timing
+from e2ckit.transport.base import (
+    DEFAULT_CONCURRENCY,
+    Exchanges,
+    Plan,
+    Result,
+    Transport,
+    check_timing,
+)
 from e2ckit.transport.engine import SOCKET, ConnectionPool
 from e2ckit.wire.frames import Request
 

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from e2ckit.api import sweep_rows
+from e2ckit.clock import parse_duration
 from e2ckit.errors import CatalogError
 from e2ckit.planning import catalog_of
-from e2ckit.clock import parse_duration
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -32,6 +32,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from e2ckit.api import sweep_rows
+from e2ckit.catalog.limits import Limits as _Limits
+from e2ckit.catalog.limits import Reading as _Reading
 from e2ckit.errors import Failure
 
 if TYPE_CHECKING:
@@ -391,8 +394,6 @@ def _cartridges(readings: Mapping[str, Reading]) -> str:
 
 
 def _table_row(antenna: str, rs: Sequence[Any], lim: Limits) -> tuple[list[str], list[str | None]]:
-    from e2ckit.catalog.limits import Reading as _Reading
-
     readings = {r.point: _Reading(float(r.value), r.text or "", r.status or "ok", r.error if isinstance(r.error, str) else None)
                 for r in rs}  # fmt: skip
     pf = power_findings(lim, readings, {r.point: r.limit for r in rs})
@@ -420,7 +421,6 @@ def power_table(rows: Sequence[Any], limits: Limits | None = None) -> tuple[list
     (and the FEMC's generic SW_REV, to tell a silent FEMC): one row per antenna, columns
     :data:`POWER_TABLE_COLUMNS` (verdict: the worse of diagnose's power and interlock), and
     a limit state per cell for colouring."""
-    from e2ckit.catalog.limits import Limits as _Limits
 
     lim = limits if limits is not None else _Limits(False)
     by: dict[str, list[Any]] = {}
@@ -462,8 +462,6 @@ def power_report(antennas: str | Iterable[str] | None = None, *, array: Any = No
     safe to cool, ACU power flag and the worse of diagnose's power/interlock verdicts.
     ``antennas``, ``array``, ``timeout`` as for :func:`e2ckit.sweep`."""
     import pandas as pd
-
-    from e2ckit.api import sweep_rows  # triage sits above api
 
     rows = sweep_rows([*POWER_WHAT, "FEMC[0x13].SW_REV"], antennas, array=array, timeout=timeout)
     columns, values, _ = power_table(rows)

@@ -32,11 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from e2ckit import audit
-from e2ckit import transport
+from e2ckit import audit, transport
 from e2ckit.errors import AuditError, E2CError, TransportError, ValidationError
 from e2ckit.planning import catalog_of, resolve_array
-from e2ckit.triage.plan import Step, array_now, evaluate, plan_points, shipped_steps, read_antennas
+from e2ckit.triage.plan import Step, array_now, evaluate, plan_points, read_antennas, shipped_steps
 from e2ckit.wire.frames import Mode, Reply, Request
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from e2ckit.catalog import ds18s20_encode
+from e2ckit.catalog import DTYPES, ds18s20_encode
 from e2ckit.names import E2C_INTERNAL_CHANNEL, E2C_INTERNAL_NODE
 from e2ckit.sim.physics import NEVER, State, noise, seed_int, seeded_rng
 
@@ -76,8 +76,6 @@ def make_esn(*parts: object) -> bytes:
 def kind_of(p: Any) -> str:
     """The catalog's value kind of a point (int, float, bit, flags, version, esn...)."""
     try:
-        from e2ckit.catalog import DTYPES
-
         return str(DTYPES[p.dtype][0])
     except Exception:
         return ""
