@@ -38,7 +38,7 @@ PYTHON_RECIPE = '''
 import e2ckit
 from e2ckit import analysis
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 
 clock = SimClock(rate=None)            # stepped: the logger moves it, one cycle at a time
 with SimulatedArray(["DV01", "DV02", "DV03"], clock=clock, outage=["DV01"]) as sim:
