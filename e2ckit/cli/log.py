@@ -28,7 +28,8 @@ from typing import Any
 
 import typer
 
-from e2ckit.cli.common import WholeHelp, guard, one_line
+from e2ckit.cli.guard import guard, one_line
+from e2ckit.cli.helptext import WholeHelp
 from e2ckit.cli.options import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, BadInput
 from e2ckit.clock import parse_duration
 from e2ckit.errors import E2CKitError, ValidationError

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from e2ckit.cli.app import app
-from e2ckit.cli.common import active_array, err, guard
+from e2ckit.cli.guard import err, guard
 from e2ckit.cli.options import (
     EXIT_OK,
     EXIT_PARTIAL,
@@ -21,6 +21,7 @@ from e2ckit.cli.options import (
     BadInput,
     TimeoutOpt,
 )
+from e2ckit.cli.target import active_array
 from e2ckit.clock import parse_duration
 
 #: exit status by the worst antenna outcome (best first)
