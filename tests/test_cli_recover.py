@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from e2ckit.cli import app
-from e2ckit.cli.options import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_STATUSES, EXIT_WAITING
+from e2ckit.cli.options import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_STALLED, EXIT_STATUSES, EXIT_WAITING
 
 ORDER = ["FEPS.SET_ENABLE_PWR", "FEMC.SET_BACKING_PUMP", "FEMC.SET_TURBO_PUMP", "FEMC.SET_GATE_VALVE", "CMPR.SET_DRIVE"]
 OUTAGE = ("--simulate", "--sim-scenario", "outage", "--sim-outage", "DV01", "--sim-advance", "6h")
@@ -46,9 +46,19 @@ def test_acceptance_run_recovers_dv01_to_cold(run, tmp_path: Path) -> None:
 
 def test_dry_run_shows_the_plan_and_sends_nothing(run, tmp_path: Path) -> None:
     r = run(*OUTAGE, "recover", "DV01,DV02", "--dry-run")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == EXIT_WAITING, r.output  # DV01 has a step ready: not reached yet
     assert "DV01  fe_powered ready, FEPS.SET_ENABLE_PWR = 1; 13 step(s) to operational" in r.output
     assert "DV02  operational reached" in r.output
+    assert _audit(tmp_path) == []
+    r = run(*OUTAGE, "recover", "DV02", "--dry-run")
+    assert r.exit_code == 0 and "DV02  operational reached" in r.output, r.output
+
+
+def test_a_dry_run_during_the_outage_says_the_antenna_needs_more_than_time(run, tmp_path: Path) -> None:
+    """An E2C that does not answer is blocked, never reached: exit 8, not 0."""
+    r = run("--simulate", "--sim-outage", "DV01", "--sim-advance", "2h", "recover", "DV01", "--dry-run")
+    assert r.exit_code == EXIT_STALLED, r.output
+    assert "DV01  reachable blocked" in r.output and "does not answer" in r.output
     assert _audit(tmp_path) == []
 
 

@@ -40,6 +40,21 @@ def _seconds(option: str, text: str) -> float:
     return value
 
 
+def _plan_status(plan: Any, until: str) -> int:
+    """A plan's exit status (the one exit table): 0 every antenna has reached ``until``;
+    8 (EXIT_STALLED) one is blocked or stalled — it needs a person, another step first, or
+    does not answer; else 7 (EXIT_WAITING): only ready steps and gates opening with time."""
+    firsts = []
+    for _, rows in plan.groupby("antenna", sort=False):
+        rows = rows.iloc[: list(rows.step).index(until) + 1]
+        pending = rows[rows.status != "done"]
+        if not pending.empty:
+            firsts.append(pending.iloc[0].status)
+    if not firsts:
+        return EXIT_OK
+    return EXIT_STALLED if {"blocked", "stalled"} & set(firsts) else EXIT_WAITING
+
+
 def _current_lines(plan: Any, until: str) -> list[str]:
     """One line per antenna: the first step not done (up to ``until``), or done."""
     lines = []
@@ -152,13 +167,16 @@ def recover_cmd(
     steps, wait_s, interval_s = _checked(until, wait, interval, watch, notify_url)
     array = ctx.meta.get("e2ckit.sim") or active_array()
     names = None if antennas.strip().lower() == "all" else antennas
-    for line in _current_lines(plan_recovery(names, array=array, timeout=timeout), until):
+    plan = plan_recovery(names, array=array, timeout=timeout)
+    for line in _current_lines(plan, until):
         typer.echo(line)
     notifier = Notifier(notify_command, notify_url)
     try:
         report = _reporter(notifier)
         if dry_run:
-            code = _watch_plan(names, array, until, interval_s, timeout, report) if watch else EXIT_OK
+            # a dry run says by its status where the plan stands: a script sees an antenna
+            # that waits (7) or needs a person (8) without parsing the lines
+            code = _watch_plan(names, array, until, interval_s, timeout, report) if watch else _plan_status(plan, until)
         else:
             _confirm(yes)
             code = _carry_out(names, array, steps, until, wait_s, interval_s, timeout, report)
