@@ -12,7 +12,7 @@ import pytest
 
 from e2ckit.catalog import ds18s20_encode
 from e2ckit.errors import ErrorCode
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 from e2ckit.sim.model import AntennaModel, esn_crc8, make_esn
 from e2ckit.sim.physics import MIN_OFF_S, MIN_ON_S
 from e2ckit.sim.scenario import Scenario, list_scenarios, load_scenario

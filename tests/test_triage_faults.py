@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 from e2ckit.triage.diagnose import SILENT_BUS, diagnose
 
 

@@ -88,7 +88,7 @@ latency instead of float32 removes another ~9 bytes/sample. See
 Time
 ----
 ``clock=`` takes anything with ``now() -> UNIX seconds`` (a
-:class:`~e2ckit.sim.clock.SimClock`). The grid *and* the logged times follow that
+:class:`~e2ckit.clock.SimClock`). The grid *and* the logged times follow that
 clock, so a simulated outage replayed at 3600× lands on a two-day time axis. A
 *stepped* clock (``SimClock(rate=None)``) is driven by the logger in the foreground
 (:meth:`Logger.run`, :meth:`Logger.step` advance it to each cycle's due time, which
