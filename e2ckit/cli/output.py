@@ -285,12 +285,6 @@ def _rich(table: Table) -> None:
     render_rich(table, Console(width=output_width(), highlight=False))
 
 
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
-
-
 # -- layout: a table that fits the width, every value whole ------------------------------------
 
 #: text markers for limit states, shown in plain text and on a terminal alike (colour
