@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from e2ckit import _check, planning, transport
+from e2ckit import arguments, planning, transport
 from e2ckit.catalog._derived import tidy_rows as derived_rows
 from e2ckit.catalog.limits import judge_rows
 from e2ckit.errors import Failure, SweepError
@@ -443,7 +443,7 @@ def nodes(
     arr = resolve_array(array)
     names = arr.select(antennas)
     timeout, dl = timing(timeout, deadline)
-    channels = _check.int_list("channels", channels, 0, 0xFFFF)
+    channels = arguments.int_list("channels", channels, 0, 0xFFFF)
     plan = {a: (arr[a], [Request(ch, 0, 0, Mode.GET_NODES) for ch in channels]) for a in names}
     results = transport.exchange_results(plan, timeout=timeout, deadline=dl, concurrency=concurrency)
     rows = []
@@ -480,7 +480,7 @@ def inventory(
     import pandas as pd
 
     cat = catalog_of(catalog)
-    _check.instance("found", found, pd.DataFrame, "a nodes() DataFrame (or None to ask the array)")
+    arguments.instance("found", found, pd.DataFrame, "a nodes() DataFrame (or None to ask the array)")
     if found is None:
         found = nodes(antennas, array=array, timeout=timeout, deadline=deadline, catalog=cat)
     rows = []

@@ -13,8 +13,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from e2ckit import _check, transport
-from e2ckit._check import name_list, positive_seconds, whole_number
+from e2ckit import arguments, transport
+from e2ckit.arguments import name_list, positive_seconds, whole_number
 from e2ckit.array import Array, default_array
 from e2ckit.catalog import Catalog, default_catalog
 from e2ckit.errors import Failure, ValidationError
@@ -71,7 +71,7 @@ def resolve_array(array: ArrayLike | None) -> Array:
 
 
 def catalog_of(catalog: Catalog | None) -> Catalog:
-    _check.instance("catalog", catalog, Catalog, "a Catalog (or None for the default)")
+    arguments.instance("catalog", catalog, Catalog, "a Catalog (or None for the default)")
     return default_catalog() if catalog is None else catalog
 
 

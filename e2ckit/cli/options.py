@@ -19,7 +19,7 @@ from typing import Any
 
 import typer
 
-from e2ckit._check import MAX_SECONDS
+from e2ckit.arguments import MAX_SECONDS
 from e2ckit.cli.output import FORMATS, OutputError, resolve_format
 from e2ckit.clock import SimClock, parse_duration
 from e2ckit.errors import E2CKitError

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from e2ckit._check import name_list
+from e2ckit.arguments import name_list
 from e2ckit.dataset import live, query, reader, tidy
 from e2ckit.errors import ValidationError
 from e2ckit.logformat import summaries as summary_format

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from e2ckit._check import positive_seconds, whole_number
+from e2ckit.arguments import positive_seconds, whole_number
 from e2ckit.clock import SimClock, clock_file
 from e2ckit.errors import ValidationError
 from e2ckit.logformat.schema import EVENTS_FILE, STATE_DIR, LogWriteError
