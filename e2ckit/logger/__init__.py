@@ -20,7 +20,7 @@ The package, one job per module:
 ``lock``                one writer per dataset (pid, host; released by the kernel on a crash)
 ``compaction``          :func:`compact`, journaled so that a crash is completed or undone
 ``summaries``           writing a compacted day's 5-minute summary
-``_source``             the only calls into the rest of e2ckit (planning and running sweeps)
+``sweeps``              the only calls into the rest of e2ckit (planning and running sweeps)
 ======================  ==================================================================
 
 The file schema, names and admission rule are :mod:`e2ckit.logformat`'s (shared with

@@ -14,10 +14,10 @@ import pyarrow as pa
 
 from e2ckit.errors import Failure
 from e2ckit.logformat.schema import FILE_SCHEMA, WAL_SCHEMA, latency_steps
-from e2ckit.logger._source import DLEN_AT, reply_data, reply_error
+from e2ckit.logger.sweeps import DLEN_AT, reply_data, reply_error
 
 if TYPE_CHECKING:
-    from e2ckit.logger._source import Swept
+    from e2ckit.logger.sweeps import Swept
 
 #: the point name of the row that stands for a failed node listing
 LISTING_ROW = "(node listing)"
