@@ -33,9 +33,9 @@ __all__ = [
     "impossible_node",
     "prepare",
     "resolve_array",
-    "Swept",
     "run",
     "split_what",
+    "SweepResults",
     "timing",
 ]
 
@@ -140,7 +140,7 @@ def impossible_node(channel: int, node: NodeRecord) -> Failure | None:
     )
 
 
-class Swept(NamedTuple):
+class SweepResults(NamedTuple):
     """What :func:`run` gives: per antenna its points, their results (one per distinct
     address, in request order), its node listings (dynamic groups only), and the
     failures of listed nodes no request can address."""
@@ -151,8 +151,8 @@ class Swept(NamedTuple):
     bad_nodes: dict[str, list[tuple[float, Failure]]]
 
 
-def finished(plan: Plan, done: Mapping[str, Sequence[Result]]) -> Swept:
-    """The :class:`Swept` of the antennas in ``done`` (their results as the transport's
+def finished(plan: Plan, done: Mapping[str, Sequence[Result]]) -> SweepResults:
+    """The :class:`SweepResults` of the antennas in ``done`` (their results as the transport's
     ``on_antenna_done`` gave them) — what an interrupted sweep had finished. Their order is
     :func:`run`'s: the static points, then the listings, then the nodes found."""
     cat, arr, antennas, static, dynamic = plan.catalog, plan.array, plan.antennas, plan.static, plan.dynamic
@@ -172,7 +172,7 @@ def finished(plan: Plan, done: Mapping[str, Sequence[Result]]) -> Swept:
             if bad:
                 bad_nodes[a] = bad
             per_antenna[a] += [p for g in dynamic for p in cat.expand(g, nodes=found)]
-    return Swept(per_antenna, results, discovered, bad_nodes)
+    return SweepResults(per_antenna, results, discovered, bad_nodes)
 
 
 def _requests(key: str, points: Sequence[Point], skip: frozenset = frozenset()) -> list[Request]:
@@ -201,7 +201,7 @@ def _found(listing: Sequence[Result]) -> tuple[list[tuple[int, int]], list[tuple
     return found, bad
 
 
-def run(plan: Plan, tick: Callable[[str, list], None] | None = None) -> Swept:
+def run(plan: Plan, tick: Callable[[str, list], None] | None = None) -> SweepResults:
     """The sweep itself, blocking, in one pass of the transport under one deadline.
 
     Each antenna's static points go first; when a dynamic group needs the node
@@ -217,7 +217,7 @@ def run(plan: Plan, tick: Callable[[str, list], None] | None = None) -> Swept:
     timing = {"timeout": timeout, "deadline": deadline, "concurrency": concurrency, "on_antenna_done": tick}
     if not dynamic:
         results = transport.exchange_results({a: (arr[a], first[a]) for a in antennas}, **timing)
-        return Swept({a: list(static) for a in antennas}, results, {}, {})
+        return SweepResults({a: list(static) for a in antennas}, results, {}, {})
     listing = [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]
     n = len(listing)
     per_antenna: dict[str, list[Point]] = {}
@@ -239,4 +239,4 @@ def run(plan: Plan, tick: Callable[[str, list], None] | None = None) -> Swept:
     # readings() ran as each antenna's listing came in: put the antennas back in the
     # order asked, so that a sweep's rows do not depend on which E2C answered first
     per_antenna = {a: per_antenna.get(a, list(static)) for a in antennas}
-    return Swept(per_antenna, results, discovered, bad_nodes)
+    return SweepResults(per_antenna, results, discovered, bad_nodes)
