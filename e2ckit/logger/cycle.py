@@ -42,7 +42,7 @@ from e2ckit.names import default_deadline
 
 if TYPE_CHECKING:
     from e2ckit.catalog import Catalog
-    from e2ckit.logger.sweeps import Swept
+    from e2ckit.logger.sweeps import AntennaReplies
 
 
 #: a cycle that starts within this fraction of the interval after its slot is stamped
@@ -518,7 +518,7 @@ class Logger:
 
     # -- one cycle -----------------------------------------------------------------------------
 
-    def _sweep(self) -> dict[str, Swept]:
+    def _sweep(self) -> dict[str, AntennaReplies]:
         """One sweep: per antenna, its points with, aligned, each one's reply bytes and
         latency, and the failures by position (see :mod:`.sweeps`)."""
         if not self._dynamic:
@@ -716,7 +716,7 @@ def _simulated_clock(given: Any, array: Any) -> Any:
         raise ValidationError(str(exc)) from None
 
 
-def _cut_by_deadline(swept: dict[str, Swept]) -> int:
+def _cut_by_deadline(swept: dict[str, AntennaReplies]) -> int:
     """1 if any request of this cycle was not sent because the sweep's deadline
     passed (failure texts start with their kind: "deadline: ...")."""
     for _points, _raws, _latencies, failures in swept.values():
