@@ -332,7 +332,7 @@ async def asweep(
     import asyncio
 
     plan = planning.prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
-    swept = await asyncio.to_thread(planning.run, plan)
+    swept = await asyncio.to_thread(planning.execute, plan)
     return _finish(_tidy_rows(*swept, cat=plan.catalog, array=plan.array), tidy, raise_on_error)
 
 
@@ -362,7 +362,7 @@ def sweep_rows(
             tick(antenna, results)
 
     try:
-        swept = planning.run(plan, collect)
+        swept = planning.execute(plan, collect)
     except KeyboardInterrupt as exc:
         exc.partial = _partial_rows(plan, done)  # type: ignore[attr-defined]
         exc.not_read = [a for a in plan.antennas if a not in done]  # type: ignore[attr-defined]

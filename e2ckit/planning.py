@@ -3,7 +3,7 @@
 What :mod:`e2ckit.api` and the logger share: the catalog and ``what`` checked and split
 into static points and dynamic groups, the antennas and the timing checked before
 anything is sent (:func:`prepare`), and one pass of the fan-out engine under one
-deadline that lists nodes first where a dynamic group needs them (:func:`run`). The
+deadline that lists nodes first where a dynamic group needs them (:func:`execute`). The
 DataFrames are api's; the logger decodes the same results its own way.
 """
 
@@ -28,12 +28,12 @@ if TYPE_CHECKING:
 __all__ = [
     "Plan",
     "catalog_of",
+    "execute",
     "family_key",
     "finished",
     "impossible_node",
     "prepare",
     "resolve_array",
-    "run",
     "split_what",
     "SweepResults",
     "timing",
@@ -43,7 +43,7 @@ ArrayLike = Array | str | os.PathLike | Any
 
 
 class Plan(NamedTuple):
-    """A checked sweep, ready to :func:`run`: nothing in it can fail validation any more."""
+    """A checked sweep, ready to :func:`execute`: nothing in it can fail validation any more."""
 
     catalog: Catalog
     array: Array
@@ -141,7 +141,7 @@ def impossible_node(channel: int, node: NodeRecord) -> Failure | None:
 
 
 class SweepResults(NamedTuple):
-    """What :func:`run` gives: per antenna its points, their results (one per distinct
+    """What :func:`execute` gives: per antenna its points, their results (one per distinct
     address, in request order), its node listings (dynamic groups only), and the
     failures of listed nodes no request can address."""
 
@@ -154,7 +154,7 @@ class SweepResults(NamedTuple):
 def finished(plan: Plan, done: Mapping[str, Sequence[Result]]) -> SweepResults:
     """The :class:`SweepResults` of the antennas in ``done`` (their results as the transport's
     ``on_antenna_done`` gave them) — what an interrupted sweep had finished. Their order is
-    :func:`run`'s: the static points, then the listings, then the nodes found."""
+    :func:`execute`'s: the static points, then the listings, then the nodes found."""
     cat, arr, antennas, static, dynamic = plan.catalog, plan.array, plan.antennas, plan.static, plan.dynamic
     n = len(LRU_CHANNELS) if dynamic else 0
     per_antenna: dict[str, list[Point]] = {}
@@ -201,7 +201,7 @@ def _found(listing: Sequence[Result]) -> tuple[list[tuple[int, int]], list[tuple
     return found, bad
 
 
-def run(plan: Plan, tick: Callable[[str, list], None] | None = None) -> SweepResults:
+def execute(plan: Plan, tick: Callable[[str, list], None] | None = None) -> SweepResults:
     """The sweep itself, blocking, in one pass of the transport under one deadline.
 
     Each antenna's static points go first; when a dynamic group needs the node

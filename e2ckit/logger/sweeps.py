@@ -100,7 +100,7 @@ def sweep_dynamic(
     the nodes found are read (both within the one deadline). An antenna whose listing
     failed gets one row (point ``"(node listing)"``) with the failure; a node id that
     cannot exist gets a row of its own with an error, and the rest are read."""
-    per_antenna, results, discovered, _ = planning.run(  # impossible nodes: rows below
+    per_antenna, results, discovered, _ = planning.execute(  # impossible nodes: rows below
         planning.Plan(cat, array, list(antennas), list(static), list(dynamic), timeout, deadline, concurrency)
     )
     out: dict[str, AntennaReplies] = {}
