@@ -109,14 +109,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2ckit.logformat.schema import (
-    FILE_SCHEMA,
-    LOAD_COLUMNS,
-    SCHEMA_VERSION,
-    LogLockedError,
-    LogWriteError,
-    UnreadableFileWarning,
-)
+from e2ckit.errors import LogLockedError, LogWriteError, UnreadableFileWarning
+from e2ckit.logformat.schema import FILE_SCHEMA, LOAD_COLUMNS, SCHEMA_VERSION
 from e2ckit.logger.compaction import CompactResult, compact
 from e2ckit.logger.cycle import Logger
 from e2ckit.logger.rows import Rows

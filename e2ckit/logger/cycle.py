@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from e2ckit.arguments import positive_seconds, whole_number
 from e2ckit.clock import SimClock, clock_file
-from e2ckit.errors import ValidationError
-from e2ckit.logformat.schema import EVENTS_FILE, STATE_DIR, LogWriteError
+from e2ckit.errors import LogWriteError, ValidationError
+from e2ckit.logformat.schema import EVENTS_FILE, STATE_DIR
 from e2ckit.logger import sweeps
 from e2ckit.logger.fsio import write_error
 from e2ckit.logger.lock import DatasetLock
