@@ -24,7 +24,14 @@ from e2ckit.catalog._derived import tidy_rows as derived_rows
 from e2ckit.catalog.limits import judge_rows
 from e2ckit.errors import Failure, SweepError
 from e2ckit.names import LRU_CHANNELS
-from e2ckit.planning import ArrayLike, catalog_of, impossible_node, resolve_array, timing
+from e2ckit.planning import (
+    LISTING_ROW,
+    ArrayLike,
+    catalog_of,
+    impossible_node,
+    resolve_array,
+    timing,
+)
 from e2ckit.transport import engine
 from e2ckit.wire.frames import Mode, Request
 
@@ -68,9 +75,6 @@ class TidyRow(NamedTuple):
 
 #: Columns of a tidy result, in order.
 TIDY_COLUMNS = list(TidyRow._fields)
-#: The point name of a row about an antenna's node listing rather than a point: a listing
-#: that failed, or a node it named that no request can address (the one spelling of it).
-LISTING_ROW = "(node listing)"
 
 
 def listing_row(time: float, antenna: str, error: str) -> TidyRow:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from e2ckit.catalog import Catalog, Point
 
 __all__ = [
+    "LISTING_ROW",
     "Plan",
     "catalog_of",
     "execute",
@@ -40,6 +41,11 @@ __all__ = [
 ]
 
 ArrayLike = Array | str | os.PathLike | Any
+
+#: The point name of a row about an antenna's node listing rather than a point: a listing
+#: that failed, or a node it named that no request can address (the one spelling of it,
+#: for the api's rows and the logger's).
+LISTING_ROW = "(node listing)"
 
 
 class Plan(NamedTuple):

@@ -14,13 +14,11 @@ import pyarrow as pa
 
 from e2ckit.errors import Failure
 from e2ckit.logformat.schema import FILE_SCHEMA, WAL_SCHEMA, latency_steps
-from e2ckit.logger.sweeps import DLEN_AT, reply_data, reply_error
+from e2ckit.logger.sweeps import DLEN_AT, LISTING_ROW, reply_data, reply_error
 
 if TYPE_CHECKING:
     from e2ckit.logger.sweeps import AntennaReplies
 
-#: the point name of the row that stands for a failed node listing
-LISTING_ROW = "(node listing)"
 _TS = pa.timestamp("us", tz="UTC")
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from e2ckit import planning, transport
-from e2ckit.planning import catalog_of, resolve_array, split_what
+from e2ckit.planning import LISTING_ROW, catalog_of, resolve_array, split_what
 from e2ckit.transport import engine
 from e2ckit.wire.frames import REPLY_DLEN_AT as DLEN_AT
 from e2ckit.wire.frames import monitor_request, reply_data, reply_error
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DLEN_AT",
+    "LISTING_ROW",
     "DEFAULT_CONCURRENCY",
     "ConnectionPool",
     "catalog_of",
@@ -98,7 +99,7 @@ def sweep_dynamic(
 ) -> dict[str, AntennaReplies]:
     """One sweep with dynamic groups: each antenna lists its nodes, then the points of
     the nodes found are read (both within the one deadline). An antenna whose listing
-    failed gets one row (point ``"(node listing)"``) with the failure; a node id that
+    failed gets one row (point :data:`LISTING_ROW`) with the failure; a node id that
     cannot exist gets a row of its own with an error, and the rest are read."""
     per_antenna, results, discovered, _ = planning.execute(  # impossible nodes: rows below
         planning.Plan(cat, array, list(antennas), list(static), list(dynamic), timeout, deadline, concurrency)
