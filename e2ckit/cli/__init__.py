@@ -60,6 +60,8 @@ The package, one module per job::
     arraywide  the array-wide commands: sweep, nodes (--inventory), points
     simulate   a simulated array in the foreground
     log        log and log compact (the parquet logger)
+    triage     check and dashboard (the live recovery board through Voila)
+    recover    recover: the recovery steps after an outage, planned, audited, carried out
     output     Table and the four output formats
 
 Start-up stays light: nothing here imports pandas, pyarrow, matplotlib or ipywidgets
