@@ -184,7 +184,7 @@ def live(seconds: float, tmp: Path, latency: float) -> list[tuple[str, str, str]
 
 def hour(antennas: int, tmp: Path) -> list[tuple[str, str, str]]:
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     clock = SimClock(rate=None)
     names = ["DV01", "DA41", "CM01", "PM01", "DV02", "DA42", "CM02", "PM02"][:antennas]

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 from e2ckit.sim.model import AntennaModel
 from e2ckit.sim.scenario import load_scenario
 from e2ckit.triage.eta import cooldown_interval

@@ -48,7 +48,7 @@ def record(path: Path, hours: float = HOURS) -> int:
     """Log the scenario into ``path`` (which must not exist yet); return the sample count."""
     from e2ckit.logger import Logger, compact
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     if path.exists():
         raise SystemExit(f"{path} exists; remove it first")

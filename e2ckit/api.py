@@ -19,12 +19,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from e2ckit import _check, planning, transport
+from e2ckit import arguments, planning, transport
 from e2ckit.catalog._derived import tidy_rows as derived_rows
 from e2ckit.catalog.limits import judge_rows
 from e2ckit.errors import Failure, SweepError
 from e2ckit.names import LRU_CHANNELS
-from e2ckit.planning import ArrayLike, catalog_of, impossible_node, resolve_array, timing
+from e2ckit.planning import (
+    LISTING_ROW,
+    ArrayLike,
+    catalog_of,
+    impossible_node,
+    resolve_array,
+    timing,
+)
 from e2ckit.transport import engine
 from e2ckit.wire.frames import Mode, Request
 
@@ -68,9 +75,6 @@ class TidyRow(NamedTuple):
 
 #: Columns of a tidy result, in order.
 TIDY_COLUMNS = list(TidyRow._fields)
-#: The point name of a row about an antenna's node listing rather than a point: a listing
-#: that failed, or a node it named that no request can address (the one spelling of it).
-LISTING_ROW = "(node listing)"
 
 
 def listing_row(time: float, antenna: str, error: str) -> TidyRow:
@@ -332,7 +336,7 @@ async def asweep(
     import asyncio
 
     plan = planning.prepare(what, antennas, array, timeout, deadline, concurrency, catalog)
-    swept = await asyncio.to_thread(planning.run, plan)
+    swept = await asyncio.to_thread(planning.execute, plan)
     return _finish(_tidy_rows(*swept, cat=plan.catalog, array=plan.array), tidy, raise_on_error)
 
 
@@ -362,7 +366,7 @@ def sweep_rows(
             tick(antenna, results)
 
     try:
-        swept = planning.run(plan, collect)
+        swept = planning.execute(plan, collect)
     except KeyboardInterrupt as exc:
         exc.partial = _partial_rows(plan, done)  # type: ignore[attr-defined]
         exc.not_read = [a for a in plan.antennas if a not in done]  # type: ignore[attr-defined]
@@ -443,7 +447,7 @@ def nodes(
     arr = resolve_array(array)
     names = arr.select(antennas)
     timeout, dl = timing(timeout, deadline)
-    channels = _check.int_list("channels", channels, 0, 0xFFFF)
+    channels = arguments.int_list("channels", channels, 0, 0xFFFF)
     plan = {a: (arr[a], [Request(ch, 0, 0, Mode.GET_NODES) for ch in channels]) for a in names}
     results = transport.exchange_results(plan, timeout=timeout, deadline=dl, concurrency=concurrency)
     rows = []
@@ -480,7 +484,7 @@ def inventory(
     import pandas as pd
 
     cat = catalog_of(catalog)
-    _check.instance("found", found, pd.DataFrame, "a nodes() DataFrame (or None to ask the array)")
+    arguments.instance("found", found, pd.DataFrame, "a nodes() DataFrame (or None to ask the array)")
     if found is None:
         found = nodes(antennas, array=array, timeout=timeout, deadline=deadline, catalog=cat)
     rows = []

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from e2ckit._check import name_list
+from e2ckit.arguments import name_list
 from e2ckit.errors import ValidationError
 from e2ckit.names import ANTENNA_RE as _ANTENNA_RE
 from e2ckit.names import DEFAULT_PORT

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from e2ckit import audit
-from e2ckit._check import host_name, positive_seconds
+from e2ckit.arguments import host_name, positive_seconds
 from e2ckit.errors import (
     E2CError,
     Failure,

@@ -1,26 +1,40 @@
-"""Every way e2ckit can fail, in one place: the exceptions, the E2C's error table, and
-:class:`Failure`, a failure as a value.
+"""Every way e2ckit can fail, in one place: the exceptions (every one the package raises
+of its own), the E2C's error table, and :class:`Failure`, a failure as a value.
 
-Imports nothing of e2ckit, so every other module can stand on it.
+Imports nothing of e2ckit, so every other module can stand on it, and every exception
+lives here, whichever layer raises it (the command line's and the log's included): one
+tree to read, one base to catch. A class keeps the builtin it has always subclassed
+(in brackets), so ``except ValueError`` or ``except OSError`` still catches it.
 
 The exception tree::
 
     E2CKitError                       base of everything below
     ├── ValidationError (ValueError)  a bad argument, caught before anything is sent
+    │   └── OutputError               the output asked for cannot be made (format, file, terminal)
+    ├── BadInput                      a bad command line (the CLI: one line, exit status 2)
     ├── ProtocolError                 bytes that are not the E2C protocol
-    │   ├── FrameError                a malformed request or reply
-    │   └── ShortFrameError           too few bytes for a whole frame
+    │   └── FrameError                a malformed request or reply
+    │       └── ShortFrameError       too few bytes for a whole frame
     ├── E2CError                      the E2C answered with an error code (carries the request)
     ├── CatalogError                  a reply that does not fit its point's catalog entry
     ├── AuditError                    the control audit log cannot be written: nothing was sent
     ├── SweepError                    raise_on_error=True and some readings failed (carries the frame)
+    ├── LogError                      the parquet log on disk or object storage
+    │   ├── LogWriteError (OSError)   the log cannot be written (permission, disk full); names the path
+    │   ├── LogLockedError            another writer holds the dataset (names its pid and host)
+    │   └── Vanished                  a listed file was gone when read (a compaction replaced it):
+    │                                 the reader lists again; it is not damage
     └── TransportError                the connection failed (carries host and port)
-        ├── E2CConnectionError        refused, reset, closed mid-reply, unknown host
+        ├── E2CConnectionError (ConnectionError)  refused, reset, closed mid-reply, unknown host
         ├── E2CTimeoutError (TimeoutError)  no complete reply within the timeout
         └── OutcomeUnknownError       a control went out and no reply came: it may have been applied
 
+    E2CKitWarning (UserWarning)       base of e2ckit's warnings
+    └── UnreadableFileWarning         load() or compact() skipped a file it could not read
+
 Catch ``E2CKitError`` to handle anything from the library, ``TransportError`` for
-"this antenna is unreachable", and ``E2CError`` for "it answered, with an error".
+"this antenna is unreachable", ``E2CError`` for "it answered, with an error", and
+``LogError`` for "the log could not be written or read".
 
 Failures as values: where a request fails (the blocking client, the fan-out engine) the
 cause is classified once, as a :class:`Failure` — a *kind* (one of :data:`KINDS`, or
@@ -39,11 +53,13 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "AuditError",
+    "BadInput",
     "CatalogError",
     "DOWN_KINDS",
     "E2CConnectionError",
     "E2CError",
     "E2CKitError",
+    "E2CKitWarning",
     "E2CTimeoutError",
     "ERRORS",
     "EXCEPTIONS",
@@ -52,12 +68,18 @@ __all__ = [
     "Failure",
     "FrameError",
     "KINDS",
+    "LogError",
+    "LogLockedError",
+    "LogWriteError",
     "OutcomeUnknownError",
+    "OutputError",
     "ProtocolError",
     "ShortFrameError",
     "SweepError",
     "TransportError",
+    "UnreadableFileWarning",
     "ValidationError",
+    "Vanished",
     "error_info",
 ]
 
@@ -71,6 +93,16 @@ class E2CKitError(Exception):
 
 class ValidationError(E2CKitError, ValueError):
     """An argument out of range or of the wrong type; the message names the field."""
+
+
+class OutputError(ValidationError):
+    """The requested output cannot be produced (bad format, parquet to a terminal, a file
+    that cannot be written); the message names it. Still a ValueError, as it always was."""
+
+
+class BadInput(E2CKitError):
+    """Bad input on the command line: the CLI reports it in one line, exit status 2, and
+    sends nothing."""
 
 
 class ProtocolError(E2CKitError):
@@ -150,6 +182,41 @@ class SweepError(E2CKitError):
     def __init__(self, message: str, frame: object) -> None:
         self.frame = frame
         super().__init__(message)
+
+
+class LogError(E2CKitError):
+    """The parquet log (:mod:`e2ckit.logger` writes it, :mod:`e2ckit.dataset` reads it)."""
+
+
+class LogWriteError(LogError, OSError):
+    """The log could not be written (no permission, disk full, ...); names the path."""
+
+    def __str__(self) -> str:
+        # the sentence alone: OSError's "[Errno 28] ...: 'path'" says the path twice
+        return self.strerror or super().__str__()
+
+
+class LogLockedError(LogError):
+    """Another e2ckit process (or another Logger in this one) is writing this dataset."""
+
+
+class Vanished(LogError):
+    """A listed file was gone when it was opened (a compaction replaced it): list again.
+
+    The reader's signal to its caller, which lists again; it reaches a user only if a
+    remote file goes between a listing and its read."""
+
+
+# -- warnings -------------------------------------------------------------------------
+
+
+class E2CKitWarning(UserWarning):
+    """Base class of every e2ckit warning."""
+
+
+class UnreadableFileWarning(E2CKitWarning):
+    """:func:`load` or :func:`compact` skipped a file it could not read (or one that is
+    not part of the log: another schema, not parquet); the message names it."""
 
 
 # -- the E2C's error table -------------------------------------------------------------

@@ -8,6 +8,7 @@ codec, the engine, the simulator, the CLI) can use it without an import circle.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 __all__ = [
     "ANTENNA_RE",
@@ -21,6 +22,7 @@ __all__ = [
     "MAX_NODE",
     "MAX_RCA",
     "default_deadline",
+    "selected",
 ]
 
 #: The four ALMA antenna families, by the two letters an antenna name starts with.
@@ -55,3 +57,12 @@ def default_deadline(timeout: float) -> float:
     Room for one request that times out and one more that answers, plus connecting.
     """
     return timeout * 2 + 0.5
+
+
+def selected(antenna: str, wanted: Collection[str]) -> bool:
+    """Whether ``antenna`` is among ``wanted`` (upper-case antenna names and two-letter
+    families, ``"DV"``): the one rule that matches a user's selection against names already
+    at hand (a log's antennas, a figure's). :meth:`e2ckit.array.Array.select` resolves a
+    selection against a host map, where an unknown name is an error."""
+    name = antenna.upper()
+    return name in wanted or name[:2] in wanted

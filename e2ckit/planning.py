@@ -3,7 +3,7 @@
 What :mod:`e2ckit.api` and the logger share: the catalog and ``what`` checked and split
 into static points and dynamic groups, the antennas and the timing checked before
 anything is sent (:func:`prepare`), and one pass of the fan-out engine under one
-deadline that lists nodes first where a dynamic group needs them (:func:`run`). The
+deadline that lists nodes first where a dynamic group needs them (:func:`execute`). The
 DataFrames are api's; the logger decodes the same results its own way.
 """
 
@@ -13,8 +13,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from e2ckit import _check, transport
-from e2ckit._check import name_list, positive_seconds, whole_number
+from e2ckit import arguments, transport
+from e2ckit.arguments import name_list, positive_seconds, whole_number
 from e2ckit.array import Array, default_array
 from e2ckit.catalog import Catalog, default_catalog
 from e2ckit.errors import Failure, ValidationError
@@ -26,24 +26,30 @@ if TYPE_CHECKING:
     from e2ckit.catalog import Catalog, Point
 
 __all__ = [
+    "LISTING_ROW",
     "Plan",
     "catalog_of",
+    "execute",
     "family_key",
     "finished",
     "impossible_node",
     "prepare",
     "resolve_array",
-    "Swept",
-    "run",
     "split_what",
+    "SweepResults",
     "timing",
 ]
 
 ArrayLike = Array | str | os.PathLike | Any
 
+#: The point name of a row about an antenna's node listing rather than a point: a listing
+#: that failed, or a node it named that no request can address (the one spelling of it,
+#: for the api's rows and the logger's).
+LISTING_ROW = "(node listing)"
+
 
 class Plan(NamedTuple):
-    """A checked sweep, ready to :func:`run`: nothing in it can fail validation any more."""
+    """A checked sweep, ready to :func:`execute`: nothing in it can fail validation any more."""
 
     catalog: Catalog
     array: Array
@@ -71,7 +77,7 @@ def resolve_array(array: ArrayLike | None) -> Array:
 
 
 def catalog_of(catalog: Catalog | None) -> Catalog:
-    _check.instance("catalog", catalog, Catalog, "a Catalog (or None for the default)")
+    arguments.instance("catalog", catalog, Catalog, "a Catalog (or None for the default)")
     return default_catalog() if catalog is None else catalog
 
 
@@ -140,8 +146,8 @@ def impossible_node(channel: int, node: NodeRecord) -> Failure | None:
     )
 
 
-class Swept(NamedTuple):
-    """What :func:`run` gives: per antenna its points, their results (one per distinct
+class SweepResults(NamedTuple):
+    """What :func:`execute` gives: per antenna its points, their results (one per distinct
     address, in request order), its node listings (dynamic groups only), and the
     failures of listed nodes no request can address."""
 
@@ -151,10 +157,10 @@ class Swept(NamedTuple):
     bad_nodes: dict[str, list[tuple[float, Failure]]]
 
 
-def finished(plan: Plan, done: Mapping[str, Sequence[Result]]) -> Swept:
-    """The :class:`Swept` of the antennas in ``done`` (their results as the transport's
+def finished(plan: Plan, done: Mapping[str, Sequence[Result]]) -> SweepResults:
+    """The :class:`SweepResults` of the antennas in ``done`` (their results as the transport's
     ``on_antenna_done`` gave them) — what an interrupted sweep had finished. Their order is
-    :func:`run`'s: the static points, then the listings, then the nodes found."""
+    :func:`execute`'s: the static points, then the listings, then the nodes found."""
     cat, arr, antennas, static, dynamic = plan.catalog, plan.array, plan.antennas, plan.static, plan.dynamic
     n = len(LRU_CHANNELS) if dynamic else 0
     per_antenna: dict[str, list[Point]] = {}
@@ -172,7 +178,7 @@ def finished(plan: Plan, done: Mapping[str, Sequence[Result]]) -> Swept:
             if bad:
                 bad_nodes[a] = bad
             per_antenna[a] += [p for g in dynamic for p in cat.expand(g, nodes=found)]
-    return Swept(per_antenna, results, discovered, bad_nodes)
+    return SweepResults(per_antenna, results, discovered, bad_nodes)
 
 
 def _requests(key: str, points: Sequence[Point], skip: frozenset = frozenset()) -> list[Request]:
@@ -201,7 +207,7 @@ def _found(listing: Sequence[Result]) -> tuple[list[tuple[int, int]], list[tuple
     return found, bad
 
 
-def run(plan: Plan, tick: Callable[[str, list], None] | None = None) -> Swept:
+def execute(plan: Plan, tick: Callable[[str, list], None] | None = None) -> SweepResults:
     """The sweep itself, blocking, in one pass of the transport under one deadline.
 
     Each antenna's static points go first; when a dynamic group needs the node
@@ -217,7 +223,7 @@ def run(plan: Plan, tick: Callable[[str, list], None] | None = None) -> Swept:
     timing = {"timeout": timeout, "deadline": deadline, "concurrency": concurrency, "on_antenna_done": tick}
     if not dynamic:
         results = transport.exchange_results({a: (arr[a], first[a]) for a in antennas}, **timing)
-        return Swept({a: list(static) for a in antennas}, results, {}, {})
+        return SweepResults({a: list(static) for a in antennas}, results, {}, {})
     listing = [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]
     n = len(listing)
     per_antenna: dict[str, list[Point]] = {}
@@ -239,4 +245,4 @@ def run(plan: Plan, tick: Callable[[str, list], None] | None = None) -> Swept:
     # readings() ran as each antenna's listing came in: put the antennas back in the
     # order asked, so that a sweep's rows do not depend on which E2C answered first
     per_antenna = {a: per_antenna.get(a, list(static)) for a in antennas}
-    return Swept(per_antenna, results, discovered, bad_nodes)
+    return SweepResults(per_antenna, results, discovered, bad_nodes)

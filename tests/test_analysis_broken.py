@@ -12,7 +12,7 @@ import e2ckit
 from e2ckit import analysis
 from e2ckit.analysis import PRESSURE_POINT, TEMP_POINT
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 
 DOWN = "refused: connection refused: nothing listens (E2C down or powered off)"
 T0 = pd.Timestamp("2026-01-01T00:00Z")

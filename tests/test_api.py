@@ -22,7 +22,7 @@ from e2ckit.catalog import default_catalog
 from e2ckit.client import Client
 from e2ckit.errors import SweepError, ValidationError
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 
 ANTS = ["DV01", "DA41", "CM01", "PM02"]
 

@@ -108,3 +108,17 @@ def test_internal_modules_do_not_import_the_public_face() -> None:
                     if not (sub.with_suffix(".py").exists() or (sub / "__init__.py").exists()):
                         offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} from e2ckit import {alias.name}")
     assert not offenders, "modules importing the public face:\n" + "\n".join(offenders)
+
+
+#: spellings a user or a log relies on, each defined by exactly one module (issue 21 item 4)
+ONE_SPELLING = {
+    '"(node listing)"': "planning.py",  # the point name of a node listing's row (api and logger)
+    '" (not sent: ': "errors.py",  # a request given up after an earlier failure (Failure.not_sent)
+}
+
+
+@pytest.mark.parametrize("literal", list(ONE_SPELLING))
+def test_a_spelling_has_one_home(literal: str) -> None:
+    homes = [str(path.relative_to(PACKAGE)) for path, _, lines in _modules()
+             if any(literal in line for line in lines)]  # fmt: skip
+    assert homes == [ONE_SPELLING[literal]]

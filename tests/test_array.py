@@ -197,3 +197,12 @@ def test_membership_and_get_do_not_raise_for_unknown_names(arr):
     assert "DV99" not in arr and 42 not in arr
     assert arr.get("DV99") is None
     assert arr.get("dv02") == Endpoint("DV02", "dv02-e2c", 2000)
+
+
+def test_a_selection_matches_names_and_families_one_way():
+    """One rule for a selection against names at hand (load's antennas=, a figure's
+    highlight=): a name, or its family's two letters, case-insensitively."""
+    from e2ckit.names import selected
+
+    assert selected("dv01", {"DV"}) and selected("DV01", {"DV01"})
+    assert not selected("DA41", {"DV", "DA42"})

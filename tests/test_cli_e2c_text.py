@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from e2ckit.cli import app
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 
 E2C_CLIENT = shutil.which("e2c-client", path=os.path.dirname(sys.executable)) or shutil.which("e2c-client")
 

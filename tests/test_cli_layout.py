@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from e2ckit.cli import app
 from e2ckit.cli.output import Table, plain
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 
 ANTENNAS = ["DV01", "DV02", "DV03", "DA41", "CM01", "PM01"]
 WIDTHS = (80, 120)

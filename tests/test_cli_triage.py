@@ -26,7 +26,7 @@ def array_csv_of(tmp_path):
     """A started simulated array (stepped clock, optionally a scenario advanced by some hours)
     and its host-map CSV; stopped at the end of the test."""
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     started = []
 

@@ -99,7 +99,7 @@ def test_an_exported_notebook_keeps_the_board_as_a_table(tmp_path):
     nbconvert = pytest.importorskip("nbconvert")
     import e2ckit
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     clock = SimClock(rate=600.0)  # ten simulated minutes a second
     with SimulatedArray(["DV01", "DV02"], seed=4, clock=clock, scenario="outage", latency=0.0) as sim:

@@ -310,7 +310,7 @@ def test_6_a_load_over_a_crashed_loggers_segments_takes_no_lock_and_the_next_log
     assert len(got) and calls == [], "a reader never takes the writer's lock"
     assert (out / ".e2ckit" / "wal").is_dir() and any((out / ".e2ckit" / "wal").iterdir())
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     clock = SimClock(rate=None)
     with SimulatedArray(["DV01", "CM03"], seed=7, clock=clock, latency=0.0) as sim:

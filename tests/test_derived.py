@@ -120,7 +120,7 @@ def test_bad_length_is_a_catalog_error_row(fresh_sim):
 
 def test_a_logger_stores_the_catalog_error_of_a_reply_that_does_not_fit(fresh_sim, tmp_path):
     """The logged rows say what a sweep's rows say: the 'catalog:' error, not a bare status."""
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     shipped = resources.files("e2ckit.catalog") / "data"
     texts = {n: (shipped / n).read_text(encoding="utf-8") for n in SHIPPED_FILES}

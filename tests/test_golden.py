@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from e2ckit.catalog import default_catalog
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 from e2ckit.sim.model import AntennaModel
 from e2ckit.wire.frames import Request
 

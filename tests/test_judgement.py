@@ -58,7 +58,7 @@ def _results(antenna: str, values: dict[str, float | str]) -> tuple[dict, dict]:
 def healthy_rows() -> tuple:
     """A diagnose() sweep of a healthy simulated antenna: every reading ok, every verdict ok."""
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
     from e2ckit.triage.diagnose import DIAGNOSE_WHAT
 
     with SimulatedArray(["DV01", "DV02", "DV03"], seed=2026, clock=SimClock(rate=None)) as sim:

@@ -41,7 +41,7 @@ from e2ckit.logger import compaction as compaction_mod
 from e2ckit.logger import cycle as cycle_mod
 from e2ckit.logger import fsio as store_mod
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import DEFAULT_EPOCH, SimClock
+from e2ckit.clock import DEFAULT_EPOCH, SimClock
 
 ANTS = ["DV01", "CM03", "DA41"]
 CRYO = [p.name for p in default_catalog().resolve("cryo")]

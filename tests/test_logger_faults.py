@@ -38,7 +38,7 @@ from e2ckit.logger import wal as wal_writer
 from e2ckit.logformat import segments as wal_mod
 from e2ckit.logger.lock import DatasetLock
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import DEFAULT_EPOCH, SimClock
+from e2ckit.clock import DEFAULT_EPOCH, SimClock
 from e2ckit.wire.frames import NodeRecord, Reply, Request
 
 duckdb = pytest.importorskip("duckdb")
@@ -573,7 +573,7 @@ _CRASH_IN_FLUSH = """
 import os, sys
 from e2ckit.logger import Logger, store
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 real = store.write_part
 def first_part_then_crash(*args, **kwargs):
     out = real(*args, **kwargs)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import e2ckit
-from e2ckit.sim.setup import build, use
+from e2ckit.sim.notebook import build, use
 
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = ROOT / "notebooks"

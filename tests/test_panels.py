@@ -298,7 +298,7 @@ def test_panels_display_and_save(tmp_path):
 def test_array_panel_against_a_simulated_array():
     pytest.importorskip("e2ckit.catalog")
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     clock = SimClock(rate=None)
     sim = SimulatedArray("DV01,DV02,DV05,CM01", seed=3, clock=clock)
@@ -436,7 +436,7 @@ def test_panels_survive_export_to_html(tmp_path):
     nbclient = pytest.importorskip("nbclient")
     nbconvert = pytest.importorskip("nbconvert")
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     make_log(6.0).to_pickle(tmp_path / "log.pkl")
     clock = SimClock(rate=None)
@@ -517,7 +517,7 @@ def test_trend_panel_over_a_running_logger_sees_cycles_not_yet_flushed(tmp_path)
     """A panel given a Logger shows its newest cycles, still in the write-ahead segment."""
     import e2ckit
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     clock = SimClock(rate=None)
     sim = SimulatedArray("DV01,DV02", seed=3, clock=clock)
@@ -548,7 +548,7 @@ def test_a_path_panel_surveys_a_long_log_from_its_first_and_last_days(tmp_path, 
     from e2ckit.logger import compaction
     from e2ckit.panels import widgets
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import DEFAULT_EPOCH, SimClock
+    from e2ckit.clock import DEFAULT_EPOCH, SimClock
 
     monkeypatch.setattr(compaction, "MIN_GROUP", 1)  # a row group per point, as a day's worth gets
     clock = SimClock(start=DEFAULT_EPOCH + 3600, rate=None)

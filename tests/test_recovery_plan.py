@@ -9,7 +9,7 @@ import pytest
 import e2ckit
 from e2ckit.errors import CatalogError
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import SimClock, parse_duration
+from e2ckit.clock import SimClock, parse_duration
 from e2ckit.triage.plan import STEPS_FILE, Reading, evaluate, load_steps, plan_points, plan_recovery
 
 # -- the steps as data ------------------------------------------------------------------

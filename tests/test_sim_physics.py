@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from e2ckit.sim.clock import DEFAULT_EPOCH, SimClock, parse_duration
+from e2ckit.clock import DEFAULT_EPOCH, SimClock, parse_duration
 from e2ckit.sim.physics import (
     COLDHEAD_LIMIT_K,
     Physics,

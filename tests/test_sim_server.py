@@ -427,7 +427,7 @@ def test_scenario_given_to_the_constructor_applies_its_faults() -> None:
     from e2ckit.client import Client
     from e2ckit.errors import E2CConnectionError
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     with SimulatedArray(["PM03", "DV01"], seed=1, clock=SimClock(rate=None), scenario="flaky-network", serve=True) as sim:
         assert sim.scenario is not None and sim.scenario.name == "flaky-network"

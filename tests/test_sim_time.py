@@ -28,7 +28,7 @@ from e2ckit import analysis
 from e2ckit.cli import app
 from e2ckit.logger.status import AntennaHealth, LoggerStatus
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import DEFAULT_EPOCH, SimClock, clock_file
+from e2ckit.clock import DEFAULT_EPOCH, SimClock, clock_file
 
 EPOCH = pd.Timestamp(DEFAULT_EPOCH, unit="s", tz="UTC")
 

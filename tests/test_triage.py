@@ -12,7 +12,7 @@ import pytest
 import e2ckit
 from e2ckit.errors import ValidationError
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 from e2ckit.triage import Limits, alarms, diagnose
 from e2ckit.triage.diagnose import (
     DIAGNOSE_WHAT,
@@ -21,7 +21,7 @@ from e2ckit.triage.diagnose import (
     diagnose_rows,
     load_rules,
 )
-from e2ckit.triage.limits import Reading
+from e2ckit.catalog.limits import Reading
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "outage-recovery"
 
@@ -287,7 +287,7 @@ def test_shipped_rules_load_and_bad_rules_are_named():
 
 def test_sweeps_carry_the_expected_states_and_rejudging_changes_nothing_more(after_outage):
     from e2ckit.api import sweep_rows
-    from e2ckit.triage.limits import rejudge_rows
+    from e2ckit.catalog.limits import rejudge_rows
 
     rows = sweep_rows("outage", array=after_outage)  # judged by rejudge_rows already
     limit = {(r.antenna, r.point): r.limit for r in rows}

@@ -34,7 +34,7 @@ def test_board_frame_of_a_log_cut_during_the_outage_and_after():
 
 def test_the_board_updates_itself_from_a_running_logger(tmp_path):
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     clock = SimClock(rate=600.0)  # ten simulated minutes a second
     with SimulatedArray(["DV01", "DV02"], seed=4, clock=clock, scenario="outage", latency=0.0) as sim:
@@ -67,7 +67,7 @@ def test_the_board_has_a_power_column(tmp_path):
     """Issue 23: the outage group carries the FEPS outputs and the FETIM shutdown, and the
     board says what is wrong with the front end's power in a few words."""
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     clock = SimClock(rate=None)
     with SimulatedArray(["DV03", "DA41", "DV01"], seed=1, clock=clock, scenario="power-fault", latency=0.0) as sim:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 from e2ckit.triage.diagnose import SILENT_BUS, diagnose
 
 
@@ -115,7 +115,7 @@ def ctrl_c_after_dv01(monkeypatch):
 
     from e2ckit import planning
 
-    real = planning.run
+    real = planning.execute
 
     def run(plan, tick=None):
         def on_done(antenna, results):
@@ -126,7 +126,7 @@ def ctrl_c_after_dv01(monkeypatch):
 
         return real(plan, on_done)
 
-    monkeypatch.setattr(planning, "run", run)
+    monkeypatch.setattr(planning, "execute", run)
 
 
 def _silent_dv02():

@@ -10,7 +10,7 @@ import math
 import pytest
 
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 from e2ckit.triage import diagnose
 from e2ckit.catalog.limits import Limits, Reading
 from e2ckit.triage.power import INTERLOCK_POINTS, POWER_POINTS, interlock_findings, interlock_verdict, power_findings, power_verdict

@@ -22,7 +22,7 @@ ANTENNAS = ["DV01", "DV02"]
 def _record(path: Path, hours: float, interval: float, scenario: str = "recovery", seed: int = 2026):
     """Log a scenario on the simulator with a stepped clock; return the antennas' physics."""
     from e2ckit.sim import SimulatedArray
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
 
     clock = SimClock(rate=None)
     with SimulatedArray(ANTENNAS, seed=seed, clock=clock, scenario=scenario, latency=0.0) as sim:

@@ -226,7 +226,7 @@ def test_server_connection_cuts_requests_from_any_slicing():
 @pytest.mark.parametrize("chunk", [1, 5, 1000])
 def test_connection_pair_against_the_antenna_model(chunk):
     from e2ckit.catalog import default_catalog
-    from e2ckit.sim.clock import SimClock
+    from e2ckit.clock import SimClock
     from e2ckit.sim.model import AntennaModel
 
     model = AntennaModel("DV01", seed=3, clock=SimClock(rate=None))

@@ -53,14 +53,15 @@ The package, one module per job::
     lookups    catalog look-ups: a point by address, a node's LRU, bytes as hex
     tables     results as tables: the wide sweep table, tidy rows, frames; writing them out
     reading    the sweep with its progress bar; failures, summary and exit status after a read
-    common     transitional re-exports for branches written before the split (to remove)
     summary    the summary line of array-wide outputs and --problems (counted, not judged)
     e2c_text   --format e2c: e2c-client's own text, byte for byte
     e2c        the drop-in e2c-client families: monitor and tools (and registers control)
     control    control request: described, confirmed, audited (e2ckit.audit) before it is sent
-    array      sweep, nodes (--inventory), points
+    arraywide  the array-wide commands: sweep, nodes (--inventory), points
     simulate   a simulated array in the foreground
     log        log and log compact (the parquet logger)
+    triage     check and dashboard (the live recovery board through Voila)
+    recover    recover: the recovery steps after an outage, planned, audited, carried out
     output     Table and the four output formats
 
 Start-up stays light: nothing here imports pandas, pyarrow, matplotlib or ipywidgets
@@ -69,7 +70,7 @@ Start-up stays light: nothing here imports pandas, pyarrow, matplotlib or ipywid
 
 from __future__ import annotations
 
-from e2ckit.cli import array as _array  # noqa: F401  (registers sweep, nodes, points)
+from e2ckit.cli import arraywide as _arraywide  # noqa: F401  (registers sweep, nodes, points)
 from e2ckit.cli import e2c as _e2c  # noqa: F401  (registers monitor, control, tools)
 from e2ckit.cli import log as _log
 from e2ckit.cli import recover as _recover  # noqa: F401  (registers recover)

@@ -12,9 +12,15 @@ from typing import Any
 
 import typer
 
-from e2ckit.cli.options import EXIT_BAD_INPUT, EXIT_NOTHING, EXIT_OK, EXIT_PARTIAL, BadInput
-from e2ckit.cli.output import OutputError
-from e2ckit.errors import AuditError, E2CKitError, TransportError, ValidationError
+from e2ckit.cli.options import EXIT_BAD_INPUT, EXIT_NOTHING, EXIT_OK, EXIT_PARTIAL
+from e2ckit.errors import (
+    AuditError,
+    BadInput,
+    E2CKitError,
+    OutputError,
+    TransportError,
+    ValidationError,
+)
 
 try:  # typer >= 0.16 vendors click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError  # noqa: F401 (app uses it)

@@ -19,10 +19,10 @@ from typing import Any
 
 import typer
 
-from e2ckit._check import MAX_SECONDS
-from e2ckit.cli.output import FORMATS, OutputError, resolve_format
+from e2ckit.arguments import MAX_SECONDS
+from e2ckit.cli.output import FORMATS, resolve_format
 from e2ckit.clock import SimClock, parse_duration
-from e2ckit.errors import E2CKitError
+from e2ckit.errors import BadInput, E2CKitError, OutputError
 from e2ckit.names import E2C_INTERNAL_CHANNEL, MAX_NODE, MAX_RCA
 
 __all__ = [
@@ -97,10 +97,6 @@ def exit_status_of(readings_status: int, antenna_states: Iterable[str] = ()) -> 
     if "alarm" in set(antenna_states):
         return EXIT_ALARM
     return readings_status
-
-
-class BadInput(Exception):
-    """Bad input on the command line: reported in one line, exit status 2."""
 
 
 # -- limits of the addresses a user types ------------------------------------------------

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from e2ckit.errors import OutputError
+
 FORMATS = ("table", "csv", "json", "parquet")
 _SUFFIX_FORMAT = {
     ".csv": "csv",
@@ -44,10 +46,6 @@ _SUFFIX_FORMAT = {
 #: ``expected``: a reading in its expected state (the turbo blocked while the backing pump
 #: is off): dim, explained in the legend, never styled like a fault
 _STATE_STYLE = {"alarm": "bold red", "warn": "yellow", "unavailable": "dim", "error": "red", "expected": "dim"}
-
-
-class OutputError(ValueError):
-    """The requested output cannot be produced (bad format, parquet to a terminal)."""
 
 
 @dataclass
@@ -283,12 +281,6 @@ def _rich(table: Table) -> None:
     from rich.console import Console
 
     render_rich(table, Console(width=output_width(), highlight=False))
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 # -- layout: a table that fits the width, every value whole ------------------------------------

@@ -2,9 +2,9 @@
 ``66 antennas: 58 ok, 3 warn, 2 alarm, 1 unknown, 2 silent``.
 
 Counted, never judged here: an antenna's state is the worst ``limit`` of its readings
-(the sweep's one judgement, :mod:`e2ckit.triage.limits` today, the catalog's after the
-move) and its ``error`` column: *silent* when no reading came back at all (its E2C did
-not answer), *unknown* when some readings failed. ``--problems`` keeps the antennas
+(the sweep's one judgement, :mod:`e2ckit.catalog.limits`) and its ``error`` column:
+*silent* when no reading came back at all (its E2C did not answer), *unknown* when some
+readings failed. ``--problems`` keeps the antennas
 (and, in tidy output, the readings) that are not ok.
 """
 

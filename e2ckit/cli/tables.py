@@ -71,7 +71,7 @@ def expected_readings(rows: list[TidyRow]) -> dict[tuple[str, str], str]:
     (the turbo pump blocked, -3, while the backing pump is off in cold operation).
 
     The expected states and their conditions are the judgement's (expected.csv, read by
-    :mod:`e2ckit.triage.limits`; moving to the catalog): this only asks them."""
+    :mod:`e2ckit.catalog.limits`): this only asks them."""
     odd = [r for r in rows if r.status != "ok" and (r.error is None or r.error != r.error)]
     if not odd:
         return {}

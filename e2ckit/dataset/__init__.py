@@ -23,6 +23,7 @@ from e2ckit.dataset.events import events
 from e2ckit.dataset.latest import latest
 from e2ckit.dataset.live import unflushed
 from e2ckit.dataset.loader import load
-from e2ckit.logformat.schema import LOAD_COLUMNS, UnreadableFileWarning
+from e2ckit.errors import UnreadableFileWarning
+from e2ckit.logformat.schema import LOAD_COLUMNS
 
 __all__ = ["LOAD_COLUMNS", "UnreadableFileWarning", "events", "latest", "load", "unflushed"]

@@ -19,12 +19,13 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from e2ckit._check import name_list
+from e2ckit.arguments import name_list
 from e2ckit.dataset import live, query, reader, tidy
 from e2ckit.errors import ValidationError
 from e2ckit.logformat import summaries as summary_format
 from e2ckit.logformat.files import part_files, partitions, utc
 from e2ckit.logformat.schema import LOAD_COLUMNS
+from e2ckit.names import selected
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,7 +42,7 @@ def _antenna_filter(antennas: str | Iterable[str] | None) -> Any:
     wanted = {str(i).strip().upper() for i in items if str(i).strip()}
     if "ALL" in wanted:
         return lambda a: True
-    return lambda a: a.upper() in wanted or a.upper()[:2] in wanted
+    return lambda a: selected(a, wanted)
 
 
 def _point_names(points: str | Iterable[str] | None) -> list[str] | None:

@@ -34,8 +34,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from e2ckit.errors import UnreadableFileWarning, Vanished
 from e2ckit.logformat.files import admit
-from e2ckit.logformat.schema import UnreadableFileWarning
 
 #: the string columns, read as parquet dictionaries and returned as categoricals
 STRINGS = ("point", "unit", "status", "error")
@@ -47,10 +47,6 @@ _TYPES = {
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
-
-
-class Vanished(Exception):
-    """A listed file was gone when it was opened (a compaction replaced it): list again."""
 
 
 def bounds_us(t_lo: Any, t_hi: Any) -> tuple[int | None, int | None]:

@@ -28,8 +28,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from e2ckit.errors import ValidationError
-from e2ckit.logformat.schema import ANT_RE, DATE_RE, UnreadableFileWarning, foreign_reason
+from e2ckit.errors import UnreadableFileWarning, ValidationError
+from e2ckit.logformat.schema import ANT_RE, DATE_RE, foreign_reason
 
 #: the key of a compacted file's metadata naming the parts it replaces
 REPLACES_KEY = b"e2ckit.replaces"

@@ -26,8 +26,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from e2ckit.errors import E2CKitError
-
 #: Bumped when the file schema changes incompatibly; written to every file's metadata.
 SCHEMA_VERSION = 1
 
@@ -145,18 +143,3 @@ def foreign_reason(schema: pa.Schema) -> str | None:
     return None
 
 
-class LogWriteError(E2CKitError, OSError):
-    """The log could not be written (no permission, disk full, ...); names the path."""
-
-    def __str__(self) -> str:
-        # the sentence alone: OSError's "[Errno 28] ...: 'path'" says the path twice
-        return self.strerror or super().__str__()
-
-
-class LogLockedError(E2CKitError):
-    """Another e2ckit process (or another Logger in this one) is writing this dataset."""
-
-
-class UnreadableFileWarning(UserWarning):
-    """:func:`load` or :func:`compact` skipped a file it could not read (or one that is
-    not part of the log: another schema, not parquet); the message names it."""

@@ -20,7 +20,7 @@ The package, one job per module:
 ``lock``                one writer per dataset (pid, host; released by the kernel on a crash)
 ``compaction``          :func:`compact`, journaled so that a crash is completed or undone
 ``summaries``           writing a compacted day's 5-minute summary
-``_source``             the only calls into the rest of e2ckit (planning and running sweeps)
+``sweeps``              the only calls into the rest of e2ckit (planning and running sweeps)
 ======================  ==================================================================
 
 The file schema, names and admission rule are :mod:`e2ckit.logformat`'s (shared with
@@ -88,7 +88,7 @@ latency instead of float32 removes another ~9 bytes/sample. See
 Time
 ----
 ``clock=`` takes anything with ``now() -> UNIX seconds`` (a
-:class:`~e2ckit.sim.clock.SimClock`). The grid *and* the logged times follow that
+:class:`~e2ckit.clock.SimClock`). The grid *and* the logged times follow that
 clock, so a simulated outage replayed at 3600× lands on a two-day time axis. A
 *stepped* clock (``SimClock(rate=None)``) is driven by the logger in the foreground
 (:meth:`Logger.run`, :meth:`Logger.step` advance it to each cycle's due time, which
@@ -109,14 +109,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2ckit.logformat.schema import (
-    FILE_SCHEMA,
-    LOAD_COLUMNS,
-    SCHEMA_VERSION,
-    LogLockedError,
-    LogWriteError,
-    UnreadableFileWarning,
-)
+from e2ckit.errors import LogLockedError, LogWriteError, UnreadableFileWarning
+from e2ckit.logformat.schema import FILE_SCHEMA, LOAD_COLUMNS, SCHEMA_VERSION
 from e2ckit.logger.compaction import CompactResult, compact
 from e2ckit.logger.cycle import Logger
 from e2ckit.logger.rows import Rows

@@ -27,11 +27,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from e2ckit._check import positive_seconds, whole_number
+from e2ckit.arguments import positive_seconds, whole_number
 from e2ckit.clock import SimClock, clock_file
-from e2ckit.errors import ValidationError
-from e2ckit.logformat.schema import EVENTS_FILE, STATE_DIR, LogWriteError
-from e2ckit.logger import _source
+from e2ckit.errors import LogWriteError, ValidationError
+from e2ckit.logformat.schema import EVENTS_FILE, STATE_DIR
+from e2ckit.logger import sweeps
 from e2ckit.logger.fsio import write_error
 from e2ckit.logger.lock import DatasetLock
 from e2ckit.logger.recovery import recover
@@ -42,7 +42,7 @@ from e2ckit.names import default_deadline
 
 if TYPE_CHECKING:
     from e2ckit.catalog import Catalog
-    from e2ckit.logger._source import Swept
+    from e2ckit.logger.sweeps import AntennaReplies
 
 
 #: a cycle that starts within this fraction of the interval after its slot is stamped
@@ -120,7 +120,7 @@ class Logger:
         fsync: str = "cycle",
         max_backlog: int = 5_000_000,
         clock: Any = None,
-        concurrency: int = _source.DEFAULT_CONCURRENCY,
+        concurrency: int = sweeps.DEFAULT_CONCURRENCY,
         catalog: Catalog | None = None,
     ) -> None:
         interval = positive_seconds("interval", interval)
@@ -134,8 +134,8 @@ class Logger:
         if clock is not None and not wall and not callable(getattr(clock, "now", None)):
             raise ValidationError('clock must have a now() method returning UNIX seconds, or be "wall"')
         # Everything that can be wrong with the names fails here, before any cycle.
-        self._catalog = _source.catalog_of(catalog)
-        self._static, self._dynamic = _source.split_what(self._catalog, what)
+        self._catalog = sweeps.catalog_of(catalog)
+        self._static, self._dynamic = sweeps.split_what(self._catalog, what)
         self.what = [what] if isinstance(what, str) else list(what)
         self.interval = interval
         self.path = Path(path)
@@ -143,7 +143,7 @@ class Logger:
         self.flush_rows = flush_rows
         self.fsync = fsync
         self.max_backlog = max_backlog
-        self._array = _source.resolve_array(array)
+        self._array = sweeps.resolve_array(array)
         if clock is None:
             clock = _simulated_clock(array, self._array)
         self.clock = None if wall else clock
@@ -153,7 +153,7 @@ class Logger:
             for p in self._static:
                 p.channel_for(self._array[a].family or a)
         self.timeout, self.deadline = self._budgets(timeout, deadline)
-        self._plan, self._slots = _source.static_plan(self._array, self.antennas, self._static)
+        self._plan, self._slots = sweeps.static_plan(self._array, self.antennas, self._static)
 
         self._init_state(fsync)
         _live_loggers.add(self)
@@ -193,7 +193,7 @@ class Logger:
         self._thread: threading.Thread | None = None
         # connections kept from cycle to cycle (closed when logging stops): a cycle a
         # second would otherwise open and close one per antenna every second
-        self._pool = _source.ConnectionPool()
+        self._pool = sweeps.ConnectionPool()
         self._opened = False
         self._t0: float | None = None
         self._k = 0
@@ -518,15 +518,15 @@ class Logger:
 
     # -- one cycle -----------------------------------------------------------------------------
 
-    def _sweep(self) -> dict[str, Swept]:
+    def _sweep(self) -> dict[str, AntennaReplies]:
         """One sweep: per antenna, its points with, aligned, each one's reply bytes and
-        latency, and the failures by position (see :mod:`._source`)."""
+        latency, and the failures by position (see :mod:`.sweeps`)."""
         if not self._dynamic:
-            return _source.sweep_static(
+            return sweeps.sweep_static(
                 self._plan, self._slots, timeout=self.timeout, deadline=self.deadline,
                 concurrency=self.concurrency, pool=self._pool,
             )  # fmt: skip
-        return _source.sweep_dynamic(
+        return sweeps.sweep_dynamic(
             self._catalog, self._array, self.antennas, self._static, self._dynamic,
             timeout=self.timeout, deadline=self.deadline, concurrency=self.concurrency,
         )  # fmt: skip
@@ -716,7 +716,7 @@ def _simulated_clock(given: Any, array: Any) -> Any:
         raise ValidationError(str(exc)) from None
 
 
-def _cut_by_deadline(swept: dict[str, Swept]) -> int:
+def _cut_by_deadline(swept: dict[str, AntennaReplies]) -> int:
     """1 if any request of this cycle was not sent because the sweep's deadline
     passed (failure texts start with their kind: "deadline: ...")."""
     for _points, _raws, _latencies, failures in swept.values():

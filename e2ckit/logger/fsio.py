@@ -19,7 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from e2ckit.logformat.schema import STATE_DIR, WRITE_OPTIONS, LogWriteError
+from e2ckit.errors import LogWriteError
+from e2ckit.logformat.schema import STATE_DIR, WRITE_OPTIONS
 
 
 def tmp_dir(root: Path) -> Path:

@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from e2ckit.logformat.schema import STATE_DIR, LogLockedError
+from e2ckit.errors import LogLockedError
+from e2ckit.logformat.schema import STATE_DIR
 
 try:
     import fcntl

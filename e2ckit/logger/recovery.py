@@ -23,7 +23,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from e2ckit.logformat.schema import STATE_DIR, UnreadableFileWarning
+from e2ckit.errors import UnreadableFileWarning
+from e2ckit.logformat.schema import STATE_DIR
 from e2ckit.logformat.segments import segments
 from e2ckit.logger import wal
 from e2ckit.logger.fsio import fsync_dir, tmp_dir

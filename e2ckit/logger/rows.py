@@ -14,13 +14,11 @@ import pyarrow as pa
 
 from e2ckit.errors import Failure
 from e2ckit.logformat.schema import FILE_SCHEMA, WAL_SCHEMA, latency_steps
-from e2ckit.logger._source import DLEN_AT, reply_data, reply_error
+from e2ckit.logger.sweeps import DLEN_AT, LISTING_ROW, reply_data, reply_error
 
 if TYPE_CHECKING:
-    from e2ckit.logger._source import Swept
+    from e2ckit.logger.sweeps import AntennaReplies
 
-#: the point name of the row that stands for a failed node listing
-LISTING_ROW = "(node listing)"
 _TS = pa.timestamp("us", tz="UTC")
 
 
@@ -68,7 +66,7 @@ class CycleRows:
         self._layout: list[tuple[str, Any]] = []
         self._fixed: tuple[pa.Array, pa.Array, pa.Array] | None = None
 
-    def _names(self, swept: dict[str, Swept]) -> tuple[pa.Array, pa.Array, pa.Array]:
+    def _names(self, swept: dict[str, AntennaReplies]) -> tuple[pa.Array, pa.Array, pa.Array]:
         layout = [(a, s[0]) for a, s in swept.items()]
         if self._fixed is not None and len(layout) == len(self._layout) and all(
             a == b and p is q for (a, p), (b, q) in zip(layout, self._layout, strict=True)
@@ -93,7 +91,7 @@ class CycleRows:
         self._layout, self._fixed = layout, fixed
         return fixed
 
-    def build(self, t_us: int, swept: dict[str, Swept]) -> tuple[pa.RecordBatch, dict[str, tuple[int, int, str | None]]]:
+    def build(self, t_us: int, swept: dict[str, AntennaReplies]) -> tuple[pa.RecordBatch, dict[str, tuple[int, int, str | None]]]:
         """The cycle's rows, stamped ``t_us``, and per antenna (rows, error rows, last error)."""
         values: list[float | None] = []
         statuses: list[str] = []

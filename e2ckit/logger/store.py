@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from e2ckit.logformat.schema import FILE_SCHEMA, LogWriteError, part_name
+from e2ckit.errors import LogWriteError
+from e2ckit.logformat.schema import FILE_SCHEMA, part_name
 from e2ckit.logformat.segments import segment_name, split, wal_dir
 from e2ckit.logger import wal
 from e2ckit.logger.fsio import write_atomic, write_error

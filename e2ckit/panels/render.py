@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from e2ckit import analysis
+from e2ckit.names import selected
 from e2ckit.panels.data import (
     DEFAULT_PIXELS,
     as_utc,
@@ -355,7 +356,7 @@ def _named(frame: pd.DataFrame, antennas: Sequence[str], highlight: Sequence[str
     families), else the ones that stand out."""
     if highlight is not None:
         wanted = {h.strip().upper() for h in highlight}
-        return [a for a in antennas if a.upper() in wanted or a.upper()[:2] in wanted][:20]
+        return [a for a in antennas if selected(a, wanted)][:20]
     if len(antennas) <= MAX_NAMED:
         return list(antennas)
     sub = frame[frame["antenna"].isin(list(antennas)).to_numpy()]

@@ -74,7 +74,7 @@ class AntennaModel:
     ----------
     name: antenna name, ``"DV01"``; the family (CM, DA, DV, PM) comes from the prefix.
     seed: spreads every per-antenna constant; same seed, same antenna, same bytes.
-    clock: the shared :class:`~e2ckit.sim.clock.SimClock`.
+    clock: the shared :class:`~e2ckit.clock.SimClock`.
     catalog: a catalog with ``point``, ``node_point``, ``expected_inventory`` and
         ``points``; the default catalog when omitted.
     """

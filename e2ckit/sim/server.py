@@ -210,7 +210,7 @@ class SimulatedArray:
         started = threading.Event()
         failure: list[BaseException] = []
 
-        def run() -> None:
+        def serve_in_thread() -> None:
             asyncio.set_event_loop(loop)
             self._outbox = _Outbox(loop)
             try:
@@ -229,7 +229,7 @@ class SimulatedArray:
             loop.close()
 
         self._loop = loop
-        self._thread = threading.Thread(target=run, name="e2ckit-sim", daemon=True)
+        self._thread = threading.Thread(target=serve_in_thread, name="e2ckit-sim", daemon=True)
         self._thread.start()
         started.wait()
         if failure:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
-from e2ckit._check import positive_seconds, whole_number
+from e2ckit.arguments import positive_seconds, whole_number
 from e2ckit.errors import Failure
 from e2ckit.names import default_deadline
 from e2ckit.wire.frames import Mode, Reply, Request, decode_reply

@@ -289,8 +289,9 @@ class Engine:
 
     # -- the loop ------------------------------------------------------------------------
 
-    def run(self) -> dict[str, Exchanges]:
-        """Run the sweep; every antenna's :class:`Exchanges`, in plan order."""
+    def exchange(self) -> dict[str, Exchanges]:
+        """Exchange every planned request within the deadline; every antenna's
+        :class:`Exchanges`, in plan order."""
         monotonic = time.monotonic
         self.end = monotonic() + self.deadline
         # UNIX time of a monotonic reading, so a request costs one clock read, not two
@@ -643,7 +644,7 @@ class SocketTransport:
         return Engine(
             plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=on_antenna_done,
             pool=pool if isinstance(pool, ConnectionPool) else None, follow_up=follow_up,
-        ).run()  # fmt: skip
+        ).exchange()  # fmt: skip
 
     def __repr__(self) -> str:
         return "SocketTransport()"
@@ -675,4 +676,4 @@ def fanout_columns(
     return Engine(
         plan, timeout=timeout, deadline=deadline, concurrency=concurrency, on_antenna_done=on_antenna_done,
         pool=pool, follow_up=follow_up,
-    ).run()  # fmt: skip
+    ).exchange()  # fmt: skip

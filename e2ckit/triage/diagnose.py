@@ -519,12 +519,3 @@ def diagnose(
 def _check_slow(slow_ms: object) -> None:
     if isinstance(slow_ms, bool) or not isinstance(slow_ms, (int, float)) or not slow_ms > 0 or slow_ms != slow_ms:
         raise ValidationError(f"slow_ms must be a positive number of milliseconds, got {slow_ms!r}")
-
-
-def worst_verdict(verdicts: Iterable[str]) -> str:
-    """The worst of some verdicts (``ok`` for none)."""
-    return max(verdicts, key=_RANK.__getitem__, default="ok")
-
-
-def _nan(x: float) -> bool:
-    return isinstance(x, float) and math.isnan(x)

@@ -57,8 +57,8 @@ def manifest() -> dict:
 
 def start_sim(options: dict):
     """A started, seeded SimulatedArray with a stepped clock, as one manifest entry describes
-    it (the same builder a notebook's SETUP cell uses: ``e2ckit.sim.setup``)."""
-    from e2ckit.sim.setup import build
+    it (the same builder a notebook's SETUP cell uses: ``e2ckit.sim.notebook``)."""
+    from e2ckit.sim.notebook import build
 
     return build(options)
 

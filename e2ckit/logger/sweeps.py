@@ -4,7 +4,7 @@ Every call the logger makes into the sweep planner (:mod:`e2ckit.planning`, whic
 uses too), the fan-out engine and the codec is here and nowhere else in the package.
 What it hands back is plain data:
 
-``Swept`` — one antenna's sweep as the logger reads it: its points (``None`` for a row
+``AntennaReplies`` — one antenna's sweep as the logger reads it: its points (``None`` for a row
 that stands for no point, e.g. a failed node listing), aligned with them each one's
 reply bytes (``None``: nothing came back) and latency in seconds, and the failures'
 text by position.
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from e2ckit import planning, transport
-from e2ckit.planning import catalog_of, resolve_array, split_what
+from e2ckit.planning import LISTING_ROW, catalog_of, resolve_array, split_what
 from e2ckit.transport import engine
 from e2ckit.wire.frames import REPLY_DLEN_AT as DLEN_AT
 from e2ckit.wire.frames import monitor_request, reply_data, reply_error
@@ -25,10 +25,11 @@ if TYPE_CHECKING:
     from e2ckit.array import Array
     from e2ckit.catalog import Catalog, Point
 
-    Swept = tuple[list[Point | str | None], list[bytes | None], list[float | None], dict[int, str]]
+    AntennaReplies = tuple[list[Point | str | None], list[bytes | None], list[float | None], dict[int, str]]
 
 __all__ = [
     "DLEN_AT",
+    "LISTING_ROW",
     "DEFAULT_CONCURRENCY",
     "ConnectionPool",
     "catalog_of",
@@ -69,10 +70,10 @@ def sweep_static(
     deadline: float,
     concurrency: int,
     pool: Any,
-) -> dict[str, Swept]:
+) -> dict[str, AntennaReplies]:
     """One sweep of a fixed plan through the engine's column interface, kept connections."""
     swept = transport.exchange(plan, timeout=timeout, deadline=deadline, concurrency=concurrency, pool=pool)
-    out: dict[str, Swept] = {}
+    out: dict[str, AntennaReplies] = {}
     for a, (pts, index) in slots.items():
         ex = swept[a]
         failed = {k: f.text for k, f in ex.failed.items()}
@@ -95,15 +96,15 @@ def sweep_dynamic(
     timeout: float,
     deadline: float,
     concurrency: int,
-) -> dict[str, Swept]:
+) -> dict[str, AntennaReplies]:
     """One sweep with dynamic groups: each antenna lists its nodes, then the points of
     the nodes found are read (both within the one deadline). An antenna whose listing
-    failed gets one row (point ``"(node listing)"``) with the failure; a node id that
+    failed gets one row (point :data:`LISTING_ROW`) with the failure; a node id that
     cannot exist gets a row of its own with an error, and the rest are read."""
-    per_antenna, results, discovered, _ = planning.run(  # impossible nodes: rows below
+    per_antenna, results, discovered, _ = planning.execute(  # impossible nodes: rows below
         planning.Plan(cat, array, list(antennas), list(static), list(dynamic), timeout, deadline, concurrency)
     )
-    out: dict[str, Swept] = {}
+    out: dict[str, AntennaReplies] = {}
     for a, pts in per_antenna.items():
         by_addr = {(r.request.channel, r.request.node, r.request.rca): r for r in results[a]}
         key = planning.family_key(array, a)

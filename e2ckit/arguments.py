@@ -41,17 +41,6 @@ def whole_number(field: str, value: object, unit: str) -> int:
     return value
 
 
-def path_like(field: str, value: object) -> str:
-    """A file or folder path: a non-empty str or os.PathLike (returned as str)."""
-    import os
-
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str) or not value.strip() or "\0" in value:
-        raise ValidationError(f"{field} must be a path (str or os.PathLike), got {value!r}")
-    return value
-
-
 def host_name(field: str, value: object) -> str:
     """A host name or address: a non-empty str without spaces."""
     if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value.strip()):
