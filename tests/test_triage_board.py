@@ -155,3 +155,26 @@ def test_without_the_plan_points_the_board_has_no_phase_and_colours_by_verdict(t
     assert (frame["phase"] == "").all() and (frame["progress"] == "").all()
     html = render_board(frame.reset_index())
     assert _row_colours(html) == {"DV01": "#f8d0d0", "DV03": "#e8f5e9"} and "by phase" not in html
+
+
+def test_the_boards_phases_from_a_log_agree_with_the_plan_read_live(tmp_path):
+    """The board reads each antenna's phase from the log's readings now; the plan reads the
+    hardware: they agree at every stage of a recovery, including a compressor whose 420 s
+    have passed (the log keeps that sentinel as NaN with no text: not a pending timer)."""
+    from e2ckit.clock import SimClock
+    from e2ckit.sim import SimulatedArray
+    from e2ckit.triage.plan import antenna_progress, plan_recovery
+
+    clock = SimClock(rate=None)
+    path = tmp_path / "log"
+    seen = set()
+    with SimulatedArray(["DV01", "DV02", "DV03"], seed=3, clock=clock, scenario="recovery", latency=0.0) as sim:
+        log = e2ckit.Logger(["outage", "recovery"], interval=60, path=path, array=sim, clock=clock)
+        for at in ("1h", "6h44m30s", "6h46m30s", "6h50m", "6h54m", "10h", "1d", "4d"):
+            board = _board_at(sim, clock, log, path, at).set_index("antenna")
+            live = antenna_progress(plan_recovery(array=sim)).set_index("antenna")
+            for a in live.index:
+                assert (board.at[a, "step"], board.at[a, "progress"], board.at[a, "stage"]) == (
+                    live.at[a, "step"], live.at[a, "progress"], live.at[a, "stage"]), (at, a)  # fmt: skip
+                seen.add((live.at[a, "step"], live.at[a, "status"]))
+    assert {("compressor", "ready"), ("cooling", "waiting"), ("reachable", "blocked"), ("", "done")} <= seen

@@ -144,7 +144,8 @@ def check_states(d: object) -> dict[str, str]:
 def dashboard_cmd(
     ctx: typer.Context,
     antennas: list[str] = AntennasArg,
-    what: str = typer.Option("outage", "--what", help="group(s) to log, comma separated"),
+    what: str = typer.Option("outage,recovery", "--what", help="group(s) to log, comma separated (the recovery "
+                             "group gives each antenna's phase and next step)"),
     interval: float = typer.Option(60.0, "--interval", help="seconds between logged cycles (on the array's clock)"),
     every: float = typer.Option(5.0, "--every", help="real seconds between board updates"),
     log: str | None = typer.Option(None, "--log", help="log into this dataset folder (kept) "
@@ -161,8 +162,8 @@ def dashboard_cmd(
     limits: str | None = LimitsOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Voilà's and the kernel's messages on stderr too"),
 ) -> None:
-    """Serve the live recovery board (verdict, cool-down ETA and flags per antenna) as a web
-    page through Voilà, fed by a logger running in this command.
+    """Serve the live recovery board (verdict, recovery phase and next step, cool-down ETA
+    and flags per antenna) as a web page through Voilà, fed by a logger running in this command.
 
     Example: e2ckit --simulate --sim-scenario recovery --sim-advance 7h dashboard DV01,DV02,DV03 --sim-rate 60
     """

@@ -76,7 +76,7 @@ def board_frame(log: pd.DataFrame, *, limits: Any = None) -> pd.DataFrame:
         rec = recovery(log, limits=lim).set_index("antenna")
     rows = []
     judged_now = list(_now_judged(log, lim))
-    progress = {p["antenna"]: p for p in progress_of_readings(_plan_readings(judged_now))}
+    progress = {p["antenna"]: p for p in progress_of_readings(_plan_readings(judged_now, lim.catalog))}
     for antenna, g, down in judged_now:
         verdict, reason = _verdict_now(g, down, rules)
         fresh = g[g["fresh"]].set_index("point")
@@ -120,16 +120,29 @@ def _now_judged(log: pd.DataFrame, lim: Any) -> Iterator[tuple[str, pd.DataFrame
         yield str(antenna), g, down
 
 
-def _plan_readings(judged_now: list[tuple[str, pd.DataFrame, bool]]) -> dict[str, Any]:
+def _plan_readings(judged_now: list[tuple[str, pd.DataFrame, bool]], cat: Any) -> dict[str, Any]:
     """The readings now of each antenna as the recovery plan reads them: a point with no
     fresh reading has none (its flag, ``not read since ...``, as its error)."""
     rows = []
     for antenna, g, _down in judged_now:
         for p, v, t, e, fresh, flag in zip(g["point"], g["value"], g["text"], g["error"], g["fresh"], g["flag"], strict=True):
-            error = e if isinstance(e, str) and e else (None if fresh else (flag or "no fresh reading"))
-            rows.append(SimpleNamespace(antenna=antenna, point=p, value=v if fresh else math.nan,
-                                        text=t if fresh and isinstance(t, str) else "", error=error))  # fmt: skip
+            error = e if isinstance(e, str) and e else None
+            label = _info_label(cat, p) if error is None and v != v else ""
+            if not label:  # (an information sentinel read in the window is a reading: its label)
+                error = error or (None if fresh else (flag or "no fresh reading"))
+            text = label or (t if fresh and isinstance(t, str) else "")
+            rows.append(SimpleNamespace(antenna=antenna, point=p, value=v if fresh else math.nan, text=text, error=error))
     return readings_of_rows(rows)
+
+
+def _info_label(cat: Any, point: str) -> str:
+    """A log keeps a good reading of an information sentinel (the compressor's 0xFFFFFFFF,
+    ``minimum off-time elapsed``) as NaN with no error and no text (and "now" from a log,
+    :func:`~e2ckit.analysis.current`, as not fresh): the point's one information
+    sentinel's label says what it was ("" when it has none, or several)."""
+    p = cat.points.get(point)
+    labels = [label for _raw, is_error, label in getattr(p, "sentinels", ()) if not is_error]
+    return labels[0] if len(labels) == 1 else ""
 
 
 def _verdict_now(g: pd.DataFrame, down: bool, rules: Any) -> tuple[str, str]:
