@@ -27,6 +27,7 @@ from e2ckit.catalog.limits import Reading, load_limits
 from e2ckit.errors import ValidationError
 from e2ckit.triage.alarms import judged
 from e2ckit.triage.diagnose import load_rules
+from e2ckit.triage.logstatus import info_label
 from e2ckit.triage.plan import PROGRESS, phase_summary, progress_of_readings, readings_of_rows
 from e2ckit.triage.power import power_cell
 from e2ckit.triage.recovery import NEEDED, recovery
@@ -127,22 +128,12 @@ def _plan_readings(judged_now: list[tuple[str, pd.DataFrame, bool]], cat: Any) -
     for antenna, g, _down in judged_now:
         for p, v, t, e, fresh, flag in zip(g["point"], g["value"], g["text"], g["error"], g["fresh"], g["flag"], strict=True):
             error = e if isinstance(e, str) and e else None
-            label = _info_label(cat, p) if error is None and v != v else ""
+            label = info_label(cat, p) if error is None and v != v else ""
             if not label:  # (an information sentinel read in the window is a reading: its label)
                 error = error or (None if fresh else (flag or "no fresh reading"))
             text = label or (t if fresh and isinstance(t, str) else "")
             rows.append(SimpleNamespace(antenna=antenna, point=p, value=v if fresh else math.nan, text=text, error=error))
     return readings_of_rows(rows)
-
-
-def _info_label(cat: Any, point: str) -> str:
-    """A log keeps a good reading of an information sentinel (the compressor's 0xFFFFFFFF,
-    ``minimum off-time elapsed``) as NaN with no error and no text (and "now" from a log,
-    :func:`~e2ckit.analysis.current`, as not fresh): the point's one information
-    sentinel's label says what it was ("" when it has none, or several)."""
-    p = cat.points.get(point)
-    labels = [label for _raw, is_error, label in getattr(p, "sentinels", ()) if not is_error]
-    return labels[0] if len(labels) == 1 else ""
 
 
 def _verdict_now(g: pd.DataFrame, down: bool, rules: Any) -> tuple[str, str]:
