@@ -14,6 +14,11 @@ gives one row per (antenna, step) with its status:
 * ``stalled``: it has been current longer than its ``stall_after`` (known from the
   journal of :func:`e2ckit.triage.recover.recover`).
 
+:func:`antenna_progress` (and :func:`progress_rows`, :func:`phase_summary`) read each
+antenna's phase, next step and progress (done, recovering, waiting, stalled) from those rows,
+for the board and the summary lines; :func:`progress_of_readings` does it from readings
+already in hand (a sweep's, a log's) when they include every point the plan reads.
+
 Layering: triage; imports api (the sweep), catalog, errors and the sim clock's duration
 parser only.
 """
@@ -47,6 +52,9 @@ except ModuleNotFoundError:  # Python 3.10
 
 __all__ = [
     "PHASES",
+    "PHASE_WORDS",
+    "PROGRESS",
+    "PROGRESS_COLUMNS",
     "PLAN_COLUMNS",
     "STATUSES",
     "Cond",
@@ -59,6 +67,7 @@ __all__ = [
     "plan_points",
     "phase_summary",
     "plan_recovery",
+    "progress_of_readings",
     "progress_rows",
     "read_antennas",
     "readings_of_rows",
