@@ -35,10 +35,10 @@ from e2ckit.triage.recovery import NEEDED, recovery
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["BOARD_COLUMNS", "RecoveryBoard", "board_frame", "render_board"]
+__all__ = ["BOARD_COLUMNS", "RecoveryBoard", "board_frame", "board_summary", "render_board"]
 
-BOARD_COLUMNS = ["antenna", "verdict", "phase", "step", "next", "progress", "stage", "reason", "temp_4k", "pressure", "compressor", "power", "eta_hours",
-                 "eta_low_hours", "eta_high_hours", "flags", "last"]  # fmt: skip
+BOARD_COLUMNS = ["antenna", "verdict", "phase", "step", "next", "progress", "stage", "reason", "temp_4k", "pressure",
+                 "compressor", "power", "eta_hours", "eta_low_hours", "eta_high_hours", "flags", "last"]  # fmt: skip
 _RANK = {"ok": 0, "unknown": 1, "warn": 2, "alarm": 3}
 _FROM_LIMIT = {"ok": "ok", "unavailable": "unknown", "warn": "warn", "alarm": "alarm"}
 _COLOUR = {"ok": "#2e7d32", "warn": "#b26a00", "alarm": "#c62828", "unknown": "#666"}
@@ -92,7 +92,7 @@ def board_frame(log: pd.DataFrame, *, limits: Any = None) -> pd.DataFrame:
         drive = str(fresh.at["CMPR.DRIVE", "text"]) if "CMPR.DRIVE" in fresh.index else ""
         power = power_cell({p: Reading(v, t, "ok", e if isinstance(e, str) else None)
                             for p, v, t, e in zip(g["point"], g["value"], g["text"], g["error"], strict=True)
-                            if str(p).startswith(("FEPS.", "FETIM.", "CMPR.FETIM"))})  # fmt: skip
+                            if str(p).startswith(("FEPS.", "FETIM.", "CMPR.FETIM"))}, lim)  # fmt: skip
         p = progress.get(antenna, {})
         phase = [p.get(k, "") for k in ("phase", "step", "next", "progress", "stage")]
         rows.append((antenna, verdict, *phase, reason, t4, pressure, drive, power, *etas, flags, g["now"].iloc[0]))
@@ -196,8 +196,9 @@ def render_board(frame: pd.DataFrame, title: str = "Recovery board") -> str:
                    ("antenna", "verdict", "phase", "next step", "4K [K]", "vacuum [mbar]", "compressor", "power",
                     "cold in", "flags", "reason"))  # fmt: skip
     body = [_board_row(r) for r in order.itertuples(index=False)]
-    summary = "".join(f"<div class='e2ckit-board-summary'>{html.escape(line)}{when if i == len(lines) - 1 else ''}</div>"
-                      for lines in [board_summary(frame)] for i, line in enumerate(lines))  # fmt: skip
+    lines = board_summary(frame)
+    lines[-1] += when  # the verdicts' line says how recent the data are
+    summary = "".join(f"<div class='e2ckit-board-summary'>{html.escape(line)}</div>" for line in lines)
     return (
         f"<div class='e2ckit-board'><h3 style='margin:4px 0'>{html.escape(title)}</h3>{summary}"
         f"<table style='border-collapse:collapse;font-size:95%'><tr>{head}</tr>{''.join(body)}</table></div>"
