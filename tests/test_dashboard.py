@@ -14,7 +14,6 @@ import time
 import pytest
 
 import e2ckit
-
 from e2ckit.cli.options import BadInput
 from e2ckit.cli.triage import dashboard_log_folder, dashboard_token
 
