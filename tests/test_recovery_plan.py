@@ -262,3 +262,11 @@ def test_progress_of_readings_needs_every_point_of_the_plan() -> None:
     assert [p["stage"] for p in progress_of_readings({"DV01": reads})] == ["waiting on the compressor's 420 s"]
     del reads["CMPR.TIME_SINCE_POWER_OFF"]  # a sweep that did not read it: no phase at all, never a wrong one
     assert progress_of_readings({"DV01": reads, "DV02": _healthy()}) == []
+
+
+def test_the_recovery_group_is_the_plans_points() -> None:
+    """`e2ckit sweep recovery` and the dashboard's log read what the plan needs (and a
+    sweep without them is told apart before the steps load)."""
+    from e2ckit.planning import catalog_of
+
+    assert sorted(p.name for p in catalog_of(None).resolve("recovery")) == plan_points(load_steps())
