@@ -97,3 +97,40 @@ def test_points_show_limits_sources_and_expected_states(run, tmp_path):
     r = run("points", "cryo", "--limits", str(site), "-f", "json")
     t0 = next(row for row in json.loads(r.stdout) if row["name"] == "FEMC.TEMP0")
     assert t0["warn_high"] == 5 and t0["limit_source"] == "site: OSF"
+
+
+def test_check_says_its_summary_on_stderr_only(run):
+    r = run("--simulate", "check", "DV01,DV02,CM03")
+    assert r.exit_code == 0, r.output
+    assert "3 antennas: 3 ok" in r.stderr
+    assert "antennas:" not in r.stdout  # the report only: its count is on stderr, once
+    assert "by phase" not in r.stderr  # nothing is recovering: the summary is as before
+
+
+def test_check_counts_antennas_by_phase_while_a_recovery_is_under_way(run, array_csv_of):
+    """Issue 24 item 6 / 25 item 1: the plan's points ride on check's one sweep; the
+    antennas by phase come before the verdict line, and the exit status is the verdict's."""
+    csv, sim = array_csv_of(["DV01", "DV02", "DV03"], scenario="recovery", hours=1)
+    r = run("--array", str(csv), "check", "--timeout", "0.3")
+    assert r.exit_code == 6, r.output  # two antennas down: an alarm
+    lines = [line for line in r.stderr.splitlines() if "antennas" in line]
+    assert lines == ["e2ckit: 3 antennas by phase: 2 not answering, 1 operational", "e2ckit: 3 antennas: 1 ok, 2 silent"]
+    sim.clock.advance(hours=5, minutes=46, seconds=30)  # back, turbo running up: the gate valve waits
+    r = run("--array", str(csv), "check")
+    assert r.exit_code == 6, r.output
+    lines = [line for line in r.stderr.splitlines() if "antennas" in line]
+    assert lines == ["e2ckit: 3 antennas by phase: 2 pumping down, 1 operational", "e2ckit: 3 antennas: 1 ok, 2 alarm"]
+    assert "antennas" not in r.stdout
+
+
+def test_a_sweep_of_the_plan_points_counts_antennas_by_phase(run, array_csv_of):
+    csv, sim = array_csv_of(["DV01", "DV02", "DV03"], scenario="recovery", hours=6.775)  # 6 h 46 min 30 s
+    r = run("--array", str(csv), "sweep", "recovery")
+    assert r.exit_code == 6, r.output
+    assert r.stderr.splitlines()[-2:] == ["e2ckit: 3 antennas by phase: 2 pumping down, 1 operational",
+                                          "e2ckit: 3 antennas: 1 ok, 2 alarm"]  # fmt: skip
+    r = run("--array", str(csv), "sweep", "cryo")  # not every point the plan reads: no phase, never a wrong one
+    assert "by phase" not in r.stderr and r.stderr.splitlines()[-1] == "e2ckit: 3 antennas: 1 ok, 2 alarm"
+    sim.clock.advance(hours=90)  # recovered: the summary is as before
+    r = run("--array", str(csv), "sweep", "recovery")
+    assert "by phase" not in r.stderr and r.stderr.splitlines()[-1] == "e2ckit: 3 antennas: 3 ok"

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+import e2ckit
 from e2ckit.cli.options import BadInput
 from e2ckit.cli.triage import dashboard_log_folder, dashboard_token
 
@@ -90,6 +91,9 @@ def test_dashboard_keeps_its_log_says_where_gates_the_page_and_keeps_the_termina
     kept = tmp_path / "state" / "e2ckit" / "dashboard" / folders[0]
     assert any(str(kept) in ln and "kept" in ln for ln in lines[:3]), "the log folder is named at start"
     assert any(p.suffix == ".parquet" for p in kept.rglob("*")), "the log is still there after the command"
+    # the recovery plan's points are logged by default: the board shows each antenna's phase
+    assert any("logging outage, recovery of 2 antennas" in ln for ln in lines[:3]), lines[:3]
+    assert "CMPR.TIME_SINCE_POWER_OFF" in set(e2ckit.load(kept)["point"].astype(str))
 
 
 @pytest.mark.slow

@@ -210,3 +210,63 @@ def test_a_wildcard_condition_stands_for_every_matching_point() -> None:
     assert len(trips) == 8 and "FEPS.OVER_VOLT_N16" in trips
     with pytest.raises(CatalogError, match="'FEPS.NO_SUCH_\\*'.*is not a monitor point"):
         load_steps(_mutated("FEPS.OVERLOAD_* == 0", "FEPS.NO_SUCH_* == 0"))
+
+
+# -- each antenna's progress (issue 24 item 6) ---------------------------------------------
+
+
+def _compressor_window(seconds: float) -> dict[str, Reading]:
+    reads = _healthy()  # pumped down, warm, compressor off inside its 420 s window
+    for name, value in {"CMPR.DRIVE": 0, "FEMC.TEMP0": 80, "FEMC.BACKING_PUMP": 1, "FEMC.TURBO_PUMP": 1,
+                        "FEMC.TURBO_SPEED": 1, "FEMC.GATE_VALVE": 1}.items():  # fmt: skip
+        reads[name] = Reading(float(value), str(value), None)
+    reads["CMPR.TIME_SINCE_POWER_OFF"] = Reading(seconds, f"{seconds:g}", None)
+    return reads
+
+
+def test_antenna_progress_names_phase_next_step_and_progress() -> None:
+    from e2ckit.triage.plan import antenna_progress, phase_summary, plan_frame, progress_rows
+
+    steps = load_steps()
+    blocked = _healthy()
+    blocked["FETIM.SHUTDOWN"] = Reading(1.0, "SHUTDOWN", None)
+    blocked["FEPS.OUTPUT_STATE"] = Reading(0.0, "OFF", None)
+    cases = {"DV01": _compressor_window(300.0), "DV02": _compressor_window(math.inf), "DV03": _healthy(),
+             "DV04": blocked}  # fmt: skip
+    rows = [{"antenna": a, **r} for a, reads in cases.items() for r in evaluate(steps, reads)]
+    prog = antenna_progress(plan_frame(rows)).set_index("antenna")
+    assert list(prog.columns) == ["phase", "step", "action", "status", "progress", "next", "stage"]
+    dv01 = prog.loc["DV01"]
+    assert (dv01.phase, dv01.step, dv01.progress) == ("cooling", "compressor", "waiting")
+    assert dv01.stage == "waiting on the compressor's 420 s"
+    assert dv01.next == "compressor: CMPR.SET_DRIVE = 1 once CMPR.TIME_SINCE_POWER_OFF >= 420 (reads 300) (in 2 min)"
+    dv02 = prog.loc["DV02"]  # past the window: its control may go now
+    assert (dv02.progress, dv02.stage, dv02.next) == ("recovering", "cooling", "compressor: CMPR.SET_DRIVE = 1")
+    assert (prog.at["DV03", "phase"], prog.at["DV03", "progress"], prog.at["DV03", "next"]) == ("done", "done", "")
+    dv04 = prog.loc["DV04"]  # a FETIM shutdown: a person must look
+    assert (dv04.phase, dv04.progress, dv04.stage) == ("power", "stalled", "blocked at fe_powered")
+    assert dv04.next == "fe_powered blocked: FETIM.SHUTDOWN == 0 (reads SHUTDOWN) (then FEPS.SET_ENABLE_PWR = 1)"
+    # the frame and the rows of evaluate() give the same progress
+    assert progress_rows(rows) == prog.reset_index().astype({"progress": object}).to_dict("records")
+    # counted in the order of the recovery, those that need a person first
+    assert phase_summary(progress_rows(rows)) == (
+        "4 antennas by phase: 1 blocked at fe_powered, 1 waiting on the compressor's 420 s, 1 cooling, 1 operational"
+    )
+    assert phase_summary(progress_rows([r for r in rows if r["antenna"] == "DV03"])) is None  # nothing recovering
+
+
+def test_progress_of_readings_needs_every_point_of_the_plan() -> None:
+    from e2ckit.triage.plan import progress_of_readings
+
+    reads = _compressor_window(300.0)
+    assert [p["stage"] for p in progress_of_readings({"DV01": reads})] == ["waiting on the compressor's 420 s"]
+    del reads["CMPR.TIME_SINCE_POWER_OFF"]  # a sweep that did not read it: no phase at all, never a wrong one
+    assert progress_of_readings({"DV01": reads, "DV02": _healthy()}) == []
+
+
+def test_the_recovery_group_is_the_plans_points() -> None:
+    """`e2ckit sweep recovery` and the dashboard's log read what the plan needs (and a
+    sweep without them is told apart before the steps load)."""
+    from e2ckit.planning import catalog_of
+
+    assert sorted(p.name for p in catalog_of(None).resolve("recovery")) == plan_points(load_steps())

@@ -63,7 +63,10 @@ def test_outputs_off_and_unexpected_values():
     v, reason, _ = power_verdict(LIM, healthy() | {"FEPS.OUTPUT_STATE": ok(0, "OFF")})
     assert v == "alarm" and reason.startswith("front end unpowered (FEPS outputs off)")
     v, reason, _ = power_verdict(LIM, healthy() | {"FEPS.UNDER_VOLT_P5": ok(2)})
-    assert v == "warn" and "FEPS.UNDER_VOLT_P5 reads 2: unexpected value" in reason
+    # above the flag's 0.5 alarm bound: an alarm, as the one judgement says (issue 24/25)
+    assert v == "alarm" and "FEPS.UNDER_VOLT_P5 reads 2: unexpected value" in reason
+    v, reason, _ = power_verdict(LIM, healthy() | {"FEPS.OUTPUT_STATE": ok(2)})
+    assert v == "warn" and "FEPS.OUTPUT_STATE reads 2: unexpected value" in reason  # no bound for it: a warn
     v, reason, _ = interlock_verdict(healthy() | {"FETIM.GLITCH_TRIGGERED": ok(7)})
     assert v == "warn" and "unexpected value" in reason
 
@@ -198,3 +201,18 @@ def test_tools_power_table(tmp_path, monkeypatch):
         assert r.exit_code == EXIT_OK and "verdict" in r.stdout and "Traceback" not in r.output
         r = run(app, ["tools", "power", "--all", "--host", "DV01"], catch_exceptions=False)
         assert r.exit_code == EXIT_BAD_INPUT and "not both" in r.stderr
+
+
+def test_a_flag_byte_of_2_is_the_same_alarm_in_a_sweep_alarms_and_diagnose(fresh_sim):
+    """The one judgement decides: a FEPS flag reading 2 is above its catalog bound (alarm
+    0.5); diagnose's "unexpected value" finding says so at the same level."""
+    import e2ckit
+
+    sim = fresh_sim(["DV01"], serve=False, latency=0.0)
+    sim.models["DV01"].inject(sim.clock.now(), "FEPS.UNDER_VOLT_P5", 2)
+    df = e2ckit.sweep(["FEPS.UNDER_VOLT_P5"], "DV01", array=sim, tidy=True)
+    assert df["limit"].tolist() == ["alarm"]
+    assert e2ckit.alarms(df)["limit"].tolist() == ["alarm"]
+    d = diagnose("DV01", array=sim).set_index("subsystem")
+    assert d.at["power", "verdict"] == "alarm"
+    assert d.at["power", "reason"] == "FEPS.UNDER_VOLT_P5 reads 2: unexpected value (expected 0 or 1)"

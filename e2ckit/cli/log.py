@@ -28,9 +28,22 @@ from typing import Any
 
 import typer
 
-from e2ckit.cli.guard import guard, one_line
+from e2ckit.cli.guard import err, guard, one_line
 from e2ckit.cli.helptext import WholeHelp
-from e2ckit.cli.options import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, BadInput
+from e2ckit.cli.options import (
+    EXIT_BAD_INPUT,
+    EXIT_NOTHING,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    BadInput,
+    FormatOpt,
+    OutputOpt,
+    check_output,
+    exit_status_of,
+)
+from e2ckit.cli.reading import rows_status
+from e2ckit.cli.summary import antenna_states, phase_line, summary_line
+from e2ckit.cli.tables import emit_table, frame_table
 from e2ckit.clock import parse_duration
 from e2ckit.errors import E2CKitError, ValidationError
 
@@ -270,6 +283,55 @@ def _compact_report(results: list[Any]) -> None:
     failed = sum(1 for r in results if r.error)
     also = f"; {failed} skipped (named above)" if failed else ""
     _err(f"compacted {len(done)} of {len(results)} closed partitions: {rows} rows, {b0} -> {b1} bytes{ratio}{also}")
+
+
+@log_app.command("status")
+@guard
+def log_status(
+    path: str = typer.Argument(..., metavar="DIR", help="dataset directory (what e2ckit log --out wrote)"),
+    antennas: str | None = typer.Option(None, "--antennas", "-a", help="DV01,CM03 | DV | all [default: all]"),
+    limits: str | None = typer.Option(None, "--limits", help="site limits CSV [default: $E2CKIT_SITE_LIMITS]"),
+    fmt: str | None = FormatOpt,
+    output: str | None = OutputOpt,
+) -> None:
+    """How each antenna stands in a log now: its latest logged cycle judged (state and worst
+    reading; an antenna not logged for two cycles is unknown, never ok), then a summary
+    line on stderr. Exit status as a sweep's: 6 an antenna in alarm, 1 readings failed or
+    stale, 3 nothing answered (or nothing logged), 0 otherwise."""
+    resolved = check_output(fmt, output)
+    if not path.strip() or not os.path.isdir(path):
+        raise BadInput(f"no log at {path!r}: not a dataset directory")
+    # lazy: pulls pyarrow, pandas and the catalog; keeps --help fast
+    from e2ckit.triage.logstatus import latest_judged
+
+    try:
+        judged = latest_judged(path, antennas=None if antennas in (None, "all") else antennas, limits=limits)
+    except (E2CKitError, KeyError) as exc:  # a bad antenna selection or site limits file
+        raise BadInput(str(exc).strip("'\"")) from None
+    rows = list(judged.itertuples(index=False))
+    states = antenna_states(rows)
+    if rows:
+        emit_table(frame_table(_status_frame(judged, states), title="log status" if resolved == "table" else None), fmt, output)
+    by_phase = phase_line(rows)  # while a recovery is under way, and the log has the plan's points
+    if by_phase:
+        err(by_phase)
+    err(summary_line(states) if rows else f"no antenna logged in {path}")
+    raise typer.Exit(exit_status_of(rows_status(rows), states.values()) if rows else EXIT_NOTHING)
+
+
+def _status_frame(judged: Any, states: dict[str, str]) -> Any:
+    """One row per antenna: its state, when its latest cycle was logged, its worst reading."""
+    import pandas as pd  # lazy: loaded already by the log's reader
+
+    rank = {"alarm": 0, "warn": 1, "unavailable": 2, "ok": 3}
+    out = []
+    for antenna, g in judged.groupby(judged["antenna"].astype(object), sort=True):
+        worst = g.iloc[int(g["limit"].map(rank).to_numpy().argmin())]
+        said = "" if worst["limit"] == "ok" else f"{worst['point']} {worst['reason']}".strip()
+        if states[antenna] == "silent":
+            said = f"no answer: {worst['error']}"
+        out.append((antenna, states[antenna], f"{g['time'].max():%Y-%m-%d %H:%M:%S} UTC", said))
+    return pd.DataFrame(out, columns=["antenna", "state", "last", "worst"])
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,7 @@ from e2ckit.cli.options import (
     check_timing,
     exit_status_of,
 )
-from e2ckit.cli.summary import UNDECODED, antenna_states, is_problem, summary_line
+from e2ckit.cli.summary import UNDECODED, antenna_states, is_problem, phase_line, summary_line
 from e2ckit.errors import Failure
 
 if TYPE_CHECKING:
@@ -153,5 +153,8 @@ def finish_read(rows: list[TidyRow], states: dict[str, str]) -> None:
     """After an array-wide read's table: failures, the summary line, the exit status."""
 
     report_errors(rows)
+    by_phase = phase_line(rows)  # while a recovery is under way, and the rows tell it
+    if by_phase:
+        err(by_phase)
     err(summary_line(states))
     raise typer.Exit(exit_status_of(rows_status(rows), states.values()))

@@ -6,6 +6,14 @@ Counted, never judged here: an antenna's state is the worst ``limit`` of its rea
 *silent* when no reading came back at all (its E2C did not answer), *unknown* when some
 readings failed. ``--problems`` keeps the antennas
 (and, in tidy output, the readings) that are not ok.
+
+While a recovery is under way, a line by phase comes first:
+``66 antennas by phase: 6 waiting on the compressor's 420 s, 20 pumping down, 40 cooling``
+(:func:`phase_line`). It is read from the recovery plan's steps
+(:mod:`e2ckit.triage.plan`) on the rows already swept, with no request of its own: only
+when the rows include every point the plan reads (``check`` adds them to its one sweep;
+``sweep recovery`` reads them), and only when some antenna is not operational. The verdict
+line follows, unchanged, as the exit status does.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from typing import Any
 
 from e2ckit.errors import Failure
 
-__all__ = ["ANTENNA_STATES", "antenna_states", "is_problem", "summary_line"]
+__all__ = ["ANTENNA_STATES", "antenna_states", "is_problem", "phase_line", "recovery_points", "summary_line"]
 
 #: the states an antenna is counted in, best first (the order of the summary line)
 ANTENNA_STATES = ("ok", "warn", "alarm", "unknown", "silent")
@@ -69,3 +77,23 @@ def summary_line(states: Mapping[str, str], what: str = "antennas") -> str:
         counts[s] = counts.get(s, 0) + 1
     parts = [f"{n} {s}" for s, n in counts.items() if n or s == "ok"]
     return f"{len(states)} {what}: " + ", ".join(parts)
+
+
+def phase_line(rows: Sequence[Any]) -> str | None:
+    """``66 antennas by phase: 20 pumping down, 46 operational`` when ``rows`` (tidy rows of
+    one sweep) read every point of the recovery plan and some antenna is not operational;
+    else None (no recovery under way, or nothing to tell it by)."""
+    plan = _plan()
+    return plan.phase_summary(plan.progress_of_readings(plan.readings_of_rows(rows)))
+
+
+def recovery_points() -> list[str]:
+    """The points the recovery plan reads (what a sweep adds to tell each antenna's phase)."""
+    plan = _plan()
+    return plan.plan_points(plan.shipped_steps())
+
+
+def _plan() -> Any:
+    from e2ckit.triage import plan  # lazy: the catalog and the sweep (~100 ms); keeps --help fast
+
+    return plan

@@ -33,7 +33,7 @@ from e2ckit.cli.options import (
 )
 from e2ckit.cli.output import output_width
 from e2ckit.cli.reading import run_sweep
-from e2ckit.cli.summary import ANTENNA_STATES, summary_line
+from e2ckit.cli.summary import ANTENNA_STATES, phase_line, recovery_points, summary_line
 from e2ckit.cli.tables import emit_table, frame_table
 from e2ckit.cli.target import active_array
 
@@ -96,13 +96,28 @@ def check_cmd(
         raise BadInput("ANTENNAS is empty: give names, families or all")
     lim = load_limits(limits if limits is not None else None)  # a bad site file: exit 2, nothing sent
     not_read = None
+    # one sweep: the diagnosis's points and the recovery plan's (for the count by phase)
+    what = [*DIAGNOSE_WHAT, *(p for p in recovery_points() if p not in DIAGNOSE_WHAT)]
     try:
-        rows = run_sweep(DIAGNOSE_WHAT, None if names.lower() == "all" else names, active_array(), timeout, deadline, "check")
+        rows = run_sweep(what, None if names.lower() == "all" else names, active_array(), timeout, deadline, "check")
     except KeyboardInterrupt as exc:  # Ctrl-C: the report of what was read, then what was not
         rows, not_read = interrupted_rows(exc)
     d = diagnose_rows(rows, limits=lim, slow_ms=slow_ms)
+    _check_report(d, resolved, wide, fmt, output)
+    by_phase = phase_line(rows)  # while a recovery is under way: the antennas by phase first
+    if by_phase:
+        err(by_phase)
+    err(summary_line(check_states(d)))
+    if not_read is not None:
+        interrupted_exit(not_read)
+    raise typer.Exit(check_status(d))
+
+
+def _check_report(d: Any, resolved: str, wide: bool, fmt: str | None, output: str | None) -> None:
+    """The report on stdout (or into ``output``); its summary line goes to stderr."""
     if resolved == "table":
-        text = d.to_text(10**6 if wide else output_width())  # whole causes: wrapped to the width, or one line each
+        # whole causes: wrapped to the width, or one line each; the count is on stderr
+        text = d.to_text(10**6 if wide else output_width(), summary=False)
         if output:
             with open(output, "w", encoding="utf-8") as f:
                 f.write(text + "\n")
@@ -111,10 +126,6 @@ def check_cmd(
             typer.echo(text)
     else:
         emit_table(frame_table(d, title="check"), fmt, output)
-    err(summary_line(check_states(d)))
-    if not_read is not None:
-        interrupted_exit(not_read)
-    raise typer.Exit(check_status(d))
 
 
 def check_states(d: object) -> dict[str, str]:
@@ -133,7 +144,8 @@ def check_states(d: object) -> dict[str, str]:
 def dashboard_cmd(
     ctx: typer.Context,
     antennas: list[str] = AntennasArg,
-    what: str = typer.Option("outage", "--what", help="group(s) to log, comma separated"),
+    what: str = typer.Option("outage,recovery", "--what", help="group(s) to log, comma separated (the recovery "
+                             "group gives each antenna's phase and next step)"),
     interval: float = typer.Option(60.0, "--interval", help="seconds between logged cycles (on the array's clock)"),
     every: float = typer.Option(5.0, "--every", help="real seconds between board updates"),
     log: str | None = typer.Option(None, "--log", help="log into this dataset folder (kept) "
@@ -150,8 +162,8 @@ def dashboard_cmd(
     limits: str | None = LimitsOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Voilà's and the kernel's messages on stderr too"),
 ) -> None:
-    """Serve the live recovery board (verdict, cool-down ETA and flags per antenna) as a web
-    page through Voilà, fed by a logger running in this command.
+    """Serve the live recovery board (verdict, recovery phase and next step, cool-down ETA
+    and flags per antenna) as a web page through Voilà, fed by a logger running in this command.
 
     Example: e2ckit --simulate --sim-scenario recovery --sim-advance 7h dashboard DV01,DV02,DV03 --sim-rate 60
     """

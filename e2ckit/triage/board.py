@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from e2ckit.analysis import answered, current
@@ -26,20 +27,27 @@ from e2ckit.catalog.limits import Reading, load_limits
 from e2ckit.errors import ValidationError
 from e2ckit.triage.alarms import judged
 from e2ckit.triage.diagnose import load_rules
+from e2ckit.triage.logstatus import info_label
+from e2ckit.triage.plan import PROGRESS, phase_summary, progress_of_readings, readings_of_rows
 from e2ckit.triage.power import power_cell
 from e2ckit.triage.recovery import NEEDED, recovery
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["BOARD_COLUMNS", "RecoveryBoard", "board_frame", "render_board"]
+__all__ = ["BOARD_COLUMNS", "RecoveryBoard", "board_frame", "board_summary", "render_board"]
 
-BOARD_COLUMNS = ["antenna", "verdict", "reason", "temp_4k", "pressure", "compressor", "power", "eta_hours",
-                 "eta_low_hours", "eta_high_hours", "flags", "last"]  # fmt: skip
+BOARD_COLUMNS = ["antenna", "verdict", "phase", "step", "next", "progress", "stage", "reason", "temp_4k", "pressure",
+                 "compressor", "power", "eta_hours", "eta_low_hours", "eta_high_hours", "flags", "last"]  # fmt: skip
 _RANK = {"ok": 0, "unknown": 1, "warn": 2, "alarm": 3}
 _FROM_LIMIT = {"ok": "ok", "unavailable": "unknown", "warn": "warn", "alarm": "alarm"}
 _COLOUR = {"ok": "#2e7d32", "warn": "#b26a00", "alarm": "#c62828", "unknown": "#666"}
 _BG = {"ok": "#e8f5e9", "warn": "#fff3cd", "alarm": "#f8d0d0", "unknown": "#eeeeee"}
+#: a row's colour while a recovery is under way follows its progress: recovering blue,
+#: waiting on a gate amber, stalled red (a done antenna: its verdict's colour, so that a
+#: warn left on a recovered antenna, the latched ACU power-failure flag, stays amber)
+_PROGRESS_BG = {"recovering": "#e3f2fd", "waiting": "#fff3cd", "stalled": "#f8d0d0"}
+_PROGRESS_RANK = {p: i for i, p in enumerate(PROGRESS)}
 
 
 def board_frame(log: pd.DataFrame, *, limits: Any = None) -> pd.DataFrame:
@@ -48,6 +56,12 @@ def board_frame(log: pd.DataFrame, *, limits: Any = None) -> pd.DataFrame:
     cycle had no answer at all), the reason (the probable cause from the diagnose rules
     where one matches, else the worst reading's claim), the 4K temperature, pressure and
     compressor drive now, and from :func:`~e2ckit.triage.recovery` the ETA and flags.
+
+    When the log holds every point of the recovery plan (the ``recovery`` group), each
+    antenna's ``phase``, next ``step``, ``next`` (that step in words), ``progress``
+    (done, recovering, waiting, stalled) and ``stage`` (the words the summary counts it
+    by), from :func:`~e2ckit.triage.plan.progress_of_readings` on the readings now; else
+    those are empty. The verdict is the one judgement either way.
 
     "Now" is the staleness rule of :func:`e2ckit.analysis.current`: a point with no good
     reading in the antenna's last two cycles is unknown (``not read since HH:MM UTC``),
@@ -62,7 +76,9 @@ def board_frame(log: pd.DataFrame, *, limits: Any = None) -> pd.DataFrame:
     if all(p in set(log["point"].unique()) for p in NEEDED):
         rec = recovery(log, limits=lim).set_index("antenna")
     rows = []
-    for antenna, g, down in _now_judged(log, lim):
+    judged_now = list(_now_judged(log, lim))
+    progress = {p["antenna"]: p for p in progress_of_readings(_plan_readings(judged_now, lim.catalog))}
+    for antenna, g, down in judged_now:
         verdict, reason = _verdict_now(g, down, rules)
         fresh = g[g["fresh"]].set_index("point")
         stale = ", ".join(f"{p} {f}" for p, f in zip(g["point"], g["flag"], strict=True) if f)
@@ -76,8 +92,10 @@ def board_frame(log: pd.DataFrame, *, limits: Any = None) -> pd.DataFrame:
         drive = str(fresh.at["CMPR.DRIVE", "text"]) if "CMPR.DRIVE" in fresh.index else ""
         power = power_cell({p: Reading(v, t, "ok", e if isinstance(e, str) else None)
                             for p, v, t, e in zip(g["point"], g["value"], g["text"], g["error"], strict=True)
-                            if str(p).startswith(("FEPS.", "FETIM.", "CMPR.FETIM"))})  # fmt: skip
-        rows.append((antenna, verdict, reason, t4, pressure, drive, power, *etas, flags, g["now"].iloc[0]))
+                            if str(p).startswith(("FEPS.", "FETIM.", "CMPR.FETIM"))}, lim)  # fmt: skip
+        p = progress.get(antenna, {})
+        phase = [p.get(k, "") for k in ("phase", "step", "next", "progress", "stage")]
+        rows.append((antenna, verdict, *phase, reason, t4, pressure, drive, power, *etas, flags, g["now"].iloc[0]))
     return pd.DataFrame(rows, columns=BOARD_COLUMNS)
 
 
@@ -101,6 +119,21 @@ def _now_judged(log: pd.DataFrame, lim: Any) -> Iterator[tuple[str, pd.DataFrame
     for antenna, g in j.groupby("antenna", sort=True):
         down = up is not None and not bool(up.get(antenna, True))
         yield str(antenna), g, down
+
+
+def _plan_readings(judged_now: list[tuple[str, pd.DataFrame, bool]], cat: Any) -> dict[str, Any]:
+    """The readings now of each antenna as the recovery plan reads them: a point with no
+    fresh reading has none (its flag, ``not read since ...``, as its error)."""
+    rows = []
+    for antenna, g, _down in judged_now:
+        for p, v, t, e, fresh, flag in zip(g["point"], g["value"], g["text"], g["error"], g["fresh"], g["flag"], strict=True):
+            error = e if isinstance(e, str) and e else None
+            label = info_label(cat, p) if error is None and v != v else ""
+            if not label:  # (an information sentinel read in the window is a reading: its label)
+                error = error or (None if fresh else (flag or "no fresh reading"))
+            text = label or (t if fresh and isinstance(t, str) else "")
+            rows.append(SimpleNamespace(antenna=antenna, point=p, value=v if fresh else math.nan, text=text, error=error))
+    return readings_of_rows(rows)
 
 
 def _verdict_now(g: pd.DataFrame, down: bool, rules: Any) -> tuple[str, str]:
@@ -132,32 +165,59 @@ def _eta_text(eta: float, low: float, high: float) -> str:
         return "not cooling"
     return f"{eta:.1f} h ({low:.1f}–{high:.1f})"  # central (80 % interval)
 
-def render_board(frame: pd.DataFrame, title: str = "Recovery board") -> str:
-    """The board as HTML: one line per antenna, coloured by verdict, worst first."""
-    order = frame.assign(_r=frame["verdict"].map(_RANK)).sort_values(["_r", "antenna"], ascending=[False, True])
+def _row_style(verdict: str, progress: str) -> str:
+    """A row's background: by its progress while it recovers, else by its verdict."""
+    return _PROGRESS_BG.get(progress, _BG[verdict])
+
+
+def board_summary(frame: pd.DataFrame) -> list[str]:
+    """The board's summary lines: by phase while a recovery is under way (``66 antennas by
+    phase: 20 pumping down, 40 cooling, 6 operational``), then the verdicts as counted
+    (``66 antennas: 60 alarm, 6 ok``)."""
     counts = frame["verdict"].value_counts()
-    summary = ", ".join(f"{int(counts[v])} {v}" for v in ("alarm", "warn", "unknown", "ok") if v in counts)
+    verdicts = ", ".join(f"{int(counts[v])} {v}" for v in ("alarm", "warn", "unknown", "ok") if v in counts)
+    lines = [f"{len(frame)} antennas: {verdicts or 'no data yet'}"]
+    if "stage" in frame.columns and len(frame) and (frame["stage"] != "").all():
+        by_phase = phase_summary(frame[["step", "stage", "progress"]].to_dict("records"))
+        lines = [by_phase, *lines] if by_phase else lines
+    return lines
+
+
+def render_board(frame: pd.DataFrame, title: str = "Recovery board") -> str:
+    """The board as HTML: one line per antenna with its verdict (the one judgement), its
+    recovery phase and next step; coloured by progress while it recovers (recovering blue,
+    waiting amber, stalled red), else by verdict; stalled and worst first."""
+    progress = list(frame["progress"]) if "progress" in frame.columns else [""] * len(frame)
+    order = frame.assign(_p=[_PROGRESS_RANK.get(p, 0) for p in progress], _r=frame["verdict"].map(_RANK))
+    order = order.sort_values(["_p", "_r", "antenna"], ascending=[False, False, True])
     last = frame["last"].max() if len(frame) else None
     when = f" — data up to {last:%Y-%m-%d %H:%M:%S} UTC" if last is not None and last == last else ""
     head = "".join(f"<th style='padding:2px 6px;text-align:left'>{h}</th>" for h in
-                   ("antenna", "verdict", "4K [K]", "vacuum [mbar]", "compressor", "power", "cold in", "flags", "reason"))  # fmt: skip
-    body = []
-    for r in order.itertuples(index=False):
-        v = r.verdict
-        t4 = "—" if r.temp_4k != r.temp_4k else f"{r.temp_4k:.2f}"
-        p = "—" if r.pressure != r.pressure else f"{r.pressure:.2e}"
-        body.append(
-            f"<tr class='e2ckit-board-row' data-antenna='{html.escape(r.antenna)}' data-verdict='{v}' "
-            f"style='background:{_BG[v]}'><td><b>{html.escape(r.antenna)}</b></td>"
-            f"<td style='color:{_COLOUR[v]};font-weight:bold'>{v.upper()}</td><td>{t4}</td><td>{p}</td>"
-            f"<td>{html.escape(r.compressor or '—')}</td><td>{html.escape(r.power or '—')}</td>"
-            f"<td>{_eta_text(r.eta_hours, r.eta_low_hours, r.eta_high_hours)}</td>"
-            f"<td>{html.escape(r.flags or '')}</td><td>{html.escape(r.reason)}</td></tr>"
-        )
+                   ("antenna", "verdict", "phase", "next step", "4K [K]", "vacuum [mbar]", "compressor", "power",
+                    "cold in", "flags", "reason"))  # fmt: skip
+    body = [_board_row(r) for r in order.itertuples(index=False)]
+    lines = board_summary(frame)
+    lines[-1] += when  # the verdicts' line says how recent the data are
+    summary = "".join(f"<div class='e2ckit-board-summary'>{html.escape(line)}</div>" for line in lines)
     return (
-        f"<div class='e2ckit-board'><h3 style='margin:4px 0'>{html.escape(title)}</h3>"
-        f"<div class='e2ckit-board-summary'>{len(frame)} antennas: {summary or 'no data yet'}{when}</div>"
+        f"<div class='e2ckit-board'><h3 style='margin:4px 0'>{html.escape(title)}</h3>{summary}"
         f"<table style='border-collapse:collapse;font-size:95%'><tr>{head}</tr>{''.join(body)}</table></div>"
+    )
+
+
+def _board_row(r: Any) -> str:
+    v, progress = r.verdict, getattr(r, "progress", "") or ""
+    t4 = "—" if r.temp_4k != r.temp_4k else f"{r.temp_4k:.2f}"
+    p = "—" if r.pressure != r.pressure else f"{r.pressure:.2e}"
+    phase = getattr(r, "phase", "") or ""
+    return (
+        f"<tr class='e2ckit-board-row' data-antenna='{html.escape(r.antenna)}' data-verdict='{v}' "
+        f"data-progress='{progress or 'none'}' style='background:{_row_style(v, progress)}'>"
+        f"<td><b>{html.escape(r.antenna)}</b></td><td style='color:{_COLOUR[v]};font-weight:bold'>{v.upper()}</td>"
+        f"<td>{html.escape(phase or '—')}</td><td>{html.escape(getattr(r, 'next', '') or '')}</td>"
+        f"<td>{t4}</td><td>{p}</td><td>{html.escape(r.compressor or '—')}</td><td>{html.escape(r.power or '—')}</td>"
+        f"<td>{_eta_text(r.eta_hours, r.eta_low_hours, r.eta_high_hours)}</td>"
+        f"<td>{html.escape(r.flags or '')}</td><td>{html.escape(r.reason)}</td></tr>"
     )
 
 

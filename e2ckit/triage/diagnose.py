@@ -202,10 +202,11 @@ class Diagnosis(pd.DataFrame):
             rows.append((a, worst, ", ".join(f"{s} {v}" for s, v in zip(bad["subsystem"], bad["verdict"], strict=True)), g["cause"].iloc[0]))
         return pd.DataFrame(rows, columns=["antenna", "verdict", "problems", "cause"])
 
-    def to_text(self, width: int = 80) -> str:
+    def to_text(self, width: int = 80, *, summary: bool = True) -> str:
         """The report as text no wider than ``width``: each antenna that is not all ok with its
-        cause and the subsystems that are not ok, then the antennas that are."""
-        return render_text(self, width)
+        cause and the subsystems that are not ok, then the antennas that are, then (with
+        ``summary``) the count of antennas by verdict (``check`` says that on stderr)."""
+        return render_text(self, width, summary=summary)
 
     def __str__(self) -> str:
         return self.to_text()
@@ -228,7 +229,7 @@ def _cut(text: str, n: int, indent: int = 0) -> str:
     return "\n".join(textwrap.wrap(text, max(n, 20), subsequent_indent=" " * indent, break_on_hyphens=False))
 
 
-def render_text(d: pd.DataFrame, width: int = 80) -> str:
+def render_text(d: pd.DataFrame, width: int = 80, *, summary: bool = True) -> str:
     """Text of a diagnosis frame, every line at most ``width`` characters."""
     lines: list[str] = []
     healthy: list[str] = []
@@ -253,7 +254,8 @@ def render_text(d: pd.DataFrame, width: int = 80) -> str:
             line += " " + a
         lines.append(line)
     total = ", ".join(f"{counts[v]} {v}" for v in reversed(VERDICTS) if counts[v])
-    lines.append(_cut(f"{sum(counts.values())} antennas: {total}" if counts else "no antennas", width))
+    if summary or not counts:
+        lines.append(_cut(f"{sum(counts.values())} antennas: {total}" if counts else "no antennas", width))
     return "\n".join(lines)
 
 

@@ -14,6 +14,11 @@ gives one row per (antenna, step) with its status:
 * ``stalled``: it has been current longer than its ``stall_after`` (known from the
   journal of :func:`e2ckit.triage.recover.recover`).
 
+:func:`antenna_progress` (and :func:`progress_rows`, :func:`phase_summary`) read each
+antenna's phase, next step and progress (done, recovering, waiting, stalled) from those rows,
+for the board and the summary lines; :func:`progress_of_readings` does it from readings
+already in hand (a sweep's, a log's) when they include every point the plan reads.
+
 Layering: triage; imports api (the sweep), catalog, errors and the sim clock's duration
 parser only.
 """
@@ -47,17 +52,25 @@ except ModuleNotFoundError:  # Python 3.10
 
 __all__ = [
     "PHASES",
+    "PHASE_WORDS",
+    "PROGRESS",
+    "PROGRESS_COLUMNS",
     "PLAN_COLUMNS",
     "STATUSES",
     "Cond",
     "Reading",
     "Require",
     "Step",
+    "antenna_progress",
     "evaluate",
     "load_steps",
     "plan_points",
+    "phase_summary",
     "plan_recovery",
+    "progress_of_readings",
+    "progress_rows",
     "read_antennas",
+    "readings_of_rows",
     "shipped_steps",
 ]
 
@@ -396,12 +409,20 @@ def read_antennas(
 ) -> dict[str, dict[str, Reading]]:
     """One sweep of ``points``: readings by antenna, then by point."""
     rows = sweep_rows(list(points), antennas, array=array, timeout=timeout, deadline=deadline)
+    return readings_of_rows(rows)
+
+
+def readings_of_rows(rows: Iterable[Any]) -> dict[str, dict[str, Reading]]:
+    """Readings by antenna, then by point, of tidy rows (anything with ``antenna``,
+    ``point``, ``value``, ``text`` and ``error``: a sweep's rows, a log's)."""
     out: dict[str, dict[str, Reading]] = {}
     for r in rows:
-        value = r.value
-        if math.isnan(value) and r.error is None and r.text.endswith("elapsed"):
+        value = math.nan if r.value is None else float(r.value)
+        error = r.error if isinstance(r.error, str) and r.error not in ("", "None") else None
+        text = r.text if isinstance(r.text, str) else ""
+        if math.isnan(value) and error is None and text.endswith("elapsed"):
             value = math.inf  # a counter's "minimum time elapsed" sentinel (§8)
-        out.setdefault(r.antenna, {})[r.point] = Reading(value, r.text, r.error)
+        out.setdefault(str(r.antenna), {})[r.point] = Reading(value, text, error)
     return out
 
 
@@ -443,3 +464,142 @@ def plan_recovery(
         for row in evaluate(steps, reads, now=now, since=(since or {}).get(antenna)):
             rows.append({"antenna": antenna, **row})
     return plan_frame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# each antenna's progress, read from the plan's rows
+
+
+#: an antenna's progress through its recovery, as the board colours it: every step done;
+#: its next control may go now; its next step waits on a gate that opens with time alone
+#: (a timer, a pressure falling, a stage cooling); it needs a person or has stalled
+PROGRESS = ("done", "recovering", "waiting", "stalled")
+PROGRESS_COLUMNS = ["antenna", "phase", "step", "action", "status", "progress", "next", "stage"]
+_PROGRESS_OF = {"ready": "recovering", "waiting": "waiting", "blocked": "stalled", "stalled": "stalled"}
+#: a phase in the words of the summary line (an antenna whose next step waits on a timer,
+#: or is blocked or stalled, is counted by that instead)
+PHASE_WORDS = {"power": "powering up", "vacuum": "pumping down", "cooling": "cooling",
+               "closing": "closing the pumps", "done": "operational"}  # fmt: skip
+
+
+def _seconds(eta: Any) -> float:
+    """A plan row's ``eta`` in seconds: a float (``evaluate``) or a Timedelta (the frame)."""
+    if eta is None:
+        return math.nan
+    seconds = getattr(eta, "total_seconds", None)
+    value = seconds() if seconds is not None else float(eta)
+    return value if value == value else math.nan
+
+
+def _next_text(row: Mapping[str, Any]) -> str:
+    """The next step in words: ``turbo: FEMC.SET_TURBO_PUMP = 1``, ``cooling: wait for
+    FEMC.TEMP0 < 30 (reads 80.2)``, ``fe_powered blocked: FETIM.SHUTDOWN == 0 (reads 1)``."""
+    step, action, status, why = row["step"], row["action"], str(row["status"]), row["blocked_by"] or ""
+    eta = _seconds(row.get("eta"))
+    when = f" (in {_span(eta)})" if math.isfinite(eta) and eta > 0 else ""
+    if status == "ready":
+        return f"{step}: {action}"
+    if status == "waiting":
+        if action == "wait":
+            return f"{step}: wait for {why}{when}" if why else f"{step}: wait"
+        return f"{step}: {action} once {why}{when}" if why else f"{step}: {action}"
+    then = f" (then {action})" if action != "wait" else ""
+    return f"{step} {status}: {why}{then}"
+
+
+def _stage(row: Mapping[str, Any], step: Step | None) -> str:
+    """The words an antenna is counted by in the summary line."""
+    status = str(row["status"])
+    if step is not None and all(c.point is None for alt in step.done for c in alt):
+        return "not answering"  # its first step: the E2C answers at all
+    if status in ("blocked", "stalled"):
+        return f"{status} at {row['step']}"
+    timer = next((r for r in (step.requires if step else ()) if r.timer_s is not None), None)
+    if status == "waiting" and timer is not None and any(c.text in (row["blocked_by"] or "") for c in timer.when):
+        return f"waiting on the {row['step']}'s {timer.timer_s:g} s"
+    return PHASE_WORDS.get(str(row["phase"]), str(row["phase"]))
+
+
+def progress_rows(plan: Any, steps: Sequence[Step] | None = None) -> list[dict[str, Any]]:
+    """Each antenna's progress from a plan (the frame of :func:`plan_recovery`, or rows of
+    :func:`evaluate` with ``antenna``): one dict per antenna with the
+    :data:`PROGRESS_COLUMNS`, read from its first step not done (nothing is re-judged).
+    ``steps``: the steps the plan was made of (default: the shipped ones)."""
+    by_id = {s.id: s for s in (steps if steps is not None else shipped_steps())}
+    rows = plan.to_dict("records") if hasattr(plan, "to_dict") else list(plan)
+    by_antenna: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        by_antenna.setdefault(str(r["antenna"]), []).append(r)
+    out = []
+    for antenna, rs in by_antenna.items():
+        row = next((r for r in rs if str(r["status"]) != "done"), None)
+        if row is None:
+            out.append(dict(antenna=antenna, phase="done", step="", action="", status="done", progress="done",
+                            next="", stage=PHASE_WORDS["done"]))  # fmt: skip
+            continue
+        status = str(row["status"])
+        out.append(dict(antenna=antenna, phase=str(row["phase"]), step=str(row["step"]), action=str(row["action"]),
+                        status=status, progress=_PROGRESS_OF.get(status, "stalled"), next=_next_text(row),
+                        stage=_stage(row, by_id.get(str(row["step"])))))  # fmt: skip
+    return out
+
+
+def antenna_progress(plan: pd.DataFrame, steps: Sequence[Step] | None = None) -> pd.DataFrame:
+    """One row per antenna of a plan (:func:`plan_recovery`'s frame): its ``phase`` (``done``
+    when every step is), its next ``step``, that step's ``action`` and ``status``, its
+    ``progress`` (:data:`PROGRESS`: done, recovering, waiting, stalled), the ``next`` step in
+    words and the ``stage`` it is counted by in :func:`phase_summary`."""
+    import pandas as pd  # lazy: the caller has a plan frame, so pandas is loaded already
+
+    df = pd.DataFrame.from_records(progress_rows(plan, steps), columns=PROGRESS_COLUMNS)
+    df["progress"] = pd.Categorical(df["progress"], categories=list(PROGRESS))
+    return df
+
+
+def phase_summary(progress: Iterable[Mapping[str, Any]], steps: Sequence[Step] | None = None) -> str | None:
+    """``66 antennas by phase: 20 pumping down, 6 waiting on the compressor's 420 s, 40
+    cooling`` (in the order of the recovery, then those blocked or stalled); None when no
+    recovery is under way (every antenna operational)."""
+    progress = list(progress)
+    if not progress:
+        return None
+    order = {s.id: i for i, s in enumerate(steps if steps is not None else shipped_steps())}
+    counts: dict[str, list[Any]] = {}
+    for p in progress:
+        p = dict(p)
+        key = (p["progress"] != "stalled", order.get(p["step"], len(order)) if p["step"] else len(order))
+        entry = counts.setdefault(p["stage"], [key, 0])
+        entry[0], entry[1] = min(entry[0], key), entry[1] + 1
+    total = sum(n for _, n in counts.values())
+    if not counts or set(counts) == {PHASE_WORDS["done"]}:
+        return None
+    parts = [f"{n} {stage}" for stage, (_, n) in sorted(counts.items(), key=lambda kv: kv[1][0])]
+    return f"{total} antennas by phase: " + ", ".join(parts)
+
+
+def progress_of_readings(
+    readings: Mapping[str, Mapping[str, Reading]], steps: Sequence[Step] | None = None
+) -> list[dict[str, Any]]:
+    """Each antenna's progress from readings already in hand (a sweep's, a log's latest),
+    when they include every point of the plan (:func:`plan_points`); else none at all
+    (an empty list: a step judged on a point not read would be wrong)."""
+    if steps is None and not _may_cover(readings):
+        return []  # (checked before the shipped steps load: ~60 ms a sweep without them saves)
+    steps = tuple(steps) if steps is not None else shipped_steps()
+    need = plan_points(steps)
+    rows = []
+    for antenna, reads in readings.items():
+        if any(p not in reads for p in need):
+            return []
+        rows.extend({"antenna": antenna, **r} for r in evaluate(steps, reads))
+    return progress_rows(rows, steps)
+
+
+def _may_cover(readings: Mapping[str, Mapping[str, Reading]]) -> bool:
+    """Whether every antenna's readings include the catalog's ``recovery`` group (the
+    shipped plan's points, kept equal to them by a test): False spares loading the steps."""
+    try:
+        need = {p.name for p in catalog_of(None).resolve("recovery")}
+    except Exception:  # a catalog without the group: the steps themselves decide
+        return True
+    return bool(readings) and all(need <= set(reads) for reads in readings.values())

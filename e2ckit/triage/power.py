@@ -9,7 +9,9 @@ Each finding has a level (ok, unknown, warn, alarm) and says what it means. What
 rest on:
 
 * FEPS flags: 1 = the condition is present (inferred: the FEControl test fixture only checks
-  0 or 1); a byte other than 0 or 1 is a warn, "unexpected value";
+  0 or 1); a byte other than 0 or 1 is "unexpected value", at the level the one judgement
+  gives it (a flag of 2 is above the 0.5 alarm bound: an alarm), a warn where the catalog
+  has no bound for it;
 * OUTPUT_STATE 0: the front end is unpowered (after a power cut the outputs stay off until
   SET_ENABLE_PWR: inferred);
 * cartridges: the FEMC firmware allows 3 on in operation plus 1 in standby-2, standby-2 for
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from e2ckit.api import sweep_rows
 from e2ckit.catalog.limits import Limits as _Limits
 from e2ckit.catalog.limits import Reading as _Reading
+from e2ckit.catalog.limits import limits_in_force
 from e2ckit.errors import Failure
 
 if TYPE_CHECKING:
@@ -133,11 +136,17 @@ def _flag(readings: Mapping[str, Reading], name: str) -> int | None:
     return int(r.value) if r is not None and r.good else None
 
 
-def _unexpected(name: str, value: int, allowed: Sequence[int] = (0, 1)) -> Finding:
-    return Finding("warn", f"{name} reads {value}: unexpected value (expected {' or '.join(map(str, allowed))})", (name,))
+def _unexpected(name: str, value: int, readings: Mapping[str, Reading], allowed: Sequence[int] = (0, 1),
+                limits: Limits | None = None) -> Finding:  # fmt: skip
+    """A byte the firmware is not known to give, at the level the one judgement gives it
+    (a FEPS flag of 2 is above its 0.5 alarm bound: an alarm, as in a sweep and ``alarms()``);
+    a warn where the catalog has no bound for it (OUTPUT_STATE 2, a band state of 3)."""
+    state, _reason, _ = (limits or limits_in_force()).judge(name, readings[name], readings, "ok")
+    level = state if state in ("warn", "alarm") else "warn"
+    return Finding(level, f"{name} reads {value}: unexpected value (expected {' or '.join(map(str, allowed))})", (name,))
 
 
-def _feps_findings(readings: Mapping[str, Reading]) -> list[Finding]:
+def _feps_findings(readings: Mapping[str, Reading], limits: Limits) -> list[Finding]:
     silent, why = _silent(readings, [*_FEPS_STATE, *_FEPS_FLAG_POINTS, *_FEPS_VOLTS])
     if silent:
         return [Finding("unknown", f"FEPS did not answer: {why}", ("FEPS.OUTPUT_STATE",))]
@@ -147,7 +156,7 @@ def _feps_findings(readings: Mapping[str, Reading]) -> list[Finding]:
         if v == 1:
             out.append(Finding("alarm", f"FEPS system interlock {side} present", (f"FEPS.SYS_INTRLK_{side}",)))
         elif v not in (None, 0):
-            out.append(_unexpected(f"FEPS.SYS_INTRLK_{side}", v))
+            out.append(_unexpected(f"FEPS.SYS_INTRLK_{side}", v, readings, limits=limits))
     for flag, (what, level) in FEPS_FLAGS.items():
         for rail in RAILS:
             name = f"FEPS.{flag}_{rail}"
@@ -155,16 +164,16 @@ def _feps_findings(readings: Mapping[str, Reading]) -> list[Finding]:
             if v == 1:
                 out.append(Finding(level, f"FEPS {RAIL_LABEL[rail]} {what}", (name,)))
             elif v not in (None, 0):
-                out.append(_unexpected(name, v))
+                out.append(_unexpected(name, v, readings, limits=limits))
     state = _flag(readings, "FEPS.OUTPUT_STATE")
     if state == 0:
         out.append(Finding("alarm", "front end unpowered (FEPS outputs off): enable them (SET_ENABLE_PWR) and allow 10 s", ("FEPS.OUTPUT_STATE",)))
     elif state not in (None, 1):
-        out.append(_unexpected("FEPS.OUTPUT_STATE", state))
+        out.append(_unexpected("FEPS.OUTPUT_STATE", state, readings, limits=limits))
     return out
 
 
-def _cartridge_findings(readings: Mapping[str, Reading]) -> list[Finding]:
+def _cartridge_findings(readings: Mapping[str, Reading], limits: Limits) -> list[Finding]:
     silent, why = _silent(readings, [*_CARTS, "FEMC.POWERED_MODULES"])
     if silent:
         return [Finding("unknown", f"cartridge power not read (FEMC): {why}", ("FEMC.POWERED_MODULES",))]
@@ -181,7 +190,7 @@ def _cartridge_findings(readings: Mapping[str, Reading]) -> list[Finding]:
         if v is None:
             continue
         if v not in (0, 1, 2):
-            out.append(_unexpected(name, v, (0, 1, 2)))
+            out.append(_unexpected(name, v, readings, (0, 1, 2), limits))
             continue
         states[band] = v
     on = [b for b, v in states.items() if v == 1]
@@ -217,11 +226,11 @@ def _judged(limits: Limits, names: Iterable[str], readings: Mapping[str, Reading
 def power_findings(limits: Limits, readings: Mapping[str, Reading], own: Mapping[str, str] | None = None) -> list[Finding]:
     """Every finding of the power subsystem (FEPS, rails, ACU flag, cartridges)."""
     own = own or {}
-    out = _feps_findings(readings)
+    out = _feps_findings(readings, limits)
     feps_silent = any(f.level == "unknown" and f.text.startswith("FEPS did not answer") for f in out)
     out += _judged(limits, [] if feps_silent else _FEPS_VOLTS, readings, own)
     out += _judged(limits, ["ACU.POWER_FAILURE"], readings, own)
-    return out + _cartridge_findings(readings)
+    return out + _cartridge_findings(readings, limits)
 
 
 def _shutdown_after_the_fact(readings: Mapping[str, Reading], femc_listed: bool) -> Finding | None:
@@ -249,7 +258,7 @@ def interlock_findings(readings: Mapping[str, Reading], femc_listed: bool = Fals
     if shutdown == 1:
         out.append(Finding("alarm", FETIM_SHUTDOWN_MEANS, ("FETIM.SHUTDOWN",)))
     elif shutdown not in (None, 0):
-        out.append(_unexpected("FETIM.SHUTDOWN", shutdown))
+        out.append(_unexpected("FETIM.SHUTDOWN", shutdown, readings))
     silent, why = _silent(readings, ["FETIM.SHUTDOWN", *(n for n in FETIM_FLAGS if n.startswith("FETIM.")), "FETIM.SAFE_TO_COOL"])
     if silent:
         out.append(Finding("unknown", f"FETIM not read (FEMC): {why}", ("FETIM.SHUTDOWN",)))
@@ -259,17 +268,17 @@ def interlock_findings(readings: Mapping[str, Reading], femc_listed: bool = Fals
         if v == 1 and not (name == "FETIM.SINGLE_FAIL" and multi == 1):
             out.append(Finding(level, what, (name,)))
         elif v not in (None, 0, 1):
-            out.append(_unexpected(name, v))
+            out.append(_unexpected(name, v, readings))
     safe = _flag(readings, "FETIM.SAFE_TO_COOL")
     if safe == 0:
         out.append(Finding("warn", "not safe to cool: the cryostat is above 5e-4 mbar, the compressor must not be started", ("FETIM.SAFE_TO_COOL",)))
     elif safe not in (None, 1):
-        out.append(_unexpected("FETIM.SAFE_TO_COOL", safe))
+        out.append(_unexpected("FETIM.SAFE_TO_COOL", safe, readings))
     status = _flag(readings, "CMPR.FETIM_STATUS_ERROR")
     if status == 1 and shutdown != 1:
         out.append(Finding("alarm", "the compressor reports a FETIM status error (interlocked by the FETIM)", ("CMPR.FETIM_STATUS_ERROR",)))
     elif status not in (None, 0, 1):
-        out.append(_unexpected("CMPR.FETIM_STATUS_ERROR", status))
+        out.append(_unexpected("CMPR.FETIM_STATUS_ERROR", status, readings))
     return out
 
 
@@ -434,7 +443,7 @@ def power_table(rows: Sequence[Any], limits: Limits | None = None) -> tuple[list
     return list(POWER_TABLE_COLUMNS), out, states
 
 
-def power_cell(readings: Mapping[str, Reading]) -> str:
+def power_cell(readings: Mapping[str, Reading], limits: Limits | None = None) -> str:
     """A few words on the front end's power for a board cell: ``FETIM shutdown``, the FEPS
     flags set, ``outputs off``, ``on``; empty when no power point was read."""
     if not any(n.startswith(("FEPS.", "FETIM.")) for n in readings):
@@ -447,7 +456,7 @@ def power_cell(readings: Mapping[str, Reading]) -> str:
         words.append("FETIM shutdown (inferred)" if _flag(readings, "CMPR.FETIM_STATUS_ERROR") == 1 else "FEMC silent")
     elif _flag(readings, "FETIM.DELAY_TRIGGERED") == 1:
         words.append("FETIM countdown")
-    words += [f.text for f in _feps_findings(readings) if f.level in ("warn", "alarm") and f.points[0] != "FEPS.OUTPUT_STATE"]
+    words += [f.text for f in _feps_findings(readings, limits or limits_in_force()) if f.level in ("warn", "alarm") and f.points[0] != "FEPS.OUTPUT_STATE"]
     state = _flag(readings, "FEPS.OUTPUT_STATE")
     if state == 0:
         words.append("outputs off")

@@ -1,0 +1,87 @@
+"""How each antenna stands in a log now (``e2ckit log status``): its latest logged cycle,
+judged by the one judgement (:func:`~e2ckit.catalog.limits.judge`, through
+:func:`~e2ckit.triage.alarms.judged`, as the board and ``alarms()`` judge a log).
+
+Read with :func:`~e2ckit.dataset.latest` (each antenna's last two cycles, in the logger's
+order of appending: nothing else of the log is read). An antenna whose latest cycle is
+not among the log's last two cycles (the logger stopped reaching it, or left it out) is
+*stale*: unknown, never ok, whatever its old readings said.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import TYPE_CHECKING, Any
+
+from e2ckit.catalog.limits import load_limits
+from e2ckit.dataset import latest
+from e2ckit.triage.alarms import judged
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["LOG_STATUS_COLUMNS", "info_label", "latest_judged", "stale_antennas"]
+
+#: columns of :func:`latest_judged`: the judged readings of each antenna's latest cycle
+LOG_STATUS_COLUMNS = ["time", "antenna", "point", "limit", "value", "text", "reason", "status", "error", "stale"]
+
+
+def info_label(cat: Any, point: str) -> str:
+    """A log keeps a good reading of an information sentinel (the compressor's 0xFFFFFFFF,
+    ``minimum off-time elapsed``) as NaN with no error and no text: the point's one
+    information sentinel's label says what it was ("" when it has none, or several)."""
+    p = cat.points.get(point)
+    labels = [label for _raw, is_error, label in getattr(p, "sentinels", ()) if not is_error]
+    return labels[0] if len(labels) == 1 else ""
+
+
+def stale_antennas(cycles: pd.DataFrame) -> dict[str, pd.Timestamp]:
+    """The antennas of ``cycles`` (:func:`~e2ckit.dataset.latest` rows, two cycles) whose
+    latest cycle is not among the log's last two (it missed two cycles or more), with its time. The log's cycle is
+    the median time between an antenna's last two cycles; a log of one cycle has no stale
+    antenna (nothing to tell it by)."""
+    antenna = cycles["antenna"].astype(object)
+    t0 = cycles[cycles["cycle"] == 0].groupby(antenna)["time"].max()
+    t1 = cycles[cycles["cycle"] == 1].groupby(antenna)["time"].max()
+    step = (t0 - t1).dropna().median()
+    if not len(t0) or step != step or step.total_seconds() <= 0:
+        return {}
+    newest = t0.max()
+    # two cycles behind (or more): not in the log's last two cycles (half a cycle of slack
+    # for a wall clock's jitter between antennas)
+    return {str(a): t for a, t in t0.items() if newest - t > 1.5 * step}
+
+
+def latest_judged(path: str | os.PathLike[str], *, antennas: Any = None, limits: Any = None) -> pd.DataFrame:
+    """The readings of each antenna's latest logged cycle, judged (``limit`` ok, warn,
+    alarm or unavailable, with the ``reason``), with ``status`` as logged and ``stale``
+    True for an antenna whose latest cycle is not among the log's last two (its
+    readings are then no reading: ``error`` ``stale: not logged since HH:MM UTC``)."""
+    import pandas as pd  # lazy: the dataset reader has loaded it already; for the empty frame
+
+    lim = load_limits(limits)
+    cycles = latest(path, 2)  # every antenna: "stale" is against the whole log's latest cycles
+    stale = stale_antennas(cycles)
+    if antennas is not None and len(cycles):
+        point = str(cycles["point"].iloc[0])  # one point: which antennas the selection names, cheaply
+        chosen = set(latest(path, 1, antennas=antennas, points=[point])["antenna"].astype(object))
+        cycles = cycles[cycles["antenna"].astype(object).isin(chosen)]
+    now = cycles[cycles["cycle"] == 0]
+    if now.empty:
+        return pd.DataFrame(columns=LOG_STATUS_COLUMNS)
+    out = judged(now, lim)
+    keys = list(zip(now["antenna"].astype(object), now["point"].astype(object), strict=True))
+    status = dict(zip(keys, now["status"].astype(object), strict=True))
+    out["status"] = [status.get(k, "ok") for k in zip(out["antenna"], out["point"], strict=True)]
+    out["error"] = out["error"].astype(object)
+    out["text"] = [
+        info_label(lim.catalog, p) if (e is None or e != e) and v != v and not t else t
+        for p, v, t, e in zip(out["point"], out["value"], out["text"], out["error"], strict=True)
+    ]  # fmt: skip
+    out["stale"] = out["antenna"].isin(list(stale))
+    for a, t in ((a, t) for a, t in stale.items() if a in set(out["antenna"])):
+        gone = (out["antenna"] == a).to_numpy()
+        why = f"stale: not logged since {t:%Y-%m-%d %H:%M} UTC"
+        out.loc[gone, ["limit", "reason", "error", "value", "text"]] = ["unavailable", why, why, math.nan, ""]
+    return out[LOG_STATUS_COLUMNS].reset_index(drop=True)
