@@ -38,7 +38,11 @@ def template(tmp_path_factory) -> Path:
 
 
 def _key(df: pd.DataFrame) -> set[tuple]:
-    return set(zip(df["time"], df["antenna"].astype(str), df["point"].astype(str), strict=True))
+    """(time, antenna, point) of every row, the time as UTC nanoseconds (plain Python
+    values hash ten times faster than Timestamps)."""
+    assert str(df["time"].dt.tz) == "UTC", df["time"].dtype
+    ns = df["time"].dt.as_unit("ns").astype("int64").tolist()
+    return set(zip(ns, df["antenna"].astype(str).tolist(), df["point"].astype(str).tolist(), strict=True))
 
 
 def _rows_of(f: Path) -> set[tuple]:
