@@ -114,7 +114,6 @@ class NotebookSuite(pytest.File):
             nb.compare_outputs = bool(options.get("compare", True))
             nb.sim_options = options
             nb.sanitize_extra = {s["regex"]: s["replace"] for s in spec.get("sanitize", [])}
-            nb.add_marker(pytest.mark.xdist_group(f"notebook-{name}"))  # its cells share one kernel
             yield nb
 
 
