@@ -34,6 +34,9 @@ Every fixture here binds loopback addresses only and never resolves a real host 
   it for the duration of the test (monkeypatch), and returns its path (for the CLI, in
   this process or in a child).
 * every test runs with ``E2CKIT_AUDIT_LOG`` in a temporary folder (controls are audited).
+* hypothesis: under CI (``$CI`` set, as ``.ci/run`` runs) the ``ci`` profile draws the same
+  examples every run (derandomized): a red CI run is red again on a rerun. A developer's
+  runs explore new examples (and replay the failures stored in ``.hypothesis/``).
 * ``sim_client``: a factory, ``sim_client(sim, "DV01", timeout=2.0)``, returning an
   ``e2ckit.client.Client`` for one antenna of a started array, closed when the test ends.
 
@@ -44,15 +47,21 @@ the module name ``conftest``. Use the fixtures.)
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from e2ckit.client import Client
 from e2ckit.errors import ValidationError
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 #: Antennas of the shared ``sim`` fixture: two DVs (compressor on channel 2), one CM (channel 3).
 SIM_ANTENNAS = ("DV01", "DV02", "CM01")
