@@ -2,13 +2,23 @@
 
 Every fixture here binds loopback addresses only and never resolves a real host name.
 
-* ``sim`` (module scope): a started ``SimulatedArray(["DV01", "DV02", "CM01"], seed=7)`` on
-  127.0.0.1 with free ports and a *stepped* clock (``SimClock(rate=None)``), so a point
+* ``sim`` (one per module): a started ``SimulatedArray(["DV01", "DV02", "CM01"], seed=7)``
+  on 127.0.0.1 with free ports and a *stepped* clock (``SimClock(rate=None)``), so a point
   reads the same bytes until a test calls ``sim.clock.advance(...)``. Shared by the tests
   of one module: a test that injects faults should clear them (``sim.clear_faults()``)
   and one that changes hardware state (controls, resets, missing LRUs) should use
   ``fresh_sim`` instead.
   It serves loopback sockets (``serve=True``): for Client, engine and CLI-process tests.
+  A module shapes it with a ``sim_array`` marker instead of defining its own ``sim``::
+
+      pytestmark = pytest.mark.sim_array(["DV01", "DA41"], seed=11, serve=False)
+
+  the antennas, then ``SimulatedArray`` keyword arguments (``serve=False``: the memory
+  driver), and: ``rate`` (the clock's; default None, stepped), ``advance`` (simulated
+  seconds run before the array starts), ``faults`` (``[(antenna, kind, params), ...]``
+  set once started), ``per_test=True`` (a new array for every test, on the test's own
+  ``clock`` fixture, for tests that change the array or drive its clock).
+* ``clock``: a new stepped ``SimClock(rate=None)`` for one test.
 * ``memory_sim`` (module scope): the same three antennas answering in memory (the memory
   driver: no sockets, no threads, virtual time), for tests that need no host:port (api,
   planning, triage, logger). ``sim.memory_array`` reaches ``sim``'s models in memory too.
@@ -21,8 +31,12 @@ Every fixture here binds loopback addresses only and never resolves a real host 
   high ports when 2000 is taken on those addresses; it skips the test, with the
   reason, when the addresses cannot be bound at all.
 * ``array_csv``: writes ``sim``'s host map to a temporary CSV, sets ``E2CKIT_ARRAY`` to
-  it for the duration of the test (monkeypatch), and returns its path.
+  it for the duration of the test (monkeypatch), and returns its path (for the CLI, in
+  this process or in a child).
 * every test runs with ``E2CKIT_AUDIT_LOG`` in a temporary folder (controls are audited).
+* hypothesis: under CI (``$CI`` set, as ``.ci/run`` runs) the ``ci`` profile draws the same
+  examples every run (derandomized): a red CI run is red again on a rerun. A developer's
+  runs explore new examples (and replay the failures stored in ``.hypothesis/``).
 * ``sim_client``: a factory, ``sim_client(sim, "DV01", timeout=2.0)``, returning an
   ``e2ckit.client.Client`` for one antenna of a started array, closed when the test ends.
 
@@ -33,15 +47,21 @@ the module name ``conftest``. Use the fixtures.)
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from e2ckit.client import Client
 from e2ckit.errors import ValidationError
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 #: Antennas of the shared ``sim`` fixture: two DVs (compressor on channel 2), one CM (channel 3).
 SIM_ANTENNAS = ("DV01", "DV02", "CM01")
@@ -76,10 +96,61 @@ def _control_audit_log(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     monkeypatch.setenv("E2CKIT_AUDIT_LOG", str(tmp_path_factory.mktemp("audit") / "control-audit.jsonl"))
 
 
+def _shape(node: pytest.Item | pytest.Collector) -> tuple[list[str], dict[str, Any]]:
+    """The antennas and keyword arguments of ``sim`` for this node: its module's
+    ``sim_array`` marker, else the three default antennas."""
+    marker = node.get_closest_marker("sim_array")
+    if marker is None:
+        return list(SIM_ANTENNAS), {}
+    antennas = marker.args[0] if marker.args else marker.kwargs.get("antennas", SIM_ANTENNAS)
+    return list(antennas), {k: v for k, v in marker.kwargs.items() if k != "antennas"}
+
+
+def _shaped_sim(antennas: list[str], options: dict[str, Any], clock: Any = None) -> Any:
+    """A started simulated array as a ``sim_array`` marker describes it."""
+    from e2ckit.clock import SimClock
+
+    options = dict(options)
+    options.pop("per_test", None)
+    advance, faults = options.pop("advance", 0), options.pop("faults", ())
+    options["clock"] = clock if clock is not None else SimClock(rate=options.pop("rate", None))
+    options.pop("rate", None)
+    s = _new_sim(antennas, **options)
+    if advance:
+        s.clock.advance(advance)
+    s.start()
+    for antenna, kind, *params in faults:
+        s.fault(antenna, kind, **(params[0] if params else {}))
+    return s
+
+
 @pytest.fixture(scope="module")
-def sim() -> Iterator[Any]:
-    """A started 3-antenna simulated array (DV01, DV02, CM01; seed 7; stepped clock)."""
-    s = _new_sim(list(SIM_ANTENNAS)).start()
+def _module_sim(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The module's shared ``sim``."""
+    s = _shaped_sim(*_shape(request.node))
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def clock() -> Any:
+    """A new stepped simulated clock (``SimClock(rate=None)``) for this test."""
+    from e2ckit.clock import SimClock
+
+    return SimClock(rate=None)
+
+
+@pytest.fixture
+def sim(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The module's simulated array (default: DV01, DV02, CM01; seed 7; stepped clock;
+    loopback sockets), shaped by its ``sim_array`` marker; one per test with ``per_test``."""
+    antennas, options = _shape(request.node)
+    if not options.get("per_test"):
+        yield request.getfixturevalue("_module_sim")
+        return
+    s = _shaped_sim(antennas, options, clock=request.getfixturevalue("clock"))
     try:
         yield s
     finally:

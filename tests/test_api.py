@@ -21,30 +21,24 @@ from e2ckit.api import TIDY_COLUMNS
 from e2ckit.catalog import default_catalog
 from e2ckit.client import Client
 from e2ckit.errors import SweepError, ValidationError
-from e2ckit.sim import SimulatedArray
-from e2ckit.clock import SimClock
 
 ANTS = ["DV01", "DA41", "CM01", "PM02"]
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatedArray(ANTS, seed=11, clock=SimClock(rate=None)) as s:
-        yield s
+FAULTY = ["DV01", "DV02", "DV03", "CM04"]
+pytestmark = pytest.mark.sim_array(ANTS, seed=11, serve=False)  # conftest's `sim`, in memory
 
 
 @pytest.fixture
-def faulty():
+def faulty(fresh_sim):
     """A private array for fault tests, so faults never leak into other tests."""
-    with SimulatedArray(["DV01", "DV02", "DV03", "CM04"], seed=3, clock=SimClock(rate=None)) as s:
-        yield s
+    return fresh_sim(FAULTY, seed=3, serve=False)
 
 
 @pytest.fixture
-def faulty_socket():
+def faulty_socket(fresh_sim):
     """``faulty`` on loopback sockets, for what only the socket driver's timing shows."""
-    with SimulatedArray(["DV01", "DV02", "DV03", "CM04"], seed=3, clock=SimClock(rate=None), serve=True) as s:
-        yield s
+    return fresh_sim(FAULTY, seed=3)
 
 
 def _served(value: object, dtype: str) -> float:

@@ -31,25 +31,16 @@ from e2ckit.cli import (
     parse_int,
     resolve_target,
 )
-from e2ckit.sim import SimulatedArray
 
 ANTENNAS = ["DV01", "DV02", "DA41", "CM01", "PM01"]
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    s = SimulatedArray(ANTENNAS, seed=7)
-    s.start()
-    path = tmp_path_factory.mktemp("array") / "array.csv"
-    s.write_array(path)
-    s.csv = str(path)
-    yield s
-    s.stop()
+# conftest's `sim` on loopback (real-time clock), reached through E2CKIT_ARRAY (array_csv)
+pytestmark = pytest.mark.sim_array(ANTENNAS, seed=7, rate=1.0)
 
 
 @pytest.fixture(autouse=True)
-def env(sim, tmp_path, monkeypatch):
-    monkeypatch.setenv("E2CKIT_ARRAY", sim.csv)
+def env(sim, array_csv, tmp_path, monkeypatch):
     monkeypatch.setenv("E2CKIT_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     sim.clear_faults()
     return tmp_path

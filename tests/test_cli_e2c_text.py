@@ -19,26 +19,17 @@ import typer.main
 from typer.testing import CliRunner
 
 from e2ckit.cli import app
-from e2ckit.sim import SimulatedArray
-from e2ckit.clock import SimClock
 
 E2C_CLIENT = shutil.which("e2c-client", path=os.path.dirname(sys.executable)) or shutil.which("e2c-client")
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    # a stepped clock: the simulated readings hold still between the two clients' requests
-    s = SimulatedArray(["DV01", "CM01"], seed=7, clock=SimClock(rate=None)).start()
-    path = tmp_path_factory.mktemp("array") / "array.csv"
-    s.write_array(path)
-    s.csv = str(path)
-    yield s
-    s.stop()
+# conftest's `sim` on loopback, reached through E2CKIT_ARRAY (array_csv); a stepped clock:
+# the simulated readings hold still between the two clients' requests
+pytestmark = pytest.mark.sim_array(["DV01", "CM01"], seed=7)
 
 
 @pytest.fixture(autouse=True)
-def _env(sim, monkeypatch, tmp_path):
-    monkeypatch.setenv("E2CKIT_ARRAY", sim.csv)
+def _env(sim, array_csv, monkeypatch, tmp_path):
     monkeypatch.setenv("E2CKIT_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     sim.clear_faults()
 

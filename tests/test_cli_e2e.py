@@ -18,25 +18,19 @@ import pytest
 from simhelpers import cli_on_a_terminal
 
 from e2ckit.dataset import load
-from e2ckit.sim import SimulatedArray
 
 HEAVY = ("pandas", "pyarrow", "matplotlib", "ipywidgets")
 ANTENNAS = ["DV01", "DV02", "CM01", "PM02"]
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    s = SimulatedArray(ANTENNAS, seed=11)
-    s.start()
-    s.csv = str(s.write_array(tmp_path_factory.mktemp("e2e") / "array.csv"))
-    yield s
-    s.stop()
+# conftest's `sim` on loopback (real-time clock): the child finds it through E2CKIT_ARRAY
+pytestmark = pytest.mark.sim_array(ANTENNAS, seed=11, rate=1.0)
 
 
 @pytest.fixture
-def env(sim, tmp_path):
+def env(sim, array_csv, tmp_path):
     e = dict(os.environ)
-    e["E2CKIT_ARRAY"] = sim.csv
+    e["E2CKIT_ARRAY"] = str(array_csv)
     e["E2CKIT_AUDIT_LOG"] = str(tmp_path / "audit.jsonl")
     e.pop("COLUMNS", None)
     sim.clear_faults()

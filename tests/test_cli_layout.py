@@ -22,30 +22,20 @@ from typer.testing import CliRunner
 
 from e2ckit.cli import app
 from e2ckit.cli.output import Table, plain
-from e2ckit.sim import SimulatedArray
-from e2ckit.clock import SimClock
 
 ANTENNAS = ["DV01", "DV02", "DV03", "DA41", "CM01", "PM01"]
 WIDTHS = (80, 120)
 MARKS = ("!!", "!")
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    clock = SimClock(rate=None)
-    s = SimulatedArray(ANTENNAS, seed=5, clock=clock, scenario="outage")
-    clock.advance(hours=4)  # back from the outage, cryostats warm: alarms
-    s.start()
-    s.fault("DV03", "down")
-    s.fault("PM01", "error", code=5002)
-    s.csv = str(s.write_array(tmp_path_factory.mktemp("layout") / "array.csv"))
-    yield s
-    s.stop()
+# conftest's `sim` on loopback, reached through E2CKIT_ARRAY (array_csv): 4 h into the
+# outage scenario (back from the outage, cryostats warm: alarms), DV03 down, PM01 erring
+pytestmark = pytest.mark.sim_array(ANTENNAS, seed=5, scenario="outage", advance=4 * 3600,
+                                   faults=[("DV03", "down"), ("PM01", "error", {"code": 5002})])  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
-def env(sim, tmp_path, monkeypatch):
-    monkeypatch.setenv("E2CKIT_ARRAY", sim.csv)
+def env(sim, array_csv, tmp_path, monkeypatch):
     monkeypatch.setenv("E2CKIT_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     monkeypatch.delenv("COLUMNS", raising=False)
 

@@ -44,20 +44,11 @@ from e2ckit.sim import SimulatedArray
 from e2ckit.clock import DEFAULT_EPOCH, SimClock
 
 ANTS = ["DV01", "CM03", "DA41"]
+# conftest's `sim`: these antennas in memory, a new array on the test's own stepped `clock`
+pytestmark = pytest.mark.sim_array(ANTS, seed=7, latency=0.0, serve=False, per_test=True)
 CRYO = [p.name for p in default_catalog().resolve("cryo")]
 NC = len(CRYO)  # points per antenna in "cryo"
 NB = NC + len(default_catalog().resolve("cmpr"))  # ... in "cryo" + "cmpr"
-
-
-@pytest.fixture
-def clock() -> SimClock:
-    return SimClock(rate=None)
-
-
-@pytest.fixture
-def sim(clock):
-    with SimulatedArray(ANTS, seed=7, clock=clock, latency=0.0) as s:
-        yield s
 
 
 def parts(path: Path) -> list[Path]:

@@ -44,6 +44,8 @@ from e2ckit.wire.frames import NodeRecord, Reply, Request
 duckdb = pytest.importorskip("duckdb")
 
 ANTS = ["DV01", "CM03", "DA41"]
+# conftest's `sim`: these antennas in memory, a new array on the test's own stepped `clock`
+pytestmark = pytest.mark.sim_array(ANTS, seed=7, latency=0.0, serve=False, per_test=True)
 CRYO = [p.name for p in default_catalog().resolve("cryo")]
 NC = len(CRYO)
 CHILD = Path(__file__).with_name("logger_child.py")
@@ -85,17 +87,6 @@ def once(path: Path, expected: int) -> None:
     state = path / ".e2ckit"
     assert not (state / "compact.json").exists()
     assert not [p for p in (state / "tmp").rglob("*") if p.is_file()] if (state / "tmp").exists() else True
-
-
-@pytest.fixture
-def clock() -> SimClock:
-    return SimClock(rate=None)
-
-
-@pytest.fixture
-def sim(clock):
-    with SimulatedArray(ANTS, seed=7, clock=clock, latency=0.0) as s:
-        yield s
 
 
 # -- 13.4: a killed logger loses at most the last cycle ---------------------------------------

@@ -12,18 +12,12 @@ import struct
 import pytest
 
 from e2ckit.catalog import default_catalog
-from e2ckit.clock import SimClock
 from e2ckit.sim.lru import AcuNode, AmbsiNode, CmprNode, E2cNode, FemcNode, FepsNode, LorrNode
 from e2ckit.sim.model import AntennaModel
 from e2ckit.sim.physics import MIN_OFF_S, Physics, PhysicsParams
 from e2ckit.wire.frames import Mode, Request
 
 H = 3600.0
-
-
-@pytest.fixture
-def clock():
-    return SimClock(rate=None)
 
 
 @pytest.fixture

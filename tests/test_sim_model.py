@@ -23,11 +23,6 @@ H = 3600.0
 
 
 @pytest.fixture
-def clock():
-    return SimClock(rate=None)
-
-
-@pytest.fixture
 def catalog():
     try:
         from e2ckit.catalog import default_catalog

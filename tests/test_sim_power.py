@@ -10,18 +10,12 @@ import pytest
 
 from e2ckit.catalog import default_catalog
 from e2ckit.errors import ErrorCode
-from e2ckit.clock import SimClock
 from e2ckit.sim.model import AntennaModel
 from e2ckit.sim.scenario import Scenario, load_scenario
 from e2ckit.wire.frames import Mode, Request
 
 CAT = default_catalog()
 H = 3600.0
-
-
-@pytest.fixture
-def clock():
-    return SimClock(rate=None)
 
 
 def read(m, point):
