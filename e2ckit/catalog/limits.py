@@ -77,13 +77,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOUND_FIELDS",
+    "COLD_BELOW_K",
     "SITE_ENV",
     "Bounds",
     "Expectation",
     "Finding",
     "Limits",
     "Reading",
+    "cold_below_k",
     "interlock_k",
+    "is_cold",
     "judge",
     "judge_rows",
     "judge_values",
@@ -698,6 +701,25 @@ def interlock_k(catalog: Catalog | None = None) -> float:
     if catalog is None:
         catalog = default_catalog()
     return float(catalog.derived["FEMC.LO_PA_BLOCKED"].threshold)
+
+
+#: "Cold", the one definition: the end of pumping of FEControl ``OPTIMIZE/CryostatPumping``
+#: (e2c-protocol.md §15): the 4K stage (TEMP0) below 5 K **and** the 15K stage (TEMP5) below
+#: 30 K, both strictly and both valid readings. The recovery steps (``recovery.toml``'s
+#: ``cold`` condition), ``recovery()``'s ``cold`` column and its ETA targets all read it here;
+#: a site limits file does not move it (it is a procedure's rule, not a judgement's bound).
+COLD_BELOW_K: Mapping[str, float] = {"FEMC.TEMP0": 5.0, "FEMC.TEMP5": 30.0}
+
+
+def cold_below_k() -> dict[str, float]:
+    """:data:`COLD_BELOW_K` as a new dict: point -> the bound (K) it must read below."""
+    return dict(COLD_BELOW_K)
+
+
+def is_cold(values: Mapping[str, float]) -> bool:
+    """Whether ``values`` (point -> K; a missing or NaN reading is never cold) show the
+    cryostat cold: every stage of :data:`COLD_BELOW_K` below its bound."""
+    return all(float(values.get(p, math.nan)) < k for p, k in COLD_BELOW_K.items())
 
 
 def safe_to_cool_mbar(catalog: Catalog | None = None) -> float:

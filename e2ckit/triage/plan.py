@@ -14,8 +14,8 @@ gives one row per (antenna, step) with its status:
 * ``stalled``: it has been current longer than its ``stall_after`` (known from the
   journal of :func:`e2ckit.triage.recover.recover`).
 
-Layering: triage; imports api (the sweep), catalog, errors and the sim clock's duration
-parser only.
+Layering: triage; imports api (the sweep), catalog (its limits' one definition of
+"cold"), errors and the clock's duration parser only.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from e2ckit.api import sweep_rows
+from e2ckit.catalog.limits import cold_below_k
 from e2ckit.clock import parse_duration
 from e2ckit.errors import CatalogError
 from e2ckit.planning import catalog_of
@@ -186,6 +187,8 @@ def _cond(text: object, label: str, where: str, cat: Catalog) -> tuple[Cond, ...
     text = text.strip()
     if text == "answers":
         return (Cond(None, "answers", text=text),)
+    if text == "cold":  # the one definition of "cold" (catalog.limits), not a copy of its numbers
+        return tuple(Cond(p, "<", k, text=f"{p} < {k:g}") for p, k in cold_below_k().items())
     m = _COND_RE.match(text)
     if m is None:
         raise _err(label, where, f"cannot read condition {text!r} (POINT OP NUMBER, POINT in LO..HI, POINT answers)")
