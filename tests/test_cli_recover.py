@@ -72,7 +72,9 @@ def test_without_yes_and_without_a_terminal_nothing_is_sent(run, tmp_path: Path)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("recover", "DV01", "--until", "colder"), "--until 'colder' is not a step"),
+        (("recover", "DV01", "--until", "colder"), "--until 'colder' is not a phase or a step: phases power, vacuum, "
+                                                     "cooling, closing, done; steps reachable, powered"),
+        (("recover", "DV01", "--until", "step:vacuum"), "--until 'step:vacuum' is not a phase or a step"),
         (("recover", "XX01", "--yes"), "XX01"),
         (("recover", "DV01", "--wait", "soon"), "--wait 'soon' is not a duration"),
     ],

@@ -23,6 +23,7 @@ from e2ckit.cli.options import (
 )
 from e2ckit.cli.target import active_array
 from e2ckit.clock import parse_duration
+from e2ckit.errors import ValidationError
 
 #: exit status by the worst antenna outcome (best first)
 _EXIT = {"reached": EXIT_OK, "waiting": EXIT_WAITING, "stalled": EXIT_STALLED, "refused": EXIT_REFUSED,
@@ -55,20 +56,28 @@ def _plan_status(plan: Any, until: str) -> int:
     return EXIT_STALLED if {"blocked", "stalled"} & set(firsts) else EXIT_WAITING
 
 
-def _current_lines(plan: Any, until: str) -> list[str]:
-    """One line per antenna: the first step not done (up to ``until``), or done."""
+def _in(seconds: float) -> str:
+    """``in 20 s``, ``in 35 min``, ``in 6.2 h``: an ETA as a person reads it."""
+    if seconds < 120:
+        return f"in {seconds:.0f} s"
+    return f"in {seconds / 60:.0f} min" if seconds < 7200 else f"in {seconds / 3600:.1f} h"
+
+
+def _current_lines(plan: Any, until: str, label: str) -> list[str]:
+    """One line per antenna: the first step not done (up to step ``until``, which the user
+    called ``label``), or reached."""
     lines = []
     for antenna, rows in plan.groupby("antenna", sort=False):
         steps = list(rows.step)
         rows = rows.iloc[: steps.index(until) + 1]
         pending = rows[rows.status != "done"]
         if pending.empty:
-            lines.append(f"{antenna}  {until} reached")
+            lines.append(f"{antenna}  {label} reached")
             continue
         r = pending.iloc[0]
         why = f": {r.blocked_by}" if r.blocked_by else ""
-        eta = f" (in {r.eta.total_seconds():.0f} s)" if r.eta == r.eta else ""
-        lines.append(f"{antenna}  {r.step} {r.status}, {r.action}{why}{eta}; {len(pending)} step(s) to {until}")
+        eta = f" ({_in(r.eta.total_seconds())})" if r.eta == r.eta else ""
+        lines.append(f"{antenna}  {r.step} {r.status}, {r.action}{why}{eta}; {len(pending)} step(s) to {label}")
     return lines
 
 
@@ -94,35 +103,39 @@ def _reporter(notifier: Any) -> Any:
     return event
 
 
-def _checked(until: str, wait: str, interval: str, watch: bool, url: str | None) -> tuple[Any, float, float]:
-    """The steps, --wait and --interval in seconds; BadInput (exit 2) before anything is sent."""
-    from e2ckit.triage.plan import shipped_steps  # lazy: --help stays fast
+def _checked(until: str, wait: str, interval: str, watch: bool, url: str | None) -> tuple[Any, str, float, float]:
+    """The steps, the step --until names, --wait and --interval in seconds; BadInput (exit
+    2) before anything is sent."""
+    from e2ckit.triage.plan import resolve_until, shipped_steps  # lazy: --help stays fast
 
     steps = shipped_steps()
-    ids = [s.id for s in steps]
-    if until not in ids:
-        raise BadInput(f"--until {until!r} is not a step: one of {', '.join(ids)}")
+    try:
+        target = resolve_until(until, steps, what="--until")
+    except ValidationError as exc:
+        raise BadInput(str(exc)) from None
     wait_s, interval_s = _seconds("--wait", wait), _seconds("--interval", interval)
     if interval_s <= 0:
         raise BadInput("--interval must be more than 0")
     if url is not None and not url.startswith(("http://", "https://")):
         raise BadInput(f"--notify-url {url!r} is not an http:// or https:// URL")
-    return steps, (math.inf if watch else wait_s), interval_s
+    return steps, target, (math.inf if watch else wait_s), interval_s
 
 
-def _watch_plan(names: Any, array: Any, until: str, interval: float, timeout: float, report: Any) -> int:
+def _watch_plan(names: Any, array: Any, until: tuple[str, str], interval: float, timeout: float, report: Any) -> int:
     """--dry-run --watch: re-plan every ``interval`` and report each antenna's current
-    step as it changes, until every antenna has reached ``until``. Sends nothing."""
+    step as it changes, until every antenna has reached ``until`` (step id, as the user
+    called it). Sends nothing."""
     from e2ckit.triage.plan import plan_recovery  # lazy: --help stays fast
 
     seen: dict[str, tuple[str, str]] = {}
+    step, label = until
     while True:
         plan = plan_recovery(names, array=array, timeout=timeout)
         reached = True
         for antenna, rows in plan.groupby("antenna", sort=False):
-            rows = rows.iloc[: list(rows.step).index(until) + 1]
+            rows = rows.iloc[: list(rows.step).index(step) + 1]
             pending = rows[rows.status != "done"]
-            now = (until, "reached") if pending.empty else (pending.iloc[0].step, pending.iloc[0].status)
+            now = (label, "reached") if pending.empty else (pending.iloc[0].step, pending.iloc[0].status)
             reached &= pending.empty
             if seen.get(antenna) != now:
                 seen[antenna] = now
@@ -139,7 +152,7 @@ def recover_cmd(
     antennas: str = typer.Argument(..., help="DV01,DV02 | DV | all"),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the plan; send nothing"),
     yes: bool = typer.Option(False, "--yes", help="do not ask (scripts); every control is still audited"),
-    until: str = typer.Option("operational", "--until", help="stop at this step (cold, compressor, ...)"),
+    until: str = typer.Option("operational", "--until", help="a phase (power vacuum cooling closing done) or a step (cold...)"),
     wait: str = typer.Option("10m", "--wait", help="real time to keep reading gates that open with time"),
     interval: str = typer.Option("10s", "--interval", help="real time between reads while waiting"),
     watch: bool = typer.Option(False, "--watch", help="keep going until every antenna reaches --until"),
@@ -152,6 +165,9 @@ def recover_cmd(
     sending and each effect read back; antennas in parallel. --dry-run --watch follows
     the plan without sending anything.
 
+    --until takes a phase (power, vacuum, cooling, closing, done: every step of it done) or
+    a step id (cold, compressor, ...); cooling is the phase, step:cooling the step.
+
     Exit status: 0 every antenna reached --until, 7 some still wait, 8 some stalled or
     need a person, 4 refused or declined, 1 an error, 2 bad input (nothing sent).
 
@@ -162,13 +178,14 @@ def recover_cmd(
     from e2ckit.triage.notify import Notifier
 
     # lazy: pulls the api and transport; keeps --help fast
+    from e2ckit.triage.journal import journal_dir
     from e2ckit.triage.plan import plan_recovery
 
-    steps, wait_s, interval_s = _checked(until, wait, interval, watch, notify_url)
+    steps, target, wait_s, interval_s = _checked(until, wait, interval, watch, notify_url)
     array = ctx.meta.get("e2ckit.sim") or active_array()
     names = None if antennas.strip().lower() == "all" else antennas
-    plan = plan_recovery(names, array=array, timeout=timeout)
-    for line in _current_lines(plan, until):
+    plan = plan_recovery(names, array=array, timeout=timeout, journal=journal_dir())
+    for line in _current_lines(plan, target, until):
         typer.echo(line)
     notifier = Notifier(notify_command, notify_url)
     try:
@@ -176,7 +193,8 @@ def recover_cmd(
         if dry_run:
             # a dry run says by its status where the plan stands: a script sees an antenna
             # that waits (7) or needs a person (8) without parsing the lines
-            code = _watch_plan(names, array, until, interval_s, timeout, report) if watch else _plan_status(plan, until)
+            code = (_watch_plan(names, array, (target, until), interval_s, timeout, report) if watch
+                    else _plan_status(plan, target))  # fmt: skip
         else:
             _confirm(yes)
             code = _carry_out(names, array, steps, until, wait_s, interval_s, timeout, report)

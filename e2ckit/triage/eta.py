@@ -53,7 +53,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["HORIZON_PENALTY", "MAX_WIDTH", "MIN_SPREAD", "QUANTILE", "Eta", "cooldown_interval"]
+__all__ = ["HORIZON_PENALTY", "MAX_WIDTH", "MIN_SPREAD", "QUANTILE", "Eta", "cooldown_interval", "pumpdown_seconds"]
 
 #: the interval is the ensemble's QUANTILE..1-QUANTILE quantiles (calibrated, see above)
 QUANTILE = 0.2
@@ -186,3 +186,40 @@ def cooldown_interval(hours: Any, temps: Any, target: float, floor: tuple[float,
     if high - low > MAX_WIDTH * max(central, 1.0) or high > HORIZON_H:
         return _NOT_YET  # a central figure would be read as an estimate: none
     return Eta(central, low, high)
+
+
+#: the pump-down ETA reads the last this many seconds of readings, needs this many of them
+#: over at least this span (else "too early")
+PUMP_WINDOW_S = 3600.0
+PUMP_MIN_SAMPLES = 3
+PUMP_MIN_SPAN_S = 300.0
+
+
+def pumpdown_seconds(times_s: Any, mbar: Any, target: float) -> float:
+    """Seconds from the last reading until a falling pressure reaches ``target`` (mbar) if it
+    keeps falling by the same factor per unit time as over the last :data:`PUMP_WINDOW_S`:
+    ``ln p`` extrapolated along its least-squares line (a vessel pumped at a constant speed,
+    ``dp/dt = −(S/V)·p``, the first-order pump-down model). No public pump-down curve of an
+    ALMA cryostat exists, and outgassing makes a real pump-down slow down as it goes, so read
+    the figure as "not before": it is the recent rate held.
+
+    ``0``: already at or below ``target``; ``inf``: not falling over the window; NaN: too
+    early to tell (fewer than :data:`PUMP_MIN_SAMPLES` good readings, or a span under
+    :data:`PUMP_MIN_SPAN_S`). Non-positive or NaN readings are skipped."""
+    t = np.asarray(times_s, dtype=float)
+    p = np.asarray(mbar, dtype=float)
+    if t.shape != p.shape:
+        raise ValueError(f"pumpdown_seconds: {t.size} times but {p.size} pressures")
+    ok = np.isfinite(t) & np.isfinite(p) & (p > 0)
+    order = np.argsort(t[ok], kind="stable")
+    t, p = t[ok][order], p[ok][order]
+    if len(t) and p[-1] <= target:
+        return 0.0
+    keep = t >= (t[-1] - PUMP_WINDOW_S if len(t) else 0.0)
+    t, p = t[keep], p[keep]
+    if len(t) < PUMP_MIN_SAMPLES or t[-1] - t[0] < PUMP_MIN_SPAN_S:
+        return math.nan
+    slope = float(np.polyfit(t - t[-1], np.log(p), 1)[0])
+    if slope >= 0:
+        return math.inf
+    return (math.log(target) - math.log(float(p[-1]))) / slope
