@@ -188,20 +188,22 @@ def cooldown_interval(hours: Any, temps: Any, target: float, floor: tuple[float,
     return Eta(central, low, high)
 
 
-#: the pump-down ETA reads the last this many seconds of readings, needs this many of them
-#: over at least this span (else "too early")
+#: the pump-down ETA reads at most the last this many seconds of readings, from the highest
+#: of them on (the pump-down so far), and needs this many over at least this span (else
+#: "too early")
 PUMP_WINDOW_S = 3600.0
 PUMP_MIN_SAMPLES = 3
-PUMP_MIN_SPAN_S = 300.0
+PUMP_MIN_SPAN_S = 60.0
 
 
 def pumpdown_seconds(times_s: Any, mbar: Any, target: float) -> float:
     """Seconds from the last reading until a falling pressure reaches ``target`` (mbar) if it
-    keeps falling by the same factor per unit time as over the last :data:`PUMP_WINDOW_S`:
-    ``ln p`` extrapolated along its least-squares line (a vessel pumped at a constant speed,
-    ``dp/dt = −(S/V)·p``, the first-order pump-down model). No public pump-down curve of an
-    ALMA cryostat exists, and outgassing makes a real pump-down slow down as it goes, so read
-    the figure as "not before": it is the recent rate held.
+    keeps falling by the same factor per unit time as since its highest reading within the
+    last :data:`PUMP_WINDOW_S`: ``ln p`` extrapolated along its least-squares line (a vessel
+    pumped at a constant speed, ``dp/dt = −(S/V)·p``, the first-order pump-down model). No
+    public pump-down curve of an ALMA cryostat exists: this is the recent rate held, no more.
+    A pump-down slowing as outgassing takes over gets there later than it says; one just
+    begun (a valve still opening) may get there sooner. No interval is claimed.
 
     ``0``: already at or below ``target``; ``inf``: not falling over the window; NaN: too
     early to tell (fewer than :data:`PUMP_MIN_SAMPLES` good readings, or a span under
@@ -217,6 +219,11 @@ def pumpdown_seconds(times_s: Any, mbar: Any, target: float) -> float:
         return 0.0
     keep = t >= (t[-1] - PUMP_WINDOW_S if len(t) else 0.0)
     t, p = t[keep], p[keep]
+    if len(t) >= PUMP_MIN_SAMPLES and t[-1] - t[0] >= PUMP_MIN_SPAN_S and p[-1] >= p.max():
+        return math.inf  # the latest reading is the highest: rising (or flat), not pumping down
+    if len(t):  # the pump-down began at the highest reading: what came before is not it
+        top = int(np.argmax(p))
+        t, p = t[top:], p[top:]
     if len(t) < PUMP_MIN_SAMPLES or t[-1] - t[0] < PUMP_MIN_SPAN_S:
         return math.nan
     slope = float(np.polyfit(t - t[-1], np.log(p), 1)[0])
