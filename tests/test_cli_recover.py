@@ -134,3 +134,30 @@ def test_watch_follows_the_plan_and_notifies_command_and_url(run, tmp_path: Path
 def test_a_notify_url_that_is_not_http_is_bad_input(run, tmp_path: Path) -> None:
     r = run("--simulate", "recover", "DV01", "--dry-run", "--notify-url", "ftp://x")
     assert r.exit_code == EXIT_BAD_INPUT and "--notify-url 'ftp://x'" in r.output
+
+
+def test_ctrl_c_stops_a_watching_recovery_at_once(tmp_path: Path) -> None:
+    """SIGINT to `recover --watch` (whose antenna threads would otherwise read on forever):
+    exit 130 promptly, saying how to continue; the journal keeps what was sent."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "E2CKIT_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+           "E2CKIT_RECOVER_JOURNAL": str(tmp_path / "journal")}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "e2ckit", *OUTAGE, "recover", "DV01", "--yes", "--watch", "--until", "cold"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        for line in proc.stdout:  # the turbo's control out: the recovery is under way
+            if "turbo sent" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)  # an interval is 10 s: it must not wait for it
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted: nothing more is sent; rerun the same command to continue" in stderr
+    assert '"step": "turbo", "event": "sent"' in (tmp_path / "journal" / "DV01.jsonl").read_text()

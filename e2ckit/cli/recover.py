@@ -13,6 +13,7 @@ import typer
 from e2ckit.cli.app import app
 from e2ckit.cli.guard import err, guard
 from e2ckit.cli.options import (
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_REFUSED,
@@ -208,8 +209,12 @@ def _carry_out(names: Any, array: Any, steps: Any, until: str, wait: float, inte
     """recover() with the CLI's reporting; the exit status of the worst outcome."""
     from e2ckit.triage.recover import recover  # lazy: --help stays fast
 
-    out = recover(names, confirm=True, array=array, until=until, wait=wait, interval=interval,
-                  timeout=timeout, on_event=report, steps=steps)  # fmt: skip
+    try:
+        out = recover(names, confirm=True, array=array, until=until, wait=wait, interval=interval,
+                      timeout=timeout, on_event=report, steps=steps)  # fmt: skip
+    except KeyboardInterrupt:  # every antenna's thread stopped at its next read (recover())
+        err("interrupted: nothing more is sent; rerun the same command to continue (the journal keeps its place)")
+        return EXIT_INTERRUPTED
     for r in out.itertuples():
         typer.echo(f"{r.antenna}  {r.outcome}" + (f" at {r.step}" if r.step else "") + f": {r.reason}")
     worst = next(w for w in _WORST if w in set(out.outcome))

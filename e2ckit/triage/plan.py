@@ -327,7 +327,7 @@ def plan_points(steps: Sequence[Step]) -> list[str]:
 
 #: one antenna's history of some points: point -> (times in UNIX seconds, values), sorted
 History = Mapping[str, tuple[Sequence[float], Sequence[float]]]
-_NO_LOG = "no ETA without a log of its readings (log=)"
+_NO_LOG = "no ETA without a log of its readings"
 _TOO_EARLY = "ETA too early to tell"
 
 

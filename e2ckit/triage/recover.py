@@ -24,6 +24,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +58,7 @@ __all__ = ["JOURNAL_ENV", "OUTCOMES", "Journal", "Outcome", "journal_dir", "reco
 OUTCOMES = ("reached", "waiting", "stalled", "refused", "error")
 #: seconds between reads of a control's effect (at most; ``interval`` if shorter)
 READBACK_S = 2.0
+_STOPPED = "interrupted: rerun the same command to continue (the journal keeps its place)"
 
 
 @dataclass
@@ -106,6 +108,17 @@ class _Run:
     audit_log: Any
     journal: Path
     on_event: Callable[[str, str, str, str], None] | None
+    #: set on Ctrl-C: every antenna's thread stops at its next read (the journal keeps its place)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def pause(self, seconds: float) -> bool:
+        """Wait ``seconds`` between reads; False once the run is to stop. The real clock's
+        wait is the stop event's, so Ctrl-C ends it at once, not an interval later."""
+        if self.sleep is time.sleep:
+            self.stop.wait(seconds)
+        else:
+            self.sleep(seconds)
+        return not self.stop.is_set()
 
     def event(self, antenna: str, step: str, what: str, detail: str = "") -> None:
         if self.on_event is not None:
@@ -165,7 +178,8 @@ def _one(run: _Run, antenna: str) -> Outcome:
             if status == "ready" and step.id in journal.sent:
                 # sent before (this run, or one that was killed): read its effect back until
                 # it shows or the step stalls (not bounded by ``wait``), never repeat it
-                run.sleep(min(run.interval, READBACK_S))
+                if not run.pause(min(run.interval, READBACK_S)):
+                    return Outcome(antenna, "waiting", step.id, _STOPPED, sent)
                 continue
             if status == "ready":
                 try:
@@ -182,7 +196,8 @@ def _one(run: _Run, antenna: str) -> Outcome:
                 return Outcome(antenna, "stalled", step.id, f"{status}: {row['blocked_by']}", sent)
             if time.monotonic() - started >= run.wait:
                 return Outcome(antenna, "waiting", step.id, row["blocked_by"] or "waiting", sent)
-            run.sleep(run.interval)
+            if not run.pause(run.interval):
+                return Outcome(antenna, "waiting", step.id, _STOPPED, sent)
 
 
 def _check_writable(audit_log: Any, journal: Path) -> None:
@@ -252,5 +267,9 @@ def recover(
 
     # one thread per antenna: a waiting antenna sleeps in its thread and must not hold up another
     with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
-        outcomes = list(pool.map(guarded, names))
+        try:
+            outcomes = list(pool.map(guarded, names))
+        except BaseException:  # Ctrl-C (KeyboardInterrupt) in the caller's thread: stop them all
+            run.stop.set()
+            raise
     return pd.DataFrame([o.__dict__ for o in outcomes], columns=["antenna", "outcome", "step", "reason", "sent"])
