@@ -77,6 +77,7 @@ def test_without_yes_and_without_a_terminal_nothing_is_sent(run, tmp_path: Path)
         (("recover", "DV01", "--until", "step:vacuum"), "--until 'step:vacuum' is not a phase or a step"),
         (("recover", "XX01", "--yes"), "XX01"),
         (("recover", "DV01", "--wait", "soon"), "--wait 'soon' is not a duration"),
+        (("recover", "DV01", "--dry-run", "--log", "no/such/log"), "--log 'no/such/log': no such directory"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(run, tmp_path: Path, args: tuple[str, ...], message: str) -> None:

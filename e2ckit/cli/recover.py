@@ -4,6 +4,7 @@ journaled); see :mod:`e2ckit.triage.recover`."""
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from typing import Any
@@ -104,7 +105,8 @@ def _reporter(notifier: Any) -> Any:
     return event
 
 
-def _checked(until: str, wait: str, interval: str, watch: bool, url: str | None) -> tuple[Any, str, float, float]:
+def _checked(until: str, wait: str, interval: str, watch: bool, url: str | None,
+             log: str | None) -> tuple[Any, str, float, float]:  # fmt: skip
     """The steps, the step --until names, --wait and --interval in seconds; BadInput (exit
     2) before anything is sent."""
     from e2ckit.triage.plan import resolve_until, shipped_steps  # lazy: --help stays fast
@@ -117,12 +119,15 @@ def _checked(until: str, wait: str, interval: str, watch: bool, url: str | None)
     wait_s, interval_s = _seconds("--wait", wait), _seconds("--interval", interval)
     if interval_s <= 0:
         raise BadInput("--interval must be more than 0")
+    if log is not None and not os.path.isdir(log):
+        raise BadInput(f"--log {log!r}: no such directory (a log written by e2ckit log)")
     if url is not None and not url.startswith(("http://", "https://")):
         raise BadInput(f"--notify-url {url!r} is not an http:// or https:// URL")
     return steps, target, (math.inf if watch else wait_s), interval_s
 
 
-def _watch_plan(names: Any, array: Any, until: tuple[str, str], interval: float, timeout: float, report: Any) -> int:
+def _watch_plan(names: Any, array: Any, until: tuple[str, str], interval: float, timeout: float, report: Any,
+                log: str | None) -> int:  # fmt: skip
     """--dry-run --watch: re-plan every ``interval`` and report each antenna's current
     step as it changes, until every antenna has reached ``until`` (step id, as the user
     called it). Sends nothing."""
@@ -131,7 +136,7 @@ def _watch_plan(names: Any, array: Any, until: tuple[str, str], interval: float,
     seen: dict[str, tuple[str, str]] = {}
     step, label = until
     while True:
-        plan = plan_recovery(names, array=array, timeout=timeout)
+        plan = plan_recovery(names, array=array, timeout=timeout, log=log)
         reached = True
         for antenna, rows in plan.groupby("antenna", sort=False):
             rows = rows.iloc[: list(rows.step).index(step) + 1]
@@ -159,6 +164,7 @@ def recover_cmd(
     watch: bool = typer.Option(False, "--watch", help="keep going until every antenna reaches --until"),
     notify_command: str | None = typer.Option(None, "--notify-command", help="run CMD per transition, JSON on stdin"),
     notify_url: str | None = typer.Option(None, "--notify-url", help="POST each transition as JSON to URL"),
+    log: str | None = typer.Option(None, "--log", metavar="DIR", help="a log of them (e2ckit log): pump/cool ETAs"),
     timeout: float = TimeoutOpt,
 ) -> None:
     """Bring front ends back after an outage: the plan per antenna (steps gated by the
@@ -182,10 +188,10 @@ def recover_cmd(
     from e2ckit.triage.journal import journal_dir
     from e2ckit.triage.plan import plan_recovery
 
-    steps, target, wait_s, interval_s = _checked(until, wait, interval, watch, notify_url)
+    steps, target, wait_s, interval_s = _checked(until, wait, interval, watch, notify_url, log)
     array = ctx.meta.get("e2ckit.sim") or active_array()
     names = None if antennas.strip().lower() == "all" else antennas
-    plan = plan_recovery(names, array=array, timeout=timeout, journal=journal_dir())
+    plan = plan_recovery(names, array=array, timeout=timeout, journal=journal_dir(), log=log)
     for line in _current_lines(plan, target, until):
         typer.echo(line)
     notifier = Notifier(notify_command, notify_url)
@@ -194,7 +200,7 @@ def recover_cmd(
         if dry_run:
             # a dry run says by its status where the plan stands: a script sees an antenna
             # that waits (7) or needs a person (8) without parsing the lines
-            code = (_watch_plan(names, array, (target, until), interval_s, timeout, report) if watch
+            code = (_watch_plan(names, array, (target, until), interval_s, timeout, report, log) if watch
                     else _plan_status(plan, target))  # fmt: skip
         else:
             _confirm(yes)

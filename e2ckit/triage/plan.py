@@ -338,10 +338,10 @@ def _gate_eta(r: Require, readings: Mapping[str, Reading], history: History | No
         if values and math.isfinite(values[0]):
             return max(0.0, r.timer_s - values[0]), ""
         return math.nan, ""
-    if not r.pumpdown:
+    if not r.pumpdown or history is None:  # None: no ETA asked for (recover's own reads)
         return math.nan, ""
     c = r.when[0]
-    if history is None or c.point not in history:
+    if c.point not in history:
         return math.nan, _NO_LOG
     t, v = history[c.point]
     secs = pumpdown_seconds(t, v, c.lo)
@@ -363,8 +363,8 @@ def _cooling_eta(step: Step, history: History | None, now: float | None) -> tupl
     alternative the slowest of its ``POINT < K`` (the cool-down ETA of
     :mod:`e2ckit.triage.eta` on the readings since the compressor last started), the
     soonest alternative; NaN with a note when no log is given or it says too little."""
-    if history is None:
-        return math.nan, _NO_LOG
+    if history is None:  # no ETA asked for (recover's own reads)
+        return math.nan, ""
     start = _restart(history)
     best, note = math.inf, _TOO_EARLY
     for alt in step.done:
@@ -442,7 +442,8 @@ def evaluate(
     ``antenna``; ``since`` and ``eta`` as seconds). ``since``: when each step's stall clock
     started (the recover journal: a control step's when its control went out, a wait's when
     it became current), for ``stalled``; ``shown_since``: the ``since`` column (default
-    ``since``); ``history``: the antenna's earlier readings, for the pressure and cooling ETAs."""
+    ``since``); ``history``: the antenna's earlier readings, for the pressure and cooling ETAs
+    (None: no such ETA is asked for, and no note says so)."""
     ids = {s.id: s for s in steps}
     reads = {s.id: s.reads_done(readings) for s in steps}
     shown = shown_since if shown_since is not None else (since or {})
@@ -622,7 +623,8 @@ def plan_recovery(
             j = Journal.of(journal, antenna)
             stall = {**stall_clocks(steps, j), **(stall or {})}
             shown = {**j.since, **((since or {}).get(antenna) or {})}
-        history = _with_now(histories.get(antenna, {}), reads, now) if histories is not None else None
+        # no log: an empty history, so a waiting step says it has no ETA without one
+        history = _with_now(histories.get(antenna, {}), reads, now) if histories is not None else {}
         for row in evaluate(steps, reads, now=now, since=stall, shown_since=shown, history=history):
             rows.append({"antenna": antenna, **row})
     return plan_frame(rows)
