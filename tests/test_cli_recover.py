@@ -161,4 +161,17 @@ def test_ctrl_c_stops_a_watching_recovery_at_once(tmp_path: Path) -> None:
         proc.kill()
     assert proc.returncode == 130, stderr
     assert "interrupted: nothing more is sent; rerun the same command to continue" in stderr
-    assert '"step": "turbo", "event": "sent"' in (tmp_path / "journal" / "DV01.jsonl").read_text()
+    audit = _audit(tmp_path)
+    assert [e["target"]["point"] for e in audit if e["outcome"] == "sent"] == ORDER[:3]
+
+
+def test_a_simulated_run_does_not_inherit_the_journal_of_another_simulated_world(run, tmp_path: Path) -> None:
+    """Every --simulate command starts a new simulated array: an interrupted practice run's
+    journal (turbo sent, in a world gone since) must not hold back the next run's controls."""
+    (tmp_path / "journal").mkdir()
+    (tmp_path / "journal" / "DV01.jsonl").write_text(
+        json.dumps({"t": 1767247206.0, "step": "turbo", "event": "sent"}) + "\n"
+    )
+    r = run(*OUTAGE, "--sim-rate", "7200", "recover", "DV01", "--yes", "--until", "vacuum", "--interval", "2s")
+    assert r.exit_code == 0, r.output
+    assert [e["target"]["point"] for e in _audit(tmp_path) if e["outcome"] == "sent"] == ORDER[:4]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -185,13 +186,12 @@ def recover_cmd(
     from e2ckit.triage.notify import Notifier
 
     # lazy: pulls the api and transport; keeps --help fast
-    from e2ckit.triage.journal import journal_dir
     from e2ckit.triage.plan import plan_recovery
 
     steps, target, wait_s, interval_s = _checked(until, wait, interval, watch, notify_url, log)
     array = ctx.meta.get("e2ckit.sim") or active_array()
-    names = None if antennas.strip().lower() == "all" else antennas
-    plan = plan_recovery(names, array=array, timeout=timeout, journal=journal_dir(), log=log)
+    names, journal = (None if antennas.strip().lower() == "all" else antennas), _journal(ctx)
+    plan = plan_recovery(names, array=array, timeout=timeout, journal=journal, log=log)
     for line in _current_lines(plan, target, until):
         typer.echo(line)
     notifier = Notifier(notify_command, notify_url)
@@ -204,20 +204,31 @@ def recover_cmd(
                     else _plan_status(plan, target))  # fmt: skip
         else:
             _confirm(yes)
-            code = _carry_out(names, array, steps, until, wait_s, interval_s, timeout, report)
+            code = _carry_out(names, array, steps, until, (wait_s, interval_s, timeout), report, journal)
     finally:
         notifier.close()
     raise typer.Exit(code)
 
 
-def _carry_out(names: Any, array: Any, steps: Any, until: str, wait: float, interval: float, timeout: float,
-               report: Any) -> int:  # fmt: skip
-    """recover() with the CLI's reporting; the exit status of the worst outcome."""
+def _journal(ctx: typer.Context) -> Any:
+    """Where the recover journal lives: the user's (a rerun continues), or, for the embedded
+    simulator, which starts a new simulated world with every command, this command's own
+    directory (a journal of another world would hold back controls this one never got)."""
+    from e2ckit.triage.journal import journal_dir  # lazy: --help stays fast
+
+    return tempfile.mkdtemp(prefix="e2ckit-recover-sim-") if ctx.meta.get("e2ckit.sim") else journal_dir()
+
+
+def _carry_out(names: Any, array: Any, steps: Any, until: str, times: tuple[float, float, float], report: Any,
+               journal: Any) -> int:  # fmt: skip
+    """recover() with the CLI's reporting; the exit status of the worst outcome. ``times``:
+    wait, interval and timeout (s)."""
     from e2ckit.triage.recover import recover  # lazy: --help stays fast
 
+    wait, interval, timeout = times
     try:
         out = recover(names, confirm=True, array=array, until=until, wait=wait, interval=interval,
-                      timeout=timeout, on_event=report, steps=steps)  # fmt: skip
+                      timeout=timeout, on_event=report, steps=steps, journal=journal)  # fmt: skip
     except KeyboardInterrupt:  # every antenna's thread stopped at its next read (recover())
         err("interrupted: nothing more is sent; rerun the same command to continue (the journal keeps its place)")
         return EXIT_INTERRUPTED
