@@ -27,7 +27,7 @@ import time
 
 from e2ckit.api import sweep_rows
 from e2ckit.sim import SimulatedArray
-from e2ckit.sim.clock import SimClock
+from e2ckit.clock import SimClock
 from e2ckit.triage.plan import load_steps, plan_points, plan_recovery
 
 

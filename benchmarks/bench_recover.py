@@ -50,17 +50,28 @@ def cpu_seconds(pid: int) -> float:
 def serve(tmp: Path, names: list[str], rate: float) -> tuple[subprocess.Popen, Path]:
     """``e2ckit simulate`` in its own process; returns it and its host map once written."""
     hosts = tmp / f"array-{time.monotonic_ns()}.csv"
+    log = open(hosts.with_suffix(".err"), "w")  # noqa: SIM115 (the process writes it; closed with it)
     proc = subprocess.Popen(
         [PY, "-m", "e2ckit", "simulate", "--scenario", "outage", "--outage", ",".join(names),
          "--advance", "6h", "--rate", str(rate), "--write-array", str(hosts)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL, stderr=log, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while not (hosts.exists() and len(hosts.read_text().splitlines()) > len(names)):
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the simulator did not start: {proc.stderr.read() if proc.stderr else ''}")
+            raise SystemExit(f"the simulator did not start: {hosts.with_suffix('.err').read_text()}")
         time.sleep(0.2)
     return proc, hosts
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Ctrl-C to a process this benchmark started; killed if it has not ended 15 s later."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def measure(tmp: Path, names: list[str], args: argparse.Namespace, recover_args: list[str]) -> dict:
@@ -85,8 +96,7 @@ def measure(tmp: Path, names: list[str], args: argparse.Namespace, recover_args:
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate()
-        sim.send_signal(signal.SIGINT)
-        sim.wait(timeout=30)
+        stop(sim)
     audit = run_dir / "audit.jsonl"
     sent = [json.loads(x) for x in audit.read_text().splitlines()] if audit.exists() else []
     return {

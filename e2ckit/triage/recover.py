@@ -16,7 +16,12 @@ It never sends a control whose firmware gate is not met (only ``ready`` steps ar
 journal (JSON lines per antenna, apart from the audit log) records when each step became
 current and when its control went out, so a rerun after Ctrl-C, SIGKILL or a reboot does
 not repeat a control that is still within its ``stall_after`` and counts stalls from
-the first attempt; a control whose effect reads back is never sent again.
+the first attempt; a control whose effect reads back is never sent again (the journal:
+:mod:`e2ckit.triage.journal`). Ctrl-C in the caller's thread stops every antenna's thread
+at its next read (a wait on the real clock is cut short), then raises KeyboardInterrupt.
+
+``until`` is a phase (every step of it done) or a step id,
+:func:`e2ckit.triage.plan.resolve_until`.
 """
 
 from __future__ import annotations
