@@ -20,8 +20,9 @@ Three sources, applied in this order to a reading:
    state       the expected display text (``RUNNING``, ``CLOSED``), case-insensitive;
                ``blocked`` matches a FEMC status −3 reading
    when        ``always``, or clauses joined by `` and ``: ``POINT<NUMBER`` (also
-               ``<= > >=``) or ``POINT==TEXT`` / ``POINT!=TEXT``. A clause whose
-               point has no good reading does not hold.
+               ``<= > >=``), ``POINT==TEXT`` / ``POINT!=TEXT``, or ``cold`` (the
+               end of pumping, :data:`COLD_BELOW_K`). A clause whose point has no
+               good reading does not hold.
    otherwise   the limit when ``when`` holds and the reading is not ``state``:
                ``warn`` or ``alarm``; empty: try the next row, then the bounds
    source      where the expectation comes from; description: the reason shown
@@ -226,6 +227,9 @@ def _parse_when(text: str, points: Mapping[str, Any], label: str, line: int, col
         return ()
     out = []
     for part in re.split(r"\s+and\s+", text.strip()):
+        if part.strip().lower() == "cold":  # the one definition of "cold" (COLD_BELOW_K), not a copy
+            out += [Clause(p, "<", k) for p, k in COLD_BELOW_K.items()]
+            continue
         m = _CLAUSE.match(part)
         if not m:
             raise _fail(label, line, col, f"when: {part!r} is not POINT<NUMBER, POINT==TEXT or 'always'")
