@@ -206,3 +206,15 @@ def test_readme_after_an_outage_python_recipe_runs(tmp_path: Path, monkeypatch) 
         first = blocks[0].split("```", 1)[0].replace('plan_recovery("DV")', 'plan_recovery("DV", array=sim)')
         exec(compile("import e2ckit\n" + first, "README.md", "exec"), {"sim": sim})  # noqa: S102
     assert (plan.status == "done").all()
+
+
+def test_watch_lifts_the_wait_bound(tmp_path: Path) -> None:
+    """wait=0 alone gives up at the first gate that opens with time; watch=True keeps reading
+    until the target is reached."""
+    clock = SimClock(rate=None)
+    with SimulatedArray(["DV01"], seed=1, clock=clock, scenario="outage", outage=["DV01"]) as sim:
+        clock.advance(hours=6)
+        first = _run(sim, clock, tmp_path, "DV01", wait=0.0)
+        assert (first.outcome[0], first.step[0]) == ("waiting", "gate_open")
+        out = _run(sim, clock, tmp_path, "DV01", wait=0.0, watch=True)
+    assert (out.outcome[0], out.reason[0]) == ("reached", "cold reached")
