@@ -82,7 +82,9 @@ def measure(tmp: Path, names: list[str], args: argparse.Namespace, recover_args:
            "E2CKIT_RECOVER_JOURNAL": str(run_dir / "journal")}  # fmt: skip
     cmd = [PY, "-m", "e2ckit", "--array", str(hosts), "recover", "all", "--watch",
            "--interval", args.interval, *recover_args]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # its lines go to files: a pipe nobody reads while it runs would fill and hold it up
+    out_file = open(run_dir / "stdout", "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(cmd, stdout=out_file, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         time.sleep(args.warmup)
         c0, t0 = cpu_seconds(proc.pid), time.monotonic()
@@ -90,17 +92,16 @@ def measure(tmp: Path, names: list[str], args: argparse.Namespace, recover_args:
         c1, t1 = cpu_seconds(proc.pid), time.monotonic()
         alive = proc.poll() is None
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+        t_int = time.monotonic()
+        stop(proc)
+        stopped_in = time.monotonic() - t_int
+        out_file.close()
         stop(sim)
+    out = (run_dir / "stdout").read_text()
     audit = run_dir / "audit.jsonl"
     sent = [json.loads(x) for x in audit.read_text().splitlines()] if audit.exists() else []
     return {
-        "cpu": c1 - c0, "wall": t1 - t0, "alive": alive,
+        "cpu": c1 - c0, "wall": t1 - t0, "alive": alive, "stopped_in": stopped_in, "code": proc.returncode,
         "sent": sum(1 for e in sent if e.get("outcome") == "sent"),
         "refused": sum(1 for e in sent if e.get("outcome") not in ("intent", "sent")),
         "transitions": sum(1 for x in out.splitlines() if x[:4].isdigit()),
@@ -127,7 +128,9 @@ def main() -> None:
         ratio = r["cpu"] / base["cpu"] if base["cpu"] else float("nan")
         print(f"{name:<42}{r['cpu']:>8.2f}{share:>7.2f}%{ratio:>7.2f}{r['sent']:>6}{r['transitions']:>7}"
               + ("" if r["alive"] else "   (ended before the window did)"))
-    print(f"target: carrying it out under 5 % of a core; {run['refused']} control(s) not sent or refused")
+    print(f"target: carrying it out under 5 % of a core; {run['refused']} control(s) not sent or refused; "
+          f"Ctrl-C ended them in {base['stopped_in']:.1f} s / {run['stopped_in']:.1f} s "
+          f"(exit {base['code']} / {run['code']})")  # fmt: skip
 
 
 if __name__ == "__main__":

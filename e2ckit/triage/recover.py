@@ -187,6 +187,8 @@ def _one(run: _Run, antenna: str) -> Outcome:
                     return Outcome(antenna, "waiting", step.id, _STOPPED, sent)
                 continue
             if status == "ready":
+                if run.stop.is_set():  # Ctrl-C: no control goes out after it
+                    return Outcome(antenna, "waiting", step.id, _STOPPED, sent)
                 try:
                     _send(run, antenna, step)
                 except E2CError as exc:
