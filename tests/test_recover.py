@@ -135,7 +135,11 @@ def test_an_e2c_lost_mid_recovery_waits_then_stalls_while_the_others_continue(tm
         clock.advance(hours=6)
         _run(sim, clock, tmp_path, "DV01,DV02", until="fe_powered")
         sim.fault("DV01", "down")
-        out = _run(sim, clock, tmp_path, "DV01,DV02", wait=120.0, interval=1800.0).set_index("antenna")
+        events: list[tuple[str, str, str]] = []
+        out = _run(sim, clock, tmp_path, "DV01,DV02", wait=120.0, interval=1800.0,
+                   on_event=lambda a, step, what, detail: events.append((a, step, what))).set_index("antenna")  # fmt: skip
+    # said as it is taken: waited for (not "blocked", a person's job), then stalled
+    assert ("DV01", "reachable", "waiting") in events
     assert out.loc["DV01", "outcome"] == "stalled" and out.loc["DV01", "step"] == "reachable"
     assert "does not answer" in out.loc["DV01", "reason"]
     assert out.loc["DV02", "outcome"] == "reached"

@@ -172,14 +172,16 @@ def _one(run: _Run, antenna: str) -> Outcome:
                 return Outcome(antenna, "reached", "", f"{run.label} reached", sent)
             i, row = pending[0]
             step = run.steps[i]
-            if step.id not in journal.since:
+            first = step.id not in journal.since
+            if first:
                 journal.note(now, step.id, "current")
-                run.event(antenna, step.id, row["status"], row["blocked_by"])
             status = row["status"]
             if status == "blocked" and step.id == "reachable":
                 # an E2C lost mid-recovery: wait for it, then it stalls
                 lost_for = now - journal.since.get(step.id, now)
                 status = "stalled" if lost_for > step.stall_after_s else "waiting"
+            if first:  # a transition: said as this run takes it (a lost E2C is waited for)
+                run.event(antenna, step.id, status, row["blocked_by"])
             if status == "ready" and step.id in journal.sent:
                 # sent before (this run, or one that was killed): read its effect back until
                 # it shows or the step stalls (not bounded by ``wait``), never repeat it
