@@ -140,6 +140,9 @@ def test_an_e2c_lost_mid_recovery_waits_then_stalls_while_the_others_continue(tm
                    on_event=lambda a, step, what, detail: events.append((a, step, what))).set_index("antenna")  # fmt: skip
     # said as it is taken: waited for (not "blocked", a person's job), then stalled
     assert ("DV01", "reachable", "waiting") in events
+    # how each ended is said too (a stall is notified): DV01 stalled, DV02 reached its target
+    assert events.index(("DV01", "reachable", "stalled")) > events.index(("DV01", "reachable", "waiting"))
+    assert ("DV02", "cold", "reached") in events
     assert out.loc["DV01", "outcome"] == "stalled" and out.loc["DV01", "step"] == "reachable"
     assert "does not answer" in out.loc["DV01", "reason"]
     assert out.loc["DV02", "outcome"] == "reached"

@@ -270,9 +270,12 @@ def recover(
 
     def guarded(antenna: str) -> Outcome:
         try:
-            return _one(run, antenna)
+            o = _one(run, antenna)
         except (ValidationError, AuditError, OSError) as exc:
-            return Outcome(antenna, "error", "", str(exc))
+            o = Outcome(antenna, "error", "", str(exc))
+        if o.outcome != "waiting":  # how it ended is a transition too (a stall is notified)
+            run.event(antenna, o.step or run.label, o.outcome, "" if o.outcome == "reached" else o.reason)
+        return o
 
     # one thread per antenna: a waiting antenna sleeps in its thread and must not hold up another
     with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
