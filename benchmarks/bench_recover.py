@@ -54,7 +54,7 @@ def serve(tmp: Path, names: list[str], rate: float) -> tuple[subprocess.Popen, P
     proc = subprocess.Popen(
         [PY, "-m", "e2ckit", "simulate", "--scenario", "outage", "--outage", ",".join(names),
          "--advance", "6h", "--rate", str(rate), "--write-array", str(hosts)],
-        stdout=subprocess.DEVNULL, stderr=log, text=True,
+        stdout=subprocess.DEVNULL, stderr=log, text=True, preexec_fn=_ctrl_c_on,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while not (hosts.exists() and len(hosts.read_text().splitlines()) > len(names)):
@@ -62,6 +62,12 @@ def serve(tmp: Path, names: list[str], rate: float) -> tuple[subprocess.Popen, P
             raise SystemExit(f"the simulator did not start: {hosts.with_suffix('.err').read_text()}")
         time.sleep(0.2)
     return proc, hosts
+
+
+def _ctrl_c_on() -> None:
+    """In the child: SIGINT as a terminal gives it (a benchmark started in the background
+    inherits it ignored, and Python then never raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -84,7 +90,7 @@ def measure(tmp: Path, names: list[str], args: argparse.Namespace, recover_args:
            "--interval", args.interval, *recover_args]  # fmt: skip
     # its lines go to files: a pipe nobody reads while it runs would fill and hold it up
     out_file = open(run_dir / "stdout", "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(cmd, stdout=out_file, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=out_file, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=_ctrl_c_on)
     try:
         time.sleep(args.warmup)
         c0, t0 = cpu_seconds(proc.pid), time.monotonic()

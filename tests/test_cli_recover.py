@@ -150,6 +150,9 @@ def test_ctrl_c_stops_a_watching_recovery_at_once(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "e2ckit", *OUTAGE, "recover", "DV01", "--yes", "--watch", "--until", "cold"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # SIGINT as a terminal gives it, even when these tests run in the background (where
+        # it is inherited ignored, and Python would never raise KeyboardInterrupt)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         for line in proc.stdout:  # the turbo's control out: the recovery is under way
