@@ -266,6 +266,9 @@ def test_eta_of_a_pressure_falling_and_of_a_stage_cooling_from_a_log(tmp_path) -
             assert truth / 3 <= eta <= truth * 3, (eta, truth)  # the recent rate held: the right scale
             log.run(cycles=240)  # two hours of cooling
             plan = plan_recovery("DV01", array=sim, log=path)
+            bare = _first(plan_recovery("DV01", array=sim))
+    assert bare.step == "cooling" and bare.eta != bare.eta
+    assert bare.blocked_by.endswith("no ETA without a log of its readings")
     r = _first(plan)
     assert (r.step, r.status) == ("cooling", "waiting") and r.eta == r.eta
     # the cool-down ETA of the 4K stage to 30 K on the logged readings since the restart

@@ -371,7 +371,7 @@ def _cooling_eta(step: Step, history: History | None, now: float | None) -> tupl
         worst = 0.0
         for c in alt:
             if c.point is None or c.op not in ("<", "<=") or c.point not in history:
-                worst = math.nan
+                worst, note = math.nan, (_NO_LOG if c.point is not None and c.point not in history else note)
                 break
             t, v = (np.asarray(x, dtype=float) for x in history[c.point])
             keep = t >= start
