@@ -66,7 +66,7 @@ def simulate(seed: int, step: float = 600.0, max_days: float = 5.0) -> dict[str,
             temps[a].append(row)
             if _restart(m) is not None:
                 for i, (v, (_, target, _)) in enumerate(zip(row, g, strict=True)):
-                    if math.isnan(cold[a][i]) and v <= target:
+                    if math.isnan(cold[a][i]) and v < target:
                         cold[a][i] = now
         if not np.isnan(np.array(list(cold.values()))).any():
             break

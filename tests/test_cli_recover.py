@@ -72,9 +72,12 @@ def test_without_yes_and_without_a_terminal_nothing_is_sent(run, tmp_path: Path)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("recover", "DV01", "--until", "colder"), "--until 'colder' is not a step"),
+        (("recover", "DV01", "--until", "colder"), "--until 'colder' is not a phase or a step: phases power, vacuum, "
+                                                     "cooling, closing, done; steps reachable, powered"),
+        (("recover", "DV01", "--until", "step:vacuum"), "--until 'step:vacuum' is not a phase or a step"),
         (("recover", "XX01", "--yes"), "XX01"),
         (("recover", "DV01", "--wait", "soon"), "--wait 'soon' is not a duration"),
+        (("recover", "DV01", "--dry-run", "--log", "no/such/log"), "--log 'no/such/log': no such directory"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(run, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
@@ -132,3 +135,46 @@ def test_watch_follows_the_plan_and_notifies_command_and_url(run, tmp_path: Path
 def test_a_notify_url_that_is_not_http_is_bad_input(run, tmp_path: Path) -> None:
     r = run("--simulate", "recover", "DV01", "--dry-run", "--notify-url", "ftp://x")
     assert r.exit_code == EXIT_BAD_INPUT and "--notify-url 'ftp://x'" in r.output
+
+
+def test_ctrl_c_stops_a_watching_recovery_at_once(tmp_path: Path) -> None:
+    """SIGINT to `recover --watch` (whose antenna threads would otherwise read on forever):
+    exit 130 promptly, saying how to continue; the journal keeps what was sent."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "E2CKIT_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+           "E2CKIT_RECOVER_JOURNAL": str(tmp_path / "journal")}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "e2ckit", *OUTAGE, "recover", "DV01", "--yes", "--watch", "--until", "cold"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # SIGINT as a terminal gives it, even when these tests run in the background (where
+        # it is inherited ignored, and Python would never raise KeyboardInterrupt)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    try:
+        for line in proc.stdout:  # the turbo's control out: the recovery is under way
+            if "turbo sent" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)  # an interval is 10 s: it must not wait for it
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted: nothing more is sent; rerun the same command to continue" in stderr
+    audit = _audit(tmp_path)
+    assert [e["target"]["point"] for e in audit if e["outcome"] == "sent"] == ORDER[:3]
+
+
+def test_a_simulated_run_does_not_inherit_the_journal_of_another_simulated_world(run, tmp_path: Path) -> None:
+    """Every --simulate command starts a new simulated array: an interrupted practice run's
+    journal (turbo sent, in a world gone since) must not hold back the next run's controls."""
+    (tmp_path / "journal").mkdir()
+    (tmp_path / "journal" / "DV01.jsonl").write_text(
+        json.dumps({"t": 1767247206.0, "step": "turbo", "event": "sent"}) + "\n"
+    )
+    r = run(*OUTAGE, "--sim-rate", "7200", "recover", "DV01", "--yes", "--until", "vacuum", "--interval", "2s")
+    assert r.exit_code == 0, r.output
+    assert [e["target"]["point"] for e in _audit(tmp_path) if e["outcome"] == "sent"] == ORDER[:4]

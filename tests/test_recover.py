@@ -49,6 +49,27 @@ def test_outage_recovers_to_cold_every_control_in_order_none_refused(tmp_path: P
     assert [e["target"]["point"] for e in audit[::2]] == ORDER and audit[0]["via"] == "recover"
 
 
+@pytest.mark.parametrize(
+    ("until", "sent", "label"),
+    [("power", ORDER[:1], "power"), ("vacuum", ORDER[:4], "vacuum"), ("turbo", ORDER[:3], "turbo"),
+     ("cooling", ORDER, "cooling"), ("phase:power", ORDER[:1], "phase:power")],
+)  # fmt: skip
+def test_until_takes_a_phase_or_a_step(tmp_path: Path, until: str, sent: list[str], label: str) -> None:
+    """A phase: every step of it done (vacuum: pumped down to 5e-4 mbar, the compressor not
+    yet started; cooling: cold, the compressor's phase over); a step id: that step."""
+    clock = SimClock(rate=None)
+    with SimulatedArray(["DV01"], seed=1, clock=clock, scenario="outage", outage=["DV01"]) as sim:
+        clock.advance(hours=6)
+        out = _run(sim, clock, tmp_path, "DV01", until=until)
+        plan = plan_recovery("DV01", array=sim).set_index("step")
+    assert (out.outcome[0], out.reason[0]) == ("reached", f"{label} reached")
+    assert out.sent[0] == [f"{p} = 1" for p in sent]
+    last = {"power": "fe_powered", "vacuum": "safe_to_cool", "turbo": "turbo", "cooling": "cold"}[until.split(":")[-1]]
+    assert plan.loc[last, "status"] == "done"
+    if until == "vacuum":
+        assert plan.loc["compressor", "status"] != "done"
+
+
 def test_rerun_continues_without_repeating_a_control(tmp_path: Path) -> None:
     clock = SimClock(rate=None)
     with SimulatedArray(["DV01"], seed=2, clock=clock, scenario="outage", outage=["DV01"]) as sim:
@@ -81,7 +102,8 @@ def test_nothing_is_sent_without_confirm_or_with_an_unwritable_log(tmp_path: Pat
         clock.advance(hours=6)
         with pytest.raises(ValidationError, match="confirm=True"):
             recover("DV01", array=sim, journal=tmp_path / "j", audit_log=tmp_path / "a.jsonl")
-        with pytest.raises(ValidationError, match="unknown step 'colder'"):
+        with pytest.raises(ValidationError, match=r"until 'colder' is not a phase or a step: phases power, vacuum, "
+                           r"cooling, closing, done; steps reachable, .*, operational$"):  # fmt: skip
             _run(sim, clock, tmp_path, "DV01", until="colder")
         with pytest.raises(ValidationError, match="DV99"):
             _run(sim, clock, tmp_path, "DV99")
@@ -113,7 +135,14 @@ def test_an_e2c_lost_mid_recovery_waits_then_stalls_while_the_others_continue(tm
         clock.advance(hours=6)
         _run(sim, clock, tmp_path, "DV01,DV02", until="fe_powered")
         sim.fault("DV01", "down")
-        out = _run(sim, clock, tmp_path, "DV01,DV02", wait=120.0, interval=1800.0).set_index("antenna")
+        events: list[tuple[str, str, str]] = []
+        out = _run(sim, clock, tmp_path, "DV01,DV02", wait=120.0, interval=1800.0,
+                   on_event=lambda a, step, what, detail: events.append((a, step, what))).set_index("antenna")  # fmt: skip
+    # said as it is taken: waited for (not "blocked", a person's job), then stalled
+    assert ("DV01", "reachable", "waiting") in events
+    # how each ended is said too (a stall is notified): DV01 stalled, DV02 reached its target
+    assert events.index(("DV01", "reachable", "stalled")) > events.index(("DV01", "reachable", "waiting"))
+    assert ("DV02", "cold", "reached") in events
     assert out.loc["DV01", "outcome"] == "stalled" and out.loc["DV01", "step"] == "reachable"
     assert "does not answer" in out.loc["DV01", "reason"]
     assert out.loc["DV02", "outcome"] == "reached"
@@ -184,3 +213,15 @@ def test_readme_after_an_outage_python_recipe_runs(tmp_path: Path, monkeypatch) 
         first = blocks[0].split("```", 1)[0].replace('plan_recovery("DV")', 'plan_recovery("DV", array=sim)')
         exec(compile("import e2ckit\n" + first, "README.md", "exec"), {"sim": sim})  # noqa: S102
     assert (plan.status == "done").all()
+
+
+def test_watch_lifts_the_wait_bound(tmp_path: Path) -> None:
+    """wait=0 alone gives up at the first gate that opens with time; watch=True keeps reading
+    until the target is reached."""
+    clock = SimClock(rate=None)
+    with SimulatedArray(["DV01"], seed=1, clock=clock, scenario="outage", outage=["DV01"]) as sim:
+        clock.advance(hours=6)
+        first = _run(sim, clock, tmp_path, "DV01", wait=0.0)
+        assert (first.outcome[0], first.step[0]) == ("waiting", "gate_open")
+        out = _run(sim, clock, tmp_path, "DV01", wait=0.0, watch=True)
+    assert (out.outcome[0], out.reason[0]) == ("reached", "cold reached")

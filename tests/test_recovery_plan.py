@@ -270,3 +270,73 @@ def test_the_recovery_group_is_the_plans_points() -> None:
     from e2ckit.planning import catalog_of
 
     assert sorted(p.name for p in catalog_of(None).resolve("recovery")) == plan_points(load_steps())
+# -- eta and since (issue 24 item 2: the plan's last two columns) ------------------------------
+
+
+def test_since_comes_from_the_recover_journal(tmp_path) -> None:
+    from e2ckit.triage.journal import Journal
+
+    clock = SimClock(rate=None)
+    with SimulatedArray(["DV01", "DV02"], seed=4, clock=clock, scenario="outage", outage=["DV01"]) as sim:
+        clock.advance(hours=6)
+        t0 = clock.now() - 30
+        Journal.of(tmp_path, "DV01").note(t0, "fe_powered", "current")
+        plain = plan_recovery("DV01,DV02", array=sim).set_index(["antenna", "step"])
+        df = plan_recovery("DV01,DV02", array=sim, journal=tmp_path).set_index(["antenna", "step"])
+        assert plain.since.isna().all()  # no journal: unknown
+        assert df.loc[("DV01", "fe_powered"), "since"].timestamp() == pytest.approx(t0)
+        assert df.since.notna().sum() == 1 and df.loc[("DV01", "fe_powered"), "status"] == "ready"
+        # its control went out 5 min ago and still reads off: stalled, as recover judges it
+        Journal.of(tmp_path, "DV01").note(clock.now() - 300, "fe_powered", "sent")
+        df = plan_recovery("DV01", array=sim, journal=tmp_path).set_index("step")
+    assert df.loc["fe_powered", "since"].timestamp() == pytest.approx(clock.now() - 300)
+    assert df.loc["fe_powered", "status"] == "stalled" and "stalled after 60 s" in df.loc["fe_powered", "blocked_by"]
+
+
+def _first(df):
+    return df[df.status != "done"].iloc[0]
+
+
+def test_eta_of_a_pressure_falling_and_of_a_stage_cooling_from_a_log(tmp_path) -> None:
+    """With a log of the antenna's readings the plan times the pump-down to 5e-4 mbar (its
+    recent rate held) and the cool-down (the ETA recovery() uses); without one, NaT and says so."""
+    from e2ckit.triage.eta import cooldown_interval
+
+    clock = SimClock(rate=None)
+    path = tmp_path / "log"
+    with SimulatedArray(["DV01"], seed=3, clock=clock, scenario="recovery", latency=0.0) as sim:
+        clock.advance(parse_duration("6h46m"))  # the turbo spinning up: the gate valve opens soon
+        with e2ckit.Logger("outage", ["DV01"], interval=30, path=path, array=sim, clock=clock, timeout=2.0,
+                           deadline=5.0) as log:  # fmt: skip
+            for _ in range(40):  # until the pump-down has gone on long enough to time it
+                log.run(cycles=1)
+                r = _first(plan_recovery("DV01", array=sim, log=path))
+                if r.step == "safe_to_cool" and r.eta == r.eta:
+                    break
+            assert (r.step, r.status) == ("safe_to_cool", "waiting"), r
+            asked, eta = clock.now(), r.eta.total_seconds()
+            bare = _first(plan_recovery("DV01", array=sim))
+            assert bare.step == "safe_to_cool" and bare.eta != bare.eta
+            assert bare.blocked_by.endswith("no ETA without a log of its readings")
+            while sim.models["DV01"].peek("FEMC.CRYOSTAT_PRESSURE") > 5e-4:
+                log.run(cycles=1)
+            truth = clock.now() - asked
+            assert truth / 3 <= eta <= truth * 3, (eta, truth)  # the recent rate held: the right scale
+            log.run(cycles=240)  # two hours of cooling
+            plan = plan_recovery("DV01", array=sim, log=path)
+            bare = _first(plan_recovery("DV01", array=sim))
+    assert bare.step == "cooling" and bare.eta != bare.eta
+    assert bare.blocked_by.endswith("no ETA without a log of its readings")
+    r = _first(plan)
+    assert (r.step, r.status) == ("cooling", "waiting") and r.eta == r.eta
+    # the cool-down ETA of the 4K stage to 30 K on the logged readings since the restart
+    got = e2ckit.load(path, points=["FEMC.TEMP0", "CMPR.DRIVE"])
+    got = got[got.error.isna()]
+    drive = got[got.point == "CMPR.DRIVE"]
+    start = drive.time[(drive.value == 1) & (drive.value.shift(1) == 0)].iloc[-1]
+    t4 = got[(got.point == "FEMC.TEMP0") & (got.time >= start)]
+    hours = ((t4.time - start).dt.total_seconds() / 3600).to_numpy()
+    now_h = (clock.now() - start.timestamp()) / 3600
+    want = cooldown_interval([*hours, now_h], [*t4.value, sim.models["DV01"].peek("FEMC.TEMP0")], 30.0, (2.7, 4.0))
+    assert math.isfinite(want.hours)
+    assert r.eta.total_seconds() == pytest.approx(want.hours * 3600, rel=0.02)

@@ -20,13 +20,15 @@ CAN_TIMEOUT = "E2C:TIMEOUT_ERROR: the CAN request timed out"
 
 
 def _log(cycles: int, femc_silent_from: int | None = None, down_from: int | None = None, temp: float = 3.5) -> pd.DataFrame:
-    """A one-minute log of DV01: the 4K stage, the pressure and the compressor drive. From
+    """A one-minute log of DV01: the 4K and 15K stages, the pressure and the compressor drive. From
     cycle ``femc_silent_from`` the FEMC answers only CAN timeouts (the compressor still
     answers); from ``down_from`` nothing answers."""
     rows = []
     for k in range(cycles):
         t = T0 + pd.Timedelta(minutes=k)
-        for point, value, unit in (("FEMC.TEMP0", temp, "K"), ("FEMC.CRYOSTAT_PRESSURE", 2e-7, "mbar"), ("CMPR.DRIVE", 1.0, "")):
+        # the 15K stage too: "cold" is both stages (4K < 5 K and 15K < 30 K, the end of pumping)
+        for point, value, unit in (("FEMC.TEMP0", temp, "K"), ("FEMC.TEMP5", 15.0, "K"),
+                                   ("FEMC.CRYOSTAT_PRESSURE", 2e-7, "mbar"), ("CMPR.DRIVE", 1.0, "")):  # fmt: skip
             error = None
             if down_from is not None and k >= down_from:
                 error = "refused: connection refused"

@@ -123,3 +123,21 @@ def test_samples_out_of_order_and_a_cold_range_above_the_target():
     # a site's target below the whole cold range: still an answer, not "too early" forever
     odd = cooldown_interval(hours, temps, 3.5, (4.0, 5.0))
     assert math.isfinite(odd.hours) and odd.hours > in_order.hours
+
+
+def test_pumpdown_seconds_holds_the_recent_rate_of_fall():
+    from e2ckit.triage.eta import pumpdown_seconds
+
+    t = np.arange(0.0, 601.0, 60.0)
+    p = 1e-2 * np.exp(-t / 300.0)  # falling e-fold every 300 s
+    want = 300.0 * math.log(p[-1] / 5e-4)
+    assert pumpdown_seconds(t, p, 5e-4) == pytest.approx(want)
+    # readings before the pump-down began (flat, then the highest) are not part of it
+    t2 = np.concatenate([t - 1200.0, t[1:]])
+    flat = np.concatenate([np.full(len(t), 9e-3), [1.1e-2], p[2:]])
+    assert math.isfinite(pumpdown_seconds(t2[: len(flat)], flat, 5e-4))
+    assert pumpdown_seconds(t, p[::-1], 5e-4) == math.inf  # rising: never
+    assert pumpdown_seconds([0.0, 30.0], [1e-2, 5e-3], 5e-4) != pumpdown_seconds([0.0, 30.0], [1e-2, 5e-3], 5e-4)
+    assert pumpdown_seconds([0.0, 60.0, 120.0], [1e-2, 1e-3, 4e-4], 5e-4) == 0.0
+    with pytest.raises(ValueError, match="2 times but 3 pressures"):
+        pumpdown_seconds([0, 1], [1, 2, 3], 5e-4)

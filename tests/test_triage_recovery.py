@@ -35,7 +35,7 @@ def _record(path: Path, hours: float, interval: float, scenario: str = "recovery
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     path = tmp_path_factory.mktemp("rec") / "log"
-    physics, _t0 = _record(path, hours=48.0, interval=600.0)
+    physics, _t0 = _record(path, hours=72.0, interval=600.0)
     return e2ckit.load(path), physics
 
 
@@ -50,14 +50,15 @@ def _direct(log: pd.DataFrame, antenna: str, point: str, since: pd.Timestamp, ta
 @pytest.mark.parametrize("hours", [1, 6, 12, 24])
 def test_recovery_states_each_stages_eta_and_interval(recorded, hours):
     """The 4K, 15K and 110K columns are the estimator's answers on the logged readings since
-    the restart, toward the catalog's warn bounds; ``too early`` while an interval is NaN."""
+    the restart, toward "cold" (4K < 5 K, 15K < 30 K: the end of pumping, e2c-protocol.md §15)
+    and the 110K stage's warn bound; ``too early`` while an interval is NaN."""
     log, _ = recorded
     restarted = recovery(log).set_index("antenna")["restarted"]
     for a in ANTENNAS:
         cut = log[log["time"] <= restarted[a] + pd.Timedelta(hours=hours)]
         r = recovery(cut).set_index("antenna").loc[a]
         early = False
-        for prefix, point, target in (("eta", "FEMC.TEMP0", 6.0), ("eta_15k", "FEMC.TEMP5", 22.0),
+        for prefix, point, target in (("eta", "FEMC.TEMP0", 5.0), ("eta_15k", "FEMC.TEMP5", 30.0),
                                       ("eta_110k", "FEMC.TEMP9", 130.0)):  # fmt: skip
             floor = next(f for p, pt, _, f in STAGES if p == prefix)
             want = _direct(cut, a, point, restarted[a], target, floor)
@@ -94,8 +95,8 @@ def test_recovery_reports_power_back_restart_and_cold(recorded):
     start = log["time"].min()
     assert r.at["DV01", "power_back"] == start + pd.Timedelta(hours=6, minutes=30)
     assert r.at["DV01", "restarted"] > r.at["DV01", "power_back"]
-    assert (r["target_4k"] == 6.0).all()
-    # two days later both are cold and nothing is flagged
+    assert (r["target_4k"] == 5.0).all()
+    # three days later both are cold and nothing is flagged
     assert r["cold"].all() and (r["eta_hours"] == 0).all() and (r["flags"] == "").all()
     # every stage's ETA and interval too, in the documented columns
     assert list(r.reset_index().columns) == RECOVERY_COLUMNS and "eta_error_hours" not in RECOVERY_COLUMNS
@@ -115,15 +116,40 @@ def test_flags_an_antenna_whose_compressor_stays_off(tmp_path):
         assert "pressure above 5e-4 mbar" in r.at[a, "flags"]
 
 
-def test_site_limits_move_the_target(tmp_path, recorded):
+def test_site_limits_move_the_110k_target_but_never_cold(tmp_path, recorded):
+    """"Cold" is a procedure's rule (the end of pumping), not a judgement's bound: a site's
+    warn bound on the 4K stage does not move it; the 110K stage's target (its warn bound) moves."""
     log, _ = recorded
     site = tmp_path / "site.csv"
-    site.write_text("point,warn_high\nFEMC.TEMP0,8\n")
-    early = log[log["time"] <= log["time"].min() + pd.Timedelta(hours=20)]
+    site.write_text("point,warn_high\nFEMC.TEMP0,8\nFEMC.TEMP9,200\n")
+    restarted = recovery(log).set_index("antenna").at["DV01", "restarted"]
+    early = log[log["time"] <= restarted + pd.Timedelta(hours=5)]
     default = recovery(early, limits=False).set_index("antenna")
     moved = recovery(early, limits=site).set_index("antenna")
-    assert (moved["target_4k"] == 8.0).all()
-    assert moved.at["DV01", "eta_hours"] < default.at["DV01", "eta_hours"]
+    assert (moved["target_4k"] == 5.0).all()
+    assert math.isfinite(default.at["DV01", "eta_hours"]) and math.isfinite(default.at["DV01", "eta_110k_hours"])
+    assert moved.at["DV01", "eta_hours"] == default.at["DV01", "eta_hours"]
+    assert moved.at["DV01", "eta_110k_hours"] < default.at["DV01", "eta_110k_hours"]
+
+
+def test_cold_needs_both_stages_the_one_definition(recorded):
+    """recovery()'s ``cold`` is the plan's ``cold`` step: 4K < 5 K and 15K < 30 K now; a 15K
+    stage at 30 K keeps a 4K stage at 3 K from being cold, and ``eta`` is the later stage's."""
+    log, _ = recorded
+    assert recovery(log).set_index("antenna").at["DV01", "cold"]
+    last = log["time"].max()
+    warm15 = log.copy()
+    hit = (warm15["point"] == "FEMC.TEMP5") & (warm15["antenna"] == "DV01") & (warm15["time"] == last)
+    assert hit.sum() == 1
+    warm15.loc[hit, "value"] = 30.0
+    r = recovery(warm15).set_index("antenna")
+    assert r.at["DV01", "temp_4k"] < 5.0 and not r.at["DV01", "cold"]
+    assert r.at["DV02", "cold"]
+    # mid-way: the cold time is the later of the 4K (to 5 K) and 15K (to 30 K) estimates
+    restarted = r.at["DV01", "restarted"]
+    mid = recovery(log[log["time"] <= restarted + pd.Timedelta(hours=12)]).set_index("antenna").loc["DV01"]
+    later = max(mid["eta_hours"], mid["eta_15k_hours"])
+    assert mid["eta"] == mid["now"] + pd.Timedelta(hours=later) and not mid["cold"]
 
 
 def test_a_log_without_the_needed_points_is_one_clear_error(recorded):

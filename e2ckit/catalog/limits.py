@@ -20,8 +20,9 @@ Three sources, applied in this order to a reading:
    state       the expected display text (``RUNNING``, ``CLOSED``), case-insensitive;
                ``blocked`` matches a FEMC status −3 reading
    when        ``always``, or clauses joined by `` and ``: ``POINT<NUMBER`` (also
-               ``<= > >=``) or ``POINT==TEXT`` / ``POINT!=TEXT``. A clause whose
-               point has no good reading does not hold.
+               ``<= > >=``), ``POINT==TEXT`` / ``POINT!=TEXT``, or ``cold`` (the
+               end of pumping, :data:`COLD_BELOW_K`). A clause whose point has no
+               good reading does not hold.
    otherwise   the limit when ``when`` holds and the reading is not ``state``:
                ``warn`` or ``alarm``; empty: try the next row, then the bounds
    source      where the expectation comes from; description: the reason shown
@@ -77,13 +78,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOUND_FIELDS",
+    "COLD_BELOW_K",
     "SITE_ENV",
     "Bounds",
     "Expectation",
     "Finding",
     "Limits",
     "Reading",
+    "cold_below_k",
     "interlock_k",
+    "is_cold",
     "judge",
     "judge_rows",
     "judge_values",
@@ -223,6 +227,9 @@ def _parse_when(text: str, points: Mapping[str, Any], label: str, line: int, col
         return ()
     out = []
     for part in re.split(r"\s+and\s+", text.strip()):
+        if part.strip().lower() == "cold":  # the one definition of "cold" (COLD_BELOW_K), not a copy
+            out += [Clause(p, "<", k) for p, k in COLD_BELOW_K.items()]
+            continue
         m = _CLAUSE.match(part)
         if not m:
             raise _fail(label, line, col, f"when: {part!r} is not POINT<NUMBER, POINT==TEXT or 'always'")
@@ -698,6 +705,25 @@ def interlock_k(catalog: Catalog | None = None) -> float:
     if catalog is None:
         catalog = default_catalog()
     return float(catalog.derived["FEMC.LO_PA_BLOCKED"].threshold)
+
+
+#: "Cold", the one definition: the end of pumping of FEControl ``OPTIMIZE/CryostatPumping``
+#: (e2c-protocol.md §15): the 4K stage (TEMP0) below 5 K **and** the 15K stage (TEMP5) below
+#: 30 K, both strictly and both valid readings. The recovery steps (``recovery.toml``'s
+#: ``cold`` condition), ``recovery()``'s ``cold`` column and its ETA targets all read it here;
+#: a site limits file does not move it (it is a procedure's rule, not a judgement's bound).
+COLD_BELOW_K: Mapping[str, float] = {"FEMC.TEMP0": 5.0, "FEMC.TEMP5": 30.0}
+
+
+def cold_below_k() -> dict[str, float]:
+    """:data:`COLD_BELOW_K` as a new dict: point -> the bound (K) it must read below."""
+    return dict(COLD_BELOW_K)
+
+
+def is_cold(values: Mapping[str, float]) -> bool:
+    """Whether ``values`` (point -> K; a missing or NaN reading is never cold) show the
+    cryostat cold: every stage of :data:`COLD_BELOW_K` below its bound."""
+    return all(float(values.get(p, math.nan)) < k for p, k in COLD_BELOW_K.items())
 
 
 def safe_to_cool_mbar(catalog: Catalog | None = None) -> float:

@@ -4,7 +4,9 @@ journaled); see :mod:`e2ckit.triage.recover`."""
 from __future__ import annotations
 
 import math
+import os
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -13,6 +15,7 @@ import typer
 from e2ckit.cli.app import app
 from e2ckit.cli.guard import err, guard
 from e2ckit.cli.options import (
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_REFUSED,
@@ -23,6 +26,7 @@ from e2ckit.cli.options import (
 )
 from e2ckit.cli.target import active_array
 from e2ckit.clock import parse_duration
+from e2ckit.errors import ValidationError
 
 #: exit status by the worst antenna outcome (best first)
 _EXIT = {"reached": EXIT_OK, "waiting": EXIT_WAITING, "stalled": EXIT_STALLED, "refused": EXIT_REFUSED,
@@ -55,20 +59,28 @@ def _plan_status(plan: Any, until: str) -> int:
     return EXIT_STALLED if {"blocked", "stalled"} & set(firsts) else EXIT_WAITING
 
 
-def _current_lines(plan: Any, until: str) -> list[str]:
-    """One line per antenna: the first step not done (up to ``until``), or done."""
+def _in(seconds: float) -> str:
+    """``in 20 s``, ``in 35 min``, ``in 6.2 h``: an ETA as a person reads it."""
+    if seconds < 120:
+        return f"in {seconds:.0f} s"
+    return f"in {seconds / 60:.0f} min" if seconds < 7200 else f"in {seconds / 3600:.1f} h"
+
+
+def _current_lines(plan: Any, until: str, label: str) -> list[str]:
+    """One line per antenna: the first step not done (up to step ``until``, which the user
+    called ``label``), or reached."""
     lines = []
     for antenna, rows in plan.groupby("antenna", sort=False):
         steps = list(rows.step)
         rows = rows.iloc[: steps.index(until) + 1]
         pending = rows[rows.status != "done"]
         if pending.empty:
-            lines.append(f"{antenna}  {until} reached")
+            lines.append(f"{antenna}  {label} reached")
             continue
         r = pending.iloc[0]
         why = f": {r.blocked_by}" if r.blocked_by else ""
-        eta = f" (in {r.eta.total_seconds():.0f} s)" if r.eta == r.eta else ""
-        lines.append(f"{antenna}  {r.step} {r.status}, {r.action}{why}{eta}; {len(pending)} step(s) to {until}")
+        eta = f" ({_in(r.eta.total_seconds())})" if r.eta == r.eta else ""
+        lines.append(f"{antenna}  {r.step} {r.status}, {r.action}{why}{eta}; {len(pending)} step(s) to {label}")
     return lines
 
 
@@ -94,35 +106,43 @@ def _reporter(notifier: Any) -> Any:
     return event
 
 
-def _checked(until: str, wait: str, interval: str, watch: bool, url: str | None) -> tuple[Any, float, float]:
-    """The steps, --wait and --interval in seconds; BadInput (exit 2) before anything is sent."""
-    from e2ckit.triage.plan import shipped_steps  # lazy: --help stays fast
+def _checked(until: str, wait: str, interval: str, watch: bool, url: str | None,
+             log: str | None) -> tuple[Any, str, float, float]:  # fmt: skip
+    """The steps, the step --until names, --wait and --interval in seconds; BadInput (exit
+    2) before anything is sent."""
+    from e2ckit.triage.plan import resolve_until, shipped_steps  # lazy: --help stays fast
 
     steps = shipped_steps()
-    ids = [s.id for s in steps]
-    if until not in ids:
-        raise BadInput(f"--until {until!r} is not a step: one of {', '.join(ids)}")
+    try:
+        target = resolve_until(until, steps, what="--until")
+    except ValidationError as exc:
+        raise BadInput(str(exc)) from None
     wait_s, interval_s = _seconds("--wait", wait), _seconds("--interval", interval)
     if interval_s <= 0:
         raise BadInput("--interval must be more than 0")
+    if log is not None and not os.path.isdir(log):
+        raise BadInput(f"--log {log!r}: no such directory (a log written by e2ckit log)")
     if url is not None and not url.startswith(("http://", "https://")):
         raise BadInput(f"--notify-url {url!r} is not an http:// or https:// URL")
-    return steps, (math.inf if watch else wait_s), interval_s
+    return steps, target, (math.inf if watch else wait_s), interval_s
 
 
-def _watch_plan(names: Any, array: Any, until: str, interval: float, timeout: float, report: Any) -> int:
+def _watch_plan(names: Any, array: Any, until: tuple[str, str], interval: float, timeout: float, report: Any,
+                log: str | None) -> int:  # fmt: skip
     """--dry-run --watch: re-plan every ``interval`` and report each antenna's current
-    step as it changes, until every antenna has reached ``until``. Sends nothing."""
+    step as it changes, until every antenna has reached ``until`` (step id, as the user
+    called it). Sends nothing."""
     from e2ckit.triage.plan import plan_recovery  # lazy: --help stays fast
 
     seen: dict[str, tuple[str, str]] = {}
+    step, label = until
     while True:
-        plan = plan_recovery(names, array=array, timeout=timeout)
+        plan = plan_recovery(names, array=array, timeout=timeout, log=log)
         reached = True
         for antenna, rows in plan.groupby("antenna", sort=False):
-            rows = rows.iloc[: list(rows.step).index(until) + 1]
+            rows = rows.iloc[: list(rows.step).index(step) + 1]
             pending = rows[rows.status != "done"]
-            now = (until, "reached") if pending.empty else (pending.iloc[0].step, pending.iloc[0].status)
+            now = (label, "reached") if pending.empty else (pending.iloc[0].step, pending.iloc[0].status)
             reached &= pending.empty
             if seen.get(antenna) != now:
                 seen[antenna] = now
@@ -139,18 +159,22 @@ def recover_cmd(
     antennas: str = typer.Argument(..., help="DV01,DV02 | DV | all"),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the plan; send nothing"),
     yes: bool = typer.Option(False, "--yes", help="do not ask (scripts); every control is still audited"),
-    until: str = typer.Option("operational", "--until", help="stop at this step (cold, compressor, ...)"),
+    until: str = typer.Option("operational", "--until", help="a phase (power vacuum cooling closing done) or a step (cold...)"),
     wait: str = typer.Option("10m", "--wait", help="real time to keep reading gates that open with time"),
     interval: str = typer.Option("10s", "--interval", help="real time between reads while waiting"),
     watch: bool = typer.Option(False, "--watch", help="keep going until every antenna reaches --until"),
     notify_command: str | None = typer.Option(None, "--notify-command", help="run CMD per transition, JSON on stdin"),
     notify_url: str | None = typer.Option(None, "--notify-url", help="POST each transition as JSON to URL"),
+    log: str | None = typer.Option(None, "--log", metavar="DIR", help="a log of them (e2ckit log): pump/cool ETAs"),
     timeout: float = TimeoutOpt,
 ) -> None:
     """Bring front ends back after an outage: the plan per antenna (steps gated by the
     firmware's rules), then its ready controls, in order, each gate re-read just before
     sending and each effect read back; antennas in parallel. --dry-run --watch follows
     the plan without sending anything.
+
+    --until takes a phase (power, vacuum, cooling, closing, done: every step of it done) or
+    a step id (cold, compressor, ...); cooling is the phase, step:cooling the step.
 
     Exit status: 0 every antenna reached --until, 7 some still wait, 8 some stalled or
     need a person, 4 refused or declined, 1 an error, 2 bad input (nothing sent).
@@ -164,11 +188,11 @@ def recover_cmd(
     # lazy: pulls the api and transport; keeps --help fast
     from e2ckit.triage.plan import plan_recovery
 
-    steps, wait_s, interval_s = _checked(until, wait, interval, watch, notify_url)
+    steps, target, wait_s, interval_s = _checked(until, wait, interval, watch, notify_url, log)
     array = ctx.meta.get("e2ckit.sim") or active_array()
-    names = None if antennas.strip().lower() == "all" else antennas
-    plan = plan_recovery(names, array=array, timeout=timeout)
-    for line in _current_lines(plan, until):
+    names, journal = (None if antennas.strip().lower() == "all" else antennas), _journal(ctx)
+    plan = plan_recovery(names, array=array, timeout=timeout, journal=journal, log=log)
+    for line in _current_lines(plan, target, until):
         typer.echo(line)
     notifier = Notifier(notify_command, notify_url)
     try:
@@ -176,22 +200,38 @@ def recover_cmd(
         if dry_run:
             # a dry run says by its status where the plan stands: a script sees an antenna
             # that waits (7) or needs a person (8) without parsing the lines
-            code = _watch_plan(names, array, until, interval_s, timeout, report) if watch else _plan_status(plan, until)
+            code = (_watch_plan(names, array, (target, until), interval_s, timeout, report, log) if watch
+                    else _plan_status(plan, target))  # fmt: skip
         else:
             _confirm(yes)
-            code = _carry_out(names, array, steps, until, wait_s, interval_s, timeout, report)
+            code = _carry_out(names, array, steps, until, (wait_s, interval_s, timeout), report, journal)
     finally:
         notifier.close()
     raise typer.Exit(code)
 
 
-def _carry_out(names: Any, array: Any, steps: Any, until: str, wait: float, interval: float, timeout: float,
-               report: Any) -> int:  # fmt: skip
-    """recover() with the CLI's reporting; the exit status of the worst outcome."""
+def _journal(ctx: typer.Context) -> Any:
+    """Where the recover journal lives: the user's (a rerun continues), or, for the embedded
+    simulator, which starts a new simulated world with every command, this command's own
+    directory (a journal of another world would hold back controls this one never got)."""
+    from e2ckit.triage.journal import journal_dir  # lazy: --help stays fast
+
+    return tempfile.mkdtemp(prefix="e2ckit-recover-sim-") if ctx.meta.get("e2ckit.sim") else journal_dir()
+
+
+def _carry_out(names: Any, array: Any, steps: Any, until: str, times: tuple[float, float, float], report: Any,
+               journal: Any) -> int:  # fmt: skip
+    """recover() with the CLI's reporting; the exit status of the worst outcome. ``times``:
+    wait, interval and timeout (s)."""
     from e2ckit.triage.recover import recover  # lazy: --help stays fast
 
-    out = recover(names, confirm=True, array=array, until=until, wait=wait, interval=interval,
-                  timeout=timeout, on_event=report, steps=steps)  # fmt: skip
+    wait, interval, timeout = times
+    try:
+        out = recover(names, confirm=True, array=array, until=until, wait=wait, interval=interval,
+                      timeout=timeout, on_event=report, steps=steps, journal=journal)  # fmt: skip
+    except KeyboardInterrupt:  # every antenna's thread stopped at its next read (recover())
+        err("interrupted: nothing more is sent; rerun the same command to continue (the journal keeps its place)")
+        return EXIT_INTERRUPTED
     for r in out.itertuples():
         typer.echo(f"{r.antenna}  {r.outcome}" + (f" at {r.step}" if r.step else "") + f": {r.reason}")
     worst = next(w for w in _WORST if w in set(out.outcome))

@@ -45,7 +45,7 @@ except ModuleNotFoundError:  # Python 3.10: the tomli backport (a dependency the
 from e2ckit.analysis import answered
 from e2ckit.api import LISTING_ROW, sweep_rows
 from e2ckit.catalog import default_catalog
-from e2ckit.catalog.limits import _CLAUSE, Limits, Reading, judge, load_limits
+from e2ckit.catalog.limits import _CLAUSE, COLD_BELOW_K, Limits, Reading, is_cold, judge, load_limits
 from e2ckit.errors import ValidationError
 from e2ckit.triage import power as _power
 
@@ -116,6 +116,10 @@ def _transport(error: object) -> bool:
 # -- rules ---------------------------------------------------------------------------------
 
 
+#: rule clauses for the one "cold" (4K < 5 K and 15K < 30 K, both read): "cold", "not cold"
+_COLD = ("cold", "not cold")
+
+
 @dataclass(frozen=True)
 class Rule:
     """One probable-cause rule of ``rules.toml``."""
@@ -128,6 +132,13 @@ class Rule:
         for clause in self.when:
             if clause in _FACTS:
                 if clause not in facts:
+                    return False
+                continue
+            if clause in _COLD:  # the one "cold" (catalog.limits.COLD_BELOW_K); unknown is neither
+                temps = [readings.get(p) for p in COLD_BELOW_K]
+                if not all(r is not None and r.good for r in temps):
+                    return False
+                if is_cold({p: r.value for p, r in zip(COLD_BELOW_K, temps)}) != (clause == "cold"):  # type: ignore[union-attr]
                     return False
                 continue
             point, op, operand = _CLAUSE.match(clause).groups()  # type: ignore[union-attr]
@@ -160,7 +171,7 @@ def load_rules(text: str | None = None, label: str = "e2ckit/triage/rules.toml")
         if not isinstance(r.get("cause"), str) or not isinstance(r.get("when"), list) or not r["when"]:
             raise ValidationError(f"{where}: needs a 'cause' (text) and a non-empty 'when' list")
         for c in r["when"]:
-            if c in _FACTS:
+            if c in _FACTS or c in _COLD:
                 continue
             m = _CLAUSE.match(str(c))
             if not m:

@@ -19,8 +19,8 @@ antenna's phase, next step and progress (done, recovering, waiting, stalled) fro
 for the board and the summary lines; :func:`progress_of_readings` does it from readings
 already in hand (a sweep's, a log's) when they include every point the plan reads.
 
-Layering: triage; imports api (the sweep), catalog, errors and the sim clock's duration
-parser only.
+Layering: triage; imports api (the sweep), catalog (its limits' one definition of
+"cold"), errors and the clock's duration parser only.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import math
+import os
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,10 +36,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
+
 from e2ckit.api import sweep_rows
+from e2ckit.catalog.limits import cold_below_k
 from e2ckit.clock import parse_duration
-from e2ckit.errors import CatalogError
+from e2ckit.errors import CatalogError, ValidationError
 from e2ckit.planning import catalog_of
+from e2ckit.triage.eta import cooldown_interval, pumpdown_seconds
+from e2ckit.triage.journal import Journal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,7 +77,9 @@ __all__ = [
     "progress_rows",
     "read_antennas",
     "readings_of_rows",
+    "resolve_until",
     "shipped_steps",
+    "stall_clocks",
 ]
 
 STEPS_FILE = Path(__file__).resolve().parent.parent / "catalog" / "data" / "recovery.toml"
@@ -88,7 +96,7 @@ _OPS = {
     ">=": lambda v, x: v >= x,
 }
 _COND_RE = re.compile(r"^(?P<point>[A-Z0-9_]+\.[A-Z0-9_*]+)\s+(?P<op>==|!=|<=|>=|<|>|in|answers)\s*(?P<arg>.*)$")
-_STEP_KEYS = {"id", "phase", "point", "value", "done", "done_after", "stall_after", "requires", "why"}
+_STEP_KEYS = {"id", "phase", "point", "value", "done", "done_after", "stall_after", "requires", "why", "eta"}
 _REQ_KEYS = {"when", "why", "source", "wait", "eta"}
 
 
@@ -148,6 +156,7 @@ class Require:
     source: str
     wait: bool
     timer_s: float | None = None  # "timer N": the reading counts seconds up to N
+    pumpdown: bool = False  # "pressure": a pressure falling to its bound (needs history)
 
     def holds(self, readings: Mapping[str, Reading]) -> bool:
         return all(c.holds(readings) for c in self.when)
@@ -170,6 +179,7 @@ class Step:
     stall_after_s: float
     requires: tuple[Require, ...]
     why: str = ""
+    cooling: bool = False  # eta = "cooling": its done conditions come as stages cool
 
     @property
     def action(self) -> str:
@@ -199,6 +209,8 @@ def _cond(text: object, label: str, where: str, cat: Catalog) -> tuple[Cond, ...
     text = text.strip()
     if text == "answers":
         return (Cond(None, "answers", text=text),)
+    if text == "cold":  # the one definition of "cold" (catalog.limits), not a copy of its numbers
+        return tuple(Cond(p, "<", k, text=f"{p} < {k:g}") for p, k in cold_below_k().items())
     m = _COND_RE.match(text)
     if m is None:
         raise _err(label, where, f"cannot read condition {text!r} (POINT OP NUMBER, POINT in LO..HI, POINT answers)")
@@ -236,13 +248,16 @@ def _require(raw: object, label: str, where: str, cat: Catalog) -> Require:
     if not isinstance(raw.get("wait"), bool):
         raise _err(label, f"{where}, field 'wait'", f"must be true or false, got {raw.get('wait')!r}")
     timer = None
-    if "eta" in raw:
+    if "eta" in raw and raw["eta"] != "pressure":
         m = re.fullmatch(r"timer (\d+(?:\.\d+)?)", str(raw["eta"]))
         if m is None:
-            raise _err(label, f"{where}, field 'eta'", f"must be 'timer SECONDS', got {raw['eta']!r}")
+            raise _err(label, f"{where}, field 'eta'", f"must be 'timer SECONDS' or 'pressure', got {raw['eta']!r}")
         timer = float(m[1])
     when = _conds(raw["when"], label, f"{where}, field 'when'", cat)
-    return Require(when, raw["why"], raw["source"], raw["wait"], timer)
+    pumpdown = raw.get("eta") == "pressure"
+    if pumpdown and not (len(when) == 1 and when[0].op in ("<", "<=")):
+        raise _err(label, f"{where}, field 'eta'", "'pressure' needs one condition POINT <= NUMBER")
+    return Require(when, raw["why"], raw["source"], raw["wait"], timer, pumpdown)
 
 
 def _step(raw: object, i: int, label: str, cat: Catalog) -> Step:
@@ -274,12 +289,14 @@ def _step(raw: object, i: int, label: str, cat: Catalog) -> Step:
     requires = raw.get("requires", [])
     if not isinstance(requires, list):
         raise _err(label, f"{where}, field 'requires'", "must be a list of tables")
+    if raw.get("eta", "cooling") != "cooling" or ("eta" in raw and point is not None):
+        raise _err(label, f"{where}, field 'eta'", f"only a wait takes eta = 'cooling', got {raw.get('eta')!r}")
     return Step(
         sid, raw["phase"], point, value,
         tuple(_conds(d, label, f"{where}, field 'done'", cat) for d in done),
         raw.get("done_after"), stall,
         tuple(_require(r, label, f"{where}, precondition {k + 1}", cat) for k, r in enumerate(requires)),
-        str(raw.get("why", "")),
+        str(raw.get("why", "")), raw.get("eta") == "cooling",
     )  # fmt: skip
 
 
@@ -321,7 +338,89 @@ def plan_points(steps: Sequence[Step]) -> list[str]:
 # evaluation
 
 
-def _current(step: Step, readings: Mapping[str, Reading]) -> tuple[str, str, str, float]:
+#: one antenna's history of some points: point -> (times in UNIX seconds, values), sorted
+History = Mapping[str, tuple[Sequence[float], Sequence[float]]]
+_NO_LOG = "no ETA without a log of its readings"
+_TOO_EARLY = "ETA too early to tell"
+
+
+def _gate_eta(r: Require, readings: Mapping[str, Reading], history: History | None, now: float | None) -> tuple[float, str]:
+    """(seconds until the waiting precondition ``r`` opens, a note when that is unknown)."""
+    if r.timer_s is not None:
+        values = [readings[c.point].value for c in r.when if c.point in readings]
+        if values and math.isfinite(values[0]):
+            return max(0.0, r.timer_s - values[0]), ""
+        return math.nan, ""
+    if not r.pumpdown or history is None:  # None: no ETA asked for (recover's own reads)
+        return math.nan, ""
+    c = r.when[0]
+    if c.point not in history:
+        return math.nan, _NO_LOG
+    t, v = history[c.point]
+    secs = pumpdown_seconds(t, v, c.lo)
+    return _from_now(secs, t, now)
+
+
+def _from_now(secs: float, t: Sequence[float], now: float | None) -> tuple[float, str]:
+    """Seconds from the last sample counted from ``now`` instead, with a note when unknown."""
+    if math.isnan(secs):
+        return math.nan, _TOO_EARLY
+    if math.isinf(secs):
+        return math.nan, "not falling"
+    lag = (now - float(t[-1])) if now is not None and len(t) else 0.0
+    return max(secs - lag, 0.0), ""
+
+
+def _cooling_eta(step: Step, history: History | None, now: float | None) -> tuple[float, str]:
+    """Seconds until ``step``'s done conditions read true as the stages cool: per
+    alternative the slowest of its ``POINT < K`` (the cool-down ETA of
+    :mod:`e2ckit.triage.eta` on the readings since the compressor last started), the
+    soonest alternative; NaN with a note when no log is given or it says too little."""
+    if history is None:  # no ETA asked for (recover's own reads)
+        return math.nan, ""
+    start = _restart(history)
+    best, note = math.inf, _TOO_EARLY
+    for alt in step.done:
+        worst = 0.0
+        for c in alt:
+            if c.point is None or c.op not in ("<", "<=") or c.point not in history:
+                worst, note = math.nan, (_NO_LOG if c.point is not None and c.point not in history else note)
+                break
+            t, v = (np.asarray(x, dtype=float) for x in history[c.point])
+            keep = t >= start
+            e = cooldown_interval((t[keep] - start) / 3600.0, v[keep], c.lo, _cold_range(c.point, c.lo))
+            secs, why = _from_now(e.hours * 3600.0, t, now)
+            if math.isnan(secs):
+                worst, note = math.nan, why
+                break
+            worst = max(worst, secs)
+        if math.isfinite(worst):
+            best = min(best, worst)
+    return (best, "") if math.isfinite(best) else (math.nan, note)
+
+
+def _restart(history: History) -> float:
+    """When the compressor drive last went from off to on in ``history`` (else its start)."""
+    t, v = history.get("CMPR.DRIVE", ((), ()))
+    start = -math.inf
+    for i in range(1, len(v)):
+        if v[i] == 1 and v[i - 1] == 0:
+            start = float(t[i])
+    return start
+
+
+def _cold_range(point: str, target: float) -> tuple[float, float]:
+    """The stage's cold range (its nominal bounds in the catalog), for the ETA's floors."""
+    p = catalog_of(None).points.get(point)
+    lo, hi = (getattr(p, "nominal_low", None), getattr(p, "nominal_high", None)) if p is not None else (None, None)
+    if lo is None or hi is None or not lo <= hi:
+        return (0.0, target / 2)
+    return (float(lo), float(hi))
+
+
+def _current(
+    step: Step, readings: Mapping[str, Reading], history: History | None = None, now: float | None = None
+) -> tuple[str, str, str, float]:
     """(status, gate, blocked_by, eta seconds) of the first step not done."""
     failing = [r for r in step.requires if not r.holds(readings)]
     if failing and not failing[0].wait:  # the first precondition not met (in the file's order)
@@ -329,17 +428,18 @@ def _current(step: Step, readings: Mapping[str, Reading]) -> tuple[str, str, str
         return "blocked", f"{r.why} [{r.source}]", r.failing(readings), math.nan
     if failing:
         r = failing[0]
-        eta = math.nan
-        if r.timer_s is not None:
-            values = [readings[c.point].value for c in r.when if c.point in readings]
-            if values and math.isfinite(values[0]):
-                eta = max(0.0, r.timer_s - values[0])
-        return "waiting", f"{r.why} [{r.source}]", r.failing(readings), eta
+        eta, note = _gate_eta(r, readings, history, now)
+        return "waiting", f"{r.why} [{r.source}]", _noted(r.failing(readings), note), eta
     gate = "; ".join(f"{r.why} [{r.source}]" for r in step.requires)
     if step.point is not None:
         return "ready", gate, "", math.nan
     missing = "; ".join(c.shown(readings) for alt in step.done[:1] for c in alt if not c.holds(readings))
-    return "waiting", step.why or gate, missing, math.nan
+    eta, note = _cooling_eta(step, history, now) if step.cooling else (math.nan, "")
+    return "waiting", step.why or gate, _noted(missing, note), eta
+
+
+def _noted(text: str, note: str) -> str:
+    return f"{text}; {note}" if text and note else (text or note)
 
 
 def evaluate(
@@ -348,12 +448,18 @@ def evaluate(
     *,
     now: float | None = None,
     since: Mapping[str, float] | None = None,
+    shown_since: Mapping[str, float] | None = None,
+    history: History | None = None,
 ) -> list[dict[str, Any]]:
     """One antenna's plan from its readings: one dict per step (the plan's columns but
-    ``antenna``; ``since`` and ``eta`` as seconds). ``since``: when each step became
-    current or had its control sent (the recover journal), for ``stalled``."""
+    ``antenna``; ``since`` and ``eta`` as seconds). ``since``: when each step's stall clock
+    started (the recover journal: a control step's when its control went out, a wait's when
+    it became current), for ``stalled``; ``shown_since``: the ``since`` column (default
+    ``since``); ``history``: the antenna's earlier readings, for the pressure and cooling ETAs
+    (None: no such ETA is asked for, and no note says so)."""
     ids = {s.id: s for s in steps}
     reads = {s.id: s.reads_done(readings) for s in steps}
+    shown = shown_since if shown_since is not None else (since or {})
     rows: list[dict[str, Any]] = []
     previous_done, current = True, None
     for s in steps:
@@ -364,15 +470,14 @@ def evaluate(
             row.update(status="done", gate=gate, blocked_by="")
         elif current is None:
             current = s
-            status, gate, blocked_by, eta = _current(s, readings)
+            status, gate, blocked_by, eta = _current(s, readings, history, now)
+            row["since"] = shown.get(s.id, math.nan)
             t0 = (since or {}).get(s.id, math.nan)
-            if now is not None and math.isfinite(t0):
-                row["since"] = t0
-                if status in ("ready", "waiting") and now - t0 > s.stall_after_s:
-                    blocked_by = (f"{blocked_by}; " if blocked_by else "") + (
-                        f"current for {_span(now - t0)}, stalled after {_span(s.stall_after_s)}"
-                    )
-                    status = "stalled"
+            if now is not None and math.isfinite(t0) and status in ("ready", "waiting") and now - t0 > s.stall_after_s:
+                blocked_by = (f"{blocked_by}; " if blocked_by else "") + (
+                    f"current for {_span(now - t0)}, stalled after {_span(s.stall_after_s)}"
+                )
+                status = "stalled"
             row.update(status=status, gate=gate, blocked_by=blocked_by, eta=eta)
         else:
             row.update(status="blocked", gate=gate, blocked_by=f"{current.id} first")
@@ -437,6 +542,60 @@ def plan_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
+def resolve_until(until: str, steps: Sequence[Step] | None = None, what: str = "until") -> str:
+    """The step id that ``until`` names. A phase (``power, vacuum, cooling, closing, done``)
+    means its last step: every step of the phase done (``power`` → ``fe_powered``,
+    ``vacuum`` → ``safe_to_cool``, ``cooling`` → ``cold``, ``closing`` → ``pumps_closed``,
+    ``done`` → ``operational``); any other word is a step id (``cold``, ``compressor``...).
+    One word is both, ``cooling``: alone it is the phase; ``step:cooling`` is the step (4K
+    or 15K below 30 K), ``phase:NAME`` the phase, for either. ValidationError naming the
+    word and every valid choice otherwise (``what``: how the caller calls the argument)."""
+    steps = tuple(steps) if steps is not None else shipped_steps()
+    ids = [s.id for s in steps]
+    last = {s.phase: s.id for s in steps}  # the last step of each phase (steps are in order)
+    kind, _, name = until.partition(":") if ":" in str(until) else ("", "", str(until))
+    if kind in ("", "phase") and name in last:
+        return last[name]
+    if kind in ("", "step") and name in ids:
+        return name
+    phases = ", ".join(p for p in PHASES if p in last)
+    raise ValidationError(f"{what} {until!r} is not a phase or a step: phases {phases}; steps {', '.join(ids)}")
+
+
+def _histories(log: Any, antennas: Iterable[str], points: Sequence[str]) -> dict[str, dict[str, tuple[Any, Any]]]:
+    """Per antenna, per point: the log's good readings as (UNIX seconds, values), in time order."""
+    import pandas as pd  # lazy: only when a log is given
+
+    if not isinstance(log, pd.DataFrame):
+        from e2ckit.dataset import load  # the dataset reader (pyarrow) only when given a path
+
+        log = load(log, points=list(points))
+    missing = [c for c in ("time", "antenna", "point", "value") if c not in log.columns]
+    if missing:
+        raise ValidationError(f"plan_recovery(log=): the log lacks column(s) {', '.join(missing)}: load it with e2ckit.load()")
+    keep = log["point"].isin(list(points)) & log["antenna"].isin(list(antennas))
+    if "error" in log.columns:
+        keep &= log["error"].isna()
+    g = log.loc[keep, ["time", "antenna", "point", "value"]].sort_values("time", kind="stable")
+    t = (g["time"] - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1) if len(g) else g["time"]
+    g = g.assign(t=t)
+    out: dict[str, dict[str, tuple[Any, Any]]] = {}
+    for (antenna, point), x in g.groupby(["antenna", "point"], sort=False, observed=True):
+        out.setdefault(str(antenna), {})[str(point)] = (x["t"].to_numpy(float), x["value"].to_numpy(float))
+    return out
+
+
+def _with_now(history: Mapping[str, tuple[Any, Any]], reads: Mapping[str, Reading], now: float) -> History:
+    """``history`` with this plan's own readings appended as the latest samples."""
+    out = dict(history)
+    for point, r in reads.items():
+        if point in out and r.error is None and math.isfinite(r.value):
+            t, v = out[point]
+            if not len(t) or t[-1] < now:
+                out[point] = (np.append(t, now), np.append(v, r.value))
+    return out
+
+
 def plan_recovery(
     antennas: str | Iterable[str] | None = "all",
     *,
@@ -444,6 +603,8 @@ def plan_recovery(
     timeout: float = 1.0,
     deadline: float | None = None,
     since: Mapping[str, Mapping[str, float]] | None = None,
+    journal: str | os.PathLike[str] | None = None,
+    log: Any = None,
     steps: Sequence[Step] | None = None,
 ) -> pd.DataFrame:
     """Where each antenna stands in its front end's recovery after an outage.
@@ -453,17 +614,53 @@ def plan_recovery(
     waiting, blocked, stalled), ``action`` (the control and its value, or ``wait``),
     ``gate`` (the rule and its source), ``blocked_by`` (what is not yet true, with the
     reading), ``since`` and ``eta``. A healthy antenna: every step done; one that does
-    not answer: blocked, saying so, never done. ``since`` (per antenna, per step: UNIX
-    seconds it became current or had its control sent) comes from a recover journal.
+    not answer: blocked, saying so, never done.
+
+    ``since`` (UTC; the current step only): when the step became current or its control
+    last went out, from the recover journal in ``journal`` (a directory, as
+    :func:`e2ckit.triage.recover.recover` writes it; or a mapping ``since`` of antenna →
+    step → UNIX seconds); NaT without one. The journal's times also make a step
+    ``stalled`` past its ``stall_after``, as ``recover`` judges it.
+
+    ``eta`` (a timedelta from now; the current step only, while it is ``waiting``): the
+    compressor's 420 s window, from its counter; a pressure falling to 5e-4 mbar, from the
+    recent rate of fall of its readings in ``log`` (:func:`e2ckit.triage.eta.pumpdown_seconds`:
+    that rate held, so "not before"); a stage cooling (``cooling``: 4K or 15K below 30 K;
+    ``cold``: 4K < 5 K and 15K < 30 K), the central estimate of the cool-down ETA
+    ``recovery()`` uses, on the readings in ``log`` since the compressor started. ``log``: a
+    loaded log (:func:`e2ckit.load`) or its path, holding the antennas' earlier readings.
+    NaT otherwise, and ``blocked_by`` says why where a model applies (``no ETA without a
+    log of its readings``, ``ETA too early to tell``, ``not falling``).
     """
     steps = tuple(steps) if steps is not None else shipped_steps()
-    readings = read_antennas(plan_points(steps), antennas, array=array, timeout=timeout, deadline=deadline)
+    points = plan_points(steps)
+    readings = read_antennas(points, antennas, array=array, timeout=timeout, deadline=deadline)
     now = array_now(array)
+    histories = _histories(log, readings, points) if log is not None else None
     rows: list[dict[str, Any]] = []
     for antenna, reads in readings.items():
-        for row in evaluate(steps, reads, now=now, since=(since or {}).get(antenna)):
+        stall, shown = (since or {}).get(antenna), None
+        if journal is not None:
+            j = Journal.of(journal, antenna)
+            stall = {**stall_clocks(steps, j), **(stall or {})}
+            shown = {**j.since, **((since or {}).get(antenna) or {})}
+        # no log: an empty history, so a waiting step says it has no ETA without one
+        history = _with_now(histories.get(antenna, {}), reads, now) if histories is not None else {}
+        for row in evaluate(steps, reads, now=now, since=stall, shown_since=shown, history=history):
             rows.append({"antenna": antenna, **row})
     return plan_frame(rows)
+
+
+def stall_clocks(steps: Sequence[Step], journal: Journal) -> dict[str, float]:
+    """When each step's stall clock started, from its journal: a control step's when its
+    control went out (waiting on its gate is bounded by recover's ``wait``), a wait's when
+    it became current."""
+    out = {}
+    for s in steps:
+        t = journal.sent.get(s.id) if s.point is not None else journal.since.get(s.id)
+        if t is not None:
+            out[s.id] = t
+    return out
 
 
 # --------------------------------------------------------------------------------------

@@ -16,14 +16,20 @@ It never sends a control whose firmware gate is not met (only ``ready`` steps ar
 journal (JSON lines per antenna, apart from the audit log) records when each step became
 current and when its control went out, so a rerun after Ctrl-C, SIGKILL or a reboot does
 not repeat a control that is still within its ``stall_after`` and counts stalls from
-the first attempt; a control whose effect reads back is never sent again.
+the first attempt; a control whose effect reads back is never sent again (the journal:
+:mod:`e2ckit.triage.journal`). Ctrl-C in the caller's thread stops every antenna's thread
+at its next read (a wait on the real clock is cut short), then raises KeyboardInterrupt.
+
+``until`` is a phase (every step of it done) or a step id,
+:func:`e2ckit.triage.plan.resolve_until`.
 """
 
 from __future__ import annotations
 
 import errno
-import json
+import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,19 +41,29 @@ from typing import TYPE_CHECKING, Any
 from e2ckit import audit, transport
 from e2ckit.errors import AuditError, E2CError, TransportError, ValidationError
 from e2ckit.planning import catalog_of, resolve_array
-from e2ckit.triage.plan import Step, array_now, evaluate, plan_points, read_antennas, shipped_steps
+from e2ckit.triage.journal import JOURNAL_ENV, Journal, journal_dir
+from e2ckit.triage.plan import (
+    Step,
+    array_now,
+    evaluate,
+    plan_points,
+    read_antennas,
+    resolve_until,
+    shipped_steps,
+    stall_clocks,
+)
 from e2ckit.wire.frames import Mode, Reply, Request
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["OUTCOMES", "Outcome", "journal_dir", "recover"]
+__all__ = ["JOURNAL_ENV", "OUTCOMES", "Journal", "Outcome", "journal_dir", "recover"]
 
 #: how an antenna's run ended, best first
 OUTCOMES = ("reached", "waiting", "stalled", "refused", "error")
-JOURNAL_ENV = "E2CKIT_RECOVER_JOURNAL"
 #: seconds between reads of a control's effect (at most; ``interval`` if shorter)
 READBACK_S = 2.0
+_STOPPED = "interrupted: rerun the same command to continue (the journal keeps its place)"
 
 
 @dataclass
@@ -59,53 +75,6 @@ class Outcome:
     step: str  # the step it stopped at ("" once the target is reached)
     reason: str
     sent: list[str] = field(default_factory=list)
-
-
-def journal_dir() -> Path:
-    """``$E2CKIT_RECOVER_JOURNAL``, else ``recover/`` beside the control audit log
-    (``~/.local/state/e2ckit/recover`` by default): the two records stay together."""
-    env = os.environ.get(JOURNAL_ENV)
-    if env:
-        return Path(env)
-    return audit.audit_path().parent / "recover"
-
-
-class Journal:
-    """One antenna's journal: JSON lines ``{"t", "step", "event"}`` (event ``current``
-    or ``sent``), appended and fsynced."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.since: dict[str, float] = {}
-        self.sent: dict[str, float] = {}
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    e = json.loads(line)
-                    t, step, event = float(e["t"]), str(e["step"]), e["event"]
-                except (ValueError, KeyError, TypeError):
-                    continue  # a torn last line after a crash
-                if event == "sent":
-                    self.sent[step] = t
-                    self.since[step] = t
-                elif event == "current":
-                    self.since.setdefault(step, t)
-                elif event == "done":
-                    self.since.pop(step, None)
-                    self.sent.pop(step, None)
-
-    def note(self, t: float, step: str, event: str) -> None:
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"t": t, "step": step, "event": event}) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        if event == "sent":
-            self.sent[step] = self.since[step] = t
-        elif event == "current":
-            self.since.setdefault(step, t)
-        else:
-            self.since.pop(step, None)
-            self.sent.pop(step, None)
 
 
 @contextmanager
@@ -134,7 +103,8 @@ class _Run:
     """What every antenna's run shares."""
 
     steps: tuple[Step, ...]
-    until: str
+    until: str  # the step id
+    label: str  # as the caller named it (a phase or a step)
     array: Any
     timeout: float
     wait: float
@@ -143,6 +113,17 @@ class _Run:
     audit_log: Any
     journal: Path
     on_event: Callable[[str, str, str, str], None] | None
+    #: set on Ctrl-C: every antenna's thread stops at its next read (the journal keeps its place)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def pause(self, seconds: float) -> bool:
+        """Wait ``seconds`` between reads; False once the run is to stop. The real clock's
+        wait is the stop event's, so Ctrl-C ends it at once, not an interval later."""
+        if self.sleep is time.sleep:
+            self.stop.wait(seconds)
+        else:
+            self.sleep(seconds)
+        return not self.stop.is_set()
 
     def event(self, antenna: str, step: str, what: str, detail: str = "") -> None:
         if self.on_event is not None:
@@ -181,30 +162,35 @@ def _one(run: _Run, antenna: str) -> Outcome:
         while True:
             reads = read_antennas(points, [antenna], array=run.array, timeout=run.timeout).get(antenna, {})
             now = array_now(run.array)
-            rows = evaluate(run.steps, reads, now=now, since=_since(run.steps, journal))
+            rows = evaluate(run.steps, reads, now=now, since=stall_clocks(run.steps, journal), shown_since=journal.since)
             for row in rows[: last + 1]:
                 if row["status"] == "done" and row["step"] in journal.since:
                     journal.note(now, row["step"], "done")
                     run.event(antenna, row["step"], "done")
             pending = [(i, r) for i, r in enumerate(rows[: last + 1]) if r["status"] != "done"]
             if not pending:
-                return Outcome(antenna, "reached", "", f"{run.until} reached", sent)
+                return Outcome(antenna, "reached", "", f"{run.label} reached", sent)
             i, row = pending[0]
             step = run.steps[i]
-            if step.id not in journal.since:
+            first = step.id not in journal.since
+            if first:
                 journal.note(now, step.id, "current")
-                run.event(antenna, step.id, row["status"], row["blocked_by"])
             status = row["status"]
             if status == "blocked" and step.id == "reachable":
                 # an E2C lost mid-recovery: wait for it, then it stalls
                 lost_for = now - journal.since.get(step.id, now)
                 status = "stalled" if lost_for > step.stall_after_s else "waiting"
+            if first:  # a transition: said as this run takes it (a lost E2C is waited for)
+                run.event(antenna, step.id, status, row["blocked_by"])
             if status == "ready" and step.id in journal.sent:
                 # sent before (this run, or one that was killed): read its effect back until
                 # it shows or the step stalls (not bounded by ``wait``), never repeat it
-                run.sleep(min(run.interval, READBACK_S))
+                if not run.pause(min(run.interval, READBACK_S)):
+                    return Outcome(antenna, "waiting", step.id, _STOPPED, sent)
                 continue
             if status == "ready":
+                if run.stop.is_set():  # Ctrl-C: no control goes out after it
+                    return Outcome(antenna, "waiting", step.id, _STOPPED, sent)
                 try:
                     _send(run, antenna, step)
                 except E2CError as exc:
@@ -219,19 +205,8 @@ def _one(run: _Run, antenna: str) -> Outcome:
                 return Outcome(antenna, "stalled", step.id, f"{status}: {row['blocked_by']}", sent)
             if time.monotonic() - started >= run.wait:
                 return Outcome(antenna, "waiting", step.id, row["blocked_by"] or "waiting", sent)
-            run.sleep(run.interval)
-
-
-def _since(steps: Sequence[Step], journal: Journal) -> dict[str, float]:
-    """When each step's stall clock started: a control step's from when its control
-    went out (waiting on its gate is bounded by ``wait``), a wait's from when it became
-    current."""
-    out = {}
-    for s in steps:
-        t = journal.sent.get(s.id) if s.point is not None else journal.since.get(s.id)
-        if t is not None:
-            out[s.id] = t
-    return out
+            if not run.pause(run.interval):
+                return Outcome(antenna, "waiting", step.id, _STOPPED, sent)
 
 
 def _check_writable(audit_log: Any, journal: Path) -> None:
@@ -256,6 +231,7 @@ def recover(
     array: Any = None,
     until: str = "operational",
     wait: float = 600.0,
+    watch: bool = False,
     interval: float = 10.0,
     timeout: float = 1.0,
     journal: str | os.PathLike[str] | None = None,
@@ -264,9 +240,12 @@ def recover(
     on_event: Callable[[str, str, str, str], None] | None = None,
     steps: Sequence[Step] | None = None,
 ) -> pd.DataFrame:
-    """Carry out the recovery plan on ``antennas`` up to step ``until`` (see the module
-    docstring). Sends controls only with ``confirm=True`` (else ValidationError, nothing
-    sent); ``wait`` bounds (in seconds) how long it reads a gate that opens with time;
+    """Carry out the recovery plan on ``antennas`` up to ``until`` (see the module
+    docstring): a phase (``power, vacuum, cooling, closing, done``: every step of it done) or
+    a step id (``cold``, ``compressor``...; :func:`~e2ckit.triage.plan.resolve_until`). Sends
+    controls only with ``confirm=True`` (else ValidationError, nothing sent); ``wait``
+    bounds (in seconds) how long it reads a gate that opens with time, ``watch=True``
+    lifts the bound (until every antenna reaches ``until``, stalls or fails);
     ``sleep`` is how it waits ``interval`` between reads (a stepped simulator: advance its
     clock). Returns one row per antenna: ``antenna, outcome`` (reached, waiting, stalled,
     refused, error), ``step, reason, sent`` (the controls sent, in order).
@@ -276,8 +255,9 @@ def recover(
     if confirm is not True:
         raise ValidationError(f"recover sends controls: pass confirm=True to send them, got confirm={confirm!r}")
     steps = tuple(steps) if steps is not None else shipped_steps()
-    if until not in [s.id for s in steps]:
-        raise ValidationError(f"unknown step {until!r} for until: one of {', '.join(s.id for s in steps)}")
+    target = resolve_until(until, steps)  # unknown: ValidationError naming the choices, nothing sent
+    if watch:
+        wait = math.inf
     if not (isinstance(wait, (int, float)) and wait >= 0 and isinstance(interval, (int, float)) and interval > 0):
         raise ValidationError(f"wait must be >= 0 and interval > 0 seconds, got wait={wait!r}, interval={interval!r}")
     names = resolve_array(array).select(antennas)  # unknown names: ValidationError, nothing sent
@@ -286,15 +266,22 @@ def recover(
     else:  # beside the audit log this run writes to
         jdir = Path(audit_log).parent / "recover" if audit_log is not None else journal_dir()
     _check_writable(audit_log, jdir)
-    run = _Run(steps, until, array, timeout, float(wait), float(interval), sleep, audit_log, jdir, on_event)
+    run = _Run(steps, target, str(until), array, timeout, float(wait), float(interval), sleep, audit_log, jdir, on_event)
 
     def guarded(antenna: str) -> Outcome:
         try:
-            return _one(run, antenna)
+            o = _one(run, antenna)
         except (ValidationError, AuditError, OSError) as exc:
-            return Outcome(antenna, "error", "", str(exc))
+            o = Outcome(antenna, "error", "", str(exc))
+        if o.outcome != "waiting":  # how it ended is a transition too (a stall is notified)
+            run.event(antenna, o.step or run.label, o.outcome, "" if o.outcome == "reached" else o.reason)
+        return o
 
     # one thread per antenna: a waiting antenna sleeps in its thread and must not hold up another
     with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
-        outcomes = list(pool.map(guarded, names))
+        try:
+            outcomes = list(pool.map(guarded, names))
+        except BaseException:  # Ctrl-C (KeyboardInterrupt) in the caller's thread: stop them all
+            run.stop.set()
+            raise
     return pd.DataFrame([o.__dict__ for o in outcomes], columns=["antenna", "outcome", "step", "reason", "sent"])

@@ -5,9 +5,15 @@ The cool-down ETAs (the 4K stage, FEMC.TEMP0, and beside it the 15K and 110K sta
 and TEMP9) come from :func:`e2ckit.triage.eta.cooldown_interval`: each stage's readings since
 the compressor restarted, fitted by an ensemble of models of a stage relaxing toward its
 cold temperature, give a central estimate and an 80 % interval, or "too early" (interval NaN)
-while the data do not constrain it. The target of each stage is its warn bound in the limits
-in force (6 K, 22 K, 130 K by default, so a site file moves it), its cold range the nominal
-bounds (2.7–4, 12–18, 85–115 K, ``e2c-protocol.md`` §7). Checked against the simulator's own
+while the data do not constrain it.
+
+"Cold" is the one definition of :data:`e2ckit.catalog.limits.COLD_BELOW_K`, the end of
+pumping (FEControl ``OPTIMIZE/CryostatPumping``, ``e2c-protocol.md`` §15): the 4K stage below
+5 K and the 15K stage below 30 K, the same condition as the recovery plan's ``cold`` step.
+Those are the 4K and 15K stages' targets (a site limits file does not move them: a procedure's
+rule, not a judgement's bound). The 110K stage takes no part in "cold"; its ETA is toward its
+warn bound in the limits in force (130 K by default). Each stage's cold range is its nominal
+bounds in the limits in force (2.7–4, 12–18, 85–115 K, ``e2c-protocol.md`` §7). Checked against the simulator's own
 physics (``tests/test_triage_eta.py``, ``benchmarks/eta_coverage.py``): agreement with the
 simulator's inferred cool-down, not a measured accuracy on real cryostats.
 """
@@ -19,7 +25,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from e2ckit.analysis import answered, current
-from e2ckit.catalog.limits import Limits, load_limits, safe_to_cool_mbar
+from e2ckit.catalog.limits import COLD_BELOW_K, Limits, is_cold, load_limits, safe_to_cool_mbar
 from e2ckit.errors import ValidationError
 from e2ckit.triage.eta import cooldown_interval
 
@@ -34,11 +40,12 @@ NEEDED = (TEMP, PRESSURE, DRIVE)
 #: the front end lets the compressor cool only at or below this pressure (mbar, §7): the
 #: cryostat pressure's alarm bound in the catalog, the one home of the 5e-4 mbar
 SAFE_MBAR = safe_to_cool_mbar()
-#: the stages given an ETA: (column prefix, point, default target K, default cold range K);
-#: the limits in force replace the defaults (target: warn_high; range: nominal_low..high)
+#: the stages given an ETA: (column prefix, point, target K, default cold range K). The 4K
+#: and 15K targets are "cold" (COLD_BELOW_K, fixed); the 110K stage's is its warn bound, and
+#: every cold range its nominal bounds, in the limits in force (these are the defaults)
 STAGES = (
-    ("eta", TEMP, 6.0, (2.7, 4.0)),
-    ("eta_15k", "FEMC.TEMP5", 22.0, (12.0, 18.0)),
+    ("eta", TEMP, COLD_BELOW_K[TEMP], (2.7, 4.0)),
+    ("eta_15k", "FEMC.TEMP5", COLD_BELOW_K["FEMC.TEMP5"], (12.0, 18.0)),
     ("eta_110k", "FEMC.TEMP9", 130.0, (85.0, 115.0)),
 )
 #: the columns of recovery(): ``eta_hours`` is the 4K stage's central estimate from ``now``,
@@ -61,11 +68,12 @@ def _sci(x: float) -> str:
 
 
 def _stage_goals(lim: Limits) -> Goals:
-    """(point, target, cold range) per stage of :data:`STAGES`, from the limits in force."""
+    """(point, target, cold range) per stage of :data:`STAGES`, from the limits in force
+    (the targets of the stages in "cold" stay its bounds)."""
     out = []
     for _, point, target, floor in STAGES:
         b = lim.bounds(point)
-        if b is not None and b.warn_high is not None:
+        if b is not None and b.warn_high is not None and point not in COLD_BELOW_K:
             target = b.warn_high
         if b is not None and b.nominal_low is not None and b.nominal_high is not None:
             floor = (b.nominal_low, b.nominal_high)
@@ -122,9 +130,12 @@ def recovery(log: pd.DataFrame | str | os.PathLike[str], *, limits: Limits | str
     """Per antenna of a loaded log (or a log's path): ``power_back`` (end of the last
     period without answers, or when the ACU flag rose), ``restarted`` (compressor drive
     back on after it), the 4K/15K/110K temperatures and pressure *now*, ``target_4k`` (the
-    4K stage's warn bound), ``cold`` (whether it is below it), ``eta`` (when it will be, as a
-    time) with ``eta_hours`` from now and its 80 % interval ``eta_low_hours``..``eta_high_hours``
-    (the same for the 15K and 110K stages: ``eta_15k_*``, ``eta_110k_*``), and ``flags`` (``no
+    4K stage's bound in "cold", 5 K), ``cold`` (the one definition: 4K < 5 K and 15K < 30 K
+    now, :data:`~e2ckit.catalog.limits.COLD_BELOW_K`), ``eta`` (when it will be cold, as a
+    time: the later of the 4K and 15K central estimates), ``eta_hours`` (the 4K stage's hours
+    from now to 5 K) and its 80 % interval ``eta_low_hours``..``eta_high_hours`` (the same for
+    the 15K stage to 30 K and the 110K stage to its warn bound: ``eta_15k_*``,
+    ``eta_110k_*``), and ``flags`` (``no
     answer`` in the latest cycle, ``FEMC.TEMP0 not read since HH:MM UTC``, ``compressor off``,
     ``4K not falling``, ``pressure rising``, ``pressure above 5e-4 mbar``, ``stalled``, ``too
     early``: an interval is NaN because the data do not constrain it yet).
@@ -204,7 +215,7 @@ def _antenna_row(antenna: str, g: pd.DataFrame, cur: pd.DataFrame, goals: Goals)
     on = since[since == 1]
     restarted = on.index[0] if len(on) and (pd.notna(power_back) or (since == 0).any()) else pd.NaT
     t4, pressure, drive = now_value(TEMP), now_value(PRESSURE), now_value(DRIVE)
-    cold = bool(t4 <= target)  # NaN (not read now) is never cold
+    cold = is_cold({TEMP: t4, "FEMC.TEMP5": now_value("FEMC.TEMP5")})  # NaN (not read now): never cold
     flags = ["compressor off"] if drive == 0 else []
     flags += _trend_flags(w, now, cold)
     if pressure > SAFE_MBAR:
@@ -227,6 +238,9 @@ def _antenna_row(antenna: str, g: pd.DataFrame, cur: pd.DataFrame, goals: Goals)
             if etas[3 * i] == 0 and math.isnan(now_value(point)):
                 # "cold in 0 h" from a reading that is not "now" would call it cold: unknown
                 etas = [*etas[: 3 * i], *[math.nan] * 3, *etas[3 * i + 3 :]]
-    eta = now + pd.Timedelta(hours=etas[0]) if math.isfinite(etas[0]) else pd.NaT
+    # cold = every stage of COLD_BELOW_K below its bound: when the later of them gets there
+    # (NaN or inf for either: no time; spelled out, as max() with a NaN depends on the order)
+    cold_eta = max(etas[0], etas[3]) if math.isfinite(etas[0]) and math.isfinite(etas[3]) else math.nan
+    eta = now + pd.Timedelta(hours=cold_eta) if math.isfinite(cold_eta) else pd.NaT
     return (antenna, power_back, restarted, now, t4, now_value("FEMC.TEMP5"), now_value("FEMC.TEMP9"), pressure,
             target, cold, eta, *etas, ", ".join(flags))  # fmt: skip
