@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def test_dashboard_keeps_its_log_says_where_gates_the_page_and_keeps_the_termina
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
     cmd = [sys.executable, "-m", "e2ckit", "--simulate", "--sim-scenario", "outage", "dashboard", "DV01,DV02",
            "--sim-rate", "600", "--interval", "300", "--every", "1", "--port", str(port), "--token", "s3cret",
-           "--duration", "40"]  # fmt: skip
+           "--duration", "120"]  # fmt: skip  (a bound: the test stops it with SIGTERM)
     server = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -79,8 +80,10 @@ def test_dashboard_keeps_its_log_says_where_gates_the_page_and_keeps_the_termina
         opened = time.monotonic()
         with_token = _status(port, "/?token=s3cret")
         page_seconds = time.monotonic() - opened
+        server.send_signal(signal.SIGTERM)  # as a service manager stops it: its kernels were just started
     finally:
         out, errors = server.communicate(timeout=120)
+    assert server.returncode == 0, errors
     assert without in (302, 401, 403), "no token, no page"
     assert with_token == 200
     assert page_seconds < 30, page_seconds

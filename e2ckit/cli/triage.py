@@ -253,6 +253,7 @@ def _serve_board(logger: Any, groups: list[str], path: str, bind: str, port: int
     import socket
     import subprocess
     import tempfile
+    import threading
     import time
 
     if port is None:
@@ -270,7 +271,8 @@ def _serve_board(logger: Any, groups: list[str], path: str, bind: str, port: int
         shown = "0.0.0.0" if bind in ("0.0.0.0", "") else bind
         err(f"recovery board at http://{shown}:{port}/" + (f"?token={token}" if token else "")
             + f" (logging {', '.join(groups)} of {len(logger.antennas)} antennas into {path}, kept); Ctrl-C stops")  # fmt: skip
-        errors = _forward_errors(proc) if not verbose else None
+        stopping = threading.Event()  # set when we stop Voilà: what its kernels then say is our doing
+        errors = _forward_errors(proc, stopping) if not verbose else None
         try:
             end = None if duration is None else time.monotonic() + duration
             while proc.poll() is None and (end is None or time.monotonic() < end):
@@ -279,6 +281,7 @@ def _serve_board(logger: Any, groups: list[str], path: str, bind: str, port: int
             pass
         finally:
             signal.signal(signal.SIGTERM, previous)
+            stopping.set()
             _stop_session(proc)
             if errors is not None:
                 errors.join(timeout=5)
@@ -312,14 +315,16 @@ def _voila_env(verbose: bool) -> dict[str, str]:
 _NOISE = ("Kernel is running over TCP without encryption", "Warning:", "warn(")
 
 
-def _forward_errors(proc: Any) -> Any:
-    """Without -v, pass on only what matters from Voilà's stderr: errors and tracebacks."""
+def _forward_errors(proc: Any, stopping: Any) -> Any:
+    """Without -v, pass on only what matters from Voilà's stderr: errors and tracebacks —
+    until ``stopping`` is set: a pre-started kernel stopped by our own SIGTERM prints a
+    traceback of its interrupted start-up, which is no error of the board's."""
     import sys
     import threading
 
     def pump() -> None:
         for line in proc.stderr:
-            if line.strip() and not any(n in line for n in _NOISE):
+            if line.strip() and not stopping.is_set() and not any(n in line for n in _NOISE):
                 sys.stderr.write(line)
 
     t = threading.Thread(target=pump, name="e2ckit-voila-stderr", daemon=True)
