@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 
 from e2ckit.errors import ValidationError
+from e2ckit.names import default_deadline
 
 #: The longest timeout, deadline or interval accepted, in seconds (about 31 years):
 #: past ~9.2e9 s the socket, threading and time_t conversions raise OverflowError.
@@ -32,6 +33,18 @@ def positive_seconds(field: str, value: object) -> float:
     if value > MAX_SECONDS:
         raise ValidationError(f"{field} must be a positive number of seconds up to {MAX_SECONDS:g}, got {value!r}")
     return float(value)
+
+
+def timing(timeout: object, deadline: object, concurrency: object = None, *, option: str = "") -> tuple[float, float]:
+    """The one timing rule, for every entry point (the API, the transport, the logger's
+    defaults, the CLI): checked ``(timeout, deadline)``, the deadline defaulting to
+    2 × timeout + 0.5 s; ``concurrency`` checked too when given. ``option`` prefixes the
+    names in the message (``"--"`` for the CLI's ``--timeout``)."""
+    t = positive_seconds(f"{option}timeout", timeout)
+    d = default_deadline(t) if deadline is None else positive_seconds(f"{option}deadline", deadline)
+    if concurrency is not None:
+        whole_number(f"{option}concurrency", concurrency, "antennas")
+    return t, d
 
 
 def whole_number(field: str, value: object, unit: str) -> int:

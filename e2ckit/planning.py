@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from e2ckit import arguments, transport
-from e2ckit.arguments import name_list, positive_seconds, whole_number
+from e2ckit.arguments import name_list, whole_number
 from e2ckit.array import Array, default_array
 from e2ckit.catalog import Catalog, default_catalog
 from e2ckit.errors import Failure, ValidationError
 from e2ckit.names import LRU_CHANNELS, MAX_NODE
-from e2ckit.transport.base import Result, check_timing
+from e2ckit.transport.base import Result
 from e2ckit.wire.frames import Mode, NodeRecord, Request, monitor_request
 
 if TYPE_CHECKING:
@@ -98,8 +98,8 @@ def split_what(cat: Catalog, what: str | Sequence[str]) -> tuple[list[Point], li
 
 def timing(timeout: object, deadline: object) -> tuple[float, float]:
     """Checked (timeout, deadline); the deadline defaults to 2 × timeout + 0.5 s (the
-    transport's one check, :func:`e2ckit.transport.base.check_timing`)."""
-    return positive_seconds("timeout", timeout), check_timing(timeout, deadline, 1)  # type: ignore[arg-type]
+    one timing rule, :func:`e2ckit.arguments.timing`)."""
+    return arguments.timing(timeout, deadline)
 
 
 def prepare(

@@ -212,7 +212,7 @@ BAD_MONITOR = [
     (["--channel", "1", "--node", "0x13", "--rca", "1", "--format", "xml"], "--format 'xml'"),
     (
         ["--channel", "1", "--node", "0x13", "--rca", "1", "--timeout", "0"],
-        "--timeout must be positive",
+        "--timeout must be a positive number of seconds",
     ),
 ]
 

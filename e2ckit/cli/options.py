@@ -19,10 +19,10 @@ from typing import Any
 
 import typer
 
-from e2ckit.arguments import MAX_SECONDS
+from e2ckit.arguments import MAX_SECONDS, timing
 from e2ckit.cli.output import FORMATS, resolve_format
 from e2ckit.clock import SimClock, parse_duration
-from e2ckit.errors import BadInput, E2CKitError, OutputError
+from e2ckit.errors import BadInput, E2CKitError, OutputError, ValidationError
 from e2ckit.names import E2C_INTERNAL_CHANNEL, MAX_NODE, MAX_RCA
 
 __all__ = [
@@ -236,13 +236,12 @@ def check_seconds(option: str, value: float | None, *, zero: bool = False) -> No
 
 
 def check_timing(timeout: float, deadline: float | None) -> None:
-    """``--timeout`` and ``--deadline``: finite, positive, at most MAX_SECONDS."""
-    if math.isfinite(timeout) and timeout <= 0:
-        raise BadInput(f"--timeout must be positive, got {timeout:g}")
-    check_seconds("--timeout", timeout)
-    if deadline is not None and math.isfinite(deadline) and deadline <= 0:
-        raise BadInput(f"--deadline must be positive, got {deadline:g}")
-    check_seconds("--deadline", deadline)
+    """``--timeout`` and ``--deadline``: the one timing rule (:func:`e2ckit.arguments.timing`),
+    in the CLI's words and exit status."""
+    try:
+        timing(timeout, deadline, option="--")
+    except ValidationError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def check_port(port: int | None, option: str = "--port") -> None:

@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
-from e2ckit.arguments import positive_seconds, whole_number
+from e2ckit.arguments import timing
 from e2ckit.errors import Failure
-from e2ckit.names import default_deadline
 from e2ckit.wire.frames import Mode, Reply, Request, decode_reply
 
 __all__ = ["DEFAULT_CONCURRENCY", "Exchanges", "Plan", "Result", "Transport", "check_timing", "known", "retryable"]
@@ -101,10 +100,7 @@ def check_timing(timeout: float, deadline: float | None, concurrency: int) -> fl
     """The sweep's deadline (default ``2 × timeout + 0.5``), after checking all three:
     the one timing check, used by every transport and by the planner
     (:func:`e2ckit.planning.timing`) before anything is sent."""
-    t = positive_seconds("timeout", timeout)
-    deadline = default_deadline(t) if deadline is None else positive_seconds("deadline", deadline)
-    whole_number("concurrency", concurrency, "antennas")
-    return deadline
+    return timing(timeout, deadline, concurrency)[1]
 
 
 
