@@ -7,6 +7,11 @@
   until a flush writes them, one part per (date, antenna) per segment. A flush that
   fails (disk full, ...) keeps them, and later flushes retry, oldest first, under the
   same part names; :attr:`Store.buffered` is what the logger bounds.
+* **Folding.** After a flush that wrote every pending segment, the partitions it
+  wrote are folded (:mod:`.fold`): every :data:`~.fold.FANOUT` parts of a level become
+  one file of the next, at most :data:`FOLDS_PER_FLUSH` folds a flush (the rest at
+  the next), from the tables just written (nothing read back). A logger flushing every
+  cycle leaves a few dozen files an antenna-day instead of 86,400.
 Recovery after a crash is :mod:`.recovery`'s.
 """
 
@@ -20,10 +25,14 @@ import pyarrow as pa
 from e2ckit.logformat.schema import FILE_SCHEMA, LogWriteError, part_name
 from e2ckit.logformat.segments import segment_name, split, wal_dir
 from e2ckit.logger import wal
+from e2ckit.logger.fold import Folder
 from e2ckit.logger.fsio import write_atomic, write_error
 
 #: fsync settings: "cycle" syncs the segment after every cycle, "flush" only the parts
 FSYNC_MODES = ("cycle", "flush")
+#: folds a flush writes at most (the full array's 66 partitions reach a fold together:
+#: spread over the next flushes, so no one cycle pays for all of them)
+FOLDS_PER_FLUSH = 8
 
 
 def write_part(root: Path, day: str, antenna: str, table: pa.Table, session: str, seq: int) -> tuple[Path, int]:
@@ -67,6 +76,7 @@ class Store:
         self.bytes = 0
         self.write_error: LogWriteError | None = None  #: the latest failure, until a write succeeds
         self.wal_error: LogWriteError | None = None
+        self.folder: Folder | None = Folder()  #: None: parts are not folded
 
     def _new_epoch(self) -> _Epoch:
         self._seq += 1
@@ -100,35 +110,57 @@ class Store:
                     self._current = self._new_epoch()
                 pending = list(self._sealed)
             written = 0
+            touched: list[Path] = []
             for ep in pending:
-                if ep.tables is None:
-                    ep.tables = split(ep.batches)
-                    ep.batches = []  # the tables hold the same rows
-                for (day, antenna), table in ep.tables.items():
-                    if (day, antenna) in ep.done:
-                        continue
-                    try:
-                        _, size = write_part(self.root, day, antenna, table, self.session, ep.seq)
-                    except OSError as exc:
-                        directory = self.root / f"date={day}" / f"antenna={antenna}"
-                        err = write_error(directory, exc)
-                        with self._lock:
-                            self.write_error = err
-                        raise err from exc
-                    ep.done.add((day, antenna))
-                    written += table.num_rows
-                    with self._lock:
-                        self.written += table.num_rows
-                        self.buffered -= table.num_rows
-                        self.files += 1
-                        self.bytes += size
-                ep.segment.delete()
-                with self._lock:
-                    self._sealed.remove(ep)
+                written += self._write_epoch(ep, touched)
             with self._lock:
                 self.write_error = None
                 self.wal_error = None
+            self._fold(touched)
             return written
+
+    def _write_epoch(self, ep: _Epoch, touched: list[Path]) -> int:
+        """One sealed epoch's parts (those not written yet), then its segment deleted."""
+        if ep.tables is None:
+            ep.tables = split(ep.batches)
+            ep.batches = []  # the tables hold the same rows
+        written = 0
+        for (day, antenna), table in ep.tables.items():
+            if (day, antenna) in ep.done:
+                continue
+            try:
+                path, size = write_part(self.root, day, antenna, table, self.session, ep.seq)
+            except OSError as exc:
+                directory = self.root / f"date={day}" / f"antenna={antenna}"
+                err = write_error(directory, exc)
+                with self._lock:
+                    self.write_error = err
+                raise err from exc
+            ep.done.add((day, antenna))
+            touched.append(path.parent)
+            if self.folder is not None:
+                self.folder.wrote(path, table)
+            written += table.num_rows
+            with self._lock:
+                self.written += table.num_rows
+                self.buffered -= table.num_rows
+                self.files += 1
+                self.bytes += size
+        ep.segment.delete()
+        with self._lock:
+            self._sealed.remove(ep)
+        return written
+
+    def _fold(self, touched: list[Path]) -> None:
+        """Fold what this flush wrote (every pending segment is written and deleted: a
+        fold never holds rows a segment still has). Folding is tidying: a failure
+        (a full disk) leaves the parts as they are and is tried again next flush."""
+        if self.folder is None:
+            return
+        try:
+            self.folder.fold(touched, FOLDS_PER_FLUSH)
+        except OSError:
+            pass
 
     def drop(self) -> int:
         """Give up the backlog (its segments stay on disk for a replay); returns the rows."""
