@@ -4,7 +4,8 @@ time, which steps): what a "now" derived from a log may use (issue 22).
 The order of cycles is the order they were appended: a running logger's write-ahead
 segment holds the newest; before it, its parts, newest written last (their modification
 times), each holding its cycles in the order they ran (a part is one segment's rows of
-one antenna, as appended). A cycle's rows share one stamp (the cycle's slot), so the
+one antenna, as appended; a fold holds a run of one session's parts, in order, and comes
+before that session's later parts whenever it was written). A cycle's rows share one stamp (the cycle's slot), so the
 cycles are the runs of equal ``time`` in that order, even across a backward step of the
 wall clock. Compacted files (closed days, sorted by point then time) come before any part
 and are ordered by time.
@@ -20,7 +21,7 @@ from e2ckit.dataset import live, reader
 from e2ckit.dataset.loader import _antenna_filter, _point_names
 from e2ckit.errors import ValidationError
 from e2ckit.logformat.files import part_files, partitions
-from e2ckit.logformat.schema import FILE_SCHEMA
+from e2ckit.logformat.schema import FILE_SCHEMA, span
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,7 +71,7 @@ def _newest_first(days: list[tuple[str, Path]], unflushed: Any, cycles: int) -> 
     for _day, d in sorted(days, reverse=True):
         files = part_files(d)
         compacted = [f for f in files if "-compact-" in f.name]
-        parts = sorted((f for f in files if f not in compacted), key=_written, reverse=True)
+        parts = _newest_parts([f for f in files if f not in compacted])
         for f in parts + compacted:
             if len(stamps) > cycles:
                 return out
@@ -84,6 +85,21 @@ def _newest_first(days: list[tuple[str, Path]], unflushed: Any, cycles: int) -> 
                 t = t.sort_by("time")
             out.append(t)
             stamps |= set(t["time"].to_pylist())
+    return out
+
+
+def _newest_parts(files: list[Path]) -> list[Path]:
+    """Parts and folds, newest rows first: a session's by its segments (a fold written
+    late still holds segments older than the parts after it), sessions (and files of
+    no session) by when their newest file was written."""
+    groups: dict[str, list[tuple[int, Path]]] = {}
+    for f in files:
+        s = span(f.name)
+        groups.setdefault(s[0] if s else f"\0{f.name}", []).append((s[2] if s else 0, f))
+    newest = {k: max(_written(f) for _, f in v) for k, v in groups.items()}
+    out: list[Path] = []
+    for k in sorted(groups, key=lambda k: newest[k], reverse=True):
+        out += [f for _, f in sorted(groups[k], key=lambda x: x[0], reverse=True)]
     return out
 
 
