@@ -180,3 +180,44 @@ def test_a_fold_killed_at_any_step_leaves_every_row_once(tmp_path, step, settle)
         assert [span(n)[3] for n in names if span(n)[0] == "s1"] == [1], names  # type: ignore[index]
         assert not [n for n in os.listdir(d) if n.startswith(".")]
     _once(_quiet_load(tmp_path), FANOUT + (settle == "logger"))
+
+
+def test_loads_while_a_logger_writes_and_folds_see_every_acknowledged_row_exactly_once(stepped, tmp_path) -> None:
+    """A reader loading again and again while a logger flushing every cycle writes and
+    folds (a fold every 16 cycles, one of 256 at cycle 256): each load holds every cycle
+    acknowledged before it began, whole, and no row twice."""
+    sim, clock = stepped
+    log = Logger("FEMC.TEMP0", array=sim, path=tmp_path, clock=clock, flush_rows=1)
+    log.step()
+    done = threading.Event()
+    seen: list[tuple[int, object]] = []
+    errors: list[BaseException] = []
+
+    def reading() -> None:
+        try:
+            while not done.is_set() or len(seen) < 20:
+                acked = log.status.cycles
+                seen.append((acked, _quiet_load(tmp_path)))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    t = threading.Thread(target=reading)
+    t.start()
+    try:
+        for _ in range(299):
+            log.step()
+    finally:
+        done.set()
+        t.join()
+    log.stop()
+    assert not errors, errors
+    final = _quiet_load(tmp_path)
+    _once(final, 600)
+    cycles = sorted(final["time"].unique())
+    assert len(seen) >= 20
+    for acked, df in seen:
+        assert not df.duplicated(["time", "antenna", "point"]).any()
+        per_cycle = df.groupby("time").size()
+        assert set(df["time"]) <= set(cycles), "a row that was never written"
+        # every acknowledged cycle whole (a cycle flushed during the load may show in part)
+        assert per_cycle.reindex(cycles[:acked]).eq(2).all(), f"a load missed an acknowledged row ({acked})"
