@@ -52,6 +52,8 @@ def _flushed(root: Path, n: int, session: str = "s1", fold: bool = True) -> Stor
     for k in range(n):
         store.append(_batch(k))
         store.flush()
+    if store.folder is not None:
+        store.folder.close()  # the folds' deletions done (a logger waits so when it stops)
     return store
 
 
@@ -101,6 +103,7 @@ def test_a_reader_between_its_segments_and_its_listing_while_a_flush_folds_twice
     def flush_then_list(d: Path) -> list[Path]:
         if not flushed:
             flushed.append(store.flush())
+            store.folder.close()  # type: ignore[union-attr]
         return real(d)
 
     monkeypatch.setattr(loader_mod, "part_files", flush_then_list)
@@ -121,6 +124,7 @@ def test_a_listing_that_saw_the_inputs_of_a_fold_lists_again(tmp_path, monkeypat
         if not listed:
             listed.append(len(found))
             store.flush()  # the 16th part, then the fold: the 15 listed are gone
+            store.folder.close()  # type: ignore[union-attr]
         return found
 
     monkeypatch.setattr(loader_mod, "part_files", list_then_fold)
@@ -137,6 +141,7 @@ def test_a_replay_of_a_segment_whose_part_was_folded_adds_nothing(tmp_path) -> N
     for k in range(1, FANOUT):
         store.append(_batch(k))
         store.flush()
+    store.folder.close()  # type: ignore[union-attr]
     d = tmp_path / f"date={DAY}" / "antenna=DV01"
     assert len(_files(d)) == 1  # folded: part 1 is in the fold only
     saved.write_bytes(data)  # the segment of cycle 0 comes back (a crash before its deletion)
@@ -175,6 +180,7 @@ def test_a_fold_killed_at_any_step_leaves_every_row_once(tmp_path, step, settle)
         store = Store(tmp_path, "s2", "flush")
         store.append(_batch(FANOUT))
         store.flush()
+        store.close()
     names = _files(d)
     if settle != "load":
         assert [span(n)[3] for n in names if span(n)[0] == "s1"] == [1], names  # type: ignore[index]

@@ -76,7 +76,7 @@ class Store:
         self.bytes = 0
         self.write_error: LogWriteError | None = None  #: the latest failure, until a write succeeds
         self.wal_error: LogWriteError | None = None
-        self.folder: Folder | None = Folder()  #: None: parts are not folded
+        self.folder: Folder | None = Folder(background=True)  #: None: parts are not folded
 
     def _new_epoch(self) -> _Epoch:
         self._seq += 1
@@ -174,7 +174,10 @@ class Store:
             return n
 
     def close(self) -> None:
-        """Close the open segment (when nothing is buffered, it is empty: removed)."""
+        """Close the open segment (when nothing is buffered, it is empty: removed), and
+        wait for a fold's deletions still under way."""
+        if self.folder is not None:
+            self.folder.close()
         with self._lock:
             if self._current.rows:
                 self._current.segment.close()
