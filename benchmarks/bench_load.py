@@ -271,6 +271,13 @@ def run_one(engine: str, query: str, data: Path, hours: int = 24) -> dict:
         import duckdb  # noqa: F401
     else:
         import polars  # noqa: F401
+    import resource
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    c0 = cpu()
     t = time.perf_counter()
     bpr = None
     if engine == "e2ckit" and query == "many":
@@ -325,11 +332,10 @@ def run_one(engine: str, query: str, data: Path, hours: int = 24) -> dict:
             out = lf.select("time", "antenna", "point", "value", "unit", "status", "latency_100us").sort("time", "antenna", "point").collect()
         rows = len(_categorical_pandas(out.to_arrow()))  # the same pandas frame as e2ckit's
     seconds = time.perf_counter() - t
-    import resource
-
+    cpu_seconds = cpu() - c0  # every thread's: on a shared machine steadier than the wall clock
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     module = sys.modules["e2ckit"].__file__ if "e2ckit" in sys.modules else None
-    return {"seconds": seconds, "rows": rows, "rss_mb": rss, "bytes_per_row": bpr, "module": module}
+    return {"seconds": seconds, "cpu": cpu_seconds, "rows": rows, "rss_mb": rss, "bytes_per_row": bpr, "module": module}
 
 
 def _categorical_pandas(table):

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -59,15 +60,21 @@ class Folder:
     """One writer's folding of the partitions it writes: their file names (listed once,
     then kept), the tables it wrote lately (folded without reading them back), the
     files it could not fold (never read again; no fold covers them), and the
-    partitions with folds left over when a flush's budget ran out."""
+    partitions with folds left over when a flush's budget ran out.
+
+    ``background=True`` (the logger's): :meth:`fold_later` folds on a thread of its own,
+    so a cycle never waits for a fold's writes, fsyncs and deletions; :meth:`close`
+    waits for it (before the writer lets go of the lock). A fold may then hold a part
+    whose segment is not deleted yet: its span says the segment's rows are in it, so a
+    replay or a reader of segments never counts them twice."""
 
     def __init__(self, cache_rows: int = CACHE_ROWS, background: bool = False) -> None:
         self.cache_rows = cache_rows
-        #: delete a fold's inputs on a thread of its own (the fold is committed by its
-        #: rename; the deletions are tidying, and cost the writer 1–2 ms each on ext4)
-        self._deleter: ThreadPoolExecutor | None = ThreadPoolExecutor(1, "e2ckit-fold") if background else None
+        self._worker: ThreadPoolExecutor | None = ThreadPoolExecutor(1, "e2ckit-fold") if background else None
+        self._lock = threading.Lock()  # names and cache: the writer adds, the folding thread folds
         self.refused: set[Path] = set()
         self.folds = 0  #: folds written
+        self.error: OSError | None = None  #: the last fold that failed (the parts stay as they are)
         self._names: dict[Path, set[str]] = {}
         self._cache: OrderedDict[Path, pa.Table] = OrderedDict()
         self._rows = 0
@@ -75,10 +82,26 @@ class Folder:
 
     def wrote(self, path: Path, table: pa.Table) -> None:
         """``path`` was just written with ``table``'s rows (in the file schema)."""
-        names = self._names.get(path.parent)
-        if names is not None:
-            names.add(path.name)
-        self._keep(path, table)
+        with self._lock:
+            names = self._names.get(path.parent)
+            if names is not None:
+                names.add(path.name)
+            self._keep(path, table)
+
+    def fold_later(self, dirs: list[Path], budget: int | None) -> None:
+        """:meth:`fold` on the folding thread (at once without one); a failure (a full
+        disk) is kept in :attr:`error` and the parts stay as they are."""
+        if self._worker is None:
+            self._quietly(dirs, budget)
+        else:
+            self._worker.submit(self._quietly, dirs, budget)
+
+    def _quietly(self, dirs: list[Path], budget: int | None) -> None:
+        try:
+            self.fold(dirs, budget)
+            self.error = None
+        except OSError as exc:
+            self.error = exc
 
     def fold(self, dirs: list[Path], budget: int | None) -> int:
         """Fold the partitions ``dirs`` (and those left over), at most ``budget`` folds
@@ -92,11 +115,14 @@ class Folder:
                 self._waiting.update(dict.fromkeys(todo[k:]))
                 break
             if d not in self._names:
-                self._names[d] = _settle(d)
+                listed = _settle(d)
+                with self._lock:
+                    self._names[d] = listed
             try:
                 n = self._fold_one(d, left)
             except BaseException:
-                self._names.pop(d, None)  # listed again next time: the disk is the truth
+                with self._lock:
+                    self._names.pop(d, None)  # listed again next time: the disk is the truth
                 raise
             done += n
             if n == left:
@@ -108,33 +134,32 @@ class Folder:
         names = self._names[d]
         done = 0
         while budget is None or done < budget:
-            run = _next_run(names, d, self.refused)
-            if run is None:
-                break
+            with self._lock:
+                run = _next_run(names, d, self.refused)
+                if run is None:
+                    break
+                cached = {d / n: self._cache[d / n] for *_, n in run[2] if d / n in self._cache}
             session, level, inputs = run
-            table = _read(d, inputs, self.refused, self._cache)
+            table = _read(d, inputs, self.refused, cached)
             if table is None:
                 continue  # a refused input: a barrier now; look again
             name = _write(d, table, session, inputs, level + 1)
-            gone = [d / n for *_, n in inputs]
-            if self._deleter is None:
-                _delete(gone)
-            else:
-                self._deleter.submit(_delete, gone)
-            for *_, n in inputs:
-                names.discard(n)
-                old = self._cache.pop(d / n, None)
-                self._rows -= 0 if old is None else old.num_rows
-            names.add(name)
-            self._keep(d / name, table)
+            with self._lock:
+                for *_, n in inputs:
+                    names.discard(n)
+                    old = self._cache.pop(d / n, None)
+                    self._rows -= 0 if old is None else old.num_rows
+                names.add(name)
+                self._keep(d / name, table)
+            _delete([d / n for *_, n in inputs])
             done += 1
         return done
 
     def close(self) -> None:
-        """Wait for the deletions still under way (before the writer lets go of the lock)."""
-        if self._deleter is not None:
-            self._deleter.shutdown(wait=True)
-            self._deleter = ThreadPoolExecutor(1, "e2ckit-fold")
+        """Wait for the folding under way (before the writer lets go of the lock)."""
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = ThreadPoolExecutor(1, "e2ckit-fold")
 
     def _keep(self, path: Path, table: pa.Table) -> None:
         if table.num_rows > self.cache_rows // 4:

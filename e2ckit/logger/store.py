@@ -8,9 +8,9 @@
   fails (disk full, ...) keeps them, and later flushes retry, oldest first, under the
   same part names; :attr:`Store.buffered` is what the logger bounds.
 * **Folding.** After a flush that wrote every pending segment, the partitions it
-  wrote are folded (:mod:`.fold`): every :data:`~.fold.FANOUT` parts of a level become
-  one file of the next, at most :data:`FOLDS_PER_FLUSH` folds a flush (the rest at
-  the next), from the tables just written (nothing read back). A logger flushing every
+  wrote are folded (:mod:`.fold`), on a thread of its own: every :data:`~.fold.FANOUT`
+  parts of a level become one file of the next, at most :data:`FOLDS_PER_FLUSH` folds a
+  flush (the rest at the next), from the tables just written (nothing read back). A logger flushing every
   cycle leaves a few dozen files an antenna-day instead of 86,400.
 Recovery after a crash is :mod:`.recovery`'s.
 """
@@ -152,15 +152,11 @@ class Store:
         return written
 
     def _fold(self, touched: list[Path]) -> None:
-        """Fold what this flush wrote (every pending segment is written and deleted: a
-        fold never holds rows a segment still has). Folding is tidying: a failure
-        (a full disk) leaves the parts as they are and is tried again next flush."""
-        if self.folder is None:
-            return
-        try:
-            self.folder.fold(touched, FOLDS_PER_FLUSH)
-        except OSError:
-            pass
+        """Fold what this flush wrote, on the folding thread (a cycle never waits for
+        it). Folding is tidying: a failure (a full disk) leaves the parts as they are
+        and is tried again at the next flush."""
+        if self.folder is not None:
+            self.folder.fold_later(touched, FOLDS_PER_FLUSH)
 
     def drop(self) -> int:
         """Give up the backlog (its segments stay on disk for a replay); returns the rows."""
