@@ -478,7 +478,7 @@ def _args() -> argparse.Namespace:
 def _table(queries: list[tuple[str, str]], engines: list[str], results: dict[tuple[str, str], list[dict]]) -> None:
     names = {"e2ckit": "e2ckit", "base": "e2ckit@base", "duckdb": "DuckDB→pandas", "polars": "Polars→pandas"}
     header = ["query", "rows", *(names[e] for e in engines), "e2ckit / faster"]
-    header += ["e2ckit / base"] if "base" in engines else []
+    header += ["e2ckit / base", "CPU e2ckit / base"] if "base" in engines else []
     header += ["e2ckit peak RSS", "B/row"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -489,7 +489,9 @@ def _table(queries: list[tuple[str, str]], engines: list[str], results: dict[tup
         faster = min(med["duckdb"], med["polars"])
         row = [label, f"{first['rows']:,}", *(f"{med[e]:.2f} s ({rss[e] / 1024:.2f} GB)" for e in engines),
                f"{med['e2ckit'] / faster:.2f}×"]  # fmt: skip
-        row += [f"{med['e2ckit'] / med['base']:.2f}×"] if "base" in engines else []
+        if "base" in engines:  # CPU seconds (every thread's): steadier than wall time on a shared machine
+            cpu = {e: statistics.median(r["cpu"] for r in results[(q, e)]) for e in ("e2ckit", "base")}
+            row += [f"{med['e2ckit'] / med['base']:.2f}×", f"{cpu['e2ckit']:.2f} / {cpu['base']:.2f} s ({cpu['e2ckit'] / cpu['base']:.2f}×)"]
         row += [f"{rss['e2ckit'] / 1024:.2f} GB", f"{first['bytes_per_row']:.1f}"]
         print("| " + " | ".join(row) + " |")
     print(f"\n(times: medians of {len(results[(queries[0][0], 'e2ckit')])} interleaved runs, the engines taking "
