@@ -227,3 +227,44 @@ def test_loads_while_a_logger_writes_and_folds_see_every_acknowledged_row_exactl
         assert set(df["time"]) <= set(cycles), "a row that was never written"
         # every acknowledged cycle whole (a cycle flushed during the load may show in part)
         assert per_cycle.reindex(cycles[:acked]).eq(2).all(), f"a load missed an acknowledged row ({acked})"
+
+
+_KILLED_WHILE_FOLDING = """
+import os, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from test_logger_fold import _batch
+from e2ckit.logger import fold
+from e2ckit.logger.store import Store
+def crash(step):
+    if step == sys.argv[2]:
+        os._exit(3)  # the folding thread kills the process: no cleanup, as a SIGKILL
+fold._step = crash
+store = Store(Path(sys.argv[1]), "s1", "cycle")
+for k in range(10_000):
+    store.append(_batch(k))  # in the segment (fsynced): acknowledged
+    print(k, flush=True)
+    store.flush()
+"""
+
+
+@pytest.mark.parametrize("step", ["written", "renamed", "deleting"])
+def test_a_logger_killed_while_folding_loses_no_acknowledged_row_and_duplicates_none(tmp_path, step) -> None:
+    """A logger flushing every cycle, killed by its folding thread at a step of its
+    first fold (while the cycle thread appends and flushes): every cycle it
+    acknowledged is read once, before and after the next writer settles it."""
+    out = tmp_path / "log"
+    r = subprocess.run([sys.executable, "-c", _KILLED_WHILE_FOLDING, str(out), step, str(Path(__file__).parent)],
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 3, r.stderr
+    acked = int(r.stdout.split()[-1]) + 1
+    assert acked >= FANOUT  # the first fold began after the 16th flush
+    for settled in (False, True):
+        if settled:
+            compact(out, before="2000-01-01")  # the next writer: replays, folds, deletes leftovers
+        df = _quiet_load(out)
+        assert not df.duplicated(["time", "antenna", "point"]).any()
+        assert acked <= len(df) <= acked + 1  # the cycle in progress at the kill may be there
+        assert df["value"].tolist() == [float(k) for k in range(len(df))]
+    d = out / f"date={DAY}" / "antenna=DV01"
+    assert not [n for n in os.listdir(d) if n.startswith(".")] and not wal_mod.segments(out)
