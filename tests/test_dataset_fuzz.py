@@ -115,7 +115,7 @@ def _damage(root: Path, ops: list[tuple[str, int, int]]) -> set[tuple]:
             lost |= _rows_of(f)
             f.unlink()
         elif op == "rename" and f is not None:  # a part under another name: still the log's (same schema)
-            f.rename(f.with_name(f"renamed-{pick}.parquet"))
+            f.rename(f.with_name(f"renamed-{pick}-{f.name}"))  # (never onto another renamed file)
         elif op == "junk_file":
             d = f.parent if f is not None else root
             (d / f"junk-{pick}.parquet").write_bytes(bytes(size))
