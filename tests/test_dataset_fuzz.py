@@ -137,7 +137,7 @@ QUERIES = st.sampled_from([{}, {"points": "FEMC.TEMP0"}, {"antennas": "DV"}, {"e
 LAYOUTS = st.sampled_from(["hourly", "many", "folded", "killed-written", "killed-renamed", "killed-deleting"])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=DAMAGE, query=QUERIES, compacted=st.booleans(), layout=LAYOUTS)
 def test_random_damage_never_lies(template, many, tmp_path, monkeypatch, ops, query, compacted, layout) -> None:
     import tempfile
