@@ -93,7 +93,8 @@ class Folder:
         disk) is kept in :attr:`error` and the parts stay as they are."""
         if self._worker is None:
             self._quietly(dirs, budget)
-        else:
+            return
+        with contextlib.suppress(RuntimeError):  # the interpreter is exiting: no fold (tidying) now
             self._worker.submit(self._quietly, dirs, budget)
 
     def _quietly(self, dirs: list[Path], budget: int | None) -> None:
