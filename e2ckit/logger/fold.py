@@ -22,9 +22,11 @@ rows are "in a part" when a part or a fold covers its ``session-seq``
 (:func:`~e2ckit.logformat.files.covers`): a replay never writes them twice, a reader of
 segments never counts them twice.
 
-Only files whose segments are gone are folded: the store folds after a flush that
-wrote every pending segment (a failed flush keeps a segment whose parts may be half
-written: those parts stay as they are until it succeeds).
+The store asks for folds after a flush that wrote every pending segment, and the
+logger's folds run on a thread of their own (a cycle never waits for one): a fold may
+then take a part whose segment the next flush has not deleted yet. That is safe for
+the same reason: the fold's span covers that segment, so its rows are counted once
+whether a reader (or a replay after a crash) finds the segment or not.
 """
 
 from __future__ import annotations
