@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from e2ckit.dataset import live, reader
@@ -68,24 +69,43 @@ def _newest_first(days: list[tuple[str, Path]], unflushed: Any, cycles: int) -> 
     out = [] if unflushed is None else [unflushed]
     stamps = set() if unflushed is None else set(unflushed["time"].to_pylist())
     need = FILE_SCHEMA.names
-    for _day, d in sorted(days, reverse=True):
-        files = part_files(d)
-        compacted = [f for f in files if "-compact-" in f.name]
-        parts = _newest_parts([f for f in files if f not in compacted])
-        for f in parts + compacted:
-            if len(stamps) > cycles:
-                return out
-            try:
-                t = reader.read_file(f, need, None, None, None)
-            except reader.Vanished:
-                continue  # compacted meanwhile: its rows are in the compacted file
-            if t is None:
-                continue
-            if "-compact-" in f.name:
-                t = t.sort_by("time")
-            out.append(t)
-            stamps |= set(t["time"].to_pylist())
+    for f in _files_newest_first(days):
+        if len(stamps) > cycles:
+            return out
+        try:
+            t = reader.read_file(f, need, None, None, None)
+        except reader.Vanished:
+            continue  # compacted meanwhile: its rows are in the compacted file
+        if t is None:
+            continue
+        if "-compact-" in f.name:
+            t = t.sort_by("time")
+        out.append(t)
+        stamps |= set(t["time"].to_pylist())
     return out
+
+
+def _files_newest_first(days: list[tuple[str, Path]]) -> Iterator[Path]:
+    """An antenna's files, newest rows first. The parts of the newest days not compacted
+    yet are ordered together, by appending order (a backward step of the wall clock
+    across midnight puts the newest cycles in the day before); then compacted files,
+    a day at a time."""
+    ordered = sorted(days, reverse=True)
+    parts: list[Path] = []
+    compacted: list[Path] = []
+    split = len(ordered)  # where the compacted days begin
+    for i, (_day, d) in enumerate(ordered):
+        files = part_files(d)
+        loose = [f for f in files if "-compact-" not in f.name]
+        if files and not loose:
+            split = i  # a compacted day: the days before it are compacted too (read below)
+            break
+        parts += loose
+        compacted += [f for f in files if f not in loose]
+    yield from _newest_parts(parts)
+    yield from compacted
+    for _day, d in ordered[split:]:
+        yield from part_files(d)
 
 
 def _newest_parts(files: list[Path]) -> list[Path]:
