@@ -42,8 +42,11 @@ DuckDB and Polars read the same files with hive partitioning and end in the same
 frame as e2ckit (strings as categoricals); e2ckit's bytes per row are shown. ``--base
 DIR`` runs the e2ckit of a baseline checkout beside this one (first on the children's
 ``PYTHONPATH``), so the floor "no slower than the baseline" is measured in one run.
-``--many``: a day of 10,000 one-row parts of one antenna (a logger flushing every
-cycle), written by the logger's part writer; goal (#26) <= 2 s. Goals (#16): query 1 ≤ 1 s and within 1.2× of the
+``--many`` (``--many-only``: nothing else): a day of 10,000 one-row cycles of one
+antenna written through the logger's store flushing every cycle, as an e2ckit without
+folding left it (10,000 parts), as this logger leaves it (folded as it goes), and those
+10,000 parts after ``log compact`` folded them; loaded by this e2ckit (and the baseline),
+and the cost of a flush with and without folding; goal (#26) <= 2 s. Goals (#16): query 1 ≤ 1 s and within 1.2× of the
 faster engine; query 3 within 1.2× of the faster, under 0.5 GB; query 4 ≤ 5 s;
 result frames ≤ 40 bytes per row.
 
@@ -268,6 +271,13 @@ def run_one(engine: str, query: str, data: Path, hours: int = 24) -> dict:
         import duckdb  # noqa: F401
     else:
         import polars  # noqa: F401
+    import resource
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    c0 = cpu()
     t = time.perf_counter()
     bpr = None
     if engine == "e2ckit" and query == "many":
@@ -322,11 +332,10 @@ def run_one(engine: str, query: str, data: Path, hours: int = 24) -> dict:
             out = lf.select("time", "antenna", "point", "value", "unit", "status", "latency_100us").sort("time", "antenna", "point").collect()
         rows = len(_categorical_pandas(out.to_arrow()))  # the same pandas frame as e2ckit's
     seconds = time.perf_counter() - t
-    import resource
-
+    cpu_seconds = cpu() - c0  # every thread's: on a shared machine steadier than the wall clock
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     module = sys.modules["e2ckit"].__file__ if "e2ckit" in sys.modules else None
-    return {"seconds": seconds, "rows": rows, "rss_mb": rss, "bytes_per_row": bpr, "module": module}
+    return {"seconds": seconds, "cpu": cpu_seconds, "rows": rows, "rss_mb": rss, "bytes_per_row": bpr, "module": module}
 
 
 def _categorical_pandas(table):
@@ -361,22 +370,63 @@ def child(engine: str, query: str, data: Path, hours: int = 24) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def many_parts(data: Path, n: int = 10_000) -> Path:
-    """A day of ``n`` one-row parts in one partition (a logger flushing every cycle),
-    written by the logger's own part writer; cached."""
-    from e2ckit.logger.store import write_part
+def many_parts(data: Path, n: int = 10_000, fold: bool = False) -> tuple[Path, dict]:
+    """A day of ``n`` one-row cycles of one antenna written as a logger flushing every
+    cycle writes them: through the logger's store (append, flush), one part a flush;
+    ``fold=False`` as an e2ckit without folding left them (10,000 parts), ``fold=True``
+    as this logger leaves them (folded as it goes). Cached, with the flushes' times."""
+    import pyarrow as pa
 
-    root = data.parent / (data.name + f"-{n}-parts")
+    from e2ckit.logformat.schema import WAL_SCHEMA
+    from e2ckit.logger.store import Store
+
+    root = data.parent / (data.name + f"-{n}-{'folded' if fold else 'parts'}")
     d = root / f"date={DAY0}" / "antenna=DV01"
-    if d.is_dir() and len(os.listdir(d)) == n:
-        return root
-    table = antenna_day(DAY0, "DV01", seed=1, seconds=n)
-    table = table.sort_by("time")
+    stats = root / "bench-flushes.json"
+    if d.is_dir() and stats.is_file():
+        return root, json.loads(stats.read_text())
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
+    table = antenna_day(DAY0, "DV01", seed=1, seconds=n // 40 + 1).sort_by("time").slice(0, n)
+    table = table.add_column(0, "antenna", pa.array(["DV01"] * n)).replace_schema_metadata(None).cast(WAL_SCHEMA)
+    store = Store(root, "manyrows", "flush")
+    if not fold:
+        store.folder = None
+    times = []
     t = time.perf_counter()
     for k in range(n):
-        write_part(root, str(DAY0), "DV01", table.slice(k, 1), "manyrows", k + 1)
-    print(f"  wrote {n} one-row parts in {time.perf_counter() - t:.0f} s", flush=True)
-    return root
+        store.append(table.slice(k, 1).to_batches()[0])
+        t1 = time.perf_counter()
+        store.flush()
+        times.append(time.perf_counter() - t1)
+    store.close()
+    out = {"mean_ms": 1e3 * statistics.mean(times), "median_ms": 1e3 * statistics.median(times),
+           "p99_ms": 1e3 * sorted(times)[int(0.99 * n)], "max_ms": 1e3 * max(times),
+           "files": len(os.listdir(d)), "folds": store.folder.folds if store.folder else 0,
+           "load_average": os.getloadavg()[0]}  # fmt: skip
+    stats.write_text(json.dumps(out))
+    print(f"  wrote {n} one-row cycles ({'folding' if fold else 'not folding'}) in {time.perf_counter() - t:.0f} s", flush=True)
+    return root, out
+
+
+def folded_copy(root: Path) -> Path:
+    """``root`` (a day of parts) copied and folded by ``e2ckit log compact`` as it folds a
+    day still open (the fold of :mod:`e2ckit.logger.fold`, reading the parts back)."""
+    import shutil
+
+    from e2ckit.logger.fold import fold_partition
+
+    out = root.parent / (root.name + "-compact-folded")
+    d = out / f"date={DAY0}" / "antenna=DV01"
+    if d.is_dir() and (out / "bench-fold.json").is_file():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(root, out)
+    t = time.perf_counter()
+    fold_partition(d)
+    (out / "bench-fold.json").write_text(json.dumps({"seconds": time.perf_counter() - t}))
+    return out
 
 
 def run_trend(data: Path) -> dict:
@@ -420,6 +470,7 @@ def _args() -> argparse.Namespace:
                     help="fresh: written by this compaction; upgraded: an older compaction's layout, then `compact`")
     ap.add_argument("--base", type=Path, help="a checkout of the baseline e2ckit, measured beside this one")
     ap.add_argument("--many", action="store_true", help="also load a day of 10,000 one-row parts (issue 26)")
+    ap.add_argument("--many-only", action="store_true", help="only the day of 10,000 one-row parts")
     ap.add_argument("--child", nargs=2, metavar=("ENGINE", "QUERY"), help=argparse.SUPPRESS)
     return ap.parse_args()
 
@@ -427,7 +478,7 @@ def _args() -> argparse.Namespace:
 def _table(queries: list[tuple[str, str]], engines: list[str], results: dict[tuple[str, str], list[dict]]) -> None:
     names = {"e2ckit": "e2ckit", "base": "e2ckit@base", "duckdb": "DuckDB→pandas", "polars": "Polars→pandas"}
     header = ["query", "rows", *(names[e] for e in engines), "e2ckit / faster"]
-    header += ["e2ckit / base"] if "base" in engines else []
+    header += ["e2ckit / base", "CPU e2ckit / base"] if "base" in engines else []
     header += ["e2ckit peak RSS", "B/row"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -438,7 +489,9 @@ def _table(queries: list[tuple[str, str]], engines: list[str], results: dict[tup
         faster = min(med["duckdb"], med["polars"])
         row = [label, f"{first['rows']:,}", *(f"{med[e]:.2f} s ({rss[e] / 1024:.2f} GB)" for e in engines),
                f"{med['e2ckit'] / faster:.2f}×"]  # fmt: skip
-        row += [f"{med['e2ckit'] / med['base']:.2f}×"] if "base" in engines else []
+        if "base" in engines:  # CPU seconds (every thread's): steadier than wall time on a shared machine
+            cpu = {e: statistics.median(r["cpu"] for r in results[(q, e)]) for e in ("e2ckit", "base")}
+            row += [f"{med['e2ckit'] / med['base']:.2f}×", f"{cpu['e2ckit']:.2f} / {cpu['base']:.2f} s ({cpu['e2ckit'] / cpu['base']:.2f}×)"]
         row += [f"{rss['e2ckit'] / 1024:.2f} GB", f"{first['bytes_per_row']:.1f}"]
         print("| " + " | ".join(row) + " |")
     print(f"\n(times: medians of {len(results[(queries[0][0], 'e2ckit')])} interleaved runs, the engines taking "
@@ -447,13 +500,29 @@ def _table(queries: list[tuple[str, str]], engines: list[str], results: dict[tup
 
 
 def _many(args: argparse.Namespace) -> None:
-    root = many_parts(args.data)
+    """Issue 26: a day of 10,000 one-row parts (a logger flushing every cycle)."""
+    parts, plain = many_parts(args.data, fold=False)
+    folded, folding = many_parts(args.data, fold=True)
+    compacted = folded_copy(parts)
+    fold_s = json.loads((compacted / "bench-fold.json").read_text())["seconds"]
+    cases = [("10,000 parts on disk (an e2ckit without folding)", parts, plain["files"]),
+             ("written by this logger (folding as it goes)", folded, folding["files"]),
+             (f"those 10,000 parts after `log compact` folds them ({fold_s:.0f} s)", compacted,
+              len(os.listdir(compacted / f"date={DAY0}" / "antenna=DV01")))]  # fmt: skip
     engines = ["e2ckit", *(["base"] if args.base else [])]
-    runs = {e: [child(e, "many", root) for _ in range(args.repeat)] for e in engines}
-    med = {e: statistics.median(r["seconds"] for r in runs[e]) for e in engines}
-    base = f", e2ckit@base {med['base']:.2f} s" if args.base else ""
-    print(f"a day of 10,000 one-row parts (one antenna): e2ckit {med['e2ckit']:.2f} s{base} "
-          f"(goal <= 2 s; medians of {args.repeat})")  # fmt: skip
+    print(f"\na day of 10,000 one-row cycles of one antenna (goal #26: <= 2 s); load average {os.getloadavg()[0]:.2f}")
+    header = ["the day", "files", *(("e2ckit@base" if e == "base" else "e2ckit") for e in engines)]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for label, root, files in cases:
+        runs = {e: [child(e, "many", root)["seconds"] for _ in range(args.repeat)] for e in engines}
+        cells = [f"{statistics.median(runs[e]):.2f} s" for e in engines]
+        print("| " + " | ".join([label, f"{files:,}", *cells]) + " |")
+    print(f"(medians of {args.repeat}, each load in its own process; load average after {os.getloadavg()[0]:.2f})")
+    print("\nthe logger's flush of one cycle (one part), 10,000 flushes: mean / median / p99 / max")
+    for label, st in (("not folding", plain), ("folding", folding)):
+        print(f"  {label:12s} {st['mean_ms']:.2f} / {st['median_ms']:.2f} / {st['p99_ms']:.1f} / {st['max_ms']:.1f} ms"
+              f"  ({st['folds']} folds, {st['files']} files left; load average {st['load_average']:.2f})")
 
 
 def _trend(args: argparse.Namespace) -> None:
@@ -478,6 +547,9 @@ def main() -> None:
         return
     days = 7 if args.week else 1
     args.data.mkdir(parents=True, exist_ok=True)
+    if args.many_only:
+        _many(args)
+        return
     print(f"data: {args.data} ({args.hours} h a day, {args.layout}); load average {os.getloadavg()[0]:.2f}")
     generate(args.data, days, args.hours, args.layout)
     samples, summaries, per = size(args.data, days, args.hours)

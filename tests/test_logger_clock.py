@@ -63,16 +63,19 @@ def test_a_stepped_wall_clock_keeps_the_schedule_and_is_recorded(tmp_path, monke
 
 def test_latest_counts_cycles_in_the_loggers_order_across_a_backward_step(tmp_path, monkeypatch) -> None:
     """After a −3600 s step the newest cycles carry the oldest stamps: ``latest`` still
-    returns the two cycles logged last (by appending order), not the two latest stamps."""
+    returns the two cycles logged last (by appending order), not the two latest stamps.
+    The wall clock reads 00:30 UTC, so the step also crosses midnight: the newest cycles
+    are in the day before (it failed so between 00:00 and 01:00 UTC)."""
     real = time.time
-    offset = [0.0]
+    now = real()
+    offset = [(now // 86400 + 1) * 86400 + 1800 - now]  # tomorrow, 00:30 UTC
     fake = types.SimpleNamespace(time=lambda: real() + offset[0], monotonic=time.monotonic, perf_counter=time.perf_counter)
     monkeypatch.setattr(cycle_mod, "time", fake)
     with SimulatedArray(["DV01", "CM03"], seed=3, latency=0.0) as sim:
         log = Logger("cryo", array=sim, interval=0.05, path=tmp_path, clock="wall", flush_rows=1)
         for k in range(6):
             if k == 4:
-                offset[0] = -3600.0
+                offset[0] -= 3600.0
             log.step()
         log.stop()
     df = e2ckit.load(tmp_path)

@@ -4,7 +4,8 @@ time, which steps): what a "now" derived from a log may use (issue 22).
 The order of cycles is the order they were appended: a running logger's write-ahead
 segment holds the newest; before it, its parts, newest written last (their modification
 times), each holding its cycles in the order they ran (a part is one segment's rows of
-one antenna, as appended). A cycle's rows share one stamp (the cycle's slot), so the
+one antenna, as appended; a fold holds a run of one session's parts, in order, and comes
+before that session's later parts whenever it was written). A cycle's rows share one stamp (the cycle's slot), so the
 cycles are the runs of equal ``time`` in that order, even across a backward step of the
 wall clock. Compacted files (closed days, sorted by point then time) come before any part
 and are ordered by time.
@@ -14,13 +15,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from e2ckit.dataset import live, reader
 from e2ckit.dataset.loader import _antenna_filter, _point_names
 from e2ckit.errors import ValidationError
 from e2ckit.logformat.files import part_files, partitions
-from e2ckit.logformat.schema import FILE_SCHEMA
+from e2ckit.logformat.schema import FILE_SCHEMA, span
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,23 +69,57 @@ def _newest_first(days: list[tuple[str, Path]], unflushed: Any, cycles: int) -> 
     out = [] if unflushed is None else [unflushed]
     stamps = set() if unflushed is None else set(unflushed["time"].to_pylist())
     need = FILE_SCHEMA.names
-    for _day, d in sorted(days, reverse=True):
+    for f in _files_newest_first(days):
+        if len(stamps) > cycles:
+            return out
+        try:
+            t = reader.read_file(f, need, None, None, None)
+        except reader.Vanished:
+            continue  # compacted meanwhile: its rows are in the compacted file
+        if t is None:
+            continue
+        if "-compact-" in f.name:
+            t = t.sort_by("time")
+        out.append(t)
+        stamps |= set(t["time"].to_pylist())
+    return out
+
+
+def _files_newest_first(days: list[tuple[str, Path]]) -> Iterator[Path]:
+    """An antenna's files, newest rows first. The parts of the newest days not compacted
+    yet are ordered together, by appending order (a backward step of the wall clock
+    across midnight puts the newest cycles in the day before); then compacted files,
+    a day at a time."""
+    ordered = sorted(days, reverse=True)
+    parts: list[Path] = []
+    compacted: list[Path] = []
+    split = len(ordered)  # where the compacted days begin
+    for i, (_day, d) in enumerate(ordered):
         files = part_files(d)
-        compacted = [f for f in files if "-compact-" in f.name]
-        parts = sorted((f for f in files if f not in compacted), key=_written, reverse=True)
-        for f in parts + compacted:
-            if len(stamps) > cycles:
-                return out
-            try:
-                t = reader.read_file(f, need, None, None, None)
-            except reader.Vanished:
-                continue  # compacted meanwhile: its rows are in the compacted file
-            if t is None:
-                continue
-            if "-compact-" in f.name:
-                t = t.sort_by("time")
-            out.append(t)
-            stamps |= set(t["time"].to_pylist())
+        loose = [f for f in files if "-compact-" not in f.name]
+        if files and not loose:
+            split = i  # a compacted day: the days before it are compacted too (read below)
+            break
+        parts += loose
+        compacted += [f for f in files if f not in loose]
+    yield from _newest_parts(parts)
+    yield from compacted
+    for _day, d in ordered[split:]:
+        yield from part_files(d)
+
+
+def _newest_parts(files: list[Path]) -> list[Path]:
+    """Parts and folds, newest rows first: a session's by its segments (a fold written
+    late still holds segments older than the parts after it), sessions (and files of
+    no session) by when their newest file was written."""
+    groups: dict[str, list[tuple[int, Path]]] = {}
+    for f in files:
+        s = span(f.name)
+        groups.setdefault(s[0] if s else f"\0{f.name}", []).append((s[2] if s else 0, f))
+    newest = {k: max(_written(f) for _, f in v) for k, v in groups.items()}
+    out: list[Path] = []
+    for k in sorted(groups, key=lambda k: newest[k], reverse=True):
+        out += [f for _, f in sorted(groups[k], key=lambda x: x[0], reverse=True)]
     return out
 
 

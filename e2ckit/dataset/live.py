@@ -5,8 +5,8 @@ A reader never replays a segment into parts (that is a write, and would take the
 writer's lock: a ``load`` must never stop a logger from starting or a compaction from
 running). It reads the segments *first*, then lists the parts, and keeps a segment's
 rows for a partition only where that listing has no part of the segment
-(``part-...-<session>-<seq>.parquet``, or a compacted file whose ``e2ckit.replaces``
-names it): a flush racing with the read is seen either as the segment's rows or as
+(``part-...-<session>-<seq>.parquet``, a fold whose name's span covers it, or a
+compacted file whose ``e2ckit.replaces`` names it): a flush racing with the read is seen either as the segment's rows or as
 its part, never both and never neither.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from e2ckit.logformat.files import REPLACES_KEY, local_meta, part_files
+from e2ckit.logformat.files import REPLACES_KEY, covers, local_meta, part_files
 from e2ckit.logformat.segments import parse_name, read, segments, split
 
 
@@ -50,8 +50,7 @@ class Pending:
         for session, seq, day, antenna, table in self.rows:
             if (day, antenna) not in known:
                 known[(day, antenna)] = _written(listed.get((day, antenna), []))
-            tail = f"-{session}-{seq:06d}.parquet"
-            if not any(n.endswith(tail) for n in known[(day, antenna)]):
+            if not covers(known[(day, antenna)], session, seq):
                 out.setdefault((day, antenna), []).append(table)
         return {k: pa.concat_tables(v) for k, v in out.items()}
 

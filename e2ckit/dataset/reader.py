@@ -301,7 +301,12 @@ def read(files: list[tuple[Any, str]], tables: list[pa.Table], need: list[str], 
     (its own column). Raises :class:`Vanished` when a listed file is gone."""
     chunks: list[tuple[pa.Table, str | None]] = []
     if files:
-        workers = min(4, len(files), os.cpu_count() or 1)
+        # four threads even on two cores: a file's read is Python (open, admit, pick the
+        # row groups: the GIL held) then C++ decoding (released), so while one thread is
+        # in Python the others decode. Measured on a 1-minute aggregate of one point over
+        # a 6-hour full-array day (66 files), fresh processes on 2 shared cores: 0.18 s
+        # to read with four threads, 0.30 s with two, 0.32 s with one
+        workers = min(4, len(files))
 
         def one(item: tuple[Any, str]) -> tuple[pa.Table, bool] | None:
             return _read_raw(item[0], need, points, lo, hi, filesystem)

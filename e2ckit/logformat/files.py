@@ -6,7 +6,9 @@ storage, ``log compact``) lists it through here and admits a file by the same ru
 * **name and place**: ``date=YYYY-MM-DD/antenna=NAME/*.parquet``, a real date
   (``date=2026-13-45`` is skipped with a warning naming it), no hidden (``.``) or
   ``_`` file, not an input a compacted file of the partition replaces
-  (``e2ckit.replaces``: a compaction that crashed between its rename and its deletions);
+  (``e2ckit.replaces``: a compaction that crashed between its rename and its deletions)
+  nor a part or fold whose segments a fold of the partition covers (:func:`folded`:
+  its name says so, no footer is read);
 * **schema** (:func:`admit`): every column of the file schema with its type and no newer
   schema version, checked on the footer the reader opens anyway (whatever the file is
   named: a foreign file named ``part-*.parquet`` is refused like any other);
@@ -21,7 +23,7 @@ import json
 import os
 import posixpath
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from typing import Any
 import pyarrow as pa
 
 from e2ckit.errors import UnreadableFileWarning, ValidationError
-from e2ckit.logformat.schema import ANT_RE, DATE_RE, foreign_reason
+from e2ckit.logformat.schema import ANT_RE, DATE_RE, foreign_reason, span
 
 #: the key of a compacted file's metadata naming the parts it replaces
 REPLACES_KEY = b"e2ckit.replaces"
@@ -106,15 +108,49 @@ def candidates(names: list[str]) -> list[str]:
     return sorted(n for n in names if n.endswith(".parquet") and not n.startswith((".", "_")))
 
 
+def spans(names: Iterable[str]) -> dict[str, list[tuple[int, int, int, str]]]:
+    """The parts and folds among ``names`` by session: (lo, hi, level, name), by ``lo``."""
+    out: dict[str, list[tuple[int, int, int, str]]] = {}
+    for n in names:
+        s = span(posixpath.basename(n))
+        if s is not None:
+            out.setdefault(s[0], []).append((s[1], s[2], s[3], n))
+    for runs in out.values():
+        runs.sort()
+    return out
+
+
+def folded(names: Iterable[str]) -> set[str]:
+    """The names among ``names`` (one partition's) that a fold among them covers: a part
+    or fold of the same session whose segments lie inside the fold's ``lo..hi`` (what a
+    fold that crashed between its rename and its deletions left). Names alone decide."""
+    gone: set[str] = set()
+    for runs in spans(names).values():
+        for lo, hi, level, _name in runs:
+            if level:  # a fold: what lies inside its span (itself excepted) is replaced
+                gone |= {n for lo2, hi2, _l, n in runs if lo <= lo2 and hi2 <= hi and (lo2, hi2) != (lo, hi)}
+    return gone
+
+
+def covers(names: Iterable[str], session: str, seq: int) -> bool:
+    """Whether a partition holding ``names`` has the rows of segment ``session-seq``: its
+    part, or a fold whose span holds it (how a replay and a reader of segments know)."""
+    for lo, hi, _level, _n in spans(names).get(session, []):
+        if lo <= seq <= hi:
+            return True
+    return False
+
+
 def replaced(paths: list[str], read_meta: Callable[[str], dict[bytes, bytes] | None]) -> set[str]:
-    """The paths among ``paths`` (one partition's candidates) that a compacted file of the
-    partition replaces (a crash between its rename and its deletions, or rows logged
-    for the day after it was compacted). Only a partition holding a compacted file *and*
-    other files has any: only then is a footer read (``read_meta(path)``)."""
+    """The paths among ``paths`` (one partition's candidates) that a compacted file or a
+    fold of the partition replaces (a crash between its rename and its deletions, or
+    rows logged for the day after it was compacted). A fold replaces by its name
+    (:func:`folded`); only a partition holding a compacted file *and* other files needs
+    a footer read (``read_meta(path)``)."""
+    gone = folded(paths)
     compacted = [p for p in paths if "-compact-" in posixpath.basename(p)]
     if not compacted or len(paths) == len(compacted) == 1:
-        return set()
-    gone: set[str] = set()
+        return gone
     for p in compacted:
         with contextlib.suppress(Exception):
             names = json.loads((read_meta(p) or {}).get(REPLACES_KEY, b"[]"))

@@ -4,6 +4,9 @@ One place for every rule a reader without e2ckit relies on::
 
     DIR/date=YYYY-MM-DD/antenna=DV01/part-<first time>-<session>-<seq>.parquet   the data
     DIR/date=.../antenna=.../part-<first time>-compact-<id>.parquet             a compacted day
+    DIR/date=.../antenna=.../part-<first time>-<session>-<lo>-<hi>-f<level>.parquet
+                                     a fold: the parts of segments lo..hi of a session, merged
+                                     by the logger as it goes (it replaces what its span covers)
     DIR/.e2ckit/lock                 the one writer: pid and host (held with flock)
     DIR/.e2ckit/wal/<session>-<seq>.arrows   write-ahead segments (Arrow IPC streams)
     DIR/.e2ckit/tmp/                 files being written (renamed into place when whole)
@@ -94,6 +97,35 @@ def part_name(first_us: int, session: str, seq: int) -> str:
 
     first = datetime.fromtimestamp(first_us / 1e6, tz=timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     return f"part-{first}-{session}-{seq:06d}.parquet"
+
+
+def fold_name(first_us: int, session: str, lo: int, hi: int, level: int) -> str:
+    """``part-<first time>-<session>-<lo>-<hi>-f<level>.parquet``: a *fold*, the rows of
+    every part of segments ``lo``..``hi`` of ``session`` in its partition, merged by the
+    logger (level 1 folds parts, level 2 folds level-1 folds, ...). Its name is its
+    promise: a file of the same session whose span lies inside it is replaced by it
+    (:func:`e2ckit.logformat.files.replaced`), so the rename into place is the commit."""
+    from datetime import datetime, timezone
+
+    first = datetime.fromtimestamp(first_us / 1e6, tz=timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"part-{first}-{session}-{lo:06d}-{hi:06d}-f{level}.parquet"
+
+
+#: a part's or a fold's name: (first time, session, lo[, hi, level])
+SPAN_RE = re.compile(r"^part-(\d{8}T\d{12}Z)-([^-.]+)-(\d{6,})(?:-(\d{6,})-f([1-9]\d*))?\.parquet$")
+
+
+def span(name: str) -> tuple[str, int, int, int] | None:
+    """(session, lo, hi, level) of a part (``lo == hi``, level 0) or a fold name; None
+    for any other name (a compacted file, a file renamed by hand)."""
+    m = SPAN_RE.match(name)
+    if m is None or m.group(2) == "compact":  # part-<time>-compact-<8 digits>: a compacted file
+        return None
+    lo = int(m.group(3))
+    if m.group(4) is None:
+        return m.group(2), lo, lo, 0
+    hi = int(m.group(4))
+    return (m.group(2), lo, hi, int(m.group(5))) if hi > lo else None
 
 
 def latency_steps(seconds: pa.Array) -> pa.Array:

@@ -11,7 +11,6 @@ batch) is read up to its last whole batch.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from e2ckit.logformat.files import covers
 from e2ckit.logformat.schema import FILE_SCHEMA, STATE_DIR, WAL_SCHEMA, WAL_SUFFIX
 
 _FILE_NAMES = FILE_SCHEMA.names
@@ -94,10 +94,11 @@ def split(batches: list[pa.RecordBatch]) -> dict[tuple[str, str], pa.Table]:
 
 
 def part_exists(directory: Path, session: str, seq: int, names: set[str] | None = None) -> bool:
-    """Whether ``directory`` has the part of segment ``session-seq`` (in ``names``, if given)."""
-    tail = f"-{session}-{seq:06d}.parquet"
-    if names is not None:
-        return any(n.endswith(tail) for n in names)
-    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-        return any(n.endswith(tail) and n.startswith("part-") for n in os.listdir(directory))
-    return False
+    """Whether ``directory`` (or its file ``names``, if given) has the rows of segment
+    ``session-seq``: its part, or a fold whose span covers it (:func:`covers`)."""
+    if names is None:
+        try:
+            names = {n for n in os.listdir(directory) if n.startswith("part-")}
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+    return covers(names, session, seq)

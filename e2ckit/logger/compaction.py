@@ -49,6 +49,7 @@ from e2ckit.logformat.files import (
 )
 from e2ckit.logformat.schema import COMPACT_LEVEL, FILE_SCHEMA, OLD_TMP_RE, WRITE_OPTIONS
 from e2ckit.logger import summaries
+from e2ckit.logger.fold import fold_partition
 from e2ckit.logger.fsio import fsync_dir, tmp_dir, write_error, write_parquet
 from e2ckit.logger.lock import DatasetLock
 from e2ckit.logger.recovery import journal_path, recover
@@ -152,7 +153,9 @@ def compact(path: str | os.PathLike[str], before: Any = None) -> list[CompactRes
     temporary files, write-ahead segments), and journals each partition so that a crash
     at any moment leaves every sample exactly once after the next e2ckit command.
     Files of another schema, non-parquet and unreadable files are left in place with an
-    :class:`~e2ckit.logger.UnreadableFileWarning` naming them.
+    :class:`~e2ckit.logger.UnreadableFileWarning` naming them. Partitions of days not
+    closed yet are *folded* instead (:mod:`.fold`: every 16 small parts of a level
+    become one file), as a logger folds the days it writes.
     """
     root = Path(path)
     if not root.is_dir():
@@ -169,9 +172,24 @@ def compact(path: str | os.PathLike[str], before: Any = None) -> list[CompactRes
         lock.release()
         raise write_error(root, exc) from exc
     try:
-        return [_one_day(root, day, antenna, d) for day, antenna, d in list(partitions(root, (None, cutoff - timedelta(days=1))))]
+        results = [_one_day(root, day, antenna, d) for day, antenna, d in list(partitions(root, (None, cutoff - timedelta(days=1))))]
+        for _day, _antenna, d in list(partitions(root, (cutoff, None))):
+            _fold_open(d)
+        return results
     finally:
         lock.release()
+
+
+def _fold_open(d: Path) -> None:
+    """A partition of a day still open (a logger may write it again): its small parts
+    folded (:mod:`.fold`), not compacted, so that a day an older e2ckit (or a logger
+    without folding) left in thousands of parts reads fast today. A failure is named
+    and the partition left as it is."""
+    try:
+        fold_partition(d)
+    except (OSError, E2CKitError, pa.ArrowException, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        warn_skip(d, f"not folded: {why}; its files are left as they were", verb="skipping day")
 
 
 def _one_day(root: Path, day: str, antenna: str, d: Path) -> CompactResult:
