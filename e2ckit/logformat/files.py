@@ -181,8 +181,3 @@ def part_files(directory: Path) -> list[Path]:
 def admit(schema: pa.Schema) -> str | None:
     """Why a file with this (Arrow) schema is refused, None when it is a part of the log."""
     return foreign_reason(schema)
-
-
-def parquet_schema(meta: Any) -> pa.Schema:
-    """The Arrow schema of an open file's parquet metadata (with its key-value metadata)."""
-    return meta.schema.to_arrow_schema()

@@ -37,18 +37,6 @@ def journal_path(root: Path) -> Path:
     return root / STATE_DIR / "compact.json"
 
 
-def has_leftovers(root: Path) -> bool:
-    """Whether a crash may have left something to recover (cheap: three paths)."""
-    state = root / STATE_DIR
-    if not state.is_dir():
-        return False
-    if journal_path(root).exists() or segments(root):
-        return True
-    with contextlib.suppress(OSError):
-        return any(tmp_dir(root).iterdir())
-    return False
-
-
 def _journal_shape(j: Any, root: Path) -> str | None:
     """Why ``j`` is not a journal a compaction wrote (None: it is one)."""
     if not isinstance(j, dict):
