@@ -29,6 +29,7 @@ _EXPORTS = {
     "diagnose": "e2ckit.triage.diagnose",
     "recovery": "e2ckit.triage.recovery",
     "plan_recovery": "e2ckit.triage.plan",
+    "recover": "e2ckit.triage.recover",
     "Limits": "e2ckit.catalog.limits",
     "RecoveryBoard": "e2ckit.triage.board",
     # logging to parquet (the writer) and reading it back (the dataset)
