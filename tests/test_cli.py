@@ -806,6 +806,8 @@ def test_problems_keeps_only_the_antennas_that_are_not_ok(run, sim):
     assert {row["antenna"] for row in as_json(r)} == {"DV02"} and all(row["error"] for row in as_json(r))
     r = run("tools", "cryo", "--all", "--problems", "-f", "json")
     assert [row["antenna"] for row in as_json(r)] == ["DV02"]
+    r = run("tools", "power", "--all", "--problems", "-f", "json")
+    assert [row["antenna"] for row in as_json(r)] == ["DV02"]
     r = run("nodes", "--problems", "-f", "json")
     assert {row["antenna"] for row in as_json(r)} == {"DV02"}
 

@@ -92,7 +92,7 @@ def test_every_e2c_client_option_is_accepted():
     assert not missing, f"e2c-client options e2ckit refuses: {missing}"
 
 
-@pytest.mark.parametrize("command", ["cryo", "cmpr"])
+@pytest.mark.parametrize("command", ["cryo", "cmpr", "power"])
 def test_no_show_errors_hides_the_error_column(command):
     run = CliRunner().invoke
     shown = run(app, ["tools", command, "--host", "DV01", "-f", "csv", "--show-errors"], catch_exceptions=False)

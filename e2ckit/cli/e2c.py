@@ -575,6 +575,8 @@ def tools_power(
     timeout: float = TimeoutOpt,
     deadline: float | None = DeadlineOpt,
     show_errors: bool = ShowErrorsOpt,
+    hide_errors: bool = HideErrorsOpt,
+    problems: bool = ProblemsOpt,
     verbose: bool = VerboseOpt,
     fmt: str | None = FormatOpt,
     output: str | None = OutputOpt,
@@ -582,8 +584,9 @@ def tools_power(
     """Front-end power and interlocks, one line per antenna: FEPS outputs, system interlocks,
     flags set (rail and condition), rails off nominal, cartridges on, FETIM, safe to cool, ACU
     power flag, and the power / interlock verdicts of diagnose."""
-    _group_read("power", "Front-end power and interlocks", host, port, all_, timeout, deadline, show_errors,
-                verbose, fmt, output, what=_power_what(), table_of=_power_table)  # fmt: skip
+    _group_read("power", "Front-end power and interlocks", host, port, all_, timeout, deadline,
+                show_errors and not hide_errors, verbose, fmt, output, what=_power_what(), table_of=_power_table,
+                problems=problems)  # fmt: skip
 
 
 def _power_what() -> list[str]:
