@@ -71,3 +71,25 @@ def test_a_healthy_log_exits_0_and_bad_input_exits_2(run, fresh_sim, tmp_path):
     (tmp_path / "empty").mkdir()
     r = run("log", "status", str(tmp_path / "empty"))
     assert r.exit_code == 3 and "no antenna logged" in r.stderr
+
+
+def test_a_log_that_stopped_says_its_states_are_of_then_not_now(run, fresh_sim, tmp_path):
+    """The stale rule counts cycles within the log; a log whose writer stopped long ago is
+    still judged (as logged), and says so: its latest cycle and how long ago it was."""
+    import pandas as pd
+
+    from e2ckit.triage.logstatus import behind, latest_judged
+
+    sim = fresh_sim(["DV01", "CM01"], serve=False, latency=0.0)  # a simulated clock: 2026-01-01
+    e2ckit.Logger("cryo", interval=60, path=tmp_path / "old", array=sim, clock=sim.clock).run(cycles=2)
+    r = run("log", "status", str(tmp_path / "old"))
+    newest = pd.Timestamp(sim.clock.now(), unit="s", tz="UTC").floor("min")
+    assert f"the log's latest cycle is from {newest:%Y-%m-%d %H:%M} UTC" in r.stderr
+    assert "not now (is its logger running?)" in r.stderr
+    assert r.stderr.splitlines()[-1] == "e2ckit: 2 antennas: 2 ok"  # the summary stays last
+    judged = latest_judged(tmp_path / "old")
+    t = judged.attrs["latest_cycle"]
+    assert judged.attrs["cycle"] == pd.Timedelta(seconds=60)
+    assert behind(judged, t + pd.Timedelta(seconds=119)) is None  # within two cycles: current
+    assert "3 min ago" in behind(judged, t + pd.Timedelta(seconds=180))
+    assert "3 days ago" in behind(judged, t + pd.Timedelta(days=3))

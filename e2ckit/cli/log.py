@@ -302,7 +302,7 @@ def log_status(
     if not path.strip() or not os.path.isdir(path):
         raise BadInput(f"no log at {path!r}: not a dataset directory")
     # lazy: pulls pyarrow, pandas and the catalog; keeps --help fast
-    from e2ckit.triage.logstatus import latest_judged
+    from e2ckit.triage.logstatus import behind, latest_judged
 
     try:
         judged = latest_judged(path, antennas=None if antennas in (None, "all") else antennas, limits=limits)
@@ -312,6 +312,9 @@ def log_status(
     states = antenna_states(rows)
     if rows:
         emit_table(frame_table(_status_frame(judged, states), title="log status" if resolved == "table" else None), fmt, output)
+    stopped = behind(judged) if rows else None  # has the log itself stopped?
+    if stopped:
+        err(stopped)
     by_phase = phase_line(rows)  # while a recovery is under way, and the log has the plan's points
     if by_phase:
         err(by_phase)

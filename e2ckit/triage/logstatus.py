@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from e2ckit.catalog.limits import load_limits
 from e2ckit.dataset import latest
 from e2ckit.triage.alarms import judged
+from e2ckit.triage.plan import duration_words
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LOG_STATUS_COLUMNS", "info_label", "latest_judged", "stale_antennas"]
+__all__ = ["LOG_STATUS_COLUMNS", "behind", "cadence", "info_label", "latest_judged", "stale_antennas"]
 
 #: columns of :func:`latest_judged`: the judged readings of each antenna's latest cycle
 LOG_STATUS_COLUMNS = ["time", "antenna", "point", "limit", "value", "text", "reason", "status", "error", "stale"]
@@ -36,21 +37,45 @@ def info_label(cat: Any, point: str) -> str:
     return labels[0] if len(labels) == 1 else ""
 
 
-def stale_antennas(cycles: pd.DataFrame) -> dict[str, pd.Timestamp]:
-    """The antennas of ``cycles`` (:func:`~e2ckit.dataset.latest` rows, two cycles) whose
-    latest cycle is not among the log's last two (it missed two cycles or more), with its time. The log's cycle is
-    the median time between an antenna's last two cycles; a log of one cycle has no stale
-    antenna (nothing to tell it by)."""
+def cadence(cycles: pd.DataFrame) -> tuple[pd.Series, pd.Timestamp | None, pd.Timedelta | None]:
+    """Of :func:`~e2ckit.dataset.latest` rows (two cycles): each antenna's latest cycle time,
+    the log's newest, and the log's cycle (the median time between an antenna's last two
+    cycles; None for a log of one cycle, or none)."""
     antenna = cycles["antenna"].astype(object)
     t0 = cycles[cycles["cycle"] == 0].groupby(antenna)["time"].max()
     t1 = cycles[cycles["cycle"] == 1].groupby(antenna)["time"].max()
     step = (t0 - t1).dropna().median()
-    if not len(t0) or step != step or step.total_seconds() <= 0:
+    newest = t0.max() if len(t0) else None
+    return t0, newest, (step if step == step and step.total_seconds() > 0 else None)
+
+
+def stale_antennas(cycles: pd.DataFrame) -> dict[str, pd.Timestamp]:
+    """The antennas of ``cycles`` (:func:`~e2ckit.dataset.latest` rows, two cycles) whose
+    latest cycle is not among the log's last two (it missed two cycles or more), with its
+    time. A log of one cycle has no stale antenna (nothing to tell it by)."""
+    t0, newest, step = cadence(cycles)
+    if step is None:
         return {}
-    newest = t0.max()
     # two cycles behind (or more): not in the log's last two cycles (half a cycle of slack
     # for a wall clock's jitter between antennas)
     return {str(a): t for a, t in t0.items() if newest - t > 1.5 * step}
+
+
+def behind(judged: pd.DataFrame, now: pd.Timestamp | None = None) -> str | None:
+    """What to say when the log itself has stopped: its newest cycle is more than two of
+    its cycles (10 minutes when its cycle is unknown) before ``now`` (default: the wall
+    clock) — the states judged are those of then, not now. None when the log is current."""
+    import pandas as pd  # lazy: the caller holds a frame, so pandas is loaded
+
+    now = pd.Timestamp.now(tz="UTC") if now is None else now
+    newest, step = judged.attrs.get("latest_cycle"), judged.attrs.get("cycle")
+    if newest is None:
+        return None
+    late = now - newest
+    if late <= (2 * step if step is not None else pd.Timedelta(minutes=10)):
+        return None
+    return (f"the log's latest cycle is from {newest:%Y-%m-%d %H:%M} UTC, {duration_words(late.total_seconds())}"
+            " ago: these are the states logged then, not now (is its logger running?)")
 
 
 def latest_judged(path: str | os.PathLike[str], *, antennas: Any = None, limits: Any = None) -> pd.DataFrame:
@@ -63,6 +88,7 @@ def latest_judged(path: str | os.PathLike[str], *, antennas: Any = None, limits:
     lim = load_limits(limits)
     cycles = latest(path, 2)  # every antenna: "stale" is against the whole log's latest cycles
     stale = stale_antennas(cycles)
+    _t0, newest, step = cadence(cycles)
     if antennas is not None and len(cycles):
         point = str(cycles["point"].iloc[0])  # one point: which antennas the selection names, cheaply
         chosen = set(latest(path, 1, antennas=antennas, points=[point])["antenna"].astype(object))
@@ -84,4 +110,6 @@ def latest_judged(path: str | os.PathLike[str], *, antennas: Any = None, limits:
         gone = (out["antenna"] == a).to_numpy()
         why = f"stale: not logged since {t:%Y-%m-%d %H:%M} UTC"
         out.loc[gone, ["limit", "reason", "error", "value", "text"]] = ["unavailable", why, why, math.nan, ""]
-    return out[LOG_STATUS_COLUMNS].reset_index(drop=True)
+    out = out[LOG_STATUS_COLUMNS].reset_index(drop=True)
+    out.attrs.update(latest_cycle=newest, cycle=step)  # for behind(): has the log itself stopped?
+    return out

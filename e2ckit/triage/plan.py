@@ -58,6 +58,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 __all__ = [
     "PHASES",
+    "duration_words",
     "PHASE_WORDS",
     "PROGRESS",
     "PROGRESS_COLUMNS",
@@ -475,7 +476,7 @@ def evaluate(
             t0 = (since or {}).get(s.id, math.nan)
             if now is not None and math.isfinite(t0) and status in ("ready", "waiting") and now - t0 > s.stall_after_s:
                 blocked_by = (f"{blocked_by}; " if blocked_by else "") + (
-                    f"current for {_span(now - t0)}, stalled after {_span(s.stall_after_s)}"
+                    f"current for {duration_words(now - t0)}, stalled after {duration_words(s.stall_after_s)}"
                 )
                 status = "stalled"
             row.update(status=status, gate=gate, blocked_by=blocked_by, eta=eta)
@@ -486,12 +487,15 @@ def evaluate(
     return rows
 
 
-def _span(seconds: float) -> str:
+def duration_words(seconds: float) -> str:
+    """A duration as an operator reads it: ``40 s``, ``12 min``, ``3.5 h``, ``12 days``."""
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.0f} days"
 
 
 # --------------------------------------------------------------------------------------
@@ -693,7 +697,7 @@ def _next_text(row: Mapping[str, Any]) -> str:
     FEMC.TEMP0 < 30 (reads 80.2)``, ``fe_powered blocked: FETIM.SHUTDOWN == 0 (reads 1)``."""
     step, action, status, why = row["step"], row["action"], str(row["status"]), row["blocked_by"] or ""
     eta = _seconds(row.get("eta"))
-    when = f" (in {_span(eta)})" if math.isfinite(eta) and eta > 0 else ""
+    when = f" (in {duration_words(eta)})" if math.isfinite(eta) and eta > 0 else ""
     if status == "ready":
         return f"{step}: {action}"
     if status == "waiting":
