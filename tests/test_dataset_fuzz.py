@@ -94,6 +94,12 @@ def _rows_of(f: Path) -> set[tuple]:
     return {(tm, antenna, p) for tm, p in zip(t["time"], t["point"], strict=True)}
 
 
+def _leftovers_of(f: Path) -> set[str]:
+    """The names a fold ``f`` hides beside it (a fold killed while deleting its inputs)."""
+    names = [p.name for p in f.parent.glob("part-*.parquet")]
+    return folded(names) - folded(n for n in names if n != f.name)
+
+
 def _damage(root: Path, ops: list[tuple[str, int, int]]) -> set[tuple]:
     """Apply ``ops``; return the keys of the rows they destroyed."""
     lost: set[tuple] = set()
@@ -110,12 +116,18 @@ def _damage(root: Path, ops: list[tuple[str, int, int]]) -> set[tuple]:
                 f.unlink()
             if op in ("truncate", "vanish", "rename"):
                 continue
+        hidden = _leftovers_of(f) if f is not None else set()
+        if op == "rename" and hidden:
+            continue  # a fold renamed by hand beside its leftovers: both count, as above
         if op == "truncate" and f is not None:
             lost |= _rows_of(f)
             data = f.read_bytes()
             f.write_bytes(data[: max(0, len(data) - size)])
         elif op == "vanish" and f is not None:
-            lost |= _rows_of(f)
+            # a fold gone from beside its leftovers: they are parts again, and what they
+            # hold is still there (a leftover cut short earlier holds nothing readable)
+            back = set().union(*(_rows_of(f.parent / n) for n in hidden))
+            lost |= _rows_of(f) - back
             f.unlink()
         elif op == "rename" and f is not None:  # a part under another name: still the log's (same schema)
             f.rename(f.with_name(f"renamed-{pick}-{f.stem}.parquet"))  # (a name of its own: a rename never replaces)
