@@ -34,7 +34,9 @@ def _audit(tmp_path: Path) -> list[dict]:
 
 
 def test_acceptance_run_recovers_dv01_to_cold(run, tmp_path: Path) -> None:
-    r = run(*OUTAGE, "--sim-rate", "7200", "recover", "DV01", "--yes", "--until", "cold", "--interval", "2s")
+    # the command at a faster simulated clock (10 simulated hours a second): the
+    # gates are read again before each control, so the rate scales waiting, nothing else
+    r = run(*OUTAGE, "--sim-rate", "36000", "recover", "DV01", "--yes", "--until", "cold", "--interval", "0.5s")
     assert r.exit_code == 0, r.output
     lines = [x for x in r.output.splitlines() if not x.startswith("e2ckit:")]
     assert lines[0].startswith("DV01  fe_powered ready, FEPS.SET_ENABLE_PWR = 1")
@@ -89,8 +91,11 @@ def test_bad_input_is_one_line_exit_2(run, tmp_path: Path, args: tuple[str, ...]
 
 
 def test_a_gate_still_closed_after_wait_exits_waiting(run, tmp_path: Path) -> None:
-    # real time (rate 1): the turbo cannot reach speed within a 0 s wait
-    r = run(*OUTAGE, "recover", "DV01", "--yes", "--until", "gate_open", "--wait", "0")
+    # rate 10: the FEPS outputs settle in 0.5 s, and the turbo (at speed 100-140 simulated
+    # seconds after its control, 10 s here) cannot reach speed within a 0 s wait
+    # (--interval 0.5s: each control's effect is read back twice a second, not every 2 s)
+    r = run(*OUTAGE, "--sim-rate", "10", "recover", "DV01", "--yes", "--until", "gate_open", "--wait", "0",
+            "--interval", "0.5s")
     assert r.exit_code == EXIT_WAITING, r.output
     assert "DV01  waiting at gate_open: FEMC.TURBO_SPEED == 1 (reads LOW)" in r.output
     assert [e["target"]["point"] for e in _audit(tmp_path) if e["outcome"] == "intent"] == ORDER[:3]
@@ -117,8 +122,8 @@ def test_watch_follows_the_plan_and_notifies_command_and_url(run, tmp_path: Path
     sink = tmp_path / "events.jsonl"
     try:
         r = run("--simulate", "--sim-scenario", "recovery", "--sim-outage", "DV01", "--sim-advance", "6h50m",
-                "--sim-rate", "20000", "recover", "DV01", "--dry-run", "--watch", "--until", "cold",
-                "--interval", "1s", "--notify-command", f"cat >> {sink}; echo >> {sink}",
+                "--sim-rate", "60000", "recover", "DV01", "--dry-run", "--watch", "--until", "cold",
+                "--interval", "0.25s", "--notify-command", f"cat >> {sink}; echo >> {sink}",
                 "--notify-url", f"http://127.0.0.1:{server.server_address[1]}/hook")  # fmt: skip
     finally:
         server.shutdown()
@@ -148,18 +153,21 @@ def test_ctrl_c_stops_a_watching_recovery_at_once(tmp_path: Path) -> None:
     env = {**os.environ, "E2CKIT_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
            "E2CKIT_RECOVER_JOURNAL": str(tmp_path / "journal")}  # fmt: skip
     proc = subprocess.Popen(
-        [sys.executable, "-m", "e2ckit", *OUTAGE, "recover", "DV01", "--yes", "--watch", "--until", "cold"],
+        # rate 10: three controls and their read-backs (2 s each) go within seconds; the
+        # turbo's gate (at speed 100-140 simulated s later) stays closed 10 s more
+        [sys.executable, "-m", "e2ckit", *OUTAGE, "--sim-rate", "10", "recover", "DV01", "--yes", "--watch",
+         "--until", "cold", "--interval", "60s"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         # SIGINT as a terminal gives it, even when these tests run in the background (where
         # it is inherited ignored, and Python would never raise KeyboardInterrupt)
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
-        for line in proc.stdout:  # the turbo's control out: the recovery is under way
-            if "turbo sent" in line:
+        for line in proc.stdout:  # the turbo's control out, now waiting an interval on its gate
+            if "gate_open waiting" in line:
                 break
         proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=20)  # an interval is 10 s: it must not wait for it
+        _, stderr = proc.communicate(timeout=30)  # an interval is 60 s: it must not wait for it
     finally:
         proc.kill()
     assert proc.returncode == 130, stderr
@@ -175,6 +183,6 @@ def test_a_simulated_run_does_not_inherit_the_journal_of_another_simulated_world
     (tmp_path / "journal" / "DV01.jsonl").write_text(
         json.dumps({"t": 1767247206.0, "step": "turbo", "event": "sent"}) + "\n"
     )
-    r = run(*OUTAGE, "--sim-rate", "7200", "recover", "DV01", "--yes", "--until", "vacuum", "--interval", "2s")
+    r = run(*OUTAGE, "--sim-rate", "36000", "recover", "DV01", "--yes", "--until", "vacuum", "--interval", "0.5s")
     assert r.exit_code == 0, r.output
     assert [e["target"]["point"] for e in _audit(tmp_path) if e["outcome"] == "sent"] == ORDER[:4]
