@@ -50,10 +50,11 @@ def test_dashboard_in_headless_chromium(tmp_path):
             pytest.fail(f"E2CKIT_REQUIRE_BROWSER=1 but {why}")
         pytest.skip(why)
     port = _free_port()
-    # the outage scenario at 600 simulated seconds a second: DV01 and DV02 lose power 3 s in
-    # (30 min) and are back 18 s later (3 h) with the compressor off; DV03 stays healthy
+    # the outage scenario at 1800 simulated seconds a second: DV01 and DV02 lose power 1 s in
+    # (30 min) and are back 6 s later (3 h) with the compressor off, an alarm either way;
+    # DV03 stays healthy
     cmd = [sys.executable, "-m", "e2ckit", "--simulate", "--sim-scenario", "outage", "dashboard",
-           "DV01,DV02,DV03", "--sim-rate", "600", "--interval", "300", "--every", "1",
+           "DV01,DV02,DV03", "--sim-rate", "1800", "--interval", "300", "--every", "1",
            "--port", str(port), "--duration", "240", "--log", str(tmp_path / "log")]  # fmt: skip
     server = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     browser = None
