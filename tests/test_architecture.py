@@ -7,6 +7,7 @@ These read the source as text and syntax trees; they run in well under a second.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import pathlib
 import subprocess
@@ -23,6 +24,7 @@ MAX_LINES, MAX_CLI_LINES = 80, 60
 MAX_LOCAL_IMPORT_SHARE = 0.10
 
 
+@functools.cache  # parsed once for the module's tests (the package does not change under them)
 def _modules() -> list[tuple[pathlib.Path, ast.Module, list[str]]]:
     out = []
     for path in sorted(PACKAGE.rglob("*.py")):
