@@ -16,7 +16,6 @@ from e2ckit.cli.helptext import WholeHelp
 from e2ckit.cli.options import (
     EXIT_BAD_INPUT,
     EXIT_PARTIAL,
-    SOCKET_COMMANDS,
     ArrayOpt,
     BadInput,
     SimAdvanceOpt,
@@ -190,18 +189,16 @@ def _start_embedded_simulation(
     advance: str | None = None, outage: str | None = None,
 ) -> None:  # fmt: skip
     """``--simulate``: the simulated array becomes this command's active array, in
-    memory (sockets only for the commands that need a host:port, SOCKET_COMMANDS)."""
-    serve = ctx.invoked_subcommand in SOCKET_COMMANDS
+    memory."""
     try:
-        sim, what = prepare_simulation(seed, scenario, rate, advance, outage, serve=serve)
+        sim, what = prepare_simulation(seed, scenario, rate, advance, outage)
     except BadInput as exc:
         _bad(str(exc))
     undo: list[Any] = []
 
     def launch() -> str:
         sim.start()
-        where = "on 127.0.0.1" if serve else "in memory"
-        err(f"simulating {len(sim.antennas)} antennas {where} ({what}) for this command")
+        err(f"simulating {len(sim.antennas)} antennas in memory ({what}) for this command")
         undo.append(use_array(sim.array))
         return sim.array.source
 

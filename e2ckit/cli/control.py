@@ -21,6 +21,7 @@ from e2ckit.cli.e2c_text import (
     check_e2c_output,
     control_text,
     print_text,
+    send_one,
     verbose_lines,
     wants_e2c_text,
 )
@@ -179,6 +180,8 @@ def _send(plan: dict[str, Any], yes: bool, timeout: float, verbose: bool) -> tup
             _describe(plan)
         if verbose:
             err(f"sending to {plan['where']}")
+        if ep.transport is not None:  # the --simulate array, in memory
+            return send_one(ep, plan["request"], timeout)
         with Client(ep.host, ep.port, timeout=timeout) as c:
             return c.request(plan["request"], check=False)
 

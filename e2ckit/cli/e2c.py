@@ -24,6 +24,7 @@ from e2ckit.cli.e2c_text import (
     nodes_text,
     print_text,
     revision_text,
+    send_one,
     temperature_text,
     verbose_lines,
     wants_e2c_text,
@@ -191,7 +192,7 @@ def _monitor_exit(row: dict[str, Any], point: Any) -> None:
 
 def _e2c_exchange(ep: Endpoint, requests: list[Any], timeout: float, output: str | None) -> list[Any]:
     """The replies to ``requests`` on one connection; a failure ends the command."""
-    replies = exchange(ep.host, ep.port, requests, timeout)
+    replies = exchange(ep, requests, timeout)
     if isinstance(replies, str):
         _e2c_exchange_failed(replies, output)
     return replies
@@ -225,8 +226,11 @@ def _monitor_once(
 
     t0 = time.perf_counter()
     try:
-        with Client(ep.host, ep.port, timeout=timeout) as c:
-            reply = c.request(Request(ch, nd, ra, Mode.MONITOR), check=False)
+        if ep.transport is not None:  # the --simulate array, in memory
+            reply = send_one(ep, Request(ch, nd, ra, Mode.MONITOR), timeout)
+        else:
+            with Client(ep.host, ep.port, timeout=timeout) as c:
+                reply = c.request(Request(ch, nd, ra, Mode.MONITOR), check=False)
     except (TransportError, ProtocolError) as exc:
         # the Client's exception carries its Failure: the row reads as a sweep's would
         failure = getattr(exc, "failure", None)
@@ -270,7 +274,7 @@ def monitor_nodes(
         err(f"{label}: {ep.host}:{ep.port}")
     # one connection, five listings, as e2c-client does (no fan-out engine, no pandas)
     requests = [Request(ch, 0, 0, Mode.GET_NODES) for ch in LRU_CHANNELS]
-    replies = exchange(ep.host, ep.port, requests, timeout)
+    replies = exchange(ep, requests, timeout)
     if isinstance(replies, str) and e2c_text:
         _e2c_exchange_failed(replies, output)
     rows = _node_rows(label, replies)

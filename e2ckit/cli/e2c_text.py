@@ -13,8 +13,10 @@ e2c-client is wrong, e2ckit is not (README, "Where --format e2c differs"):
 * a channel whose node listing fails is reported on stderr (e2c-client prints nothing);
 * the exit status follows e2ckit's exit table (e2c-client always exits 0).
 
-This module only renders; the requests are made by :mod:`e2ckit.cli.e2c` and
-:mod:`e2ckit.cli.control` through :class:`e2ckit.client.Client`.
+This module renders, and makes the requests behind the text for :mod:`e2ckit.cli.e2c` and
+:mod:`e2ckit.cli.control`: through :class:`e2ckit.client.Client` on one connection, as
+e2c-client does, or, for an endpoint with a driver of its own (the ``--simulate`` array,
+answering in memory), through that driver (:func:`send_one`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from e2ckit.cli.options import check_writable_file
 from e2ckit.errors import ErrorCode, ProtocolError, TransportError
 
 if TYPE_CHECKING:
+    from e2ckit.array import Endpoint
     from e2ckit.wire.frames import Reply, Request
 
 __all__ = [
@@ -171,17 +174,32 @@ def print_text(text: str, output: str | None) -> None:
         sys.stdout.flush()
 
 
-def exchange(host: str, port: int, requests: Sequence[Request], timeout: float) -> list[Reply] | str:
-    """Send ``requests`` on one connection, as e2c-client does; the replies, or the
-    failure's text when the E2C could not be reached or broke off."""
+def exchange(ep: Endpoint, requests: Sequence[Request], timeout: float) -> list[Reply] | str:
+    """Send ``requests`` on one connection, as e2c-client does (or through ``ep``'s own
+    driver); the replies, or the failure's text when the E2C could not be reached or
+    broke off."""
     from e2ckit.client import Client  # noqa: PLC0415 (the network loads only when a command runs)
 
     try:
-        with Client(host, port, timeout=timeout) as c:
+        if ep.transport is not None:
+            return [send_one(ep, r, timeout) for r in requests]
+        with Client(ep.host, ep.port, timeout=timeout) as c:
             return [c.request(r, check=False) for r in requests]
     except (TransportError, ProtocolError) as exc:
         failure = getattr(exc, "failure", None)
         return failure.text if failure is not None else " ".join(str(exc).split())
+
+
+def send_one(ep: Endpoint, request: Request, timeout: float) -> Reply:
+    """One request to an endpoint that has a driver of its own (``ep.transport``: the
+    ``--simulate`` array in memory): its reply (an E2C error is a reply, as the Client's
+    ``check=False`` gives it), or the exception the Client raises for the same failure."""
+    from e2ckit import transport  # noqa: PLC0415 (the network loads only when a command runs)
+
+    got = transport.exchange_results({ep.antenna: (ep, [request])}, timeout=timeout)[ep.antenna][0]
+    if got.reply is None:
+        raise got.failure.exception(ep.host, ep.port, request)  # type: ignore[union-attr]
+    return got.reply
 
 
 

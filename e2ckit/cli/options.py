@@ -285,14 +285,8 @@ def check_writable_file(path: str, option: str) -> None:
 
 # -- --simulate -------------------------------------------------------------------------------
 
-#: commands that reach an E2C by host:port with the blocking Client: under --simulate the
-#: simulated array serves loopback sockets for them; every other command reaches it in
-#: memory (no socket, no thread, nothing written)
-SOCKET_COMMANDS = frozenset({"monitor", "control"})
-
-
 def prepare_simulation(
-    seed: int, scenario: str | None, rate: float | None, advance: str | None, outage: str | None, *, serve: bool
+    seed: int, scenario: str | None, rate: float | None, advance: str | None, outage: str | None
 ) -> tuple[Any, str]:
     """The embedded simulated array of ``--simulate``, not yet started (the caller starts it
     once the command's own options are checked), and what to say about it (``"seed 0,
@@ -311,7 +305,9 @@ def prepare_simulation(
         raise BadInput("--sim-outage is empty: give antennas, e.g. DV01,DV02")
     clock = SimClock(rate=1.0 if rate is None else rate)
     try:
-        sim = SimulatedArray(seed=seed, scenario=scenario, outage=outage, clock=clock, serve=serve)
+        # in memory for every command (no socket, no thread, nothing written): monitor and
+        # control reach an endpoint through its own driver (cli.e2c_text.send_one)
+        sim = SimulatedArray(seed=seed, scenario=scenario, outage=outage, clock=clock, serve=False)
     except (ValueError, E2CKitError, OSError) as exc:  # an unknown or malformed scenario
         raise BadInput(f"--sim-{'outage' if outage and 'outage' in str(exc) else 'scenario'}: {_one_line(exc)}") from None
     if ahead:
