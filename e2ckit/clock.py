@@ -23,8 +23,9 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-__all__ = ["DEFAULT_EPOCH", "SimClock", "clock_file", "parse_duration"]
+__all__ = ["DEFAULT_EPOCH", "SimClock", "array_now", "clock_file", "parse_duration"]
 
 #: Simulated UNIX time at which a clock starts unless told otherwise (2026-01-01T00:00Z).
 DEFAULT_EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
@@ -164,6 +165,13 @@ class SimClock:
         clock = cls(start=sim + (time.time() - wall) * rate, rate=rate)
         clock.start = float(data.get("start", sim))
         return clock
+
+
+def array_now(array: Any) -> float:
+    """The time an array lives in (UNIX seconds): a simulated array's clock, else the wall
+    clock. What the recovery journal, the plan and ``recover``'s lines are stamped with."""
+    clock = getattr(array, "clock", None)
+    return float(clock.now()) if clock is not None and hasattr(clock, "now") else time.time()
 
 
 def clock_file(host_map: str | os.PathLike[str]) -> Path:

@@ -4,6 +4,7 @@ shown first, confirmation, bad input in one line, exit statuses."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,10 @@ def test_acceptance_run_recovers_dv01_to_cold(run, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     lines = [x for x in r.output.splitlines() if not x.startswith("e2ckit:")]
     assert lines[0].startswith("DV01  fe_powered ready, FEPS.SET_ENABLE_PWR = 1")
+    # each transition stamped in UTC in the simulated array's time (its epoch is 2026-01-01),
+    # not the wall clock's
+    stamps = [x.split(" ", 1)[0] for x in lines if x[:4].isdigit()]
+    assert stamps and all(re.fullmatch(r"2026-01-0\dT\d\d:\d\d:\d\dZ", t) for t in stamps), stamps
     assert lines[-1] == "DV01  reached: cold reached"
     audit = _audit(tmp_path)
     assert [e["target"]["point"] for e in audit if e["outcome"] == "intent"] == ORDER

@@ -25,7 +25,7 @@ from e2ckit.cli.options import (
     TimeoutOpt,
 )
 from e2ckit.cli.target import active_array
-from e2ckit.clock import parse_duration
+from e2ckit.clock import array_now, parse_duration
 from e2ckit.errors import ValidationError
 
 #: exit status by the worst antenna outcome (best first)
@@ -95,11 +95,12 @@ def _confirm(yes: bool) -> None:
         raise typer.Exit(EXIT_REFUSED)
 
 
-def _reporter(notifier: Any) -> Any:
-    """The on_event of recover(): one timestamped line per transition, also notified."""
+def _reporter(notifier: Any, array: Any) -> Any:
+    """The on_event of recover(): one line per transition, stamped in UTC in the array's
+    time (a simulated array's clock under --simulate, else the wall clock), also notified."""
 
     def event(antenna: str, step: str, what: str, detail: str) -> None:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(array_now(array)))
         typer.echo(f"{stamp} {antenna} {step} {what}" + (f": {detail}" if detail else ""))
         notifier.send({"time": stamp, "antenna": antenna, "step": step, "event": what, "detail": detail})
 
@@ -196,7 +197,7 @@ def recover_cmd(
         typer.echo(line)
     notifier = Notifier(notify_command, notify_url)
     try:
-        report = _reporter(notifier)
+        report = _reporter(notifier, array)
         if dry_run:
             # a dry run says by its status where the plan stands: a script sees an antenna
             # that waits (7) or needs a person (8) without parsing the lines

@@ -30,7 +30,6 @@ import functools
 import math
 import os
 import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ import numpy as np
 
 from e2ckit.api import sweep_rows
 from e2ckit.catalog.limits import cold_below_k
-from e2ckit.clock import parse_duration
+from e2ckit.clock import array_now, parse_duration
 from e2ckit.errors import CatalogError, ValidationError
 from e2ckit.planning import catalog_of
 from e2ckit.triage.eta import cooldown_interval, pumpdown_seconds
@@ -500,12 +499,6 @@ def duration_words(seconds: float) -> str:
 
 # --------------------------------------------------------------------------------------
 # reading and the frame
-
-
-def array_now(array: Any) -> float:
-    """The time the array lives in: a simulated array's clock, else UNIX time."""
-    clock = getattr(array, "clock", None)
-    return float(clock.now()) if clock is not None and hasattr(clock, "now") else time.time()
 
 
 def read_antennas(

@@ -39,12 +39,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from e2ckit import audit, transport
+from e2ckit.clock import array_now
 from e2ckit.errors import AuditError, E2CError, TransportError, ValidationError
 from e2ckit.planning import catalog_of, resolve_array
 from e2ckit.triage.journal import JOURNAL_ENV, Journal, journal_dir
 from e2ckit.triage.plan import (
     Step,
-    array_now,
     evaluate,
     plan_points,
     read_antennas,
