@@ -92,6 +92,8 @@ def test_bad_input_is_one_line_exit_2(run, tmp_path: Path, args: tuple[str, ...]
     assert r.exit_code == EXIT_BAD_INPUT, r.output
     errors = [x for x in r.output.splitlines() if x.startswith("e2ckit: error")]
     assert len(errors) == 1 and message in errors[0]
+    if "XX01" not in args:  # options are checked before the simulated array starts
+        assert "simulating" not in r.output, r.output
     assert _audit(tmp_path) == []
 
 

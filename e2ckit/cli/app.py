@@ -219,7 +219,7 @@ def _start_embedded_simulation(
 
 #: commands that reach the array only through cli.target.active_array(): their
 #: --simulate array starts once every option is checked
-STARTED_ON_FIRST_USE = frozenset({"sweep", "nodes", "monitor", "control", "tools", "check"})
+STARTED_ON_FIRST_USE = frozenset({"sweep", "nodes", "monitor", "control", "tools", "check", "recover"})
 
 
 @app.command(short_help="Show current version")

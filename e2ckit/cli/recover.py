@@ -190,7 +190,8 @@ def recover_cmd(
     from e2ckit.triage.plan import plan_recovery
 
     steps, target, wait_s, interval_s = _checked(until, wait, interval, watch, notify_url, log)
-    array = ctx.meta.get("e2ckit.sim") or active_array()
+    arr = active_array()  # starts a --simulate array, now that every option is checked
+    array = ctx.meta.get("e2ckit.sim") or arr  # a simulated array: its clock as well
     names, journal = (None if antennas.strip().lower() == "all" else antennas), _journal(ctx)
     plan = plan_recovery(names, array=array, timeout=timeout, journal=journal, log=log)
     for line in _current_lines(plan, target, until):
