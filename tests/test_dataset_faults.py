@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_query import _file_table, pandas_agg, s3, same, truth_rows, write_log  # noqa: F401  (s3: a fixture)
+from test_query import _file_table, frame_equal, pandas_agg, s3, same, truth_rows, write_log  # noqa: F401  (s3: a fixture)
 
 import e2ckit
 from e2ckit.logger import UnreadableFileWarning
@@ -245,10 +245,10 @@ def test_3_the_same_damage_reads_the_same_from_s3(s3, damaged) -> None:
         if f.is_file():
             s3.upload_file(str(f), "archive", f"x/damaged/{f.relative_to(root).as_posix()}")
     local, remote = load(root), load("s3://archive/x/damaged")
-    pd.testing.assert_frame_equal(remote.drop(columns=[]), local)
+    frame_equal(remote.drop(columns=[]), local)
     assert remote.attrs["warned"] == local.attrs["warned"]
     local_h, remote_h = load(root, every="1h", agg="count"), load("s3://archive/x/damaged", every="1h", agg="count")
-    pd.testing.assert_frame_equal(remote_h, local_h)
+    frame_equal(remote_h, local_h)
     assert remote_h.attrs["warned"] == local_h.attrs["warned"]
 
 
