@@ -28,9 +28,18 @@ DAY1 = "date=2026-01-01"
 DAY2 = "date=2026-01-02"
 
 
+@pytest.fixture(scope="module")
+def log_template(tmp_path_factory) -> Path:
+    """The log of ``ROWS``, written once a module (read only: each test copies it)."""
+    root = tmp_path_factory.mktemp("faults") / "log"
+    write_log(root, ROWS)
+    return root
+
+
 @pytest.fixture
-def log(tmp_path) -> Path:
-    write_log(tmp_path / "log", ROWS)
+def log(tmp_path, log_template) -> Path:
+    """``ROWS`` as the logger's store writes them (a copy of its own: tests damage it)."""
+    shutil.copytree(log_template, tmp_path / "log")
     return tmp_path / "log"
 
 
@@ -105,16 +114,22 @@ def _many_parts(root: Path) -> pd.DataFrame:
     return rows
 
 
+@pytest.fixture(scope="module")
+def many_parts(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    """``_many_parts``, written once a module (read only: each round copies it)."""
+    template = tmp_path_factory.mktemp("many") / "template"
+    return template, _many_parts(template)
+
+
 @pytest.mark.parametrize("first", ["load", "compact"])
 @pytest.mark.parametrize("before", ["2026-01-03", "2026-01-01"], ids=["compact", "fold"])
-def test_1_load_during_compact_returns_every_row_exactly_once_in_any_interleaving(tmp_path, first, before) -> None:
+def test_1_load_during_compact_returns_every_row_exactly_once_in_any_interleaving(tmp_path, many_parts, first, before) -> None:
     """Twenty rounds each way: a compaction (or, the days still open, a fold of their
     40 parts a partition) and a load started together (one released first); every load
     returns every row once and never warns of damage."""
     import threading
 
-    template = tmp_path / "template"
-    rows = _many_parts(template)
+    template, rows = many_parts
     for k in range(20):
         root = tmp_path / f"round{k}"
         shutil.copytree(template, root)
@@ -212,9 +227,9 @@ def _damage(log: Path) -> None:
 
 
 @pytest.fixture
-def damaged(tmp_path) -> tuple[Path, pd.DataFrame]:
+def damaged(tmp_path, log_template) -> tuple[Path, pd.DataFrame]:
     root = tmp_path / "damaged"
-    write_log(root, ROWS)
+    shutil.copytree(log_template, root)  # ROWS, as written by write_log
     cut = sorted((root / DAY2 / "antenna=DA41").glob("part-*.parquet"))[0]
     lost = pq.read_table(cut).to_pandas()
     _damage(root)

@@ -143,9 +143,18 @@ def rows() -> pd.DataFrame:
     return truth_rows()
 
 
+@pytest.fixture(scope="module")
+def log_template(tmp_path_factory, rows) -> Path:
+    """The log of ``rows``, written once a module (read only: each test copies it)."""
+    root = tmp_path_factory.mktemp("query") / "log"
+    write_log(root, rows)
+    return root
+
+
 @pytest.fixture
-def log(tmp_path, rows) -> Path:
-    write_log(tmp_path / "log", rows)
+def log(tmp_path, log_template) -> Path:
+    """``rows`` as the logger's store writes them (a copy of its own: tests compact or damage it)."""
+    shutil.copytree(log_template, tmp_path / "log")
     return tmp_path / "log"
 
 
