@@ -368,11 +368,17 @@ def test_a_live_loggers_segment_is_in_every_query_exactly_once(tmp_path, rows) -
     half = late.time < cut + pd.Timedelta("30min")
 
     def segment(chunk: pd.DataFrame, seq: int) -> None:
+        """A batch a cycle, its rows by (antenna, point), as a logger appends them (the
+        chunk converted once, then sliced a cycle a batch)."""
         seg = Segment(wal.wal_dir(root) / wal.segment_name("livelive", seq), fsync=False)
-        for _, cyc in chunk.groupby("time", sort=True):
-            cyc = cyc.sort_values(["antenna", "point"])
-            t = _file_table(cyc).add_column(0, "antenna", pa.array(cyc["antenna"], pa.string()))
-            seg.append(t.cast(WAL_SCHEMA).combine_chunks().to_batches()[0])
+        chunk = chunk.sort_values(["time", "antenna", "point"])
+        t = _file_table(chunk).add_column(0, "antenna", pa.array(chunk["antenna"], pa.string()))
+        t = t.cast(WAL_SCHEMA).combine_chunks()
+        start = 0
+        for n in chunk.groupby("time", sort=True).size():
+            seg.append(t.slice(start, n).to_batches()[0])
+            start += n
+        assert start == len(chunk)
         seg.close()
 
     segment(late[half], 1)
