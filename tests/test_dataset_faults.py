@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_query import _file_table, pandas_agg, s3, same, truth_rows, write_log  # noqa: F401  (s3: a fixture)
+from test_query import _file_table, frame_equal, pandas_agg, s3, same, truth_rows, write_log  # noqa: F401  (s3: a fixture)
 
 import e2ckit
 from e2ckit.logger import UnreadableFileWarning
@@ -28,9 +28,18 @@ DAY1 = "date=2026-01-01"
 DAY2 = "date=2026-01-02"
 
 
+@pytest.fixture(scope="module")
+def log_template(tmp_path_factory) -> Path:
+    """The log of ``ROWS``, written once a module (read only: each test copies it)."""
+    root = tmp_path_factory.mktemp("faults") / "log"
+    write_log(root, ROWS)
+    return root
+
+
 @pytest.fixture
-def log(tmp_path) -> Path:
-    write_log(tmp_path / "log", ROWS)
+def log(tmp_path, log_template) -> Path:
+    """``ROWS`` as the logger's store writes them (a copy of its own: tests damage it)."""
+    shutil.copytree(log_template, tmp_path / "log")
     return tmp_path / "log"
 
 
@@ -53,11 +62,13 @@ def rows_of(df: pd.DataFrame) -> set[tuple]:
     return set(zip(df["time"], df["antenna"].astype(str), df["point"].astype(str), strict=True))
 
 
-def once(df: pd.DataFrame, want: pd.DataFrame) -> None:
-    """Every row of ``want`` exactly once in ``df``, nothing else."""
+def once(df: pd.DataFrame, want: pd.DataFrame, want_keys: pd.MultiIndex | None = None) -> None:
+    """Every row of ``want`` exactly once in ``df``, nothing else (``want_keys``: its
+    ``_sorted_keys``, if a caller checking many frames against one computed them once)."""
     assert not df.duplicated(["time", "antenna", "point"]).any()
     assert len(df) == len(want)
-    assert _sorted_keys(df).equals(_sorted_keys(want))  # the same rows (as rows_of, ten times faster)
+    want_keys = _sorted_keys(want) if want_keys is None else want_keys
+    assert _sorted_keys(df).equals(want_keys)  # the same rows (as rows_of, ten times faster)
 
 
 def _sorted_keys(df: pd.DataFrame) -> pd.MultiIndex:
@@ -105,16 +116,23 @@ def _many_parts(root: Path) -> pd.DataFrame:
     return rows
 
 
+@pytest.fixture(scope="module")
+def many_parts(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    """``_many_parts``, written once a module (read only: each round copies it)."""
+    template = tmp_path_factory.mktemp("many") / "template"
+    return template, _many_parts(template)
+
+
 @pytest.mark.parametrize("first", ["load", "compact"])
 @pytest.mark.parametrize("before", ["2026-01-03", "2026-01-01"], ids=["compact", "fold"])
-def test_1_load_during_compact_returns_every_row_exactly_once_in_any_interleaving(tmp_path, first, before) -> None:
+def test_1_load_during_compact_returns_every_row_exactly_once_in_any_interleaving(tmp_path, many_parts, first, before) -> None:
     """Twenty rounds each way: a compaction (or, the days still open, a fold of their
     40 parts a partition) and a load started together (one released first); every load
     returns every row once and never warns of damage."""
     import threading
 
-    template = tmp_path / "template"
-    rows = _many_parts(template)
+    template, rows = many_parts
+    keys = _sorted_keys(rows)
     for k in range(20):
         root = tmp_path / f"round{k}"
         shutil.copytree(template, root)
@@ -137,8 +155,8 @@ def test_1_load_during_compact_returns_every_row_exactly_once_in_any_interleavin
         t.join()
         assert not errors, errors
         assert got.attrs["warned"] == [], (k, got.attrs["warned"])
-        once(got, rows)
-        once(load(root), rows)  # and after
+        once(got, rows, keys)
+        once(load(root), rows, keys)  # and after
 
 
 # -- 2. summaries that prove what they summarise ------------------------------------------------
@@ -212,9 +230,9 @@ def _damage(log: Path) -> None:
 
 
 @pytest.fixture
-def damaged(tmp_path) -> tuple[Path, pd.DataFrame]:
+def damaged(tmp_path, log_template) -> tuple[Path, pd.DataFrame]:
     root = tmp_path / "damaged"
-    write_log(root, ROWS)
+    shutil.copytree(log_template, root)  # ROWS, as written by write_log
     cut = sorted((root / DAY2 / "antenna=DA41").glob("part-*.parquet"))[0]
     lost = pq.read_table(cut).to_pandas()
     _damage(root)
@@ -245,10 +263,10 @@ def test_3_the_same_damage_reads_the_same_from_s3(s3, damaged) -> None:
         if f.is_file():
             s3.upload_file(str(f), "archive", f"x/damaged/{f.relative_to(root).as_posix()}")
     local, remote = load(root), load("s3://archive/x/damaged")
-    pd.testing.assert_frame_equal(remote.drop(columns=[]), local)
+    frame_equal(remote.drop(columns=[]), local)
     assert remote.attrs["warned"] == local.attrs["warned"]
     local_h, remote_h = load(root, every="1h", agg="count"), load("s3://archive/x/damaged", every="1h", agg="count")
-    pd.testing.assert_frame_equal(remote_h, local_h)
+    frame_equal(remote_h, local_h)
     assert remote_h.attrs["warned"] == local_h.attrs["warned"]
 
 
