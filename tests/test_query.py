@@ -676,6 +676,8 @@ def test_compacting_a_compacted_archive_again_reads_no_samples(log, rows, monkey
     reads = []
     real = pq.read_table
     monkeypatch.setattr(pq, "read_table", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    read_file = pq.ParquetFile.read  # compaction reads a part's samples through its ParquetFile
+    monkeypatch.setattr(pq.ParquetFile, "read", lambda self, *a, **k: reads.append(self) or read_file(self, *a, **k))
     assert not any(r.file for r in compact(log, before="2026-01-03"))
     assert reads == []
     # a day whose summary is gone gets it back, reading that day only

@@ -243,9 +243,10 @@ def _read_inputs(files: list[Path]) -> tuple[list[pa.Table], list[Path]]:
     tables, inputs = [], []
     for f in files:
         try:
-            reason = admit(pq.read_schema(f))
-            if reason is None:
-                t = pq.read_table(f, columns=FILE_SCHEMA.names).cast(FILE_SCHEMA)
+            with pq.ParquetFile(f) as pf:  # footer parsed once for the schema and the read
+                reason = admit(pf.schema_arrow)
+                if reason is None:
+                    t = pf.read(columns=FILE_SCHEMA.names).cast(FILE_SCHEMA)
         except (pa.ArrowException, OSError, ValueError) as exc:
             reason = f"unreadable: {exc}"
         if reason is not None:
