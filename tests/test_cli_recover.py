@@ -128,8 +128,10 @@ def test_watch_follows_the_plan_and_notifies_command_and_url(run, tmp_path: Path
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sink = tmp_path / "events.jsonl"
     try:
+        # 20000x: DV01 reaches cold ~16 simulated hours (~3 s) after the array starts; a faster
+        # clock can pass cold before a loaded machine's first read, and "cold waiting" is not seen
         r = run("--simulate", "--sim-scenario", "recovery", "--sim-outage", "DV01", "--sim-advance", "6h50m",
-                "--sim-rate", "60000", "recover", "DV01", "--dry-run", "--watch", "--until", "cold",
+                "--sim-rate", "20000", "recover", "DV01", "--dry-run", "--watch", "--until", "cold",
                 "--interval", "0.25s", "--notify-command", f"cat >> {sink}; echo >> {sink}",
                 "--notify-url", f"http://127.0.0.1:{server.server_address[1]}/hook")  # fmt: skip
     finally:
