@@ -360,6 +360,18 @@ def test_real_time_background_logging(sim, tmp_path) -> None:
     assert sorted(late)[len(late) // 2] < 0.015
 
 
+def test_wait_returns_when_background_logging_ends_by_itself(sim, tmp_path) -> None:
+    with Logger("FEMC.TEMP0", "DV01", array=sim, interval=0.02, path=tmp_path, clock="wall") as log:
+        assert log.wait(0) and log.wait()  # not started: nothing to wait for
+        log.start(cycles=3)
+        assert log.wait(20) and not log.running
+        assert log.status.cycles == 3
+        log.start()
+        assert not log.wait(0.05) and log.running  # runs until stopped: the timeout ends the wait
+        log.stop()
+        assert log.wait(0)
+
+
 def test_background_logger_follows_a_stepped_clock_driven_elsewhere(sim, clock, tmp_path) -> None:
     log = Logger("FEMC.TEMP0", "DV01", array=sim, interval=5, path=tmp_path, clock=clock).start()
     try:
@@ -804,6 +816,18 @@ def test_cli_log_both_spellings(array_csv, tmp_path, spelling) -> None:
     df = load(out)
     assert set(df.antenna) == {"DV01"} and 1 <= df.time.nunique() <= 5
     assert "stopped" in res.output and f"{len(df)} samples" in res.output
+
+
+def test_cli_log_exits_when_its_duration_ends_not_at_the_next_status_tick(array_csv, tmp_path) -> None:
+    """The status loop ticks every second; a 50 ms run used to sit out the whole tick."""
+    runner, app = _cli()
+    args = ["log", "FEMC.TEMP0", "--antennas", "DV01", "--interval", "0.02", "--duration", "0.05"]
+    t0 = time.monotonic()
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "log")])
+    took = time.monotonic() - t0
+    assert res.exit_code == 0, res.output
+    assert took < 0.9, f"log --duration 0.05 took {took:.2f} s"
+    assert load(tmp_path / "log").time.nunique() >= 2
 
 
 def test_cli_log_compact(two_days) -> None:
