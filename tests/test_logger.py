@@ -188,7 +188,9 @@ def test_accelerated_outage_gives_a_two_day_time_axis(tmp_path) -> None:
     sim = SimulatedArray(["DV01", "DV02"], seed=1, clock=clock, latency=0.0)
     sim.apply_scenario("outage")  # (scenario= in the constructor trips over a server bug)
     with sim:
-        clock.set_rate(36_000)  # from now on 10 simulated hours per real second
+        # from now on 20 simulated hours per real second (2.4 s for two days): a 900 s slot
+        # is 12.5 ms, and ~180 of the 192 slots run here (36,000x: 4.8 s, ~187 run)
+        clock.set_rate(72_000)
         log = Logger(
             ["FEMC.TEMP0", "FEMC.CRYOSTAT_PRESSURE"],
             array=sim,
@@ -205,7 +207,7 @@ def test_accelerated_outage_gives_a_two_day_time_axis(tmp_path) -> None:
     dv01 = df[df.antenna == "DV01"]
     down = dv01[dv01.error.notna()]
     assert len(down) > 0
-    # (a cycle is stamped with its start; at 36,000x its sweep spans simulated minutes,
+    # (a cycle is stamped with its start; at 72,000x its sweep spans simulated minutes,
     # more on a loaded machine: one slot of slack either side)
     assert down.time.min() >= pd.Timestamp(DEFAULT_EPOCH + 1800 - 1800, unit="s", tz="UTC")
     assert down.time.max() <= pd.Timestamp(DEFAULT_EPOCH + 1800 + 3 * 3600 + 900, unit="s", tz="UTC")
