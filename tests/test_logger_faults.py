@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -227,10 +229,14 @@ def test_compact_while_a_logger_process_writes_fails_clearly_and_a_killed_ones_l
                 break
         with pytest.raises(LogLockedError, match=f"pid {proc.pid} on host"):
             compact(out)
-        r = subprocess.run(
-            [sys.executable, "-m", "e2ckit.cli", "log", "compact", str(out)], capture_output=True, text=True, timeout=120
-        )
-        assert r.returncode == 1 and f"pid {proc.pid}" in r.stderr and "Traceback" not in r.stderr
+        # the CLI's answer, in this process (a second process beside the writer, as at a shell)
+        from typer.testing import CliRunner
+
+        from e2ckit.cli import app
+
+        r = CliRunner().invoke(app, ["log", "compact", str(out)])
+        assert r.exit_code == 1 and f"pid {proc.pid}" in r.stderr and "Traceback" not in r.output, r.output
+        assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
     finally:
         proc.kill()
         proc.wait(10)
@@ -250,10 +256,10 @@ def test_a_stale_lock_file_from_a_dead_pid_is_taken_over(sim, clock, tmp_path) -
     once(tmp_path, len(ANTS))
 
 
-def test_two_compactions_at_once_one_refused_no_duplicates(tmp_path) -> None:
+def test_two_compactions_at_once_one_refused_no_duplicates(tmp_path, two_days) -> None:
     """The second compaction waits for nothing and changes nothing: it is refused."""
     out = tmp_path / "log"
-    n = _two_days(out)
+    n = two_days(out)
     held = DatasetLock(out, "e2ckit log compact")
     held.acquire()
     try:
@@ -269,12 +275,28 @@ def test_two_compactions_at_once_one_refused_no_duplicates(tmp_path) -> None:
 # -- 13.5: a compaction that crashes at any step ---------------------------------------------
 
 
-def _two_days(out: Path) -> int:
+@pytest.fixture(scope="module")
+def _two_days_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """Two days of logs, written once for the module (read-only: tests get copies)."""
+    out = tmp_path_factory.mktemp("two-days") / "log"
     clock = SimClock(start=DEFAULT_EPOCH + 86400 - 3600, rate=None)
     with SimulatedArray(ANTS, seed=2, clock=clock, latency=0.0) as sim:
         st = Logger(["cryo"], array=sim, interval=600, path=out, clock=clock, flush_rows=200).run(cycles=12)
     assert len(parts(out)) > 6
-    return st.samples_written
+    return out, st.samples_written
+
+
+@pytest.fixture
+def two_days(_two_days_template: tuple[Path, int]) -> Callable[[Path], int]:
+    """``two_days(out)``: a copy of the module's two days of logs at ``out``; returns its samples."""
+
+    def copy(out: Path) -> int:
+        template, n = _two_days_template
+        shutil.copytree(template, out)
+        assert len(parts(out)) > 6
+        return n
+
+    return copy
 
 
 _CRASH = """
@@ -291,9 +313,9 @@ compaction.compact(sys.argv[1], before="2026-01-03")
 
 @pytest.mark.parametrize("step", ["written", "journaled", "renamed", "deleting", "deleted"])
 @pytest.mark.parametrize("recover_with", ["load", "compact", "logger"])
-def test_a_compaction_killed_at_any_step_is_completed_or_rolled_back(tmp_path, step, recover_with) -> None:
+def test_a_compaction_killed_at_any_step_is_completed_or_rolled_back(tmp_path, step, recover_with, two_days) -> None:
     out = tmp_path / "log"
-    n = _two_days(out)
+    n = two_days(out)
     r = subprocess.run([sys.executable, "-c", _CRASH, str(out), step], capture_output=True, text=True, timeout=120)
     assert r.returncode == 3, r.stderr
     if step in ("renamed", "deleting"):
