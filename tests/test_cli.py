@@ -889,7 +889,8 @@ def test_progress_on_a_terminal_names_the_antenna_still_awaited(sim, tmp_path):
     env = dict(os.environ, E2CKIT_ARRAY=str(hosts))
     env.pop("COLUMNS", None)
     try:
-        code, err_text = cli_on_a_terminal(["sweep", "cryo", "--timeout", "2", "--deadline", "3"], env,
+        # DV02's 0.8 s timeout: the bar (10 refreshes a second) shows it awaited several times
+        code, err_text = cli_on_a_terminal(["sweep", "cryo", "--timeout", "0.8", "--deadline", "1.2"], env,
                                            stream="stderr", size=(120, 40))  # fmt: skip
     finally:
         stop.set()
