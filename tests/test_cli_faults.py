@@ -12,10 +12,24 @@ import socket
 import threading
 
 import pytest
+import typer.main
+import typer.testing
 from typer.testing import CliRunner
 
 from e2ckit.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, app
 from e2ckit.wire.frames import REQUEST_SIZE, Reply
+
+
+#: the click command tree of the app, built once for the module: typer's CliRunner rebuilds
+#: it on every invoke (10 ms), which is not what these tests are about (a shell builds it
+#: once per process too)
+CLICK_APP = typer.main.get_command(app)
+
+
+@pytest.fixture(autouse=True)
+def _click_app_built_once(monkeypatch):
+    build = typer.testing._get_command
+    monkeypatch.setattr(typer.testing, "_get_command", lambda a: CLICK_APP if a is app else build(a))
 
 
 @pytest.fixture
