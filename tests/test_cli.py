@@ -34,7 +34,6 @@ from e2ckit.cli import (
     resolve_target,
 )
 
-
 #: the click command tree of the app, built once for the module: typer's CliRunner rebuilds
 #: it on every invoke (10 ms), which is not what these tests are about (a shell builds it
 #: once per process too)

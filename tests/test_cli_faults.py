@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 from e2ckit.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, app
 from e2ckit.wire.frames import REQUEST_SIZE, Reply
 
-
 #: the click command tree of the app, built once for the module: typer's CliRunner rebuilds
 #: it on every invoke (10 ms), which is not what these tests are about (a shell builds it
 #: once per process too)

@@ -25,7 +25,6 @@ from typer.testing import CliRunner
 from e2ckit.cli import app
 from e2ckit.cli.output import Table, plain
 
-
 #: the click command tree of the app, built once for the module: typer's CliRunner rebuilds
 #: it on every invoke (10 ms), which is not what these tests are about (a shell builds it
 #: once per process too)
