@@ -257,8 +257,8 @@ def test_log_fsync_is_chosen_on_the_command_line(tmp_path):
     bad = run("log", "FEMC.TEMP0", "--fsync", "never", "-o", str(tmp_path / "x"))
     assert bad.exit_code == EXIT_BAD_INPUT and "--fsync" in bad.stderr and not (tmp_path / "x").exists()
     out = tmp_path / "night"
-    ok = run("--simulate", "log", "FEMC.TEMP0", "-a", "DV01", "--fsync", "flush", "--interval", "0.5",
-             "--duration", "1.5", "--quiet", "-o", str(out))  # fmt: skip
+    ok = run("--simulate", "log", "FEMC.TEMP0", "-a", "DV01", "--fsync", "flush", "--interval", "0.25",
+             "--duration", "0.75", "--quiet", "-o", str(out))  # fmt: skip
     assert ok.exit_code == EXIT_OK, ok.output
     import e2ckit
 

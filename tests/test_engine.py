@@ -103,12 +103,12 @@ def test_sweep_rows_say_unresolved_not_deadline(sim, fake_dns):
                  Endpoint("DV02", fake_dns["hang"], sim.array["DV02"].port),
                  Endpoint("CM01", fake_dns["nx"], sim.array["CM01"].port)])  # fmt: skip
     t0 = time.monotonic()
-    rows = api.sweep_rows("cryo", array=arr, timeout=0.5, deadline=1.0)
+    rows = api.sweep_rows("cryo", array=arr, timeout=0.5, deadline=0.6)
     elapsed = time.monotonic() - t0
-    assert elapsed < 1.5
+    assert elapsed < 1.1
     by = {a: [r.error for r in rows if r.antenna == a] for a in ("DV01", "DV02", "CM01")}
     assert by["DV01"] == [None] * (len(CRYO) + 1)  # and the derived FEMC.LO_PA_BLOCKED row
-    assert all(e.startswith("unresolved: host name did not resolve within 1 s") for e in by["DV02"]), by["DV02"][:2]
+    assert all(e.startswith("unresolved: host name did not resolve within 0.6 s") for e in by["DV02"]), by["DV02"][:2]
     assert all(e.startswith("unresolved: host name did not resolve (") for e in by["CM01"])
 
 
@@ -118,13 +118,13 @@ def test_a_dynamic_group_reads_a_healthy_antenna_while_another_name_hangs(sim, f
     arr = Array([Endpoint("DV01", fake_dns["good"], sim.array["DV01"].port),
                  Endpoint("DV02", fake_dns["hang"], sim.array["DV02"].port)])  # fmt: skip
     t0 = time.monotonic()
-    rows = api.sweep_rows("temps", array=arr, timeout=0.5, deadline=1.0)
-    assert time.monotonic() - t0 < 1.5
+    rows = api.sweep_rows("temps", array=arr, timeout=0.5, deadline=0.6)
+    assert time.monotonic() - t0 < 1.1
     good = [r for r in rows if r.antenna == "DV01"]
     assert len(good) > 5 and all(r.error is None for r in good), [r.error for r in good if r.error][:2]
     hung = [r for r in rows if r.antenna == "DV02"]
     assert [(r.point, r.error.split(" (")[0]) for r in hung] == [
-        ("(node listing)", "unresolved: host name did not resolve within 1 s")
+        ("(node listing)", "unresolved: host name did not resolve within 0.6 s")
     ]
 
 
