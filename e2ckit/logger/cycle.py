@@ -357,10 +357,11 @@ class Logger:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until background logging (:meth:`start`) ends, by its ``duration`` or
         ``cycles`` or :meth:`stop`, or ``timeout`` seconds pass; True if it is not running."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        return not self.running
+        thread = self._thread  # stop() may clear it meanwhile
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
 
     def stop(self, timeout: float | None = None) -> LoggerStatus:
         """Stop logging (after the cycle in progress), flush, release the dataset, and
