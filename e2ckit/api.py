@@ -269,10 +269,13 @@ def style(wide: pd.DataFrame) -> Any:
     text = wide.attrs.get("text", {})
     units = wide.attrs.get("units", {})
     # Build both grids as plain lists: per-cell .loc on a frame whose attrs pandas
-    # deep-copies on every access would take seconds for a 66-antenna sweep.
+    # deep-copies on every access would take seconds for a 66-antenna sweep; a column
+    # too (0.7 s for 66 antennas x 146 points), hence the columns of a copy without attrs.
     cols = list(wide.columns)
     index = list(wide.index)
-    values = {c: wide[c].tolist() for c in cols}
+    bare = wide.copy(deep=False)
+    bare.attrs = {}
+    values = {c: bare[c].tolist() for c in cols}
     shown_rows, css_rows = [], []
     for i, a in enumerate(index):
         t, lim = text.get(a, {}), limits.get(a, {})

@@ -14,6 +14,8 @@ import os
 import re
 
 import pytest
+import typer.main
+import typer.testing
 from typer.testing import CliRunner
 
 from e2ckit import __version__
@@ -31,6 +33,18 @@ from e2ckit.cli import (
     parse_int,
     resolve_target,
 )
+
+#: the click command tree of the app, built once for the module: typer's CliRunner rebuilds
+#: it on every invoke (10 ms), which is not what these tests are about (a shell builds it
+#: once per process too)
+CLICK_APP = typer.main.get_command(app)
+
+
+@pytest.fixture(autouse=True)
+def _click_app_built_once(monkeypatch):
+    build = typer.testing._get_command
+    monkeypatch.setattr(typer.testing, "_get_command", lambda a: CLICK_APP if a is app else build(a))
+
 
 ANTENNAS = ["DV01", "DV02", "DA41", "CM01", "PM01"]
 
@@ -889,7 +903,8 @@ def test_progress_on_a_terminal_names_the_antenna_still_awaited(sim, tmp_path):
     env = dict(os.environ, E2CKIT_ARRAY=str(hosts))
     env.pop("COLUMNS", None)
     try:
-        code, err_text = cli_on_a_terminal(["sweep", "cryo", "--timeout", "2", "--deadline", "3"], env,
+        # DV02's 0.8 s timeout: the bar (10 refreshes a second) shows it awaited several times
+        code, err_text = cli_on_a_terminal(["sweep", "cryo", "--timeout", "0.8", "--deadline", "1.2"], env,
                                            stream="stderr", size=(120, 40))  # fmt: skip
     finally:
         stop.set()

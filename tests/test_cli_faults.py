@@ -12,10 +12,23 @@ import socket
 import threading
 
 import pytest
+import typer.main
+import typer.testing
 from typer.testing import CliRunner
 
 from e2ckit.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, app
 from e2ckit.wire.frames import REQUEST_SIZE, Reply
+
+#: the click command tree of the app, built once for the module: typer's CliRunner rebuilds
+#: it on every invoke (10 ms), which is not what these tests are about (a shell builds it
+#: once per process too)
+CLICK_APP = typer.main.get_command(app)
+
+
+@pytest.fixture(autouse=True)
+def _click_app_built_once(monkeypatch):
+    build = typer.testing._get_command
+    monkeypatch.setattr(typer.testing, "_get_command", lambda a: CLICK_APP if a is app else build(a))
 
 
 @pytest.fixture
@@ -244,8 +257,8 @@ def test_log_fsync_is_chosen_on_the_command_line(tmp_path):
     bad = run("log", "FEMC.TEMP0", "--fsync", "never", "-o", str(tmp_path / "x"))
     assert bad.exit_code == EXIT_BAD_INPUT and "--fsync" in bad.stderr and not (tmp_path / "x").exists()
     out = tmp_path / "night"
-    ok = run("--simulate", "log", "FEMC.TEMP0", "-a", "DV01", "--fsync", "flush", "--interval", "0.5",
-             "--duration", "1.5", "--quiet", "-o", str(out))  # fmt: skip
+    ok = run("--simulate", "log", "FEMC.TEMP0", "-a", "DV01", "--fsync", "flush", "--interval", "0.25",
+             "--duration", "0.75", "--quiet", "-o", str(out))  # fmt: skip
     assert ok.exit_code == EXIT_OK, ok.output
     import e2ckit
 

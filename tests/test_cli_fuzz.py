@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
+import typer.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -36,9 +37,13 @@ def _commands() -> list[tuple[tuple[str, ...], object]]:
         for name, sub in subs.items():
             yield from walk(sub, (*path, name))
 
-    return list(walk(typer.main.get_command(app), ()))
+    return list(walk(CLICK_APP, ()))
 
 
+#: the click command tree of the app, built once: typer's CliRunner rebuilds it on every
+#: invoke (10 ms, most of what an example costs); building it is not what is fuzzed here,
+#: and a process running the CLI builds it once too
+CLICK_APP = typer.main.get_command(app)
 COMMANDS = _commands()
 #: commands that run until stopped unless given a --duration
 RUN_UNTIL_STOPPED = {("simulate",), ("log", "run"), ("dashboard",)}
@@ -172,6 +177,8 @@ def invocation(draw, path: tuple[str, ...], command, world: dict) -> list[str]:
 def test_every_command_never_tracebacks(world, path, command, monkeypatch):
     monkeypatch.setenv("E2CKIT_ARRAY", world["csv"])
     monkeypatch.chdir(world["root"])  # default outputs (log's ./e2ckit-log) land in tmp, not the checkout
+    build = typer.testing._get_command
+    monkeypatch.setattr(typer.testing, "_get_command", lambda a: CLICK_APP if a is app else build(a))
     runner = CliRunner()
 
     @settings(max_examples=40, deadline=None, derandomize=True,

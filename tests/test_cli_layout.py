@@ -17,11 +17,25 @@ import re
 import sys
 
 import pytest
+import typer.main
+import typer.testing
 from simhelpers import cli_on_a_terminal
 from typer.testing import CliRunner
 
 from e2ckit.cli import app
 from e2ckit.cli.output import Table, plain
+
+#: the click command tree of the app, built once for the module: typer's CliRunner rebuilds
+#: it on every invoke (10 ms), which is not what these tests are about (a shell builds it
+#: once per process too)
+CLICK_APP = typer.main.get_command(app)
+
+
+@pytest.fixture(autouse=True)
+def _click_app_built_once(monkeypatch):
+    build = typer.testing._get_command
+    monkeypatch.setattr(typer.testing, "_get_command", lambda a: CLICK_APP if a is app else build(a))
+
 
 ANTENNAS = ["DV01", "DV02", "DV03", "DA41", "CM01", "PM01"]
 WIDTHS = (80, 120)

@@ -33,7 +33,8 @@ from e2ckit.wire.frames import Mode, Reply, Request
 FEMC, CMPR, E2C_NODE = 0x13, 0x25, 0x16
 TEMP0 = (1, FEMC, 0x0C000)
 SERIAL = (1, FEMC, 0x00000)
-TIMEOUT = 0.5
+#: what a silent or slow E2C costs each test; a healthy answer on loopback takes milliseconds
+TIMEOUT = 0.3
 #: generous slack on top of a timeout for a loaded CI machine
 SLACK = 1.0
 

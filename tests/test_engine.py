@@ -73,18 +73,18 @@ def test_a_hanging_name_costs_the_deadline_and_never_holds_back_a_healthy_antenn
     done_at: dict[str, float] = {}
     t0 = time.monotonic()
     out = engine.fanout_columns(
-        plan, timeout=1.0, deadline=2.5, on_antenna_done=lambda a, _ex: done_at.setdefault(a, time.monotonic() - t0)
+        plan, timeout=1.0, deadline=1.2, on_antenna_done=lambda a, _ex: done_at.setdefault(a, time.monotonic() - t0)
     )
     elapsed = time.monotonic() - t0
 
-    assert 2.4 < elapsed < 3.0, f"the sweep took {elapsed:.2f} s with a 2.5 s deadline"
+    assert 1.1 < elapsed < 1.7, f"the sweep took {elapsed:.2f} s with a 1.2 s deadline"
     good = out["DV01"]
     assert all(raw is not None for raw in good.raw) and not good.failed, good.failed
-    assert done_at["DV01"] < 1.0, "the healthy antenna waited for the hanging name"
+    assert done_at["DV01"] < 0.6, "the healthy antenna waited for the hanging name"
     hung = out["DV02"]
     assert all(raw is None for raw in hung.raw)
     assert {f.kind for f in hung.failed.values()} == {"unresolved"}
-    assert str(hung.failed[0]) == "unresolved: host name did not resolve within 2.5 s"
+    assert str(hung.failed[0]) == "unresolved: host name did not resolve within 1.2 s"
 
 
 def test_a_name_that_does_not_exist_is_unresolved_at_once(sim, fake_dns):
@@ -103,12 +103,12 @@ def test_sweep_rows_say_unresolved_not_deadline(sim, fake_dns):
                  Endpoint("DV02", fake_dns["hang"], sim.array["DV02"].port),
                  Endpoint("CM01", fake_dns["nx"], sim.array["CM01"].port)])  # fmt: skip
     t0 = time.monotonic()
-    rows = api.sweep_rows("cryo", array=arr, timeout=0.5, deadline=1.5)
+    rows = api.sweep_rows("cryo", array=arr, timeout=0.5, deadline=0.6)
     elapsed = time.monotonic() - t0
-    assert elapsed < 2.0
+    assert elapsed < 1.1
     by = {a: [r.error for r in rows if r.antenna == a] for a in ("DV01", "DV02", "CM01")}
     assert by["DV01"] == [None] * (len(CRYO) + 1)  # and the derived FEMC.LO_PA_BLOCKED row
-    assert all(e.startswith("unresolved: host name did not resolve within 1.5 s") for e in by["DV02"]), by["DV02"][:2]
+    assert all(e.startswith("unresolved: host name did not resolve within 0.6 s") for e in by["DV02"]), by["DV02"][:2]
     assert all(e.startswith("unresolved: host name did not resolve (") for e in by["CM01"])
 
 
@@ -118,13 +118,13 @@ def test_a_dynamic_group_reads_a_healthy_antenna_while_another_name_hangs(sim, f
     arr = Array([Endpoint("DV01", fake_dns["good"], sim.array["DV01"].port),
                  Endpoint("DV02", fake_dns["hang"], sim.array["DV02"].port)])  # fmt: skip
     t0 = time.monotonic()
-    rows = api.sweep_rows("temps", array=arr, timeout=0.5, deadline=1.5)
-    assert time.monotonic() - t0 < 2.0
+    rows = api.sweep_rows("temps", array=arr, timeout=0.5, deadline=0.6)
+    assert time.monotonic() - t0 < 1.1
     good = [r for r in rows if r.antenna == "DV01"]
     assert len(good) > 5 and all(r.error is None for r in good), [r.error for r in good if r.error][:2]
     hung = [r for r in rows if r.antenna == "DV02"]
     assert [(r.point, r.error.split(" (")[0]) for r in hung] == [
-        ("(node listing)", "unresolved: host name did not resolve within 1.5 s")
+        ("(node listing)", "unresolved: host name did not resolve within 0.6 s")
     ]
 
 

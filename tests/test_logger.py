@@ -188,7 +188,9 @@ def test_accelerated_outage_gives_a_two_day_time_axis(tmp_path) -> None:
     sim = SimulatedArray(["DV01", "DV02"], seed=1, clock=clock, latency=0.0)
     sim.apply_scenario("outage")  # (scenario= in the constructor trips over a server bug)
     with sim:
-        clock.set_rate(36_000)  # from now on 10 simulated hours per real second
+        # from now on 20 simulated hours per real second (2.4 s for two days): a 900 s slot
+        # is 12.5 ms, and ~180 of the 192 slots run here (36,000x: 4.8 s, ~187 run)
+        clock.set_rate(72_000)
         log = Logger(
             ["FEMC.TEMP0", "FEMC.CRYOSTAT_PRESSURE"],
             array=sim,
@@ -205,7 +207,7 @@ def test_accelerated_outage_gives_a_two_day_time_axis(tmp_path) -> None:
     dv01 = df[df.antenna == "DV01"]
     down = dv01[dv01.error.notna()]
     assert len(down) > 0
-    # (a cycle is stamped with its start; at 36,000x its sweep spans simulated minutes,
+    # (a cycle is stamped with its start; at 72,000x its sweep spans simulated minutes,
     # more on a loaded machine: one slot of slack either side)
     assert down.time.min() >= pd.Timestamp(DEFAULT_EPOCH + 1800 - 1800, unit="s", tz="UTC")
     assert down.time.max() <= pd.Timestamp(DEFAULT_EPOCH + 1800 + 3 * 3600 + 900, unit="s", tz="UTC")
@@ -358,6 +360,18 @@ def test_real_time_background_logging(sim, tmp_path) -> None:
     late = ((t - t.iloc[0]).dt.total_seconds() % 0.05).to_numpy()
     late = [x if x < 0.045 else x - 0.05 for x in late]  # a hair early is float rounding
     assert sorted(late)[len(late) // 2] < 0.015
+
+
+def test_wait_returns_when_background_logging_ends_by_itself(sim, tmp_path) -> None:
+    with Logger("FEMC.TEMP0", "DV01", array=sim, interval=0.02, path=tmp_path, clock="wall") as log:
+        assert log.wait(0) and log.wait()  # not started: nothing to wait for
+        log.start(cycles=3)
+        assert log.wait(20) and not log.running
+        assert log.status.cycles == 3
+        log.start()
+        assert not log.wait(0.05) and log.running  # runs until stopped: the timeout ends the wait
+        log.stop()
+        assert log.wait(0)
 
 
 def test_background_logger_follows_a_stepped_clock_driven_elsewhere(sim, clock, tmp_path) -> None:
@@ -804,6 +818,18 @@ def test_cli_log_both_spellings(array_csv, tmp_path, spelling) -> None:
     df = load(out)
     assert set(df.antenna) == {"DV01"} and 1 <= df.time.nunique() <= 5
     assert "stopped" in res.output and f"{len(df)} samples" in res.output
+
+
+def test_cli_log_exits_when_its_duration_ends_not_at_the_next_status_tick(array_csv, tmp_path) -> None:
+    """The status loop ticks every second; a 50 ms run used to sit out the whole tick."""
+    runner, app = _cli()
+    args = ["log", "FEMC.TEMP0", "--antennas", "DV01", "--interval", "0.02", "--duration", "0.05"]
+    t0 = time.monotonic()
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "log")])
+    took = time.monotonic() - t0
+    assert res.exit_code == 0, res.output
+    assert took < 0.9, f"log --duration 0.05 took {took:.2f} s"
+    assert load(tmp_path / "log").time.nunique() >= 2
 
 
 def test_cli_log_compact(two_days) -> None:

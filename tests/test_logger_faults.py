@@ -9,7 +9,10 @@ the check is always the one a user relies on: every sample exactly once, for
 from __future__ import annotations
 
 import errno
+import json
 import os
+import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +20,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -227,10 +231,14 @@ def test_compact_while_a_logger_process_writes_fails_clearly_and_a_killed_ones_l
                 break
         with pytest.raises(LogLockedError, match=f"pid {proc.pid} on host"):
             compact(out)
-        r = subprocess.run(
-            [sys.executable, "-m", "e2ckit.cli", "log", "compact", str(out)], capture_output=True, text=True, timeout=120
-        )
-        assert r.returncode == 1 and f"pid {proc.pid}" in r.stderr and "Traceback" not in r.stderr
+        # the CLI's answer, in this process (a second process beside the writer, as at a shell)
+        from typer.testing import CliRunner
+
+        from e2ckit.cli import app
+
+        r = CliRunner().invoke(app, ["log", "compact", str(out)])
+        assert r.exit_code == 1 and f"pid {proc.pid}" in r.stderr and "Traceback" not in r.output, r.output
+        assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
     finally:
         proc.kill()
         proc.wait(10)
@@ -250,10 +258,10 @@ def test_a_stale_lock_file_from_a_dead_pid_is_taken_over(sim, clock, tmp_path) -
     once(tmp_path, len(ANTS))
 
 
-def test_two_compactions_at_once_one_refused_no_duplicates(tmp_path) -> None:
+def test_two_compactions_at_once_one_refused_no_duplicates(tmp_path, two_days) -> None:
     """The second compaction waits for nothing and changes nothing: it is refused."""
     out = tmp_path / "log"
-    n = _two_days(out)
+    n = two_days(out)
     held = DatasetLock(out, "e2ckit log compact")
     held.acquire()
     try:
@@ -269,33 +277,114 @@ def test_two_compactions_at_once_one_refused_no_duplicates(tmp_path) -> None:
 # -- 13.5: a compaction that crashes at any step ---------------------------------------------
 
 
-def _two_days(out: Path) -> int:
+@pytest.fixture(scope="module")
+def _two_days_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """Two days of logs, written once for the module (read-only: tests get copies)."""
+    out = tmp_path_factory.mktemp("two-days") / "log"
     clock = SimClock(start=DEFAULT_EPOCH + 86400 - 3600, rate=None)
     with SimulatedArray(ANTS, seed=2, clock=clock, latency=0.0) as sim:
         st = Logger(["cryo"], array=sim, interval=600, path=out, clock=clock, flush_rows=200).run(cycles=12)
     assert len(parts(out)) > 6
-    return st.samples_written
+    return out, st.samples_written
 
 
-_CRASH = """
-import os, sys
-from e2ckit.logger import compaction
-target = sys.argv[2]
-def crash(step):
-    if step == target:
-        os._exit(3)  # no cleanup, no finally: as a power cut or SIGKILL
-compaction._step = crash
-compaction.compact(sys.argv[1], before="2026-01-03")
+@pytest.fixture
+def two_days(_two_days_template: tuple[Path, int]) -> Callable[[Path], int]:
+    """``two_days(out)``: a copy of the module's two days of logs at ``out``; returns its samples."""
+
+    def copy(out: Path) -> int:
+        template, n = _two_days_template
+        shutil.copytree(template, out)
+        assert len(parts(out)) > 6
+        return n
+
+    return copy
+
+
+#: A process that has imported e2ckit once and forks a child for each crash run: every
+#: child is a real process killed with ``os._exit(3)`` (no cleanup, no ``finally``: as a
+#: power cut or SIGKILL), without each paying Python's start and e2ckit's imports (0.4 s).
+#: It forks from its own single thread (the pattern of multiprocessing's forkserver), never
+#: from pytest's process. One job a line on stdin: a function's name and arguments; one
+#: exit status a line back; each child's stderr in the file the job names.
+_CRASHER = """
+import json, os, sys, traceback
+from e2ckit.clock import SimClock
+from e2ckit.logger import Logger, compaction, store
+from e2ckit.sim import SimulatedArray
+
+def compaction_killed_at(out, target):
+    def crash(step):
+        if step == target:
+            os._exit(3)
+    compaction._step = crash
+    compaction.compact(out, before="2026-01-03")
+
+def logger_killed_in_its_first_flush(out):
+    real = store.write_part
+    def first_part_then_crash(*args, **kwargs):
+        real(*args, **kwargs)
+        os._exit(3)  # one partition's part is in place, the others and the segment's deletion are not
+    store.write_part = first_part_then_crash
+    clock = SimClock(rate=None)
+    with SimulatedArray(["DV01", "CM03", "DA41"], seed=7, clock=clock, latency=0.0) as sim:
+        log = Logger("cryo", array=sim, interval=1, path=out, clock=clock, flush_every=1e9)
+        for _ in range(3):
+            log.step()
+        log.flush()
+
+print("ready", flush=True)
+for line in sys.stdin:
+    name, args, stderr = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
+        try:
+            globals()[name](*args)
+        except BaseException:
+            traceback.print_exc()
+            os._exit(1)
+        os._exit(0)  # not killed: the test fails on it
+    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
 """
+
+
+@pytest.fixture(scope="module")
+def crash() -> Iterator[Callable[..., tuple[int, str]]]:
+    """``crash(name, *args)``: run ``name(*args)`` of :data:`_CRASHER` in a child process
+    killed at its step; its exit status (3: killed there) and its stderr."""
+    proc = subprocess.Popen([sys.executable, "-c", _CRASHER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, bufsize=1)  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def reply(timeout: float = 120) -> str:
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        assert ready, f"the crasher gave no answer within {timeout} s"
+        return proc.stdout.readline().strip()
+
+    def run(name: str, *args: str) -> tuple[int, str]:
+        stderr = Path(args[0]).parent / f"crash-{time.monotonic_ns()}.stderr"
+        proc.stdin.write(json.dumps([name, list(args), str(stderr)]) + "\n")
+        proc.stdin.flush()
+        code = reply()
+        return int(code), stderr.read_text() if stderr.exists() else ""
+
+    try:
+        assert reply() == "ready"
+        yield run
+    finally:
+        proc.stdin.close()
+        proc.wait(30)
+        proc.stdout.close()
 
 
 @pytest.mark.parametrize("step", ["written", "journaled", "renamed", "deleting", "deleted"])
 @pytest.mark.parametrize("recover_with", ["load", "compact", "logger"])
-def test_a_compaction_killed_at_any_step_is_completed_or_rolled_back(tmp_path, step, recover_with) -> None:
+def test_a_compaction_killed_at_any_step_is_completed_or_rolled_back(tmp_path, step, recover_with, two_days, crash) -> None:
     out = tmp_path / "log"
-    n = _two_days(out)
-    r = subprocess.run([sys.executable, "-c", _CRASH, str(out), step], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 3, r.stderr
+    n = two_days(out)
+    code, stderr = crash("compaction_killed_at", str(out), step)
+    assert code == 3, stderr
     if step in ("renamed", "deleting"):
         assert duck_count(out) > n  # what a reader without e2ckit sees until the next e2ckit command
     if recover_with == "load":
@@ -560,29 +649,10 @@ def test_cli_log_on_a_directory_another_writer_holds_exits_1_with_one_line(tmp_p
     assert "Traceback" not in res.output and not parts(out)
 
 
-_CRASH_IN_FLUSH = """
-import os, sys
-from e2ckit.logger import Logger, store
-from e2ckit.sim import SimulatedArray
-from e2ckit.clock import SimClock
-real = store.write_part
-def first_part_then_crash(*args, **kwargs):
-    out = real(*args, **kwargs)
-    os._exit(3)  # one partition's part is in place, the others and the segment's deletion are not
-store.write_part = first_part_then_crash
-clock = SimClock(rate=None)
-with SimulatedArray(["DV01", "CM03", "DA41"], seed=7, clock=clock, latency=0.0) as sim:
-    log = Logger("cryo", array=sim, interval=1, path=sys.argv[1], clock=clock, flush_every=1e9)
-    for _ in range(3):
-        log.step()
-    log.flush()
-"""
-
-
-def test_a_logger_killed_in_the_middle_of_a_flush_loses_nothing_and_duplicates_nothing(tmp_path) -> None:
+def test_a_logger_killed_in_the_middle_of_a_flush_loses_nothing_and_duplicates_nothing(tmp_path, crash) -> None:
     out = tmp_path / "log"
-    r = subprocess.run([sys.executable, "-c", _CRASH_IN_FLUSH, str(out)], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 3, r.stderr
+    code, stderr = crash("logger_killed_in_its_first_flush", str(out))
+    assert code == 3, stderr
     assert len(parts(out)) == 1 and len(wal_mod.segments(out)) == 1
     assert duck_count(out) == 3 * NC  # one antenna's three cycles: the part written before the crash
     once(out, 3 * 3 * NC)  # load() replays the other partitions, skips the one written

@@ -36,7 +36,7 @@ def test_the_board_updates_itself_from_a_running_logger(tmp_path):
     from e2ckit.sim import SimulatedArray
     from e2ckit.clock import SimClock
 
-    clock = SimClock(rate=600.0)  # ten simulated minutes a second
+    clock = SimClock(rate=1200.0)  # twenty simulated minutes a second: the outage (30 min in) at 1.5 s
     with SimulatedArray(["DV01", "DV02"], seed=4, clock=clock, scenario="outage", latency=0.0) as sim:
         log = e2ckit.Logger("outage", interval=120, path=tmp_path / "log", array=sim, clock=clock, flush_every=0.2)
         log.start()

@@ -127,6 +127,13 @@ def ctrl_c_after_dv01(monkeypatch):
         return real(plan, on_done)
 
     monkeypatch.setattr(planning, "execute", run)
+    # Python's own handler, even where this process was started with SIGINT ignored (a
+    # background job of a non-interactive shell): raise_signal would do nothing there
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _silent_dv02():

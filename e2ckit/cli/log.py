@@ -159,6 +159,8 @@ def _run(log: Any, what: list[str], interval: float, out: str, quiet: bool, dur:
             raise typer.Exit(EXIT_FAILED) from None
         if not quiet:
             _say_start(log, what, interval, out)
+        # end as soon as the logger does (its --duration), not at the next status tick
+        threading.Thread(target=lambda: log.wait() and stop.set(), name="e2ckit-log-end", daemon=True).start()
         states: dict[str, str] = {}
         while log.running and not stop.wait(0.5 if tty else 1.0):
             _report(log, states, tty, quiet)

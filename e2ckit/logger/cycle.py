@@ -354,6 +354,15 @@ class Logger:
         self._thread.start()
         return self
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until background logging (:meth:`start`) ends, by its ``duration`` or
+        ``cycles`` or :meth:`stop`, or ``timeout`` seconds pass; True if it is not running."""
+        thread = self._thread  # stop() may clear it meanwhile
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
     def stop(self, timeout: float | None = None) -> LoggerStatus:
         """Stop logging (after the cycle in progress), flush, release the dataset, and
         return the status.
