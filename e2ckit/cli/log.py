@@ -46,6 +46,7 @@ from e2ckit.cli.summary import antenna_states, phase_line, summary_line
 from e2ckit.cli.tables import emit_table, frame_table
 from e2ckit.clock import parse_duration
 from e2ckit.errors import E2CKitError, ValidationError
+from e2ckit.signals import set_from_signal
 
 __all__ = ["DefaultGroup", "register"]
 
@@ -146,7 +147,7 @@ def _run(log: Any, what: list[str], interval: float, out: str, quiet: bool, dur:
 
     def on_signal(signum: int, _frame: Any) -> None:
         received.append(signal.Signals(signum).name)
-        stop.set()
+        set_from_signal(stop)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     tty = sys.stderr.isatty() and not quiet

@@ -29,6 +29,7 @@ from e2ckit.cli.output import Table
 from e2ckit.cli.tables import emit_table
 from e2ckit.clock import SimClock, clock_file, parse_duration
 from e2ckit.errors import E2CKitError
+from e2ckit.signals import set_from_signal
 
 _AntennasOpt = typer.Option(None, "--antennas", "-a", help="names or families, comma separated [default: all 66]")
 _ScenarioOpt = typer.Option(None, help="scenario name or .toml path (see --list-scenarios)")
@@ -166,7 +167,7 @@ def _run_until_stopped(duration: float | None) -> None:
     """Until Ctrl-C, SIGTERM or ``duration`` seconds."""
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
-        old = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        old = signal.signal(signal.SIGTERM, lambda *_: set_from_signal(stop))
     else:  # pragma: no cover - CliRunner in a worker thread
         old = None
     try:

@@ -9,6 +9,7 @@ import threading
 
 from e2ckit.clock import SimClock
 from e2ckit.errors import E2CKitError
+from e2ckit.signals import set_from_signal
 from e2ckit.sim import SimulatedArray
 from e2ckit.sim.scenario import list_scenarios, load_scenario
 
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}\t{ep.host}:{ep.port}", flush=True)
     print(f"simulating {len(sim.antennas)} antennas; Ctrl-C to stop", file=sys.stderr, flush=True)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: set_from_signal(stop))
     try:
         stop.wait()
     except KeyboardInterrupt:
