@@ -30,6 +30,10 @@ Every fixture here binds loopback addresses only and never resolves a real host 
   loopback address per antenna, 127.0.1.x). It tries port 2000 and falls back to free
   high ports when 2000 is taken on those addresses; it skips the test, with the
   reason, when the addresses cannot be bound at all.
+* ``active_sim``: ``sim`` made the process's active array for one test (``use_array``): the
+  in-process CLI reaches it with no CSV, in memory for a ``serve=False`` module.
+* ``served_twin`` (module scope): the module's ``sim`` shape served on loopback, for child
+  processes of a module whose ``sim`` answers in memory.
 * ``array_csv``: writes ``sim``'s host map to a temporary CSV, sets ``E2CKIT_ARRAY`` to
   it for the duration of the test (monkeypatch), and returns its path (for the CLI, in
   this process or in a child).
@@ -252,6 +256,31 @@ def array_csv(sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     path = sim.write_array(tmp_path / "array.csv")
     monkeypatch.setenv("E2CKIT_ARRAY", str(path))
     return Path(path)
+
+
+@pytest.fixture(scope="module")
+def served_twin(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The module's ``sim`` shape (its marker) again, served on loopback sockets: for a
+    child process, which cannot reach an array in this process's memory. Same seed, clock
+    and faults: the same readings."""
+    antennas, options = _shape(request.node)
+    s = _shaped_sim(antennas, {**options, "serve": True})
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def active_sim(sim: Any) -> Iterator[Any]:
+    """``sim`` made this process's active array for the test (``e2ckit.array.use_array``),
+    in memory when the module's ``sim`` is (``sim_array(..., serve=False)``): an in-process
+    CLI command reaches it as it reaches a ``--simulate`` array, with no socket and no CSV."""
+    from e2ckit.array import use_array
+
+    restore = use_array(sim.array)
+    yield sim
+    restore()
 
 
 @pytest.fixture

@@ -42,14 +42,15 @@ WIDTHS = (80, 120)
 MARKS = ("!!", "!")
 
 
-# conftest's `sim` on loopback, reached through E2CKIT_ARRAY (array_csv): 4 h into the
-# outage scenario (back from the outage, cryostats warm: alarms), DV03 down, PM01 erring
-pytestmark = pytest.mark.sim_array(ANTENNAS, seed=5, scenario="outage", advance=4 * 3600,
+# conftest's `sim` in memory, the active array of these in-process commands (active_sim):
+# 4 h into the outage scenario (back from the outage, cryostats warm: alarms), DV03 down,
+# PM01 erring
+pytestmark = pytest.mark.sim_array(ANTENNAS, seed=5, scenario="outage", advance=4 * 3600, serve=False,
                                    faults=[("DV03", "down"), ("PM01", "error", {"code": 5002})])  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
-def env(sim, array_csv, tmp_path, monkeypatch):
+def env(active_sim, tmp_path, monkeypatch):
     monkeypatch.setenv("E2CKIT_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     monkeypatch.delenv("COLUMNS", raising=False)
 
@@ -238,13 +239,16 @@ def _in_a_terminal(args: list[str], env: dict[str, str], columns: int) -> tuple[
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("command", [["sweep", "cryo"], ["tools", "cryo", "--all"]], ids=" ".join)
-def test_a_real_terminal_gets_rich_tables_that_fit(sim, width, command):
-    status, raw = _in_a_terminal(command, dict(os.environ), width)
+def test_a_real_terminal_gets_rich_tables_that_fit(served_twin, tmp_path, width, command):
+    # a child process: the module's array served on loopback, named by E2CKIT_ARRAY
+    env = dict(os.environ, E2CKIT_ARRAY=str(served_twin.write_array(tmp_path / "array.csv")))
+    status, raw = _in_a_terminal(command, env, width)
     assert status in (0, 1, 6), raw  # 6: the outage's warm antennas are in alarm
     assert "┏" in raw and "\x1b[" in raw, "a rich table on a terminal"
     text = re.sub(r"\x1b\[[0-9;]*m", "", raw).replace("\r\n", "\n")
-    _, js = run("sweep", "cryo", "--tidy", "-f", "json")
-    texts = {r["text"] for r in json.loads(js)}
+    from e2ckit.api import sweep
+
+    texts = set(sweep("cryo", array=served_twin.array, tidy=True)["text"].dropna())
     assert_whole(text, texts, width, split=r"\s*[│┃]\s*")
 
 
