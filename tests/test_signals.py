@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from e2ckit.signals import set_from_signal
 
 
@@ -20,16 +22,25 @@ def test_set_from_signal_sets_the_event_while_this_thread_holds_its_lock() -> No
     assert event.wait(10), "the event was never set"
 
 
-def test_sigterm_ends_the_simulator_process_promptly(tmp_path) -> None:
-    """``python -m e2ckit.sim`` waits on an event SIGTERM sets: it stops, exit 0."""
-    proc = subprocess.Popen([sys.executable, "-m", "e2ckit.sim", "--antennas", "DV01", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                            env={**os.environ})  # fmt: skip
+@pytest.mark.parametrize(
+    ("command", "ready"),
+    [(["-m", "e2ckit.sim", "--antennas", "DV01"], "DV01\t127.0.0.1:"),
+     (["-m", "e2ckit", "simulate", "-a", "DV01"], "DV01     127.0.0.1")],
+    ids=["python -m e2ckit.sim", "e2ckit simulate"],
+)  # fmt: skip
+def test_sigterm_as_soon_as_the_simulator_says_where_it_listens_stops_it(tmp_path, command, ready) -> None:
+    """The simulator waits on an event SIGTERM sets, its handler in place before it prints
+    where it listens (a reader may stop it at once): it stops and exits 0."""
+    proc = subprocess.Popen([sys.executable, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, env={**os.environ})  # fmt: skip
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()  # the listening line: it is waiting now
-        assert line.startswith("DV01\t127.0.0.1:"), line + proc.stderr.read()
+        for line in proc.stdout:
+            if line.startswith(ready):
+                break
+        else:
+            pytest.fail("it never said where it listens: " + proc.stderr.read())
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()
     finally:
         proc.kill()

@@ -79,6 +79,9 @@ def simulate_cmd(
     _check_options(antennas, scenario, outage, bind, rate, latency, duration, port, write_array, write_hosts)
     sim, clock = _new_array(antennas, scenario, outage, advance, seed, rate, latency, bind, port)
     sim.start()
+    # SIGTERM's handler before the listening lines: whoever reads them may stop it at once
+    stop = threading.Event()
+    old = _sigterm_sets(stop)
     try:
         _say_where(sim, fmt, output, write_array, write_hosts)
         what = f" scenario {sim.scenario.name}," if sim.scenario is not None else ""
@@ -88,8 +91,10 @@ def simulate_cmd(
             f"simulating {len(sim.antennas)} antennas (seed {seed},{what} rate {rate:g}x, "
             f"simulated time {clock.datetime():%Y-%m-%d %H:%M:%S} UTC); Ctrl-C to stop"
         )
-        _run_until_stopped(duration)
+        _run_until_stopped(stop, duration)
     finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
         sim.stop()
     err("simulation stopped")
 
@@ -163,17 +168,17 @@ def _say_where(sim: Any, fmt: str | None, output: str | None, write_array: str |
         err(f"/etc/hosts lines written to {write_hosts}")
 
 
-def _run_until_stopped(duration: float | None) -> None:
+def _sigterm_sets(stop: threading.Event) -> Any:
+    """SIGTERM sets ``stop``; the handler it replaces, or None where no handler can be set
+    (CliRunner in a worker thread)."""
+    if threading.current_thread() is not threading.main_thread():  # pragma: no cover
+        return None
+    return signal.signal(signal.SIGTERM, lambda *_: set_from_signal(stop))
+
+
+def _run_until_stopped(stop: threading.Event, duration: float | None) -> None:
     """Until Ctrl-C, SIGTERM or ``duration`` seconds."""
-    stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        old = signal.signal(signal.SIGTERM, lambda *_: set_from_signal(stop))
-    else:  # pragma: no cover - CliRunner in a worker thread
-        old = None
     try:
         stop.wait(duration)
     except KeyboardInterrupt:
         pass
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)

@@ -66,12 +66,12 @@ def main(argv: list[str] | None = None) -> int:
             for hostname, addr in sim.host_names().items():
                 f.write(f"{addr}\t{hostname}\n")
         print(f"hosts lines written to {args.write_hosts}", file=sys.stderr)
+    stop = threading.Event()  # SIGTERM's handler first: a reader of the lines may stop it at once
+    signal.signal(signal.SIGTERM, lambda *_: set_from_signal(stop))
     # The listening lines come last, so a reader that sees them can use the files too.
     for name, ep in sim.array.items():
         print(f"{name}\t{ep.host}:{ep.port}", flush=True)
     print(f"simulating {len(sim.antennas)} antennas; Ctrl-C to stop", file=sys.stderr, flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: set_from_signal(stop))
     try:
         stop.wait()
     except KeyboardInterrupt:
