@@ -1,8 +1,10 @@
-"""Every CLI command through typer's CliRunner, against a seeded simulated array on loopback.
+"""Every CLI command through typer's CliRunner, against a seeded simulated array in memory.
 
-The simulated array binds 127.0.0.1 with free ports and reaches the CLI through
-``E2CKIT_ARRAY``; the control audit log goes to a tmp path. No real host names are
-ever resolved: ``--host`` is always an antenna of the simulated map or 127.0.0.1.
+The simulated array answers in memory and is this process's active array (conftest's
+``active_sim``, as ``--simulate`` makes its own); tests of a bare host:port or of a child
+process use its ``served_twin`` on 127.0.0.1 (free ports). The control audit log goes to a
+tmp path. No real host names are ever resolved: ``--host`` is always an antenna of the
+simulated map or 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -49,12 +51,14 @@ def _click_app_built_once(monkeypatch):
 ANTENNAS = ["DV01", "DV02", "DA41", "CM01", "PM01"]
 
 
-# conftest's `sim` on loopback (real-time clock), reached through E2CKIT_ARRAY (array_csv)
-pytestmark = pytest.mark.sim_array(ANTENNAS, seed=7, rate=1.0)
+# conftest's `sim` in memory (real-time clock), the active array of these in-process
+# commands (active_sim); a test that needs a host:port or a child process uses its
+# served_twin (the same array on loopback)
+pytestmark = pytest.mark.sim_array(ANTENNAS, seed=7, rate=1.0, serve=False)
 
 
 @pytest.fixture(autouse=True)
-def env(sim, array_csv, tmp_path, monkeypatch):
+def env(sim, active_sim, tmp_path, monkeypatch):
     monkeypatch.setenv("E2CKIT_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     sim.clear_faults()
     return tmp_path
@@ -518,7 +522,8 @@ def test_control_with_yes_is_sent_and_audited(run, env, sim):
     intent, entry = audit_lines(env)  # the intent, on disk before the send, then the outcome
     assert intent["outcome"] == "intent" and entry["outcome"] == "sent"
     assert intent["id"] == entry["id"] and intent["via"] == "cli"
-    assert entry["host"].startswith("127.0.0.1:")
+    ep = sim.array["DV01"]
+    assert entry["host"] == f"{ep.host}:{ep.port}"  # where it went (in memory: the endpoint's label)
 
 
 def test_control_states_lru_and_point(run, cat):
@@ -606,7 +611,9 @@ def test_audit_default_path(monkeypatch, tmp_path):
 
 
 def test_global_simulate_runs_against_an_embedded_array(run, sim):
-    before = os.environ["E2CKIT_ARRAY"]
+    from e2ckit.array import default_array
+
+    before = default_array()
     r = run("--simulate", "sweep", "cryo", "--antennas", "DV01,PM04", "-f", "json")
     assert r.exit_code == 0, r.output
     assert [row["antenna"] for row in as_json(r)] == [
@@ -614,14 +621,15 @@ def test_global_simulate_runs_against_an_embedded_array(run, sim):
         "PM04",
     ]  # PM04 is not in the module's array
     assert "simulating 66 antennas" in r.stderr
-    assert os.environ["E2CKIT_ARRAY"] == before  # restored
+    assert default_array() is before  # restored: the module's array again
 
 
-def test_global_array_option(run, sim, env):
+def test_global_array_option(run, served_twin, env):
+    # a map on the command line wins over the array this process has (active_sim)
     path = env / "two.csv"
     path.write_text(
         "antenna,host,port\n"
-        + "".join(f"{a},{sim.array[a].host},{sim.array[a].port}\n" for a in ("DV01", "CM01"))
+        + "".join(f"{a},{served_twin.array[a].host},{served_twin.array[a].port}\n" for a in ("DV01", "CM01"))
     )
     r = run("--array", str(path), "tools", "cryo", "--all", "-f", "json")
     assert r.exit_code == 0, r.output
@@ -675,10 +683,10 @@ def test_log_command_is_registered(run):
     assert r.exit_code == 0
 
 
-def test_tools_on_a_bare_address(run, sim, tmp_path, monkeypatch):
-    ep = sim.array["CM01"]
+def test_tools_on_a_bare_address(run, served_twin, tmp_path, monkeypatch):
+    ep = served_twin.array["CM01"]  # a host:port (this module's array served on loopback)
     only_dv01 = tmp_path / "dv01.csv"
-    only_dv01.write_text(f"antenna,host,port\nDV01,{sim.array['DV01'].host},{sim.array['DV01'].port}\n")
+    only_dv01.write_text(f"antenna,host,port\nDV01,{served_twin.array['DV01'].host},{served_twin.array['DV01'].port}\n")
     monkeypatch.setenv("E2CKIT_ARRAY", str(only_dv01))  # CM01's address is no antenna of this map
     r = run("tools", "revision", "--host", ep.host, "--port", str(ep.port), "-f", "json")
     assert r.exit_code == 0, r.output
@@ -871,7 +879,7 @@ def test_check_wraps_whole_causes_within_the_width(run, columns):
     assert any(len(ln) > columns for ln in causes) or columns == 120, "--wide: one line per cause"
 
 
-def test_progress_on_a_terminal_names_the_antenna_still_awaited(sim, tmp_path):
+def test_progress_on_a_terminal_names_the_antenna_still_awaited(served_twin, tmp_path):
     """On a terminal the progress bar says which antenna the sweep waits for (here one
     whose E2C accepts and never answers), not the last one that answered."""
     import socket
@@ -898,7 +906,7 @@ def test_progress_on_a_terminal_names_the_antenna_still_awaited(sim, tmp_path):
     t = threading.Thread(target=accept, daemon=True)
     t.start()
     hosts = tmp_path / "array.csv"
-    dv01 = sim.array["DV01"]
+    dv01 = served_twin.array["DV01"]  # a child process: the module's array on loopback
     hosts.write_text(f"antenna,host,port\nDV01,{dv01.host},{dv01.port}\nDV02,127.0.0.1,{silent.getsockname()[1]}\n")
     env = dict(os.environ, E2CKIT_ARRAY=str(hosts))
     env.pop("COLUMNS", None)

@@ -165,10 +165,13 @@ def _use_array(ctx: typer.Context, array: str) -> None:
     if not os.path.isfile(array):
         _bad(f"--array {array!r}: no such file")
     try:
-        Array.from_csv(array)
+        given = Array.from_csv(array)
     except E2CKitError as exc:
         _bad(f"--array: {one_line(exc)}")
-    _set_env(ctx, "E2CKIT_ARRAY", os.path.abspath(array))
+    _set_env(ctx, "E2CKIT_ARRAY", os.path.abspath(array))  # for the processes it starts
+    # and this command's array even where the process has one already (use_array: a
+    # notebook's or a test's simulated array): the map named on the command line wins
+    ctx.call_on_close(use_array(given))
 
 
 def _set_env(ctx: typer.Context, key: str, value: str) -> None:
