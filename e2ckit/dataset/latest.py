@@ -14,12 +14,12 @@ and are ordered by time.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from e2ckit.dataset import live, reader
-from e2ckit.dataset.loader import _antenna_filter, _point_names
+from e2ckit.dataset.loader import _point_names, antenna_filter
 from e2ckit.errors import ValidationError
 from e2ckit.logformat.files import part_files, partitions
 from e2ckit.logformat.schema import FILE_SCHEMA, span
@@ -41,7 +41,7 @@ def latest(path: str | os.PathLike[str], cycles: int = 2, *, antennas: Any = Non
     root = Path(path)
     if not root.is_dir():
         raise ValidationError(f"no log at {root}: not a directory")
-    keep, names = _antenna_filter(antennas), _point_names(points)
+    keep, names = antenna_filter(antennas), _point_names(points)
     pending = live.Pending(root)  # before the listing, as load does
     days: dict[str, list[tuple[str, Path]]] = {}
     for day, antenna, d in partitions(root, keep_antenna=keep):

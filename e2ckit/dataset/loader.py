@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 RELISTS = 50
 
 
-def _antenna_filter(antennas: str | Iterable[str] | None) -> Any:
+def antenna_filter(antennas: str | Iterable[str] | None) -> Any:
     """A predicate on antenna names: exact names or two-letter families (``"DV"``)."""
     if antennas is None:
         return lambda a: True
@@ -119,7 +119,7 @@ def parse(points: Any, antennas: Any, start: Any, end: Any, wide: bool, every: A
     if wide and step is not None and len(aggs) != 1:
         raise ValidationError(f"wide=True with every= needs exactly one aggregate, got agg={aggs}")
     days = (t_lo.date() if t_lo is not None else None, t_hi.date() if t_hi is not None else None)
-    return Query(_point_names(points), lo, hi, days, _antenna_filter(antennas), step, aggs, cols)
+    return Query(_point_names(points), lo, hi, days, antenna_filter(antennas), step, aggs, cols)
 
 
 def _listing(root: Path, q: Query) -> tuple[list[tuple[Path, str]], list[tuple[Path, list[tuple[Path, str]]]], dict[tuple[str, str], list[Path]]]:  # fmt: skip

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from e2ckit.catalog.limits import load_limits
 from e2ckit.dataset import latest
+from e2ckit.dataset.loader import antenna_filter
 from e2ckit.triage.alarms import judged
 from e2ckit.triage.plan import duration_words
 
@@ -89,10 +90,9 @@ def latest_judged(path: str | os.PathLike[str], *, antennas: Any = None, limits:
     cycles = latest(path, 2)  # every antenna: "stale" is against the whole log's latest cycles
     stale = stale_antennas(cycles)
     _t0, newest, step = cadence(cycles)
-    if antennas is not None and len(cycles):
-        point = str(cycles["point"].iloc[0])  # one point: which antennas the selection names, cheaply
-        chosen = set(latest(path, 1, antennas=antennas, points=[point])["antenna"].astype(object))
-        cycles = cycles[cycles["antenna"].astype(object).isin(chosen)]
+    if antennas is not None:
+        keep = antenna_filter(antennas)  # the selection rule of load() and latest()
+        cycles = cycles[[keep(a) for a in cycles["antenna"].astype(object)]]
     now = cycles[cycles["cycle"] == 0]
     if now.empty:
         return pd.DataFrame(columns=LOG_STATUS_COLUMNS)
