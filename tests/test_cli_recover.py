@@ -195,3 +195,26 @@ def test_a_simulated_run_does_not_inherit_the_journal_of_another_simulated_world
     r = run(*OUTAGE, "--sim-rate", "36000", "recover", "DV01", "--yes", "--until", "vacuum", "--interval", "0.5s")
     assert r.exit_code == 0, r.output
     assert [e["target"]["point"] for e in _audit(tmp_path) if e["outcome"] == "sent"] == ORDER[:4]
+
+
+def test_on_a_terminal_lines_wrap_to_its_width_and_into_a_pipe_stay_whole(tmp_path: Path) -> None:
+    """A terminal of 80 columns gets every line within 80 (a hanging indent), the same
+    words; a pipe gets one line an antenna, whole, for scripts."""
+    import os
+    import subprocess
+    import sys
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from simhelpers import cli_on_a_terminal
+
+    args = ["--simulate", "--sim-outage", "DV01,DV02", "--sim-advance", "2h", "recover", "DV01,DV02,DV03", "--dry-run"]
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env.update(E2CKIT_AUDIT_LOG=str(tmp_path / "audit.jsonl"), E2CKIT_RECOVER_JOURNAL=str(tmp_path / "journal"))
+    code, raw = cli_on_a_terminal(args, env, size=(80, 40))
+    assert code == EXIT_STALLED, raw
+    shown = raw.replace("\r\n", "\n").splitlines()
+    assert shown and all(len(line) <= 80 for line in shown), shown
+    piped = subprocess.run([sys.executable, "-m", "e2ckit", *args], env=env, capture_output=True, text=True)
+    lines = piped.stdout.splitlines()
+    assert [x[:4] for x in lines] == ["DV01", "DV02", "DV03"] and max(map(len, lines)) > 80, lines
+    assert " ".join(" ".join(shown).split()) == " ".join(" ".join(lines).split())  # the same words

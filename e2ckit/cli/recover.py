@@ -7,6 +7,7 @@ import math
 import os
 import sys
 import tempfile
+import textwrap
 import time
 from typing import Any
 
@@ -24,6 +25,7 @@ from e2ckit.cli.options import (
     BadInput,
     TimeoutOpt,
 )
+from e2ckit.cli.output import output_width
 from e2ckit.cli.target import active_array
 from e2ckit.clock import array_now, parse_duration
 from e2ckit.errors import ValidationError
@@ -84,6 +86,14 @@ def _current_lines(plan: Any, until: str, label: str) -> list[str]:
     return lines
 
 
+def _say(line: str) -> None:
+    """One line of the report on stdout: whole into a pipe or a file (one line a
+    transition, for scripts and logs), wrapped to the terminal's width on one."""
+    if sys.stdout.isatty():
+        line = "\n".join(textwrap.wrap(line, output_width(), subsequent_indent="      ", break_on_hyphens=False)) or line
+    typer.echo(line)
+
+
 def _confirm(yes: bool) -> None:
     if yes:
         return
@@ -101,7 +111,7 @@ def _reporter(notifier: Any, array: Any) -> Any:
 
     def event(antenna: str, step: str, what: str, detail: str) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(array_now(array)))
-        typer.echo(f"{stamp} {antenna} {step} {what}" + (f": {detail}" if detail else ""))
+        _say(f"{stamp} {antenna} {step} {what}" + (f": {detail}" if detail else ""))
         notifier.send({"time": stamp, "antenna": antenna, "step": step, "event": what, "detail": detail})
 
     return event
@@ -195,7 +205,7 @@ def recover_cmd(
     names, journal = (None if antennas.strip().lower() == "all" else antennas), _journal(ctx)
     plan = plan_recovery(names, array=array, timeout=timeout, journal=journal, log=log)
     for line in _current_lines(plan, target, until):
-        typer.echo(line)
+        _say(line)
     notifier = Notifier(notify_command, notify_url)
     try:
         report = _reporter(notifier, array)
@@ -235,6 +245,6 @@ def _carry_out(names: Any, array: Any, steps: Any, until: str, times: tuple[floa
         err("interrupted: nothing more is sent; rerun the same command to continue (the journal keeps its place)")
         return EXIT_INTERRUPTED
     for r in out.itertuples():
-        typer.echo(f"{r.antenna}  {r.outcome}" + (f" at {r.step}" if r.step else "") + f": {r.reason}")
+        _say(f"{r.antenna}  {r.outcome}" + (f" at {r.step}" if r.step else "") + f": {r.reason}")
     worst = next(w for w in _WORST if w in set(out.outcome))
     return _EXIT[worst]
