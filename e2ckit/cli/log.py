@@ -137,6 +137,10 @@ def log_run(
     _run(log, what, interval, out, quiet, dur)
 
 
+#: seconds between status reports without a terminal (half that on one, for the live line)
+STATUS_TICK_S = 1.0
+
+
 def _run(log: Any, what: list[str], interval: float, out: str, quiet: bool, dur: float | None) -> None:
     """Run ``log`` in the background until it ends, SIGINT or SIGTERM; report; exit."""
     # lazy: pulls pyarrow; keeps --help fast
@@ -163,7 +167,7 @@ def _run(log: Any, what: list[str], interval: float, out: str, quiet: bool, dur:
         # end as soon as the logger does (its --duration), not at the next status tick
         threading.Thread(target=lambda: log.wait() and stop.set(), name="e2ckit-log-end", daemon=True).start()
         states: dict[str, str] = {}
-        while log.running and not stop.wait(0.5 if tty else 1.0):
+        while log.running and not stop.wait(STATUS_TICK_S / 2 if tty else STATUS_TICK_S):
             _report(log, states, tty, quiet)
     finally:
         try:
