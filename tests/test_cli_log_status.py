@@ -93,3 +93,17 @@ def test_a_log_that_stopped_says_its_states_are_of_then_not_now(run, fresh_sim, 
     assert behind(judged, t + pd.Timedelta(seconds=119)) is None  # within two cycles: current
     assert "3 min ago" in behind(judged, t + pd.Timedelta(seconds=180))
     assert "3 days ago" in behind(judged, t + pd.Timedelta(days=3))
+
+
+def test_a_damaged_file_is_named_and_the_status_is_never_all_ok(run, fresh_sim, tmp_path):
+    """An antenna whose only part is damaged drops out of the table: stderr names the file
+    skipped, and the exit status is partial (1), never 0, though every row shown is ok."""
+    sim = fresh_sim(["DV01", "CM01"], serve=False, latency=0.0)
+    e2ckit.Logger("cryo", interval=60, path=tmp_path / "log", array=sim, clock=sim.clock).run(cycles=2)
+    (part,) = (tmp_path / "log").rglob("antenna=CM01/part-*.parquet")
+    part.write_bytes(part.read_bytes()[:100])
+    r = run("log", "status", str(tmp_path / "log"))
+    assert r.exit_code == 1, r.output
+    warned = [x for x in r.stderr.splitlines() if "warning: skipping" in x]
+    assert len(warned) == 1 and part.name in warned[0] and "unreadable" in warned[0], r.stderr
+    assert r.stderr.splitlines()[-1] == "e2ckit: 1 antennas: 1 ok"

@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from datetime import datetime, timezone
 from typing import Any
 
@@ -45,7 +46,7 @@ from e2ckit.cli.reading import rows_status
 from e2ckit.cli.summary import antenna_states, phase_line, summary_line
 from e2ckit.cli.tables import emit_table, frame_table
 from e2ckit.clock import parse_duration
-from e2ckit.errors import E2CKitError, ValidationError
+from e2ckit.errors import E2CKitError, UnreadableFileWarning, ValidationError
 from e2ckit.signals import set_from_signal
 
 __all__ = ["DefaultGroup", "register"]
@@ -246,10 +247,8 @@ def log_compact(
     ),
 ) -> None:
     """Merge each closed day's part files into one file per antenna, atomically."""
-    import warnings
-
     # lazy: pulls pyarrow; keeps --help fast
-    from e2ckit.logger import LogLockedError, LogWriteError, UnreadableFileWarning, compact
+    from e2ckit.logger import LogLockedError, LogWriteError, compact
 
     if not path.strip():
         raise BadInput("DIR is empty: give the dataset directory")
@@ -312,9 +311,13 @@ def log_status(
     from e2ckit.triage.logstatus import behind, latest_judged
 
     try:
-        judged = latest_judged(path, antennas=None if antennas in (None, "all") else antennas, limits=limits)
+        with warnings.catch_warnings(record=True) as skipped:
+            warnings.simplefilter("always", UnreadableFileWarning)
+            judged = latest_judged(path, antennas=None if antennas in (None, "all") else antennas, limits=limits)
     except (E2CKitError, KeyError) as exc:  # a bad antenna selection or site limits file
         raise BadInput(str(exc).strip("'\"")) from None
+    for w in skipped:  # a damaged file: what it held is not in the table, said so
+        _err(f"warning: {str(w.message).removeprefix('e2ckit: ')}")
     rows = list(judged.itertuples(index=False))
     states = antenna_states(rows)
     if rows:
@@ -326,7 +329,9 @@ def log_status(
     if by_phase:
         err(by_phase)
     err(summary_line(states) if rows else f"no antenna logged in {path}")
-    raise typer.Exit(exit_status_of(rows_status(rows), states.values()) if rows else EXIT_NOTHING)
+    code = exit_status_of(rows_status(rows), states.values()) if rows else EXIT_NOTHING
+    # a file skipped as damaged: this status may lack an antenna or a cycle, never "all ok"
+    raise typer.Exit(EXIT_PARTIAL if skipped and code == EXIT_OK else code)
 
 
 def _status_frame(judged: Any, states: dict[str, str]) -> Any:
