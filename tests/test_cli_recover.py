@@ -218,3 +218,21 @@ def test_on_a_terminal_lines_wrap_to_its_width_and_into_a_pipe_stay_whole(tmp_pa
     lines = piped.stdout.splitlines()
     assert [x[:4] for x in lines] == ["DV01", "DV02", "DV03"] and max(map(len, lines)) > 80, lines
     assert " ".join(" ".join(shown).split()) == " ".join(" ".join(lines).split())  # the same words
+
+
+def test_a_damaged_file_in_its_log_is_one_warning_line(run, tmp_path: Path) -> None:
+    """``--log DIR`` with a part cut short: the reader skips it, and the CLI says so in one
+    ``e2ckit: warning:`` line (not Python's warning text with a source path)."""
+    import e2ckit
+    from e2ckit.clock import SimClock
+    from e2ckit.sim import SimulatedArray
+
+    clock = SimClock(rate=None)
+    with SimulatedArray(["DV01"], seed=3, clock=clock, serve=False, latency=0.0) as sim:
+        e2ckit.Logger("recovery", interval=60, path=tmp_path / "log", array=sim, clock=clock).run(cycles=2)
+    (part,) = (tmp_path / "log").rglob("part-*.parquet")
+    part.write_bytes(part.read_bytes()[:100])
+    r = run("--simulate", "recover", "DV01", "--dry-run", "--log", str(tmp_path / "log"))
+    warned = [x for x in r.stderr.splitlines() if "warning" in x.lower()]
+    assert len(warned) == 1 and warned[0].startswith("e2ckit: warning: skipping") and part.name in warned[0], r.stderr
+    assert ".py:" not in r.stderr and "UnreadableFileWarning" not in r.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +18,7 @@ from e2ckit.errors import (
     AuditError,
     BadInput,
     E2CKitError,
+    E2CKitWarning,
     OutputError,
     TransportError,
     ValidationError,
@@ -49,7 +51,9 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _warning_line(warnings.showwarning)
+                return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, ClickException):
             raise  # typer's own: the root group prints them in one line
         except (BadInput, ValidationError, OutputError, AuditError) as exc:
@@ -78,6 +82,19 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(EXIT_PARTIAL) from None
 
     return wrapper
+
+
+def _warning_line(shown: Callable[..., Any]) -> Callable[..., Any]:
+    """Python's warning display, but e2ckit's own warnings (a damaged file skipped) as one
+    ``e2ckit: warning: …`` line, as the CLI says everything (no source path, no code line)."""
+
+    def show(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, E2CKitWarning):
+            err(f"warning: {str(message).removeprefix('e2ckit: ')}")
+        else:
+            shown(message, category, *args, **kwargs)
+
+    return show
 
 
 @contextmanager
